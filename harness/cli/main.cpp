@@ -1,0 +1,210 @@
+// torchexam — the command-line client.
+//
+//   torchexam grade ENV_DIR TASK SOURCE [--json] [--threads N] [--limit N] [--budget S]
+//   torchexam prepare ENV_DIR
+//
+// Exit status: 0 when a submission was graded (whatever its score or
+// verdict, compile errors included); 2 for a usage or configuration error;
+// 3 when the harness itself failed (internal_error).
+#include "build_config.hpp"
+#include "compiler.hpp"
+#include "config.hpp"
+#include "grader.hpp"
+#include "paths.hpp"
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+namespace {
+using namespace torchexam;
+namespace json = boost::json;
+
+std::string duration(double s) {
+  if (s < 0) return "?";
+  auto total = static_cast<long long>(std::lround(s));
+  if (total >= 3600) return fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60);
+  if (total >= 60) return fmt::format("{}m{:02}s", total / 60, total % 60);
+  return fmt::format("{}s", total);
+}
+
+// The live progress line on stderr: rewritten in place on a terminal, one
+// line per epoch otherwise (logs, CI).
+class ProgressPrinter final : public GradeObserver {
+ public:
+  ProgressPrinter() : tty_(isatty(STDERR_FILENO) != 0) {}
+  ~ProgressPrinter() override { end_line(); }
+
+  void phase(std::string_view name) override {
+    end_line();
+    fmt::print(stderr, "[{}]\n", name);
+  }
+
+  void event(const events::Event& e) override {
+    if (const auto* p = std::get_if<events::Progress>(&e)) {
+      std::string line = fmt::format("  epoch {}/{}", p->epoch, p->epochs);
+      if (p->kind == events::Progress::Kind::batch && p->batches)
+        line += fmt::format("  batch {}/{}", p->batch, p->batches);
+      line += fmt::format("  loss {:.4f}", p->loss);
+      for (const auto& [k, v] : p->metrics) line += fmt::format("  {} {:.4f}", k, v);
+      if (p->samples_per_s > 0) line += fmt::format("  {:.0f} samples/s", p->samples_per_s);
+      if (p->eta_s >= 0) line += "  ETA " + duration(p->eta_s);
+      line += "  budget left " + duration(p->budget_left_s);
+      if (p->eta_s > p->budget_left_s) line += "  (will not fit!)";
+      if (tty_) {
+        fmt::print(stderr, "\r\033[K{}", line);
+        open_ = true;
+        if (p->kind == events::Progress::Kind::epoch) end_line();
+      } else if (p->kind == events::Progress::Kind::epoch) {
+        fmt::print(stderr, "{}\n", line);
+      }
+    } else if (const auto* l = std::get_if<events::Log>(&e)) {
+      end_line();
+      fmt::print(stderr, "  {}\n", l->message);
+    }
+    std::fflush(stderr);
+  }
+
+ private:
+  void end_line() {
+    if (open_) fmt::print(stderr, "\n");
+    open_ = false;
+  }
+  bool tty_;
+  bool open_ = false;
+};
+
+json::object to_json(const GradeResult& r) {
+  json::array diags;
+  for (const auto& d : r.diagnostics)
+    diags.push_back({{"severity", d.severity}, {"file", d.file}, {"line", d.line}, {"column", d.column},
+                     {"message", d.message}});
+  json::object o{
+      {"verdict", to_string(r.verdict)},
+      {"score", r.score},
+      {"metric_name", r.metric_name},
+      {"metric", r.metric ? json::value(*r.metric) : json::value(nullptr)},
+      {"message", r.message},
+      {"detail", r.detail},
+      {"diagnostics", std::move(diags)},
+      {"build_cached", r.build_cached},
+      {"job_dir", r.job_dir.string()},
+      {"train_cpu_s", r.train_cpu_s},
+      {"train_max_rss_kb", r.train_max_rss_kb},
+      {"timings",
+       {{"build_s", r.timings.build_s},
+        {"train_s", r.timings.train_s},
+        {"evaluate_s", r.timings.evaluate_s},
+        {"score_s", r.timings.score_s},
+        {"total_s", r.timings.total_s}}},
+  };
+  json::array log;
+  for (const auto& l : r.log) log.push_back(json::value(l));
+  o["log"] = std::move(log);
+  return o;
+}
+
+void print_human(const GradeResult& r) {
+  for (const auto& d : r.diagnostics) {
+    if (d.line)
+      fmt::print("{}:{}:{}: {}: {}\n", d.file, d.line, d.column, d.severity, d.message);
+    else
+      fmt::print("{}: {}\n", d.severity, d.message);
+  }
+  fmt::print("verdict: {}\n", to_string(r.verdict));
+  fmt::print("message: {}\n", r.message);
+  if (!r.detail.empty()) fmt::print("detail:  {}\n", r.detail);
+  if (r.metric) fmt::print("{}: {:.4f}\n", r.metric_name, *r.metric);
+  fmt::print("score:   {}/5\n", r.score);
+  fmt::print("time:    build {:.1f}s{}  train {:.1f}s  evaluate {:.1f}s  total {:.1f}s\n", r.timings.build_s,
+             r.build_cached ? " (cached)" : "", r.timings.train_s, r.timings.evaluate_s, r.timings.total_s);
+  fmt::print("job:     {}\n", r.job_dir.string());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"torchexam: practical LibTorch exams, graded on hidden data"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(torchexam::build_config::kVersion));
+
+  std::string env_dir, task_id, source;
+  bool as_json = false;
+  int threads = 0;
+  long long limit = 0;
+  double budget = 0;
+  auto* grade_cmd = app.add_subcommand("grade", "build, train, evaluate and score one solution in the foreground");
+  grade_cmd->add_option("ENV_DIR", env_dir, "exam environment folder (holds environment.yaml)")->required();
+  grade_cmd->add_option("TASK", task_id, "task id, e.g. fashion_mnist")->required();
+  grade_cmd->add_option("SOURCE", source, "solution.cpp, or a TorchScript model (.pt) to evaluate as is")
+      ->required()
+      ->check(CLI::ExistingFile);
+  grade_cmd->add_flag("--json", as_json, "print one JSON object with the result on stdout");
+  grade_cmd->add_option("--threads", threads, "LibTorch threads (default: the environment's)")->check(CLI::Range(1, 64));
+  grade_cmd->add_option("--limit", limit, "use only the first N training and N test samples (for quick checks)")
+      ->check(CLI::PositiveNumber);
+  grade_cmd->add_option("--budget", budget, "training budget in seconds (default: the task's)")
+      ->check(CLI::PositiveNumber);
+
+  auto* prepare_cmd = app.add_subcommand("prepare", "build the precompiled LibTorch header for an environment");
+  prepare_cmd->add_option("ENV_DIR", env_dir, "exam environment folder")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  config::Environment env;
+  try {
+    env = config::load_environment(env_dir);
+  } catch (const config::ConfigError& e) {
+    fmt::print(stderr, "torchexam: the exam environment has errors:\n{}\n", e.what());
+    return 2;
+  }
+
+  if (prepare_cmd->parsed()) {
+    try {
+      fmt::print(stderr, "building the precompiled LibTorch header (about 40 s the first time)...\n");
+      Compiler c({paths::cache_dir(), env.compiler_flags, env.compile_timeout_s});
+      fmt::print(stderr, "ready: {}\n", c.ensure_pch().string());
+      return 0;
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "torchexam: {}\n", e.what());
+      return 3;
+    }
+  }
+
+  const config::TaskConfig* task = env.find_task(task_id);
+  if (!task) {
+    std::string ids;
+    for (const auto& t : env.tasks) ids += (ids.empty() ? "" : ", ") + t.id;
+    fmt::print(stderr, "torchexam: no task '{}' in {} (tasks: {})\n", task_id, env_dir, ids);
+    return 2;
+  }
+
+  GradeRequest req;
+  req.environment = &env;
+  req.task = task;
+  req.source = source;
+  req.threads = threads;
+  req.budget_s = budget;
+  if (limit > 0) req.extra_options["limit"] = std::to_string(limit);
+
+  GradeResult r;
+  {
+    ProgressPrinter progress;
+    r = grade(req, progress);
+  }
+  if (as_json)
+    std::cout << json::serialize(to_json(r)) << std::endl;
+  else
+    print_human(r);
+  return r.verdict == Verdict::internal_error ? 3 : 0;
+}

@@ -1,0 +1,75 @@
+// compiler.hpp — builds a candidate's solution.cpp into a shared library.
+//
+// The compile runs as a child process under a time limit (a template bomb is
+// hostile input too) with `-fdiagnostics-format=json`, so every error and
+// warning comes back as a structured Diagnostic (file, line, column,
+// message). Builds are cached by content: the key is the SHA-256 of the
+// source, the full command line and the compiler's identity, so an unchanged
+// source is never rebuilt; failed builds are cached too (not timed-out ones).
+// A precompiled header of <torchexam/solution.h> (LibTorch) is built once per
+// flag set and forced into every compile.
+//
+// Cache layout: <cache>/pch/<key>/torchexam_pch.h{,.gch}
+//               <cache>/builds/<key>/{solution.cpp,libsolution.so,compiler.log}
+// Everything is written under a temporary name and renamed into place, so a
+// killed build never leaves a half-written entry. One Compiler per thread.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace torchexam {
+
+struct Diagnostic {
+  std::string severity;  // "error", "warning", "note", "fatal error"
+  std::string file;      // as the candidate knows it
+  int line = 0;
+  int column = 0;
+  std::string message;
+};
+
+struct BuildOutput {
+  bool ok = false;
+  bool timed_out = false;
+  bool cached = false;
+  std::filesystem::path library;  // when ok
+  std::vector<Diagnostic> diagnostics;
+  std::string log;  // the compiler's raw output
+  double seconds = 0;
+  std::string key;
+};
+
+struct CompilerOptions {
+  std::filesystem::path cache_dir;
+  std::vector<std::string> flags{"-O2"};  // the environment's flags
+  double timeout_s = 120;
+};
+
+class Compiler {
+ public:
+  explicit Compiler(CompilerOptions options);
+
+  // Builds (or finds in the cache) `source`. Throws std::runtime_error only
+  // for the harness's own failures (cannot write the cache, no compiler).
+  BuildOutput build(const std::filesystem::path& source);
+
+  // Makes sure the precompiled header exists; returns the header to -include.
+  // Throws std::runtime_error with the compiler's output when it fails.
+  std::filesystem::path ensure_pch();
+
+  // The flags every compile uses, PCH included or not.
+  std::vector<std::string> compile_flags() const;
+
+ private:
+  CompilerOptions o_;
+  std::string compiler_id_;
+};
+
+// Parses GCC's JSON diagnostics (one array per line; other lines, such as the
+// linker's, become plain errors when they say "error"). `rename_from` ->
+// `rename_to` maps the snapshot's path back to the candidate's file name.
+std::vector<Diagnostic> parse_gcc_diagnostics(const std::string& output, const std::string& rename_from,
+                                              const std::string& rename_to);
+
+}  // namespace torchexam

@@ -1,0 +1,122 @@
+// config.hpp — exam environments and tasks, loaded from YAML.
+//
+// Two stages, as in clangd's config: yaml-cpp parses each file into nodes
+// that keep file, line and column; the loader then validates them into the
+// model below. Every problem becomes a Diagnostic at the value's position;
+// an unknown key says "did you mean ..." when a known key is close; a wrong
+// type or a missing key names the file, line and key. load_environment()
+// collects all diagnostics it can and throws ConfigError once.
+//
+// environment.yaml (in the environment's folder):
+//   name: practice              # required, [a-z0-9_-]+
+//   title: Practice exam        # required
+//   duration: 5h                # required; 90s, 45m, 5h, 1h30m
+//   pass_mark: 3                # required; total score (sum of task scores) to pass
+//   threads: 2                  # optional, LibTorch threads for training (default 2)
+//   compiler:                   # optional
+//     flags: [-O2]              # extra flags for the candidate's code (default [-O2])
+//     timeout: 2m               # compile time limit (default 2m)
+//   tasks: [fashion_mnist]      # required, non-empty; each a sub-folder with task.yaml
+//
+// task.yaml (in <environment>/<task>/):
+//   title: ...                  # required
+//   statement: README.md        # required, file must exist
+//   plugin: fashion_mnist       # required, plugin name
+//   metric: accuracy            # required
+//   ladder: [a, b, c, d, e]     # required: metric for scores 1..5, strictly
+//                               # increasing (higher is better) or decreasing
+//   time_budget: 10m            # required, training budget
+//   memory_limit: 4GiB          # required; B, KiB, MiB, GiB
+//   seed: 42                    # optional (default 0)
+//   starter: starter.cpp        # required, file must exist
+//   reference: reference.cpp    # optional, file must exist when given
+//   options: {key: value}       # optional, passed to the plugin as strings
+//
+// Failure: ConfigError (never yaml-cpp's exceptions). Thread-safe: pure.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace torchexam::config {
+
+struct Mark {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based; 0 when unknown
+  std::string str() const;  // "file:line:column", or "file" when unknown
+};
+
+struct Diagnostic {
+  Mark where;
+  std::string message;
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  explicit ConfigError(std::vector<Diagnostic> diagnostics);
+  const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
+
+ private:
+  std::vector<Diagnostic> diagnostics_;  // what(): one "file:line:col: message" per line
+};
+
+// Metric -> score 0..5. thresholds[i] is the metric needed for score i + 1.
+struct Ladder {
+  std::vector<double> thresholds;
+  bool higher_is_better = true;
+  Mark where;
+  // The number of thresholds met: metric >= t (higher is better) or
+  // metric <= t (lower is better). NaN scores 0.
+  int score(double metric) const;
+};
+
+struct TaskConfig {
+  std::string id;  // the task's folder name
+  std::filesystem::path dir;
+  std::string title;
+  std::filesystem::path statement;  // absolute
+  std::string plugin;
+  Mark plugin_mark;
+  std::string metric;
+  Mark metric_mark;
+  Ladder ladder;
+  double time_budget_s = 0;
+  uint64_t memory_limit_bytes = 0;
+  uint64_t seed = 0;
+  std::filesystem::path starter;    // absolute
+  std::filesystem::path reference;  // absolute, empty when none
+  std::map<std::string, std::string> options;
+};
+
+struct Environment {
+  std::string name;
+  std::string title;
+  std::filesystem::path dir;  // absolute
+  double duration_s = 0;
+  int pass_mark = 0;
+  int threads = 2;
+  std::vector<std::string> compiler_flags{"-O2"};
+  double compile_timeout_s = 120;
+  std::vector<TaskConfig> tasks;
+
+  const TaskConfig* find_task(std::string_view id) const;
+};
+
+// Reads dir/environment.yaml and every listed task's task.yaml.
+Environment load_environment(const std::filesystem::path& dir);
+
+// "90s", "45m", "5h", "1h30m", "2m30s" -> seconds. Throws std::invalid_argument.
+double parse_duration(std::string_view text);
+// "512MiB", "4GiB", "1024KiB", "100B", "1000" (bytes) -> bytes. Throws std::invalid_argument.
+uint64_t parse_size(std::string_view text);
+
+// The closest of `known` to `word` within a small edit distance, or "".
+std::string closest_match(std::string_view word, const std::vector<std::string>& known);
+
+}  // namespace torchexam::config

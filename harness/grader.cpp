@@ -1,0 +1,166 @@
+#include "grader.hpp"
+
+#include "paths.hpp"
+#include "runner_launch.hpp"
+#include "scorer.hpp"
+
+#include <torchexam/plugin.hpp>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+
+namespace torchexam {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+fs::path new_job_dir(const std::string& task) {
+  const auto now = std::chrono::system_clock::now();
+  std::random_device rd;
+  return paths::state_dir() / "jobs" /
+         fmt::format("{:%Y%m%d-%H%M%S}-{}-{:06x}", fmt::localtime(std::chrono::system_clock::to_time_t(now)), task,
+                     rd() & 0xffffff);
+}
+
+std::string first_error(const std::vector<Diagnostic>& ds) {
+  for (const auto& d : ds)
+    if (d.severity == "error" || d.severity == "fatal error")
+      return d.line ? fmt::format("{}:{}:{}: {}", d.file, d.line, d.column, d.message) : d.message;
+  return "the compiler failed without a diagnostic; see the build log";
+}
+
+}  // namespace
+
+bool is_torchscript(const fs::path& source) {
+  const auto ext = source.extension().string();
+  return ext == ".pt" || ext == ".pth";
+}
+
+GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
+  const auto start = Clock::now();
+  GradeResult out;
+  const auto& env = *req.environment;
+  const auto& task = *req.task;
+  out.metric_name = task.metric;
+  auto done = [&]() -> GradeResult {
+    out.timings.total_s = since(start);
+    return std::move(out);
+  };
+
+  try {
+    out.job_dir = req.job_dir.empty() ? new_job_dir(task.id) : req.job_dir;
+    fs::create_directories(out.job_dir);
+    const fs::path cache = req.cache_dir.empty() ? paths::cache_dir() : req.cache_dir;
+    const fs::path plugin = paths::plugin(task.plugin);
+    auto options = task.options;
+    for (const auto& [k, v] : req.extra_options) options[k] = v;
+    const int threads = req.threads > 0 ? req.threads : env.threads;
+    const double budget = req.budget_s > 0 ? req.budget_s : task.time_budget_s;
+
+    {  // The plugin must be the one the task expects, with the ladder's direction.
+      auto lib = PluginLibrary::open(plugin.string());
+      Task t = lib->create(options);
+      const auto& info = t.info();
+      if (info.metric_name && task.metric != info.metric_name)
+        throw std::runtime_error(fmt::format("{}: task metric '{}' but plugin '{}' measures '{}'",
+                                             task.metric_mark.str(), task.metric, task.plugin, info.metric_name));
+      if ((info.higher_is_better != 0) != task.ladder.higher_is_better)
+        throw std::runtime_error(fmt::format("{}: the ladder runs the wrong way for {} ({} is better)",
+                                             task.ladder.where.str(), info.metric_name,
+                                             info.higher_is_better ? "higher" : "lower"));
+    }
+
+    RunnerJob eval;
+    eval.phase = RunnerJob::Phase::evaluate;
+    eval.plugin = plugin;
+    eval.plugin_options = options;
+    eval.workdir = out.job_dir / "evaluate";
+    eval.predictions = eval.workdir / "predictions.bin";
+    eval.seed = task.seed;
+    eval.threads = threads;
+    eval.budget_s = 120;
+
+    if (is_torchscript(req.source)) {
+      eval.torchscript = fs::absolute(req.source);
+    } else {
+      observer.phase("build");
+      auto t0 = Clock::now();
+      Compiler compiler({cache, env.compiler_flags, env.compile_timeout_s});
+      BuildOutput build = compiler.build(req.source);
+      out.timings.build_s = since(t0);
+      out.build_cached = build.cached;
+      out.diagnostics = build.diagnostics;
+      if (!build.ok) {
+        out.verdict = Verdict::compile_error;
+        out.message = build.timed_out ? fmt::format("compilation did not finish within {:.0f} s", env.compile_timeout_s)
+                                      : first_error(build.diagnostics);
+        return done();
+      }
+
+      observer.phase("train");
+      t0 = Clock::now();
+      RunnerJob train;
+      train.phase = RunnerJob::Phase::train;
+      train.plugin = plugin;
+      train.plugin_options = options;
+      train.solution = build.library;
+      train.workdir = out.job_dir / "train";
+      train.checkpoint = train.workdir / "checkpoint.pt";
+      train.seed = task.seed;
+      train.threads = threads;
+      train.budget_s = budget;
+      RunnerOutcome trained = launch_runner(train, [&](const events::Event& e) { observer.event(e); });
+      out.timings.train_s = since(t0);
+      out.train_cpu_s = trained.cpu_s;
+      out.train_max_rss_kb = trained.max_rss_kb;
+      out.log = trained.log;
+      if (trained.verdict != Verdict::ok) {
+        out.verdict = trained.verdict;
+        out.message = trained.message;
+        out.detail = trained.detail;
+        return done();
+      }
+      eval.solution = build.library;
+      eval.checkpoint = train.checkpoint;
+    }
+
+    observer.phase("evaluate");
+    auto t0 = Clock::now();
+    RunnerOutcome evaluated = launch_runner(eval, [&](const events::Event& e) { observer.event(e); });
+    out.timings.evaluate_s = since(t0);
+    out.log.insert(out.log.end(), evaluated.log.begin(), evaluated.log.end());
+    if (evaluated.verdict != Verdict::ok) {
+      out.verdict = evaluated.verdict;
+      out.message = "evaluation: " + evaluated.message;
+      out.detail = evaluated.detail;
+      return done();
+    }
+
+    observer.phase("score");
+    t0 = Clock::now();
+    try {
+      ScoreOutcome s = score_predictions(plugin, options, eval.predictions, task.ladder);
+      out.metric = s.metric;
+      out.score = s.score;
+      out.verdict = Verdict::ok;
+      out.message = fmt::format("{} {:.4f} on the hidden test data: score {}/5", task.metric, s.metric, s.score);
+    } catch (const PluginError& e) {
+      out.verdict = Verdict::contract;
+      out.message = e.what();
+    }
+    out.timings.score_s = since(t0);
+  } catch (const std::exception& e) {
+    out.verdict = Verdict::internal_error;
+    out.message = e.what();
+  }
+  return done();
+}
+
+}  // namespace torchexam

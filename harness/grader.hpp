@@ -1,0 +1,71 @@
+// grader.hpp — one submission, end to end: build -> train -> evaluate ->
+// score (DESIGN.md steps 4-7), in the foreground.
+//
+// Error policy: grade() never throws for anything the candidate did; every
+// outcome is a GradeResult with a verdict. The harness's own failures
+// (missing runner, unwritable cache, plugin faults) become internal_error
+// with the reason. Progress is reported to the observer on the calling
+// thread.
+#pragma once
+
+#include "compiler.hpp"
+#include "config.hpp"
+#include "events.hpp"
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace torchexam {
+
+struct GradeRequest {
+  const config::Environment* environment = nullptr;
+  const config::TaskConfig* task = nullptr;
+  std::filesystem::path source;  // solution.cpp, or a TorchScript .pt
+  std::map<std::string, std::string> extra_options;  // merged over the task's plugin options
+  int threads = 0;                 // 0: the environment's
+  double budget_s = 0;             // 0: the task's
+  std::filesystem::path job_dir;   // empty: a new folder under the state dir
+  std::filesystem::path cache_dir; // empty: paths::cache_dir()
+};
+
+struct Timings {
+  double build_s = 0;
+  double train_s = 0;
+  double evaluate_s = 0;
+  double score_s = 0;
+  double total_s = 0;
+};
+
+struct GradeResult {
+  Verdict verdict = Verdict::internal_error;
+  int score = 0;
+  std::string metric_name;
+  std::optional<double> metric;
+  std::string message;
+  std::string detail;
+  std::vector<Diagnostic> diagnostics;
+  bool build_cached = false;
+  Timings timings;
+  std::filesystem::path job_dir;
+  std::vector<std::string> log;
+  double train_cpu_s = 0;
+  long long train_max_rss_kb = 0;
+};
+
+class GradeObserver {
+ public:
+  virtual ~GradeObserver() = default;
+  virtual void phase(std::string_view /*name*/) {}
+  virtual void event(const events::Event& /*e*/) {}
+};
+
+GradeResult grade(const GradeRequest& request, GradeObserver& observer);
+
+// True when `source` is a TorchScript archive (a zip with a .pt/.pth name).
+bool is_torchscript(const std::filesystem::path& source);
+
+}  // namespace torchexam

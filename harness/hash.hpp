@@ -1,0 +1,29 @@
+// hash.hpp — SHA-256 (OpenSSL) for content addressing: build cache keys and
+// source snapshots. Pure functions; throw std::runtime_error on I/O failure.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace torchexam {
+
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  Sha256& update(std::string_view data);
+  // Adds a length prefix so that ("ab","c") and ("a","bc") differ.
+  Sha256& field(std::string_view data);
+  std::string hex();  // finishes; the object is then spent
+
+ private:
+  void* ctx_;
+};
+
+std::string sha256_hex(std::string_view data);
+std::string read_file(const std::filesystem::path& path);
+
+}  // namespace torchexam

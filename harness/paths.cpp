@@ -1,0 +1,70 @@
+#include "paths.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <stdexcept>
+#include <vector>
+
+namespace torchexam::paths {
+namespace fs = std::filesystem;
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+fs::path home_based(const char* xdg, const char* fallback) {
+  if (auto v = env(xdg); !v.empty()) return fs::path(v) / "torchexam";
+  if (auto h = env("HOME"); !h.empty()) return fs::path(h) / fallback / "torchexam";
+  return fs::temp_directory_path() / "torchexam";
+}
+
+}  // namespace
+
+fs::path executable_dir() { return fs::read_symlink("/proc/self/exe").parent_path(); }
+
+fs::path runner() {
+  if (auto v = env("TORCHEXAM_RUNNER"); !v.empty()) {
+    if (!fs::exists(v)) throw std::runtime_error("TORCHEXAM_RUNNER points to " + v + ", which does not exist");
+    return v;
+  }
+  fs::path p = executable_dir() / "torchexam-runner";
+  if (!fs::exists(p))
+    throw std::runtime_error("torchexam-runner not found at " + p.string() +
+                             "; build it (cmake --build build) or set TORCHEXAM_RUNNER");
+  return p;
+}
+
+fs::path plugin(const std::string& name) {
+  std::vector<fs::path> dirs;
+  std::string list = env("TORCHEXAM_PLUGIN_PATH");
+  for (size_t start = 0; !list.empty() && start <= list.size();) {
+    size_t colon = list.find(':', start);
+    std::string d = list.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    if (!d.empty()) dirs.emplace_back(d);
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  dirs.push_back(executable_dir().parent_path() / "lib" / "torchexam" / "plugins");
+  const std::string file = "libtorchexam-task-" + name + ".so";
+  std::string tried;
+  for (const auto& d : dirs) {
+    if (fs::exists(d / file)) return d / file;
+    tried += "\n  " + (d / file).string();
+  }
+  throw std::runtime_error("no task plugin named '" + name + "'; looked for:" + tried);
+}
+
+fs::path cache_dir() {
+  if (auto v = env("TORCHEXAM_CACHE_DIR"); !v.empty()) return v;
+  return home_based("XDG_CACHE_HOME", ".cache");
+}
+
+fs::path state_dir() {
+  if (auto v = env("TORCHEXAM_STATE_DIR"); !v.empty()) return v;
+  return home_based("XDG_STATE_HOME", ".local/state");
+}
+
+}  // namespace torchexam::paths

@@ -1,0 +1,26 @@
+// paths.hpp — where TorchExam finds its parts and keeps its files.
+//
+// Binaries find each other relative to the running executable (bin/ and
+// lib/torchexam/ side by side, in the build tree and when installed), so a
+// build directory works without installing. Environment variables override:
+//   TORCHEXAM_RUNNER       the runner executable
+//   TORCHEXAM_PLUGIN_PATH  ':'-separated folders searched for task plugins first
+//   TORCHEXAM_CACHE_DIR    build cache and precompiled headers
+//                          (default $XDG_CACHE_HOME/torchexam or ~/.cache/torchexam)
+//   TORCHEXAM_STATE_DIR    job folders (default $XDG_STATE_HOME/torchexam or
+//                          ~/.local/state/torchexam)
+// Lookups throw std::runtime_error naming every place that was tried.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace torchexam::paths {
+
+std::filesystem::path executable_dir();
+std::filesystem::path runner();
+std::filesystem::path plugin(const std::string& name);  // lib<...>-task-NAME.so
+std::filesystem::path cache_dir();
+std::filesystem::path state_dir();
+
+}  // namespace torchexam::paths

@@ -1,0 +1,59 @@
+// runner_launch.hpp — start torchexam-runner for one phase and turn what
+// happened into a verdict.
+//
+// The runner is untrusted (candidate code runs inside it): its event lines
+// are parsed as hostile input, malformed ones are logged and skipped. The
+// verdict comes from, in order: the harness's own deadline (timeout); the
+// runner's `result` event; the supervisor's `exit` event (signal ->
+// timeout/forbidden/killed, exit code -> runtime_error); otherwise
+// internal_error with the runner's stderr.
+#pragma once
+
+#include "events.hpp"
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace torchexam {
+
+struct RunnerJob {
+  enum class Phase { train, evaluate } phase = Phase::train;
+  std::filesystem::path plugin;
+  std::map<std::string, std::string> plugin_options;
+  std::filesystem::path solution;     // candidate's library
+  std::filesystem::path torchscript;  // evaluate: instead of solution + checkpoint
+  std::filesystem::path checkpoint;
+  std::filesystem::path predictions;
+  std::filesystem::path workdir;  // created if missing
+  uint64_t seed = 0;
+  int threads = 2;
+  double budget_s = 600;      // the candidate's training budget
+  double wall_timeout_s = 0;  // 0: budget_s + grace
+  double cpu_seconds = 0;     // 0: threads * wall timeout
+};
+
+struct RunnerOutcome {
+  Verdict verdict = Verdict::internal_error;
+  std::string message;
+  std::string detail;
+  double wall_s = 0;
+  double cpu_s = 0;
+  long long max_rss_kb = 0;
+  std::vector<std::string> log;  // log events, in order
+};
+
+// Grace on top of the training budget for start-up, loading and saving:
+// a tenth of the budget, at least 5 s and at most 30 s.
+double runner_grace(double budget_s);
+
+// The environment the runner starts with: thread count for OpenMP and the
+// allocator tunables that stop glibc from trimming and page-faulting on every
+// training step (see docs/benchmarks.md).
+std::map<std::string, std::string> runner_environment(int threads);
+
+RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const events::Event&)>& on_event);
+
+}  // namespace torchexam

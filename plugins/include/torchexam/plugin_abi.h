@@ -1,0 +1,121 @@
+/*
+ * torchexam/plugin_abi.h — the C ABI between the harness and a task plugin.
+ *
+ * A task plugin is a shared library that exports one symbol,
+ *
+ *     const torchexam_plugin_header* torchexam_plugin_entry(void);
+ *
+ * returning a pointer to static storage that lives as long as the library is
+ * loaded. The struct begins with `torchexam_plugin_header`; the host reads
+ * `abi_version` first and refuses any version it does not speak before it
+ * touches another field. For version 1 the pointer is a `torchexam_plugin_v1`.
+ *
+ * Lifecycle: entry() -> create() -> any number of describe/train_split/
+ * test_inputs/score calls -> destroy(). destroy(NULL) is a no-op, so a host
+ * may call it on a failed create. A task handle is used by one thread at a
+ * time; distinct handles are independent.
+ *
+ * Errors: every call that can fail returns 0 on success and non-zero on
+ * failure. On failure, if `error` is not NULL, `*error` is set to a message
+ * allocated with malloc(); the caller owns it and releases it with free().
+ * On success `*error` is left untouched. No C++ exception crosses this
+ * boundary: a plugin catches everything and turns it into an error.
+ *
+ * Which side calls what: train_split and test_inputs run inside the sandboxed
+ * runner, next to candidate code; score runs only in the trusted harness and
+ * is the only call that reads hidden labels.
+ */
+#ifndef TORCHEXAM_PLUGIN_ABI_H
+#define TORCHEXAM_PLUGIN_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TORCHEXAM_PLUGIN_ABI_VERSION 1u
+#define TORCHEXAM_MAX_DIMS 8
+
+typedef enum torchexam_dtype {
+  TORCHEXAM_DTYPE_FLOAT32 = 1,
+  TORCHEXAM_DTYPE_INT64 = 2,
+  TORCHEXAM_DTYPE_UINT8 = 3
+} torchexam_dtype;
+
+/* A dense, C-contiguous array. The producer fills it; the consumer calls
+ * release(self) exactly once when done (release may be NULL when the data is
+ * borrowed, as for the predictions passed to score). */
+typedef struct torchexam_array {
+  int32_t dtype; /* torchexam_dtype */
+  int32_t ndim;
+  int64_t shape[TORCHEXAM_MAX_DIMS];
+  void* data;
+  void (*release)(struct torchexam_array* self);
+  void* producer_state; /* opaque to the consumer */
+} torchexam_array;
+
+/* The shape and dtype of one tensor; a dimension of -1 is free (the batch). */
+typedef struct torchexam_tensor_spec {
+  int32_t dtype;
+  int32_t ndim;
+  int64_t shape[TORCHEXAM_MAX_DIMS];
+} torchexam_tensor_spec;
+
+/* What a task is. Strings are owned by the task handle and valid until
+ * destroy(). */
+typedef struct torchexam_task_info {
+  const char* name;
+  const char* title;
+  torchexam_tensor_spec input;  /* a batch of model inputs */
+  torchexam_tensor_spec output; /* what the model must return for that batch */
+  torchexam_tensor_spec target; /* the training targets */
+  const char* metric_name;
+  int32_t higher_is_better; /* 1: a larger metric is better; 0: smaller */
+} torchexam_task_info;
+
+typedef struct torchexam_task torchexam_task; /* opaque */
+
+typedef struct torchexam_plugin_header {
+  uint32_t abi_version; /* TORCHEXAM_PLUGIN_ABI_VERSION the plugin was built for */
+  uint32_t struct_size; /* sizeof the versioned struct this header starts */
+  const char* plugin_name;
+} torchexam_plugin_header;
+
+typedef struct torchexam_plugin_v1 {
+  torchexam_plugin_header header;
+
+  /* Options are n key/value pairs of NUL-terminated strings, copied by the
+   * plugin. Unknown keys are an error. Returns NULL on failure. */
+  torchexam_task* (*create)(const char* const* keys, const char* const* values,
+                            size_t n, char** error);
+  void (*destroy)(torchexam_task* task);
+
+  int (*describe)(const torchexam_task* task, torchexam_task_info* out,
+                  char** error);
+
+  /* The whole training split: inputs [N, ...input] and targets [N, ...]. */
+  int (*train_split)(torchexam_task* task, torchexam_array* inputs,
+                     torchexam_array* targets, char** error);
+
+  /* The hidden test inputs, never their labels. */
+  int (*test_inputs)(torchexam_task* task, torchexam_array* inputs,
+                     char** error);
+
+  /* Scores predictions for the hidden test inputs, in the order test_inputs
+   * gave them, against the hidden labels. Trusted side only. The plugin
+   * validates the predictions' dtype and shape and fails with a message when
+   * they do not match. */
+  int (*score)(torchexam_task* task, const torchexam_array* predictions,
+               double* metric, char** error);
+} torchexam_plugin_v1;
+
+typedef const torchexam_plugin_header* (*torchexam_plugin_entry_fn)(void);
+#define TORCHEXAM_PLUGIN_ENTRY_SYMBOL "torchexam_plugin_entry"
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* TORCHEXAM_PLUGIN_ABI_H */

@@ -1,0 +1,41 @@
+// containment.hpp — keep every process the candidate starts inside one box
+// that dies as a whole.
+//
+// contain() forks. In the best case (a PID namespace, as root or through a
+// user namespace) the process tree becomes
+//
+//   supervisor (outside) -> init (PID 1 of a new namespace) -> worker (PID 2)
+//
+// and contain() returns only in the worker. init waits for the worker, writes
+// the `exit` event (code or signal, CPU time, peak RSS) to `event_fd` and
+// exits; when init exits, or when the supervisor is killed (init has
+// PDEATHSIG=SIGKILL), the kernel kills everything left in the namespace,
+// including processes that called setsid(). init exists because PID 1 of a
+// namespace ignores default-action signals such as SIGXCPU; the worker does
+// not.
+//
+// Fallback when no PID namespace can be made: the supervisor becomes a child
+// subreaper and the worker leads its own process group, killed as a group
+// when the worker ends. A setsid() grandchild can escape this mode; doctor
+// reports which mode the machine gives.
+//
+// Must be called before the process starts threads (before LibTorch work).
+#pragma once
+
+#include <string>
+
+namespace torchexam::sandbox {
+
+enum class Containment { pid_namespace, user_pid_namespace, process_group };
+
+const char* to_string(Containment c);
+
+struct Contained {
+  Containment how;
+  std::string note;  // why a weaker mode was used, empty otherwise
+};
+
+// Returns in the worker only. `event_fd` stays open in all three processes.
+Contained contain(int event_fd);
+
+}  // namespace torchexam::sandbox

@@ -1,0 +1,63 @@
+// events.hpp — the runner's event stream: one JSON object per line on the
+// runner's event pipe (its original stdout).
+//
+// Writer: torchexam-runner (untrusted: candidate code shares its process).
+// Reader: the harness, which treats every line as hostile input: a malformed
+// line is reported and skipped, never a crash.
+//
+//   {"type":"progress","phase":"batch"|"epoch",...}   training progress
+//   {"type":"log","message":...}                       a line for the log
+//   {"type":"result","verdict":...,"message":...}      how the phase ended
+//   {"type":"exit","code":N|"signal":N,...}            written by the runner's
+//                                                      supervisor after its child
+#pragma once
+
+#include "verdict.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace torchexam::events {
+
+struct Progress {
+  enum class Kind { batch, epoch } kind = Kind::batch;
+  int epoch = 0;
+  int epochs = 0;
+  long long batch = 0;    // batches done in this epoch
+  long long batches = 0;  // batches per epoch, 0 when unknown
+  double loss = 0;        // last batch's loss, or the epoch's mean
+  double samples_per_s = 0;
+  double elapsed_s = 0;
+  double eta_s = -1;  // seconds until the planned epochs end; -1 unknown
+  double budget_left_s = 0;
+  std::map<std::string, double> metrics;
+};
+
+struct Log {
+  std::string message;
+};
+
+struct Result {
+  Verdict verdict = Verdict::internal_error;
+  std::string message;
+  std::string detail;  // e.g. expected vs actual for contract
+};
+
+// The runner's child ended: exactly one of code/signal is set.
+struct Exit {
+  std::optional<int> code;
+  std::optional<int> signal;
+  double cpu_s = 0;
+  long long max_rss_kb = 0;
+};
+
+using Event = std::variant<Progress, Log, Result, Exit>;
+
+std::string to_json_line(const Event& e);  // no trailing newline
+
+// Parses one line; on failure returns nullopt and sets *error.
+std::optional<Event> parse_line(std::string_view line, std::string* error);
+
+}  // namespace torchexam::events

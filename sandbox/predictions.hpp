@@ -1,0 +1,22 @@
+// predictions.hpp — the file an evaluation run leaves for the scorer.
+//
+// Format (little-endian): "TXPRED01", int32 dtype, int32 ndim, int64
+// shape[ndim], then the array bytes in C order. Written by the untrusted
+// runner, read by the trusted harness: read_predictions() checks every size
+// against the file and the dtype table and throws std::runtime_error with a
+// message on anything malformed.
+#pragma once
+
+#include <torchexam/plugin.hpp>
+
+#include <filesystem>
+
+namespace torchexam::sandbox {
+
+// Writes atomically (temporary file, then rename). Throws on I/O failure.
+void write_predictions(const std::filesystem::path& path, const torchexam_array& a);
+
+// Returns an owning array.
+Array read_predictions(const std::filesystem::path& path);
+
+}  // namespace torchexam::sandbox

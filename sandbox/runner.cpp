@@ -1,0 +1,342 @@
+// The LibTorch half of torchexam-runner: train and evaluate.
+#include "runner.hpp"
+
+#include "predictions.hpp"
+
+#include <torch/script.h>
+#include <torchexam/plugin.hpp>
+#include <torchexam/solution.h>
+
+#include <dlfcn.h>
+
+#include <chrono>
+#include <memory>
+#include <new>
+#include <optional>
+
+namespace torchexam::sandbox {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Thrown for failures that are the harness's own (plugin, files).
+struct InternalError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// Thrown when the candidate's model breaks the task's output contract.
+struct ContractError : std::runtime_error {
+  ContractError(std::string what, std::string detail)
+      : std::runtime_error(std::move(what)), detail(std::move(detail)) {}
+  std::string detail;
+};
+
+torch::Dtype to_torch(int32_t dtype) {
+  switch (dtype) {
+    case TORCHEXAM_DTYPE_FLOAT32: return torch::kFloat32;
+    case TORCHEXAM_DTYPE_INT64: return torch::kInt64;
+    case TORCHEXAM_DTYPE_UINT8: return torch::kUInt8;
+    default: throw InternalError("plugin produced an array of unknown dtype " + std::to_string(dtype));
+  }
+}
+
+std::optional<int32_t> from_torch(torch::Dtype d) {
+  if (d == torch::kFloat32) return TORCHEXAM_DTYPE_FLOAT32;
+  if (d == torch::kInt64) return TORCHEXAM_DTYPE_INT64;
+  if (d == torch::kUInt8) return TORCHEXAM_DTYPE_UINT8;
+  return std::nullopt;
+}
+
+// A tensor viewing the array's memory; the tensor keeps the array alive.
+torch::Tensor to_tensor(Array array) {
+  auto owner = std::make_shared<Array>(std::move(array));
+  const auto& a = owner->get();
+  std::vector<int64_t> sizes(a.shape, a.shape + a.ndim);
+  return torch::from_blob(a.data, sizes, [owner](void*) {}, torch::TensorOptions().dtype(to_torch(a.dtype)));
+}
+
+std::string describe(const torch::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + "] " + std::string(c10::toString(t.scalar_type()));
+}
+
+// Checks a model output against the task's output spec for a batch of n.
+void check_output(const torch::Tensor& out, const torchexam_tensor_spec& spec, int64_t n,
+                  const torch::Tensor& input) {
+  bool ok = out.defined() && out.dim() == spec.ndim;
+  for (int32_t i = 0; ok && i < spec.ndim; ++i) ok = out.size(i) == (spec.shape[i] < 0 ? n : spec.shape[i]);
+  auto dtype = out.defined() ? from_torch(out.scalar_type()) : std::nullopt;
+  ok = ok && dtype && *dtype == spec.dtype;
+  if (ok) return;
+  std::string expected = spec_string(spec) + " with N = " + std::to_string(n);
+  std::string actual = out.defined() ? describe(out) : "an undefined tensor";
+  throw ContractError("the model's output does not match the task: for an input batch " + describe(input) +
+                          " it returned " + actual + ", but the task expects " + expected,
+                      "expected " + expected + "; actual " + actual);
+}
+
+// The candidate's library: dlopen, ABI check, create.
+struct LoadedSolution {
+  void* handle = nullptr;
+  std::unique_ptr<Solution> solution;
+  ~LoadedSolution() {
+    solution.reset();  // destroy the model while its code is still mapped
+    // The library stays loaded: LibTorch may hold pointers into it (autograd
+    // functions, registered types) until the process exits.
+  }
+};
+
+std::unique_ptr<LoadedSolution> load_solution(const std::filesystem::path& path) {
+  auto out = std::make_unique<LoadedSolution>();
+  out->handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!out->handle) throw InternalError(std::string("cannot load the built solution: ") + dlerror());
+  using AbiFn = unsigned (*)();
+  using CreateFn = Solution* (*)();
+  auto abi = reinterpret_cast<AbiFn>(dlsym(out->handle, "torchexam_solution_abi"));
+  auto create = reinterpret_cast<CreateFn>(dlsym(out->handle, "torchexam_solution_create"));
+  if (!abi || !create)
+    throw std::runtime_error(
+        "solution.cpp does not register a solution: end the file with TORCHEXAM_SOLUTION(YourModel, your_train_function)");
+  if (abi() != kSolutionAbiVersion)
+    throw InternalError("solution was built against student API version " + std::to_string(abi()) +
+                        ", the runner speaks version " + std::to_string(kSolutionAbiVersion));
+  out->solution.reset(create());
+  return out;
+}
+
+void save_module(torch::nn::Module& m, const std::filesystem::path& path) {
+  torch::serialize::OutputArchive archive;
+  m.save(archive);
+  const auto tmp = path.string() + ".tmp";
+  archive.save_to(tmp);
+  std::filesystem::rename(tmp, path);
+}
+
+void setup_torch(const RunnerOptions& o) {
+  at::set_num_threads(o.threads);
+  at::set_num_interop_threads(1);
+  torch::manual_seed(o.seed);
+  std::srand(static_cast<unsigned>(o.seed));
+}
+
+// The Context the candidate's train() sees.
+class TrainContext final : public Context {
+ public:
+  TrainContext(torch::Tensor x, torch::Tensor y, const RunnerOptions& o, const EventSink& sink,
+               torch::nn::Module& model)
+      : x_(std::move(x)), y_(std::move(y)), o_(o), sink_(sink), model_(model), start_(Clock::now()) {}
+
+  const torch::Tensor& inputs() const override { return x_; }
+  const torch::Tensor& targets() const override { return y_; }
+  uint64_t seed() const override { return o_.seed; }
+  double time_budget() const override { return o_.budget_s; }
+  double elapsed() const override { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+  using Context::report;
+  void report(double loss) override {
+    ++batch_;
+    loss_sum_ += loss;
+    last_loss_ = loss;
+    const double now = elapsed();
+    if (now - last_emit_ >= kEmitEvery || (batches_ && batch_ == batches_)) {
+      last_emit_ = now;
+      sink_.emit(progress(events::Progress::Kind::batch, loss));
+    }
+  }
+  void metric(const std::string& name, double value) override { metrics_[name] = value; }
+  void checkpoint() override { save_module(model_, o_.checkpoint); }
+  void log(const std::string& message) override { sink_.log(message); }
+
+  void epoch_begin(int epoch, int epochs) override {
+    epoch_ = epoch;
+    epochs_ = epochs;
+    batch_ = 0;
+    loss_sum_ = 0;
+    metrics_.clear();
+    epoch_start_ = elapsed();
+  }
+  void epoch_end() override {
+    const double seconds = elapsed() - epoch_start_;
+    epoch_seconds_ = epoch_seconds_ < 0 ? seconds : 0.5 * (epoch_seconds_ + seconds);
+    ++epochs_done_;
+    sink_.emit(progress(events::Progress::Kind::epoch, batch_ ? loss_sum_ / static_cast<double>(batch_) : 0));
+  }
+  bool next_epoch_fits() const override { return epoch_seconds_ < 0 || time_left() > 1.05 * epoch_seconds_; }
+  void batches_planned(int64_t count) override { batches_ = count; }
+
+ private:
+  static constexpr double kEmitEvery = 0.5;
+
+  events::Progress progress(events::Progress::Kind kind, double loss) const {
+    events::Progress p;
+    p.kind = kind;
+    p.epoch = epoch_;
+    p.epochs = epochs_;
+    p.batch = batch_;
+    p.batches = batches_;
+    p.loss = loss;
+    p.elapsed_s = elapsed();
+    p.budget_left_s = time_left();
+    p.metrics = metrics_;
+    const double in_epoch = p.elapsed_s - epoch_start_;
+    if (batches_ > 0 && batch_ > 0 && in_epoch > 0) {
+      const double per_batch = in_epoch / static_cast<double>(batch_);
+      p.samples_per_s = static_cast<double>(x_.size(0)) / static_cast<double>(batches_) / per_batch;
+      if (epochs_ > 0) {
+        const double epoch_time = epoch_seconds_ > 0 && kind == events::Progress::Kind::epoch
+                                      ? epoch_seconds_
+                                      : per_batch * static_cast<double>(batches_);
+        const double rest_of_epoch = kind == events::Progress::Kind::epoch
+                                         ? 0
+                                         : per_batch * static_cast<double>(batches_ - batch_);
+        p.eta_s = rest_of_epoch + epoch_time * static_cast<double>(epochs_ - epoch_);
+      }
+    }
+    return p;
+  }
+
+  torch::Tensor x_, y_;
+  const RunnerOptions& o_;
+  const EventSink& sink_;
+  torch::nn::Module& model_;
+  Clock::time_point start_;
+  int epoch_ = 0, epochs_ = 0, epochs_done_ = 0;
+  int64_t batch_ = 0, batches_ = 0;
+  double loss_sum_ = 0, last_loss_ = 0, epoch_start_ = 0, epoch_seconds_ = -1, last_emit_ = -1;
+  std::map<std::string, double> metrics_;
+};
+
+// Runs `body`; turns every exception into a result event and returns false.
+template <class F>
+bool guarded(const EventSink& sink, const char* doing, F&& body) {
+  try {
+    body();
+    return true;
+  } catch (const ContractError& e) {
+    sink.result(Verdict::contract, e.what(), e.detail);
+  } catch (const InternalError& e) {
+    sink.result(Verdict::internal_error, e.what());
+  } catch (const PluginError& e) {
+    sink.result(Verdict::internal_error, e.what());
+  } catch (const std::bad_alloc&) {
+    sink.result(Verdict::memory_limit, std::string("out of memory while ") + doing);
+  } catch (const c10::Error& e) {
+    sink.result(Verdict::runtime_error, std::string("LibTorch error while ") + doing + ": " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    sink.result(Verdict::runtime_error, std::string("exception while ") + doing + ": " + e.what());
+  } catch (...) {
+    sink.result(Verdict::runtime_error, std::string("an exception of unknown type was thrown while ") + doing);
+  }
+  return false;
+}
+
+// Runs the model on a few samples in eval mode and checks the contract.
+void check_contract(Solution& s, const torch::Tensor& x, const torchexam_tensor_spec& spec) {
+  const int64_t n = std::min<int64_t>(2, x.size(0));
+  auto probe = x.slice(0, 0, n);
+  torch::Tensor out;
+  {
+    torch::NoGradGuard no_grad;
+    s.module().eval();
+    try {
+      out = s.forward(probe);
+    } catch (const c10::Error& e) {
+      s.module().train();
+      throw std::runtime_error("the model's forward() failed on an input batch " + describe(probe) +
+                               " (the task's input is " + "[N, ...]; see the task README): " +
+                               e.what_without_backtrace());
+    }
+    s.module().train();
+  }
+  check_output(out, spec, n, probe);
+}
+
+}  // namespace
+
+int run_train(const RunnerOptions& o, const EventSink& sink) {
+  setup_torch(o);
+  std::shared_ptr<PluginLibrary> plugin;
+  std::optional<Task> task;
+  torch::Tensor x, y;
+  std::unique_ptr<LoadedSolution> lib;
+  const bool trained =
+      guarded(sink, "loading the task",
+              [&] {
+                plugin = PluginLibrary::open(o.plugin.string());
+                task.emplace(plugin->create(o.plugin_options));
+                auto [inputs, targets] = task->train_split();
+                x = to_tensor(std::move(inputs));
+                y = to_tensor(std::move(targets));
+              }) &&
+      guarded(sink, "building the model", [&] { lib = load_solution(o.solution); }) &&
+      guarded(sink, "checking the model's output",
+              [&] { check_contract(*lib->solution, x, task->info().output); }) &&
+      guarded(sink, "training", [&] {
+        TrainContext ctx(x, y, o, sink, lib->solution->module());
+        lib->solution->train(ctx);
+      });
+  if (trained)
+    guarded(sink, "saving the trained model", [&] {
+      save_module(lib->solution->module(), o.checkpoint);
+      sink.result(Verdict::ok, "trained");
+    });
+  return 0;
+}
+
+int run_evaluate(const RunnerOptions& o, const EventSink& sink) {
+  setup_torch(o);
+  guarded(sink, "evaluating", [&] {
+    auto plugin = PluginLibrary::open(o.plugin.string());
+    Task task = plugin->create(o.plugin_options);
+    const torchexam_tensor_spec spec = task.info().output;
+    torch::Tensor x = to_tensor(task.test_inputs());
+
+    std::function<torch::Tensor(const torch::Tensor&)> forward;
+    std::unique_ptr<LoadedSolution> lib;
+    std::optional<torch::jit::script::Module> script;
+    if (!o.torchscript.empty()) {
+      try {
+        script = torch::jit::load(o.torchscript.string());
+      } catch (const c10::Error& e) {
+        throw std::runtime_error("cannot load the TorchScript model " + o.torchscript.string() + ": " +
+                                 e.what_without_backtrace());
+      }
+      script->eval();
+      forward = [&](const torch::Tensor& b) {
+        auto v = script->forward({b});
+        if (!v.isTensor())
+          throw ContractError("the TorchScript model's forward() returned a " + v.tagKind() + ", not a tensor",
+                              "expected a tensor; actual " + v.tagKind());
+        return v.toTensor();
+      };
+    } else {
+      lib = load_solution(o.solution);
+      torch::serialize::InputArchive archive;
+      archive.load_from(o.checkpoint.string());
+      lib->solution->module().load(archive);
+      lib->solution->module().eval();
+      forward = [&](const torch::Tensor& b) { return lib->solution->forward(b); };
+    }
+
+    torch::NoGradGuard no_grad;
+    constexpr int64_t kBatch = 1000;
+    std::vector<torch::Tensor> parts;
+    for (int64_t start = 0; start < x.size(0); start += kBatch) {
+      auto b = x.slice(0, start, std::min(x.size(0), start + kBatch));
+      auto out = forward(b);
+      check_output(out, spec, b.size(0), b);
+      parts.push_back(out.contiguous());
+    }
+    torch::Tensor all = parts.empty() ? torch::empty({0}) : torch::cat(parts).contiguous();
+    torchexam_array a{};
+    a.dtype = *from_torch(all.scalar_type());
+    a.ndim = static_cast<int32_t>(all.dim());
+    for (int64_t i = 0; i < all.dim(); ++i) a.shape[i] = all.size(i);
+    a.data = all.data_ptr();
+    write_predictions(o.predictions, a);
+    sink.result(Verdict::ok, "predicted " + std::to_string(x.size(0)) + " test samples");
+  });
+  return 0;
+}
+
+}  // namespace torchexam::sandbox

@@ -1,0 +1,205 @@
+// End to end: the torchexam CLI grades real solutions on reduced data
+// (--limit), through the compiler, the sandboxed runner and the scorer.
+// Each case is its own CTest entry (label e2e); the "slow" cases grade on the
+// full data set.
+#include <doctest/doctest.h>
+
+#include "process.hpp"
+
+#include <boost/json.hpp>
+
+#include <dirent.h>
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+const fs::path kSource = TORCHEXAM_SOURCE_DIR;
+const fs::path kCli = TORCHEXAM_CLI;
+
+struct Graded {
+  json::object result;
+  int exit_code = -1;
+  std::string stderr_text;
+};
+
+Graded grade(const fs::path& solution, std::vector<std::string> extra, const std::string& task = "fashion_mnist") {
+  torchexam::ProcessSpec spec;
+  spec.exe = kCli;
+  spec.args = {"grade", (kSource / "environments/practice").string(), task, solution.string(), "--json"};
+  spec.args.insert(spec.args.end(), extra.begin(), extra.end());
+  spec.stderr_file = fs::temp_directory_path() / ("torchexam-e2e-" + std::to_string(getpid()) + ".stderr");
+  spec.wall_timeout_s = 1800;
+  std::string out;
+  auto r = torchexam::run_process(spec, [&](std::string_view line) { out += std::string(line) + "\n"; });
+  Graded g;
+  g.exit_code = r.exit_code.value_or(-1);
+  std::ifstream err(spec.stderr_file);
+  g.stderr_text.assign(std::istreambuf_iterator<char>(err), {});
+  fs::remove(spec.stderr_file);
+  json::error_code ec;
+  auto v = json::parse(out, ec);
+  INFO("stdout: " << out);
+  INFO("stderr: " << g.stderr_text);
+  REQUIRE_FALSE(ec);
+  REQUIRE(v.is_object());
+  g.result = v.get_object();
+  return g;
+}
+
+std::string str(const json::object& o, const char* key) { return std::string(o.at(key).as_string()); }
+
+fs::path solution(const char* name) { return kSource / "tests/solutions" / name; }
+
+// Processes whose command name is `comm`.
+std::vector<int> processes_named(const std::string& comm) {
+  std::vector<int> pids;
+  DIR* d = opendir("/proc");
+  while (dirent* e = d ? readdir(d) : nullptr) {
+    const int pid = std::atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream f(std::string("/proc/") + e->d_name + "/comm");
+    std::string name;
+    if (std::getline(f, name) && name == comm) pids.push_back(pid);
+  }
+  if (d) closedir(d);
+  return pids;
+}
+
+// Waits, with a deadline, for a condition; true when it held in time.
+template <class F>
+bool wait_for(F&& cond, std::chrono::seconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return cond();
+}
+
+}  // namespace
+
+TEST_SUITE("e2e") {
+  TEST_CASE("a small correct solution is graded") {
+    auto g = grade(solution("small_ok.cpp"), {"--limit", "2000", "--budget", "60"});
+    CHECK(g.exit_code == 0);
+    CHECK(str(g.result, "verdict") == "ok");
+    CHECK(str(g.result, "metric_name") == "accuracy");
+    const double acc = g.result.at("metric").as_double();
+    CHECK(acc > 0.5);  // a 64-unit MLP learns much more than chance (0.1) from 2000 images
+    const auto score = g.result.at("score").as_int64();
+    CHECK(score >= 0);
+    CHECK(score <= 5);
+    CHECK(g.result.at("timings").as_object().at("train_s").as_double() > 0);
+    CHECK(g.stderr_text.find("samples/s") != std::string::npos);  // the progress line
+
+    SUBCASE("the unchanged source is not rebuilt") {
+      auto again = grade(solution("small_ok.cpp"), {"--limit", "2000", "--budget", "60"});
+      CHECK(again.result.at("build_cached").as_bool());
+      CHECK(str(again.result, "verdict") == "ok");
+    }
+  }
+
+  TEST_CASE("a solution that throws gets runtime_error with its message") {
+    auto g = grade(solution("throws.cpp"), {"--limit", "200", "--budget", "30"});
+    CHECK(g.exit_code == 0);
+    CHECK(str(g.result, "verdict") == "runtime_error");
+    CHECK(str(g.result, "message").find("deliberate failure: no optimizer configured") != std::string::npos);
+    CHECK(g.result.at("score").as_int64() == 0);
+  }
+
+  TEST_CASE("a LibTorch error is runtime_error with LibTorch's message and no backtrace") {
+    auto g = grade(solution("torch_error.cpp"), {"--limit", "200", "--budget", "30"});
+    CHECK(str(g.result, "verdict") == "runtime_error");
+    const auto msg = str(g.result, "message");
+    CHECK(msg.find("cannot be multiplied") != std::string::npos);
+    CHECK(msg.find("Exception raised from") == std::string::npos);
+  }
+
+  TEST_CASE("a wrong output shape gets contract with expected and actual") {
+    auto g = grade(solution("wrong_shape.cpp"), {"--limit", "200", "--budget", "30"});
+    CHECK(str(g.result, "verdict") == "contract");
+    const auto msg = str(g.result, "message");
+    CHECK(msg.find("[2, 5] Float") != std::string::npos);
+    CHECK(msg.find("[N, 10] float32") != std::string::npos);
+    CHECK(str(g.result, "detail").find("expected [N, 10] float32") != std::string::npos);
+  }
+
+  TEST_CASE("an endless loop times out within budget + grace and leaves no process behind") {
+    REQUIRE(processes_named("texam_orphan").empty());
+    const double budget = 3;
+    auto g = grade(solution("endless.cpp"), {"--limit", "200", "--budget", "3"});
+    CHECK(str(g.result, "verdict") == "timeout");
+    const double train_s = g.result.at("timings").as_object().at("train_s").as_double();
+    CHECK(train_s >= budget);
+    CHECK(train_s < budget + 5 /* grace */ + 3 /* drain and slack */);
+    // The setsid() child must be gone: the PID namespace died with the runner.
+    bool gone = wait_for([] { return processes_named("texam_orphan").empty(); }, std::chrono::seconds(5));
+    if (!gone)
+      for (int pid : processes_named("texam_orphan")) kill(pid, SIGKILL);
+    CHECK(gone);
+  }
+
+  TEST_CASE("a syntax error gets compile_error on the right line") {
+    auto g = grade(solution("syntax_error.cpp"), {"--limit", "200"});
+    CHECK(g.exit_code == 0);
+    CHECK(str(g.result, "verdict") == "compile_error");
+    const auto& diags = g.result.at("diagnostics").as_array();
+    REQUIRE_FALSE(diags.empty());
+    bool found = false;
+    for (const auto& d : diags) {
+      const auto& o = d.as_object();
+      if (str(o, "severity") == "error" && o.at("line").as_int64() == 10 &&
+          str(o, "file") == solution("syntax_error.cpp").string())
+        found = true;
+    }
+    CHECK(found);
+    CHECK(str(g.result, "message").find("syntax_error.cpp:10:") != std::string::npos);
+  }
+
+  TEST_CASE("an unknown task is a usage error with the list of tasks") {
+    torchexam::ProcessSpec spec;
+    spec.exe = kCli;
+    spec.args = {"grade", (kSource / "environments/practice").string(), "fashion", solution("small_ok.cpp").string()};
+    spec.stderr_file = fs::temp_directory_path() / ("torchexam-e2e-usage-" + std::to_string(getpid()));
+    auto r = torchexam::run_process(spec, [](std::string_view) {});
+    std::ifstream err(spec.stderr_file);
+    std::string text(std::istreambuf_iterator<char>(err), {});
+    fs::remove(spec.stderr_file);
+    CHECK(r.exit_code == 2);
+    CHECK(text.find("no task 'fashion'") != std::string::npos);
+    CHECK(text.find("fashion_mnist") != std::string::npos);
+  }
+}
+
+TEST_SUITE("slow") {
+  TEST_CASE("the reference solution scores 5/5 on the full data") {
+    auto g = grade(kSource / "environments/practice/fashion_mnist/reference.cpp", {});
+    MESSAGE("reference: " << json::serialize(g.result));
+    CHECK(str(g.result, "verdict") == "ok");
+    CHECK(g.result.at("score").as_int64() == 5);
+  }
+
+  TEST_CASE("the starter scores at most 1 on the full data") {
+    auto g = grade(kSource / "environments/practice/fashion_mnist/starter.cpp", {});
+    MESSAGE("starter: " << json::serialize(g.result));
+    CHECK(str(g.result, "verdict") == "ok");
+    CHECK(g.result.at("score").as_int64() <= 1);
+  }
+
+  TEST_CASE("a one-hidden-layer MLP lands in the middle of the ladder") {
+    auto g = grade(solution("mlp.cpp"), {});
+    MESSAGE("mlp: " << json::serialize(g.result));
+    CHECK(str(g.result, "verdict") == "ok");
+    CHECK(g.result.at("score").as_int64() >= 2);
+    CHECK(g.result.at("score").as_int64() <= 4);
+  }
+}

@@ -1,0 +1,86 @@
+#include <doctest/doctest.h>
+#include <torchexam/plugin.hpp>
+
+#include <filesystem>
+#include <string>
+
+#include "idx_writer.hpp"
+
+namespace {
+std::string test_plugin(const char* name) {
+  return std::string(TORCHEXAM_TEST_PLUGIN_DIR) + "/libtorchexam_test_plugin_" + name + ".so";
+}
+std::string message_of(const std::string& path) {
+  try {
+    torchexam::PluginLibrary::open(path);
+  } catch (const torchexam::PluginError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_SUITE("plugin_abi") {
+  TEST_CASE("a plugin built for another ABI version is refused, naming both versions") {
+    const std::string msg = message_of(test_plugin("future_abi"));
+    CHECK(msg.find("ABI version 99") != std::string::npos);
+    CHECK(msg.find("speaks version 1") != std::string::npos);
+    CHECK(msg.find("rebuild") != std::string::npos);
+  }
+
+  TEST_CASE("a library without the entry point is refused") {
+    const std::string msg = message_of(test_plugin("not_a_plugin"));
+    CHECK(msg.find("is not a TorchExam task plugin") != std::string::npos);
+  }
+
+  TEST_CASE("a missing file is refused with the loader's reason") {
+    const std::string msg = message_of("/nonexistent/libx.so");
+    CHECK(msg.find("cannot load task plugin '/nonexistent/libx.so'") != std::string::npos);
+  }
+
+  TEST_CASE("the fashion_mnist plugin describes its task and rejects unknown options") {
+    const auto path = std::filesystem::path(TORCHEXAM_TEST_PLUGIN_DIR).parent_path() / "plugins" /
+                      "libtorchexam-task-fashion_mnist.so";
+    auto lib = torchexam::PluginLibrary::open(path.string());
+    CHECK(lib->name() == "fashion_mnist");
+    auto task = lib->create({});
+    const auto& info = task.info();
+    CHECK(std::string(info.metric_name) == "accuracy");
+    CHECK(info.higher_is_better == 1);
+    CHECK(torchexam::spec_string(info.input) == "[N, 1, 28, 28] float32");
+    CHECK(torchexam::spec_string(info.output) == "[N, 10] float32");
+    try {
+      lib->create({{"limt", "10"}});
+      FAIL("an unknown option was accepted");
+    } catch (const torchexam::PluginError& e) {
+      CHECK(std::string(e.what()).find("unknown plugin option 'limt'") != std::string::npos);
+    }
+  }
+
+  TEST_CASE("fashion_mnist scores predictions and rejects a wrong shape without crashing") {
+    const auto dir = torchexam::test::temp_dir("fashion-tiny");
+    torchexam::test::write_fashion_like(dir, 20, {3, 1, 4});
+    const auto path = std::filesystem::path(TORCHEXAM_TEST_PLUGIN_DIR).parent_path() / "plugins" /
+                      "libtorchexam-task-fashion_mnist.so";
+    auto lib = torchexam::PluginLibrary::open(path.string());
+    auto task = lib->create({{"data_dir", dir.string()}});
+    torchexam::Array x = task.test_inputs();
+    REQUIRE(x.shape() == std::vector<int64_t>{3, 1, 28, 28});
+    // Labels of the tiny test set are 3, 1, 4: predict 3, 1, 0 -> 2/3.
+    std::vector<float> logits(30, 0.f);
+    logits[0 * 10 + 3] = 1;
+    logits[1 * 10 + 1] = 1;
+    logits[2 * 10 + 0] = 1;
+    torchexam::Array p(torchexam::Array::from_vector(logits, TORCHEXAM_DTYPE_FLOAT32, {3, 10}));
+    CHECK(task.score(p.get()) == doctest::Approx(2.0 / 3.0));
+    torchexam::Array wrong(torchexam::Array::from_vector(std::vector<float>(15), TORCHEXAM_DTYPE_FLOAT32, {3, 5}));
+    try {
+      task.score(wrong.get());
+      FAIL("a wrong shape was scored");
+    } catch (const torchexam::PluginError& e) {
+      CHECK(std::string(e.what()).find("predictions must be [3, 10] float32, got [3, 5] float32") !=
+            std::string::npos);
+    }
+    std::filesystem::remove_all(dir);
+  }
+}
