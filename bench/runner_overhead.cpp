@@ -1,0 +1,144 @@
+// bench/runner_overhead — what the harness costs a training run.
+//
+// 1. Throughput: the same CNN, the same batches and steps, trained by a bare
+//    LibTorch program (bench/bare_cnn) and through the runner (a graded
+//    solution), side by side in each repetition; prints samples/s of both and
+//    the ratio. The bare program also runs without the allocator tunables the
+//    runner sets, to show what they are worth.
+// 2. Compile: the reference solution's precompiled-header build, its cold
+//    compile (empty build cache, PCH warm) and a warm resubmission (cache
+//    hit), and the time from submit to the first training batch when warm.
+//
+// Usage: runner_overhead [--reps N] [--threads N]
+#include "compiler.hpp"
+#include "config.hpp"
+#include "grader.hpp"
+#include "hash.hpp"
+#include "process.hpp"
+#include "runner_launch.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace torchexam;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+double bare(int threads, bool tunables) {
+  ProcessSpec spec;
+  spec.exe = BENCH_BARE_CNN;
+  spec.args = {std::to_string(threads)};
+  spec.env["OMP_NUM_THREADS"] = std::to_string(threads);
+  spec.env["GLIBC_TUNABLES"] = tunables ? runner_environment(threads).at("GLIBC_TUNABLES") : "";
+  spec.stderr_file = fs::temp_directory_path() / "bench-bare.stderr";
+  spec.wall_timeout_s = 600;
+  double sps = 0;
+  run_process(spec, [&](std::string_view line) {
+    if (line.rfind("samples_per_s ", 0) == 0) sps = std::stod(std::string(line.substr(14)));
+  });
+  return sps;
+}
+
+class FirstBatch final : public GradeObserver {
+ public:
+  explicit FirstBatch(Clock::time_point start) : start_(start) {}
+  void event(const events::Event& e) override {
+    if (std::holds_alternative<events::Progress>(e) && first_ < 0)
+      first_ = std::chrono::duration<double>(Clock::now() - start_).count();
+  }
+  double first_ = -1;
+
+ private:
+  Clock::time_point start_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int reps = 3, threads = 2;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--reps") reps = std::atoi(argv[i + 1]);
+    else if (a == "--threads") threads = std::atoi(argv[i + 1]);
+  }
+  const fs::path src = BENCH_SOURCE_DIR;
+  const auto env = config::load_environment(src / "environments/practice");
+  const auto* task = env.find_task("fashion_mnist");
+  const fs::path work = fs::temp_directory_path() / fmt::format("torchexam-bench-{}", getpid());
+  fs::create_directories(work);
+
+  // The runner-side solution: the shared model header pasted in place of its
+  // #include, so the graded file is self-contained like a candidate's.
+  std::string sol = read_file(src / "bench/solutions/bench_cnn.cpp");
+  const std::string inc = "#include \"../bench_cnn.hpp\"";
+  sol.replace(sol.find(inc), inc.size(), read_file(src / "bench/bench_cnn.hpp"));
+  { std::ofstream(work / "bench_cnn.cpp") << sol; }
+
+  fmt::print("runner_overhead: CNN, batch 128, 150 timed steps, {} threads, {} repetitions\n", threads, reps);
+  fmt::print("{:>4} {:>14} {:>14} {:>8} {:>18}\n", "rep", "bare s/s", "runner s/s", "ratio", "bare, no tunables");
+  std::vector<double> ratios, bares, runners, plains;
+  for (int r = 1; r <= reps; ++r) {
+    const double b = bare(threads, true);
+    GradeRequest req;
+    req.environment = &env;
+    req.task = task;
+    req.source = work / "bench_cnn.cpp";
+    req.threads = threads;
+    req.job_dir = work / fmt::format("job-{}", r);
+    req.cache_dir = work / "cache";
+    GradeObserver quiet;
+    GradeResult g = grade(req, quiet);
+    double rs = 0;
+    for (const auto& l : g.log)
+      if (l.rfind("samples_per_s ", 0) == 0) rs = std::stod(l.substr(14));
+    if (rs == 0) {
+      fmt::print(stderr, "runner side failed: {} {}\n", to_string(g.verdict), g.message);
+      return 1;
+    }
+    const double p = bare(threads, false);
+    fmt::print("{:>4} {:>14.0f} {:>14.0f} {:>8.3f} {:>18.0f}\n", r, b, rs, rs / b, p);
+    bares.push_back(b);
+    runners.push_back(rs);
+    ratios.push_back(rs / b);
+    plains.push_back(p);
+  }
+  fmt::print("median: bare {:.0f}, runner {:.0f}, ratio runner/bare {:.3f}; tunables speed-up {:.2f}x\n",
+             median(bares), median(runners), median(ratios), median(bares) / median(plains));
+
+  // Compile times for the reference solution.
+  const fs::path cache = work / "compile-cache";
+  Compiler c({cache, env.compiler_flags, env.compile_timeout_s});
+  auto t0 = Clock::now();
+  c.ensure_pch();
+  const double pch_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  BuildOutput cold = c.build(task->reference);
+  BuildOutput warm = c.build(task->reference);
+  GradeRequest req;
+  req.environment = &env;
+  req.task = task;
+  req.source = task->reference;
+  req.threads = threads;
+  req.budget_s = 20;  // enough to reach the first batch; the score is not the point
+  req.job_dir = work / "first-batch";
+  req.cache_dir = cache;
+  const auto submit = Clock::now();
+  FirstBatch fb(submit);
+  grade(req, fb);
+  fmt::print("compile (reference.cpp): PCH build {:.1f} s, cold {:.1f} s{}, warm {:.2f} s{}; "
+             "submit to first training batch (warm) {:.2f} s\n",
+             pch_s, cold.seconds, cold.ok ? "" : " FAILED", warm.seconds, warm.cached ? " (cache hit)" : "",
+             fb.first_);
+  fs::remove_all(work);
+  return 0;
+}
