@@ -502,7 +502,7 @@ std::optional<std::map<std::string, std::string>> read_string_map(Context& cx, c
   return out;
 }
 
-// A file inside `dir` named by the value; it must exist.
+// A file named by the value, relative to `dir`; it must exist.
 std::optional<fs::path> read_existing_file(Context& cx, const Entry& e, const fs::path& dir) {
   const std::optional<std::string> name = read_string(cx, e);
   if (!name) return std::nullopt;
@@ -679,7 +679,12 @@ TaskConfig read_task(Context& cx, const YAML::Node& root, std::string id, fs::pa
       .required("statement", [&](const Entry& e) { set(task.statement, read_existing_file(cx, e, task.dir)); })
       .required("plugin",
                 [&](const Entry& e) {
-                  set(task.plugin, read_string(cx, e));
+                  const std::optional<std::string> name = read_string(cx, e);
+                  if (name && !is_valid_name(*name)) {
+                    cx.report(e.where, "key 'plugin' must be a plugin name (a-z, 0-9, '_', '-'), got '" + *name + "'");
+                  } else {
+                    set(task.plugin, name);
+                  }
                   task.plugin_mark = e.where;
                 })
       .required("metric",

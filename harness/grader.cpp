@@ -73,7 +73,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
                                              task.metric_mark.str(), task.metric, task.plugin, info.metric_name));
       if ((info.higher_is_better != 0) != task.ladder.higher_is_better)
         throw std::runtime_error(fmt::format("{}: the ladder runs the wrong way for {} ({} is better)",
-                                             task.ladder.where.str(), info.metric_name,
+                                             task.ladder.where.str(), info.metric_name ? info.metric_name : task.metric,
                                              info.higher_is_better ? "higher" : "lower"));
     }
 
@@ -151,7 +151,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       out.score = s.score;
       out.verdict = Verdict::ok;
       out.message = fmt::format("{} {:.4f} on the hidden test data: score {}/5", task.metric, s.metric, s.score);
-    } catch (const PluginError& e) {
+    } catch (const ContractViolation& e) {
       out.verdict = Verdict::contract;
       out.message = e.what();
     }

@@ -15,10 +15,10 @@ std::string env(const char* name) {
   return v ? v : "";
 }
 
-fs::path home_based(const char* xdg, const char* fallback) {
+fs::path home_based(const char* xdg, const char* fallback, const char* tmp_name) {
   if (auto v = env(xdg); !v.empty()) return fs::path(v) / "torchexam";
   if (auto h = env("HOME"); !h.empty()) return fs::path(h) / fallback / "torchexam";
-  return fs::temp_directory_path() / "torchexam";
+  return fs::temp_directory_path() / tmp_name;
 }
 
 }  // namespace
@@ -59,12 +59,12 @@ fs::path plugin(const std::string& name) {
 
 fs::path cache_dir() {
   if (auto v = env("TORCHEXAM_CACHE_DIR"); !v.empty()) return v;
-  return home_based("XDG_CACHE_HOME", ".cache");
+  return home_based("XDG_CACHE_HOME", ".cache", "torchexam-cache");
 }
 
 fs::path state_dir() {
   if (auto v = env("TORCHEXAM_STATE_DIR"); !v.empty()) return v;
-  return home_based("XDG_STATE_HOME", ".local/state");
+  return home_based("XDG_STATE_HOME", ".local/state", "torchexam-state");
 }
 
 }  // namespace torchexam::paths

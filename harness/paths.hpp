@@ -1,8 +1,8 @@
 // paths.hpp — where TorchExam finds its parts and keeps its files.
 //
 // Binaries find each other relative to the running executable (bin/ and
-// lib/torchexam/ side by side, in the build tree and when installed), so a
-// build directory works without installing. Environment variables override:
+// lib/torchexam/ side by side in the build tree), so a build directory works
+// as it is. Environment variables override:
 //   TORCHEXAM_RUNNER       the runner executable
 //   TORCHEXAM_PLUGIN_PATH  ':'-separated folders searched for task plugins first
 //   TORCHEXAM_CACHE_DIR    build cache and precompiled headers

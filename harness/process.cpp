@@ -109,7 +109,7 @@ class Session {
                            });
   }
 
-  // Polls for the child's exit without reaping it early (WNOWAIT).
+  // Polls for the child's exit every kPollEvery and reaps it.
   void watch_exit() {
     poll_.expires_after(kPollEvery);
     poll_.async_wait([this](const boost::system::error_code& e) {

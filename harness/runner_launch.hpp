@@ -4,7 +4,7 @@
 // The runner is untrusted (candidate code runs inside it): its event lines
 // are parsed as hostile input, malformed ones are logged and skipped. The
 // verdict comes from, in order: the harness's own deadline (timeout); the
-// runner's `result` event; the supervisor's `exit` event (signal ->
+// runner's `result` event; the reaper's `exit` event (signal ->
 // timeout/forbidden/killed, exit code -> runtime_error); otherwise
 // internal_error with the runner's stderr.
 #pragma once
@@ -32,7 +32,7 @@ struct RunnerJob {
   int threads = 2;
   double budget_s = 600;      // the candidate's training budget
   double wall_timeout_s = 0;  // 0: budget_s + grace
-  double cpu_seconds = 0;     // 0: threads * wall timeout
+  double cpu_seconds = 0;     // 0: threads * wall timeout + grace
 };
 
 struct RunnerOutcome {

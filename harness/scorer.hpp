@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <map>
+#include <stdexcept>
 #include <string>
 
 namespace torchexam {
@@ -15,10 +16,18 @@ struct ScoreOutcome {
   int score = 0;
 };
 
-// Loads the task plugin, reads the predictions file and has the plugin score
-// it; maps the metric through the ladder. Throws PluginError when the plugin
-// rejects the predictions (wrong shape or dtype) and std::runtime_error for
-// an unreadable predictions file.
+// The predictions do not have the shape or dtype the task's output spec
+// demands: the candidate's fault (a TorchScript model can return anything).
+class ContractViolation : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Loads the task plugin, reads the predictions file, checks it against the
+// task's output spec (ContractViolation) and has the plugin score it; maps
+// the metric through the ladder. Anything else that fails (the plugin, its
+// labels, an unreadable predictions file) is the harness's own problem and
+// throws PluginError or std::runtime_error.
 ScoreOutcome score_predictions(const std::filesystem::path& plugin,
                                const std::map<std::string, std::string>& options,
                                const std::filesystem::path& predictions, const config::Ladder& ladder);

@@ -14,10 +14,14 @@
 // namespace ignores default-action signals such as SIGXCPU; the worker does
 // not.
 //
-// Fallback when no PID namespace can be made: the supervisor becomes a child
-// subreaper and the worker leads its own process group, killed as a group
-// when the worker ends. A setsid() grandchild can escape this mode; doctor
-// reports which mode the machine gives.
+// Fallback when no PID namespace can be made: the runner itself becomes the
+// reaper and a child subreaper; the worker stays in the runner's process
+// group, which the harness kills at the deadline, and when the worker ends
+// the reaper kills the rest of the group and every orphan reparented to it. A setsid() grandchild can escape this mode; every
+// run logs which mode it got ("sandbox: ..." in the job log).
+//
+// TORCHEXAM_CONTAINMENT=process_group in the environment forces the fallback
+// (for tests, and to compare the modes).
 //
 // Must be called before the process starts threads (before LibTorch work).
 #pragma once
@@ -32,7 +36,7 @@ const char* to_string(Containment c);
 
 struct Contained {
   Containment how;
-  std::string note;  // why a weaker mode was used, empty otherwise
+  std::string note;  // what failed on the way (why a weaker mode was used), empty otherwise
 };
 
 // Returns in the worker only. `event_fd` stays open in all three processes.

@@ -2,19 +2,38 @@
 
 #include <boost/json.hpp>
 
+#include <cmath>
+#include <limits>
+
 namespace torchexam::events {
 namespace json = boost::json;
 
 namespace {
 
+// JSON has no NaN or infinity: they travel as null (a diverging loss is NaN).
+json::value real(double v) { return std::isfinite(v) ? json::value(v) : json::value(nullptr); }
+
 double num(const json::object& o, std::string_view key, double fallback = 0) {
   auto it = o.find(key);
   if (it == o.end()) return fallback;
+  if (it->value().is_null()) return std::numeric_limits<double>::quiet_NaN();
   if (it->value().is_double()) return it->value().get_double();
   if (it->value().is_int64()) return static_cast<double>(it->value().get_int64());
   if (it->value().is_uint64()) return static_cast<double>(it->value().get_uint64());
   throw std::invalid_argument("field '" + std::string(key) + "' must be a number");
 }
+
+// A whole number in [lo, hi]; hostile values never reach an undefined cast.
+long long integer(const json::object& o, std::string_view key, long long lo, long long hi) {
+  const double v = num(o, key);
+  if (!std::isfinite(v) || v < static_cast<double>(lo) || v > static_cast<double>(hi))
+    throw std::invalid_argument("field '" + std::string(key) + "' must be a whole number in [" + std::to_string(lo) +
+                                ", " + std::to_string(hi) + "]");
+  return static_cast<long long>(v);
+}
+
+constexpr long long kIntMax = std::numeric_limits<int>::max();
+constexpr long long kCountMax = 1LL << 53;
 
 std::string str(const json::object& o, std::string_view key) {
   auto it = o.find(key);
@@ -26,18 +45,18 @@ std::string str(const json::object& o, std::string_view key) {
 struct ToJson {
   json::object operator()(const Progress& p) const {
     json::object metrics;
-    for (const auto& [k, v] : p.metrics) metrics[k] = v;
+    for (const auto& [k, v] : p.metrics) metrics[k] = real(v);
     return {{"type", "progress"},
             {"phase", p.kind == Progress::Kind::batch ? "batch" : "epoch"},
             {"epoch", p.epoch},
             {"epochs", p.epochs},
             {"batch", p.batch},
             {"batches", p.batches},
-            {"loss", p.loss},
-            {"samples_per_s", p.samples_per_s},
-            {"elapsed_s", p.elapsed_s},
-            {"eta_s", p.eta_s},
-            {"budget_left_s", p.budget_left_s},
+            {"loss", real(p.loss)},
+            {"samples_per_s", real(p.samples_per_s)},
+            {"elapsed_s", real(p.elapsed_s)},
+            {"eta_s", real(p.eta_s)},
+            {"budget_left_s", real(p.budget_left_s)},
             {"metrics", std::move(metrics)}};
   }
   json::object operator()(const Log& l) const { return {{"type", "log"}, {"message", l.message}}; }
@@ -48,7 +67,7 @@ struct ToJson {
             {"detail", r.detail}};
   }
   json::object operator()(const Exit& e) const {
-    json::object o{{"type", "exit"}, {"cpu_s", e.cpu_s}, {"max_rss_kb", e.max_rss_kb}};
+    json::object o{{"type", "exit"}, {"cpu_s", real(e.cpu_s)}, {"max_rss_kb", e.max_rss_kb}};
     if (e.code) o["code"] = *e.code;
     if (e.signal) o["signal"] = *e.signal;
     return o;
@@ -62,10 +81,10 @@ Event from_object(const json::object& o) {
     const std::string phase = str(o, "phase");
     if (phase != "batch" && phase != "epoch") throw std::invalid_argument("progress phase must be batch or epoch");
     p.kind = phase == "batch" ? Progress::Kind::batch : Progress::Kind::epoch;
-    p.epoch = static_cast<int>(num(o, "epoch"));
-    p.epochs = static_cast<int>(num(o, "epochs"));
-    p.batch = static_cast<long long>(num(o, "batch"));
-    p.batches = static_cast<long long>(num(o, "batches"));
+    p.epoch = static_cast<int>(integer(o, "epoch", 0, kIntMax));
+    p.epochs = static_cast<int>(integer(o, "epochs", 0, kIntMax));
+    p.batch = integer(o, "batch", 0, kCountMax);
+    p.batches = integer(o, "batches", 0, kCountMax);
     p.loss = num(o, "loss");
     p.samples_per_s = num(o, "samples_per_s");
     p.elapsed_s = num(o, "elapsed_s");
@@ -92,12 +111,12 @@ Event from_object(const json::object& o) {
   }
   if (type == "exit") {
     Exit e;
-    if (o.contains("code")) e.code = static_cast<int>(num(o, "code"));
-    if (o.contains("signal")) e.signal = static_cast<int>(num(o, "signal"));
+    if (o.contains("code")) e.code = static_cast<int>(integer(o, "code", 0, 255));
+    if (o.contains("signal")) e.signal = static_cast<int>(integer(o, "signal", 1, 64));
     if (e.code.has_value() == e.signal.has_value())
       throw std::invalid_argument("exit event needs exactly one of code and signal");
     e.cpu_s = num(o, "cpu_s");
-    e.max_rss_kb = static_cast<long long>(num(o, "max_rss_kb"));
+    e.max_rss_kb = integer(o, "max_rss_kb", 0, kCountMax);
     return e;
   }
   throw std::invalid_argument(type.empty() ? "missing event type" : "unknown event type '" + type + "'");

@@ -8,8 +8,13 @@
 //   {"type":"progress","phase":"batch"|"epoch",...}   training progress
 //   {"type":"log","message":...}                       a line for the log
 //   {"type":"result","verdict":...,"message":...}      how the phase ended
-//   {"type":"exit","code":N|"signal":N,...}            written by the runner's
-//                                                      supervisor after its child
+//   {"type":"exit","code":N|"signal":N,...}            written by the process that
+//                                                      reaped the worker (init, or
+//                                                      the runner in fallback mode)
+//
+// Candidate code shares the worker's process and can write to the pipe too,
+// so every event is a claim: none can raise a score, because predictions are
+// scored against hidden labels only in the trusted harness.
 #pragma once
 
 #include "verdict.hpp"

@@ -44,14 +44,14 @@ Array read_predictions(const std::filesystem::path& path) {
   if (dtype_size(dtype) == 0) throw bad("unknown dtype " + std::to_string(dtype));
   if (ndim < 1 || ndim > TORCHEXAM_MAX_DIMS) throw bad("dimension count " + std::to_string(ndim));
   std::vector<int64_t> shape(static_cast<size_t>(ndim));
-  int64_t count = 1;
+  int64_t bytes = static_cast<int64_t>(dtype_size(dtype));
   for (auto& d : shape) {
     if (!in.read(reinterpret_cast<char*>(&d), 8)) throw bad("truncated shape");
     if (d < 0 || d > kMaxBytes) throw bad("dimension " + std::to_string(d) + " out of range");
-    count *= d;
-    if (count > kMaxBytes) throw bad("more than 4 GiB of predictions");
+    // bytes * d <= kMaxBytes, checked without overflowing
+    if (d != 0 && bytes > kMaxBytes / d) throw bad("more than 4 GiB of predictions");
+    bytes *= d;
   }
-  const int64_t bytes = count * static_cast<int64_t>(dtype_size(dtype));
   std::vector<uint8_t> data(static_cast<size_t>(bytes));
   if (bytes && !in.read(reinterpret_cast<char*>(data.data()), bytes)) throw bad("truncated data");
   if (in.peek() != std::char_traits<char>::eof()) throw bad("trailing bytes after the data");

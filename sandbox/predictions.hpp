@@ -1,6 +1,6 @@
 // predictions.hpp — the file an evaluation run leaves for the scorer.
 //
-// Format (little-endian): "TXPRED01", int32 dtype, int32 ndim, int64
+// Format (the machine's byte order; the file never leaves it): "TXPRED01", int32 dtype, int32 ndim, int64
 // shape[ndim], then the array bytes in C order. Written by the untrusted
 // runner, read by the trusted harness: read_predictions() checks every size
 // against the file and the dtype table and throws std::runtime_error with a

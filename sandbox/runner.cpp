@@ -162,7 +162,10 @@ class TrainContext final : public Context {
     sink_.emit(progress(events::Progress::Kind::epoch, batch_ ? loss_sum_ / static_cast<double>(batch_) : 0));
   }
   bool next_epoch_fits() const override { return epoch_seconds_ < 0 || time_left() > 1.05 * epoch_seconds_; }
-  void batches_planned(int64_t count) override { batches_ = count; }
+  void batches_planned(int64_t batches, int64_t samples) override {
+    batches_ = batches;
+    samples_ = samples;
+  }
 
  private:
   static constexpr double kEmitEvery = 0.5;
@@ -181,7 +184,7 @@ class TrainContext final : public Context {
     const double in_epoch = p.elapsed_s - epoch_start_;
     if (batches_ > 0 && batch_ > 0 && in_epoch > 0) {
       const double per_batch = in_epoch / static_cast<double>(batch_);
-      p.samples_per_s = static_cast<double>(x_.size(0)) / static_cast<double>(batches_) / per_batch;
+      p.samples_per_s = static_cast<double>(samples_) / static_cast<double>(batches_) / per_batch;
       if (epochs_ > 0) {
         const double epoch_time = epoch_seconds_ > 0 && kind == events::Progress::Kind::epoch
                                       ? epoch_seconds_
@@ -201,7 +204,7 @@ class TrainContext final : public Context {
   torch::nn::Module& model_;
   Clock::time_point start_;
   int epoch_ = 0, epochs_ = 0, epochs_done_ = 0;
-  int64_t batch_ = 0, batches_ = 0;
+  int64_t batch_ = 0, batches_ = 0, samples_ = 0;
   double loss_sum_ = 0, last_loss_ = 0, epoch_start_ = 0, epoch_seconds_ = -1, last_emit_ = -1;
   std::map<std::string, double> metrics_;
 };

@@ -5,7 +5,7 @@
 // layers (namespaces, cgroups, seccomp, Landlock) are added as further steps.
 //
 // Threads: run steps before the process starts any thread (before LibTorch
-// does any work); the containment step forks.
+// does any work). Containment (containment.hpp), which forks, comes first.
 #pragma once
 
 #include <sys/resource.h>
@@ -23,7 +23,7 @@ struct StepError {
   int error = 0;  // errno
   std::string what;
 
-  std::string message() const;  // "step 'NAME' failed: WHAT: strerror (ENAME)"
+  std::string message() const;  // "sandbox step 'NAME' failed: WHAT: strerror (errno N)"
 };
 
 struct Step {

@@ -148,6 +148,25 @@ TEST_SUITE("e2e") {
     CHECK(gone);
   }
 
+  TEST_CASE("a child the solution leaves behind is killed, in both containment modes") {
+    for (const char* mode : {"", "process_group"}) {
+      CAPTURE(mode);
+      setenv("TORCHEXAM_CONTAINMENT", mode, 1);
+      REQUIRE(processes_named("texam_child").empty());
+      auto g = grade(solution("leaves_child.cpp"), {"--limit", "500", "--budget", "30"});
+      CHECK(str(g.result, "verdict") == "ok");
+      const std::string expected = *mode ? "sandbox: process_group" : "sandbox: pid_namespace";
+      bool logged = false;
+      for (const auto& l : g.result.at("log").as_array()) logged = logged || std::string(l.as_string()).rfind(expected, 0) == 0;
+      CHECK(logged);
+      bool gone = wait_for([] { return processes_named("texam_child").empty(); }, std::chrono::seconds(5));
+      if (!gone)
+        for (int pid : processes_named("texam_child")) kill(pid, SIGKILL);
+      CHECK(gone);
+    }
+    unsetenv("TORCHEXAM_CONTAINMENT");
+  }
+
   TEST_CASE("a syntax error gets compile_error on the right line") {
     auto g = grade(solution("syntax_error.cpp"), {"--limit", "200"});
     CHECK(g.exit_code == 0);

@@ -3,6 +3,7 @@
 #include "events.hpp"
 #include "predictions.hpp"
 
+#include <cmath>
 #include <fstream>
 
 #include "idx_writer.hpp"
@@ -56,6 +57,28 @@ TEST_SUITE("events") {
       CAPTURE(line);
       CHECK_FALSE(events::parse_line(line, &err));
       CHECK_FALSE(err.empty());
+    }
+  }
+
+  TEST_CASE("a NaN loss travels as null and comes back as NaN") {
+    events::Progress p;
+    p.loss = std::nan("");
+    const std::string line = events::to_json_line(p);
+    CHECK(line.find("\"loss\":null") != std::string::npos);
+    std::string err;
+    auto back = events::parse_line(line, &err);
+    REQUIRE(back);
+    CHECK(std::isnan(std::get<events::Progress>(*back).loss));
+  }
+
+  TEST_CASE("out-of-range numbers are rejected, not cast") {
+    for (const char* line : {R"({"type":"progress","phase":"batch","epoch":1e300})",
+                             R"({"type":"progress","phase":"batch","batches":-1})",
+                             R"({"type":"exit","signal":1e19})", R"({"type":"exit","code":null})"}) {
+      std::string err;
+      CAPTURE(line);
+      CHECK_FALSE(events::parse_line(line, &err));
+      CHECK(err.find("whole number") != std::string::npos);
     }
   }
 

@@ -104,11 +104,13 @@ class Array {
   template <class T>
   static torchexam_array from_vector(std::vector<T> values, int32_t dtype,
                                      std::vector<int64_t> shape) {
+    if (shape.size() > TORCHEXAM_MAX_DIMS)
+      throw std::invalid_argument("an array may have at most " + std::to_string(TORCHEXAM_MAX_DIMS) + " dimensions");
     torchexam_array a;
     std::memset(&a, 0, sizeof a);
     a.dtype = dtype;
     a.ndim = static_cast<int32_t>(shape.size());
-    for (size_t i = 0; i < shape.size() && i < TORCHEXAM_MAX_DIMS; ++i) a.shape[i] = shape[i];
+    for (size_t i = 0; i < shape.size(); ++i) a.shape[i] = shape[i];
     auto* owned = new std::vector<T>(std::move(values));
     a.data = owned->data();
     a.producer_state = owned;
@@ -218,9 +220,12 @@ class Task {
   }
 
   double score(const torchexam_array& predictions) {
+    torchexam_array borrowed = predictions;  // the plugin must not release our data
+    borrowed.release = nullptr;
+    borrowed.producer_state = nullptr;
     double metric = 0;
     char* err = nullptr;
-    if (vt_->score(handle_.get(), &predictions, &metric, &err) != 0)
+    if (vt_->score(handle_.get(), &borrowed, &metric, &err) != 0)
       throw PluginError(plugin_ + ": scoring failed: " + detail::take_error(err, "no message"));
     return metric;
   }

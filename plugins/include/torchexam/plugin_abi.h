@@ -44,9 +44,11 @@ typedef enum torchexam_dtype {
   TORCHEXAM_DTYPE_UINT8 = 3
 } torchexam_dtype;
 
-/* A dense, C-contiguous array. The producer fills it; the consumer calls
- * release(self) exactly once when done (release may be NULL when the data is
- * borrowed, as for the predictions passed to score). */
+/* A dense, C-contiguous array. Arrays a plugin returns (train_split,
+ * test_inputs) are owned by the caller, which calls release(self) exactly once
+ * when done. Arrays passed into a plugin (the predictions given to score) are
+ * borrowed: the host passes them with release = NULL, and the plugin must not
+ * keep or free them. */
 typedef struct torchexam_array {
   int32_t dtype; /* torchexam_dtype */
   int32_t ndim;

@@ -103,7 +103,7 @@ class Context {
       auto idx = order.slice(0, start, std::min(n, start + batch_size));
       out.push_back({x.index_select(0, idx), y.index_select(0, idx)});
     }
-    batches_planned(static_cast<int64_t>(out.size()));
+    batches_planned(static_cast<int64_t>(out.size()), n);
     return out;
   }
 
@@ -123,7 +123,7 @@ class Context {
   virtual void epoch_begin(int epoch, int epochs) = 0;
   virtual void epoch_end() = 0;
   virtual bool next_epoch_fits() const = 0;
-  virtual void batches_planned(int64_t count) = 0;
+  virtual void batches_planned(int64_t batches, int64_t samples) = 0;
 };
 
 class Context::EpochRange {
