@@ -86,6 +86,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     eval.seed = task.seed;
     eval.threads = threads;
     eval.budget_s = 120;
+    eval.memory_bytes = task.memory_limit_bytes;
 
     if (is_torchscript(req.source)) {
       eval.torchscript = fs::absolute(req.source);
@@ -116,6 +117,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       train.seed = task.seed;
       train.threads = threads;
       train.budget_s = budget;
+      train.memory_bytes = task.memory_limit_bytes;
       RunnerOutcome trained = launch_runner(train, [&](const events::Event& e) { observer.event(e); });
       out.timings.train_s = since(t0);
       out.train_cpu_s = trained.cpu_s;

@@ -47,6 +47,7 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   spec.args = {train ? "train" : "evaluate", "--plugin", job.plugin.string(), "--workdir", job.workdir.string(),
                "--threads", std::to_string(job.threads), "--seed", std::to_string(job.seed), "--cpu-seconds",
                std::to_string(static_cast<long long>(cpu))};
+  if (job.memory_bytes > 0) spec.args.insert(spec.args.end(), {"--memory-bytes", std::to_string(job.memory_bytes)});
   for (const auto& [k, v] : job.plugin_options) spec.args.insert(spec.args.end(), {"--option", k + "=" + v});
   if (train) {
     spec.args.insert(spec.args.end(), {"--solution", job.solution.string(), "--checkpoint", job.checkpoint.string(),

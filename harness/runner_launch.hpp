@@ -33,6 +33,7 @@ struct RunnerJob {
   double budget_s = 600;      // the candidate's training budget
   double wall_timeout_s = 0;  // 0: budget_s + grace
   double cpu_seconds = 0;     // 0: threads * wall timeout + grace
+  uint64_t memory_bytes = 0;  // address-space limit (RLIMIT_AS), 0: none
 };
 
 struct RunnerOutcome {

@@ -224,7 +224,11 @@ bool guarded(const EventSink& sink, const char* doing, F&& body) {
   } catch (const std::bad_alloc&) {
     sink.result(Verdict::memory_limit, std::string("out of memory while ") + doing);
   } catch (const c10::Error& e) {
-    sink.result(Verdict::runtime_error, std::string("LibTorch error while ") + doing + ": " + e.what_without_backtrace());
+    const std::string what = e.what_without_backtrace();
+    if (what.find("can't allocate memory") != std::string::npos)  // LibTorch's CPU allocator
+      sink.result(Verdict::memory_limit, std::string("out of memory while ") + doing + ": " + what);
+    else
+      sink.result(Verdict::runtime_error, std::string("LibTorch error while ") + doing + ": " + what);
   } catch (const std::exception& e) {
     sink.result(Verdict::runtime_error, std::string("exception while ") + doing + ": " + e.what());
   } catch (...) {

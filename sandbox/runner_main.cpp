@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
     sub->add_option("--cpu-seconds", cpu_seconds, "RLIMIT_CPU (0: none)");
     sub->add_option("--max-files", limits.max_open_files, "RLIMIT_NOFILE");
     sub->add_option("--max-file-size", limits.max_file_size, "RLIMIT_FSIZE in bytes");
+    sub->add_option("--memory-bytes", limits.address_space, "RLIMIT_AS in bytes (0: none)");
   };
   auto* train = app.add_subcommand("train", "train the candidate's model and write a checkpoint");
   common(train);

@@ -35,6 +35,7 @@ std::vector<Step> limit_steps(const Limits& limits) {
   steps.push_back(set_rlimit("CORE", RLIMIT_CORE, 0));
   steps.push_back(set_rlimit("NOFILE", RLIMIT_NOFILE, limits.max_open_files));
   steps.push_back(set_rlimit("FSIZE", RLIMIT_FSIZE, limits.max_file_size));
+  if (limits.address_space > 0) steps.push_back(set_rlimit("AS", RLIMIT_AS, limits.address_space));
   if (limits.cpu_seconds > 0) {
     // Soft limit sends SIGXCPU, which the harness reports as a CPU timeout;
     // the hard limit, a little later, is a SIGKILL nothing can catch.

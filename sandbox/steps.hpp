@@ -39,6 +39,8 @@ struct Limits {
   rlim_t cpu_seconds = 0;      // 0: no limit; SIGXCPU at the soft limit, SIGKILL 2 s later
   rlim_t max_open_files = 256;
   rlim_t max_file_size = rlim_t{1} << 30;  // bytes a process may write to one file
+  rlim_t address_space = 0;  // RLIMIT_AS in bytes, 0: none. LibTorch needs about 3x its
+                             // resident size in address space: keep this generous.
 };
 
 // Small steps, each one concern.

@@ -167,6 +167,12 @@ TEST_SUITE("e2e") {
     unsetenv("TORCHEXAM_CONTAINMENT");
   }
 
+  TEST_CASE("a solution over the task's memory limit gets memory_limit") {
+    auto g = grade(solution("memory_hog.cpp"), {"--limit", "200", "--budget", "30"});
+    CHECK(str(g.result, "verdict") == "memory_limit");
+    CHECK(str(g.result, "message").find("out of memory while training") != std::string::npos);
+  }
+
   TEST_CASE("a syntax error gets compile_error on the right line") {
     auto g = grade(solution("syntax_error.cpp"), {"--limit", "200"});
     CHECK(g.exit_code == 0);
