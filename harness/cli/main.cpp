@@ -1,6 +1,7 @@
 // torchexam — the command-line client.
 //
 //   torchexam grade ENV_DIR TASK SOURCE [--json] [--threads N] [--limit N] [--budget S]
+//                   [--option KEY=VALUE]...
 //   torchexam prepare ENV_DIR
 //
 // Exit status: 0 when a submission was graded (whatever its score or
@@ -150,6 +151,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   grade_cmd->add_option("--budget", budget, "training budget in seconds (default: the task's)")
       ->check(CLI::PositiveNumber);
+  std::vector<std::string> plugin_options;
+  grade_cmd->add_option("--option", plugin_options,
+                        "task plugin option KEY=VALUE over the task's own (e.g. data_dir=DIR); repeatable");
 
   auto* prepare_cmd = app.add_subcommand("prepare", "build the precompiled LibTorch header for an environment");
   prepare_cmd->add_option("ENV_DIR", env_dir, "exam environment folder")->required();
@@ -195,6 +199,14 @@ int main(int argc, char** argv) {
   req.source = source;
   req.threads = threads;
   req.budget_s = budget;
+  for (const auto& kv : plugin_options) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      fmt::print(stderr, "torchexam: --option '{}' must be KEY=VALUE\n", kv);
+      return 2;
+    }
+    req.extra_options[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
   if (limit > 0) req.extra_options["limit"] = std::to_string(limit);
 
   GradeResult r;

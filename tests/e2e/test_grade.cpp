@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "process.hpp"
+#include "../unit/idx_writer.hpp"
 
 #include <boost/json.hpp>
 
@@ -188,6 +189,38 @@ TEST_SUITE("e2e") {
     }
     CHECK(found);
     CHECK(str(g.result, "message").find("syntax_error.cpp:10:") != std::string::npos);
+  }
+
+  TEST_CASE("a TorchScript model is evaluated as is, and its contract checked") {
+    // A tiny data set whose images encode their labels, and TorchScript
+    // models written by tests/tools/make_torchscript.
+    const fs::path dir = fs::temp_directory_path() / ("torchexam-e2e-ts-" + std::to_string(getpid()));
+    torchexam::test::write_fashion_like(dir / "data", 50, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 8, 7});
+    auto make = [&](const char* kind) {
+      torchexam::ProcessSpec spec;
+      spec.exe = TORCHEXAM_MAKE_TORCHSCRIPT;
+      spec.args = {kind, (dir / (std::string(kind) + ".pt")).string()};
+      spec.stderr_file = dir / "make.stderr";
+      REQUIRE(torchexam::run_process(spec, [](std::string_view) {}).exit_code == 0);
+      return dir / (std::string(kind) + ".pt");
+    };
+    const std::string data = "data_dir=" + (dir / "data").string();
+
+    auto good = grade(make("good"), {"--option", data});
+    CHECK(str(good.result, "verdict") == "ok");
+    CHECK(good.result.at("metric").as_double() == doctest::Approx(1.0));
+    CHECK(good.result.at("score").as_int64() == 5);
+    CHECK(good.result.at("timings").as_object().at("build_s").as_double() == 0);  // no build, no training
+    CHECK(good.result.at("timings").as_object().at("train_s").as_double() == 0);
+
+    auto wrong = grade(make("wrong"), {"--option", data});
+    CHECK(str(wrong.result, "verdict") == "contract");
+    CHECK(str(wrong.result, "message").find("it returned [13, 7] Float") != std::string::npos);
+
+    auto tuple = grade(make("tuple"), {"--option", data});
+    CHECK(str(tuple.result, "verdict") == "contract");
+    CHECK(str(tuple.result, "message").find("not a tensor") != std::string::npos);
+    fs::remove_all(dir);
   }
 
   TEST_CASE("an unknown task is a usage error with the list of tasks") {
