@@ -176,6 +176,24 @@ fs::path Compiler::ensure_pch() {
   return header;
 }
 
+std::vector<Diagnostic> Compiler::check_syntax(const fs::path& source, double timeout_s) {
+  const fs::path pch = ensure_pch();
+  const fs::path log = o_.cache_dir / fmt::format("syntax-{}-{}.log", getpid(), std::hash<std::string>{}(source.string()));
+  ProcessSpec spec;
+  spec.exe = build_config::kCxx;
+  spec.args = compile_flags();
+  spec.args.insert(spec.args.end(), {"-include", pch.string(), "-fsyntax-only", source.string()});
+  spec.stderr_file = log;
+  spec.wall_timeout_s = timeout_s;
+  spec.cpu_limit_s = timeout_s;
+  auto r = run_process(spec, [](std::string_view) {});
+  std::vector<Diagnostic> out = parse_gcc_diagnostics(read_or_empty(log), "", "");
+  fs::remove(log);
+  if (r.timed_out)
+    out.push_back({"warning", source.string(), 0, 0, fmt::format("syntax check stopped after {:.0f} s", timeout_s)});
+  return out;
+}
+
 BuildOutput Compiler::build(const fs::path& source) {
   const auto start = std::chrono::steady_clock::now();
   BuildOutput out;
@@ -219,7 +237,14 @@ BuildOutput Compiler::build(const fs::path& source) {
   spec.stderr_file = tmp_log;
   spec.wall_timeout_s = o_.timeout_s;
   spec.cpu_limit_s = o_.timeout_s;
+  spec.cancel = o_.cancel;
   auto r = run_process(spec, [](std::string_view) {});
+  if (r.cancelled) {
+    fs::remove(tmp_lib);
+    fs::remove(tmp_log);
+    out.cancelled = true;
+    return out;
+  }
   if (r.timed_out) {
     fs::remove(tmp_lib);
     out.timed_out = true;  // not a cache entry: a later try may be luckier

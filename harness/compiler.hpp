@@ -15,6 +15,7 @@
 // killed build never leaves a half-written entry. One Compiler per thread.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@ struct Diagnostic {
 struct BuildOutput {
   bool ok = false;
   bool timed_out = false;
+  bool cancelled = false;
   bool cached = false;
   std::filesystem::path library;  // when ok
   std::vector<Diagnostic> diagnostics;
@@ -44,6 +46,7 @@ struct CompilerOptions {
   std::filesystem::path cache_dir;
   std::vector<std::string> flags{"-O2"};  // the environment's flags
   double timeout_s = 120;
+  const std::atomic<bool>* cancel = nullptr;  // see ProcessSpec::cancel
 };
 
 class Compiler {
@@ -53,6 +56,10 @@ class Compiler {
   // Builds (or finds in the cache) `source`. Throws std::runtime_error only
   // for the harness's own failures (cannot write the cache, no compiler).
   BuildOutput build(const std::filesystem::path& source);
+
+  // A fast syntax-only check (no code generation, no cache), for diagnostics
+  // on save. `display_name` replaces the checked file's path in diagnostics.
+  std::vector<Diagnostic> check_syntax(const std::filesystem::path& source, double timeout_s);
 
   // Makes sure the precompiled header exists; returns the header to -include.
   // Throws std::runtime_error with the compiler's output when it fails.

@@ -87,14 +87,21 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     eval.threads = threads;
     eval.budget_s = 120;
     eval.memory_bytes = task.memory_limit_bytes;
+    eval.cancel = req.cancel;
+    auto cancelled = [&] {
+      out.cancelled = true;
+      out.message = "cancelled";
+      return done();
+    };
 
     if (is_torchscript(req.source)) {
       eval.torchscript = fs::absolute(req.source);
     } else {
       observer.phase("build");
       auto t0 = Clock::now();
-      Compiler compiler({cache, env.compiler_flags, env.compile_timeout_s});
+      Compiler compiler({cache, env.compiler_flags, env.compile_timeout_s, req.cancel});
       BuildOutput build = compiler.build(req.source);
+      if (build.cancelled) return cancelled();
       out.timings.build_s = since(t0);
       out.build_cached = build.cached;
       out.diagnostics = build.diagnostics;
@@ -118,11 +125,13 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       train.threads = threads;
       train.budget_s = budget;
       train.memory_bytes = task.memory_limit_bytes;
+      train.cancel = req.cancel;
       RunnerOutcome trained = launch_runner(train, [&](const events::Event& e) { observer.event(e); });
       out.timings.train_s = since(t0);
       out.train_cpu_s = trained.cpu_s;
       out.train_max_rss_kb = trained.max_rss_kb;
       out.log = trained.log;
+      if (trained.cancelled) return cancelled();
       if (trained.verdict != Verdict::ok) {
         out.verdict = trained.verdict;
         out.message = trained.message;
@@ -138,6 +147,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     RunnerOutcome evaluated = launch_runner(eval, [&](const events::Event& e) { observer.event(e); });
     out.timings.evaluate_s = since(t0);
     out.log.insert(out.log.end(), evaluated.log.begin(), evaluated.log.end());
+    if (evaluated.cancelled) return cancelled();
     if (evaluated.verdict != Verdict::ok) {
       out.verdict = evaluated.verdict;
       out.message = "evaluation: " + evaluated.message;

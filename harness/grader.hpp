@@ -12,6 +12,7 @@
 #include "config.hpp"
 #include "events.hpp"
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -30,6 +31,7 @@ struct GradeRequest {
   double budget_s = 0;             // 0: the task's
   std::filesystem::path job_dir;   // empty: a new folder under the state dir
   std::filesystem::path cache_dir; // empty: paths::cache_dir()
+  const std::atomic<bool>* cancel = nullptr;  // when it turns true, the running phase is killed
 };
 
 struct Timings {
@@ -42,6 +44,7 @@ struct Timings {
 
 struct GradeResult {
   Verdict verdict = Verdict::internal_error;
+  bool cancelled = false;  // stopped through GradeRequest::cancel: no verdict applies
   int score = 0;
   std::string metric_name;
   std::optional<double> metric;

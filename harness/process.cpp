@@ -114,6 +114,11 @@ class Session {
     poll_.expires_after(kPollEvery);
     poll_.async_wait([this](const boost::system::error_code& e) {
       if (e) return;
+      if (spec_.cancel && spec_.cancel->load() && !result_.cancelled) {
+        result_.cancelled = true;
+        kill_group();
+        finish_after_grace();
+      }
       int status = 0;
       pid_t r = waitpid(pid_, &status, WNOHANG);
       if (r == pid_) {

@@ -12,6 +12,7 @@
 // throws std::runtime_error with the executable's path.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -30,10 +31,14 @@ struct ProcessSpec {
   std::filesystem::path stderr_file;       // required
   double wall_timeout_s = 60;
   double cpu_limit_s = 0;  // RLIMIT_CPU for the child when > 0 (the runner sets its own)
+  // When set and it becomes true, the group is killed as at the deadline
+  // (checked every 50 ms) and the result says cancelled.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct ProcessResult {
   bool timed_out = false;  // the deadline passed and the group was killed
+  bool cancelled = false;  // spec.cancel became true and the group was killed
   std::optional<int> exit_code;
   std::optional<int> signal;
   double wall_s = 0;

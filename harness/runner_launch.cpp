@@ -61,6 +61,7 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   spec.env = runner_environment(job.threads);
   spec.stderr_file = job.workdir / "runner.stderr";
   spec.wall_timeout_s = wall;
+  spec.cancel = job.cancel;
 
   RunnerOutcome out;
   std::optional<events::Result> result;
@@ -85,7 +86,11 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   }
 
   const char* phase = train ? "training" : "evaluation";
-  if (pr.timed_out) {
+  if (pr.cancelled) {
+    out.cancelled = true;
+    out.verdict = Verdict::internal_error;
+    out.message = std::string(phase) + " was cancelled";
+  } else if (pr.timed_out) {
     out.verdict = Verdict::timeout;
     out.message = train ? fmt::format("training did not finish within its budget of {:.0f} s (+{:.0f} s grace); "
                                       "train for fewer epochs or a smaller model, and watch the ETA",

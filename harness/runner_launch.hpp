@@ -11,6 +11,7 @@
 
 #include "events.hpp"
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -34,6 +35,7 @@ struct RunnerJob {
   double wall_timeout_s = 0;  // 0: budget_s + grace
   double cpu_seconds = 0;     // 0: threads * wall timeout + grace
   uint64_t memory_bytes = 0;  // address-space limit (RLIMIT_AS), 0: none
+  const std::atomic<bool>* cancel = nullptr;  // see ProcessSpec::cancel
 };
 
 struct RunnerOutcome {
@@ -44,6 +46,7 @@ struct RunnerOutcome {
   double cpu_s = 0;
   long long max_rss_kb = 0;
   std::vector<std::string> log;  // log events, in order
+  bool cancelled = false;
 };
 
 // Grace on top of the training budget for start-up, loading and saving:

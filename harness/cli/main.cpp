@@ -10,6 +10,7 @@
 #include "build_config.hpp"
 #include "compiler.hpp"
 #include "config.hpp"
+#include "grade_json.hpp"
 #include "grader.hpp"
 #include "paths.hpp"
 
@@ -79,36 +80,6 @@ class ProgressPrinter final : public GradeObserver {
   bool tty_;
   bool open_ = false;
 };
-
-json::object to_json(const GradeResult& r) {
-  json::array diags;
-  for (const auto& d : r.diagnostics)
-    diags.push_back({{"severity", d.severity}, {"file", d.file}, {"line", d.line}, {"column", d.column},
-                     {"message", d.message}});
-  json::object o{
-      {"verdict", to_string(r.verdict)},
-      {"score", r.score},
-      {"metric_name", r.metric_name},
-      {"metric", r.metric ? json::value(*r.metric) : json::value(nullptr)},
-      {"message", r.message},
-      {"detail", r.detail},
-      {"diagnostics", std::move(diags)},
-      {"build_cached", r.build_cached},
-      {"job_dir", r.job_dir.string()},
-      {"train_cpu_s", r.train_cpu_s},
-      {"train_max_rss_kb", r.train_max_rss_kb},
-      {"timings",
-       {{"build_s", r.timings.build_s},
-        {"train_s", r.timings.train_s},
-        {"evaluate_s", r.timings.evaluate_s},
-        {"score_s", r.timings.score_s},
-        {"total_s", r.timings.total_s}}},
-  };
-  json::array log;
-  for (const auto& l : r.log) log.push_back(json::value(l));
-  o["log"] = std::move(log);
-  return o;
-}
 
 void print_human(const GradeResult& r) {
   for (const auto& d : r.diagnostics) {

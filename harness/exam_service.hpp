@@ -1,0 +1,187 @@
+// exam_service.hpp — the exam, as the daemon keeps it: sessions and their
+// timers, the submission queue, the workspace watch, the history of scores.
+// The core of torchexamd; it knows nothing of JSON-RPC or sockets (the
+// protocol adapter in harness/daemon/ turns messages into these calls).
+//
+// Threads: every public member is called on the io_context's thread, and
+// every listener callback runs there. Grading runs on a pool of
+// `concurrency` worker threads, syntax checks on one more; their results are
+// posted back to the io thread, which alone touches the store.
+//
+// Durability: every state change is written to the store before the call
+// returns (a submission is stored before its id is returned). recover()
+// rebuilds the in-memory state after a restart: sessions with their timers
+// (deadlines are wall-clock), watchers, and every queued or running
+// submission re-queued (its attempts count says it ran before).
+//
+// Errors: ServiceError with a kind the adapter maps to a protocol error and a
+// message for the candidate.
+#pragma once
+
+#include "clock.hpp"
+#include "compiler.hpp"
+#include "config.hpp"
+#include "events.hpp"
+#include "grader.hpp"
+#include "store.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace torchexam {
+
+class ServiceError : public std::runtime_error {
+ public:
+  enum class Kind { not_found, exam_closed, conflict, invalid_state, environment_error, invalid_argument };
+  ServiceError(Kind kind, std::string message) : std::runtime_error(std::move(message)), kind(kind) {}
+  Kind kind;
+};
+
+struct StartOptions {
+  std::filesystem::path environment;  // folder with environment.yaml
+  std::filesystem::path workspace;
+  std::string mode = "practice";       // "practice" | "exam"
+  std::optional<double> duration_s;    // practice only: overrides the environment's
+  bool overwrite = false;              // provision into a non-empty workspace (old files kept aside)
+};
+
+struct TaskSummary {
+  std::string id;
+  std::string title;
+  std::string metric;
+  std::vector<double> ladder;
+  double time_budget_s = 0;
+  std::filesystem::path folder;
+  int best_score = 0;  // maximum over graded submissions
+  std::optional<int64_t> best_submission;
+  std::string last_verdict;  // of the newest finished submission, "" when none
+  int submissions = 0;
+  std::vector<Diagnostic> diagnostics;  // from the last syntax check on save
+};
+
+struct QueueItem {
+  int64_t submission = 0;
+  std::string task;
+  std::string state;  // "running" | "queued"
+  int position = 0;   // 0 = running, 1.. = waiting
+};
+
+struct ExamSummary {
+  store::SessionRecord session;
+  double remaining_s = 0;
+  int64_t deadline_ms = 0;
+  std::vector<TaskSummary> tasks;
+  std::vector<QueueItem> queue;
+  int total_score = 0;
+  int pass_mark = 0;
+  bool passed = false;
+};
+
+struct ProgressNote {
+  std::string session;
+  int64_t submission = 0;
+  std::string task;
+  std::string stage;  // "queued", "build", "train", "evaluate", "score"
+  int queue_position = 0;
+  std::optional<events::Progress> progress;
+};
+
+struct RestoreResult {
+  std::filesystem::path file;         // the solution file written
+  std::string previous_hash;          // artifact holding what it replaced
+  std::filesystem::path previous_copy;  // and a copy beside it
+};
+
+class ExamListener {
+ public:
+  virtual ~ExamListener() = default;
+  virtual void on_progress(const ProgressNote&) {}
+  virtual void on_finished(const store::SubmissionRecord&) {}
+  // Every minute while running; `warning` is set once when 30, 10 and 1
+  // minutes are left.
+  virtual void on_timer(const store::SessionRecord&, double /*remaining_s*/, std::optional<int> /*warning*/) {}
+  virtual void on_closed(const store::SessionRecord&) {}
+  virtual void on_diagnostics(const std::string& /*session*/, const std::string& /*task*/,
+                              const std::filesystem::path& /*file*/, const std::vector<Diagnostic>&) {}
+};
+
+using GradeFn = std::function<GradeResult(const GradeRequest&, GradeObserver&)>;
+
+// Watching a workspace is an effect the daemon provides (harness/daemon/
+// watcher.hpp): the factory starts watching `root` and calls `changed` on the
+// io thread with changed files; dropping the returned handle stops it.
+using WatchFactory = std::function<std::shared_ptr<void>(
+    const std::filesystem::path& root, std::function<void(const std::vector<std::filesystem::path>&)> changed)>;
+
+struct ServiceOptions {
+  int concurrency = 1;
+  std::filesystem::path cache_dir;  // build cache (empty: paths::cache_dir())
+  std::filesystem::path jobs_dir;   // job folders (required)
+  WatchFactory watch;               // empty: no watching, no syntax checks on save
+  double syntax_timeout_s = 30;
+};
+
+class ExamService {
+ public:
+  ExamService(boost::asio::io_context& io, const Clock& clock, store::Store& store, ServiceOptions options,
+              GradeFn grade_fn = grade);
+  ~ExamService();
+  ExamService(const ExamService&) = delete;
+  ExamService& operator=(const ExamService&) = delete;
+
+  void add_listener(ExamListener* l);
+  void remove_listener(ExamListener* l);
+
+  // After a restart: sessions, timers, watchers, and the unfinished queue.
+  void recover();
+
+  ExamSummary start(const StartOptions& o);
+  // `session` may be "" when exactly one session is open (or `workspace`
+  // names one): resolve() picks it or throws.
+  std::string resolve(const std::string& session, const std::filesystem::path& workspace = {}) const;
+  ExamSummary status(const std::string& session) const;
+  std::vector<store::SessionRecord> sessions() const;
+  ExamSummary stop(const std::string& session);
+  ExamSummary pause(const std::string& session);
+  ExamSummary resume(const std::string& session);
+
+  // Snapshots <workspace>/<task>/<file> and queues it; returns the id at once.
+  int64_t submit(const std::string& session, const std::string& task, const std::string& file = "solution.cpp");
+  std::vector<store::SubmissionRecord> history(const std::string& session, const std::string& task) const;
+  store::SubmissionRecord submission(int64_t id) const;
+  std::vector<std::string> submission_events(int64_t id) const;
+  std::string source_of(int64_t id) const;
+  int queue_position(int64_t id) const;  // 0 running, 1.. waiting, -1 not in the queue
+  bool cancel(int64_t id);
+  RestoreResult restore(int64_t id);
+
+  // Timers: closes sessions whose deadline passed, sends timer notes and
+  // warnings. The daemon calls it every second; tests call it after moving a
+  // FakeClock.
+  void tick();
+
+  // For tests and shutdown: true when no job runs or waits and no check runs.
+  bool idle() const;
+  // Cancels running jobs and waits for the worker threads.
+  void shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A session's deadline at `now_ms` (a paused session's moves with the clock)
+// and the time left (never below zero; zero once closed or stopped).
+int64_t deadline_ms(const store::SessionRecord& s, int64_t now_ms);
+double remaining_seconds(const store::SessionRecord& s, int64_t now_ms);
+
+}  // namespace torchexam

@@ -1,0 +1,39 @@
+#include "grade_json.hpp"
+
+namespace torchexam {
+namespace json = boost::json;
+
+json::array to_json(const std::vector<Diagnostic>& diagnostics) {
+  json::array out;
+  for (const auto& d : diagnostics)
+    out.push_back({{"severity", d.severity}, {"file", d.file}, {"line", d.line}, {"column", d.column},
+                   {"message", d.message}});
+  return out;
+}
+
+json::object to_json(const GradeResult& r) {
+  json::array log;
+  for (const auto& l : r.log) log.push_back(json::value(l));
+  return {
+      {"verdict", to_string(r.verdict)},
+      {"score", r.score},
+      {"metric_name", r.metric_name},
+      {"metric", r.metric ? json::value(*r.metric) : json::value(nullptr)},
+      {"message", r.message},
+      {"detail", r.detail},
+      {"diagnostics", to_json(r.diagnostics)},
+      {"build_cached", r.build_cached},
+      {"job_dir", r.job_dir.string()},
+      {"train_cpu_s", r.train_cpu_s},
+      {"train_max_rss_kb", r.train_max_rss_kb},
+      {"timings",
+       {{"build_s", r.timings.build_s},
+        {"train_s", r.timings.train_s},
+        {"evaluate_s", r.timings.evaluate_s},
+        {"score_s", r.timings.score_s},
+        {"total_s", r.timings.total_s}}},
+      {"log", std::move(log)},
+  };
+}
+
+}  // namespace torchexam

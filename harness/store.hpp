@@ -1,0 +1,103 @@
+// store.hpp — the daemon's durable state: SQLite in WAL mode plus a
+// content-addressed artifact folder, both under the state directory.
+//
+//   <state>/torchexam.db          sessions, submissions, events (schema versioned)
+//   <state>/artifacts/ab/cdef...  sources, checkpoints, logs, by SHA-256
+//
+// Durability: every write is its own transaction (or one explicit
+// transaction), committed before the call returns, so a daemon killed at any
+// moment restarts with everything that any call had returned from. Artifacts
+// are written to a temporary file, fsync'ed and renamed into place.
+//
+// Schema: versioned with PRAGMA user_version; open() applies every migration
+// newer than the file's version, in one transaction each. A database newer
+// than this build is refused with a message naming both versions.
+//
+// Threads: one Store per thread (the daemon uses it from its io thread only).
+// Errors: StoreError with the SQLite message and the statement that failed.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace torchexam::store {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct SessionRecord {
+  std::string id;               // unique, chosen by the caller
+  std::string environment_dir;  // absolute
+  std::string workspace;        // absolute
+  std::string mode;             // "practice" | "exam"
+  int64_t started_at_ms = 0;    // Unix time, milliseconds
+  int64_t duration_ms = 0;
+  int64_t paused_total_ms = 0;              // time spent paused before paused_since
+  std::optional<int64_t> paused_since_ms;   // set while paused
+  std::string state;                        // "running" | "paused" | "closed" | "stopped"
+  std::optional<int64_t> closed_at_ms;
+};
+
+struct SubmissionRecord {
+  int64_t id = 0;  // assigned by add_submission
+  std::string session_id;
+  std::string task;
+  std::string source_hash;  // artifact hash of the snapshot
+  std::string source_name;  // e.g. "solution.cpp" or "model.pt"
+  int64_t submitted_at_ms = 0;
+  std::string state;  // "queued" | "running" | "finished" | "cancelled" | "interrupted"
+  std::optional<std::string> verdict;
+  std::optional<double> metric;
+  int score = 0;
+  std::string message;
+  std::string detail;
+  std::string result_json = "{}";  // the whole grade result (timings, diagnostics, log)
+  std::string curve_json = "[]";   // training curve, one object per epoch
+  std::optional<int64_t> finished_at_ms;
+  int attempts = 0;  // how many times grading started (a re-run after a crash counts)
+};
+
+class Store {
+ public:
+  // Opens or creates <state_dir>/torchexam.db (and the artifacts folder),
+  // enables WAL and foreign keys, migrates. Throws StoreError.
+  static std::unique_ptr<Store> open(const std::filesystem::path& state_dir);
+  virtual ~Store() = default;
+
+  virtual int schema_version() const = 0;
+
+  // Sessions: put inserts or replaces by id.
+  virtual void put_session(const SessionRecord& s) = 0;
+  virtual std::optional<SessionRecord> session(const std::string& id) const = 0;
+  virtual std::vector<SessionRecord> sessions() const = 0;  // ordered by started_at_ms
+
+  // Submissions.
+  virtual int64_t add_submission(const SubmissionRecord& s) = 0;  // returns the new id
+  virtual void update_submission(const SubmissionRecord& s) = 0;  // by id; throws if absent
+  virtual std::optional<SubmissionRecord> submission(int64_t id) const = 0;
+  // Of one session, optionally one task, ordered by id.
+  virtual std::vector<SubmissionRecord> submissions(const std::string& session_id,
+                                                    const std::string& task = "") const = 0;
+  // Every submission in state "queued" or "running", ordered by id.
+  virtual std::vector<SubmissionRecord> unfinished_submissions() const = 0;
+
+  // Events of a submission (progress lines, as JSON text), in order.
+  virtual void add_event(int64_t submission_id, std::string_view json) = 0;
+  virtual std::vector<std::string> events(int64_t submission_id) const = 0;
+
+  // Artifacts by content: returns the SHA-256 hex of `bytes`; storing the same
+  // content twice is a no-op.
+  virtual std::string put_artifact(std::string_view bytes) = 0;
+  virtual std::optional<std::string> get_artifact(const std::string& hash) const = 0;
+  virtual std::filesystem::path artifact_path(const std::string& hash) const = 0;
+};
+
+}  // namespace torchexam::store

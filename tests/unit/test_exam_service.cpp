@@ -1,0 +1,290 @@
+// ExamService with a fake clock and a fake grader: a five-hour exam in
+// microseconds, the queue, cancel, restore and recovery after a restart.
+#include <doctest/doctest.h>
+
+#include "exam_service.hpp"
+#include "hash.hpp"
+#include "idx_writer.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <fstream>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace torchexam;
+
+namespace {
+
+const fs::path kEnv = fs::path(TORCHEXAM_SOURCE_DIR) / "environments" / "practice";
+
+// Grades by reading "score N" from the source; blocks while `hold` is set,
+// until cancelled.
+struct FakeGrader {
+  std::atomic<bool> hold{false};
+  std::atomic<int> started{0};
+  GradeResult operator()(const GradeRequest& req, GradeObserver& obs) {
+    ++started;
+    obs.phase("train");
+    events::Progress p;
+    p.kind = events::Progress::Kind::epoch;
+    p.epoch = 1;
+    p.epochs = 1;
+    p.loss = 0.5;
+    obs.event(p);
+    while (hold.load()) {
+      if (req.cancel && req.cancel->load()) {
+        GradeResult r;
+        r.cancelled = true;
+        return r;
+      }
+      std::this_thread::yield();
+    }
+    const std::string src = read_file(req.source);
+    GradeResult r;
+    r.verdict = Verdict::ok;
+    r.metric_name = "accuracy";
+    const auto pos = src.find("score ");
+    r.score = pos == std::string::npos ? 0 : src[pos + 6] - '0';
+    r.metric = r.score / 5.0;
+    r.message = "fake";
+    return r;
+  }
+};
+
+struct Recorder final : ExamListener {
+  std::vector<std::optional<int>> warnings;
+  int timer_notes = 0;
+  int closed = 0;
+  std::vector<store::SubmissionRecord> finished;
+  std::vector<std::string> stages;
+  void on_timer(const store::SessionRecord&, double, std::optional<int> w) override {
+    ++timer_notes;
+    if (w) warnings.push_back(w);
+  }
+  void on_closed(const store::SessionRecord&) override { ++closed; }
+  void on_finished(const store::SubmissionRecord& r) override { finished.push_back(r); }
+  void on_progress(const ProgressNote& n) override { stages.push_back(n.stage); }
+};
+
+struct Fixture {
+  fs::path root = test::temp_dir("service");
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard = boost::asio::make_work_guard(io);
+  FakeClock clock;
+  FakeGrader grader;
+  std::unique_ptr<store::Store> db = store::Store::open(root / "state");
+  std::unique_ptr<ExamService> service;
+  Recorder rec;
+
+  Fixture() { make_service(); }
+  ~Fixture() {
+    service.reset();
+    fs::remove_all(root);
+  }
+  void make_service() {
+    ServiceOptions o;
+    o.jobs_dir = root / "jobs";
+    o.cache_dir = root / "cache";
+    service = std::make_unique<ExamService>(io, clock, *db, o,
+                                            [this](const GradeRequest& r, GradeObserver& ob) { return grader(r, ob); });
+    service->add_listener(&rec);
+  }
+  // Steps the loop until cond() holds; false after 10 s.
+  template <class F>
+  bool run_until(F&& cond) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!cond()) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      io.run_one_for(std::chrono::milliseconds(5));
+    }
+    return true;
+  }
+  ExamSummary start(const std::string& mode = "practice") {
+    StartOptions o;
+    o.environment = kEnv;
+    o.workspace = root / "ws";
+    o.mode = mode;
+    return service->start(o);
+  }
+  void write_solution(const std::string& text) { std::ofstream(root / "ws" / "fashion_mnist" / "solution.cpp") << text; }
+};
+
+}  // namespace
+
+TEST_SUITE("exam_service") {
+  TEST_CASE("provisioning lays out every task and never overwrites a workspace silently") {
+    Fixture f;
+    auto s = f.start();
+    const fs::path task = f.root / "ws" / "fashion_mnist";
+    CHECK(read_file(task / "solution.cpp") == read_file(kEnv / "fashion_mnist" / "starter.cpp"));
+    CHECK(read_file(task / "README.md") == read_file(kEnv / "fashion_mnist" / "README.md"));
+    CHECK(read_file(task / "CMakeLists.txt").find("find_package(Torch REQUIRED)") != std::string::npos);
+    const std::string cc = read_file(task / "compile_commands.json");
+    CHECK(cc.find("torch/csrc/api/include") != std::string::npos);
+    CHECK(cc.find("plugins/include") != std::string::npos);
+    CHECK_FALSE(fs::exists(task / "reference.cpp"));
+    CHECK(s.session.state == "running");
+
+    f.service->stop("");
+    f.write_solution("// my work");
+    StartOptions o;
+    o.environment = kEnv;
+    o.workspace = f.root / "ws";
+    CHECK_THROWS_WITH_AS(f.service->start(o), doctest::Contains("is not empty"), ServiceError);
+    o.overwrite = true;
+    f.service->start(o);
+    bool kept = false;
+    for (const auto& e : fs::directory_iterator(f.root / "ws"))
+      if (e.path().filename().string().rfind(".torchexam-previous-", 0) == 0)
+        kept = read_file(e.path() / "fashion_mnist" / "solution.cpp") == "// my work";
+    CHECK(kept);
+  }
+
+  TEST_CASE("a five-hour exam: warnings at 30, 10 and 1 minutes, then it closes") {
+    Fixture f;
+    auto s = f.start("exam");
+    CHECK(s.remaining_s == doctest::Approx(5 * 3600));
+    CHECK_THROWS_WITH_AS(f.service->pause(""), doctest::Contains("cannot be paused"), ServiceError);
+    f.clock.advance((5 * 60 - 31) * 60'000LL);  // 31 minutes left
+    f.service->tick();
+    CHECK(f.rec.warnings.empty());
+    f.clock.advance(60'000);  // 30 left
+    f.service->tick();
+    f.service->tick();
+    REQUIRE(f.rec.warnings.size() == 1);
+    CHECK(f.rec.warnings[0] == 30);
+    f.clock.advance(20 * 60'000);  // 10 left
+    f.service->tick();
+    f.clock.advance(9 * 60'000);  // 1 left
+    f.service->tick();
+    CHECK(f.rec.warnings == std::vector<std::optional<int>>{30, 10, 1});
+
+    // A submission made before the deadline is graded after it.
+    f.write_solution("// score 4");
+    f.grader.hold = true;
+    const int64_t id = f.service->submit("", "fashion_mnist");
+    f.clock.advance(60'000);  // the deadline
+    f.service->tick();
+    CHECK(f.rec.closed == 1);
+    CHECK(f.service->status("").session.state == "closed");
+    CHECK(f.service->status("").remaining_s == 0);
+    CHECK_THROWS_WITH_AS(f.service->submit("", "fashion_mnist"), doctest::Contains("the exam closed"), ServiceError);
+    f.grader.hold = false;
+    REQUIRE(f.run_until([&] { return f.service->idle(); }));
+    CHECK(f.service->submission(id).state == "finished");
+    CHECK(f.service->status("").tasks[0].best_score == 4);
+  }
+
+  TEST_CASE("practice mode pauses, and a pause moves the deadline") {
+    Fixture f;
+    f.start();
+    f.clock.advance(3600'000);
+    f.service->pause("");
+    f.clock.advance(7200'000);
+    CHECK(f.service->status("").remaining_s == doctest::Approx(4 * 3600));
+    f.service->resume("");
+    f.clock.advance(1000);
+    CHECK(f.service->status("").remaining_s == doctest::Approx(4 * 3600 - 1));
+  }
+
+  TEST_CASE("the best score is the maximum, and the history keeps every attempt") {
+    Fixture f;
+    f.start();
+    int64_t ids[3];
+    const char* sources[] = {"// score 2", "// score 5", "// score 1"};
+    for (int i = 0; i < 3; ++i) {
+      f.write_solution(sources[i]);
+      ids[i] = f.service->submit("", "fashion_mnist");
+      REQUIRE(f.run_until([&] { return f.service->idle(); }));
+    }
+    auto st = f.service->status("");
+    CHECK(st.tasks[0].best_score == 5);
+    CHECK(st.tasks[0].best_submission == ids[1]);
+    CHECK(st.tasks[0].last_verdict == "ok");
+    CHECK(st.total_score == 5);
+    CHECK(st.passed);
+    auto h = f.service->history("", "fashion_mnist");
+    REQUIRE(h.size() == 3);
+    CHECK(h[1].score == 5);
+    CHECK(f.service->source_of(ids[1]) == "// score 5");
+    CHECK(h[0].curve_json.find("\"loss\":5E-1") != std::string::npos);
+    CHECK_FALSE(f.service->submission_events(ids[0]).empty());
+  }
+
+  TEST_CASE("restore brings back a submission's source and keeps the current one") {
+    Fixture f;
+    f.start();
+    f.write_solution("// score 5 best");
+    const int64_t best = f.service->submit("", "fashion_mnist");
+    REQUIRE(f.run_until([&] { return f.service->idle(); }));
+    f.write_solution("// broken edit");
+    auto r = f.service->restore(best);
+    CHECK(read_file(r.file) == "// score 5 best");
+    CHECK(read_file(r.previous_copy) == "// broken edit");
+    CHECK(sha256_hex("// broken edit") == r.previous_hash);
+  }
+
+  TEST_CASE("cancel: a waiting job never runs, a running one is stopped") {
+    Fixture f;
+    f.start();
+    f.grader.hold = true;
+    f.write_solution("// score 3");
+    const int64_t first = f.service->submit("", "fashion_mnist");
+    const int64_t second = f.service->submit("", "fashion_mnist");
+    REQUIRE(f.run_until([&] { return f.grader.started == 1; }));
+    CHECK(f.service->queue_position(first) == 0);
+    CHECK(f.service->queue_position(second) == 1);
+    CHECK(f.service->cancel(second));
+    CHECK(f.service->submission(second).state == "cancelled");
+    CHECK(f.service->cancel(first));
+    REQUIRE(f.run_until([&] { return f.service->idle(); }));
+    CHECK(f.service->submission(first).state == "cancelled");
+    CHECK(f.grader.started == 1);
+    CHECK_FALSE(f.service->cancel(first));
+  }
+
+  TEST_CASE("after a restart: sessions, remaining time and the unfinished submission come back") {
+    Fixture f;
+    f.start("exam");
+    f.clock.advance(3600'000);
+    f.write_solution("// score 3");
+    f.grader.hold = true;
+    const int64_t id = f.service->submit("", "fashion_mnist");
+    REQUIRE(f.run_until([&] { return f.grader.started == 1; }));
+    // The daemon goes away mid-grading: its service and store are dropped.
+    f.service.reset();
+    f.db.reset();
+    f.grader.hold = false;
+    f.clock.advance(600'000);  // ten minutes while it was down
+    f.db = store::Store::open(f.root / "state");
+    CHECK(f.db->submission(id)->state != "finished");
+    f.make_service();
+    f.service->recover();
+    auto st = f.service->status("");
+    CHECK(st.session.mode == "exam");
+    CHECK(st.remaining_s == doctest::Approx(5 * 3600 - 3600 - 600));
+    REQUIRE(f.run_until([&] { return f.service->idle(); }));
+    auto rec = f.service->submission(id);
+    CHECK(rec.state == "finished");
+    CHECK(rec.score == 3);
+    CHECK(rec.attempts == 2);
+  }
+
+  TEST_CASE("bad requests are refused with what to do") {
+    Fixture f;
+    CHECK_THROWS_WITH_AS(f.service->status(""), doctest::Contains("torchexam start"), ServiceError);
+    f.start();
+    CHECK_THROWS_WITH_AS(f.service->submit("", "fashion"), doctest::Contains("tasks: fashion_mnist"), ServiceError);
+    CHECK_THROWS_WITH_AS(f.service->submit("", "fashion_mnist", "../x"), doctest::Contains("file name"), ServiceError);
+    CHECK_THROWS_WITH_AS(f.service->submission(999), doctest::Contains("no submission 999"), ServiceError);
+    StartOptions o;
+    o.environment = kEnv;
+    o.workspace = f.root / "ws";
+    CHECK_THROWS_WITH_AS(f.service->start(o), doctest::Contains("already open"), ServiceError);
+    o.environment = f.root / "nowhere";
+    o.workspace = f.root / "ws2";
+    CHECK_THROWS_WITH_AS(f.service->start(o), doctest::Contains("environment.yaml"), ServiceError);
+  }
+}
