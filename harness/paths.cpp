@@ -62,6 +62,12 @@ fs::path cache_dir() {
   return home_based("XDG_CACHE_HOME", ".cache", "torchexam-cache");
 }
 
+fs::path socket_path() {
+  if (auto v = env("TORCHEXAM_SOCKET"); !v.empty()) return v;
+  if (auto v = env("XDG_RUNTIME_DIR"); !v.empty()) return fs::path(v) / "torchexam" / "daemon.sock";
+  return state_dir() / "run" / "daemon.sock";
+}
+
 fs::path state_dir() {
   if (auto v = env("TORCHEXAM_STATE_DIR"); !v.empty()) return v;
   return home_based("XDG_STATE_HOME", ".local/state", "torchexam-state");

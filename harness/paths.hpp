@@ -7,8 +7,9 @@
 //   TORCHEXAM_PLUGIN_PATH  ':'-separated folders searched for task plugins first
 //   TORCHEXAM_CACHE_DIR    build cache and precompiled headers
 //                          (default $XDG_CACHE_HOME/torchexam or ~/.cache/torchexam)
-//   TORCHEXAM_STATE_DIR    job folders (default $XDG_STATE_HOME/torchexam or
-//                          ~/.local/state/torchexam)
+//   TORCHEXAM_STATE_DIR    the daemon's database and artifacts, job folders
+//                          (default $XDG_STATE_HOME/torchexam or ~/.local/state/torchexam)
+//   TORCHEXAM_SOCKET       the daemon's socket
 // Lookups throw std::runtime_error naming every place that was tried.
 #pragma once
 
@@ -22,5 +23,8 @@ std::filesystem::path runner();
 std::filesystem::path plugin(const std::string& name);  // lib<...>-task-NAME.so
 std::filesystem::path cache_dir();
 std::filesystem::path state_dir();
+// The daemon's socket: $TORCHEXAM_SOCKET, else
+// $XDG_RUNTIME_DIR/torchexam/daemon.sock, else <state dir>/run/daemon.sock.
+std::filesystem::path socket_path();
 
 }  // namespace torchexam::paths

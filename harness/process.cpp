@@ -5,6 +5,7 @@
 #include <boost/process/extend.hpp>
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -29,6 +30,10 @@ struct ChildSetup : bp::extend::handler {
   template <class Executor>
   void on_exec_setup(Executor&) const {
     setpgid(0, 0);
+    // The child (and through the runner's own PDEATHSIG chain, its whole
+    // tree) dies with the thread that started it: a daemon killed with -9
+    // leaves no grading behind to race the re-run after its restart.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (cpu_limit_s > 0) {
       auto s = static_cast<rlim_t>(cpu_limit_s);
       rlimit rl{s, s + 1};

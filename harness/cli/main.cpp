@@ -3,6 +3,8 @@
 //   torchexam grade ENV_DIR TASK SOURCE [--json] [--threads N] [--limit N] [--budget S]
 //                   [--option KEY=VALUE]...
 //   torchexam prepare ENV_DIR
+//   torchexam start|status|submit|history|restore|stop|pause|resume|daemon ...
+//                   (through the daemon; see exam_commands.hpp)
 //
 // Exit status: 0 when a submission was graded (whatever its score or
 // verdict, compile errors included); 2 for a usage or configuration error;
@@ -12,7 +14,9 @@
 #include "config.hpp"
 #include "grade_json.hpp"
 #include "grader.hpp"
+#include "exam_commands.hpp"
 #include "paths.hpp"
+#include "progress.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
@@ -26,60 +30,6 @@
 namespace {
 using namespace torchexam;
 namespace json = boost::json;
-
-std::string duration(double s) {
-  if (s < 0) return "?";
-  auto total = static_cast<long long>(std::lround(s));
-  if (total >= 3600) return fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60);
-  if (total >= 60) return fmt::format("{}m{:02}s", total / 60, total % 60);
-  return fmt::format("{}s", total);
-}
-
-// The live progress line on stderr: rewritten in place on a terminal, one
-// line per epoch otherwise (logs, CI).
-class ProgressPrinter final : public GradeObserver {
- public:
-  ProgressPrinter() : tty_(isatty(STDERR_FILENO) != 0) {}
-  ~ProgressPrinter() override { end_line(); }
-
-  void phase(std::string_view name) override {
-    end_line();
-    fmt::print(stderr, "[{}]\n", name);
-  }
-
-  void event(const events::Event& e) override {
-    if (const auto* p = std::get_if<events::Progress>(&e)) {
-      std::string line = fmt::format("  epoch {}/{}", p->epoch, p->epochs);
-      if (p->kind == events::Progress::Kind::batch && p->batches)
-        line += fmt::format("  batch {}/{}", p->batch, p->batches);
-      line += fmt::format("  loss {:.4f}", p->loss);
-      for (const auto& [k, v] : p->metrics) line += fmt::format("  {} {:.4f}", k, v);
-      if (p->samples_per_s > 0) line += fmt::format("  {:.0f} samples/s", p->samples_per_s);
-      if (p->eta_s >= 0) line += "  ETA " + duration(p->eta_s);
-      line += "  budget left " + duration(p->budget_left_s);
-      if (p->eta_s > p->budget_left_s) line += "  (will not fit!)";
-      if (tty_) {
-        fmt::print(stderr, "\r\033[K{}", line);
-        open_ = true;
-        if (p->kind == events::Progress::Kind::epoch) end_line();
-      } else if (p->kind == events::Progress::Kind::epoch) {
-        fmt::print(stderr, "{}\n", line);
-      }
-    } else if (const auto* l = std::get_if<events::Log>(&e)) {
-      end_line();
-      fmt::print(stderr, "  {}\n", l->message);
-    }
-    std::fflush(stderr);
-  }
-
- private:
-  void end_line() {
-    if (open_) fmt::print(stderr, "\n");
-    open_ = false;
-  }
-  bool tty_;
-  bool open_ = false;
-};
 
 void print_human(const GradeResult& r) {
   for (const auto& d : r.diagnostics) {
@@ -129,12 +79,15 @@ int main(int argc, char** argv) {
   auto* prepare_cmd = app.add_subcommand("prepare", "build the precompiled LibTorch header for an environment");
   prepare_cmd->add_option("ENV_DIR", env_dir, "exam environment folder")->required();
 
+  cli::ExamCommands exam_commands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
+  if (auto rc = exam_commands.run()) return *rc;
 
   config::Environment env;
   try {
@@ -182,7 +135,7 @@ int main(int argc, char** argv) {
 
   GradeResult r;
   {
-    ProgressPrinter progress;
+    cli::ProgressPrinter progress;
     r = grade(req, progress);
   }
   if (as_json)

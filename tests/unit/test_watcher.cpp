@@ -71,7 +71,7 @@ struct Harness {
   std::vector<std::vector<fs::path>> batches;
   std::unique_ptr<Watcher> watcher;
 
-  // Starts an inotify Watcher at once unless `start` is false (then call start()).
+  // Starts an inotify Watcher at once unless `start_now` is false (then call start()).
   explicit Harness(bool start_now = true, std::chrono::milliseconds debounce = 20ms) {
     if (start_now) start(debounce);
   }

@@ -1,0 +1,285 @@
+#include "exam_commands.hpp"
+
+#include "client.hpp"
+#include "paths.hpp"
+#include "progress.hpp"
+#include "protocol/messages.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+namespace torchexam::cli {
+namespace json = boost::json;
+namespace fs = std::filesystem;
+namespace method = protocol::method;
+
+namespace {
+
+std::string text(const json::value& v, const char* key) {
+  const auto* o = v.if_object();
+  if (!o) return {};
+  auto it = o->find(key);
+  return it != o->end() && it->value().is_string() ? std::string(it->value().get_string()) : std::string();
+}
+
+double number(const json::value& v, const char* key, double fallback = 0) {
+  const auto* o = v.if_object();
+  if (!o) return fallback;
+  auto it = o->find(key);
+  if (it == o->end()) return fallback;
+  if (it->value().is_double()) return it->value().get_double();
+  if (it->value().is_int64()) return static_cast<double>(it->value().get_int64());
+  return fallback;
+}
+
+const json::array& array(const json::value& v, const char* key) {
+  static const json::array empty;
+  const auto* o = v.if_object();
+  if (!o) return empty;
+  auto it = o->find(key);
+  return it != o->end() && it->value().is_array() ? it->value().get_array() : empty;
+}
+
+void print_json(const json::value& v) { std::cout << json::serialize(v) << std::endl; }
+
+void print_status(const json::value& st) {
+  fmt::print("session {} ({}, {}) in {}\n", text(st, "session"), text(st, "mode"), text(st, "state"),
+             text(st, "workspace"));
+  fmt::print("time left: {}\n", format_duration(number(st, "remaining_s")));
+  fmt::print("{:<22} {:>5} {:>14} {:>11}  {}\n", "task", "best", "last verdict", "submissions", "diagnostics");
+  for (const auto& t : array(st, "tasks")) {
+    size_t errors = 0;
+    for (const auto& d : array(t, "diagnostics")) errors += text(d, "severity").find("error") != std::string::npos;
+    fmt::print("{:<22} {:>3}/5 {:>14} {:>11}  {}\n", text(t, "id"), static_cast<int>(number(t, "best_score")),
+               text(t, "last_verdict").empty() ? "-" : text(t, "last_verdict"),
+               static_cast<int>(number(t, "submissions")), errors ? fmt::format("{} error(s)", errors) : "-");
+    for (const auto& d : array(t, "diagnostics"))
+      fmt::print("    {}:{}:{}: {}: {}\n", text(d, "file"), static_cast<int>(number(d, "line")),
+                 static_cast<int>(number(d, "column")), text(d, "severity"), text(d, "message"));
+  }
+  for (const auto& q : array(st, "queue"))
+    fmt::print("queue: submission {} ({}) {}\n", static_cast<long long>(number(q, "submission")), text(q, "task"),
+               text(q, "state") == "running" ? "running" : fmt::format("waiting, position {}", number(q, "position")));
+  fmt::print("total {}/{}; pass mark {}: {}\n", static_cast<int>(number(st, "total_score")),
+             5 * array(st, "tasks").size(), static_cast<int>(number(st, "pass_mark")),
+             st.as_object().at("passed").as_bool() ? "passing" : "not yet passing");
+}
+
+void print_submission(const json::value& s) {
+  const json::value& result = s.as_object().contains("result") ? s.at("result") : json::value(nullptr);
+  for (const auto& d : array(result, "diagnostics")) {
+    if (number(d, "line") > 0)
+      fmt::print("{}:{}:{}: {}: {}\n", text(d, "file"), static_cast<int>(number(d, "line")),
+                 static_cast<int>(number(d, "column")), text(d, "severity"), text(d, "message"));
+  }
+  fmt::print("submission {} ({}): {}\n", static_cast<long long>(number(s, "submission")), text(s, "task"),
+             text(s, "state"));
+  if (!text(s, "verdict").empty()) fmt::print("verdict: {}\n", text(s, "verdict"));
+  fmt::print("message: {}\n", text(s, "message"));
+  if (!text(s, "detail").empty()) fmt::print("detail:  {}\n", text(s, "detail"));
+  fmt::print("score:   {}/5\n", static_cast<int>(number(s, "score")));
+}
+
+events::Progress progress_of(const json::value& n) {
+  events::Progress p;
+  p.kind = text(n, "kind") == "epoch" ? events::Progress::Kind::epoch : events::Progress::Kind::batch;
+  p.epoch = static_cast<int>(number(n, "epoch"));
+  p.epochs = static_cast<int>(number(n, "epochs"));
+  p.batch = static_cast<long long>(number(n, "batch"));
+  p.batches = static_cast<long long>(number(n, "batches"));
+  p.loss = number(n, "loss", std::nan(""));
+  p.samples_per_s = number(n, "samples_per_s");
+  p.eta_s = number(n, "eta_s", -1);
+  p.budget_left_s = number(n, "budget_left_s");
+  if (const auto* m = n.as_object().if_contains("metrics"); m && m->is_object())
+    for (const auto& [k, v] : m->get_object())
+      if (v.is_double()) p.metrics[std::string(k)] = v.get_double();
+  return p;
+}
+
+}  // namespace
+
+ExamCommands::ExamCommands(CLI::App& app) {
+  auto common = [this](CLI::App* c) {
+    c->add_flag("--json", o_.json, "print the daemon's answer as JSON");
+    c->add_option("--session", o_.session, "exam session id (default: the one open here, or the only one)");
+    c->add_option("--socket", o_.socket, "torchexamd's socket (default: $TORCHEXAM_SOCKET, $XDG_RUNTIME_DIR/torchexam)");
+    return c;
+  };
+  start_ = common(app.add_subcommand("start", "start an exam session: lay out the workspace, start the clock"));
+  start_->add_option("ENV_DIR", o_.environment, "exam environment folder")->required();
+  start_->add_option("--workspace", o_.workspace, "folder to lay the tasks out in")->required();
+  start_->add_option("--mode", o_.mode, "practice (may pause) or exam")->check(CLI::IsMember({"practice", "exam"}));
+  start_->add_option("--duration", o_.duration_s, "practice only: seconds instead of the environment's duration")
+      ->check(CLI::PositiveNumber);
+  start_->add_flag("--overwrite", o_.overwrite, "use a non-empty workspace (its files are moved aside, not lost)");
+
+  status_ = common(app.add_subcommand("status", "time left, best score and last verdict per task, the queue"));
+  submit_ = common(app.add_subcommand("submit", "grade a task's current solution"));
+  submit_->add_option("TASK", o_.task, "task id")->required();
+  submit_->add_flag("--wait", o_.wait, "follow the grading live and print the result");
+  submit_->add_option("--file", o_.file, "the file to submit (solution.cpp, or a TorchScript model.pt)");
+  history_ = common(app.add_subcommand("history", "every submission of a task, with verdict and score"));
+  history_->add_option("TASK", o_.task, "task id")->required();
+  restore_ = common(app.add_subcommand("restore", "put a submission's source back (the current one is kept)"));
+  restore_->add_option("TASK", o_.task, "task id")->required();
+  restore_->add_option("SUBMISSION", o_.submission, "submission id (see history)")->required();
+  stop_ = common(app.add_subcommand("stop", "end the exam session"));
+  pause_ = common(app.add_subcommand("pause", "pause a practice session's clock"));
+  resume_ = common(app.add_subcommand("resume", "resume a paused practice session"));
+  daemon_ = common(app.add_subcommand("daemon", "start, stop or query torchexamd"));
+  daemon_->add_option("ACTION", o_.daemon_action, "start, stop or status")
+      ->required()
+      ->check(CLI::IsMember({"start", "stop", "status"}));
+}
+
+std::optional<int> ExamCommands::run() {
+  CLI::App* cmds[] = {start_, status_, submit_, history_, restore_, stop_, pause_, resume_, daemon_};
+  CLI::App* cmd = nullptr;
+  for (auto* c : cmds)
+    if (c->parsed()) cmd = c;
+  if (!cmd) return std::nullopt;
+
+  const fs::path socket = o_.socket.empty() ? paths::socket_path() : fs::path(o_.socket);
+  const bool autostart = !(cmd == daemon_ && o_.daemon_action != "start");
+  std::unique_ptr<Client> client;
+  try {
+    const fs::path daemon_exe = paths::executable_dir() / "torchexamd";
+    client = connect_or_start(socket, daemon_exe, paths::state_dir() / "daemon.log", autostart);
+  } catch (const ConnectError& e) {
+    if (cmd == daemon_ && o_.daemon_action == "status") {
+      if (o_.json) print_json(json::object{{"running", false}, {"socket", socket.string()}});
+      else fmt::print("torchexamd is not running (socket {})\n", socket.string());
+      return 1;
+    }
+    if (cmd == daemon_ && o_.daemon_action == "stop") {
+      fmt::print(stderr, "torchexamd is not running\n");
+      return 0;
+    }
+    fmt::print(stderr, "torchexam: {}\n", e.what());
+    return 3;
+  }
+
+  json::object where{{"workspace", fs::current_path().string()}};
+  if (!o_.session.empty()) where = {{"session", o_.session}};
+  try {
+    if (cmd == start_) {
+      json::object p{{"environment", fs::absolute(o_.environment).string()},
+                     {"workspace", fs::absolute(o_.workspace).string()},
+                     {"mode", o_.mode},
+                     {"overwrite", o_.overwrite}};
+      if (o_.duration_s > 0) p["duration_s"] = o_.duration_s;
+      auto st = client->call(method::exam_start, p);
+      if (o_.json) print_json(st);
+      else {
+        fmt::print("started {} session {}: {} left\n", text(st, "mode"), text(st, "session"),
+                   format_duration(number(st, "remaining_s")));
+        for (const auto& t : array(st, "tasks"))
+          fmt::print("  {:<22} {}  ({})\n", text(t, "id"), text(t, "title"), text(t, "folder"));
+        fmt::print("edit each task's solution.cpp, then: torchexam submit TASK --wait\n");
+      }
+    } else if (cmd == status_ || cmd == stop_ || cmd == pause_ || cmd == resume_) {
+      const char* m = cmd == status_ ? method::exam_status
+                      : cmd == stop_ ? method::exam_stop
+                      : cmd == pause_ ? method::exam_pause
+                                      : method::exam_resume;
+      auto st = client->call(m, where);
+      if (o_.json) print_json(st);
+      else print_status(st);
+    } else if (cmd == submit_) {
+      json::object p = where;
+      p["task"] = o_.task;
+      p["file"] = o_.file;
+      auto r = client->call(method::task_submit, p);
+      const int64_t id = r.at("submission").as_int64();
+      if (!o_.wait) {
+        if (o_.json) print_json(r);
+        else fmt::print("submission {} queued (position {}); follow it with: torchexam status\n", id,
+                        static_cast<int>(number(r, "queue_position")));
+        return 0;
+      }
+      ProgressLine line;
+      std::string last_stage;
+      for (;;) {
+        auto n = client->next_notification(std::chrono::seconds(5));
+        if (!n) {
+          // Nothing for a while: make sure it has not finished unseen.
+          auto s = client->call(method::submission_get, json::object{{"submission", id}});
+          const std::string state = text(s, "state");
+          if (state != "queued" && state != "running") break;
+          continue;
+        }
+        if (static_cast<int64_t>(number(n->params, "submission", -1)) != id) continue;
+        if (n->method == method::submission_finished) break;
+        if (n->method != method::submission_progress) continue;
+        const std::string stage = text(n->params, "stage");
+        if (stage != last_stage) {
+          line.stage(stage == "queued" ? fmt::format("queued, position {}", number(n->params, "queue_position"))
+                                       : stage);
+          last_stage = stage;
+        }
+        if (n->params.as_object().contains("epoch")) line.progress(progress_of(n->params));
+      }
+      auto s = client->call(method::submission_get, json::object{{"submission", id}});
+      if (o_.json) print_json(s);
+      else print_submission(s);
+    } else if (cmd == history_) {
+      json::object p = where;
+      p["task"] = o_.task;
+      auto r = client->call(method::submission_list, p);
+      if (o_.json) print_json(r);
+      else {
+        fmt::print("{:>6} {:>11} {:>15} {:>6} {:>9}  {}\n", "id", "state", "verdict", "score", "metric", "message");
+        for (const auto& s : array(r, "submissions")) {
+          const auto& metric = s.at("metric");
+          fmt::print("{:>6} {:>11} {:>15} {:>4}/5 {:>9}  {}\n", static_cast<long long>(number(s, "submission")),
+                     text(s, "state"), text(s, "verdict").empty() ? "-" : text(s, "verdict"),
+                     static_cast<int>(number(s, "score")),
+                     metric.is_double() ? fmt::format("{:.4f}", metric.get_double()) : std::string("-"),
+                     text(s, "message"));
+        }
+      }
+    } else if (cmd == restore_) {
+      auto s = client->call(method::submission_get, json::object{{"submission", o_.submission}});
+      if (text(s, "task") != o_.task)
+        throw protocol::RpcError(protocol::error_code::invalid_params,
+                                 fmt::format("submission {} is of task {}, not {}", o_.submission, text(s, "task"),
+                                             o_.task));
+      auto r = client->call(method::submission_restore, json::object{{"submission", o_.submission}});
+      if (o_.json) print_json(r);
+      else {
+        fmt::print("restored submission {} into {}\n", o_.submission, text(r, "file"));
+        if (!text(r, "previous_copy").empty())
+          fmt::print("the source it replaced is kept in {} (and in the store as {})\n", text(r, "previous_copy"),
+                     text(r, "previous_hash").substr(0, 12));
+      }
+    } else if (cmd == daemon_) {
+      if (o_.daemon_action == "stop") {
+        auto info = client->call(method::daemon_info, json::object{});
+        client->call(method::daemon_shutdown, json::object{});
+        if (o_.json) print_json(info);
+        else fmt::print("torchexamd {} stopped\n", static_cast<long long>(number(info, "pid")));
+      } else {
+        auto info = client->call(method::daemon_info, json::object{});
+        if (o_.json) print_json(info);
+        else fmt::print("torchexamd {} running on {} (state in {}, {} session(s))\n",
+                        static_cast<long long>(number(info, "pid")), text(info, "socket"), text(info, "state_dir"),
+                        static_cast<long long>(number(info, "sessions")));
+      }
+    }
+    return 0;
+  } catch (const protocol::RpcError& e) {
+    if (o_.json) print_json(json::object{{"error", json::object{{"code", e.code}, {"message", e.what()}}}});
+    fmt::print(stderr, "torchexam: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "torchexam: {}\n", e.what());
+    return 3;
+  }
+}
+
+}  // namespace torchexam::cli

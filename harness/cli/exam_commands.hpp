@@ -1,0 +1,51 @@
+// exam_commands.hpp — the CLI commands that talk to torchexamd:
+//
+//   torchexam start ENV_DIR --workspace DIR [--mode practice|exam] [--duration S] [--overwrite]
+//   torchexam status
+//   torchexam submit TASK [--wait] [--file F]
+//   torchexam history TASK
+//   torchexam restore TASK SUBMISSION
+//   torchexam stop | pause | resume
+//   torchexam daemon start|stop|status
+//
+// Every command takes --json (the daemon's answer as JSON on stdout),
+// --session ID and --socket PATH. The daemon is started when none runs
+// (except by `daemon stop|status`). Exit status: 0 done; 1 the daemon refused
+// (the message says why); 2 usage; 3 no daemon could be reached.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+
+namespace torchexam::cli {
+
+class ExamCommands {
+ public:
+  explicit ExamCommands(CLI::App& app);
+  // The exit status when one of these commands was given, nullopt otherwise.
+  std::optional<int> run();
+
+ private:
+  struct Options {
+    bool json = false;
+    std::string session;
+    std::string socket;
+    std::string environment, workspace, mode = "practice", task, file = "solution.cpp", daemon_action;
+    double duration_s = 0;
+    bool overwrite = false, wait = false;
+    long long submission = 0;
+  } o_;
+  CLI::App* start_;
+  CLI::App* status_;
+  CLI::App* submit_;
+  CLI::App* history_;
+  CLI::App* restore_;
+  CLI::App* stop_;
+  CLI::App* pause_;
+  CLI::App* resume_;
+  CLI::App* daemon_;
+};
+
+}  // namespace torchexam::cli

@@ -1,0 +1,44 @@
+// adapter.hpp — turns protocol messages into ExamService calls and the
+// service's events into notifications (clangd's ClangdLSPServer role). Each
+// method is bound with its typed params; a conversion failure is answered
+// with invalid_params by the binder, a ServiceError with the matching
+// application error code. Threads: the io thread.
+#pragma once
+
+#include "exam_service.hpp"
+#include "protocol/jsonrpc.hpp"
+
+#include <functional>
+#include <string>
+
+namespace torchexam::daemon {
+
+struct DaemonInfo {
+  int pid = 0;
+  std::string socket;
+  std::string state_dir;
+};
+
+class Adapter final : public ExamListener {
+ public:
+  // `notify` sends a notification body to every client; `shutdown` stops the
+  // daemon after the reply has gone out.
+  Adapter(ExamService& service, std::function<void(std::string)> notify, std::function<void()> shutdown,
+          DaemonInfo info);
+  ~Adapter() override;
+  const protocol::Binder& binder() const { return binder_; }
+
+  void on_progress(const ProgressNote& n) override;
+  void on_finished(const store::SubmissionRecord& r) override;
+  void on_timer(const store::SessionRecord& s, double remaining_s, std::optional<int> warning) override;
+  void on_closed(const store::SessionRecord& s) override;
+  void on_diagnostics(const std::string& session, const std::string& task, const std::filesystem::path& file,
+                      const std::vector<Diagnostic>& diagnostics) override;
+
+ private:
+  ExamService& service_;
+  std::function<void(std::string)> notify_;
+  protocol::Binder binder_;
+};
+
+}  // namespace torchexam::daemon

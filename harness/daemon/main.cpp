@@ -1,0 +1,149 @@
+// torchexamd — the exam daemon: owns exam sessions, their timers, the
+// submission queue and the workspace watch, and serves clients over a Unix
+// socket (JSON-RPC 2.0 with LSP framing, docs/protocol.md).
+//
+// One daemon per socket (and so per user by default): a second one exits
+// with a message naming the first one's pid. The socket's folder is made
+// 0700 and the socket 0600. SIGTERM or SIGINT stop it cleanly; a kill -9
+// loses nothing (see store.hpp), and the next start re-queues what was
+// running.
+#include "adapter.hpp"
+#include "clock.hpp"
+#include "exam_service.hpp"
+#include "paths.hpp"
+#include "server.hpp"
+#include "store.hpp"
+#include "watcher.hpp"
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+using namespace torchexam;
+
+namespace {
+
+// Makes `dir` (and parents) and insists it is ours with mode 0700.
+void private_dir(const fs::path& dir) {
+  fs::create_directories(dir);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) throw std::runtime_error("cannot stat " + dir.string());
+  if (st.st_uid != ::getuid())
+    throw std::runtime_error(dir.string() + " belongs to another user; choose another socket with --socket");
+  if ((st.st_mode & 0777) != 0700 && ::chmod(dir.c_str(), 0700) != 0)
+    throw std::runtime_error("cannot make " + dir.string() + " private (chmod 0700)");
+}
+
+// Holds an exclusive lock on <socket>.lock for the daemon's lifetime; the
+// file holds the pid of the holder.
+int lock_instance(const fs::path& socket) {
+  const fs::path lock = socket.string() + ".lock";
+  int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot open " + lock.string());
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    std::string pid;
+    std::ifstream(lock) >> pid;
+    ::close(fd);
+    throw std::runtime_error(fmt::format("torchexamd is already running (pid {}) on {}; stop it with "
+                                         "`torchexam daemon stop`",
+                                         pid.empty() ? "?" : pid, socket.string()));
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0) {
+    // The pid is only for messages; the lock is what counts.
+  }
+  return fd;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"torchexamd: the TorchExam daemon (usually started by `torchexam`)"};
+  fs::path socket, state;
+  int concurrency = 1;
+  std::string watcher = "inotify";
+  app.add_option("--socket", socket, "Unix socket to listen on (default: $XDG_RUNTIME_DIR/torchexam/daemon.sock)");
+  app.add_option("--state-dir", state, "database, artifacts and job folders (default: $XDG_STATE_HOME/torchexam)");
+  app.add_option("--concurrency", concurrency, "grading jobs run at once")->check(CLI::Range(1, 16));
+  app.add_option("--watcher", watcher, "workspace watcher backend: inotify, or none")
+      ->check(CLI::IsMember({"inotify", "none"}));
+  CLI11_PARSE(app, argc, argv);
+  if (socket.empty()) socket = paths::socket_path();
+  if (state.empty()) state = paths::state_dir();
+  socket = fs::absolute(socket);
+
+  try {
+    private_dir(socket.parent_path());
+    const int lock_fd = lock_instance(socket);
+    (void)lock_fd;  // held until exit
+
+    asio::io_context io;
+    SystemClock clock;
+    auto db = store::Store::open(state);
+    ServiceOptions so;
+    so.concurrency = concurrency;
+    so.jobs_dir = state / "jobs";
+    if (watcher != "none") {
+      so.watch = [&io, watcher](const fs::path& root, std::function<void(const std::vector<fs::path>&)> changed)
+          -> std::shared_ptr<void> {
+        try {
+          return std::make_shared<daemon::Watcher>(io, root, daemon::make_watcher_backend(watcher, io, root),
+                                                   std::chrono::milliseconds(300), std::move(changed));
+        } catch (const std::exception& e) {
+          fmt::print(stderr, "torchexamd: not watching {}: {}\n", root.string(), e.what());
+          return nullptr;
+        }
+      };
+    }
+    ExamService service(io, clock, *db, so);
+
+    std::unique_ptr<daemon::Server> server;
+    asio::steady_timer stopper(io);
+    auto shutdown = [&] {
+      // Let the reply that asked for it go out first.
+      stopper.expires_after(std::chrono::milliseconds(100));
+      stopper.async_wait([&](const boost::system::error_code&) {
+        service.shutdown();
+        if (server) server->stop();
+        io.stop();
+      });
+    };
+    daemon::Adapter adapter(
+        service, [&](std::string body) { if (server) server->broadcast(body); }, shutdown,
+        {static_cast<int>(::getpid()), socket.string(), state.string()});
+    server = std::make_unique<daemon::Server>(io, socket, adapter.binder());
+    server->start();
+    service.recover();
+
+    asio::signal_set signals(io, SIGTERM, SIGINT);
+    signals.async_wait([&](const boost::system::error_code& ec, int) {
+      if (!ec) shutdown();
+    });
+    asio::steady_timer ticker(io);
+    std::function<void()> tick = [&] {
+      service.tick();
+      ticker.expires_after(std::chrono::seconds(1));
+      ticker.async_wait([&](const boost::system::error_code& ec) {
+        if (!ec) tick();
+      });
+    };
+    tick();
+    fmt::print(stderr, "torchexamd {}: listening on {} (state in {})\n", ::getpid(), socket.string(), state.string());
+    io.run();
+    fmt::print(stderr, "torchexamd {}: stopped\n", ::getpid());
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "torchexamd: {}\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,70 @@
+// server.hpp — the daemon's transport: a Unix-socket acceptor and one
+// Connection per client, speaking LSP-framed JSON-RPC (swappable: the
+// Connection only moves frames; the Binder decides what they mean).
+//
+// Failure behaviour: a framing error or a message that is not JSON-RPC is
+// answered with the matching JSON-RPC error and the connection stays open; a
+// client that disconnects mid-request harms nothing (replies to it are
+// dropped). Threads: everything runs on the io_context's one thread.
+#pragma once
+
+#include "protocol/framing.hpp"
+#include "protocol/jsonrpc.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+
+namespace torchexam::daemon {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(boost::asio::local::stream_protocol::socket socket, const protocol::Binder& binder,
+             std::function<void(Connection*)> on_close);
+  void start();
+  void send(std::string body);  // frames and queues; dropped once closed
+  void close();
+  bool open() const { return open_; }
+
+ private:
+  void read();
+  void handle(const std::string& body);
+  void write();
+
+  boost::asio::local::stream_protocol::socket socket_;
+  const protocol::Binder& binder_;
+  std::function<void(Connection*)> on_close_;
+  protocol::FrameReader reader_;
+  std::array<char, 65536> buf_{};
+  std::deque<std::string> out_;
+  bool writing_ = false;
+  bool open_ = true;
+};
+
+class Server {
+ public:
+  // Binds `socket_path` (its folder must exist with mode 0700; a stale socket
+  // file is replaced) with mode 0600. Throws std::runtime_error.
+  Server(boost::asio::io_context& io, std::filesystem::path socket_path, const protocol::Binder& binder);
+  ~Server();
+  void start();
+  void stop();
+  // Sends a notification to every connected client.
+  void broadcast(const std::string& body);
+  size_t connections() const { return connections_.size(); }
+
+ private:
+  void accept();
+  boost::asio::io_context& io_;
+  std::filesystem::path path_;
+  const protocol::Binder& binder_;
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  std::set<std::shared_ptr<Connection>> connections_;
+};
+
+}  // namespace torchexam::daemon
