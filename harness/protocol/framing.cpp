@@ -37,10 +37,15 @@ size_t next_header_start(const std::string& buf) {
 FramingError FrameReader::fail(std::string message) {
   body_length_.reset();
   const size_t resume = next_header_start(buf_);
-  // Without a resume point, keep only a tail short enough to be the start of
-  // a header that is still arriving.
-  const size_t keep = kLengthHeader.size() - 1;
-  buf_.erase(0, resume != std::string::npos ? resume : buf_.size() - std::min(buf_.size(), keep));
+  if (resume != std::string::npos) {
+    buf_.erase(0, resume);
+    return {std::move(message)};
+  }
+  // Without a resume point, keep only the longest tail that could be the
+  // start of a "Content-Length:" still arriving.
+  size_t keep = std::min(buf_.size(), kLengthHeader.size() - 1);
+  while (keep > 0 && !iequals(std::string_view(buf_).substr(buf_.size() - keep), kLengthHeader.substr(0, keep))) --keep;
+  buf_.erase(0, buf_.size() - keep);
   return {std::move(message)};
 }
 

@@ -1,0 +1,425 @@
+// torchexamd end to end: a real daemon on a private socket and state folder,
+// real clients. The protocol transcript, notifications to two clients,
+// kill -9 in the middle of training, permissions and the single-instance
+// rule, diagnostics on save. Waits are conditions with deadlines.
+#include <doctest/doctest.h>
+
+#include "client.hpp"
+#include "protocol/framing.hpp"
+#include "protocol/jsonrpc.hpp"
+
+#include <boost/json.hpp>
+
+#include <dirent.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace torchexam;
+
+namespace {
+
+const fs::path kSource = TORCHEXAM_SOURCE_DIR;
+const fs::path kDaemon = TORCHEXAM_DAEMON;
+const fs::path kTinyEnv = kSource / "tests/environments/tiny";
+
+template <class F>
+bool wait_for(F&& cond, std::chrono::seconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+struct Daemon {
+  fs::path root;
+  fs::path socket;
+  fs::path state;
+  fs::path log;
+  pid_t pid = -1;
+
+  explicit Daemon(const std::string& name) {
+    root = fs::temp_directory_path() / ("torchexam-daemon-" + name + "-" + std::to_string(getpid()));
+    fs::remove_all(root);
+    fs::create_directories(root);
+    socket = root / "run" / "d.sock";
+    state = root / "state";
+    log = root / "daemon.log";
+  }
+  ~Daemon() {
+    if (pid > 0) kill9();
+    fs::remove_all(root);
+  }
+
+  // Starts torchexamd; returns its exit status if it exits at once instead.
+  std::optional<int> start() {
+    pid = fork();
+    if (pid == 0) {
+      int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      dup2(out, 1);
+      dup2(out, 2);
+      execl(kDaemon.c_str(), kDaemon.c_str(), "--socket", socket.c_str(), "--state-dir", state.c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    std::optional<int> exited;
+    const bool up = wait_for(
+        [&] {
+          int status = 0;
+          if (waitpid(pid, &status, WNOHANG) == pid) {
+            exited = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            return true;
+          }
+          try {
+            Client::connect(socket);
+            return true;
+          } catch (const ConnectError&) {
+            return false;
+          }
+        },
+        std::chrono::seconds(15));
+    if (exited) pid = -1;
+    REQUIRE_MESSAGE((up || exited), "torchexamd did not come up: " << slurp(log));
+    return exited;
+  }
+  // Runs torchexamd expecting it to refuse to start; returns its exit status.
+  int run_expecting_exit() {
+    pid = fork();
+    if (pid == 0) {
+      int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      dup2(out, 1);
+      dup2(out, 2);
+      execl(kDaemon.c_str(), kDaemon.c_str(), "--socket", socket.c_str(), "--state-dir", state.c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    return wait_exit();
+  }
+  void kill9() {
+    ::kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
+  int wait_exit() {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  std::unique_ptr<Client> client() { return Client::connect(socket); }
+};
+
+// Expected-subset match: "*" matches anything; a string with '*' is a glob.
+bool glob(const std::string& pattern, const std::string& s) {
+  std::string re;
+  for (char c : pattern) re += c == '*' ? std::string(".*") : (std::isalnum(static_cast<unsigned char>(c)) ? std::string(1, c) : std::string("\\") + c);
+  return std::regex_match(s, std::regex(re));
+}
+
+bool matches(const json::value& expected, const json::value& actual, std::string& why, const std::string& path) {
+  if (expected.is_string() && expected.get_string() == "*") return true;
+  if (expected.is_object()) {
+    if (!actual.is_object()) return why = path + ": expected an object", false;
+    for (const auto& [k, v] : expected.get_object()) {
+      const auto* a = actual.get_object().if_contains(k);
+      if (!a) return why = path + "." + std::string(k) + ": missing", false;
+      if (!matches(v, *a, why, path + "." + std::string(k))) return false;
+    }
+    return true;
+  }
+  if (expected.is_array()) {
+    if (!actual.is_array() || actual.get_array().size() != expected.get_array().size())
+      return why = path + ": array length differs", false;
+    for (size_t i = 0; i < expected.get_array().size(); ++i)
+      if (!matches(expected.get_array()[i], actual.get_array()[i], why, path + "[" + std::to_string(i) + "]"))
+        return false;
+    return true;
+  }
+  if (expected.is_number() && actual.is_number()) {
+    if (expected.to_number<double>() == actual.to_number<double>()) return true;
+    return why = path + ": " + json::serialize(actual) + " != " + json::serialize(expected), false;
+  }
+  if (expected.is_string() && actual.is_string()) {
+    const std::string e(expected.get_string()), a(actual.get_string());
+    if (e.find('*') != std::string::npos ? glob(e, a) : e == a) return true;
+  } else if (expected == actual) {
+    return true;
+  }
+  why = path + ": " + json::serialize(actual) + " does not match " + json::serialize(expected);
+  return false;
+}
+
+// A raw connection for the transcript: frames out, responses in.
+struct RawConnection {
+  int fd = -1;
+  protocol::FrameReader reader;
+  explicit RawConnection(const fs::path& socket) {
+    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket.c_str());
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  }
+  ~RawConnection() { ::close(fd); }
+  void send_raw(const std::string& bytes) { REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size())); }
+  // The next response (notifications skipped), or nullopt after `timeout`.
+  std::optional<json::value> response(std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      while (auto f = reader.next()) {
+        if (auto* frame = std::get_if<protocol::Frame>(&*f)) {
+          json::value v = json::parse(frame->body);
+          if (v.get_object().contains("id")) return v;
+        }
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char buf[65536];
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) return std::nullopt;
+      reader.feed(std::string_view(buf, static_cast<size_t>(n)));
+    }
+  }
+};
+
+std::string substitute(std::string s, const std::map<std::string, std::string>& vars) {
+  for (const auto& [k, v] : vars)
+    for (size_t pos; (pos = s.find(k)) != std::string::npos;) s.replace(pos, k.size(), v);
+  return s;
+}
+
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == 'r' || s[i + 1] == 'n')) {
+      out += s[i + 1] == 'r' ? '\r' : '\n';
+      ++i;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// Processes of ours whose command name starts with `prefix`.
+int count_processes(const std::string& prefix) {
+  int n = 0;
+  DIR* d = opendir("/proc");
+  while (dirent* e = d ? readdir(d) : nullptr) {
+    if (std::atoi(e->d_name) <= 0) continue;
+    std::ifstream f(std::string("/proc/") + e->d_name + "/comm");
+    std::string name;
+    if (std::getline(f, name) && name.rfind(prefix, 0) == 0) ++n;
+  }
+  if (d) closedir(d);
+  return n;
+}
+
+json::object start_params(const Daemon& d, const char* mode = "practice") {
+  return {{"environment", kTinyEnv.string()}, {"workspace", (d.root / "ws").string()}, {"mode", mode}};
+}
+
+// Waits for a notification satisfying `pred`.
+std::optional<Notification> await(Client& c, const std::function<bool(const Notification&)>& pred,
+                                  std::chrono::seconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    auto n = c.next_notification(std::chrono::milliseconds(500));
+    if (n && pred(*n)) return n;
+  }
+  return std::nullopt;
+}
+
+int64_t field_int(const json::value& v, const char* key) { return v.at(key).to_number<int64_t>(); }
+
+}  // namespace
+
+TEST_SUITE("daemon") {
+  TEST_CASE("protocol transcript: every method and every error") {
+    Daemon d("transcript");
+    REQUIRE_FALSE(d.start());
+    fs::create_directories(d.root / "ws2");
+    const std::map<std::string, std::string> vars = {{"$WS2", (d.root / "ws2").string()},
+                                                     {"$WS", (d.root / "ws").string()},
+                                                     {"$ENV", kTinyEnv.string()},
+                                                     {"$BADENV", (d.root / "no-such-env").string()}};
+    RawConnection c(d.socket);
+    std::ifstream in(kSource / "tests/daemon/protocol.transcript");
+    REQUIRE(in);
+    std::string line, last_sent;
+    bool repeat = false;
+    int lineno = 0, checked = 0;
+    while (std::getline(in, line)) {
+      ++lineno;
+      if (line.empty() || line[0] == '#') continue;
+      CAPTURE(lineno);
+      CAPTURE(line);
+      if (line.rfind("raw> ", 0) == 0) {
+        c.send_raw(unescape(line.substr(5)));
+      } else if (line.rfind(">? ", 0) == 0 || line.rfind("> ", 0) == 0) {
+        repeat = line[1] == '?';
+        last_sent = substitute(line.substr(repeat ? 3 : 2), vars);
+        c.send_raw(protocol::encode_frame(last_sent));
+      } else if (line == "<none") {
+        CHECK_FALSE(c.response(std::chrono::milliseconds(300)));
+        ++checked;
+      } else if (line.rfind("< ", 0) == 0) {
+        const json::value expected = json::parse(substitute(line.substr(2), vars));
+        std::string why;
+        auto got = c.response(std::chrono::seconds(30));
+        REQUIRE_MESSAGE(got, "no response");
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (repeat && !matches(expected, *got, why, "") && std::chrono::steady_clock::now() < until) {
+          c.send_raw(protocol::encode_frame(last_sent));
+          got = c.response(std::chrono::seconds(30));
+          REQUIRE(got);
+        }
+        why.clear();
+        CHECK_MESSAGE(matches(expected, *got, why, ""), why << "\n  got " << json::serialize(*got));
+        repeat = false;
+        ++checked;
+      } else {
+        FAIL("unknown transcript line");
+      }
+    }
+    CHECK(checked >= 30);  // the whole file was read
+    CHECK(d.wait_exit() == 0);  // daemon/shutdown ends it cleanly
+    CHECK_FALSE(fs::exists(d.socket));
+  }
+
+  TEST_CASE("socket and folder are private, and a second daemon is refused naming the first") {
+    Daemon d("single");
+    REQUIRE_FALSE(d.start());
+    struct stat st {};
+    REQUIRE(::stat(d.socket.parent_path().c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);
+    REQUIRE(::stat(d.socket.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    CHECK(S_ISSOCK(st.st_mode));
+
+    Daemon second("single-second");
+    second.socket = d.socket;  // the same socket as the first
+    second.log = d.root / "second.log";
+    CHECK(second.run_expecting_exit() == 1);
+    CHECK(slurp(d.root / "second.log").find("already running (pid " + std::to_string(d.pid) + ")") !=
+          std::string::npos);
+    // The first daemon still serves.
+    CHECK(d.client()->call("daemon/info", json::object{}).at("pid").to_number<int>() == d.pid);
+  }
+
+  TEST_CASE("two clients both receive the notifications of one submission") {
+    Daemon d("two-clients");
+    REQUIRE_FALSE(d.start());
+    auto a = d.client();
+    auto b = d.client();
+    a->call("exam/start", start_params(d));
+    b->call("daemon/info", json::object{});  // b is connected and served
+    const int64_t id = field_int(a->call("task/submit", json::object{{"task", "fashion_mnist"}}), "submission");
+    for (Client* c : {a.get(), b.get()}) {
+      auto train = await(*c, [&](const Notification& n) {
+        return n.method == "submission/progress" && field_int(n.params, "submission") == id &&
+               n.params.as_object().contains("epoch");
+      }, std::chrono::seconds(120));
+      CHECK(train);
+      auto done = await(*c, [&](const Notification& n) {
+        return n.method == "submission/finished" && field_int(n.params, "submission") == id;
+      }, std::chrono::seconds(120));
+      REQUIRE(done);
+      CHECK(json::value_to<std::string>(done->params.at("verdict")) == "ok");
+    }
+    auto st = a->call("exam/status", json::object{});
+    CHECK(st.at("tasks").at(0).at("best_score").to_number<int>() >= 1);
+  }
+
+  TEST_CASE("kill -9 while a submission trains: restart loses nothing") {
+    Daemon d("kill9");
+    REQUIRE_FALSE(d.start());
+    auto c = d.client();
+    auto started = c->call("exam/start", start_params(d, "exam"));
+    const std::string session(started.at("session").as_string());
+    const int64_t deadline = field_int(started, "deadline_ms");
+    fs::copy_file(kSource / "tests/solutions/slow_train.cpp", d.root / "ws/fashion_mnist/solution.cpp",
+                  fs::copy_options::overwrite_existing);
+    const int64_t id = field_int(c->call("task/submit", json::object{{"task", "fashion_mnist"}}), "submission");
+    auto training = await(*c, [&](const Notification& n) {
+      return n.method == "submission/progress" && field_int(n.params, "submission") == id &&
+             n.params.as_object().contains("epoch");
+    }, std::chrono::seconds(120));
+    REQUIRE(training);
+    REQUIRE(count_processes("torchexam-runne") > 0);
+
+    d.kill9();
+    // The grading tree died with the daemon.
+    CHECK(wait_for([] { return count_processes("torchexam-runne") == 0; }, std::chrono::seconds(10)));
+
+    REQUIRE_FALSE(d.start());
+    auto again = d.client();
+    auto st = again->call("exam/status", json::object{});
+    CHECK(json::value_to<std::string>(st.at("session")) == session);
+    CHECK(json::value_to<std::string>(st.at("mode")) == "exam");
+    CHECK(field_int(st, "deadline_ms") == deadline);  // the clock kept running, nothing reset it
+    const double left = st.at("remaining_s").to_number<double>();
+    CHECK(left < 3600);
+    CHECK(left > 3000);
+    // The interrupted submission is graded again, to the end.
+    bool finished = wait_for(
+        [&] {
+          auto s = again->call("submission/get", json::object{{"submission", id}});
+          return json::value_to<std::string>(s.at("state")) == "finished";
+        },
+        std::chrono::seconds(180));
+    REQUIRE(finished);
+    auto s = again->call("submission/get", json::object{{"submission", id}});
+    CHECK(json::value_to<std::string>(s.at("verdict")) == "ok");
+    CHECK(field_int(s, "attempts") == 2);
+  }
+
+  TEST_CASE("a save with a syntax error is diagnosed, and saving never submits") {
+    Daemon d("diagnostics");
+    REQUIRE_FALSE(d.start());
+    auto c = d.client();
+    c->call("exam/start", start_params(d));
+    const fs::path file = d.root / "ws/fashion_mnist/solution.cpp";
+    {
+      std::ofstream out(file, std::ios::app);
+      out << "\nint broken( {\n";
+    }
+    auto diag = await(*c, [](const Notification& n) { return n.method == "workspace/diagnostics"; },
+                      std::chrono::seconds(120));
+    REQUIRE(diag);
+    const auto& list = diag->params.at("diagnostics").as_array();
+    REQUIRE_FALSE(list.empty());
+    bool on_line = false;
+    const std::string text = slurp(file);
+    const int broken_line = static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+    for (const auto& dg : list)
+      on_line = on_line || (json::value_to<std::string>(dg.at("severity")) == "error" &&
+                            dg.at("line").to_number<int>() >= broken_line - 1);
+    CHECK(on_line);
+    auto st = c->call("exam/status", json::object{});
+    CHECK_FALSE(st.at("tasks").at(0).at("diagnostics").as_array().empty());
+    CHECK(st.at("tasks").at(0).at("submissions").to_number<int>() == 0);
+  }
+}
