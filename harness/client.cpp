@@ -109,6 +109,8 @@ void spawn_daemon(const std::filesystem::path& exe, const std::filesystem::path&
       ::dup2(out, 1);
       ::dup2(out, 2);
     }
+    if (in > 2) ::close(in);
+    if (out > 2) ::close(out);
     ::execl(exe.c_str(), exe.c_str(), "--socket", socket.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }

@@ -307,13 +307,33 @@ struct ExamService::Impl {
       rec.score = r.score;
       rec.message = r.message;
       rec.detail = r.detail;
-      rec.result_json = boost::json::serialize(to_json(r));
+      boost::json::object result = to_json(r);
+      result["artifacts"] = store_artifacts(r.job_dir);
+      rec.result_json = boost::json::serialize(result);
       rec.curve_json = boost::json::serialize(curve);
       rec.finished_at_ms = clock.now_ms();
     }
     db.update_submission(rec);
     if (rec.state != "queued") notify([&](ExamListener& l) { l.on_finished(rec); });
     pump();
+  }
+
+  // The job's checkpoint and logs, kept by content hash in the store.
+  boost::json::object store_artifacts(const fs::path& job_dir) {
+    boost::json::object out;
+    const std::pair<const char*, const char*> files[] = {{"checkpoint", "train/checkpoint.pt"},
+                                                         {"train_log", "train/output.log"},
+                                                         {"evaluate_log", "evaluate/output.log"}};
+    for (const auto& [name, rel] : files) {
+      std::error_code ec;
+      if (job_dir.empty() || !fs::is_regular_file(job_dir / rel, ec)) continue;
+      try {
+        out[name] = db.put_artifact(read_file(job_dir / rel));
+      } catch (const std::exception&) {
+        // A missing or unreadable file is no reason to lose the verdict.
+      }
+    }
+    return out;
   }
 
   ExamSummary summary(const Session& s) const {

@@ -81,6 +81,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   EventSink sink(event_fd);
+  if (auto err = run_steps({close_inherited_fds(event_fd)})) {
+    sink.result(torchexam::Verdict::internal_error, err->message());
+    return 1;
+  }
 
   const Contained contained = contain(event_fd);  // forks; returns in the worker
   limits.cpu_seconds = cpu_seconds;

@@ -1,9 +1,11 @@
 #include "steps.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace torchexam::sandbox {
@@ -48,6 +50,23 @@ std::vector<Step> limit_steps(const Limits& limits) {
                      }});
   }
   return steps;
+}
+
+Step close_inherited_fds(int keep) {
+  return {"close inherited descriptors", [keep]() -> std::optional<StepError> {
+            std::vector<int> fds;
+            if (DIR* d = opendir("/proc/self/fd")) {
+              while (dirent* e = readdir(d)) {
+                const int fd = std::atoi(e->d_name);
+                if (fd > STDERR_FILENO && fd != keep && fd != dirfd(d)) fds.push_back(fd);
+              }
+              closedir(d);
+            } else {
+              return StepError{"close inherited descriptors", errno, "opendir(/proc/self/fd)"};
+            }
+            for (int fd : fds) close(fd);
+            return std::nullopt;
+          }};
 }
 
 Step enter_workdir(const std::filesystem::path& dir) {

@@ -52,4 +52,8 @@ Step redirect_output(const std::filesystem::path& log);
 
 std::vector<Step> limit_steps(const Limits& limits);
 
+// Closes every descriptor above stderr except `keep`: whatever the parent
+// leaked (its log, its sockets, its database) never reaches candidate code.
+Step close_inherited_fds(int keep);
+
 }  // namespace torchexam::sandbox

@@ -3,6 +3,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 namespace torchexam::daemon {
@@ -82,6 +83,10 @@ Server::Server(asio::io_context& io, std::filesystem::path socket_path, const pr
   const mode_t old = ::umask(0077);  // the socket is created 0600
   boost::system::error_code bec;
   acceptor_.open(local(), bec);
+  // Not inherited by the compilers and runners the daemon starts: a child
+  // holding the listening socket would accept connections for a daemon
+  // that is gone.
+  if (!bec) ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
   if (!bec) acceptor_.bind(local::endpoint(path_.string()), bec);
   ::umask(old);
   if (!bec) acceptor_.listen(asio::socket_base::max_listen_connections, bec);
@@ -96,6 +101,7 @@ void Server::start() { accept(); }
 void Server::accept() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, local::socket socket) {
     if (ec) return;  // stopped
+    ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
     auto c = std::make_shared<Connection>(std::move(socket), binder_, [this](Connection* gone) {
       for (auto it = connections_.begin(); it != connections_.end(); ++it)
         if (it->get() == gone) {

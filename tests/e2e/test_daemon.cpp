@@ -325,8 +325,30 @@ TEST_SUITE("daemon") {
     CHECK(second.run_expecting_exit() == 1);
     CHECK(slurp(d.root / "second.log").find("already running (pid " + std::to_string(d.pid) + ")") !=
           std::string::npos);
-    // The first daemon still serves.
+    // The first daemon still serves, and SIGTERM stops it cleanly.
     CHECK(d.client()->call("daemon/info", json::object{}).at("pid").to_number<int>() == d.pid);
+    ::kill(d.pid, SIGTERM);
+    CHECK(d.wait_exit() == 0);
+    CHECK_FALSE(fs::exists(d.socket));
+  }
+
+  TEST_CASE("a client that disconnects mid-request harms nothing") {
+    Daemon d("disconnect");
+    REQUIRE_FALSE(d.start());
+    d.client()->call("exam/start", start_params(d));
+    {
+      RawConnection half(d.socket);
+      half.send_raw("Content-Length: 500\r\n\r\n{\"jsonrpc\":");  // then gone
+    }
+    {
+      RawConnection gone(d.socket);
+      gone.send_raw(protocol::encode_frame(
+          R"({"jsonrpc":"2.0","id":1,"method":"task/submit","params":{"task":"fashion_mnist"}})"));
+    }  // closed before the answer
+    auto c = d.client();
+    CHECK(wait_for([&] { return !c->call("submission/list", json::object{}).at("submissions").as_array().empty(); },
+                   std::chrono::seconds(10)));
+    CHECK(c->call("daemon/info", json::object{}).at("pid").to_number<int>() == d.pid);
   }
 
   TEST_CASE("two clients both receive the notifications of one submission") {
@@ -394,6 +416,10 @@ TEST_SUITE("daemon") {
     auto s = again->call("submission/get", json::object{{"submission", id}});
     CHECK(json::value_to<std::string>(s.at("verdict")) == "ok");
     CHECK(field_int(s, "attempts") == 2);
+    // The checkpoint and logs are kept in the store by content hash.
+    const auto& artifacts = s.at("result").at("artifacts").as_object();
+    CHECK(artifacts.contains("checkpoint"));
+    CHECK(artifacts.contains("train_log"));
   }
 
   TEST_CASE("a save with a syntax error is diagnosed, and saving never submits") {

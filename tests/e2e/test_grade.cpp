@@ -174,6 +174,20 @@ TEST_SUITE("e2e") {
     CHECK(str(g.result, "message").find("out of memory while training") != std::string::npos);
   }
 
+  TEST_CASE("candidate code inherits no descriptor but the event pipe") {
+    auto g = grade(solution("fd_probe.cpp"), {"--limit", "200", "--budget", "30"});
+    CHECK(str(g.result, "verdict") == "ok");
+    int fds = 0;
+    for (const auto& l : g.result.at("log").as_array()) {
+      const std::string line(l.as_string());
+      if (line.rfind("fd ", 0) != 0) continue;
+      ++fds;
+      CAPTURE(line);
+      CHECK(line.find("pipe:") != std::string::npos);  // the event pipe, and only it
+    }
+    CHECK(fds == 1);
+  }
+
   TEST_CASE("a syntax error gets compile_error on the right line") {
     auto g = grade(solution("syntax_error.cpp"), {"--limit", "200"});
     CHECK(g.exit_code == 0);
