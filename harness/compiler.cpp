@@ -194,7 +194,7 @@ std::vector<Diagnostic> Compiler::check_syntax(const fs::path& source, double ti
   return out;
 }
 
-BuildOutput Compiler::build(const fs::path& source) {
+BuildOutput Compiler::build(const fs::path& source, const std::string& display_name) {
   const auto start = std::chrono::steady_clock::now();
   BuildOutput out;
   const std::string text = read_file(source);
@@ -210,7 +210,7 @@ BuildOutput Compiler::build(const fs::path& source) {
   const fs::path lib = dir / "libsolution.so";
   const fs::path log = dir / "compiler.log";
   const fs::path snapshot = dir / "solution.cpp";
-  const std::string shown = source.string();
+  const std::string shown = display_name.empty() ? source.string() : display_name;
 
   auto finish = [&](bool cached) {
     out.cached = cached;

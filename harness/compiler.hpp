@@ -55,7 +55,8 @@ class Compiler {
 
   // Builds (or finds in the cache) `source`. Throws std::runtime_error only
   // for the harness's own failures (cannot write the cache, no compiler).
-  BuildOutput build(const std::filesystem::path& source);
+  // `display_name` names the source in diagnostics (default: its path).
+  BuildOutput build(const std::filesystem::path& source, const std::string& display_name = "");
 
   // A fast syntax-only check (no code generation, no cache), for diagnostics
   // on save. `display_name` replaces the checked file's path in diagnostics.

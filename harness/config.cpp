@@ -273,6 +273,13 @@ const TaskConfig* Environment::find_task(std::string_view id) const {
   return nullptr;
 }
 
+const DataSet* Environment::find_data(std::string_view name) const {
+  for (const DataSet& d : data) {
+    if (d.name == name) return &d;
+  }
+  return nullptr;
+}
+
 namespace {
 
 // ---------------------------------------------------------------------------
@@ -700,6 +707,11 @@ TaskConfig read_task(Context& cx, const YAML::Node& root, std::string id, fs::pa
       .required("starter", [&](const Entry& e) { set(task.starter, read_existing_file(cx, e, task.dir)); })
       .optional("reference", [&](const Entry& e) { set(task.reference, read_existing_file(cx, e, task.dir)); })
       .optional("options", [&](const Entry& e) { set(task.options, read_string_map(cx, e)); })
+      .optional("data",
+                [&](const Entry& e) {
+                  set(task.data, read_string(cx, e));
+                  task.data_mark = e.where;
+                })
       .alias("thresholds", "ladder")
       .alias("threshold", "ladder")
       .alias("levels", "ladder")
@@ -707,6 +719,96 @@ TaskConfig read_task(Context& cx, const YAML::Node& root, std::string id, fs::pa
       .alias("memory", "memory_limit")
       .read(root);
   return task;
+}
+
+bool is_sha256(const std::string& s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::optional<DataItem> read_data_item(Context& cx, const YAML::Node& node) {
+  if (!node.IsMap()) {
+    cx.report(node, "each entry of 'files' must be a map with 'path' (or 'tree') and 'sha256', got " + describe(node));
+    return std::nullopt;
+  }
+  DataItem item;
+  item.where = cx.at(node);
+  bool have_path = false;
+  MapReader(cx, "a data file")
+      .optional("path",
+                [&](const Entry& e) {
+                  set(item.path, read_string(cx, e));
+                  have_path = !item.path.empty();
+                })
+      .optional("tree",
+                [&](const Entry& e) {
+                  set(item.path, read_string(cx, e));
+                  item.tree = true;
+                  have_path = !item.path.empty();
+                })
+      .required("sha256",
+                [&](const Entry& e) {
+                  const std::optional<std::string> hash = read_string(cx, e);
+                  if (hash && !is_sha256(*hash))
+                    cx.report(e.where, "key 'sha256' must be 64 lower-case hex digits, got '" + *hash + "'");
+                  else
+                    set(item.sha256, hash);
+                })
+      .read(node);
+  if (!have_path) {
+    cx.report(item.where, "a data file needs 'path' (one file) or 'tree' (a folder)");
+    return std::nullopt;
+  }
+  if (item.path.front() == '/' || item.path.find("..") != std::string::npos) {
+    cx.report(item.where, "'" + item.path + "' must be a relative path inside the package, without '..'");
+    return std::nullopt;
+  }
+  return item;
+}
+
+std::optional<std::vector<DataSet>> read_data_list(Context& cx, const Entry& e) {
+  if (!e.value.IsSequence()) {
+    type_error(cx, e, "a list of data sets");
+    return std::nullopt;
+  }
+  std::vector<DataSet> out;
+  for (size_t i = 0; i < e.value.size(); ++i) {
+    const YAML::Node node = e.value[i];
+    if (!node.IsMap()) {
+      cx.report(node, "entry " + std::to_string(i + 1) + " of 'data' must be a map, got " + describe(node));
+      continue;
+    }
+    DataSet d;
+    d.where = cx.at(node);
+    MapReader(cx, "a data set")
+        .required("name",
+                  [&](const Entry& n) {
+                    const std::optional<std::string> name = read_string(cx, n);
+                    if (name && !is_valid_name(*name))
+                      cx.report(n.where, "a data set name must use only a-z, 0-9, '_' and '-', got '" + *name + "'");
+                    else
+                      set(d.name, name);
+                  })
+        .optional("apt", [&](const Entry& a) { set(d.apt, read_string(cx, a)); })
+        .optional("npm", [&](const Entry& n) { set(d.npm, read_string(cx, n)); })
+        .required("files",
+                  [&](const Entry& f) {
+                    if (!f.value.IsSequence() || f.value.size() == 0) {
+                      type_error(cx, f, "a non-empty list of files");
+                      return;
+                    }
+                    for (size_t j = 0; j < f.value.size(); ++j)
+                      if (auto item = read_data_item(cx, f.value[j])) d.items.push_back(std::move(*item));
+                  })
+        .read(node);
+    if (d.apt.empty() == d.npm.empty())
+      cx.report(d.where, "data set '" + d.name + "' needs exactly one source: 'apt: PACKAGE' or 'npm: PACKAGE@VERSION'");
+    for (const auto& other : out)
+      if (!d.name.empty() && other.name == d.name) cx.report(d.where, "data set '" + d.name + "' is declared twice");
+    out.push_back(std::move(d));
+  }
+  return out;
 }
 
 void read_compiler(Context& cx, const Entry& e, Environment& env) {
@@ -789,6 +891,7 @@ EnvironmentFile read_environment(Context& cx, const YAML::Node& root) {
                 })
       .optional("threads", [&](const Entry& e) { set(env.threads, read_int(cx, e, kMinThreads, kMaxThreads)); })
       .optional("compiler", [&](const Entry& e) { read_compiler(cx, e, env); })
+      .optional("data", [&](const Entry& e) { set(env.data, read_data_list(cx, e)); })
       .required("tasks",
                 [&](const Entry& e) {
                   set(file.tasks, read_task_list(cx, e));
@@ -869,6 +972,13 @@ Environment load_environment(const fs::path& dir) {
   const std::vector<Located> found = with_folders(cx, dir, abs_dir, read.tasks);
   for (const Located& ref : found) {
     if (auto task = load_task(dir, abs_dir, ref, diagnostics)) read.env.tasks.push_back(std::move(*task));
+  }
+  for (const auto& task : read.env.tasks) {
+    if (task.data.empty() || read.env.find_data(task.data)) continue;
+    std::string names;
+    for (const auto& d : read.env.data) names += (names.empty() ? "" : ", ") + d.name;
+    diagnostics.push_back({task.data_mark, "data set '" + task.data + "' is not declared in environment.yaml's 'data' (" +
+                                               (names.empty() ? std::string("none is") : "declared: " + names) + ")"});
   }
   if (!diagnostics.empty()) throw ConfigError(std::move(diagnostics));
   return std::move(read.env);

@@ -17,6 +17,14 @@
 //     flags: [-O2]              # extra flags for the candidate's code (default [-O2])
 //     timeout: 2m               # compile time limit (default 2m)
 //   tasks: [fashion_mnist]      # required, non-empty; each a sub-folder with task.yaml
+//   data:                       # optional: data sets installed by `torchexam data`
+//     - name: auto-mpg          #   [a-z0-9_-]+
+//       apt: python3-vega-datasets      # or npm: "@scope/pkg@1.2.3"
+//       files:
+//         - path: usr/lib/python3/dist-packages/vega_datasets/_data/cars.json
+//           sha256: 0123...     #   64 hex digits
+//         - tree: usr/share/tuxpaint/stamps   # a folder; sha256 of its manifest
+//           sha256: 4567...
 //
 // task.yaml (in <environment>/<task>/):
 //   title: ...                  # required
@@ -31,6 +39,8 @@
 //   starter: starter.cpp        # required, file must exist
 //   reference: reference.cpp    # optional, file must exist when given
 //   options: {key: value}       # optional, passed to the plugin as strings
+//   data: auto-mpg              # optional: an environment data set; the plugin
+//                               # gets data_dir=<data directory>/<name>
 //
 // Failure: ConfigError (never yaml-cpp's exceptions). Thread-safe: pure.
 #pragma once
@@ -76,6 +86,25 @@ struct Ladder {
   int score(double metric) const;
 };
 
+// A data set the environment installs offline: files taken out of a Debian
+// package (`apt`) or an npm package (`npm`, "name@version"), each checked by
+// SHA-256. A `tree` item is a whole folder; its sha256 is that of the
+// manifest: one "<sha256>  <relative path>\n" line per file, sorted by path.
+struct DataItem {
+  std::string path;  // inside the package, e.g. usr/share/foo/bar.json
+  std::string sha256;
+  bool tree = false;
+  Mark where;
+};
+
+struct DataSet {
+  std::string name;  // [a-z0-9_-]+; the folder under the data directory
+  std::string apt;   // a Debian package, or
+  std::string npm;   // an npm package with its version
+  std::vector<DataItem> items;
+  Mark where;
+};
+
 struct TaskConfig {
   std::string id;  // the task's folder name
   std::filesystem::path dir;
@@ -92,6 +121,8 @@ struct TaskConfig {
   std::filesystem::path starter;    // absolute
   std::filesystem::path reference;  // absolute, empty when none
   std::map<std::string, std::string> options;
+  std::string data;  // the environment data set the plugin reads ("" when none)
+  Mark data_mark;
 };
 
 struct Environment {
@@ -104,8 +135,10 @@ struct Environment {
   std::vector<std::string> compiler_flags{"-O2"};
   double compile_timeout_s = 120;
   std::vector<TaskConfig> tasks;
+  std::vector<DataSet> data;
 
   const TaskConfig* find_task(std::string_view id) const;
+  const DataSet* find_data(std::string_view name) const;
 };
 
 // Reads dir/environment.yaml and every listed task's task.yaml.

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <deque>
 #include <fstream>
 #include <random>
@@ -229,8 +230,9 @@ struct ExamService::Impl {
       const auto* p = std::get_if<events::Progress>(&e);
       if (!p) return;
       if (p->kind == events::Progress::Kind::epoch) {
-        boost::json::object point{{"epoch", p->epoch}, {"loss", p->loss}, {"elapsed_s", p->elapsed_s}};
-        for (const auto& [k, v] : p->metrics) point[k] = v;
+        auto real = [](double v) { return std::isfinite(v) ? boost::json::value(v) : boost::json::value(nullptr); };
+        boost::json::object point{{"epoch", p->epoch}, {"loss", real(p->loss)}, {"elapsed_s", real(p->elapsed_s)}};
+        for (const auto& [k, v] : p->metrics) point[k] = real(v);
         curve.push_back(std::move(point));
       }
       post("train", *p);
@@ -250,7 +252,21 @@ struct ExamService::Impl {
     Job job_;
   };
 
+  // Starts a job; a failure to prepare it (disk full, permissions) ends it
+  // with internal_error instead of holding a worker slot or the io thread.
   void run(const Job& job) {
+    try {
+      start_job(job);
+    } catch (const std::exception& e) {
+      GradeResult r;
+      r.verdict = Verdict::internal_error;
+      r.message = std::string("could not start grading: ") + e.what();
+      running[job.id] = job;
+      finish(job, r, {});
+    }
+  }
+
+  void start_job(const Job& job) {
     SubmissionRecord rec = *db.submission(job.id);
     rec.state = "running";
     rec.attempts += 1;
@@ -276,6 +292,7 @@ struct ExamService::Impl {
     req.task = &task;
     req.source = source;
     req.job_dir = dir;
+    req.display_name = (fs::path(job.session->rec.workspace) / job.task / rec.source_name).string();
     req.cache_dir = opts.cache_dir;
     req.cancel = job.cancel.get();
     asio::post(workers, [this, job, req] {
@@ -448,6 +465,8 @@ ExamSummary ExamService::start(const StartOptions& o) {
   auto& I = *impl_;
   if (o.mode != "practice" && o.mode != "exam")
     throw ServiceError(Kind::invalid_argument, "mode must be 'practice' or 'exam', not '" + o.mode + "'");
+  if (o.environment.empty() || o.workspace.empty())
+    throw ServiceError(Kind::invalid_argument, "both the environment folder and the workspace must be given");
   const fs::path env_dir = fs::absolute(o.environment).lexically_normal();
   const fs::path workspace = fs::absolute(o.workspace).lexically_normal();
   config::Environment env = Impl::load_env(env_dir);
@@ -459,7 +478,9 @@ ExamSummary ExamService::start(const StartOptions& o) {
   if (o.duration_s) {
     if (o.mode == "exam")
       throw ServiceError(Kind::invalid_argument, "an exam-mode session runs for the environment's duration");
-    if (*o.duration_s <= 0) throw ServiceError(Kind::invalid_argument, "duration must be positive");
+    constexpr double kMaxDuration = 7 * 24 * 3600.0;
+    if (!(*o.duration_s > 0 && *o.duration_s <= kMaxDuration))
+      throw ServiceError(Kind::invalid_argument, "duration must be between 1 second and 7 days");
     duration = *o.duration_s;
   }
   const int64_t now = I.clock.now_ms();
@@ -479,6 +500,8 @@ ExamSummary ExamService::start(const StartOptions& o) {
   s->rec.state = "running";
   s->env = std::move(env);
   s->last_timer_ms = now;
+  for (int w : kWarnings)  // a short session starts past some warnings: they are not news
+    if (duration <= w * 60.0 && w < s->warned) s->warned = w;
   I.save(*s);
   I.sessions[s->rec.id] = s;
   I.start_watch(s);
@@ -534,6 +557,7 @@ ExamSummary ExamService::stop(const std::string& session) {
     }
     impl_->save(s);
     s.watch.reset();
+    impl_->notify([&](ExamListener& l) { l.on_closed(s.rec); });
   }
   return impl_->summary(s);
 }

@@ -109,6 +109,7 @@ class ExamListener {
   // Every minute while running; `warning` is set once when 30, 10 and 1
   // minutes are left.
   virtual void on_timer(const store::SessionRecord&, double /*remaining_s*/, std::optional<int> /*warning*/) {}
+  // The session closed at its deadline, or was stopped (see its state).
   virtual void on_closed(const store::SessionRecord&) {}
   virtual void on_diagnostics(const std::string& /*session*/, const std::string& /*task*/,
                               const std::filesystem::path& /*file*/, const std::vector<Diagnostic>&) {}

@@ -1,5 +1,7 @@
 #include "grade_json.hpp"
 
+#include <cmath>
+
 namespace torchexam {
 namespace json = boost::json;
 
@@ -18,7 +20,7 @@ json::object to_json(const GradeResult& r) {
       {"verdict", to_string(r.verdict)},
       {"score", r.score},
       {"metric_name", r.metric_name},
-      {"metric", r.metric ? json::value(*r.metric) : json::value(nullptr)},
+      {"metric", r.metric && std::isfinite(*r.metric) ? json::value(*r.metric) : json::value(nullptr)},
       {"message", r.message},
       {"detail", r.detail},
       {"diagnostics", to_json(r.diagnostics)},

@@ -100,7 +100,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       observer.phase("build");
       auto t0 = Clock::now();
       Compiler compiler({cache, env.compiler_flags, env.compile_timeout_s, req.cancel});
-      BuildOutput build = compiler.build(req.source);
+      BuildOutput build = compiler.build(req.source, req.display_name);
       if (build.cancelled) return cancelled();
       out.timings.build_s = since(t0);
       out.build_cached = build.cached;

@@ -26,6 +26,7 @@ struct GradeRequest {
   const config::Environment* environment = nullptr;
   const config::TaskConfig* task = nullptr;
   std::filesystem::path source;  // solution.cpp, or a TorchScript .pt
+  std::string display_name;      // how diagnostics name the source (default: its path)
   std::map<std::string, std::string> extra_options;  // merged over the task's plugin options
   int threads = 0;                 // 0: the environment's
   double budget_s = 0;             // 0: the task's

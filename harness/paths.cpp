@@ -62,6 +62,11 @@ fs::path cache_dir() {
   return home_based("XDG_CACHE_HOME", ".cache", "torchexam-cache");
 }
 
+fs::path data_dir() {
+  if (auto v = env("TORCHEXAM_DATA_DIR"); !v.empty()) return v;
+  return home_based("XDG_DATA_HOME", ".local/share", "torchexam-data") / "data";
+}
+
 fs::path socket_path() {
   if (auto v = env("TORCHEXAM_SOCKET"); !v.empty()) return v;
   if (auto v = env("XDG_RUNTIME_DIR"); !v.empty()) return fs::path(v) / "torchexam" / "daemon.sock";

@@ -22,6 +22,9 @@ std::filesystem::path executable_dir();
 std::filesystem::path runner();
 std::filesystem::path plugin(const std::string& name);  // lib<...>-task-NAME.so
 std::filesystem::path cache_dir();
+// Installed data sets: $TORCHEXAM_DATA_DIR, else $XDG_DATA_HOME/torchexam/data,
+// else ~/.local/share/torchexam/data.
+std::filesystem::path data_dir();
 std::filesystem::path state_dir();
 // The daemon's socket: $TORCHEXAM_SOCKET, else
 // $XDG_RUNTIME_DIR/torchexam/daemon.sock, else <state dir>/run/daemon.sock.

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 
 namespace fs = std::filesystem;
@@ -33,30 +34,38 @@ using namespace torchexam;
 
 namespace {
 
-// Makes `dir` (and parents) and insists it is ours with mode 0700.
+// Makes `dir` with mode 0700, or insists an existing one is ours and
+// private: a folder someone else can enter is refused, never chmod'ed.
 void private_dir(const fs::path& dir) {
-  fs::create_directories(dir);
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    fs::create_directories(dir.parent_path());
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+      throw std::runtime_error("cannot create " + dir.string() + ": " + std::strerror(errno));
+  }
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) throw std::runtime_error("cannot stat " + dir.string());
   if (st.st_uid != ::getuid())
     throw std::runtime_error(dir.string() + " belongs to another user; choose another socket with --socket");
-  if ((st.st_mode & 0777) != 0700 && ::chmod(dir.c_str(), 0700) != 0)
-    throw std::runtime_error("cannot make " + dir.string() + " private (chmod 0700)");
+  if ((st.st_mode & 077) != 0)
+    throw std::runtime_error(fmt::format("{} can be entered by other users (mode {:o}); the socket's folder must "
+                                         "be private: chmod 700 it, or choose another socket with --socket",
+                                         dir.string(), st.st_mode & 0777));
 }
 
-// Holds an exclusive lock on <socket>.lock for the daemon's lifetime; the
-// file holds the pid of the holder.
-int lock_instance(const fs::path& socket) {
-  const fs::path lock = socket.string() + ".lock";
+// Holds an exclusive lock on `lock` for the daemon's lifetime; the file
+// holds the pid of the holder. One on the socket and one on the state
+// folder: two daemons may share neither.
+int lock_instance(const fs::path& lock, const fs::path& socket) {
   int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) throw std::runtime_error("cannot open " + lock.string());
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     std::string pid;
     std::ifstream(lock) >> pid;
     ::close(fd);
-    throw std::runtime_error(fmt::format("torchexamd is already running (pid {}) on {}; stop it with "
-                                         "`torchexam daemon stop`",
-                                         pid.empty() ? "?" : pid, socket.string()));
+    throw std::runtime_error(fmt::format("torchexamd is already running (pid {}) and holds {}; stop it with "
+                                         "`torchexam daemon stop --socket {}`",
+                                         pid.empty() ? "?" : pid, lock.string(), socket.string()));
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0) {
@@ -73,7 +82,9 @@ int main(int argc, char** argv) {
   int concurrency = 1;
   std::string watcher = "inotify";
   app.add_option("--socket", socket, "Unix socket to listen on (default: $XDG_RUNTIME_DIR/torchexam/daemon.sock)");
-  app.add_option("--state-dir", state, "database, artifacts and job folders (default: $XDG_STATE_HOME/torchexam)");
+  app.add_option("--state-dir", state,
+                 "database, artifacts and job folders (default: $TORCHEXAM_STATE_DIR, $XDG_STATE_HOME/torchexam, "
+                 "~/.local/state/torchexam)");
   app.add_option("--concurrency", concurrency, "grading jobs run at once")->check(CLI::Range(1, 16));
   app.add_option("--watcher", watcher, "workspace watcher backend: inotify, or none")
       ->check(CLI::IsMember({"inotify", "none"}));
@@ -84,8 +95,12 @@ int main(int argc, char** argv) {
 
   try {
     private_dir(socket.parent_path());
-    const int lock_fd = lock_instance(socket);
-    (void)lock_fd;  // held until exit
+    state = fs::absolute(state);
+    fs::create_directories(state);
+    const int socket_lock = lock_instance(socket.string() + ".lock", socket);
+    const int state_lock = lock_instance(state / "daemon.lock", socket);
+    (void)socket_lock;  // both held until exit
+    (void)state_lock;
 
     asio::io_context io;
     SystemClock clock;
@@ -109,7 +124,10 @@ int main(int argc, char** argv) {
 
     std::unique_ptr<daemon::Server> server;
     asio::steady_timer stopper(io);
+    bool stopping = false;
     auto shutdown = [&] {
+      if (stopping) return;
+      stopping = true;
       // Let the reply that asked for it go out first.
       stopper.expires_after(std::chrono::milliseconds(100));
       stopper.async_wait([&](const boost::system::error_code&) {

@@ -50,6 +50,12 @@ FramingError FrameReader::fail(std::string message) {
 }
 
 std::optional<std::variant<Frame, FramingError>> FrameReader::next() {
+  if (skip_ > 0) {
+    const size_t n = std::min(skip_, buf_.size());
+    buf_.erase(0, n);
+    skip_ -= n;
+    if (skip_ > 0) return std::nullopt;
+  }
   if (!body_length_) {
     const size_t end = buf_.find(kHeaderEnd);
     if (end == std::string::npos) {
@@ -80,9 +86,13 @@ std::optional<std::variant<Frame, FramingError>> FrameReader::next() {
       // Other headers (Content-Type) are accepted and ignored.
     }
     if (!length) return fail("header without Content-Length");
-    if (*length > max_body_)
-      return fail("message of " + std::to_string(*length) + " bytes is over the limit of " +
-                  std::to_string(max_body_));
+    if (*length > max_body_) {
+      // The length is known: drop the body whole rather than parse it as headers.
+      buf_.erase(0, end + kHeaderEnd.size());
+      skip_ = *length;
+      return FramingError{"message of " + std::to_string(*length) + " bytes is over the limit of " +
+                          std::to_string(max_body_)};
+    }
     buf_.erase(0, end + kHeaderEnd.size());
     body_length_ = length;
   }

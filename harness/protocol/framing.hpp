@@ -39,6 +39,7 @@ class FrameReader {
   std::string buf_;
   size_t max_body_;
   std::optional<size_t> body_length_;  // header parsed, waiting for the body
+  size_t skip_ = 0;                    // bytes of an over-long body still to drop
 };
 
 std::string encode_frame(std::string_view body);

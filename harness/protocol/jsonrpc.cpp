@@ -1,5 +1,7 @@
 #include "jsonrpc.hpp"
 
+#include <cmath>
+
 namespace torchexam::protocol {
 
 std::variant<Message, ParseFailure> parse_message(std::string_view body) {
@@ -33,6 +35,8 @@ std::variant<Message, ParseFailure> parse_message(std::string_view body) {
     return m;
   }
   if (!o.contains("id")) return ParseFailure{error_code::invalid_request, "a message needs a method or an id", nullptr};
+  if (!o.contains("result") && !o.contains("error"))
+    return ParseFailure{error_code::invalid_request, "a request needs a \"method\"", id};
   m.kind = Message::Kind::response;
   if (auto r = o.find("result"); r != o.end()) m.result = r->value();
   if (auto e = o.find("error"); e != o.end()) {
@@ -107,10 +111,10 @@ std::optional<int64_t> Fields::opt_integer(const char* key) const {
 std::optional<double> Fields::opt_number(const char* key) const {
   const json::value* v = find(key);
   if (!v) return std::nullopt;
-  if (v->is_double()) return v->get_double();
+  if (v->is_double() && std::isfinite(v->get_double())) return v->get_double();  // 1e400 parses as infinity
   if (v->is_int64()) return static_cast<double>(v->get_int64());
   if (v->is_uint64()) return static_cast<double>(v->get_uint64());
-  wrong(key, "a number");
+  wrong(key, "a finite number");
 }
 
 std::optional<bool> Fields::opt_bool(const char* key) const {

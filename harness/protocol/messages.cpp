@@ -2,6 +2,8 @@
 
 #include "grade_json.hpp"
 
+#include <cmath>
+
 namespace torchexam::protocol {
 
 StartParams from_json(const json::value& v, StartParams*) {
@@ -54,7 +56,9 @@ EmptyParams from_json(const json::value& v, EmptyParams*) {
 
 namespace {
 json::value opt(const std::optional<int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); }
-json::value opt(const std::optional<double>& v) { return v ? json::value(*v) : json::value(nullptr); }
+// JSON has no NaN or infinity: they go out as null.
+json::value real(double v) { return std::isfinite(v) ? json::value(v) : json::value(nullptr); }
+json::value opt(const std::optional<double>& v) { return v ? real(*v) : json::value(nullptr); }
 json::value opt(const std::optional<std::string>& v) { return v ? json::value(*v) : json::value(nullptr); }
 
 json::value parse_or_null(const std::string& text) {
@@ -136,17 +140,17 @@ json::value to_json(const ProgressNote& n) {
   if (n.progress) {
     const auto& p = *n.progress;
     json::object metrics;
-    for (const auto& [k, v] : p.metrics) metrics[k] = v;
+    for (const auto& [k, v] : p.metrics) metrics[k] = real(v);
     o["kind"] = p.kind == events::Progress::Kind::batch ? "batch" : "epoch";
     o["epoch"] = p.epoch;
     o["epochs"] = p.epochs;
     o["batch"] = p.batch;
     o["batches"] = p.batches;
-    o["loss"] = std::isfinite(p.loss) ? json::value(p.loss) : json::value(nullptr);
+    o["loss"] = real(p.loss);
     o["metrics"] = std::move(metrics);
-    o["samples_per_s"] = p.samples_per_s;
-    o["eta_s"] = p.eta_s;
-    o["budget_left_s"] = p.budget_left_s;
+    o["samples_per_s"] = real(p.samples_per_s);
+    o["eta_s"] = real(p.eta_s);
+    o["budget_left_s"] = real(p.budget_left_s);
   }
   return o;
 }
@@ -159,7 +163,7 @@ json::value finished_note(const store::SubmissionRecord& r) {
 
 json::value timer_note(const store::SessionRecord& s, double remaining_s, std::optional<int> warning) {
   return json::object{{"session", s.id},
-                      {"remaining_s", remaining_s},
+                      {"remaining_s", real(remaining_s)},
                       {"warning_minutes", warning ? json::value(*warning) : json::value(nullptr)}};
 }
 

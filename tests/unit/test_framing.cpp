@@ -40,7 +40,7 @@ TEST_SUITE("framing") {
 
   TEST_CASE("a malformed header is an error and the next message still gets through") {
     for (std::string bad : std::vector<std::string>{"Content-Length: abc\r\n\r\n", "X-Nothing: 1\r\n\r\n", "garbage without colon\r\n\r\n",
-                            "Content-Length: 99999999999\r\n\r\n", std::string(9000, 'x')}) {
+                            std::string(9000, 'x')}) {
       CAPTURE(bad.substr(0, 40));
       FrameReader r(1 << 20);
       std::vector<std::string> errors;
@@ -66,6 +66,17 @@ TEST_SUITE("framing") {
     CHECK(drain(r, &errors) == std::vector<std::string>{"[]"});
   }
 
+  TEST_CASE("an over-long body is dropped whole: one error, then the next message") {
+    FrameReader r(10);
+    std::vector<std::string> errors;
+    r.feed("Content-Length: 30\r\n\r\n0123456789");
+    CHECK(drain(r, &errors).empty());
+    r.feed("Content-Length: 99\r\n");  // the last 20 bytes of the body, though it looks like a header
+    r.feed(encode_frame("{}"));
+    CHECK(drain(r, &errors) == std::vector<std::string>{"{}"});
+    CHECK(errors.size() == 1);
+  }
+
   TEST_CASE("JSON-RPC messages parse, and bad ones get the matching error") {
     auto req = parse_message(R"({"jsonrpc":"2.0","id":7,"method":"exam/status","params":{}})");
     REQUIRE(std::holds_alternative<Message>(req));
@@ -80,6 +91,9 @@ TEST_SUITE("framing") {
     CHECK(std::get<ParseFailure>(no_version).id == 3);
     CHECK(std::get<ParseFailure>(parse_message(R"({"jsonrpc":"2.0","id":1,"method":5})")).code ==
           error_code::invalid_request);
+    auto no_method = parse_message(R"({"jsonrpc":"2.0","id":9,"methd":"x"})");
+    CHECK(std::get<ParseFailure>(no_method).code == error_code::invalid_request);
+    CHECK(std::get<ParseFailure>(no_method).id == 9);
   }
 
   TEST_CASE("the binder answers unknown methods and bad params itself") {
