@@ -10,7 +10,7 @@
 # Environment:
 #   FUZZ_CLANGXX         the clang++ to use (default: clang++)
 #   FUZZ_SECONDS         how long to fuzz (default: 60)
-#   FUZZ_EXTRA_CXXFLAGS  more compile flags, e.g. -DFUZZ_PROTOCOL_TOLERATE_KNOWN
+#   FUZZ_EXTRA_CXXFLAGS  more compile flags
 #
 # Exit status: the fuzzer's (0: nothing found; 77, libFuzzer's default
 # -error_exitcode: a crash, an escaped exception, a sanitizer report or a
