@@ -1,5 +1,6 @@
 #include "grader.hpp"
 
+#include "data_sets.hpp"
 #include "paths.hpp"
 #include "runner_launch.hpp"
 #include "scorer.hpp"
@@ -60,6 +61,16 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     const fs::path cache = req.cache_dir.empty() ? paths::cache_dir() : req.cache_dir;
     const fs::path plugin = paths::plugin(task.plugin);
     auto options = task.options;
+    if (!task.data.empty()) {
+      // The plugin reads the environment's installed data set.
+      const auto* set = env.find_data(task.data);
+      const fs::path dir = data_sets::set_dir(*set, paths::data_dir());
+      if (!fs::is_directory(dir))
+        throw std::runtime_error(fmt::format("the data set '{}' is not installed in {}; install it with: torchexam "
+                                             "data {}",
+                                             task.data, dir.string(), env.dir.string()));
+      options["data_dir"] = dir.string();
+    }
     for (const auto& [k, v] : req.extra_options) options[k] = v;
     const int threads = req.threads > 0 ? req.threads : env.threads;
     const double budget = req.budget_s > 0 ? req.budget_s : task.time_budget_s;

@@ -11,6 +11,7 @@
 // 3 when the harness itself failed (internal_error).
 #include "build_config.hpp"
 #include "compiler.hpp"
+#include "data_sets.hpp"
 #include "config.hpp"
 #include "grade_json.hpp"
 #include "grader.hpp"
@@ -48,6 +49,50 @@ void print_human(const GradeResult& r) {
   fmt::print("job:     {}\n", r.job_dir.string());
 }
 
+const char* state_name(data_sets::ItemStatus::State s) {
+  switch (s) {
+    case data_sets::ItemStatus::State::ok: return "ok";
+    case data_sets::ItemStatus::State::missing: return "missing";
+    case data_sets::ItemStatus::State::mismatch: return "checksum mismatch";
+  }
+  return "?";
+}
+
+// `torchexam data`: install (or only check) every data set of `env`.
+int run_data(const config::Environment& env, bool check_only, bool as_json) {
+  const auto root = paths::data_dir();
+  int failures = 0;
+  json::array sets;
+  for (const auto& set : env.data) {
+    if (!check_only) {
+      try {
+        data_sets::install(set, root, [](const std::string& line) { fmt::print(stderr, "{}\n", line); });
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "torchexam: {}\n", e.what());
+      }
+    }
+    const auto status = data_sets::check(set, root);
+    json::array items;
+    for (const auto& item : status.items) {
+      items.push_back({{"path", item.item->path}, {"local", item.local.string()}, {"state", state_name(item.state)},
+                       {"expected_sha256", item.item->sha256}, {"actual_sha256", item.actual_sha256}});
+      if (!as_json && item.state != data_sets::ItemStatus::State::ok)
+        fmt::print(stderr, "{}: {} is {}{}\n", set.name, item.local.string(), state_name(item.state),
+                   item.state == data_sets::ItemStatus::State::mismatch
+                       ? fmt::format(" (sha256 {}, expected {})", item.actual_sha256, item.item->sha256)
+                       : "");
+    }
+    if (!status.ok()) ++failures;
+    sets.push_back({{"name", set.name}, {"source", data_sets::source_text(set)}, {"dir", status.dir.string()},
+                    {"ok", status.ok()}, {"items", std::move(items)}});
+    if (!as_json) fmt::print("{:<20} {:<45} {}\n", set.name, data_sets::source_text(set), status.ok() ? "ok" : "NOT OK");
+  }
+  if (as_json) std::cout << json::serialize(json::object{{"data_dir", root.string()}, {"sets", std::move(sets)}}) << std::endl;
+  if (failures && !as_json)
+    fmt::print(stderr, "{} data set(s) not ready; install them with: torchexam data {}\n", failures, env.dir.string());
+  return failures ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,6 +124,12 @@ int main(int argc, char** argv) {
   auto* prepare_cmd = app.add_subcommand("prepare", "build the precompiled LibTorch header for an environment");
   prepare_cmd->add_option("ENV_DIR", env_dir, "exam environment folder")->required();
 
+  bool check_only = false;
+  auto* data_cmd = app.add_subcommand("data", "install the environment's data sets from package files, verified by sha256");
+  data_cmd->add_option("ENV_DIR", env_dir, "exam environment folder")->required();
+  data_cmd->add_flag("--check", check_only, "only verify what is installed (exit 1 if anything is missing or wrong)");
+  data_cmd->add_flag("--json", as_json, "print the status as JSON");
+
   cli::ExamCommands exam_commands(app);
 
   try {
@@ -96,6 +147,8 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "torchexam: the exam environment has errors:\n{}\n", e.what());
     return 2;
   }
+
+  if (data_cmd->parsed()) return run_data(env, check_only, as_json);
 
   if (prepare_cmd->parsed()) {
     try {
