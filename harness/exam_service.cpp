@@ -83,6 +83,26 @@ struct ExamService::Impl {
     int warned = INT_MAX;  // smallest warning (minutes) already sent
     int64_t last_timer_ms = 0;
     std::map<std::string, std::vector<Diagnostic>> diagnostics;
+    // Per task, what status needs of the history, kept up to date by
+    // submit() and finish() so a status request reads no rows.
+    struct Tally {
+      int submissions = 0;
+      int best_score = 0;
+      std::optional<int64_t> best_submission;
+      std::string last_verdict;
+    };
+    std::map<std::string, Tally> tally;
+
+    void count(const SubmissionRecord& r, bool is_new) {
+      Tally& t = tally[r.task];
+      if (is_new) ++t.submissions;
+      if (r.state != "finished") return;
+      if (!t.best_submission || r.score > t.best_score) {
+        t.best_score = r.score;
+        t.best_submission = r.id;
+      }
+      t.last_verdict = r.verdict.value_or("");
+    }
   };
   struct Job {
     int64_t id = 0;
@@ -331,6 +351,7 @@ struct ExamService::Impl {
       rec.finished_at_ms = clock.now_ms();
     }
     db.update_submission(rec);
+    job.session->count(rec, false);
     if (rec.state != "queued") notify([&](ExamListener& l) { l.on_finished(rec); });
     pump();
   }
@@ -360,7 +381,6 @@ struct ExamService::Impl {
     out.remaining_s = remaining_seconds(s.rec, now);
     out.deadline_ms = deadline_ms(s.rec, now);
     out.pass_mark = s.env.pass_mark;
-    const auto subs = db.submissions(s.rec.id);
     for (const auto& t : s.env.tasks) {
       TaskSummary ts;
       ts.id = t.id;
@@ -369,15 +389,11 @@ struct ExamService::Impl {
       ts.ladder = t.ladder.thresholds;
       ts.time_budget_s = t.time_budget_s;
       ts.folder = fs::path(s.rec.workspace) / t.id;
-      for (const auto& sub : subs) {
-        if (sub.task != t.id) continue;
-        ++ts.submissions;
-        if (sub.state != "finished") continue;
-        if (!ts.best_submission || sub.score > ts.best_score) {
-          ts.best_score = sub.score;
-          ts.best_submission = sub.id;
-        }
-        ts.last_verdict = sub.verdict.value_or("");
+      if (auto it = s.tally.find(t.id); it != s.tally.end()) {
+        ts.submissions = it->second.submissions;
+        ts.best_score = it->second.best_score;
+        ts.best_submission = it->second.best_submission;
+        ts.last_verdict = it->second.last_verdict;
       }
       if (auto d = s.diagnostics.find(t.id); d != s.diagnostics.end()) ts.diagnostics = d->second;
       out.total_score += ts.best_score;
@@ -439,6 +455,7 @@ void ExamService::recover() {
     for (int w : kWarnings)
       if (left <= w * 60.0 && w < s->warned) s->warned = w;
     s->last_timer_ms = now;
+    for (const auto& sub : I.db.submissions(rec.id)) s->count(sub, true);
     I.sessions[rec.id] = s;
     I.start_watch(s);
   }
@@ -615,6 +632,7 @@ int64_t ExamService::submit(const std::string& session, const std::string& task,
   rec.submitted_at_ms = now;
   rec.state = "queued";
   rec.id = I.db.add_submission(rec);
+  s.count(rec, true);
   I.enqueue({rec.id, sp, task});
   return rec.id;
 }

@@ -1,0 +1,2 @@
+// Placeholder: the regression plugin is being written.
+#include <torchexam/plugin.hpp>

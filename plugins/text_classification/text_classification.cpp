@@ -1,0 +1,2 @@
+// Placeholder: the text_classification plugin is being written.
+#include <torchexam/plugin.hpp>
