@@ -4,6 +4,7 @@
 // rule, diagnostics on save. Waits are conditions with deadlines.
 #include <doctest/doctest.h>
 
+#include "../test_util.hpp"
 #include "client.hpp"
 #include "protocol/framing.hpp"
 #include "protocol/jsonrpc.hpp"
@@ -36,15 +37,7 @@ const fs::path kSource = TORCHEXAM_SOURCE_DIR;
 const fs::path kDaemon = TORCHEXAM_DAEMON;
 const fs::path kTinyEnv = kSource / "tests/environments/tiny";
 
-template <class F>
-bool wait_for(F&& cond, std::chrono::seconds deadline) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return cond();
-}
+using torchexam::test::wait_for;
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p);
@@ -71,8 +64,8 @@ struct Daemon {
     fs::remove_all(root);
   }
 
-  // Starts torchexamd; returns its exit status if it exits at once instead.
-  std::optional<int> start() {
+  // Forks and execs torchexamd with its output in `log`.
+  void spawn() {
     pid = fork();
     if (pid == 0) {
       int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -82,6 +75,11 @@ struct Daemon {
             static_cast<char*>(nullptr));
       _exit(127);
     }
+  }
+
+  // Starts torchexamd; returns its exit status if it exits at once instead.
+  std::optional<int> start() {
+    spawn();
     std::optional<int> exited;
     const bool up = wait_for(
         [&] {
@@ -104,15 +102,7 @@ struct Daemon {
   }
   // Runs torchexamd expecting it to refuse to start; returns its exit status.
   int run_expecting_exit() {
-    pid = fork();
-    if (pid == 0) {
-      int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      dup2(out, 1);
-      dup2(out, 2);
-      execl(kDaemon.c_str(), kDaemon.c_str(), "--socket", socket.c_str(), "--state-dir", state.c_str(),
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
+    spawn();
     return wait_exit();
   }
   void kill9() {

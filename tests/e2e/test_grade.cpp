@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "process.hpp"
+#include "../test_util.hpp"
 #include "../unit/idx_writer.hpp"
 
 #include <boost/json.hpp>
@@ -75,16 +76,7 @@ std::vector<int> processes_named(const std::string& comm) {
   return pids;
 }
 
-// Waits, with a deadline, for a condition; true when it held in time.
-template <class F>
-bool wait_for(F&& cond, std::chrono::seconds deadline) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return cond();
-}
+using torchexam::test::wait_for;
 
 }  // namespace
 
