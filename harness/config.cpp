@@ -707,6 +707,7 @@ TaskConfig read_task(Context& cx, const YAML::Node& root, std::string id, fs::pa
       .required("starter", [&](const Entry& e) { set(task.starter, read_existing_file(cx, e, task.dir)); })
       .optional("reference", [&](const Entry& e) { set(task.reference, read_existing_file(cx, e, task.dir)); })
       .optional("options", [&](const Entry& e) { set(task.options, read_string_map(cx, e)); })
+      .optional("threads", [&](const Entry& e) { set(task.threads, read_int(cx, e, kMinThreads, kMaxThreads)); })
       .optional("data",
                 [&](const Entry& e) {
                   set(task.data, read_string(cx, e));

@@ -39,6 +39,8 @@
 //   starter: starter.cpp        # required, file must exist
 //   reference: reference.cpp    # optional, file must exist when given
 //   options: {key: value}       # optional, passed to the plugin as strings
+//   threads: 1                  # optional: LibTorch threads for this task (default:
+//                               # the environment's; tiny models run faster on 1)
 //   data: auto-mpg              # optional: an environment data set; the plugin
 //                               # gets data_dir=<data directory>/<name>
 //
@@ -122,6 +124,7 @@ struct TaskConfig {
   std::filesystem::path reference;  // absolute, empty when none
   std::map<std::string, std::string> options;
   std::string data;  // the environment data set the plugin reads ("" when none)
+  int threads = 0;   // LibTorch threads for this task; 0: the environment's
   Mark data_mark;
 };
 

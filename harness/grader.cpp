@@ -72,7 +72,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       options["data_dir"] = dir.string();
     }
     for (const auto& [k, v] : req.extra_options) options[k] = v;
-    const int threads = req.threads > 0 ? req.threads : env.threads;
+    const int threads = req.threads > 0 ? req.threads : task.threads > 0 ? task.threads : env.threads;
     const double budget = req.budget_s > 0 ? req.budget_s : task.time_budget_s;
 
     {  // The plugin must be the one the task expects, with the ladder's direction.

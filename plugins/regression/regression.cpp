@@ -14,9 +14,12 @@
 // Targets: float32 [N, 1], mpg. The model returns float32 [N, 1].
 //
 // Split: every complete row gets the key "<Name>|<Year>|<index of the record
-// in the file>"; the 20% of rows (78 of 392) whose FNV-1a 64-bit hash of the
-// key is smallest form the hidden test set, the rest the training split. Both
-// keep the file's order. score() is the only call that reads the test targets.
+// in the file>", Year as written (e.g. "chevrolet chevelle malibu|1970-01-01|0");
+// the 20% of rows (78 of 392) whose FNV-1a 64-bit hash of the key is smallest
+// form the hidden test set, the rest the training split. Both keep the file's
+// order. score() is the only call that returns anything
+// computed from the test targets; train_split and test_inputs parse the whole
+// file (it holds every target) but hand out none of the test targets.
 //
 // Metric: mean absolute error in mpg over the test rows, lower is better. A
 // prediction that is NaN or infinite makes the metric NaN (score 0).
@@ -46,9 +49,17 @@
 
 namespace {
 
-constexpr int64_t kFeatures = 9;
 constexpr const char* kFileName = "cars.json";
 constexpr uint64_t kTestPercent = 20;
+// Feature columns 0-4, in order, then the model year (5) and the origin
+// one-hot (6-8, in kOrigins' order).
+constexpr const char* kNumericFields[] = {"Cylinders", "Displacement", "Horsepower", "Weight_in_lbs",
+                                          "Acceleration"};
+constexpr size_t kNumeric = std::size(kNumericFields);
+constexpr size_t kYearColumn = kNumeric;
+constexpr const char* kOrigins[] = {"USA", "Europe", "Japan"};
+constexpr size_t kOriginColumn = kYearColumn + 1;
+constexpr int64_t kFeatures = static_cast<int64_t>(kOriginColumn + std::size(kOrigins));  // 9
 
 // ---------------------------------------------------------------------------
 // A small JSON reader for a flat array of objects whose values are strings,
@@ -322,7 +333,9 @@ Split load_split(const std::string& path) {
   std::vector<Car> cars;
   for (size_t i = 0; i < records.size(); ++i) {
     const Record& r = records[i];
-    auto where = [&] { return path + ": record " + std::to_string(i) + " (byte offset " + std::to_string(r.offset) + ")"; };
+    auto where = [&] {
+      return path + ": record " + std::to_string(i) + " (byte offset " + std::to_string(r.offset) + ")";
+    };
     auto field = [&](const char* name) -> const Value& {
       auto it = r.fields.find(name);
       if (it == r.fields.end()) throw std::runtime_error(where() + ": no field \"" + name + "\"");
@@ -347,31 +360,30 @@ Split load_split(const std::string& path) {
     const std::string year_text = string_field("Year");
     const std::string origin = string_field("Origin");
     int year = 0;
-    {
-      auto [end, ec] = std::from_chars(year_text.data(), year_text.data() + std::min<size_t>(4, year_text.size()), year);
-      if (ec != std::errc() || end != year_text.data() + 4 || year < 1900 || year > 2100)
-        throw std::runtime_error(where() + ": field \"Year\" is \"" + year_text + "\", expected a date YYYY-MM-DD");
-    }
-    float usa = 0, europe = 0, japan = 0;
-    if (origin == "USA") usa = 1;
-    else if (origin == "Europe") europe = 1;
-    else if (origin == "Japan") japan = 1;
-    else throw std::runtime_error(where() + ": field \"Origin\" is \"" + origin + "\", expected USA, Europe or Japan");
+    const char* year_end = year_text.data() + std::min<size_t>(4, year_text.size());
+    if (auto [end, ec] = std::from_chars(year_text.data(), year_end, year);
+        ec != std::errc() || end != year_end || year_text.size() < 4 || year < 1900 || year > 2100)
+      throw std::runtime_error(where() + ": field \"Year\" is \"" + year_text + "\", expected a date YYYY-MM-DD");
+    size_t origin_index = std::size(kOrigins);
+    for (size_t k = 0; k < std::size(kOrigins); ++k)
+      if (origin == kOrigins[k]) origin_index = k;
+    if (origin_index == std::size(kOrigins))
+      throw std::runtime_error(where() + ": field \"Origin\" is \"" + origin + "\", expected USA, Europe or Japan");
 
-    const char* numeric[] = {"Cylinders", "Displacement", "Horsepower", "Weight_in_lbs", "Acceleration"};
-    std::optional<double> values[5];
+    std::optional<double> values[kNumeric];
     bool complete = true;
-    for (size_t k = 0; k < 5; ++k) complete = (values[k] = number_field(numeric[k])).has_value() && complete;
+    for (size_t k = 0; k < kNumeric; ++k) {
+      values[k] = number_field(kNumericFields[k]);
+      complete = complete && values[k].has_value();
+    }
     const std::optional<double> mpg = number_field("Miles_per_Gallon");
     if (!complete || !mpg) continue;
 
-    Car car;
+    Car car{};
     car.key = name + "|" + year_text + "|" + std::to_string(i);
-    for (size_t k = 0; k < 5; ++k) car.features[k] = static_cast<float>(*values[k]);
-    car.features[5] = static_cast<float>(year);
-    car.features[6] = usa;
-    car.features[7] = europe;
-    car.features[8] = japan;
+    for (size_t k = 0; k < kNumeric; ++k) car.features[k] = static_cast<float>(*values[k]);
+    car.features[kYearColumn] = static_cast<float>(year);
+    car.features[kOriginColumn + origin_index] = 1;
     car.mpg = static_cast<float>(*mpg);
     cars.push_back(std::move(car));
   }
@@ -382,7 +394,8 @@ Split load_split(const std::string& path) {
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::vector<uint64_t> hash(cars.size());
   for (size_t i = 0; i < cars.size(); ++i) hash[i] = fnv1a64(cars[i].key);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return hash[a] != hash[b] ? hash[a] < hash[b] : a < b; });
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return hash[a] != hash[b] ? hash[a] < hash[b] : a < b; });
   const size_t n_test = (cars.size() * kTestPercent + 50) / 100;
   std::vector<bool> is_test(cars.size(), false);
   for (size_t i = 0; i < n_test; ++i) is_test[order[i]] = true;

@@ -8,10 +8,10 @@
 // interpolation between the nearest known weeks; blanks before the first or
 // after the last known week (there are none) would take that week's value.
 //
-// Windows: a window starting at week t has inputs float32 [104, 1], the
-// values of weeks t-104 .. t-1 in ppm (raw, not normalized), and targets
-// float32 [13], the values of weeks t .. t+12. The model maps [N, 104, 1] to
-// [N, 13].
+// Windows: the window whose forecast starts at week t has inputs float32
+// [104, 1], the values of weeks t-104 .. t-1 in ppm (raw, not normalized),
+// and targets float32 [13], the values of weeks t .. t+12. The model maps
+// [N, 104, 1] to [N, 13].
 //
 // Split: the split week is S = floor(0.8 * 2284) = 1827 (1993-04-03). The
 // training split is every window lying entirely before S, targets included
@@ -38,8 +38,8 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <optional>
 #include <stdexcept>
@@ -223,9 +223,7 @@ class TimeSeries final : public torchexam::TaskBase {
   }
 
   int64_t split_week() const { return static_cast<int64_t>(series_.size()) * kTrainPercent / 100; }
-  int64_t test_count() const {
-    return clamp(static_cast<int64_t>(series_.size()) - kHorizon - split_week() + 1);
-  }
+  int64_t test_count() const { return clamp(static_cast<int64_t>(series_.size()) - kHorizon - split_week() + 1); }
   int64_t clamp(int64_t n) const { return limit_ > 0 && n > limit_ ? limit_ : n; }
 
   // Inputs of n windows whose targets start at weeks first, first + 1, ...
