@@ -61,6 +61,12 @@ std::string str(const json::object& o, const char* key) { return std::string(o.a
 
 fs::path solution(const char* name) { return kSource / "tests/solutions" / name; }
 
+std::string test_task() {
+  const char* t = std::getenv("TORCHEXAM_TEST_TASK");
+  REQUIRE_MESSAGE(t, "set TORCHEXAM_TEST_TASK to the task to grade");
+  return t;
+}
+
 // Processes whose command name is `comm`.
 std::vector<int> processes_named(const std::string& comm) {
   std::vector<int> pids;
@@ -244,24 +250,32 @@ TEST_SUITE("e2e") {
   }
 }
 
+// The full-data cases run once per task: CTest sets TORCHEXAM_TEST_TASK.
 TEST_SUITE("slow") {
-  TEST_CASE("the reference solution scores 5/5 on the full data") {
-    auto g = grade(kSource / "environments/practice/fashion_mnist/reference.cpp", {});
-    MESSAGE("reference: " << json::serialize(g.result));
+  TEST_CASE("the task's reference scores 5/5 on the full data, the same twice") {
+    const std::string task = test_task();
+    auto g = grade(kSource / "environments/practice" / task / "reference.cpp", {}, task);
+    MESSAGE(task << " reference: " << json::serialize(g.result));
     CHECK(str(g.result, "verdict") == "ok");
     CHECK(g.result.at("score").as_int64() == 5);
+    auto again = grade(kSource / "environments/practice" / task / "reference.cpp", {}, task);
+    CHECK(again.result.at("score").as_int64() == g.result.at("score").as_int64());
+    CHECK(again.result.at("metric").as_double() == g.result.at("metric").as_double());  // seeded: identical
   }
 
-  TEST_CASE("the starter scores at most 1 on the full data") {
-    auto g = grade(kSource / "environments/practice/fashion_mnist/starter.cpp", {});
-    MESSAGE("starter: " << json::serialize(g.result));
+  TEST_CASE("the task's starter scores at most 1 on the full data") {
+    const std::string task = test_task();
+    auto g = grade(kSource / "environments/practice" / task / "starter.cpp", {}, task);
+    MESSAGE(task << " starter: " << json::serialize(g.result));
     CHECK(str(g.result, "verdict") == "ok");
     CHECK(g.result.at("score").as_int64() <= 1);
   }
 
-  TEST_CASE("a one-hidden-layer MLP lands in the middle of the ladder") {
-    auto g = grade(solution("mlp.cpp"), {});
-    MESSAGE("mlp: " << json::serialize(g.result));
+  TEST_CASE("the task's weak solution lands in the middle of the ladder") {
+    const std::string task = test_task();
+    auto g = grade(solution((task == "fashion_mnist" ? std::string("mlp") : task + "_weak").append(".cpp").c_str()), {},
+                   task);
+    MESSAGE(task << " weak: " << json::serialize(g.result));
     CHECK(str(g.result, "verdict") == "ok");
     CHECK(g.result.at("score").as_int64() >= 2);
     CHECK(g.result.at("score").as_int64() <= 4);
