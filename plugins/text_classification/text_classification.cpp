@@ -23,7 +23,8 @@
 //
 // Duplicates: messages are taken in key order ("<folder>/<file name>"); a
 // message is dropped when its body (whitespace runs folded to one space) or
-// its row equals one taken before. 6046 messages -> 5852 (4112 ham, 1740 spam).
+// its row equals one taken before. 6046 messages -> 5789 (4108 ham, 1681
+// spam): 4630 for training (1344 spam), 1159 hidden (822 ham, 337 spam).
 //
 // Hidden split: within each folder (so stratified by class and by source),
 // the 20% of messages with the smallest FNV-1a 64-bit hash of their key form
@@ -119,7 +120,7 @@ std::string_view trim(std::string_view s) {
 // A small mail reader: enough MIME to get at the text of a message.
 
 struct Header {
-  std::string name;  // lower case
+  std::string name;   // lower case
   std::string value;  // continuation lines joined by a space
 };
 
@@ -294,7 +295,10 @@ std::string body_text(const Entity& e, int depth) {
         const size_t eol = std::min(body.find('\n', pos), body.size());
         const std::string_view line = trim(body.substr(pos, eol - pos));
         if (line.starts_with(delimiter)) {
-          if (part_start) parts.push_back(body.substr(*part_start, pos - *part_start));
+          if (part_start) {
+            const size_t end = pos > *part_start ? pos - 1 : pos;  // the delimiter owns the line break before it
+            parts.push_back(body.substr(*part_start, end - *part_start));
+          }
           closed = line.substr(delimiter.size()).starts_with("--");
           part_start = eol + 1;
         }
@@ -433,8 +437,7 @@ class TextClassification final : public torchexam::TaskBase {
     y.reserve(picked.size());
     for (const Message* m : picked) y.push_back(m->label);
     inputs = rows(picked);
-    targets = torchexam::Array::from_vector(std::move(y), TORCHEXAM_DTYPE_INT64,
-                                            {static_cast<int64_t>(picked.size())});
+    targets = torchexam::Array::from_vector(std::move(y), TORCHEXAM_DTYPE_INT64, {static_cast<int64_t>(picked.size())});
   }
 
   torchexam_array test_inputs() override { return rows(split(true)); }
@@ -466,7 +469,8 @@ class TextClassification final : public torchexam::TaskBase {
     for (const Folder& folder : kFolders) {
       const fs::path dir = fs::path(data_dir_) / folder.name;
       if (!fs::is_directory(dir))
-        throw std::runtime_error(dir.string() + ": folder not found; data_dir must hold easy-ham-1/, easy-ham-2/, "
+        throw std::runtime_error(dir.string() +
+                                 ": folder not found; data_dir must hold easy-ham-1/, easy-ham-2/, "
                                  "hard-ham-1/, spam-1/ and spam-2/ (the spam-assassin data set; run `torchexam data`)");
       std::vector<fs::path> files;
       for (const auto& entry : fs::directory_iterator(dir))
