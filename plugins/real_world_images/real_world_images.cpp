@@ -5,11 +5,13 @@
 // (any depth below them). A sample is every colour PNG there except the
 // mirrored duplicates (*_mirror.png); grey-scale PNGs and every other file
 // (.txt, .ogg, .svg, .dat, ...) are left out. Label 1 for animals/, 0 for the
-// other three folders. Samples are ordered by relative path.
+// other three folders. A sample's key is its path relative to data_dir, e.g.
+// "animals/insects/bee.png".
 //
 // Hidden split: within each of the four folders (so stratified), the 30% of
-// files with the smallest FNV-1a hash of their relative path, e.g.
-// "animals/insects/bee.png". Only score() reads the hidden labels.
+// files with the smallest FNV-1a 64-bit hash of their key. Both splits are
+// ordered by that hash (then key), which mixes the classes. Only score()
+// reads the hidden labels.
 //
 // Inputs: uint8 [N, 4, 128, 128], RGBA. An image whose width or height
 // exceeds 128 is downscaled by area averaging (alpha-weighted colour) to fit,
@@ -19,7 +21,9 @@
 // extent. Targets: int64 [N], 1 = animal. Output: float32 logits [N, 2].
 // Metric: accuracy; argmax ties (and NaN rows) count as class 0.
 //
-// Options: data_dir (default /usr/share/tuxpaint/stamps).
+// Options: data_dir (default /usr/share/tuxpaint/stamps; the harness passes
+// it for `data: tuxpaint-stamps`), limit (keep only the first N training and
+// N test samples; for quick checks).
 //
 // Failure: std::runtime_error naming the file and what is wrong (missing
 // folder, unreadable PNG, no samples). Not thread-safe; the ABI asks for none.
@@ -50,11 +54,11 @@ struct Folder {
   const char* name;
   int64_t label;
 };
-constexpr std::array<Folder, 4> kFolders = {
-    {{"animals", 1}, {"food", 0}, {"plants", 0}, {"vehicles", 0}}};
+constexpr std::array<Folder, 4> kFolders = {{{"animals", 1}, {"food", 0}, {"plants", 0}, {"vehicles", 0}}};
 
 struct Sample {
-  std::string key;  // path relative to data_dir, '/'-separated
+  std::string key;    // path relative to data_dir, '/'-separated
+  uint64_t hash = 0;  // FNV-1a of key
   int64_t label = 0;
   bool test = false;
 };
@@ -158,9 +162,20 @@ void place_on_canvas(const std::vector<uint8_t>& rgba, int64_t w, int64_t h, uin
 class RealWorldImages final : public torchexam::TaskBase {
  public:
   explicit RealWorldImages(const std::map<std::string, std::string>& options) {
-    torchexam::check_option_keys(options, {"data_dir"});
+    torchexam::check_option_keys(options, {"data_dir", "limit"});
     data_dir_ = kDefaultDataDir;
     if (auto it = options.find("data_dir"); it != options.end()) data_dir_ = it->second;
+    if (auto it = options.find("limit"); it != options.end()) {
+      size_t used = 0;
+      try {
+        limit_ = std::stoll(it->second, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used == 0 || used != it->second.size())
+        throw std::invalid_argument("option limit='" + it->second + "' is not a whole number");
+      if (limit_ < 0) throw std::invalid_argument("option limit must be >= 0");
+    }
   }
 
   torchexam_task_info describe() const override {
@@ -180,8 +195,7 @@ class RealWorldImages final : public torchexam::TaskBase {
     inputs = images(picked);
     std::vector<int64_t> y;
     for (const Sample& s : picked) y.push_back(s.label);
-    targets = torchexam::Array::from_vector(std::move(y), TORCHEXAM_DTYPE_INT64,
-                                            {static_cast<int64_t>(picked.size())});
+    targets = torchexam::Array::from_vector(std::move(y), TORCHEXAM_DTYPE_INT64, {static_cast<int64_t>(picked.size())});
   }
 
   torchexam_array test_inputs() override { return images(split(true)); }
@@ -189,12 +203,11 @@ class RealWorldImages final : public torchexam::TaskBase {
   double score(const torchexam_array& predictions) override {
     const auto truth = split(true);
     const auto n = static_cast<int64_t>(truth.size());
-    if (predictions.dtype != TORCHEXAM_DTYPE_FLOAT32 || predictions.ndim != 2 ||
-        predictions.shape[0] != n || predictions.shape[1] != kClasses)
-      throw std::invalid_argument(
-          "predictions must be [" + std::to_string(n) + ", 2] float32 logits, got " +
-          torchexam::shape_string(predictions.shape, predictions.ndim) + " " +
-          torchexam::dtype_name(predictions.dtype));
+    if (predictions.dtype != TORCHEXAM_DTYPE_FLOAT32 || predictions.ndim != 2 || predictions.shape[0] != n ||
+        predictions.shape[1] != kClasses)
+      throw std::invalid_argument("predictions must be [" + std::to_string(n) + ", 2] float32 logits, got " +
+                                  torchexam::shape_string(predictions.shape, predictions.ndim) + " " +
+                                  torchexam::dtype_name(predictions.dtype));
     const auto* logits = static_cast<const float*>(predictions.data);
     int64_t correct = 0;
     for (int64_t i = 0; i < n; ++i) {
@@ -206,39 +219,42 @@ class RealWorldImages final : public torchexam::TaskBase {
   }
 
  private:
-  // Every sample, ordered by key, with its split. Reads only PNG headers.
+  // Every sample with its split, ordered by (hash, key). Reads only PNG
+  // headers.
   std::vector<Sample> samples() const {
     std::vector<Sample> all;
     for (const Folder& folder : kFolders) {
       const fs::path dir = fs::path(data_dir_) / folder.name;
       if (!fs::is_directory(dir))
-        throw std::runtime_error(dir.string() + ": folder not found; data_dir must hold animals/, food/, "
+        throw std::runtime_error(dir.string() +
+                                 ": folder not found; data_dir must hold animals/, food/, "
                                  "plants/ and vehicles/ (the tuxpaint-stamps data set; run `torchexam data`)");
       std::vector<Sample> in_folder;
       for (const auto& entry : fs::recursive_directory_iterator(dir)) {
         if (!entry.is_regular_file() || entry.path().extension() != ".png") continue;
-        const std::string key =
-            std::string(folder.name) + "/" + entry.path().lexically_relative(dir).generic_string();
+        const std::string key = std::string(folder.name) + "/" + entry.path().lexically_relative(dir).generic_string();
         if (ends_with(key, kMirrorSuffix)) continue;
         if (!PngImage(entry.path()).is_colour()) continue;
-        in_folder.push_back({key, folder.label, false});
+        in_folder.push_back({key, fnv1a(key), folder.label, false});
       }
       if (in_folder.empty()) throw std::runtime_error(dir.string() + ": no colour PNG images found");
       // Stratified: the test part of each folder is its lowest-hash 30%.
-      std::vector<std::pair<uint64_t, size_t>> order;
-      for (size_t i = 0; i < in_folder.size(); ++i) order.push_back({fnv1a(in_folder[i].key), i});
-      std::sort(order.begin(), order.end());
+      std::sort(in_folder.begin(), in_folder.end(), by_hash);
       const auto n_test = static_cast<size_t>(std::llround(static_cast<double>(in_folder.size()) * kTestFraction));
-      for (size_t i = 0; i < n_test; ++i) in_folder[order[i].second].test = true;
+      for (size_t i = 0; i < n_test; ++i) in_folder[i].test = true;
       all.insert(all.end(), in_folder.begin(), in_folder.end());
     }
-    std::sort(all.begin(), all.end(), [](const Sample& a, const Sample& b) { return a.key < b.key; });
+    std::sort(all.begin(), all.end(), by_hash);
     return all;
   }
 
+  static bool by_hash(const Sample& a, const Sample& b) { return a.hash != b.hash ? a.hash < b.hash : a.key < b.key; }
+
+  // The training (test = false) or hidden test samples, limit applied.
   std::vector<Sample> split(bool test) const {
     auto all = samples();
     std::erase_if(all, [&](const Sample& s) { return s.test != test; });
+    if (limit_ > 0 && all.size() > static_cast<size_t>(limit_)) all.resize(static_cast<size_t>(limit_));
     return all;
   }
 
@@ -251,11 +267,11 @@ class RealWorldImages final : public torchexam::TaskBase {
       const int64_t w = png.width(), h = png.height();
       place_on_canvas(png.read_rgba(), w, h, canvas.data() + i * kImage);
     }
-    return torchexam::Array::from_vector(std::move(canvas), TORCHEXAM_DTYPE_UINT8,
-                                         {n, kChannels, kSide, kSide});
+    return torchexam::Array::from_vector(std::move(canvas), TORCHEXAM_DTYPE_UINT8, {n, kChannels, kSide, kSide});
   }
 
   std::string data_dir_;
+  int64_t limit_ = 0;
 };
 
 }  // namespace

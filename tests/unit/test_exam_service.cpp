@@ -210,8 +210,8 @@ TEST_SUITE("exam_service") {
     CHECK(fashion(st).best_submission == ids[1]);
     CHECK(fashion(st).last_verdict == "ok");
     CHECK(st.total_score == 5);
-    CHECK(st.pass_mark == 9);
-    CHECK_FALSE(st.passed);  // 5 of the 9 needed
+    CHECK(st.pass_mark == 15);
+    CHECK_FALSE(st.passed);  // 5 of the 15 needed
     auto h = f.service->history("", "fashion_mnist");
     REQUIRE(h.size() == 3);
     CHECK(h[1].score == 5);
