@@ -34,11 +34,11 @@ int main(int argc, char** argv) {
     }
   }
   const auto env = config::load_environment(env_dir);
-  if (thread_counts.empty()) thread_counts.push_back(env.threads);
+  if (thread_counts.empty()) thread_counts.push_back(0);  // 0: each task's own setting
   const fs::path work = fs::temp_directory_path() / fmt::format("torchexam-references-{}", getpid());
 
   fmt::print("references: {} ({} tasks), thread counts:", env_dir.string(), env.tasks.size());
-  for (int t : thread_counts) fmt::print(" {}", t);
+  for (int t : thread_counts) fmt::print(" {}", t == 0 ? std::string("task default") : std::to_string(t));
   fmt::print("\n{:<22} {:>7} {:>10} {:>12} {:>6} {:>9} {:>9}  {}\n", "task", "threads", "train s", "metric", "score",
              "build s", "eval s", "verdict");
   double total_train = 0;
@@ -58,7 +58,8 @@ int main(int argc, char** argv) {
       req.job_dir = work / fmt::format("{}-{}", task.id, threads);
       GradeObserver quiet;
       const GradeResult r = grade(req, quiet);
-      fmt::print("{:<22} {:>7} {:>10.1f} {:>12} {:>4}/5 {:>9.1f} {:>9.1f}  {}{}\n", task.id, threads, r.timings.train_s,
+      const int shown = threads > 0 ? threads : task.threads > 0 ? task.threads : env.threads;
+      fmt::print("{:<22} {:>7} {:>10.1f} {:>12} {:>4}/5 {:>9.1f} {:>9.1f}  {}{}\n", task.id, shown, r.timings.train_s,
                  r.metric ? fmt::format("{:.4f}", *r.metric) : std::string("-"), r.score, r.timings.build_s,
                  r.timings.evaluate_s, to_string(r.verdict), r.verdict == Verdict::ok ? "" : ": " + r.message);
       std::fflush(stdout);
@@ -69,8 +70,9 @@ int main(int argc, char** argv) {
       }
     }
   }
-  fmt::print("with {} thread(s): {}/{} references score 5; training {:.0f} s in total\n", thread_counts.front(), fives,
-             graded, total_train);
+  fmt::print("{}: {}/{} references score 5; training {:.0f} s in total\n",
+             thread_counts.front() == 0 ? std::string("default threads") : fmt::format("{} thread(s)", thread_counts.front()),
+             fives, graded, total_train);
   fs::remove_all(work);
   return 0;
 }
