@@ -284,7 +284,7 @@ TEST_SUITE("text_classification") {
   TEST_CASE("the real corpus splits 4630/1159, the same every time, without overlap") {
     const fs::path dir = real_data_dir();
     if (!fs::is_directory(dir / "spam-2")) {
-      MESSAGE("skipped: the spam-assassin data set is not installed in " << dir.string() << " (run `torchexam data`)");
+      FAIL("the spam-assassin data set is not installed in " << dir.string() << " (run `torchexam data`)");
       return;
     }
     auto lib = open_plugin();
@@ -333,7 +333,7 @@ TEST_SUITE("text_classification") {
   TEST_CASE("the real corpus: the hidden labels reach only score(), which checks the shape") {
     const fs::path dir = real_data_dir();
     if (!fs::is_directory(dir / "spam-2")) {
-      MESSAGE("skipped: the spam-assassin data set is not installed in " << dir.string());
+      FAIL("the spam-assassin data set is not installed in " << dir.string());
       return;
     }
     auto task = open_plugin()->create({{"data_dir", dir.string()}});
