@@ -11,8 +11,9 @@
 // C entry point; every exception is caught there and returned as an error
 // string, so none crosses dlopen.
 //
-// Threads: a Task is used from one thread at a time. PluginLibrary must
-// outlive every Task created from it.
+// Threads: a Task is used from one thread at a time. A Task, and every Array
+// it hands out, keeps its PluginLibrary loaded (the library is unloaded when
+// the last of them goes), so no code of the plugin is called after dlclose.
 #pragma once
 
 #include <torchexam/plugin_abi.h>
@@ -76,11 +77,12 @@ class Array {
   explicit Array(const torchexam_array& raw) : raw_(raw) {}
   Array(const Array&) = delete;
   Array& operator=(const Array&) = delete;
-  Array(Array&& o) noexcept : raw_(o.raw_) { std::memset(&o.raw_, 0, sizeof o.raw_); }
+  Array(Array&& o) noexcept : raw_(o.raw_), keep_(std::move(o.keep_)) { std::memset(&o.raw_, 0, sizeof o.raw_); }
   Array& operator=(Array&& o) noexcept {
     if (this != &o) {
       reset();
       raw_ = o.raw_;
+      keep_ = std::move(o.keep_);
       std::memset(&o.raw_, 0, sizeof o.raw_);
     }
     return *this;
@@ -90,7 +92,11 @@ class Array {
   void reset() {
     if (raw_.release) raw_.release(&raw_);
     std::memset(&raw_, 0, sizeof raw_);
+    keep_.reset();
   }
+  // Keeps `owner` (the library whose code releases this array) alive as long
+  // as the array.
+  void keep_alive(std::shared_ptr<const void> owner) { keep_ = std::move(owner); }
   torchexam_array* raw() { return &raw_; }
   const torchexam_array& get() const { return raw_; }
   int64_t numel() const {
@@ -124,6 +130,7 @@ class Array {
 
  private:
   torchexam_array raw_;
+  std::shared_ptr<const void> keep_;
 };
 
 namespace detail {
@@ -136,7 +143,7 @@ inline std::string take_error(char* error, const char* fallback) {
 
 class Task;
 
-class PluginLibrary {
+class PluginLibrary : public std::enable_shared_from_this<PluginLibrary> {
  public:
   // Loads `path`. Throws PluginError when the file cannot be loaded, does not
   // export the entry point, or was built for another ABI version.
@@ -190,8 +197,9 @@ class PluginLibrary {
 // A created task: RAII over the opaque handle.
 class Task {
  public:
-  Task(const torchexam_plugin_v1* vt, torchexam_task* handle, std::string plugin)
-      : vt_(vt), handle_(handle, vt->destroy), plugin_(std::move(plugin)) {}
+  Task(std::shared_ptr<const PluginLibrary> lib, const torchexam_plugin_v1* vt, torchexam_task* handle,
+       std::string plugin)
+      : lib_(std::move(lib)), vt_(vt), handle_(handle, vt->destroy), plugin_(std::move(plugin)) {}
 
   const torchexam_task_info& info() {
     if (!have_info_) {
@@ -208,6 +216,8 @@ class Task {
     char* err = nullptr;
     if (vt_->train_split(handle_.get(), inputs.raw(), targets.raw(), &err) != 0)
       throw PluginError(plugin_ + ": loading the training split failed: " + detail::take_error(err, "no message"));
+    inputs.keep_alive(lib_);
+    targets.keep_alive(lib_);
     return {std::move(inputs), std::move(targets)};
   }
 
@@ -216,6 +226,7 @@ class Task {
     char* err = nullptr;
     if (vt_->test_inputs(handle_.get(), inputs.raw(), &err) != 0)
       throw PluginError(plugin_ + ": loading the test inputs failed: " + detail::take_error(err, "no message"));
+    inputs.keep_alive(lib_);
     return inputs;
   }
 
@@ -231,6 +242,7 @@ class Task {
   }
 
  private:
+  std::shared_ptr<const PluginLibrary> lib_;  // destroyed last: handle_'s deleter is plugin code
   const torchexam_plugin_v1* vt_;
   std::unique_ptr<torchexam_task, void (*)(torchexam_task*)> handle_;
   std::string plugin_;
@@ -247,7 +259,7 @@ inline Task PluginLibrary::create(const std::map<std::string, std::string>& opti
   char* err = nullptr;
   torchexam_task* t = vtable_->create(keys.data(), values.data(), keys.size(), &err);
   if (!t) throw PluginError("task plugin '" + name_ + "': " + detail::take_error(err, "create failed"));
-  return Task(vtable_, t, name_);
+  return Task(shared_from_this(), vtable_, t, name_);
 }
 
 // ---------------------------------------------------------------------------
