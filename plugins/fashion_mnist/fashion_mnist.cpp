@@ -25,17 +25,7 @@ class FashionMnist final : public torchexam::TaskBase {
     torchexam::check_option_keys(options, {"data_dir", "limit"});
     data_dir_ = kDefaultDataDir;
     if (auto it = options.find("data_dir"); it != options.end()) data_dir_ = it->second;
-    if (auto it = options.find("limit"); it != options.end()) {
-      size_t used = 0;
-      try {
-        limit_ = std::stoll(it->second, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used == 0 || used != it->second.size())
-        throw std::invalid_argument("option limit='" + it->second + "' is not a whole number");
-      if (limit_ < 0) throw std::invalid_argument("option limit must be >= 0");
-    }
+    limit_ = torchexam::count_option(options, "limit");
   }
 
   torchexam_task_info describe() const override {

@@ -417,17 +417,7 @@ class Regression final : public torchexam::TaskBase {
           "option data_dir is required: the folder holding cars.json (the auto-mpg data set, installed by "
           "`torchexam data <environment folder>`; a task.yaml with `data: auto-mpg` passes it)");
     path_ = dir->second + "/" + kFileName;
-    if (auto it = options.find("limit"); it != options.end()) {
-      size_t used = 0;
-      try {
-        limit_ = std::stoll(it->second, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used == 0 || used != it->second.size())
-        throw std::invalid_argument("option limit='" + it->second + "' is not a whole number");
-      if (limit_ < 0) throw std::invalid_argument("option limit must be >= 0");
-    }
+    limit_ = torchexam::count_option(options, "limit");
   }
 
   torchexam_task_info describe() const override {

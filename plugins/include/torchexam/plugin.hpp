@@ -328,6 +328,24 @@ struct Exporter {
 };
 }  // namespace detail
 
+// A whole number >= 0 given as option `key`; 0 when the option is absent.
+// Throws std::invalid_argument naming the option when it is anything else.
+inline int64_t count_option(const std::map<std::string, std::string>& options, const std::string& key) {
+  auto it = options.find(key);
+  if (it == options.end()) return 0;
+  size_t used = 0;
+  int64_t value = 0;
+  try {
+    value = std::stoll(it->second, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != it->second.size())
+    throw std::invalid_argument("option " + key + "='" + it->second + "' is not a whole number");
+  if (value < 0) throw std::invalid_argument("option " + key + " must be >= 0");
+  return value;
+}
+
 // Throws unless the options contain only `allowed` keys.
 inline void check_option_keys(const std::map<std::string, std::string>& options,
                               const std::vector<std::string>& allowed) {
