@@ -3,6 +3,8 @@
 // puts each image on, and its scoring — on small stamp folders the tests
 // write (PNGs encoded here with zlib) and on the installed data set.
 #include <doctest/doctest.h>
+
+#include "plugin_test_util.hpp"
 #include <torchexam/plugin.hpp>
 
 #include <unistd.h>
@@ -30,26 +32,11 @@ constexpr int64_t kImage = 4 * kPlane;
 constexpr uint8_t kPngRgba = 6;       // PNG colour type: RGB + alpha
 constexpr uint8_t kPngGreyAlpha = 4;  // PNG colour type: grey + alpha
 
-std::shared_ptr<torchexam::PluginLibrary> open_plugin() {
-  const auto path =
-      fs::path(TORCHEXAM_TEST_PLUGIN_DIR).parent_path() / "plugins" / "libtorchexam-task-real_world_images.so";
-  return torchexam::PluginLibrary::open(path.string());
-}
+std::shared_ptr<torchexam::PluginLibrary> open_plugin() { return torchexam::test::open_task_plugin("real_world_images"); }
 
-// The installed data set: $TORCHEXAM_DATA_DIR/tuxpaint-stamps, else
-// ~/.local/share/torchexam/data/tuxpaint-stamps.
-fs::path real_data_dir() {
-  if (const char* d = std::getenv("TORCHEXAM_DATA_DIR"); d && *d) return fs::path(d) / "tuxpaint-stamps";
-  const char* home = std::getenv("HOME");
-  return fs::path(home ? home : "") / ".local/share/torchexam/data/tuxpaint-stamps";
-}
+fs::path real_data_dir() { return torchexam::test::installed_data_dir("tuxpaint-stamps"); }
 
-fs::path temp_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("torchexam-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+using torchexam::test::temp_dir;
 
 void write_file(const fs::path& path, const std::string& bytes) {
   fs::create_directories(path.parent_path());

@@ -2,6 +2,8 @@
 // data set, its scoring, and its JSON reader's errors, on the installed
 // cars.json and on small files the tests write.
 #include <doctest/doctest.h>
+
+#include "plugin_test_util.hpp"
 #include <torchexam/plugin.hpp>
 
 #include <unistd.h>
@@ -21,25 +23,11 @@ namespace fs = std::filesystem;
 constexpr int64_t kFeatures = 9;
 constexpr int64_t kWeightColumn = 3;
 
-std::shared_ptr<torchexam::PluginLibrary> open_plugin() {
-  const auto path = fs::path(TORCHEXAM_TEST_PLUGIN_DIR).parent_path() / "plugins" / "libtorchexam-task-regression.so";
-  return torchexam::PluginLibrary::open(path.string());
-}
+std::shared_ptr<torchexam::PluginLibrary> open_plugin() { return torchexam::test::open_task_plugin("regression"); }
 
-// The installed data set: $TORCHEXAM_DATA_DIR/auto-mpg, else
-// ~/.local/share/torchexam/data/auto-mpg.
-fs::path real_data_dir() {
-  if (const char* d = std::getenv("TORCHEXAM_DATA_DIR"); d && *d) return fs::path(d) / "auto-mpg";
-  const char* home = std::getenv("HOME");
-  return fs::path(home ? home : "") / ".local/share/torchexam/data/auto-mpg";
-}
+fs::path real_data_dir() { return torchexam::test::installed_data_dir("auto-mpg"); }
 
-fs::path temp_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("torchexam-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+using torchexam::test::temp_dir;
 
 void write_file(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 

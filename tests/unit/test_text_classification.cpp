@@ -3,6 +3,8 @@
 // and split on the installed corpus, and its scoring — on small mail folders
 // the tests write and on the real data set.
 #include <doctest/doctest.h>
+
+#include "plugin_test_util.hpp"
 #include <torchexam/plugin.hpp>
 
 #include <unistd.h>
@@ -23,26 +25,11 @@ constexpr int64_t kRowBytes = 2048;
 constexpr const char* kHamFolders[] = {"easy-ham-1", "easy-ham-2", "hard-ham-1"};
 constexpr const char* kSpamFolders[] = {"spam-1", "spam-2"};
 
-std::shared_ptr<torchexam::PluginLibrary> open_plugin() {
-  const auto path =
-      fs::path(TORCHEXAM_TEST_PLUGIN_DIR).parent_path() / "plugins" / "libtorchexam-task-text_classification.so";
-  return torchexam::PluginLibrary::open(path.string());
-}
+std::shared_ptr<torchexam::PluginLibrary> open_plugin() { return torchexam::test::open_task_plugin("text_classification"); }
 
-// The installed data set: $TORCHEXAM_DATA_DIR/spam-assassin, else
-// ~/.local/share/torchexam/data/spam-assassin.
-fs::path real_data_dir() {
-  if (const char* d = std::getenv("TORCHEXAM_DATA_DIR"); d && *d) return fs::path(d) / "spam-assassin";
-  const char* home = std::getenv("HOME");
-  return fs::path(home ? home : "") / ".local/share/torchexam/data/spam-assassin";
-}
+fs::path real_data_dir() { return torchexam::test::installed_data_dir("spam-assassin"); }
 
-fs::path temp_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("torchexam-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+using torchexam::test::temp_dir;
 
 void write_file(const fs::path& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 

@@ -2,6 +2,8 @@
 // split of the real series, its scoring, interpolation and CSV errors, on the
 // installed co2.csv and on small files the tests write.
 #include <doctest/doctest.h>
+
+#include "plugin_test_util.hpp"
 #include <torchexam/plugin.hpp>
 
 #include <unistd.h>
@@ -22,25 +24,11 @@ namespace fs = std::filesystem;
 constexpr int64_t kWindow = 104;
 constexpr int64_t kHorizon = 13;
 
-std::shared_ptr<torchexam::PluginLibrary> open_plugin() {
-  const auto path = fs::path(TORCHEXAM_TEST_PLUGIN_DIR).parent_path() / "plugins" / "libtorchexam-task-time_series.so";
-  return torchexam::PluginLibrary::open(path.string());
-}
+std::shared_ptr<torchexam::PluginLibrary> open_plugin() { return torchexam::test::open_task_plugin("time_series"); }
 
-// The installed data set: $TORCHEXAM_DATA_DIR/co2, else
-// ~/.local/share/torchexam/data/co2.
-fs::path real_data_dir() {
-  if (const char* d = std::getenv("TORCHEXAM_DATA_DIR"); d && *d) return fs::path(d) / "co2";
-  const char* home = std::getenv("HOME");
-  return fs::path(home ? home : "") / ".local/share/torchexam/data/co2";
-}
+fs::path real_data_dir() { return torchexam::test::installed_data_dir("co2"); }
 
-fs::path temp_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("torchexam-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+using torchexam::test::temp_dir;
 
 // A weekly co2.csv from 1958-03-29 with value 300 + i/8 in week i (exact in
 // float32), or a blank where blank(i) says so.
