@@ -63,14 +63,7 @@ struct Sample {
   bool test = false;
 };
 
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+using torchexam::fnv1a64;
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -225,7 +218,7 @@ class RealWorldImages final : public torchexam::TaskBase {
         const std::string key = std::string(folder.name) + "/" + entry.path().lexically_relative(dir).generic_string();
         if (ends_with(key, kMirrorSuffix)) continue;
         if (!PngImage(entry.path()).is_colour()) continue;
-        in_folder.push_back({key, fnv1a(key), folder.label, false});
+        in_folder.push_back({key, fnv1a64(key), folder.label, false});
       }
       if (in_folder.empty()) throw std::runtime_error(dir.string() + ": no colour PNG images found");
       // Stratified: the test part of each folder is its lowest-hash 30%.

@@ -297,14 +297,7 @@ class FlatJsonReader {
 // ---------------------------------------------------------------------------
 // Auto-MPG rows and the split.
 
-uint64_t fnv1a64(std::string_view s) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+using torchexam::fnv1a64;
 
 struct Car {
   std::string key;  // Name|Year|record index

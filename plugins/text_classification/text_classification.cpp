@@ -82,14 +82,7 @@ struct Message {
   std::string row;    // the text, at most kMaxBytes bytes, not padded
 };
 
-uint64_t fnv1a(std::string_view s) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+using torchexam::fnv1a64;
 
 // Hash order; the key breaks (improbable) ties so the order is total.
 bool by_hash(const Message& a, const Message& b) { return a.hash != b.hash ? a.hash < b.hash : a.key < b.key; }
@@ -483,7 +476,7 @@ class TextClassification final : public torchexam::TaskBase {
         Message m;
         m.key = std::string(folder.name) + "/" + file.filename().string();
         m.label = folder.label;
-        m.hash = fnv1a(m.key);
+        m.hash = fnv1a64(m.key);
         m.row = text.subject + "\n\n" + text.body;
         truncate_utf8(m.row, static_cast<size_t>(kMaxBytes));
         std::string body_key = fold_whitespace(text.body);

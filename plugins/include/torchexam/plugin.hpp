@@ -28,6 +28,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -327,6 +328,17 @@ struct Exporter {
   }
 };
 }  // namespace detail
+
+// FNV-1a, 64 bits: a stable hash of a sample's key (a file name, a row id) for
+// deterministic hidden splits, the same on every machine and run.
+inline uint64_t fnv1a64(std::string_view s) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
 
 // A whole number >= 0 given as option `key`; 0 when the option is absent.
 // Throws std::invalid_argument naming the option when it is anything else.
