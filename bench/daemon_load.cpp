@@ -13,13 +13,25 @@
 // the report says whether a job was running, from the queue in the status
 // replies themselves.
 //
-// Usage: daemon_load [--clients C] [--calls N] [--train] [--concurrency J]
+// The load comes from one event loop driving every connection (--load loop,
+// the default), from a thread per client (--load threads), or from both in
+// turn, loop / threads / loop, in one run (--load both). Each row also
+// prints the daemon's own CPU time per call (from /proc), the service time
+// that bounds how fast 200 outstanding requests can be answered.
+//
+// Usage: daemon_load [--clients C] [--calls N] [--train] [--concurrency J] [--load loop|threads|both]
+//                    [--job-nice N]
 //                    [--watcher none|inotify] [--daemon PATH] [--source DIR] [--cache DIR]
 //   defaults: 200 clients, 50 calls, no training, 1 grading job, no watcher;
 //   the daemon, the source tree and the build cache default to this build's
 //   (DAEMON_LOAD_TORCHEXAMD, DAEMON_LOAD_SOURCE_DIR, DAEMON_LOAD_CACHE_DIR).
 #include "client.hpp"
 #include "protocol/messages.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 
 #include <fmt/format.h>
 #include <signal.h>
@@ -28,6 +40,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -35,12 +48,14 @@
 #include <fstream>
 #include <latch>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
+namespace asio = boost::asio;
 using namespace torchexam;
 using SteadyClock = std::chrono::steady_clock;
 
@@ -63,10 +78,12 @@ constexpr const char* kCache = "";
 #endif
 
 struct Options {
+  std::string load = "loop";  // loop: one event loop drives every connection; threads: a thread per client
   int clients = 200;
   int calls = 50;
   bool train = false;
   int concurrency = 1;
+  int job_nice = 10;  // torchexamd's default
   std::string watcher = "none";
   fs::path daemon = kDaemon;
   fs::path source = kSource;
@@ -75,7 +92,7 @@ struct Options {
 
 [[noreturn]] void usage(const std::string& why) {
   fmt::print(stderr,
-             "daemon_load: {}\nusage: daemon_load [--clients C] [--calls N] [--train] [--concurrency J] "
+             "daemon_load: {}\nusage: daemon_load [--clients C] [--calls N] [--train] [--concurrency J] [--load loop|threads|both] [--job-nice N] "
              "[--watcher none|inotify] [--daemon PATH] [--source DIR] [--cache DIR]\n",
              why);
   std::exit(2);
@@ -95,12 +112,15 @@ Options parse(int argc, char** argv) {
     else if (a == "--calls") o.calls = std::atoi(v.c_str());
     else if (a == "--concurrency") o.concurrency = std::atoi(v.c_str());
     else if (a == "--watcher") o.watcher = v;
+    else if (a == "--load") o.load = v;
+    else if (a == "--job-nice") o.job_nice = std::atoi(v.c_str());
     else if (a == "--daemon") o.daemon = v;
     else if (a == "--source") o.source = v;
     else if (a == "--cache") o.cache = v;
     else usage("unknown option " + a);
   }
   if (o.clients < 1 || o.calls < 1) usage("--clients and --calls must be at least 1");
+  if (o.load != "loop" && o.load != "threads" && o.load != "both") usage("--load must be loop, threads or both");
   if (o.daemon.empty()) usage("no torchexamd: pass --daemon PATH");
   if (o.source.empty()) usage("no source tree: pass --source DIR");
   return o;
@@ -118,7 +138,8 @@ class Daemon {
     // Everything the child needs is prepared before fork (no allocation after).
     const std::string state = (root_ / "state").string(), cache = o.cache.string();
     std::vector<std::string> args{o.daemon.string(), "--socket", socket_.string(), "--state-dir", state,
-                                  "--concurrency", concurrency, "--watcher", o.watcher};
+                                  "--concurrency", concurrency, "--watcher", o.watcher,
+                                  "--job-nice", std::to_string(o.job_nice)};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -195,6 +216,24 @@ class Daemon {
     return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
   }
   const fs::path& socket() const { return socket_; }
+  // CPU seconds the daemon has used so far (user + system, its own threads).
+  double cpu_seconds() const {
+    std::ifstream in(fmt::format("/proc/{}/stat", pid_));
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    const size_t close = text.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream fields(text.substr(close + 2));
+    std::string f;
+    double utime = 0, stime = 0;
+    for (int i = 3; fields >> f; ++i) {  // field 3 is the state
+      if (i == 14) utime = std::stod(f);
+      if (i == 15) {
+        stime = std::stod(f);
+        break;
+      }
+    }
+    return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
 
  private:
   fs::path root_, socket_, log_;
@@ -233,6 +272,149 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
 }
 
+struct Measurement {
+  std::vector<double> latency_ms;
+  int running = 0;  // replies whose queue showed a running job
+  int errors = 0;
+  std::string first_error;
+  double wall_s = 0;
+};
+
+// A thread and a blocking Client per client: simple, but on a small machine
+// the load generator's own threads compete with the daemon for the cores.
+Measurement measure_threads(const Options& o, const fs::path& socket, const std::string& session) {
+  // Every client connects first; the clock starts when all are connected.
+  std::vector<Measurement> results(o.clients);
+  std::latch ready(o.clients), go(1);
+  std::vector<std::thread> threads;
+  threads.reserve(o.clients);
+  for (int i = 0; i < o.clients; ++i) {
+    threads.emplace_back([&, i] {
+      Measurement& r = results[i];
+      r.latency_ms.reserve(o.calls);
+      std::unique_ptr<Client> c;
+      for (int attempt = 0; !c && attempt < 50; ++attempt) {
+        try {
+          c = Client::connect(socket);
+        } catch (const ConnectError& e) {
+          r.first_error = e.what();
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
+      ready.count_down();
+      go.wait();
+      if (!c) {
+        r.errors = o.calls;
+        return;
+      }
+      const json::value params = json::object{{"session", session}};
+      for (int k = 0; k < o.calls; ++k) {
+        const auto t0 = SteadyClock::now();
+        try {
+          json::value st = c->call(protocol::method::exam_status, params);
+          r.latency_ms.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
+          if (job_running(st)) ++r.running;
+        } catch (const std::exception& e) {
+          if (r.errors++ == 0) r.first_error = e.what();
+          if (dynamic_cast<const protocol::RpcError*>(&e) == nullptr) {
+            r.errors += o.calls - k - 1;  // the connection is gone
+            break;
+          }
+        }
+      }
+    });
+  }
+  ready.wait();
+  const auto start = SteadyClock::now();
+  go.count_down();
+  for (auto& t : threads) t.join();
+  Measurement out;
+  out.wall_s = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  for (auto& r : results) {
+    out.latency_ms.insert(out.latency_ms.end(), r.latency_ms.begin(), r.latency_ms.end());
+    out.running += r.running;
+    out.errors += r.errors;
+    if (out.first_error.empty()) out.first_error = r.first_error;
+  }
+  return out;
+}
+
+// One thread drives every connection through one event loop: each client
+// still has one request outstanding at a time (closed loop), but the load
+// generator costs a few microseconds per call instead of a context switch
+// per client.
+class LoopClient : public std::enable_shared_from_this<LoopClient> {
+ public:
+  LoopClient(asio::io_context& io, const Options& o, std::string request, Measurement& m)
+      : socket_(io), calls_left_(o.calls), request_(std::move(request)), m_(m) {}
+  asio::local::stream_protocol::socket& socket() { return socket_; }
+
+  void start() { send(); }
+
+ private:
+  void send() {
+    t0_ = SteadyClock::now();
+    asio::async_write(socket_, asio::buffer(request_), [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+      if (ec) return self->fail(ec.message());
+      self->receive();
+    });
+  }
+  void receive() {
+    socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+      if (ec) return self->fail(ec.message());
+      self->reader_.feed(std::string_view(self->buf_.data(), n));
+      while (auto next = self->reader_.next()) {
+        auto* frame = std::get_if<protocol::Frame>(&*next);
+        if (!frame) return self->fail("bad framing from the daemon");
+        json::value v = json::parse(frame->body);
+        const auto& obj = v.as_object();
+        if (!obj.contains("id")) continue;  // a notification (progress of the training job)
+        self->m_.latency_ms.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - self->t0_).count());
+        if (obj.contains("error")) {
+          if (self->m_.errors++ == 0) self->m_.first_error = json::serialize(obj.at("error"));
+        } else if (job_running(obj.at("result"))) {
+          ++self->m_.running;
+        }
+        if (--self->calls_left_ == 0) return;
+        return self->send();
+      }
+      self->receive();
+    });
+  }
+  void fail(const std::string& why) {
+    if (m_.errors == 0) m_.first_error = why;
+    m_.errors += calls_left_;
+    calls_left_ = 0;
+  }
+
+  asio::local::stream_protocol::socket socket_;
+  int calls_left_;
+  std::string request_;
+  Measurement& m_;
+  protocol::FrameReader reader_;
+  std::array<char, 65536> buf_;
+  SteadyClock::time_point t0_;
+};
+
+Measurement measure_loop(const Options& o, const fs::path& socket, const std::string& session) {
+  asio::io_context io;
+  Measurement m;
+  m.latency_ms.reserve(static_cast<size_t>(o.clients) * o.calls);
+  const std::string request = protocol::encode_frame(
+      protocol::make_request(1, protocol::method::exam_status, json::object{{"session", session}}));
+  std::vector<std::shared_ptr<LoopClient>> clients;
+  for (int i = 0; i < o.clients; ++i) {
+    auto c = std::make_shared<LoopClient>(io, o, request, m);
+    c->socket().connect(asio::local::stream_protocol::endpoint(socket.string()));
+    clients.push_back(std::move(c));
+  }
+  const auto start = SteadyClock::now();
+  for (auto& c : clients) c->start();
+  io.run();
+  m.wall_s = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  return m;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -258,9 +440,9 @@ int main(int argc, char** argv) {
                      {"mode", "practice"}});
     const std::string session(started.at("session").as_string());
 
-    fmt::print("daemon_load: {} clients x {} exam/status calls, {}; daemon --concurrency {} --watcher {}\n",
+    fmt::print("daemon_load: {} clients x {} exam/status calls, {}; daemon --concurrency {} --watcher {} --job-nice {}\n",
                o.clients, o.calls, o.train ? "reference solution training" : "no grading job", o.concurrency,
-               o.watcher);
+               o.watcher, o.job_nice);
 
     int64_t submission = 0;
     std::string stage_before;
@@ -287,85 +469,37 @@ int main(int argc, char** argv) {
     }
     const json::value before = main_client->call(protocol::method::exam_status, json::object{{"session", session}});
 
-    // Every client connects first; the clock starts when all are connected.
-    struct PerClient {
-      std::vector<double> latency_ms;
-      int running = 0;  // replies whose queue showed a running job
-      int errors = 0;
-      std::string first_error;
-    };
-    std::vector<PerClient> results(o.clients);
-    std::latch ready(o.clients), go(1);
-    std::vector<std::thread> threads;
-    threads.reserve(o.clients);
-    for (int i = 0; i < o.clients; ++i) {
-      threads.emplace_back([&, i] {
-        PerClient& r = results[i];
-        r.latency_ms.reserve(o.calls);
-        std::unique_ptr<Client> c;
-        for (int attempt = 0; !c && attempt < 50; ++attempt) {
-          try {
-            c = Client::connect(daemon.socket());
-          } catch (const ConnectError& e) {
-            r.first_error = e.what();
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-          }
-        }
-        ready.count_down();
-        go.wait();
-        if (!c) {
-          r.errors = o.calls;
-          return;
-        }
-        const json::value params = json::object{{"session", session}};
-        for (int k = 0; k < o.calls; ++k) {
-          const auto t0 = SteadyClock::now();
-          try {
-            json::value st = c->call(protocol::method::exam_status, params);
-            r.latency_ms.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
-            if (job_running(st)) ++r.running;
-          } catch (const std::exception& e) {
-            if (r.errors++ == 0) r.first_error = e.what();
-            if (dynamic_cast<const protocol::RpcError*>(&e) == nullptr) {
-              r.errors += o.calls - k - 1;  // the connection is gone
-              break;
-            }
-          }
-        }
-      });
+    std::vector<std::string> modes;
+    if (o.load == "both") modes = {"loop", "threads", "loop"};
+    else modes = {o.load};
+    fmt::print("{:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>12} {:>14} {:>8}\n", "load", "calls", "p50 ms", "p99 ms",
+               "max ms", "wall s", "requests/s", "daemon us/call", "errors");
+    int errors = 0, running = 0;
+    size_t total = 0;
+    for (const auto& mode : modes) {
+      const double cpu_before = daemon.cpu_seconds();
+      Measurement m = mode == "loop" ? measure_loop(o, daemon.socket(), session) : measure_threads(o, daemon.socket(), session);
+      const double daemon_cpu_s = daemon.cpu_seconds() - cpu_before;
+      std::sort(m.latency_ms.begin(), m.latency_ms.end());
+      const auto& all = m.latency_ms;
+      const double ok = static_cast<double>(all.size());
+      fmt::print("{:>8} {:>8} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f} {:>12.0f} {:>14.1f} {:>8}\n", mode, all.size(),
+                 percentile(all, 0.50), percentile(all, 0.99), all.empty() ? 0.0 : all.back(), m.wall_s,
+                 ok / m.wall_s, ok > 0 ? daemon_cpu_s * 1e6 / ok : 0.0, m.errors);
+      if (m.errors) fmt::print("first error: {}\n", m.first_error);
+      errors += m.errors;
+      running += m.running;
+      total += all.size();
     }
-    ready.wait();
-    const auto start = SteadyClock::now();
-    go.count_down();
-    for (auto& t : threads) t.join();
-    const double wall_s = std::chrono::duration<double>(SteadyClock::now() - start).count();
 
     const json::value after = main_client->call(protocol::method::exam_status, json::object{{"session", session}});
     const std::string stage_after = o.train ? drain_stage(*main_client, submission, std::chrono::milliseconds(100)) : "";
-
-    std::vector<double> all;
-    int running = 0, errors = 0;
-    std::string first_error;
-    for (const auto& r : results) {
-      all.insert(all.end(), r.latency_ms.begin(), r.latency_ms.end());
-      running += r.running;
-      errors += r.errors;
-      if (first_error.empty()) first_error = r.first_error;
-    }
-    std::sort(all.begin(), all.end());
-    const double ok = static_cast<double>(all.size());
-
-    fmt::print("{:>8} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8}\n", "calls", "p50 ms", "p99 ms", "max ms", "wall s",
-               "requests/s", "errors");
-    fmt::print("{:>8} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f} {:>12.0f} {:>8}\n", all.size(), percentile(all, 0.50),
-               percentile(all, 0.99), all.empty() ? 0.0 : all.back(), wall_s, ok / wall_s, errors);
-    if (errors) fmt::print("first error: {}\n", first_error);
     fmt::print("grading job running during the measurement: {} (before: {}; after: {}; {} of {} status replies "
                "showed a running job{})\n",
-               all.empty() || running == 0               ? "no"
-               : running == static_cast<int>(all.size()) ? "yes, in every reply"
+               total == 0 || running == 0               ? "no"
+               : running == static_cast<int>(total) ? "yes, in every reply"
                                                          : "part of the time",
-               queue_text(before), queue_text(after), running, all.size(),
+               queue_text(before), queue_text(after), running, total,
                o.train ? fmt::format("; stage before {}, after {}", stage_before,
                                      stage_after.empty() ? "no new progress" : stage_after)
                        : "");

@@ -16,6 +16,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <climits>
@@ -138,9 +140,13 @@ struct ExamService::Impl {
     });
   }
   std::vector<ExamListener*> listeners;
+  // See ExamService::generation(): bumped by every change a summary shows.
+  uint64_t generation = 0;
+  void touch() { ++generation; }
 
   template <class F>
   void notify(F&& f) {
+    touch();
     for (auto* l : std::vector<ExamListener*>(listeners)) f(*l);
   }
 
@@ -165,7 +171,10 @@ struct ExamService::Impl {
     throw ServiceError(Kind::not_found, "no task '" + task + "' in this exam (tasks: " + ids + ")");
   }
 
-  void save(Session& s) { db.put_session(s.rec); }
+  void save(Session& s) {
+    touch();
+    db.put_session(s.rec);
+  }
 
   void start_watch(const std::shared_ptr<Session>& s) {
     if (!opts.watch || !open_state(s->rec.state)) return;
@@ -206,6 +215,7 @@ struct ExamService::Impl {
         --checks_running;
         auto it = sessions.find(sid);
         if (it == sessions.end()) return;
+        touch();
         it->second->diagnostics[task] = diags;
         notify([&](ExamListener& l) { l.on_diagnostics(sid, task, file, diags); });
       });
@@ -225,6 +235,7 @@ struct ExamService::Impl {
   }
 
   void enqueue(Job job) {
+    touch();
     pending.push_back(std::move(job));
     const auto& j = pending.back();
     notify([&](ExamListener& l) {
@@ -238,6 +249,7 @@ struct ExamService::Impl {
     while (!stopping && static_cast<int>(running.size()) < std::max(1, opts.concurrency) && !pending.empty()) {
       Job job = std::move(pending.front());
       pending.pop_front();
+      touch();
       run(job);
     }
   }
@@ -316,6 +328,12 @@ struct ExamService::Impl {
     req.cache_dir = opts.cache_dir;
     req.cancel = job.cancel.get();
     asio::post(workers, [this, job, req] {
+      // Linux keeps the nice value per thread and a child inherits its
+      // creator's: set once per worker thread, it applies to every job.
+      thread_local int niced = 0;
+      if (opts.job_nice > 0 && niced != opts.job_nice) {
+        if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), opts.job_nice) == 0) niced = opts.job_nice;
+      }
       Observer obs(*this, job);
       GradeResult r;
       try {
@@ -329,6 +347,7 @@ struct ExamService::Impl {
   }
 
   void finish(const Job& job, const GradeResult& r, const boost::json::array& curve) {
+    touch();
     running.erase(job.id);
     SubmissionRecord rec = *db.submission(job.id);
     if (r.cancelled && stopping) {
@@ -457,6 +476,7 @@ void ExamService::recover() {
     s->last_timer_ms = now;
     for (const auto& sub : I.db.submissions(rec.id)) s->count(sub, true);
     I.sessions[rec.id] = s;
+    I.touch();
     I.start_watch(s);
   }
   for (auto rec : I.db.unfinished_submissions()) {
@@ -474,6 +494,7 @@ void ExamService::recover() {
     }
     I.pending.push_back({rec.id, it->second, rec.task});
   }
+  I.touch();
   I.pump();
   tick();
 }
@@ -555,6 +576,14 @@ std::string ExamService::resolve(const std::string& session, const fs::path& wor
 
 ExamSummary ExamService::status(const std::string& session) const {
   return impl_->summary(*impl_->sessions.at(resolve(session)));
+}
+
+uint64_t ExamService::generation() const { return impl_->generation; }
+
+ExamService::ClockFields ExamService::clock_fields(const std::string& session) const {
+  const auto& rec = impl_->sessions.at(resolve(session))->rec;
+  const int64_t now = impl_->clock.now_ms();
+  return {remaining_seconds(rec, now), deadline_ms(rec, now)};
 }
 
 std::vector<SessionRecord> ExamService::sessions() const {

@@ -129,6 +129,11 @@ struct ServiceOptions {
   std::filesystem::path jobs_dir;   // job folders (required)
   WatchFactory watch;               // empty: no watching, no syntax checks on save
   double syntax_timeout_s = 30;
+  // Niceness of the grading jobs' compilers and runners (inherited from the
+  // worker threads that start them): training yields the CPU to the daemon
+  // and the candidate's editor, and loses nothing when the machine is
+  // otherwise idle. 0 leaves it alone. Syntax checks on save keep 0.
+  int job_nice = 0;
 };
 
 class ExamService {
@@ -150,6 +155,15 @@ class ExamService {
   // names one): resolve() picks it or throws.
   std::string resolve(const std::string& session, const std::filesystem::path& workspace = {}) const;
   ExamSummary status(const std::string& session) const;
+  // Changes whenever anything status() reports may have changed, except the
+  // clock (remaining_s, deadline_ms): a cached status is good while this is
+  // unchanged, with the clock fields taken from clock_fields().
+  uint64_t generation() const;
+  struct ClockFields {
+    double remaining_s = 0;
+    int64_t deadline_ms = 0;
+  };
+  ClockFields clock_fields(const std::string& session) const;
   std::vector<store::SessionRecord> sessions() const;
   ExamSummary stop(const std::string& session);
   ExamSummary pause(const std::string& session);

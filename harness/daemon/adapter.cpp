@@ -62,8 +62,14 @@ Adapter::Adapter(ExamService& service, std::function<void(std::string)> notify, 
     o.overwrite = p.overwrite;
     return to_json(s.start(o));
   });
-  bind<SessionParams>(binder_, method::exam_status,
-                      [&s, sid](const SessionParams& p) { return to_json(s.status(sid(p.session, p.workspace))); });
+  binder_.method(method::exam_status, [this, sid](const json::value& params, Binder::Reply reply) {
+    try {
+      const SessionParams p = from_json(params, static_cast<SessionParams*>(nullptr));
+      reply(status_reply(sid(p.session, p.workspace)));
+    } catch (const ServiceError& e) {
+      reply(RpcError(code_for(e.kind), e.what()));
+    }
+  });
   bind<SessionParams>(binder_, method::exam_stop,
                       [&s, sid](const SessionParams& p) { return to_json(s.stop(sid(p.session, p.workspace))); });
   bind<SessionParams>(binder_, method::exam_pause,
@@ -121,6 +127,28 @@ Adapter::Adapter(ExamService& service, std::function<void(std::string)> notify, 
 }
 
 Adapter::~Adapter() { service_.remove_listener(this); }
+
+RawResult Adapter::status_reply(const std::string& session) {
+  CachedStatus& c = status_cache_[session];
+  if (c.tail.empty() || c.generation != service_.generation()) {
+    json::value v = to_json(service_.status(session));
+    auto& o = v.get_object();
+    o.erase("remaining_s");
+    o.erase("deadline_ms");
+    std::string text = json::serialize(v);
+    c.tail = o.empty() ? "}" : "," + text.substr(1);
+    c.generation = service_.generation();
+  }
+  const auto clock = service_.clock_fields(session);
+  RawResult out;
+  out.json.reserve(c.tail.size() + 64);
+  out.json = R"({"remaining_s":)";
+  out.json += json::serialize(json::value(clock.remaining_s));
+  out.json += R"(,"deadline_ms":)";
+  out.json += std::to_string(clock.deadline_ms);
+  out.json += c.tail;
+  return out;
+}
 
 void Adapter::on_progress(const ProgressNote& n) {
   notify_(make_notification(method::submission_progress, to_json(n)));

@@ -9,6 +9,7 @@
 #include "protocol/jsonrpc.hpp"
 
 #include <functional>
+#include <map>
 #include <string>
 
 namespace torchexam::daemon {
@@ -36,6 +37,16 @@ class Adapter final : public ExamListener {
                       const std::vector<Diagnostic>& diagnostics) override;
 
  private:
+  // exam/status is what every client polls: its reply is kept serialised per
+  // session until ExamService::generation() moves, and only the clock fields
+  // are written per call (the daemon_load benchmark: 200 clients at once).
+  protocol::RawResult status_reply(const std::string& session);
+  struct CachedStatus {
+    uint64_t generation = 0;
+    std::string tail;  // the serialised summary without its clock fields, after its '{'
+  };
+  std::map<std::string, CachedStatus> status_cache_;
+
   ExamService& service_;
   std::function<void(std::string)> notify_;
   protocol::Binder binder_;

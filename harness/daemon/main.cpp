@@ -80,12 +80,17 @@ int main(int argc, char** argv) {
   CLI::App app{"torchexamd: the TorchExam daemon (usually started by `torchexam`)"};
   fs::path socket, state;
   int concurrency = 1;
+  int job_nice = 10;
   std::string watcher = "inotify";
   app.add_option("--socket", socket, "Unix socket to listen on (default: $XDG_RUNTIME_DIR/torchexam/daemon.sock)");
   app.add_option("--state-dir", state,
                  "database, artifacts and job folders (default: $TORCHEXAM_STATE_DIR, $XDG_STATE_HOME/torchexam, "
                  "~/.local/state/torchexam)");
   app.add_option("--concurrency", concurrency, "grading jobs run at once")->check(CLI::Range(1, 16));
+  app.add_option("--job-nice", job_nice,
+                 "niceness of grading jobs (compiler and training): they yield the CPU to the daemon and the editor")
+      ->check(CLI::Range(0, 19))
+      ->capture_default_str();
   app.add_option("--watcher", watcher, "workspace watcher backend: inotify, or none")
       ->check(CLI::IsMember({"inotify", "none"}));
   CLI11_PARSE(app, argc, argv);
@@ -107,6 +112,7 @@ int main(int argc, char** argv) {
     auto db = store::Store::open(state);
     ServiceOptions so;
     so.concurrency = concurrency;
+    so.job_nice = job_nice;
     so.jobs_dir = state / "jobs";
     if (watcher != "none") {
       so.watch = [&io, watcher](const fs::path& root, std::function<void(const std::vector<fs::path>&)> changed)

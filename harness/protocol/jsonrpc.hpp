@@ -61,6 +61,11 @@ std::variant<Message, ParseFailure> parse_message(std::string_view body);
 std::string make_request(const json::value& id, std::string_view method, json::value params);
 std::string make_notification(std::string_view method, json::value params);
 std::string make_result(const json::value& id, json::value result);
+// A result that is already serialised JSON (a cached reply), spliced in as is.
+struct RawResult {
+  std::string json;
+};
+std::string make_result(const json::value& id, const RawResult& result);
 std::string make_error(const json::value& id, int code, std::string_view message);
 
 // Reads fields of a params object with messages that say which field was
@@ -89,7 +94,7 @@ class Fields {
 // result as JSON; replies may be given later (async) through `Reply`.
 class Binder {
  public:
-  using Reply = std::function<void(std::variant<json::value, RpcError>)>;
+  using Reply = std::function<void(std::variant<json::value, RpcError, RawResult>)>;
   using Handler = std::function<void(const json::value& params, Reply reply)>;
 
   void method(std::string name, Handler h) { methods_[std::move(name)] = std::move(h); }

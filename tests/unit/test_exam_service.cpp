@@ -2,8 +2,10 @@
 // microseconds, the queue, cancel, restore and recovery after a restart.
 #include <doctest/doctest.h>
 
+#include "daemon/adapter.hpp"
 #include "exam_service.hpp"
 #include "hash.hpp"
+#include "protocol/messages.hpp"
 #include "idx_writer.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -120,6 +122,48 @@ const TaskSummary& fashion(const ExamSummary& s) {
 }  // namespace
 
 TEST_SUITE("exam_service") {
+  TEST_CASE("the adapter's cached exam/status reply always equals status()") {
+    Fixture f;
+    daemon::Adapter adapter(*f.service, [](std::string) {}, [] {}, {});
+    auto served = [&] {
+      auto m = std::get<protocol::Message>(protocol::parse_message(
+          protocol::make_request(7, "exam/status", boost::json::object{})));
+      std::string body;
+      adapter.binder().dispatch(m, [&](std::string b) { body = std::move(b); });
+      auto reply = boost::json::parse(body);
+      CHECK(reply.at("id") == 7);
+      return reply.at("result");
+    };
+    auto same = [&](const char* when) {
+      INFO(when);
+      // Object comparison ignores key order; the clock fields are spliced in.
+      CHECK(served() == protocol::to_json(f.service->status("")));
+    };
+    f.start();
+    same("after start");
+    same("again, from the cache");
+    f.clock.advance(1234);
+    same("after the clock moved");
+    f.grader.hold = true;
+    f.write_solution("// score 4");
+    f.service->submit("", "fashion_mnist");
+    same("after a submission was queued");
+    REQUIRE(f.run_until([&] { return f.grader.started.load() == 1; }));
+    REQUIRE(f.run_until([&] { return served().at("queue").at(0).at("state") == "running"; }));
+    same("while it runs");
+    f.grader.hold = false;
+    REQUIRE(f.run_until([&] { return f.service->idle(); }));
+    same("after it finished");
+    CHECK(served().at("total_score") == 4);
+    f.service->pause("");
+    f.clock.advance(60'000);
+    same("while paused (the deadline moves)");
+    f.service->resume("");
+    f.service->stop("");
+    same("after stop");
+    CHECK(served().at("state") == "stopped");
+  }
+
   TEST_CASE("provisioning lays out every task and never overwrites a workspace silently") {
     Fixture f;
     auto s = f.start();
