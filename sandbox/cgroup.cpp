@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -246,6 +247,13 @@ bool JobCgroup::oom_killed() const {
 bool JobCgroup::pids_limit_hit() const {
   if (pids_dir_.empty()) return false;
   return read_key(pids_dir_ / "pids.events", "max") > 0;
+}
+
+size_t JobCgroup::member_count() const {
+  size_t n = 0;
+  for (const fs::path* dir : {&memory_dir_, &pids_dir_})
+    if (!dir->empty()) n = std::max(n, members(*dir).size());
+  return n;
 }
 
 void JobCgroup::kill_all() const {

@@ -55,6 +55,8 @@ class JobCgroup {
   bool oom_killed() const;
   // True when a fork or clone failed on the pids limit.
   bool pids_limit_hit() const;
+  // Processes still in the groups (0 after a successful kill_all).
+  size_t member_count() const;
   // Kills every process in the groups (cgroup.kill on v2, else SIGKILL to
   // each listed pid until the groups are empty).
   void kill_all() const;

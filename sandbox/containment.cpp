@@ -1,9 +1,13 @@
 #include "containment.hpp"
 
 #include "events.hpp"
+#include "layers.hpp"
+
+#include <boost/json.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -15,6 +19,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -85,20 +91,24 @@ void kill_leftovers() {
   }
 }
 
-// Forks the worker, waits for it, reports how it ended, then exits. Returns
-// only in the worker. In fallback mode the worker stays in our process
-// group, so the harness's kill of the group at the deadline reaches it and
-// its children.
-void reap_worker(int event_fd, bool fallback) {
+// Forks the worker, waits for it, and writes how it ended (an `exit` event
+// line) to `report_fd`. Returns true in the worker (which has closed
+// `report_fd`), false in the reaper once the report is written. In fallback mode the worker stays in our process group, so
+// the harness's kill of the group at the deadline reaches it and its
+// children.
+bool reap_worker(int report_fd, bool fallback, JobCgroup* group, pid_t parent) {
   pid_t worker = fork();
   if (worker < 0) {
     events::Result r{Verdict::internal_error, std::string("fork failed: ") + std::strerror(errno), ""};
-    write_all(event_fd, events::to_json_line(r) + "\n");
+    write_all(report_fd, events::to_json_line(r) + "\n");
     _exit(1);
   }
   if (worker == 0) {
+    close(report_fd);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    return;
+    if (getppid() != parent) _exit(1);  // the reaper died before PDEATHSIG was set
+    if (group) group->join(0);
+    return true;
   }
   int status = 0;
   rusage ru{};
@@ -113,17 +123,80 @@ void reap_worker(int event_fd, bool fallback) {
             static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   e.max_rss_kb = ru.ru_maxrss;
   if (fallback) kill_leftovers();
-  write_all(event_fd, events::to_json_line(e) + "\n");
+  write_all(report_fd, events::to_json_line(e) + "\n");
+  return false;
+}
+
+std::string read_all(int fd) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return out;
+  }
+}
+
+// After the tree ended: kill what is left in the cgroup (and check that
+// nothing is), read what the kernel saw, write the trusted status file and
+// the `exit` event.
+[[noreturn]] void finish(int event_fd, const ContainOptions& options, Containment how, JobCgroup* group,
+                         const std::string& report) {
+  namespace json = boost::json;
+  json::object status{{"containment", to_string(how)}};
+  std::optional<events::Exit> exit;
+  size_t nl = report.find('\n');
+  if (nl != std::string::npos) {
+    std::string err;
+    if (auto e = events::parse_line(std::string_view(report).substr(0, nl), &err)) {
+      if (auto* x = std::get_if<events::Exit>(&*e)) exit = *x;
+      if (std::get_if<events::Result>(&*e)) write_all(event_fd, report.substr(0, nl + 1));  // a set-up failure
+    }
+  }
+  if (exit) {
+    json::object x{{"cpu_s", exit->cpu_s}, {"max_rss_kb", exit->max_rss_kb}};
+    if (exit->code) x["code"] = *exit->code;
+    if (exit->signal) x["signal"] = *exit->signal;
+    status["exit"] = std::move(x);
+  } else {
+    status["exit"] = nullptr;
+  }
+  if (group) {
+    group->kill_all();
+    status["cgroup"] = json::object{{"memory", group->has_memory()},
+                                    {"pids", group->has_pids()},
+                                    {"memory_peak_bytes", group->memory_peak()},
+                                    {"oom_kill", group->oom_killed()},
+                                    {"pids_limit_hit", group->pids_limit_hit()},
+                                    {"left_after_kill", group->member_count()}};
+  }
+  if (!options.status_file.empty()) {
+    const std::string tmp = options.status_file.string() + ".tmp";
+    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd >= 0) {
+      write_all(fd, json::serialize(status) + "\n");
+      close(fd);
+      rename(tmp.c_str(), options.status_file.c_str());
+    }
+  }
+  if (exit) write_all(event_fd, events::to_json_line(*exit) + "\n");
   _exit(0);
 }
 
-// The supervisor: waits for init and exits. If init itself was killed (the
-// harness killed the tree), there is nothing more to report.
-[[noreturn]] void supervise(pid_t child) {
+// The supervisor: waits for init, then finishes. If it is killed itself
+// (the harness killed the tree at the deadline), there is nothing to report.
+[[noreturn]] void supervise(pid_t child, int report_fd, int event_fd, const ContainOptions& options, Containment how,
+                            JobCgroup* group) {
+  std::string report = read_all(report_fd);  // until init and the worker are gone
+  close(report_fd);
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  finish(event_fd, options, how, group, report);
 }
 
 bool enter_pid_namespace(bool with_user_ns, std::string* why) {
@@ -148,18 +221,59 @@ bool enter_pid_namespace(bool with_user_ns, std::string* why) {
 
 }  // namespace
 
-Contained contain(int event_fd) {
+Contained contain(int event_fd, const ContainOptions& options) {
   std::string why;
   Containment how = Containment::process_group;
   const char* forced = std::getenv("TORCHEXAM_CONTAINMENT");
+  Contained out;
+  // The job cgroup comes first: every process of the tree joins it.
+  std::unique_ptr<JobCgroup> group;
+  if (options.cgroup.memory_bytes || options.cgroup.max_pids) {
+    const bool memory_off = disabled_by_environment("cgroup_memory"), pids_off = disabled_by_environment("cgroup_pids");
+    CgroupLimits limits = options.cgroup;
+    if (memory_off) {
+      limits.memory_bytes = 0;
+      out.cgroup_notes.push_back("cgroup_memory disabled by TORCHEXAM_SANDBOX_DISABLE");
+    }
+    if (pids_off) {
+      limits.max_pids = 0;
+      out.cgroup_notes.push_back("cgroup_pids disabled by TORCHEXAM_SANDBOX_DISABLE");
+    }
+    if (limits.memory_bytes || limits.max_pids)
+      group = JobCgroup::create("torchexam-job-" + std::to_string(getpid()), limits, out.cgroup_notes);
+    if (group && !group->has_memory() && !group->has_pids()) group.reset();
+  }
+  out.cgroup_memory = group && group->has_memory();
+  out.cgroup_pids = group && group->has_pids();
+
   if (forced && std::string_view(forced) == "process_group")
     why = "TORCHEXAM_CONTAINMENT=process_group; ";
+  else if (disabled_by_environment("pid_namespace"))
+    why = "pid_namespace disabled by TORCHEXAM_SANDBOX_DISABLE; ";
   else if (enter_pid_namespace(false, &why))
     how = Containment::pid_namespace;
   else if (enter_pid_namespace(true, &why))
     how = Containment::user_pid_namespace;
+  out.how = how;
+  out.note = why;
 
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) {
+    events::Result r{Verdict::internal_error, std::string("pipe failed: ") + std::strerror(errno), ""};
+    write_all(event_fd, events::to_json_line(r) + "\n");
+    _exit(1);
+  }
+  const pid_t self = getpid();
   if (how != Containment::process_group) {
+    // init cannot see its parent from inside the namespace (getppid() is 0):
+    // it learns whether the supervisor died before PDEATHSIG was armed from
+    // a pipe whose only writer is the supervisor.
+    int life[2];
+    if (pipe2(life, O_CLOEXEC) != 0) {
+      events::Result r{Verdict::internal_error, std::string("pipe failed: ") + std::strerror(errno), ""};
+      write_all(event_fd, events::to_json_line(r) + "\n");
+      _exit(1);
+    }
     pid_t init = fork();
     if (init < 0) {
       // After unshare(NEWPID) there is no falling back: the next child
@@ -169,14 +283,33 @@ Contained contain(int event_fd) {
       write_all(event_fd, events::to_json_line(r) + "\n");
       _exit(1);
     }
-    if (init > 0) supervise(init);
+    if (init > 0) {
+      close(report[1]);
+      close(life[0]);
+      supervise(init, report[0], event_fd, options, how, group.get());
+    }
+    close(report[0]);
+    close(life[1]);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    reap_worker(event_fd, false);
-    return {how, why};
+    pollfd pf{life[0], POLLIN, 0};
+    if (poll(&pf, 1, 0) != 0) _exit(1);  // hang-up: the supervisor died before PDEATHSIG was set
+    close(life[0]);
+    if (group) group->join(0);
+    if (!reap_worker(report[1], false, nullptr, getpid())) {  // init: the worker ended and was reported
+      close(report[1]);
+      _exit(0);
+    }
+    (void)group.release();  // the supervisor owns the group; the worker must not remove it
+    return out;
   }
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  reap_worker(event_fd, true);
-  return {how, why};
+  if (!reap_worker(report[1], true, group.get(), self)) {  // the reaper, after the worker ended
+    close(report[1]);
+    finish(event_fd, options, how, group.get(), read_all(report[0]));
+  }
+  close(report[0]);
+  (void)group.release();
+  return out;
 }
 
 }  // namespace torchexam::sandbox

@@ -26,7 +26,11 @@
 // Must be called before the process starts threads (before LibTorch work).
 #pragma once
 
+#include "cgroup.hpp"
+
+#include <filesystem>
 #include <string>
+#include <vector>
 
 namespace torchexam::sandbox {
 
@@ -34,12 +38,26 @@ enum class Containment { pid_namespace, user_pid_namespace, process_group };
 
 const char* to_string(Containment c);
 
+struct ContainOptions {
+  // Kernel limits for the whole tree, in a job cgroup when one can be made
+  // (the worker and everything it starts join it before candidate code).
+  CgroupLimits cgroup;
+  // Where the supervisor writes its report (exit, CPU, peak memory, what the
+  // cgroup saw, whether anything had to be killed afterwards) as one JSON
+  // object. The harness trusts this file over the event stream, which the
+  // candidate's code can write to; it must lie outside what the job can see.
+  std::filesystem::path status_file;
+};
+
 struct Contained {
   Containment how;
   std::string note;  // what failed on the way (why a weaker mode was used), empty otherwise
+  bool cgroup_memory = false;
+  bool cgroup_pids = false;
+  std::vector<std::string> cgroup_notes;
 };
 
 // Returns in the worker only. `event_fd` stays open in all three processes.
-Contained contain(int event_fd);
+Contained contain(int event_fd, const ContainOptions& options = {});
 
 }  // namespace torchexam::sandbox

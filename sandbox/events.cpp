@@ -66,6 +66,12 @@ struct ToJson {
             {"message", r.message},
             {"detail", r.detail}};
   }
+  json::object operator()(const Sandbox& s) const {
+    json::array layers, notes;
+    for (const auto& l : s.layers) layers.push_back(json::string(l));
+    for (const auto& n : s.notes) notes.push_back(json::string(n));
+    return {{"type", "sandbox"}, {"layers", std::move(layers)}, {"notes", std::move(notes)}};
+  }
   json::object operator()(const Exit& e) const {
     json::object o{{"type", "exit"}, {"cpu_s", real(e.cpu_s)}, {"max_rss_kb", e.max_rss_kb}};
     if (e.code) o["code"] = *e.code;
@@ -108,6 +114,22 @@ Event from_object(const json::object& o) {
     r.message = str(o, "message");
     r.detail = str(o, "detail");
     return r;
+  }
+  if (type == "sandbox") {
+    Sandbox s;
+    auto strings = [&](const char* key, std::vector<std::string>& out) {
+      auto it = o.find(key);
+      if (it == o.end()) return;
+      if (!it->value().is_array()) throw std::invalid_argument(std::string("field '") + key + "' must be an array");
+      for (const auto& v : it->value().get_array()) {
+        if (!v.is_string()) throw std::invalid_argument(std::string("field '") + key + "' must hold strings");
+        if (out.size() >= 64) throw std::invalid_argument(std::string("field '") + key + "' is too long");
+        out.emplace_back(v.get_string());
+      }
+    };
+    strings("layers", s.layers);
+    strings("notes", s.notes);
+    return s;
   }
   if (type == "exit") {
     Exit e;

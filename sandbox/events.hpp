@@ -8,6 +8,7 @@
 //   {"type":"progress","phase":"batch"|"epoch",...}   training progress
 //   {"type":"log","message":...}                       a line for the log
 //   {"type":"result","verdict":...,"message":...}      how the phase ended
+//   {"type":"sandbox","layers":[...],"notes":[...]}    the isolation layers applied
 //   {"type":"exit","code":N|"signal":N,...}            written by the process that
 //                                                      reaped the worker (init, or
 //                                                      the runner in fallback mode)
@@ -23,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace torchexam::events {
 
@@ -50,6 +52,13 @@ struct Result {
   std::string detail;  // e.g. expected vs actual for contract
 };
 
+// The isolation layers the runner applied before candidate code, and why any
+// was weaker than the best (a claim like any event; the harness records it).
+struct Sandbox {
+  std::vector<std::string> layers;
+  std::vector<std::string> notes;
+};
+
 // The runner's child ended: exactly one of code/signal is set.
 struct Exit {
   std::optional<int> code;
@@ -58,7 +67,7 @@ struct Exit {
   long long max_rss_kb = 0;
 };
 
-using Event = std::variant<Progress, Log, Result, Exit>;
+using Event = std::variant<Progress, Log, Result, Exit, Sandbox>;
 
 std::string to_json_line(const Event& e);  // no trailing newline
 

@@ -184,6 +184,9 @@ std::vector<LayerProbe> probe_layers() {
       }
     } else if (name == "rlimits") {
       o = {true, "setrlimit is always available"};
+    } else if (name == "unprivileged_uid") {
+      o = {true, geteuid() == 0 ? "root drops to uid 65534 inside the minimal root" : "runs as uid " +
+                                                                                         std::to_string(geteuid())};
     }
     p.available = o.ok;
     p.detail = o.detail;

@@ -27,6 +27,7 @@ inline constexpr std::string_view kLayerNames[] = {
     "landlock",           // unprivileged filesystem access rules
     "landlock_network",   // Landlock TCP rules (ABI 4 and later)
     "rlimits",            // CPU time, file size, descriptors, address space backstop
+    "unprivileged_uid",   // the job does not run as root
 };
 
 // The highest Landlock ABI the kernel offers, or -errno.

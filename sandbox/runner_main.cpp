@@ -8,6 +8,7 @@
 // naming the step and errno.
 #include "containment.hpp"
 #include "event_sink.hpp"
+#include "policy.hpp"
 #include "runner.hpp"
 #include "steps.hpp"
 
@@ -25,6 +26,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> option_pairs;
   Limits limits;
   rlim_t cpu_seconds = 0;
+  uint64_t memory_bytes = 0;
+  uint64_t max_pids = 512;
+  uint64_t scratch_bytes = 256ull << 20;
+  std::filesystem::path status_file;
+  std::vector<std::filesystem::path> expose_ro, expose_rw;
 
   auto common = [&](CLI::App* sub) {
     sub->add_option("--plugin", o.plugin, "task plugin (.so)")->required()->check(CLI::ExistingFile);
@@ -35,7 +41,14 @@ int main(int argc, char** argv) {
     sub->add_option("--cpu-seconds", cpu_seconds, "RLIMIT_CPU (0: none)");
     sub->add_option("--max-files", limits.max_open_files, "RLIMIT_NOFILE");
     sub->add_option("--max-file-size", limits.max_file_size, "RLIMIT_FSIZE in bytes");
-    sub->add_option("--memory-bytes", limits.address_space, "RLIMIT_AS in bytes (0: none)");
+    sub->add_option("--memory-bytes", memory_bytes,
+                    "memory limit in bytes (0: none): a memory cgroup when one can be made, else RLIMIT_AS");
+    sub->add_option("--max-pids", max_pids, "processes and threads of the job (pids cgroup; 0: none)");
+    sub->add_option("--scratch-bytes", scratch_bytes, "size of the job's /tmp (a tmpfs in the minimal root)");
+    sub->add_option("--status-file", status_file,
+                    "where the supervisor writes its trusted report (outside what the job can see)");
+    sub->add_option("--expose", expose_ro, "another path the job may read (repeatable)");
+    sub->add_option("--expose-rw", expose_rw, "another path the job may write (repeatable)");
   };
   auto* train = app.add_subcommand("train", "train the candidate's model and write a checkpoint");
   common(train);
@@ -86,16 +99,53 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  const Contained contained = contain(event_fd);  // forks; returns in the worker
+  ContainOptions copts;
+  copts.cgroup = {memory_bytes, max_pids};
+  if (!status_file.empty()) copts.status_file = std::filesystem::absolute(status_file);
+  const Contained contained = contain(event_fd, copts);  // forks; returns in the worker
+
+  // What the job may see: its directory (read-write), the candidate's
+  // library, the checkpoint or model it evaluates, the plugin and the data
+  // it reads, and whatever the harness adds.
+  JobPolicy policy;
+  policy.workdir = workdir;
+  policy.output_log = workdir / "output.log";
+  policy.view.scratch_bytes = scratch_bytes;
+  policy.view.exposed.push_back({workdir, true});
+  for (const auto* p : {&o.plugin, &o.solution, &o.torchscript})
+    if (!p->empty()) policy.view.exposed.push_back({*p, false});
+  if (!o.checkpoint.empty() && evaluate->parsed()) policy.view.exposed.push_back({o.checkpoint, false});
+  if (!o.predictions.empty() && o.predictions.parent_path() != workdir)
+    policy.view.exposed.push_back({o.predictions.parent_path(), true});
+  if (!o.checkpoint.empty() && train->parsed() && o.checkpoint.parent_path() != workdir)
+    policy.view.exposed.push_back({o.checkpoint.parent_path(), true});
+  if (auto it = o.plugin_options.find("data_dir"); it != o.plugin_options.end())
+    policy.view.exposed.push_back({std::filesystem::absolute(it->second), false});
+  for (const auto& p : expose_ro) policy.view.exposed.push_back({std::filesystem::absolute(p), false});
+  for (const auto& p : expose_rw) policy.view.exposed.push_back({std::filesystem::absolute(p), true});
   limits.cpu_seconds = cpu_seconds;
-  std::vector<Step> steps = limit_steps(limits);
-  steps.push_back(enter_workdir(workdir));
-  steps.push_back(redirect_output(workdir / "output.log"));
-  if (auto err = run_steps(steps)) {
-    sink.result(torchexam::Verdict::internal_error, err->message());
+  policy.limits = limits;
+  policy.memory_bytes = memory_bytes;
+  policy.memory_cgroup = contained.cgroup_memory;
+
+  LayerReport layers = apply_layers(policy);
+  if (layers.error) {
+    sink.result(torchexam::Verdict::internal_error, layers.error->message());
     return 1;
   }
-  sink.log(std::string("sandbox: ") + to_string(contained.how) +
-           (contained.note.empty() ? "" : " (" + contained.note + ")"));
+  torchexam::events::Sandbox report;
+  if (contained.how != Containment::process_group) report.layers.push_back("pid_namespace");
+  if (contained.how == Containment::user_pid_namespace) report.layers.push_back("user_namespace");
+  if (contained.cgroup_memory) report.layers.push_back("cgroup_memory");
+  if (contained.cgroup_pids) report.layers.push_back("cgroup_pids");
+  report.layers.insert(report.layers.end(), layers.layers.begin(), layers.layers.end());
+  if (!contained.note.empty()) report.notes.push_back(contained.note);
+  report.notes.insert(report.notes.end(), contained.cgroup_notes.begin(), contained.cgroup_notes.end());
+  report.notes.insert(report.notes.end(), layers.notes.begin(), layers.notes.end());
+  sink.emit(report);
+  std::string line = "sandbox:";
+  for (const auto& l : report.layers) line += " " + l;
+  for (const auto& n : report.notes) line += "; " + n;
+  sink.log(line);
   return train->parsed() ? run_train(o, sink) : run_evaluate(o, sink);
 }
