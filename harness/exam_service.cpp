@@ -383,7 +383,8 @@ struct ExamService::Impl {
                                                          {"evaluate_log", "evaluate/output.log"}};
     for (const auto& [name, rel] : files) {
       std::error_code ec;
-      if (job_dir.empty() || !fs::is_regular_file(job_dir / rel, ec)) continue;
+      // symlink_status: a link the job left in place of its output is not followed.
+      if (job_dir.empty() || !fs::is_regular_file(fs::symlink_status(job_dir / rel, ec))) continue;
       try {
         out[name] = db.put_artifact(read_file(job_dir / rel));
       } catch (const std::exception&) {

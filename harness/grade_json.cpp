@@ -14,8 +14,10 @@ json::array to_json(const std::vector<Diagnostic>& diagnostics) {
 }
 
 json::object to_json(const GradeResult& r) {
-  json::array log;
+  json::array log, layers, notes;
   for (const auto& l : r.log) log.push_back(json::value(l));
+  for (const auto& l : r.sandbox_layers) layers.push_back(json::value(l));
+  for (const auto& n : r.sandbox_notes) notes.push_back(json::value(n));
   return {
       {"verdict", to_string(r.verdict)},
       {"score", r.score},
@@ -34,6 +36,13 @@ json::object to_json(const GradeResult& r) {
         {"evaluate_s", r.timings.evaluate_s},
         {"score_s", r.timings.score_s},
         {"total_s", r.timings.total_s}}},
+      {"peak_memory_bytes", r.peak_memory_bytes},
+      {"sandbox", {{"layers", std::move(layers)}, {"notes", std::move(notes)}}},
+      {"limits",
+       {{"wall_s", r.limits.wall_s},
+        {"cpu_s", r.limits.cpu_s},
+        {"memory_bytes", r.limits.memory_bytes},
+        {"max_pids", r.limits.max_pids}}},
       {"log", std::move(log)},
   };
 }

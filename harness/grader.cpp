@@ -142,12 +142,27 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       out.train_cpu_s = trained.cpu_s;
       out.train_max_rss_kb = trained.max_rss_kb;
       out.log = trained.log;
+      out.peak_memory_bytes = trained.memory_peak_bytes;
+      out.sandbox_layers = trained.layers;
+      out.sandbox_notes = trained.sandbox_notes;
+      out.limits = trained.limits;
       if (trained.cancelled) return cancelled();
       if (trained.verdict != Verdict::ok) {
         out.verdict = trained.verdict;
         out.message = trained.message;
         out.detail = trained.detail;
         return done();
+      }
+      {  // Written by untrusted code: a link would make the next phase read a host file.
+        std::error_code ec;
+        const auto st = fs::symlink_status(train.checkpoint, ec);
+        if (!fs::is_regular_file(st)) {
+          out.verdict = fs::is_symlink(st) ? Verdict::forbidden : Verdict::runtime_error;
+          out.message = fs::is_symlink(st) ? "training left a symbolic link where the checkpoint belongs; the trained "
+                                             "weights must be a regular file"
+                                           : "training reported success but wrote no checkpoint";
+          return done();
+        }
       }
       eval.solution = build.library;
       eval.checkpoint = train.checkpoint;
@@ -158,6 +173,12 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     RunnerOutcome evaluated = launch_runner(eval, [&](const events::Event& e) { observer.event(e); });
     out.timings.evaluate_s = since(t0);
     out.log.insert(out.log.end(), evaluated.log.begin(), evaluated.log.end());
+    out.peak_memory_bytes = std::max(out.peak_memory_bytes, evaluated.memory_peak_bytes);
+    if (!evaluated.layers.empty() || out.sandbox_layers.empty()) {
+      out.sandbox_layers = evaluated.layers;
+      out.sandbox_notes = evaluated.sandbox_notes;
+    }
+    if (out.limits.wall_s == 0) out.limits = evaluated.limits;
     if (evaluated.cancelled) return cancelled();
     if (evaluated.verdict != Verdict::ok) {
       out.verdict = evaluated.verdict;

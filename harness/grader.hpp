@@ -11,6 +11,7 @@
 #include "compiler.hpp"
 #include "config.hpp"
 #include "events.hpp"
+#include "runner_launch.hpp"
 
 #include <atomic>
 #include <filesystem>
@@ -58,6 +59,12 @@ struct GradeResult {
   std::vector<std::string> log;
   double train_cpu_s = 0;
   long long train_max_rss_kb = 0;
+  uint64_t peak_memory_bytes = 0;  // the largest of the phases' (cgroup peak, else max RSS)
+  // The sandbox of the last phase that ran: its layers, why any was weaker,
+  // and the limits it ran under.
+  std::vector<std::string> sandbox_layers;
+  std::vector<std::string> sandbox_notes;
+  AppliedLimits limits;
 };
 
 class GradeObserver {

@@ -4,6 +4,7 @@
 #include "paths.hpp"
 #include "process.hpp"
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include <signal.h>
@@ -34,6 +35,46 @@ std::string signal_text(int sig) {
 
 std::string tail(const std::string& s, size_t n) { return s.size() <= n ? s : "..." + s.substr(s.size() - n); }
 
+struct Status {
+  std::optional<events::Exit> exit;
+  bool oom_kill = false;
+  bool pids_limit_hit = false;
+  uint64_t memory_peak_bytes = 0;
+  int64_t left_after_kill = 0;
+};
+
+// The supervisor's report (see ContainOptions::status_file); nullopt when
+// missing or unreadable (the supervisor was killed at the deadline).
+std::optional<Status> read_status(const fs::path& file) {
+  namespace json = boost::json;
+  try {
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec)) return std::nullopt;
+    json::value v = json::parse(read_file(file));
+    const auto& o = v.as_object();
+    Status s;
+    if (auto* x = o.if_contains("exit"); x && x->is_object()) {
+      const auto& xo = x->as_object();
+      events::Exit e;
+      if (auto* c = xo.if_contains("code")) e.code = static_cast<int>(c->to_number<int64_t>());
+      if (auto* g = xo.if_contains("signal")) e.signal = static_cast<int>(g->to_number<int64_t>());
+      if (auto* c = xo.if_contains("cpu_s")) e.cpu_s = c->to_number<double>();
+      if (auto* m = xo.if_contains("max_rss_kb")) e.max_rss_kb = m->to_number<int64_t>();
+      if (e.code.has_value() != e.signal.has_value()) s.exit = e;
+    }
+    if (auto* g = o.if_contains("cgroup"); g && g->is_object()) {
+      const auto& go = g->as_object();
+      if (auto* b = go.if_contains("oom_kill"); b && b->is_bool()) s.oom_kill = b->as_bool();
+      if (auto* b = go.if_contains("pids_limit_hit"); b && b->is_bool()) s.pids_limit_hit = b->as_bool();
+      if (auto* n = go.if_contains("memory_peak_bytes")) s.memory_peak_bytes = n->to_number<uint64_t>();
+      if (auto* n = go.if_contains("left_after_kill")) s.left_after_kill = n->to_number<int64_t>();
+    }
+    return s;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const events::Event&)>& on_event) {
@@ -48,6 +89,13 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
                "--threads", std::to_string(job.threads), "--seed", std::to_string(job.seed), "--cpu-seconds",
                std::to_string(static_cast<long long>(cpu))};
   if (job.memory_bytes > 0) spec.args.insert(spec.args.end(), {"--memory-bytes", std::to_string(job.memory_bytes)});
+  spec.args.insert(spec.args.end(), {"--max-pids", std::to_string(job.max_pids)});
+  // Beside the job's directory, not in it: the job cannot see or forge it.
+  const fs::path status_file = job.workdir.parent_path() / (job.workdir.filename().string() + ".status.json");
+  std::error_code ignored;
+  fs::remove(status_file, ignored);
+  spec.args.insert(spec.args.end(), {"--status-file", status_file.string()});
+  for (const auto& p : job.expose) spec.args.insert(spec.args.end(), {"--expose", p.string()});
   for (const auto& [k, v] : job.plugin_options) spec.args.insert(spec.args.end(), {"--option", k + "=" + v});
   if (train) {
     spec.args.insert(spec.args.end(), {"--solution", job.solution.string(), "--checkpoint", job.checkpoint.string(),
@@ -73,62 +121,112 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
       out.log.push_back("ignored a malformed event line (" + error + "): " + tail(std::string(line), 200));
       return;
     }
-    if (auto* r = std::get_if<events::Result>(&*e); r && !result) result = *r;
+    // Candidate code can write results too: the one of highest precedence stands.
+    if (auto* r = std::get_if<events::Result>(&*e); r && (!result || precedence(r->verdict) > precedence(result->verdict)))
+      result = *r;
     if (auto* x = std::get_if<events::Exit>(&*e)) exit = *x;
     if (auto* l = std::get_if<events::Log>(&*e)) out.log.push_back(l->message);
+    if (auto* sb = std::get_if<events::Sandbox>(&*e)) {
+      out.layers = sb->layers;
+      out.sandbox_notes = sb->notes;
+    }
     on_event(*e);
   };
   ProcessResult pr = run_process(spec, on_line);
   out.wall_s = pr.wall_s;
-  if (exit) {
-    out.cpu_s = exit->cpu_s;
-    out.max_rss_kb = exit->max_rss_kb;
+  out.limits = {wall, cpu, job.memory_bytes, job.max_pids};
+
+  // The supervisor's report outranks the event stream's exit event, which
+  // the candidate's code could have written.
+  PhaseEvidence ev;
+  ev.timed_out = pr.timed_out;
+  ev.result = result;
+  ev.exit = exit;
+  ev.cpu_limit_s = cpu;
+  if (auto status = read_status(status_file)) {
+    ev.exit = status->exit;
+    ev.oom_kill = status->oom_kill;
+    ev.pids_limit_hit = status->pids_limit_hit;
+    out.memory_peak_bytes = status->memory_peak_bytes;
+    if (status->left_after_kill > 0)
+      out.log.push_back(fmt::format("sandbox: {} process(es) still in the job's cgroup after the kill",
+                                    status->left_after_kill));
   }
+  if (ev.exit) {
+    out.cpu_s = ev.exit->cpu_s;
+    out.max_rss_kb = ev.exit->max_rss_kb;
+  }
+  if (out.memory_peak_bytes == 0) out.memory_peak_bytes = static_cast<uint64_t>(out.max_rss_kb) * 1024;
 
   const char* phase = train ? "training" : "evaluation";
   if (pr.cancelled) {
     out.cancelled = true;
     out.verdict = Verdict::internal_error;
     out.message = std::string(phase) + " was cancelled";
-  } else if (pr.timed_out) {
-    out.verdict = Verdict::timeout;
-    out.message = train ? fmt::format("training did not finish within its budget of {:.0f} s (+{:.0f} s grace); "
-                                      "train for fewer epochs or a smaller model, and watch the ETA",
-                                      job.budget_s, wall - job.budget_s)
-                        : fmt::format("evaluation did not finish within {:.0f} s", wall);
-  } else if (result) {
-    out.verdict = result->verdict;
-    out.message = result->message;
-    out.detail = result->detail;
-  } else if (exit && exit->signal) {
-    const int sig = *exit->signal;
-    if (sig == SIGXCPU || (sig == SIGKILL && exit->cpu_s >= cpu)) {
-      out.verdict = Verdict::timeout;
-      out.message = fmt::format("{} used its whole CPU-time limit of {:.0f} s", phase, cpu);
-    } else if (sig == SIGSYS) {
-      out.verdict = Verdict::forbidden;
-      out.message = fmt::format("{} was stopped for a disallowed system call", phase);
-    } else {
-      out.verdict = Verdict::killed;
-      out.message = fmt::format("{} was killed by signal {}", phase, signal_text(sig));
-    }
-  } else if (exit && exit->code) {
-    out.verdict = Verdict::runtime_error;
-    out.message = fmt::format("{} ended with exit code {} before reporting a result (does the solution call exit()?)",
-                              phase, *exit->code);
-  } else {
-    std::string err;
-    try {
-      err = read_file(spec.stderr_file);
-    } catch (const std::exception&) {
-    }
-    out.verdict = Verdict::internal_error;
-    out.message = fmt::format("the runner ended without a result ({}): {}",
-                              pr.signal ? "signal " + signal_text(*pr.signal)
-                                        : "exit code " + std::to_string(pr.exit_code.value_or(-1)),
-                              tail(err, 2000));
+    return out;
   }
+  if (auto d = decide_verdict(ev, phase)) {
+    out.verdict = d->verdict;
+    out.message = d->message;
+    out.detail = d->detail;
+    if (d->verdict == Verdict::timeout && pr.timed_out)
+      out.message = train ? fmt::format("training did not finish within its budget of {:.0f} s (+{:.0f} s grace); "
+                                        "train for fewer epochs or a smaller model, and watch the ETA",
+                                        job.budget_s, wall - job.budget_s)
+                          : fmt::format("evaluation did not finish within {:.0f} s", wall);
+    if (d->verdict == Verdict::memory_limit && ev.oom_kill && job.memory_bytes)
+      out.message = fmt::format("{} used more than its memory limit of {:.1f} GiB and was stopped by the kernel; "
+                                "use smaller batches or a smaller model",
+                                phase, static_cast<double>(job.memory_bytes) / (1 << 30));
+    return out;
+  }
+  std::string err;
+  try {
+    err = read_file(spec.stderr_file);
+  } catch (const std::exception&) {
+  }
+  out.verdict = Verdict::internal_error;
+  out.message = fmt::format("the runner ended without a result ({}): {}",
+                            pr.signal ? "signal " + signal_text(*pr.signal)
+                                      : "exit code " + std::to_string(pr.exit_code.value_or(-1)),
+                            tail(err, 2000));
   return out;
+}
+
+std::optional<Decision> decide_verdict(const PhaseEvidence& e, const std::string& phase) {
+  std::vector<Decision> found;
+  if (e.timed_out) found.push_back({Verdict::timeout, phase + " did not finish in time", ""});
+  if (e.oom_kill) found.push_back({Verdict::memory_limit, phase + " used more than its memory limit", ""});
+  if (e.exit && e.exit->signal) {
+    const int sig = *e.exit->signal;
+    if (sig == SIGSYS)
+      found.push_back({Verdict::forbidden,
+                       phase + " was stopped for a disallowed system call (ptrace, mount, namespaces, bpf and the "
+                               "like are not available to exam code)",
+                       ""});
+    else if (sig == SIGXCPU || (sig == SIGKILL && e.cpu_limit_s > 0 && e.exit->cpu_s >= e.cpu_limit_s))
+      found.push_back({Verdict::cpu_limit, fmt::format("{} used its whole CPU-time limit of {:.0f} s", phase,
+                                                       e.cpu_limit_s),
+                       ""});
+    else if (sig == SIGXFSZ)
+      found.push_back({Verdict::output_limit,
+                       phase + " wrote more than the file-size limit allows (a log or file grew too large)", ""});
+    else if (!(sig == SIGKILL && e.oom_kill))
+      found.push_back({Verdict::killed, fmt::format("{} was killed by signal {}{}", phase, signal_text(sig),
+                                                    e.pids_limit_hit ? " after reaching its process/thread limit" : ""),
+                       ""});
+  }
+  if (e.result) found.push_back({e.result->verdict, e.result->message, e.result->detail});
+  if (!e.result && e.exit && e.exit->code)
+    found.push_back({Verdict::runtime_error,
+                     fmt::format("{} ended with exit code {} before reporting a result (does the solution call exit()?)",
+                                 phase, *e.exit->code),
+                     ""});
+  if (found.empty()) return std::nullopt;
+  // Highest precedence wins; among equals the first found (the more specific).
+  return *std::max_element(found.begin(), found.end(), [](const Decision& a, const Decision& b) {
+    return precedence(a.verdict) < precedence(b.verdict);
+  });
 }
 
 }  // namespace torchexam

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,8 +35,18 @@ struct RunnerJob {
   double budget_s = 600;      // the candidate's training budget
   double wall_timeout_s = 0;  // 0: budget_s + grace
   double cpu_seconds = 0;     // 0: threads * wall timeout + grace
-  uint64_t memory_bytes = 0;  // address-space limit (RLIMIT_AS), 0: none
+  uint64_t memory_bytes = 0;  // memory limit (a cgroup, else RLIMIT_AS), 0: none
+  uint64_t max_pids = 512;    // processes + threads (a pids cgroup), 0: none
+  std::vector<std::filesystem::path> expose;  // more read-only paths the job may see
   const std::atomic<bool>* cancel = nullptr;  // see ProcessSpec::cancel
+};
+
+// The limits a phase ran under, as reported with its verdict.
+struct AppliedLimits {
+  double wall_s = 0;
+  double cpu_s = 0;
+  uint64_t memory_bytes = 0;
+  uint64_t max_pids = 0;
 };
 
 struct RunnerOutcome {
@@ -45,9 +56,32 @@ struct RunnerOutcome {
   double wall_s = 0;
   double cpu_s = 0;
   long long max_rss_kb = 0;
+  uint64_t memory_peak_bytes = 0;  // of the whole job (cgroup), else max_rss_kb * 1024
   std::vector<std::string> log;  // log events, in order
+  std::vector<std::string> layers;         // sandbox layers the runner reported
+  std::vector<std::string> sandbox_notes;  // and why any was weaker
+  AppliedLimits limits;
   bool cancelled = false;
 };
+
+// What is known when a phase ended; decide_verdict() picks the verdict of
+// highest precedence (see precedence() in verdict.hpp).
+struct PhaseEvidence {
+  bool timed_out = false;
+  std::optional<events::Result> result;  // the runner's claim (candidate code can write it too)
+  std::optional<events::Exit> exit;      // from the supervisor's status file when there is one
+  bool oom_kill = false;                 // the memory cgroup killed something
+  bool pids_limit_hit = false;
+  double cpu_limit_s = 0;
+};
+struct Decision {
+  Verdict verdict = Verdict::internal_error;
+  std::string message;
+  std::string detail;
+};
+// `phase` names the phase in messages ("training", "evaluation").
+// nullopt when there is no evidence at all (the runner died without a word).
+std::optional<Decision> decide_verdict(const PhaseEvidence& e, const std::string& phase);
 
 // Grace on top of the training budget for start-up, loading and saving:
 // a tenth of the budget, at least 5 s and at most 30 s.

@@ -31,6 +31,10 @@ void write_predictions(const std::filesystem::path& path, const torchexam_array&
 }
 
 Array read_predictions(const std::filesystem::path& path) {
+  // Written by untrusted code: a link could point the trusted scorer at any file.
+  std::error_code ec;
+  if (std::filesystem::is_symlink(path, ec))
+    throw std::runtime_error("the predictions file " + path.string() + " is a symbolic link: refused");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("no predictions file at " + path.string());
   auto bad = [&](const std::string& why) {

@@ -94,6 +94,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   EventSink sink(event_fd);
+  // The checkpoint comes from the training job: a symbolic link there would
+  // have this runner expose (and the model loader read) a file of the host.
+  std::error_code lec;
+  if (evaluate->parsed() && !o.checkpoint.empty() && std::filesystem::is_symlink(o.checkpoint, lec)) {
+    sink.result(torchexam::Verdict::forbidden,
+                "the checkpoint left by training is a symbolic link (" + o.checkpoint.string() +
+                    "); the trained weights must be a regular file");
+    return 1;
+  }
   if (auto err = run_steps({close_inherited_fds(event_fd)})) {
     sink.result(torchexam::Verdict::internal_error, err->message());
     return 1;

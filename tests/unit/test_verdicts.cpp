@@ -1,0 +1,87 @@
+// Verdict precedence: what the harness concludes when several things went
+// wrong at once, and which evidence it trusts.
+#include "runner_launch.hpp"
+
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+using namespace torchexam;
+
+namespace {
+events::Exit killed_by(int sig, double cpu = 1) {
+  events::Exit e;
+  e.signal = sig;
+  e.cpu_s = cpu;
+  return e;
+}
+events::Exit exited(int code) {
+  events::Exit e;
+  e.code = code;
+  return e;
+}
+Verdict verdict_of(const PhaseEvidence& e) {
+  auto d = decide_verdict(e, "training");
+  REQUIRE(d.has_value());
+  return d->verdict;
+}
+}  // namespace
+
+TEST_SUITE("verdicts") {
+  TEST_CASE("the order is timeout > memory_limit > forbidden > cpu_limit > output_limit > killed > runtime_error > ok") {
+    const Verdict order[] = {Verdict::timeout,      Verdict::memory_limit, Verdict::forbidden, Verdict::cpu_limit,
+                             Verdict::output_limit, Verdict::killed,       Verdict::runtime_error, Verdict::ok};
+    for (size_t i = 0; i + 1 < std::size(order); ++i) CHECK(precedence(order[i]) > precedence(order[i + 1]));
+    CHECK(precedence(Verdict::contract) == precedence(Verdict::runtime_error));
+    CHECK(precedence(Verdict::internal_error) < precedence(Verdict::runtime_error));
+    CHECK(precedence(Verdict::internal_error) > precedence(Verdict::ok));
+    CHECK(to_string(Verdict::cpu_limit) == "cpu_limit");
+    CHECK(parse_verdict("output_limit") == Verdict::output_limit);
+  }
+
+  TEST_CASE("signals map to verdicts") {
+    PhaseEvidence e;
+    e.cpu_limit_s = 100;
+    e.exit = killed_by(SIGSYS);
+    CHECK(verdict_of(e) == Verdict::forbidden);
+    e.exit = killed_by(SIGXCPU);
+    CHECK(verdict_of(e) == Verdict::cpu_limit);
+    e.exit = killed_by(SIGKILL, 101);  // the hard CPU limit
+    CHECK(verdict_of(e) == Verdict::cpu_limit);
+    e.exit = killed_by(SIGXFSZ);
+    CHECK(verdict_of(e) == Verdict::output_limit);
+    e.exit = killed_by(SIGSEGV);
+    CHECK(verdict_of(e) == Verdict::killed);
+    e.exit = exited(3);
+    CHECK(verdict_of(e) == Verdict::runtime_error);
+  }
+
+  TEST_CASE("a claimed result never hides what the kernel saw") {
+    PhaseEvidence e;
+    e.result = events::Result{Verdict::ok, "trained", ""};  // candidate code can print this
+    e.exit = killed_by(SIGSYS);
+    CHECK(verdict_of(e) == Verdict::forbidden);
+    e.exit = killed_by(SIGKILL);
+    e.oom_kill = true;
+    CHECK(verdict_of(e) == Verdict::memory_limit);
+    e.timed_out = true;
+    CHECK(verdict_of(e) == Verdict::timeout);
+  }
+
+  TEST_CASE("an honest result stands, and the runner's own errors are not the candidate's") {
+    PhaseEvidence e;
+    e.result = events::Result{Verdict::ok, "trained", ""};
+    e.exit = exited(0);
+    auto d = decide_verdict(e, "training");
+    REQUIRE(d);
+    CHECK(d->verdict == Verdict::ok);
+    e.result = events::Result{Verdict::contract, "wrong shape", "expected [N, 10]"};
+    d = decide_verdict(e, "training");
+    CHECK(d->verdict == Verdict::contract);
+    CHECK(d->detail == "expected [N, 10]");
+    e.result = events::Result{Verdict::internal_error, "plugin failed", ""};
+    e.exit = killed_by(SIGSEGV);
+    CHECK(verdict_of(e) == Verdict::killed);
+    CHECK_FALSE(decide_verdict(PhaseEvidence{}, "training").has_value());
+  }
+}
