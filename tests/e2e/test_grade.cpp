@@ -4,7 +4,7 @@
 // full data set.
 #include <doctest/doctest.h>
 
-#include "process.hpp"
+#include "e2e_util.hpp"
 #include "../test_util.hpp"
 #include "../unit/idx_writer.hpp"
 
@@ -24,40 +24,7 @@ namespace json = boost::json;
 
 namespace {
 
-const fs::path kSource = TORCHEXAM_SOURCE_DIR;
-const fs::path kCli = TORCHEXAM_CLI;
-
-struct Graded {
-  json::object result;
-  int exit_code = -1;
-  std::string stderr_text;
-};
-
-Graded grade(const fs::path& solution, std::vector<std::string> extra, const std::string& task = "fashion_mnist") {
-  torchexam::ProcessSpec spec;
-  spec.exe = kCli;
-  spec.args = {"grade", (kSource / "environments/practice").string(), task, solution.string(), "--json"};
-  spec.args.insert(spec.args.end(), extra.begin(), extra.end());
-  spec.stderr_file = fs::temp_directory_path() / ("torchexam-e2e-" + std::to_string(getpid()) + ".stderr");
-  spec.wall_timeout_s = 1800;
-  std::string out;
-  auto r = torchexam::run_process(spec, [&](std::string_view line) { out += std::string(line) + "\n"; });
-  Graded g;
-  g.exit_code = r.exit_code.value_or(-1);
-  std::ifstream err(spec.stderr_file);
-  g.stderr_text.assign(std::istreambuf_iterator<char>(err), {});
-  fs::remove(spec.stderr_file);
-  json::error_code ec;
-  auto v = json::parse(out, ec);
-  INFO("stdout: " << out);
-  INFO("stderr: " << g.stderr_text);
-  REQUIRE_FALSE(ec);
-  REQUIRE(v.is_object());
-  g.result = v.get_object();
-  return g;
-}
-
-std::string str(const json::object& o, const char* key) { return std::string(o.at(key).as_string()); }
+using namespace torchexam::e2e;
 
 fs::path solution(const char* name) { return kSource / "tests/solutions" / name; }
 
@@ -65,21 +32,6 @@ std::string test_task() {
   const char* t = std::getenv("TORCHEXAM_TEST_TASK");
   REQUIRE_MESSAGE(t, "set TORCHEXAM_TEST_TASK to the task to grade");
   return t;
-}
-
-// Processes whose command name is `comm`.
-std::vector<int> processes_named(const std::string& comm) {
-  std::vector<int> pids;
-  DIR* d = opendir("/proc");
-  while (dirent* e = d ? readdir(d) : nullptr) {
-    const int pid = std::atoi(e->d_name);
-    if (pid <= 0) continue;
-    std::ifstream f(std::string("/proc/") + e->d_name + "/comm");
-    std::string name;
-    if (std::getline(f, name) && name == comm) pids.push_back(pid);
-  }
-  if (d) closedir(d);
-  return pids;
 }
 
 using torchexam::test::wait_for;

@@ -1,0 +1,73 @@
+// Helpers of the end-to-end tests: grade a solution through the torchexam
+// CLI (--json) and look for processes a job may have left behind.
+#pragma once
+
+#include "process.hpp"
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+#include <dirent.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace torchexam::e2e {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+inline const fs::path kSource = TORCHEXAM_SOURCE_DIR;
+inline const fs::path kCli = TORCHEXAM_CLI;
+
+struct Graded {
+  json::object result;
+  int exit_code = -1;
+  std::string stderr_text;
+};
+
+inline Graded grade(const fs::path& solution, std::vector<std::string> extra, const std::string& task = "fashion_mnist") {
+  torchexam::ProcessSpec spec;
+  spec.exe = kCli;
+  spec.args = {"grade", (kSource / "environments/practice").string(), task, solution.string(), "--json"};
+  spec.args.insert(spec.args.end(), extra.begin(), extra.end());
+  spec.stderr_file = fs::temp_directory_path() / ("torchexam-e2e-" + std::to_string(getpid()) + ".stderr");
+  spec.wall_timeout_s = 1800;
+  std::string out;
+  auto r = torchexam::run_process(spec, [&](std::string_view line) { out += std::string(line) + "\n"; });
+  Graded g;
+  g.exit_code = r.exit_code.value_or(-1);
+  std::ifstream err(spec.stderr_file);
+  g.stderr_text.assign(std::istreambuf_iterator<char>(err), {});
+  fs::remove(spec.stderr_file);
+  json::error_code ec;
+  auto v = json::parse(out, ec);
+  INFO("stdout: " << out);
+  INFO("stderr: " << g.stderr_text);
+  REQUIRE_FALSE(ec);
+  REQUIRE(v.is_object());
+  g.result = v.get_object();
+  return g;
+}
+
+inline std::string str(const json::object& o, const char* key) { return std::string(o.at(key).as_string()); }
+
+// Processes whose command name is `comm`.
+inline std::vector<int> processes_named(const std::string& comm) {
+  std::vector<int> pids;
+  DIR* d = opendir("/proc");
+  while (dirent* e = d ? readdir(d) : nullptr) {
+    const int pid = std::atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream f(std::string("/proc/") + e->d_name + "/comm");
+    std::string name;
+    if (std::getline(f, name) && name == comm) pids.push_back(pid);
+  }
+  if (d) closedir(d);
+  return pids;
+}
+
+}  // namespace torchexam::e2e

@@ -1,0 +1,303 @@
+// The hostile suite: candidate solutions that attack the sandbox. The test
+// (tests/e2e/test_hostile.cpp) writes `#define ATTACK_<NAME>` in front of
+// this file and grades the result through `torchexam grade`; each attack
+// runs inside train(). An attack that gets through throws "ESCAPED: ..." (a
+// runtime_error the test refuses); one that is blocked falls through to an
+// honest, tiny training run (verdict ok) unless the sandbox stops the job
+// itself (timeout, memory_limit, forbidden, ...).
+#include <torchexam/solution.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+struct NetImpl : torch::nn::Module {
+  NetImpl() : fc(register_module("fc", torch::nn::Linear(784, 10))) {}
+  torch::Tensor forward(torch::Tensor x) { return fc(x.flatten(1)); }
+  torch::nn::Linear fc;
+};
+TORCH_MODULE(Net);
+
+namespace {
+
+[[maybe_unused]] [[noreturn]] void escaped(const std::string& what) { throw std::runtime_error("ESCAPED: " + what); }
+
+constexpr const char* kLabels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
+constexpr int kTcpPort = 47611;                                  // the test listens here on 127.0.0.1
+constexpr const char* kAbstract = "torchexam-hostile-abstract";  // and on this abstract socket
+constexpr const char* kPathSocket = "/tmp/torchexam-hostile.sock";
+
+[[maybe_unused]] void name_me() { prctl(PR_SET_NAME, "texam_hostile"); }
+
+[[maybe_unused]] bool can_open(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char c;
+  bool readable = read(fd, &c, 1) >= 0;
+  close(fd);
+  return readable;
+}
+
+[[maybe_unused]] bool unix_connects(const sockaddr_un& addr, socklen_t len) {
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return false;
+  bool ok = connect(s, reinterpret_cast<const sockaddr*>(&addr), len) == 0;
+  close(s);
+  return ok;
+}
+
+// Writes a fake event line to every pipe among the open descriptors.
+[[maybe_unused]] void write_to_pipes(const std::string& line) {
+  for (int fd = 0; fd < 1024; ++fd) {
+    struct stat st {};
+    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+      ssize_t n = write(fd, line.data(), line.size());
+      (void)n;
+    }
+  }
+}
+
+void honest(Net& model, torchexam::Context& ctx) {
+  torch::optim::SGD opt(model->parameters(), 0.1);
+  for (int epoch : ctx.epochs(1)) {
+    (void)epoch;
+    for (auto& b : ctx.batches(100)) {
+      opt.zero_grad();
+      auto loss = torch::nn::functional::cross_entropy(model(b.x), b.y);
+      loss.backward();
+      opt.step();
+      ctx.report(loss);
+    }
+  }
+}
+
+}  // namespace
+
+void train(Net& model, torchexam::Context& ctx) {
+#ifdef ATTACK_SPIN_ONE
+  for (volatile unsigned long i = 0;; i = i + 1) {
+  }
+#endif
+#ifdef ATTACK_SPIN_MANY
+  std::vector<std::thread> spinners;
+  for (int i = 0; i < 4; ++i)
+    spinners.emplace_back([] {
+      for (volatile unsigned long k = 0;; k = k + 1) {
+      }
+    });
+  for (auto& t : spinners) t.join();
+#endif
+#ifdef ATTACK_IGNORE_SIGTERM
+  signal(SIGTERM, SIG_IGN);
+  for (;;) pause();
+#endif
+#ifdef ATTACK_FORK_BOMB
+  name_me();
+  for (;;) fork();
+#endif
+#ifdef ATTACK_THREAD_BOMB
+  std::vector<std::thread> threads;
+  for (;;) threads.emplace_back([] { pause(); });  // throws std::system_error at the limit
+#endif
+#ifdef ATTACK_TOUCH_50G
+  for (int gb = 0; gb < 50; ++gb) {
+    char* p = static_cast<char*>(std::malloc(size_t{1} << 30));
+    if (!p) throw std::runtime_error("malloc failed");
+    std::memset(p, gb + 1, size_t{1} << 30);
+  }
+  escaped("touched 50 GB");
+#endif
+#ifdef ATTACK_RESERVE_50G
+  void* p = mmap(nullptr, size_t{50} << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw std::runtime_error(std::string("reserving 50 GB failed: ") + std::strerror(errno));
+#endif
+#ifdef ATTACK_FILL_SCRATCH
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir = tmp ? tmp : "/tmp";
+  std::vector<char> chunk(16 << 20, 'x');
+  long mib = 0;
+  for (int i = 0; mib < 8192; ++i) {
+    std::ofstream f(dir + "/fill" + std::to_string(i), std::ios::binary);
+    if (!f.write(chunk.data(), static_cast<std::streamsize>(chunk.size())) || !f.flush()) break;
+    mib += 16;
+  }
+  if (mib >= 8192) escaped("wrote 8 GiB of scratch");
+  throw std::runtime_error("scratch full after " + std::to_string(mib) + " MiB");
+#endif
+#ifdef ATTACK_MANY_FILES
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir = tmp ? tmp : "/tmp";
+  int made = 0;
+  for (; made < 100000; ++made) {
+    int fd = open((dir + "/f" + std::to_string(made)).c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) break;
+    close(fd);
+  }
+  throw std::runtime_error("created " + std::to_string(made) + " files before a limit");
+#endif
+#ifdef ATTACK_MANY_FDS
+  int opened = 0;
+  while (opened < 100000 && open("/dev/null", O_RDONLY) >= 0) ++opened;
+  if (opened >= 100000) escaped("opened 100k descriptors");
+  throw std::runtime_error("descriptor limit after " + std::to_string(opened));
+#endif
+#ifdef ATTACK_FLOOD_STDOUT
+  std::vector<char> mb(1 << 20, 'y');
+  for (long i = 0; i < 10240; ++i) fwrite(mb.data(), 1, mb.size(), stdout);
+  escaped("wrote 10 GB to stdout");
+#endif
+#ifdef ATTACK_TCP_LOOPBACK
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s >= 0) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(kTcpPort);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) escaped("TCP to 127.0.0.1");
+    close(s);
+  }
+#endif
+#ifdef ATTACK_DNS
+  addrinfo* res = nullptr;
+  if (getaddrinfo("deb.debian.org", "80", nullptr, &res) == 0) {
+    freeaddrinfo(res);
+    escaped("resolved deb.debian.org");
+  }
+#endif
+#ifdef ATTACK_ABSTRACT_UNIX
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::memcpy(a.sun_path + 1, kAbstract, std::strlen(kAbstract));
+  if (unix_connects(a, static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + std::strlen(kAbstract))))
+    escaped("abstract Unix socket");
+#endif
+#ifdef ATTACK_PATH_UNIX
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strcpy(a.sun_path, kPathSocket);
+  if (unix_connects(a, sizeof a)) escaped("Unix socket at a path");
+#endif
+#ifdef ATTACK_NETLINK
+  if (struct if_nameindex* names = if_nameindex()) {
+    for (auto* n = names; n->if_index != 0; ++n)
+      if (std::string(n->if_name) != "lo") escaped(std::string("sees the host's interface ") + n->if_name);
+    if_freenameindex(names);
+  }
+#endif
+#ifdef ATTACK_READ_SHADOW
+  if (can_open("/etc/shadow")) escaped("read /etc/shadow");
+#endif
+#ifdef ATTACK_PROC_SPY
+  if (DIR* d = opendir("/proc")) {
+    while (dirent* e = readdir(d)) {
+      if (std::atoi(e->d_name) <= 0) continue;
+      std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline");
+      std::string cmd((std::istreambuf_iterator<char>(f)), {});
+      for (const char* name : {"torchexam_e2e_tests", "ctest", "torchexamd"})
+        if (cmd.find(name) != std::string::npos) escaped(std::string("sees ") + name + " in /proc");
+    }
+    closedir(d);
+  }
+#endif
+#ifdef ATTACK_LABELS_BY_PATH
+  if (can_open(kLabels)) escaped("read the hidden labels");
+#endif
+#ifdef ATTACK_LABELS_BY_DOTDOT
+  char cwd[4096];
+  if (getcwd(cwd, sizeof cwd) && can_open(std::string(cwd) + "/../../../../../../../../.." + kLabels))
+    escaped("read the hidden labels through ../");
+#endif
+#ifdef ATTACK_LABELS_BY_SYMLINK
+  if (symlink(kLabels, "labels-link") == 0 && can_open("labels-link")) escaped("read the hidden labels through a link");
+#endif
+#ifdef ATTACK_INHERITED_FD
+  for (int fd = 3; fd < 4096; ++fd) {
+    char path[64], target[4096];
+    std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n > 0 && std::string(target, static_cast<size_t>(n)).find("t10k-labels") != std::string::npos)
+      escaped("inherited a descriptor of the hidden labels");
+  }
+#endif
+#ifdef ATTACK_WRITE_OUTSIDE
+  for (std::string p : {"/tmp/torchexam-hostile-pwned", "/root/torchexam-hostile-pwned", "../torchexam-hostile-pwned",
+                        "/usr/lib/torchexam-hostile-pwned"}) {
+    int fd = open(p.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd >= 0) close(fd);  // the test checks the host afterwards
+  }
+#endif
+#ifdef ATTACK_SYMLINK_OUTPUT
+  honest(model, ctx);
+  // The runner saves the model to checkpoint.pt here after train() returns.
+  unlink("checkpoint.pt");
+  if (symlink("/etc/passwd", "checkpoint.pt") != 0) throw std::runtime_error("symlink failed");
+  return;
+#endif
+#ifdef ATTACK_SETSID_DAEMON
+  if (fork() == 0) {
+    setsid();
+    if (fork() == 0) {
+      name_me();
+      for (;;) pause();
+    }
+    _exit(0);
+  }
+#endif
+#ifdef ATTACK_KILL_ALL
+  kill(-1, SIGKILL);
+#endif
+#ifdef ATTACK_KILL_PARENT
+  kill(getppid(), SIGKILL);
+  kill(1, SIGKILL);
+#endif
+#ifdef ATTACK_PTRACE
+  ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
+  escaped("ptrace was allowed");
+#endif
+#ifdef ATTACK_UNSHARE
+  if (unshare(CLONE_NEWUSER) == 0) escaped("unshare was allowed");
+  escaped("unshare was refused but not stopped");
+#endif
+#ifdef ATTACK_MOUNT
+  if (mount("none", "/tmp", "tmpfs", 0, nullptr) == 0) escaped("mount was allowed");
+  escaped("mount was refused but not stopped");
+#endif
+#ifdef ATTACK_BPF
+  syscall(SYS_bpf, 0, nullptr, 0);
+  escaped("bpf was not stopped");
+#endif
+#ifdef ATTACK_FAKE_VERDICT
+  const std::string fake = R"({"type":"result","verdict":"ok","message":"all good","detail":""})" "\n";
+  std::fputs(fake.c_str(), stdout);
+  std::fflush(stdout);
+  write_to_pipes(fake);
+  throw std::runtime_error("the real failure");
+#endif
+#ifdef ATTACK_SPOOFED_EXIT
+  write_to_pipes(R"({"type":"exit","code":0,"cpu_s":0,"max_rss_kb":0})" "\n");
+  raise(SIGSEGV);
+#endif
+  honest(model, ctx);
+}
+
+TORCHEXAM_SOLUTION(Net, train)
