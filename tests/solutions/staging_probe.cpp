@@ -1,0 +1,33 @@
+// Logs what the training process was given, so a test can check that the
+// task reached it only as staged files: "cmdline: ARG ARG ..." (the runner's
+// arguments) and "mapped: PATH" for every file mapped into the process
+// (the task plugin must not be among them).
+#include <torchexam/solution.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+struct NetImpl : torch::nn::Module {
+  NetImpl() : fc(register_module("fc", torch::nn::Linear(784, 10))) {}
+  torch::Tensor forward(torch::Tensor x) { return fc(x.flatten(1)); }
+  torch::nn::Linear fc;
+};
+TORCH_MODULE(Net);
+
+void train(Net&, torchexam::Context& ctx) {
+  std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
+  std::string arg, line = "cmdline:";
+  while (std::getline(cmdline, arg, '\0')) line += " " + arg;
+  ctx.log(line);
+
+  std::ifstream maps("/proc/self/maps");
+  std::set<std::string> files;
+  for (std::string m; std::getline(maps, m);) {
+    const auto slash = m.find('/');
+    if (slash != std::string::npos) files.insert(m.substr(slash));
+  }
+  for (const auto& f : files) ctx.log("mapped: " + f);
+}
+
+TORCHEXAM_SOLUTION(Net, train)
