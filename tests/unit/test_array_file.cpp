@@ -285,6 +285,14 @@ TEST_SUITE("array_file") {
     CHECK(y->shape() == std::vector<int64_t>{40});
     CHECK(y->dtype() == TORCHEXAM_DTYPE_INT64);
     CHECK(t->shape() == std::vector<int64_t>{12, 1, 28, 28});
+    {  // Byte for byte what the plugin returns, so grading sees the same data as before.
+      auto task = torchexam::test::open_task_plugin("fashion_mnist")->create(req.options);
+      auto [px, py] = task.train_split();
+      auto pt = task.test_inputs();
+      CHECK(std::memcmp(x->data(), px.get().data, x->bytes()) == 0);
+      CHECK(std::memcmp(y->data(), py.get().data, y->bytes()) == 0);
+      CHECK(std::memcmp(t->data(), pt.get().data, t->bytes()) == 0);
+    }
     // The evaluate folder holds the test inputs and nothing else.
     std::vector<std::string> eval_files;
     for (const auto& e : fs::directory_iterator(a.dir / "evaluate")) eval_files.push_back(e.path().filename());
