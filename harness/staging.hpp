@@ -14,8 +14,8 @@
 // file's bytes, every plugin option, and a fingerprint of the data: the
 // environment's sha256 pins when the data set is the installed one, else the
 // content (tree_sha256) of the folder a `data_dir` option names. A plugin's
-// built-in default data folder (one it reads without a data_dir option, such
-// as a Debian package's files) is not hashed: it is taken as immutable.
+// built-in default data folder (one it reads without a data_dir option) is
+// not hashed: it is taken as immutable.
 // An entry is built in a temporary folder beside it and renamed into place,
 // so a reader sees a complete entry or none; concurrent stagers of the same
 // key both succeed and one entry survives. Entries are reused across jobs.
