@@ -267,6 +267,18 @@ TEST_SUITE("e2e") {
       CHECK(m.find("libtorchexam-task") == std::string::npos);  // the plugin was never loaded
       CHECK(m.find((dir / "data").string()) == std::string::npos);
     }
+    // With a filesystem layer active, the installed test labels cannot be
+    // opened by path from candidate code.
+    std::string sandbox_line, labels_line;
+    for (const auto& l : g.result.at("log").as_array()) {
+      const std::string line(l.as_string());
+      if (line.rfind("sandbox:", 0) == 0) sandbox_line = line;
+      if (line.rfind("labels: ", 0) == 0) labels_line = line;
+    }
+    CAPTURE(sandbox_line);
+    REQUIRE_FALSE(labels_line.empty());
+    if (sandbox_line.find("mount_namespace") != std::string::npos || sandbox_line.find("landlock") != std::string::npos)
+      CHECK(labels_line != "labels: ok");
 
     // The staged folder the runner was given: the evaluate part holds the
     // test inputs and no targets.
