@@ -4,6 +4,7 @@
 #include "paths.hpp"
 #include "runner_launch.hpp"
 #include "scorer.hpp"
+#include "staging.hpp"
 
 #include <torchexam/plugin.hpp>
 
@@ -75,23 +76,40 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     const int threads = req.threads > 0 ? req.threads : task.threads > 0 ? task.threads : env.threads;
     const double budget = req.budget_s > 0 ? req.budget_s : task.time_budget_s;
 
+    // Stage: the plugin runs here, on the trusted side, and leaves the
+    // training split and the test inputs (never their labels) in the cache.
+    observer.phase("stage");
+    auto t0 = Clock::now();
+    StageRequest stage_request{plugin, options, cache, {}};
+    if (!task.data.empty()) {
+      const auto* set = env.find_data(task.data);
+      auto dd = options.find("data_dir");
+      if (dd != options.end() && dd->second == data_sets::set_dir(*set, paths::data_dir()).string())
+        for (const auto& item : set->items) stage_request.data_pins.push_back(item.sha256);
+    }
+    const StagedTask staged = stage_task(stage_request, [&](const std::string& line) {
+      out.log.push_back(line);
+      observer.event(events::Log{line});
+    });
+    out.timings.stage_s = since(t0);
+    out.stage_cached = staged.cached;
+
     {  // The plugin must be the one the task expects, with the ladder's direction.
-      auto lib = PluginLibrary::open(plugin.string());
-      Task t = lib->create(options);
-      const auto& info = t.info();
-      if (info.metric_name && task.metric != info.metric_name)
+      const auto& info = staged.spec;
+      if (!info.metric_name.empty() && task.metric != info.metric_name)
         throw std::runtime_error(fmt::format("{}: task metric '{}' but plugin '{}' measures '{}'",
                                              task.metric_mark.str(), task.metric, task.plugin, info.metric_name));
-      if ((info.higher_is_better != 0) != task.ladder.higher_is_better)
+      if (info.higher_is_better != task.ladder.higher_is_better)
         throw std::runtime_error(fmt::format("{}: the ladder runs the wrong way for {} ({} is better)",
-                                             task.ladder.where.str(), info.metric_name ? info.metric_name : task.metric,
+                                             task.ladder.where.str(),
+                                             info.metric_name.empty() ? task.metric : info.metric_name,
                                              info.higher_is_better ? "higher" : "lower"));
     }
 
     RunnerJob eval;
     eval.phase = RunnerJob::Phase::evaluate;
-    eval.plugin = plugin;
-    eval.plugin_options = options;
+    eval.spec = staged.spec_file();
+    eval.inputs = staged.evaluate_inputs();
     eval.workdir = out.job_dir / "evaluate";
     eval.predictions = eval.workdir / "predictions.bin";
     eval.seed = task.seed;
@@ -109,7 +127,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       eval.torchscript = fs::absolute(req.source);
     } else {
       observer.phase("build");
-      auto t0 = Clock::now();
+      t0 = Clock::now();
       Compiler compiler({cache, env.compiler_flags, env.compile_timeout_s, req.cancel});
       BuildOutput build = compiler.build(req.source, req.display_name);
       if (build.cancelled) return cancelled();
@@ -127,8 +145,9 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       t0 = Clock::now();
       RunnerJob train;
       train.phase = RunnerJob::Phase::train;
-      train.plugin = plugin;
-      train.plugin_options = options;
+      train.spec = staged.spec_file();
+      train.inputs = staged.train_inputs();
+      train.targets = staged.train_targets();
       train.solution = build.library;
       train.workdir = out.job_dir / "train";
       train.checkpoint = train.workdir / "checkpoint.pt";
@@ -141,7 +160,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       out.timings.train_s = since(t0);
       out.train_cpu_s = trained.cpu_s;
       out.train_max_rss_kb = trained.max_rss_kb;
-      out.log = trained.log;
+      out.log.insert(out.log.end(), trained.log.begin(), trained.log.end());
       out.peak_memory_bytes = trained.memory_peak_bytes;
       out.sandbox_layers = trained.layers;
       out.sandbox_notes = trained.sandbox_notes;
@@ -169,7 +188,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     }
 
     observer.phase("evaluate");
-    auto t0 = Clock::now();
+    t0 = Clock::now();
     RunnerOutcome evaluated = launch_runner(eval, [&](const events::Event& e) { observer.event(e); });
     out.timings.evaluate_s = since(t0);
     out.log.insert(out.log.end(), evaluated.log.begin(), evaluated.log.end());

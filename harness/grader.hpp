@@ -1,5 +1,8 @@
-// grader.hpp — one submission, end to end: build -> train -> evaluate ->
-// score (DESIGN.md steps 4-7), in the foreground.
+// grader.hpp — one submission, end to end: stage -> build -> train ->
+// evaluate -> score (DESIGN.md steps 4-7), in the foreground. Staging
+// (staging.hpp) has the plugin write the training split and the test inputs
+// on the trusted side; the sandboxed runners get only those files, never the
+// plugin or the data set. Scoring loads the plugin again, here.
 //
 // Error policy: grade() never throws for anything the candidate did; every
 // outcome is a GradeResult with a verdict. The harness's own failures
@@ -37,6 +40,7 @@ struct GradeRequest {
 };
 
 struct Timings {
+  double stage_s = 0;  // staging the task's data on the trusted side (staging.hpp)
   double build_s = 0;
   double train_s = 0;
   double evaluate_s = 0;
@@ -54,6 +58,7 @@ struct GradeResult {
   std::string detail;
   std::vector<Diagnostic> diagnostics;
   bool build_cached = false;
+  bool stage_cached = false;  // the staged data was reused from the cache
   Timings timings;
   std::filesystem::path job_dir;
   std::vector<std::string> log;

@@ -85,7 +85,8 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
 
   ProcessSpec spec;
   spec.exe = paths::runner();
-  spec.args = {train ? "train" : "evaluate", "--plugin", job.plugin.string(), "--workdir", job.workdir.string(),
+  spec.args = {train ? "train" : "evaluate", "--spec", job.spec.string(), "--inputs", job.inputs.string(),
+               "--workdir", job.workdir.string(),
                "--threads", std::to_string(job.threads), "--seed", std::to_string(job.seed), "--cpu-seconds",
                std::to_string(static_cast<long long>(cpu))};
   if (job.memory_bytes > 0) spec.args.insert(spec.args.end(), {"--memory-bytes", std::to_string(job.memory_bytes)});
@@ -96,10 +97,10 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   fs::remove(status_file, ignored);
   spec.args.insert(spec.args.end(), {"--status-file", status_file.string()});
   for (const auto& p : job.expose) spec.args.insert(spec.args.end(), {"--expose", p.string()});
-  for (const auto& [k, v] : job.plugin_options) spec.args.insert(spec.args.end(), {"--option", k + "=" + v});
   if (train) {
-    spec.args.insert(spec.args.end(), {"--solution", job.solution.string(), "--checkpoint", job.checkpoint.string(),
-                                       "--budget", fmt::format("{:.3f}", job.budget_s)});
+    spec.args.insert(spec.args.end(), {"--targets", job.targets.string(), "--solution", job.solution.string(),
+                                       "--checkpoint", job.checkpoint.string(), "--budget",
+                                       fmt::format("{:.3f}", job.budget_s)});
   } else if (!job.torchscript.empty()) {
     spec.args.insert(spec.args.end(), {"--torchscript", job.torchscript.string(), "--predictions", job.predictions.string()});
   } else {

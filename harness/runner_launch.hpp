@@ -23,8 +23,11 @@ namespace torchexam {
 
 struct RunnerJob {
   enum class Phase { train, evaluate } phase = Phase::train;
-  std::filesystem::path plugin;
-  std::map<std::string, std::string> plugin_options;
+  // The staged task (staging.hpp): the spec, and the training split (train)
+  // or the test inputs (evaluate). The runner gets no plugin and no data dir.
+  std::filesystem::path spec;
+  std::filesystem::path inputs;
+  std::filesystem::path targets;  // train only
   std::filesystem::path solution;     // candidate's library
   std::filesystem::path torchscript;  // evaluate: instead of solution + checkpoint
   std::filesystem::path checkpoint;

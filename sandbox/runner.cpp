@@ -1,7 +1,9 @@
 // The LibTorch half of torchexam-runner: train and evaluate.
 #include "runner.hpp"
 
+#include "array_file.hpp"
 #include "predictions.hpp"
+#include "staged_task.hpp"
 
 #include <torch/script.h>
 #include <torchexam/plugin.hpp>
@@ -19,7 +21,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Thrown for failures that are the harness's own (plugin, files).
+// Thrown for failures that are the harness's own (staged files).
 struct InternalError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -35,7 +37,7 @@ torch::Dtype to_torch(int32_t dtype) {
     case TORCHEXAM_DTYPE_FLOAT32: return torch::kFloat32;
     case TORCHEXAM_DTYPE_INT64: return torch::kInt64;
     case TORCHEXAM_DTYPE_UINT8: return torch::kUInt8;
-    default: throw InternalError("plugin produced an array of unknown dtype " + std::to_string(dtype));
+    default: throw InternalError("staged array of unknown dtype " + std::to_string(dtype));
   }
 }
 
@@ -46,12 +48,27 @@ std::optional<int32_t> from_torch(torch::Dtype d) {
   return std::nullopt;
 }
 
-// A tensor viewing the array's memory; the tensor keeps the array alive.
-torch::Tensor to_tensor(Array array) {
-  auto owner = std::make_shared<Array>(std::move(array));
-  const auto& a = owner->get();
-  std::vector<int64_t> sizes(a.shape, a.shape + a.ndim);
-  return torch::from_blob(a.data, sizes, [owner](void*) {}, torch::TensorOptions().dtype(to_torch(a.dtype)));
+// A tensor over a staged array file's mapping (64-byte aligned, private,
+// copy-on-write); the tensor keeps the mapping alive. Errors in the file are
+// the harness's own: it wrote it.
+torch::Tensor load_array(const std::filesystem::path& path) {
+  std::shared_ptr<const MappedArrayFile> file;
+  try {
+    file = MappedArrayFile::open(path);
+  } catch (const ArrayFileError& e) {
+    throw InternalError(e.what());
+  }
+  const auto options = torch::TensorOptions().dtype(to_torch(file->dtype()));
+  if (file->numel() == 0) return torch::empty(file->shape(), options);
+  return torch::from_blob(file->data(), file->shape(), [file](void*) {}, options);
+}
+
+TaskSpec load_spec(const std::filesystem::path& path) {
+  try {
+    return read_task_spec(path);
+  } catch (const StagedTaskError& e) {
+    throw InternalError(e.what());
+  }
 }
 
 std::string describe(const torch::Tensor& t) {
@@ -262,22 +279,21 @@ void check_contract(Solution& s, const torch::Tensor& x, const torchexam_tensor_
 
 int run_train(const RunnerOptions& o, const EventSink& sink) {
   setup_torch(o);
-  std::shared_ptr<PluginLibrary> plugin;
-  std::optional<Task> task;
+  TaskSpec spec;
   torch::Tensor x, y;
   std::unique_ptr<LoadedSolution> lib;
   const bool trained =
       guarded(sink, "loading the task",
               [&] {
-                plugin = PluginLibrary::open(o.plugin.string());
-                task.emplace(plugin->create(o.plugin_options));
-                auto [inputs, targets] = task->train_split();
-                x = to_tensor(std::move(inputs));
-                y = to_tensor(std::move(targets));
+                spec = load_spec(o.spec);
+                x = load_array(o.inputs);
+                y = load_array(o.targets);
+                if (x.dim() < 1 || y.dim() < 1 || x.size(0) != y.size(0))
+                  throw InternalError("the staged training split is inconsistent: inputs " + describe(x) +
+                                      ", targets " + describe(y));
               }) &&
       guarded(sink, "building the model", [&] { lib = load_solution(o.solution); }) &&
-      guarded(sink, "checking the model's output",
-              [&] { check_contract(*lib->solution, x, task->info().output); }) &&
+      guarded(sink, "checking the model's output", [&] { check_contract(*lib->solution, x, spec.output); }) &&
       guarded(sink, "training", [&] {
         TrainContext ctx(x, y, o, sink, lib->solution->module());
         lib->solution->train(ctx);
@@ -293,10 +309,9 @@ int run_train(const RunnerOptions& o, const EventSink& sink) {
 int run_evaluate(const RunnerOptions& o, const EventSink& sink) {
   setup_torch(o);
   guarded(sink, "evaluating", [&] {
-    auto plugin = PluginLibrary::open(o.plugin.string());
-    Task task = plugin->create(o.plugin_options);
-    const torchexam_tensor_spec spec = task.info().output;
-    torch::Tensor x = to_tensor(task.test_inputs());
+    const torchexam_tensor_spec spec = load_spec(o.spec).output;
+    torch::Tensor x = load_array(o.inputs);
+    if (x.dim() < 1) throw InternalError("the staged test inputs " + o.inputs.string() + " have no batch dimension");
 
     std::function<torch::Tensor(const torch::Tensor&)> forward;
     std::unique_ptr<LoadedSolution> lib;

@@ -1,22 +1,25 @@
 // runner.hpp — what torchexam-runner does once its sandbox is set up.
 //
 // Both phases report through the EventSink and end with exactly one `result`
-// event; they never throw. Every exception from the plugin, the candidate's
-// code or LibTorch is caught here and becomes a verdict with its message.
+// event; they never throw. Every exception from the staged files, the
+// candidate's code or LibTorch is caught here and becomes a verdict with its
+// message. The runner reads the task only as staged by the trusted harness
+// (staged_task.hpp): the spec, and the training split or the test inputs. It
+// never loads the task plugin or opens the data set.
 #pragma once
 
 #include "event_sink.hpp"
 
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <string>
 
 namespace torchexam::sandbox {
 
 struct RunnerOptions {
-  std::filesystem::path plugin;
-  std::map<std::string, std::string> plugin_options;
+  std::filesystem::path spec;     // staged task.json
+  std::filesystem::path inputs;   // train: the training inputs; evaluate: the test inputs
+  std::filesystem::path targets;  // train only: the training targets
   std::filesystem::path solution;     // candidate's shared library
   std::filesystem::path torchscript;  // evaluate only: a TorchScript model instead
   std::filesystem::path checkpoint;   // train: written; evaluate: read

@@ -10,6 +10,7 @@
 #include "event_sink.hpp"
 #include "policy.hpp"
 #include "runner.hpp"
+#include "staged_task.hpp"
 #include "steps.hpp"
 
 #include <CLI/CLI.hpp>
@@ -23,7 +24,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   RunnerOptions o;
   std::filesystem::path workdir;
-  std::vector<std::string> option_pairs;
+  std::filesystem::path task_dir;
   Limits limits;
   rlim_t cpu_seconds = 0;
   uint64_t memory_bytes = 0;
@@ -32,9 +33,17 @@ int main(int argc, char** argv) {
   std::filesystem::path status_file;
   std::vector<std::filesystem::path> expose_ro, expose_rw;
 
+  // The task as the harness staged it (staged_task.hpp): a whole staged
+  // directory, or its files one by one (what a mount namespace binds).
   auto common = [&](CLI::App* sub) {
-    sub->add_option("--plugin", o.plugin, "task plugin (.so)")->required()->check(CLI::ExistingFile);
-    sub->add_option("--option", option_pairs, "plugin option KEY=VALUE (repeatable)");
+    auto* dir = sub->add_option("--task-dir", task_dir, "staged task directory (task.json, train/, evaluate/)")
+                    ->check(CLI::ExistingDirectory);
+    sub->add_option("--spec", o.spec, "staged task.json (instead of --task-dir)")
+        ->check(CLI::ExistingFile)
+        ->excludes(dir);
+    sub->add_option("--inputs", o.inputs, "staged inputs array file (instead of --task-dir)")
+        ->check(CLI::ExistingFile)
+        ->excludes(dir);
     sub->add_option("--workdir", workdir, "per-job working directory")->required()->check(CLI::ExistingDirectory);
     sub->add_option("--threads", o.threads, "LibTorch intra-op threads")->check(CLI::Range(1, 256));
     sub->add_option("--seed", o.seed, "seed for every generator");
@@ -52,6 +61,9 @@ int main(int argc, char** argv) {
   };
   auto* train = app.add_subcommand("train", "train the candidate's model and write a checkpoint");
   common(train);
+  train->add_option("--targets", o.targets, "staged training targets array file (instead of --task-dir)")
+      ->check(CLI::ExistingFile)
+      ->excludes("--task-dir");
   train->add_option("--solution", o.solution, "candidate's built library")->required()->check(CLI::ExistingFile);
   train->add_option("--checkpoint", o.checkpoint, "where to write the trained weights")->required();
   train->add_option("--budget", o.budget_s, "training budget in seconds, as the candidate sees it");
@@ -73,16 +85,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "evaluate --solution needs --checkpoint\n");
     return 2;
   }
-  for (const auto& kv : option_pairs) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      std::fprintf(stderr, "--option '%s' must be KEY=VALUE\n", kv.c_str());
-      return 2;
-    }
-    o.plugin_options[kv.substr(0, eq)] = kv.substr(eq + 1);
+  if (!task_dir.empty()) {
+    namespace staged = torchexam::sandbox::staged;
+    o.spec = task_dir / staged::kSpec;
+    o.inputs = task_dir / (train->parsed() ? staged::kTrainInputs : staged::kEvaluateInputs);
+    if (train->parsed()) o.targets = task_dir / staged::kTrainTargets;
+  }
+  if (o.spec.empty() || o.inputs.empty() || (train->parsed() && o.targets.empty())) {
+    std::fprintf(stderr, "%s needs --task-dir, or --spec and --inputs%s\n", train->parsed() ? "train" : "evaluate",
+                 train->parsed() ? " and --targets" : "");
+    return 2;
   }
   // Paths given relative to the caller stay valid after chdir.
-  for (auto* p : {&o.plugin, &o.solution, &o.torchscript, &o.checkpoint, &o.predictions})
+  for (auto* p : {&o.spec, &o.inputs, &o.targets, &o.solution, &o.torchscript, &o.checkpoint, &o.predictions})
     if (!p->empty()) *p = std::filesystem::absolute(*p);
   workdir = std::filesystem::absolute(workdir);
 
@@ -114,22 +129,21 @@ int main(int argc, char** argv) {
   const Contained contained = contain(event_fd, copts);  // forks; returns in the worker
 
   // What the job may see: its directory (read-write), the candidate's
-  // library, the checkpoint or model it evaluates, the plugin and the data
-  // it reads, and whatever the harness adds.
+  // library, the checkpoint or model it evaluates, the staged task files of
+  // this phase (never the plugin or the data set: harness/staging.hpp), and
+  // whatever the harness adds.
   JobPolicy policy;
   policy.workdir = workdir;
   policy.output_log = workdir / "output.log";
   policy.view.scratch_bytes = scratch_bytes;
   policy.view.exposed.push_back({workdir, true});
-  for (const auto* p : {&o.plugin, &o.solution, &o.torchscript})
+  for (const auto* p : {&o.spec, &o.inputs, &o.targets, &o.solution, &o.torchscript})
     if (!p->empty()) policy.view.exposed.push_back({*p, false});
   if (!o.checkpoint.empty() && evaluate->parsed()) policy.view.exposed.push_back({o.checkpoint, false});
   if (!o.predictions.empty() && o.predictions.parent_path() != workdir)
     policy.view.exposed.push_back({o.predictions.parent_path(), true});
   if (!o.checkpoint.empty() && train->parsed() && o.checkpoint.parent_path() != workdir)
     policy.view.exposed.push_back({o.checkpoint.parent_path(), true});
-  if (auto it = o.plugin_options.find("data_dir"); it != o.plugin_options.end())
-    policy.view.exposed.push_back({std::filesystem::absolute(it->second), false});
   for (const auto& p : expose_ro) policy.view.exposed.push_back({std::filesystem::absolute(p), false});
   for (const auto& p : expose_rw) policy.view.exposed.push_back({std::filesystem::absolute(p), true});
   limits.cpu_seconds = cpu_seconds;

@@ -44,7 +44,8 @@ void print_human(const GradeResult& r) {
   if (!r.detail.empty()) fmt::print("detail:  {}\n", r.detail);
   if (r.metric) fmt::print("{}: {:.4f}\n", r.metric_name, *r.metric);
   fmt::print("score:   {}/5\n", r.score);
-  fmt::print("time:    build {:.1f}s{}  train {:.1f}s  evaluate {:.1f}s  total {:.1f}s\n", r.timings.build_s,
+  fmt::print("time:    stage {:.1f}s{}  build {:.1f}s{}  train {:.1f}s  evaluate {:.1f}s  total {:.1f}s\n",
+             r.timings.stage_s, r.stage_cached ? " (cached)" : "", r.timings.build_s,
              r.build_cached ? " (cached)" : "", r.timings.train_s, r.timings.evaluate_s, r.timings.total_s);
   fmt::print("job:     {}\n", r.job_dir.string());
 }

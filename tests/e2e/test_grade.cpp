@@ -190,6 +190,73 @@ TEST_SUITE("e2e") {
     fs::remove_all(dir);
   }
 
+  TEST_CASE("the runner gets only staged files, never the data set or the plugin, and staging is reused") {
+    // A data folder of its own, so the first grade stages it afresh.
+    const fs::path dir = fs::temp_directory_path() / ("torchexam-e2e-staging-" + std::to_string(getpid()));
+    fs::remove_all(dir);
+    torchexam::test::write_fashion_like(dir / "data", 60, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+    const std::string data = "data_dir=" + (dir / "data").string();
+    auto g = grade(solution("staging_probe.cpp"), {"--option", data, "--budget", "30"});
+    INFO(json::serialize(g.result));
+    REQUIRE(str(g.result, "verdict") == "ok");
+    CHECK_FALSE(g.result.at("stage_cached").as_bool());
+    CHECK(g.result.at("timings").as_object().at("stage_s").as_double() > 0);
+
+    std::string cmdline;
+    std::vector<std::string> mapped;
+    for (const auto& l : g.result.at("log").as_array()) {
+      const std::string line(l.as_string());
+      if (line.rfind("cmdline: ", 0) == 0) cmdline = line;
+      if (line.rfind("mapped: ", 0) == 0) mapped.push_back(line.substr(8));
+    }
+    REQUIRE_FALSE(cmdline.empty());
+    CHECK(cmdline.find((dir / "data").string()) == std::string::npos);  // no data dir
+    CHECK(cmdline.find("--plugin") == std::string::npos);
+    CHECK(cmdline.find("--option") == std::string::npos);
+    CHECK(cmdline.find("libtorchexam-task") == std::string::npos);
+    for (const auto& m : mapped) {
+      CAPTURE(m);
+      CHECK(m.find("libtorchexam-task") == std::string::npos);  // the plugin was never loaded
+      CHECK(m.find((dir / "data").string()) == std::string::npos);
+    }
+    // With a filesystem layer active, the installed test labels cannot be
+    // opened by path from candidate code.
+    std::string sandbox_line, labels_line;
+    for (const auto& l : g.result.at("log").as_array()) {
+      const std::string line(l.as_string());
+      if (line.rfind("sandbox:", 0) == 0) sandbox_line = line;
+      if (line.rfind("labels: ", 0) == 0) labels_line = line;
+    }
+    CAPTURE(sandbox_line);
+    REQUIRE_FALSE(labels_line.empty());
+    if (sandbox_line.find("mount_namespace") != std::string::npos || sandbox_line.find("landlock") != std::string::npos)
+      CHECK(labels_line != "labels: ok");
+
+    // The staged folder the runner was given: the evaluate part holds the
+    // test inputs and no targets.
+    const auto at = cmdline.find(" --inputs ");
+    REQUIRE(at != std::string::npos);
+    const fs::path train_inputs = cmdline.substr(at + 10, cmdline.find(' ', at + 10) - (at + 10));
+    const fs::path staged = train_inputs.parent_path().parent_path();
+    CHECK(train_inputs == staged / "train" / "inputs.arr");
+    CHECK(fs::is_regular_file(staged / "task.json"));
+    CHECK(fs::is_regular_file(staged / "train" / "targets.arr"));
+    std::vector<std::string> evaluate_files;
+    for (const auto& e : fs::directory_iterator(staged / "evaluate")) evaluate_files.push_back(e.path().filename());
+    CHECK(evaluate_files == std::vector<std::string>{"inputs.arr"});
+
+    // The second grade reuses the staged data.
+    auto again = grade(solution("staging_probe.cpp"), {"--option", data, "--budget", "30"});
+    CHECK(str(again.result, "verdict") == "ok");
+    CHECK(again.result.at("stage_cached").as_bool());
+    CHECK(again.result.at("metric").as_double() == g.result.at("metric").as_double());
+    bool reused = false;
+    for (const auto& l : again.result.at("log").as_array())
+      reused = reused || std::string(l.as_string()).rfind("staged data reused from " + staged.string(), 0) == 0;
+    CHECK(reused);
+    fs::remove_all(dir);
+  }
+
   TEST_CASE("an unknown task is a usage error with the list of tasks") {
     torchexam::ProcessSpec spec;
     spec.exe = kCli;

@@ -1,6 +1,6 @@
 // torchexam/plugin.hpp — C++ on both sides of the plugin C ABI.
 //
-// Host side (the harness and the runner): `PluginLibrary` dlopens a plugin,
+// Host side (the trusted harness only): `PluginLibrary` dlopens a plugin,
 // checks its ABI version and creates `Task`s. Failures throw `PluginError`
 // whose message names the plugin and says what to do. `Array` owns an array a
 // plugin produced and releases it once.

@@ -21,9 +21,13 @@
  * On success `*error` is left untouched. No C++ exception crosses this
  * boundary: a plugin catches everything and turns it into an error.
  *
- * Which side calls what: train_split and test_inputs run inside the sandboxed
- * runner, next to candidate code; score runs only in the trusted harness and
- * is the only call that reads hidden labels.
+ * Which side calls what: every call runs in the trusted harness; no process
+ * that runs candidate code loads a plugin. describe, train_split and
+ * test_inputs are called when the harness stages a task (harness/staging.hpp)
+ * and their results are written to files the sandboxed runner reads, so they
+ * must be deterministic for the same plugin file, options and data, and must
+ * never return labels of the hidden split. score is the only call that reads
+ * hidden labels.
  */
 #ifndef TORCHEXAM_PLUGIN_ABI_H
 #define TORCHEXAM_PLUGIN_ABI_H
