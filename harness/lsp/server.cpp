@@ -97,6 +97,12 @@ void LspServer::initialized() {
       [](const RpcError&) {});  // refresh_status has shown it
 }
 
+RpcError LspServer::no_session_here() const {
+  return RpcError(protocol::error_code::not_found,
+                  fmt::format("no exam session for {}; start one with: torchexam start ENV_DIR --workspace {}",
+                              root_->string(), root_->string()));
+}
+
 json::object LspServer::where() const {
   if (root_) return {{"workspace", root_->string()}};
   return {};
@@ -115,18 +121,19 @@ void LspServer::refresh_status(StatusCallback then, ErrorCallback fail) {
   }
   auto accept = [this, then, fail](Result r, bool by_session) {
     if (auto* e = std::get_if<RpcError>(&r)) {
-      if (!told_no_session_ && e->code == protocol::error_code::not_found) {
+      // No session at all, or several open and none of them here.
+      const bool none_here = e->code == protocol::error_code::not_found || e->code == protocol::error_code::conflict;
+      const RpcError error = none_here && root_ ? no_session_here() : *e;
+      if (!told_no_session_) {
         told_no_session_ = true;
-        show(MessageType::error, fmt::format("TorchExam: {}", e->what()));
+        show(MessageType::error, fmt::format("TorchExam: {}", error.what()));
       }
-      return fail(*e);
+      return fail(error);
     }
     daemon_view::ExamStatus st = daemon_view::exam_status(std::get<json::value>(r));
     if (root_ && !by_session && !inside(*root_, st.workspace) && !inside(st.workspace, *root_) &&
         root_->lexically_normal() != st.workspace.lexically_normal()) {
-      RpcError e(protocol::error_code::not_found,
-                 fmt::format("no exam session for {}; start one with: torchexam start ENV_DIR --workspace {}",
-                             root_->string(), root_->string()));
+      const RpcError e = no_session_here();
       if (!told_no_session_) {
         told_no_session_ = true;
         show(MessageType::error, fmt::format("TorchExam: {}", e.what()));

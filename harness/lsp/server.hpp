@@ -53,6 +53,7 @@ class LspServer {
   void refresh_status(StatusCallback then, ErrorCallback fail);
   json::object where() const;  // {"session"} once known, else {"workspace": root}
   bool ours(const std::string& session) const;
+  protocol::RpcError no_session_here() const;  // names root_ and the start command
 
   void code_lens(const json::value& params, protocol::Binder::Reply reply);
   void code_action(const json::value& params, protocol::Binder::Reply reply);
