@@ -297,7 +297,9 @@ void LspServer::history(const json::array& args, Reply reply) {
 void LspServer::on_progress(const json::value& params) {
   const auto p = daemon_view::progress(params);
   if (!ours(p.session)) {
-    if (!status_) refresh_status([](const daemon_view::ExamStatus&) {}, [](const RpcError&) {});
+    // Perhaps a session started here after we did: look once per submission.
+    if (!status_ && looked_for_.insert(p.submission).second)
+      refresh_status([](const daemon_view::ExamStatus&) {}, [](const RpcError&) {});
     return;
   }
   if (progress_) progress_->update(p);

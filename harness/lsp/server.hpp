@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace torchexam::lsp {
@@ -84,6 +85,7 @@ class LspServer {
   bool initialized_ = false;
   bool told_no_session_ = false;
   bool told_daemon_error_ = false;
+  std::set<int64_t> looked_for_;  // submissions of unknown sessions already looked up
   DiagnosticsBook diagnostics_;
   std::unique_ptr<ProgressReporter> progress_;
 };
