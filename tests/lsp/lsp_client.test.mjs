@@ -122,7 +122,8 @@ test('a client without progress, lens refresh or code action literals', async ()
     context: { diagnostics: [] } });
   assert.equal(actions[0].command, 'torchexam.submit');  // a bare Command
   const submitted = await client.request('workspace/executeCommand', { command: actions[0].command, arguments: actions[0].arguments });
-  const done = await client.waitFor('the verdict', (e) => e.method === 'window/showMessage');
+  const done = await client.waitFor('the verdict', (e) => e.method === 'window/showMessage' &&
+    e.params.message.startsWith('fashion_mnist: '));
   assert.match(done.params.message, /^fashion_mnist: 0\/5 \(compile_error\) — /);
   assert.equal(done.params.type, 2);
   const compile = await client.waitFor('the compile error', diagnosticsFor(solution, (d) => d.some((x) => x.code === 'compile_error')));
