@@ -37,8 +37,10 @@ int hex(char c) {
 std::string file_uri(const std::filesystem::path& path) {
   std::string out = "file://";
   for (unsigned char c : path.string()) {
-    if (std::isalnum(c) || c == '/' || c == '-' || c == '.' || c == '_' || c == '~') out += static_cast<char>(c);
-    else out += fmt::format("%{:02X}", c);
+    if (std::isalnum(c) || c == '/' || c == '-' || c == '.' || c == '_' || c == '~')
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("%{:02X}", c);
   }
   return out;
 }
@@ -94,7 +96,8 @@ ExecuteCommandParams execute_command_params(const json::value& v) {
   protocol::Fields f(v);
   ExecuteCommandParams p{f.string("command"), {}};
   if (const auto* args = v.as_object().if_contains("arguments"); args && !args->is_null()) {
-    if (!args->is_array()) throw protocol::RpcError(protocol::error_code::invalid_params, "params.arguments: expected an array");
+    if (!args->is_array())
+      throw protocol::RpcError(protocol::error_code::invalid_params, "params.arguments: expected an array");
     p.arguments = args->get_array();
   }
   return p;
@@ -118,9 +121,7 @@ json::value to_json(const Command& c) {
 
 json::value to_json(const CodeLens& l) { return {{"range", to_json(l.range)}, {"command", to_json(l.command)}}; }
 
-json::value code_action(const Command& c) {
-  return {{"title", c.title}, {"kind", "source"}, {"command", to_json(c)}};
-}
+json::value code_action(const Command& c) { return {{"title", c.title}, {"kind", "source"}, {"command", to_json(c)}}; }
 
 json::value publish_diagnostics(const std::string& uri, const std::vector<Diagnostic>& diagnostics) {
   json::array a;

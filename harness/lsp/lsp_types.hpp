@@ -24,11 +24,11 @@ std::optional<std::filesystem::path> path_of_uri(std::string_view uri);
 
 // What the client says it can do; everything defaults to "cannot".
 struct ClientCapabilities {
-  bool work_done_progress = false;  // window.workDoneProgress
-  bool show_document = false;       // window.showDocument.support
-  bool code_lens_refresh = false;   // workspace.codeLens.refreshSupport
+  bool work_done_progress = false;    // window.workDoneProgress
+  bool show_document = false;         // window.showDocument.support
+  bool code_lens_refresh = false;     // workspace.codeLens.refreshSupport
   bool code_action_literals = false;  // textDocument.codeAction.codeActionLiteralSupport
-  bool timer_notification = false;  // experimental.torchexamTimer (our own)
+  bool timer_notification = false;    // experimental.torchexamTimer (our own)
 };
 
 struct InitializeParams {

@@ -58,7 +58,8 @@ void ProgressReporter::begin(int64_t id) {
   if (item.percentage) value["percentage"] = *item.percentage;
   editor_.notify("$/progress", json::object{{"token", token(id)}, {"value", std::move(value)}});
   if (item.end_message) {
-    editor_.notify("$/progress", json::object{{"token", token(id)}, {"value", {{"kind", "end"}, {"message", *item.end_message}}}});
+    editor_.notify("$/progress",
+                   json::object{{"token", token(id)}, {"value", {{"kind", "end"}, {"message", *item.end_message}}}});
     item.state = State::done;
   }
 }
@@ -70,7 +71,8 @@ void ProgressReporter::finish(const daemon_view::Finished& f) {
   const std::string end = f.state == "cancelled" ? "cancelled" : fmt::format("score {}/5 ({})", f.score, f.verdict);
   item.end_message = end;
   if (item.state == State::active) {
-    editor_.notify("$/progress", json::object{{"token", token(f.submission)}, {"value", {{"kind", "end"}, {"message", end}}}});
+    editor_.notify("$/progress",
+                   json::object{{"token", token(f.submission)}, {"value", {{"kind", "end"}, {"message", end}}}});
     item.state = State::done;
   } else if (item.state == State::logging) {
     log(item.title + ": " + end);

@@ -18,7 +18,8 @@ void RpcPeer::notify(std::string_view method, json::value params) {
 }
 
 void RpcPeer::malformed(const std::string& message) {
-  if (answer_malformed_) send_(protocol::make_error(nullptr, protocol::error_code::parse_error, "bad framing: " + message));
+  if (answer_malformed_)
+    send_(protocol::make_error(nullptr, protocol::error_code::parse_error, "bad framing: " + message));
 }
 
 void RpcPeer::receive(const std::string& body) {
@@ -37,8 +38,10 @@ void RpcPeer::receive(const std::string& body) {
   if (it == pending_.end()) return;
   Callback cb = std::move(it->second);
   pending_.erase(it);
-  if (m.error) cb(protocol::RpcError(m.error->first, m.error->second));
-  else cb(std::move(m.result));
+  if (m.error)
+    cb(protocol::RpcError(m.error->first, m.error->second));
+  else
+    cb(std::move(m.result));
 }
 
 void RpcPeer::close(const std::string& why) {

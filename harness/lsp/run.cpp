@@ -9,9 +9,9 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include <unistd.h>
 #include <csignal>
 #include <optional>
-#include <unistd.h>
 
 namespace torchexam::lsp {
 namespace asio = boost::asio;
@@ -46,7 +46,8 @@ int run(const RunOptions& o) {
 
   int exit_code = 1;
   protocol::Binder editor_methods, daemon_notes;
-  auto editor_channel = std::make_shared<FramedChannel<asio::posix::stream_descriptor, asio::posix::stream_descriptor>>(in, out);
+  auto editor_channel =
+      std::make_shared<FramedChannel<asio::posix::stream_descriptor, asio::posix::stream_descriptor>>(in, out);
   auto daemon_channel = std::make_shared<FramedChannel<local::socket, local::socket>>(daemon_socket, daemon_socket);
   RpcPeer editor([editor_channel](std::string body) { editor_channel->send(std::move(body)); }, editor_methods, true);
   RpcPeer daemon([daemon_channel](std::string body) { daemon_channel->send(std::move(body)); }, daemon_notes, false);
@@ -64,7 +65,8 @@ int run(const RunOptions& o) {
     daemon.close(*daemon_error);
     server.daemon_unavailable(*daemon_error);
   } else {
-    daemon_channel->start({[&](std::string body) { daemon.receive(body); }, nullptr, [&] {
+    daemon_channel->start({[&](std::string body) { daemon.receive(body); }, nullptr,
+                           [&] {
                              daemon.close("torchexamd closed the connection");
                              server.daemon_unavailable(
                                  "lost the connection to torchexamd; restart the language server once it runs again");

@@ -33,7 +33,10 @@ const char* kSolution = "solution.cpp";
 }  // namespace
 
 LspServer::LspServer(Endpoint& editor, Endpoint& daemon, std::string version, std::function<void(int)> on_exit)
-    : editor_(editor), daemon_(daemon), version_(std::move(version)), on_exit_(std::move(on_exit)),
+    : editor_(editor),
+      daemon_(daemon),
+      version_(std::move(version)),
+      on_exit_(std::move(on_exit)),
       diagnostics_(editor) {}
 
 void LspServer::bind_editor(protocol::Binder& b) {
@@ -70,8 +73,8 @@ json::value LspServer::initialize(const json::value& params) {
   json::object capabilities{
       {"textDocumentSync", {{"openClose", true}, {"change", 0}}},
       {"codeLensProvider", {{"resolveProvider", false}}},
-      {"codeActionProvider", caps_.code_action_literals ? json::value{{"codeActionKinds", json::array{"source"}}}
-                                                        : json::value(true)},
+      {"codeActionProvider",
+       caps_.code_action_literals ? json::value{{"codeActionKinds", json::array{"source"}}} : json::value(true)},
       {"executeCommandProvider",
        {{"commands", json::array{kSubmitCommand, kStatusCommand, kHistoryCommand, kRestoreCommand}}}},
       {"experimental", {{"torchexamTimer", true}}},
@@ -89,10 +92,10 @@ void LspServer::initialized() {
                                                          {"remaining_s", st.remaining_s},
                                                          {"warning_minutes", nullptr},
                                                          {"state", st.state}});
-        editor_.notify("window/logMessage",
-                       show_message(MessageType::info, fmt::format("torchexam: session {} ({}, {}), {} left",
-                                                                   st.session, st.mode, st.state,
-                                                                   remaining_text(st.remaining_s))));
+        editor_.notify(
+            "window/logMessage",
+            show_message(MessageType::info, fmt::format("torchexam: session {} ({}, {}), {} left", st.session, st.mode,
+                                                        st.state, remaining_text(st.remaining_s))));
       },
       [](const RpcError&) {});  // refresh_status has shown it
 }
@@ -185,7 +188,8 @@ void LspServer::code_action(const json::value& params, Reply reply) {
         if (!task) return reply(json::value(json::array()));
         const Command commands[] = {
             {fmt::format("TorchExam: submit {} & grade", task->id), kSubmitCommand, {json::value(task->id)}},
-            {fmt::format("TorchExam: history of {} ({})", task->id, lens_title(*task)), kHistoryCommand,
+            {fmt::format("TorchExam: history of {} ({})", task->id, lens_title(*task)),
+             kHistoryCommand,
              {json::value(task->id)}},
         };
         json::array out;
@@ -197,13 +201,16 @@ void LspServer::code_action(const json::value& params, Reply reply) {
 
 std::string LspServer::task_argument(const json::array& args, const daemon_view::ExamStatus& st) const {
   std::string arg;
-  if (!args.empty() && args[0].is_string()) arg = args[0].get_string();
-  else if (!args.empty() && args[0].is_object()) arg = protocol::Fields(args[0], "arguments[0]").opt_string("task").value_or("");
+  if (!args.empty() && args[0].is_string())
+    arg = args[0].get_string();
+  else if (!args.empty() && args[0].is_object())
+    arg = protocol::Fields(args[0], "arguments[0]").opt_string("task").value_or("");
   if (arg.empty())
     throw RpcError(protocol::error_code::invalid_params, "this command needs a task id or a file URI as its argument");
   if (auto path = path_of_uri(arg)) {
     const auto* t = st.task_of(*path);
-    if (!t) throw RpcError(protocol::error_code::invalid_params, path->string() + " is not in a task folder of this exam");
+    if (!t)
+      throw RpcError(protocol::error_code::invalid_params, path->string() + " is not in a task folder of this exam");
     return t->id;
   }
   return arg;
@@ -219,9 +226,11 @@ void LspServer::execute_command(const json::value& params, Reply reply) {
   if (p.command == kSubmitCommand) return submit(p.arguments, reply);
   if (p.command == kHistoryCommand) return history(p.arguments, reply);
   if (p.command == kStatusCommand) {
-    return refresh_status([this, forward](const daemon_view::ExamStatus& st) {
-      daemon_.request(method::exam_status, json::object{{"session", st.session}}, forward);
-    }, fail);
+    return refresh_status(
+        [this, forward](const daemon_view::ExamStatus& st) {
+          daemon_.request(method::exam_status, json::object{{"session", st.session}}, forward);
+        },
+        fail);
   }
   if (p.command == kRestoreCommand) {
     if (p.arguments.empty() || !p.arguments[0].is_number())
@@ -241,8 +250,7 @@ void LspServer::submit(const json::array& args, Reply reply) {
         } catch (const RpcError& e) {
           return reply(e);
         }
-        daemon_.request(method::task_submit,
-                        json::object{{"session", st.session}, {"task", task}, {"file", kSolution}},
+        daemon_.request(method::task_submit, json::object{{"session", st.session}, {"task", task}, {"file", kSolution}},
                         [task, session = st.session, reply](Result r) {
                           if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
                           const auto& v = std::get<json::value>(r);
@@ -275,8 +283,8 @@ void LspServer::history(const json::array& args, Reply reply) {
                 std::error_code ec;
                 fs::create_directories(report.parent_path(), ec);
                 std::ofstream out(report);
-                out << fmt::format("# {}: submissions\n\n| id | state | verdict | score | message |\n|---|---|---|---|---|\n",
-                                   task);
+                out << fmt::format(
+                    "# {}: submissions\n\n| id | state | verdict | score | message |\n|---|---|---|---|---|\n", task);
                 if (const auto* subs = list.as_object().if_contains("submissions"); subs && subs->is_array())
                   for (const auto& s : subs->get_array()) {
                     const auto rec = daemon_view::submission(s);
@@ -327,11 +335,12 @@ void LspServer::on_timer(const json::value& params) {
   const auto t = daemon_view::timer(params);
   if (!ours(t.session)) return;
   if (caps_.timer_notification)
-    editor_.notify("torchexam/timer", json::object{{"session", t.session},
-                                                   {"remaining_s", t.remaining_s},
-                                                   {"warning_minutes", t.warning_minutes ? json::value(*t.warning_minutes)
-                                                                                         : json::value(nullptr)},
-                                                   {"state", status_->state}});
+    editor_.notify(
+        "torchexam/timer",
+        json::object{{"session", t.session},
+                     {"remaining_s", t.remaining_s},
+                     {"warning_minutes", t.warning_minutes ? json::value(*t.warning_minutes) : json::value(nullptr)},
+                     {"state", status_->state}});
   if (t.warning_minutes)
     show(MessageType::warning, fmt::format("TorchExam: {} minute{} left ({} exactly)", *t.warning_minutes,
                                            *t.warning_minutes == 1 ? "" : "s", remaining_text(t.remaining_s)));
@@ -342,10 +351,9 @@ void LspServer::on_closed(const json::value& params) {
   if (!ours(c.session)) return;
   status_->state = "closed";
   if (caps_.timer_notification)
-    editor_.notify("torchexam/timer", json::object{{"session", c.session},
-                                                   {"remaining_s", 0.0},
-                                                   {"warning_minutes", nullptr},
-                                                   {"state", "closed"}});
+    editor_.notify(
+        "torchexam/timer",
+        json::object{{"session", c.session}, {"remaining_s", 0.0}, {"warning_minutes", nullptr}, {"state", "closed"}});
   show(MessageType::warning, "TorchExam: the exam has closed; submissions made before the deadline are still graded");
 }
 

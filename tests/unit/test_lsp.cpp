@@ -107,8 +107,10 @@ TEST_SUITE("lsp") {
     CHECK(p.capabilities.work_done_progress);
     CHECK_FALSE(p.capabilities.code_lens_refresh);
     CHECK_FALSE(p.capabilities.show_document);
-    auto bare = initialize_params(json::value{{"rootUri", nullptr}, {"capabilities", json::object{}},
-                                              {"workspaceFolders", json::array{{{"uri", "file:///w2"}, {"name", "w2"}}}}});
+    auto bare =
+        initialize_params(json::value{{"rootUri", nullptr},
+                                      {"capabilities", json::object{}},
+                                      {"workspaceFolders", json::array{{{"uri", "file:///w2"}, {"name", "w2"}}}}});
     CHECK(bare.root == fs::path("/w2"));
     CHECK_FALSE(bare.capabilities.work_done_progress);
     CHECK_THROWS_AS(initialize_params(json::value{{"rootUri", 5}}), torchexam::protocol::RpcError);
@@ -124,7 +126,8 @@ TEST_SUITE("lsp") {
   }
 
   TEST_CASE("a submission's verdict points at the right line") {
-    const std::string source = "#include <x>\n\nstruct NetImpl : torch::nn::Module {\n};\nTORCH_MODULE(Net);\n\nvoid train(Net& m) {\n}\n";
+    const std::string source =
+        "#include <x>\n\nstruct NetImpl : torch::nn::Module {\n};\nTORCH_MODULE(Net);\n\nvoid train(Net& m) {\n}\n";
     daemon_view::Submission s;
     s.file = "solution.cpp";
     s.verdict = "contract";
@@ -277,16 +280,27 @@ TEST_SUITE("lsp") {
 
     // A finished submission: message, lens refresh (supported), a verdict diagnostic.
     note(daemon_notes, "submission/finished",
-         json::value{{"session", "s1"}, {"submission", 3}, {"task", "fashion_mnist"}, {"state", "finished"},
-                     {"verdict", "ok"}, {"metric", 0.81}, {"score", 5}, {"message", "accuracy 0.81"}});
+         json::value{{"session", "s1"},
+                     {"submission", 3},
+                     {"task", "fashion_mnist"},
+                     {"state", "finished"},
+                     {"verdict", "ok"},
+                     {"metric", 0.81},
+                     {"score", 5},
+                     {"message", "accuracy 0.81"}});
     auto shown = editor.of("window/showMessage");
     REQUIRE(shown.size() == 1);
     CHECK(shown[0].params.at("message") == "fashion_mnist: 5/5 (ok) — accuracy 0.81");
     CHECK(editor.of("workspace/codeLens/refresh").size() == 1);
     // Another session's notes are not ours.
     note(daemon_notes, "submission/finished",
-         json::value{{"session", "other"}, {"submission", 4}, {"task", "fashion_mnist"}, {"state", "finished"},
-                     {"verdict", "ok"}, {"score", 1}, {"message", "x"}});
+         json::value{{"session", "other"},
+                     {"submission", 4},
+                     {"task", "fashion_mnist"},
+                     {"state", "finished"},
+                     {"verdict", "ok"},
+                     {"score", 1},
+                     {"message", "x"}});
     CHECK(editor.of("window/showMessage").size() == 1);
     // Timer warnings become messages; no torchexam/timer without the capability.
     note(daemon_notes, "exam/timer", json::value{{"session", "s1"}, {"remaining_s", 599.0}, {"warning_minutes", 10}});
