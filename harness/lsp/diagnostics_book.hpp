@@ -4,7 +4,8 @@
 // whole list, so every change republishes both parts together.
 //
 // Policy: a new syntax check replaces the syntax part and clears the
-// submission part (the file changed since it was submitted).
+// submission part (the file changed since it was submitted). An error both
+// parts report is published once, as the submission's.
 #pragma once
 
 #include "lsp/lsp_types.hpp"

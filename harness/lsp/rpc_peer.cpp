@@ -23,7 +23,7 @@ void RpcPeer::malformed(const std::string& message) {
 }
 
 void RpcPeer::receive(const std::string& body) {
-  auto parsed = protocol::parse_message(body);
+  auto parsed = protocol::parse_message(body, answer_malformed_);  // editors may send "params": null
   if (auto* failure = std::get_if<protocol::ParseFailure>(&parsed)) {
     if (answer_malformed_) send_(protocol::make_error(failure->id, failure->code, failure->message));
     return;

@@ -9,8 +9,9 @@
 // Contract: single-threaded (the io_context's thread). Incoming requests and
 // notifications go to the Binder; a reply callback runs exactly once, with
 // the result or an RpcError (the peer's error, or "connection closed" from
-// fail_pending). Malformed input is answered with the JSON-RPC error when
-// `answer_malformed` is set (the editor side), else dropped (the daemon side).
+// close). Malformed input is answered with the JSON-RPC error when
+// `answer_malformed` is set (the editor side, where `"params": null` also
+// counts as no params), else dropped (the daemon side).
 #pragma once
 
 #include "protocol/jsonrpc.hpp"

@@ -3,6 +3,7 @@
 // editor and daemon endpoints (every message it sends is recorded).
 #include <doctest/doctest.h>
 
+#include "lsp/diagnostics_book.hpp"
 #include "lsp/lsp_types.hpp"
 #include "lsp/progress_reporter.hpp"
 #include "lsp/server.hpp"
@@ -341,5 +342,33 @@ TEST_SUITE("lsp") {
           "TorchExam: no exam session for /home/ana/other; start one with: torchexam start ENV_DIR --workspace "
           "/home/ana/other");
     CHECK(editor.of("textDocument/publishDiagnostics").empty());
+  }
+}
+
+TEST_SUITE("lsp") {
+  TEST_CASE("the diagnostics book: both sources in one list, an error found twice shown once") {
+    FakeEndpoint editor;
+    DiagnosticsBook book(editor);
+    const fs::path file = "/ws/t/solution.cpp";
+    Diagnostic syntax{{{11, 18}, {11, 19}}, Severity::error, "torchexam", "syntax", "expected ';'"};
+    Diagnostic other{{{3, 0}, {4, 0}}, Severity::warning, "torchexam", "syntax", "unused variable"};
+    book.set_syntax(file, {syntax, other});
+    Diagnostic built = syntax;
+    built.code = "compile_error";
+    book.set_submission(file, {built});
+    auto last = editor.of("textDocument/publishDiagnostics").back().params.at("diagnostics").as_array();
+    REQUIRE(last.size() == 2);
+    CHECK(last[0].at("code") == "compile_error");
+    CHECK(last[1].at("message") == "unused variable");
+    book.set_syntax(file, {});  // saved again, clean: the submission's errors go too
+    CHECK(editor.of("textDocument/publishDiagnostics").back().params.at("diagnostics").as_array().empty());
+  }
+
+  TEST_CASE("towards editors, null params count as none; the daemon stays strict") {
+    const char* body = R"({"jsonrpc":"2.0","id":4,"method":"shutdown","params":null})";
+    CHECK(std::holds_alternative<torchexam::protocol::ParseFailure>(torchexam::protocol::parse_message(body)));
+    auto lenient = torchexam::protocol::parse_message(body, true);
+    REQUIRE(std::holds_alternative<torchexam::protocol::Message>(lenient));
+    CHECK(std::get<torchexam::protocol::Message>(lenient).params.is_object());
   }
 }
