@@ -241,65 +241,61 @@ void LspServer::execute_command(const json::value& params, Reply reply) {
   throw RpcError(protocol::error_code::invalid_params, "unknown command '" + p.command + "'");
 }
 
-void LspServer::submit(const json::array& args, Reply reply) {
+void LspServer::with_task(const json::array& args, Reply reply, TaskCallback then) {
   refresh_status(
-      [this, args, reply](const daemon_view::ExamStatus& st) {
+      [this, args, reply, then](const daemon_view::ExamStatus& st) {
         std::string task;
         try {
           task = task_argument(args, st);
         } catch (const RpcError& e) {
           return reply(e);
         }
-        daemon_.request(method::task_submit, json::object{{"session", st.session}, {"task", task}, {"file", kSolution}},
-                        [task, session = st.session, reply](Result r) {
-                          if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
-                          const auto& v = std::get<json::value>(r);
-                          reply(json::value{{"session", session},
-                                            {"task", task},
-                                            {"submission", v.at("submission")},
-                                            {"queue_position", v.at("queue_position")}});
-                        });
+        then(st, task);
       },
       [reply](const RpcError& e) { reply(e); });
 }
 
+void LspServer::submit(const json::array& args, Reply reply) {
+  with_task(args, reply, [this, reply](const daemon_view::ExamStatus& st, const std::string& task) {
+    daemon_.request(method::task_submit, json::object{{"session", st.session}, {"task", task}, {"file", kSolution}},
+                    [task, session = st.session, reply](Result r) {
+                      if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
+                      const auto& v = std::get<json::value>(r);
+                      reply(json::value{{"session", session},
+                                        {"task", task},
+                                        {"submission", v.at("submission")},
+                                        {"queue_position", v.at("queue_position")}});
+                    });
+  });
+}
+
 void LspServer::history(const json::array& args, Reply reply) {
-  refresh_status(
-      [this, args, reply](const daemon_view::ExamStatus& st) {
-        std::string task;
-        try {
-          task = task_argument(args, st);
-        } catch (const RpcError& e) {
-          return reply(e);
-        }
-        daemon_.request(
-            method::submission_list, json::object{{"session", st.session}, {"task", task}},
-            [this, task, workspace = st.workspace, reply](Result r) {
-              if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
-              json::value list = std::get<json::value>(r);
-              if (caps_.show_document) {
-                // The result report: a Markdown table in a hidden folder the watcher ignores.
-                const fs::path report = workspace / ".torchexam" / fmt::format("history-{}.md", task);
-                std::error_code ec;
-                fs::create_directories(report.parent_path(), ec);
-                std::ofstream out(report);
-                out << fmt::format(
-                    "# {}: submissions\n\n| id | state | verdict | score | message |\n|---|---|---|---|---|\n", task);
-                if (const auto* subs = list.as_object().if_contains("submissions"); subs && subs->is_array())
-                  for (const auto& s : subs->get_array()) {
-                    const auto rec = daemon_view::submission(s);
-                    out << fmt::format("| {} | {} | {} | {}/5 | {} |\n", rec.id, rec.state,
-                                       rec.verdict.empty() ? "-" : rec.verdict, rec.score, rec.message);
-                  }
-                out.close();
-                if (out)
-                  editor_.request("window/showDocument", json::object{{"uri", file_uri(report)}, {"takeFocus", true}},
-                                  [](Result) {});
-              }
-              reply(std::move(list));
-            });
-      },
-      [reply](const RpcError& e) { reply(e); });
+  with_task(args, reply, [this, reply](const daemon_view::ExamStatus& st, const std::string& task) {
+    daemon_.request(method::submission_list, json::object{{"session", st.session}, {"task", task}},
+                    [this, task, workspace = st.workspace, reply](Result r) {
+                      if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
+                      json::value list = std::get<json::value>(r);
+                      if (caps_.show_document) show_report(workspace, task, list);
+                      reply(std::move(list));
+                    });
+  });
+}
+
+void LspServer::show_report(const fs::path& workspace, const std::string& task, const json::value& list) {
+  // A Markdown table in a hidden folder, which the daemon's watcher ignores.
+  std::vector<daemon_view::Submission> submissions;
+  if (const auto* subs = list.as_object().if_contains("submissions"); subs && subs->is_array())
+    for (const auto& s : subs->get_array()) submissions.push_back(daemon_view::submission(s));
+  const fs::path report = workspace / ".torchexam" / fmt::format("history-{}.md", task);
+  std::error_code ec;
+  fs::create_directories(report.parent_path(), ec);
+  std::ofstream out(report);
+  out << history_markdown(task, submissions);
+  out.close();
+  if (!out)
+    return editor_.notify("window/logMessage",
+                          show_message(MessageType::warning, "torchexam: cannot write " + report.string()));
+  editor_.request("window/showDocument", json::object{{"uri", file_uri(report)}, {"takeFocus", true}}, [](Result) {});
 }
 
 void LspServer::on_progress(const json::value& params) {

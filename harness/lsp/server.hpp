@@ -61,6 +61,11 @@ class LspServer {
   void execute_command(const json::value& params, protocol::Binder::Reply reply);
   void submit(const json::array& args, protocol::Binder::Reply reply);
   void history(const json::array& args, protocol::Binder::Reply reply);
+  using TaskCallback = std::function<void(const daemon_view::ExamStatus&, const std::string& task)>;
+  // Resolves the session and the task the arguments name; errors go to `reply`.
+  void with_task(const json::array& args, protocol::Binder::Reply reply, TaskCallback then);
+  // Writes the history report and asks the editor to open it.
+  void show_report(const std::filesystem::path& workspace, const std::string& task, const json::value& list);
   // The task a command argument names: a task id, a file URI, or {"task"}.
   std::string task_argument(const json::array& args, const daemon_view::ExamStatus& st) const;
 

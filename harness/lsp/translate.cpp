@@ -122,6 +122,19 @@ MessageType finished_type(const daemon_view::Finished& f) {
   return MessageType::warning;
 }
 
+std::string history_markdown(const std::string& task, const std::vector<daemon_view::Submission>& submissions) {
+  std::string out =
+      fmt::format("# {}: submissions\n\n| id | state | verdict | score | message |\n|---|---|---|---|---|\n", task);
+  for (const auto& s : submissions) {
+    std::string message = s.message;
+    for (auto& c : message)
+      if (c == '|' || c == '\n') c = ' ';  // one table row
+    out += fmt::format("| {} | {} | {} | {}/5 | {} |\n", s.id, s.state, s.verdict.empty() ? "-" : s.verdict, s.score,
+                       message);
+  }
+  return out;
+}
+
 std::string remaining_text(double seconds) {
   const long long s = std::max(0LL, std::llround(seconds));
   if (s >= 3600) return fmt::format("{}h {:02}m", s / 3600, s % 3600 / 60);

@@ -38,6 +38,9 @@ std::optional<int> progress_percentage(const daemon_view::Progress& p);
 std::string finished_message(const daemon_view::Finished& f);
 MessageType finished_type(const daemon_view::Finished& f);
 
+// A task's submissions as a Markdown table (the history report).
+std::string history_markdown(const std::string& task, const std::vector<daemon_view::Submission>& submissions);
+
 // "4h 59m", "9m 30s", "45s".
 std::string remaining_text(double seconds);
 

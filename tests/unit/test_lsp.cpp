@@ -372,3 +372,19 @@ TEST_SUITE("lsp") {
     CHECK(std::get<torchexam::protocol::Message>(lenient).params.is_object());
   }
 }
+
+TEST_SUITE("lsp") {
+  TEST_CASE("the history report is one Markdown row per submission") {
+    daemon_view::Submission ok, queued;
+    ok.id = 3;
+    ok.state = "finished";
+    ok.verdict = "ok";
+    ok.score = 4;
+    ok.message = "accuracy 0.8 | good\nline";
+    queued.id = 4;
+    queued.state = "queued";
+    CHECK(history_markdown("fashion_mnist", {ok, queued}) ==
+          "# fashion_mnist: submissions\n\n| id | state | verdict | score | message |\n|---|---|---|---|---|\n"
+          "| 3 | finished | ok | 4/5 | accuracy 0.8   good line |\n| 4 | queued | - | 0/5 |  |\n");
+  }
+}
