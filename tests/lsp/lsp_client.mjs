@@ -40,10 +40,10 @@ const running = new Set();
 export function killLeftovers() { for (const proc of running) proc.kill('SIGKILL'); }
 
 export class TestClient {
-  constructor(root) {
+  constructor(root, env = process.env) {
     this.events = [];  // {kind: 'notification'|'request', method, params}
     this.waiters = [];
-    this.proc = spawn(torchexam, ['lsp'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(torchexam, ['lsp'], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.stderr = '';
     this.proc.stderr.on('data', (d) => { this.stderr += d; });
     running.add(this.proc);

@@ -5,7 +5,8 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { TestClient, killLeftovers, startExam, brokenSource, readText, writeText, uri } from './lsp_client.mjs';
+import { execFileSync } from 'node:child_process';
+import { TestClient, killLeftovers, torchexam, startExam, brokenSource, readText, writeText, uri } from './lsp_client.mjs';
 
 afterEach(killLeftovers);
 
@@ -152,5 +153,29 @@ test('a folder with no session: a message that says how to start one', async () 
                `TorchExam: no exam session for ${folder}; start one with: torchexam start ENV_DIR --workspace ${folder}`);
   await assert.rejects(client.request('workspace/executeCommand', { command: 'torchexam.submit', arguments: ['fashion_mnist'] }),
                        (e) => e.code === -32001 && /torchexam start/.test(e.message));
+  assert.equal(await client.shutdown(), 0);
+});
+
+test('with no daemon running, the server starts one (then this test stops it by pid)', async (t) => {
+  // A second daemon of its own: another socket and state folder.
+  const env = { ...process.env, TORCHEXAM_SOCKET: join(process.env.TORCHEXAM_TEST_ROOT, 'run2', 'daemon.sock'),
+                TORCHEXAM_STATE_DIR: join(process.env.TORCHEXAM_TEST_ROOT, 'state2') };
+  const daemonPid = () => JSON.parse(execFileSync(torchexam, ['daemon', 'status', '--json'], { env, encoding: 'utf8' })).pid;
+  assert.throws(() => daemonPid(), 'no daemon on that socket yet');
+  const folder = join(process.env.TORCHEXAM_TEST_ROOT, 'autostart');
+  writeText(join(folder, 'x.cpp'), '');
+  const client = new TestClient(folder, env);
+  let pid;
+  t.after(() => {
+    if (!pid) return;
+    process.kill(pid, 'SIGTERM');
+    execFileSync('timeout', ['20', 'tail', `--pid=${pid}`, '-f', '/dev/null']);  // until it has exited
+  });
+  await client.initialize(folder, {});
+  pid = daemonPid();
+  await client.initialized();
+  // Reached: the daemon answers that it has no session, rather than being unreachable.
+  const shown = await client.waitFor('the message', (e) => e.method === 'window/showMessage');
+  assert.match(shown.params.message, /^TorchExam: no exam session for /);
   assert.equal(await client.shutdown(), 0);
 });
