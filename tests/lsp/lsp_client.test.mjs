@@ -107,7 +107,7 @@ test('a full client: diagnostics on save, lenses, submit with progress, score, h
   assert.equal(await client.shutdown(), 0);
 });
 
-test('a client without progress, lens refresh or code action literals', async () => {
+test('a client without progress, lens refresh or code action literals; compile_error and contract verdicts', async () => {
   const exam = startExam('minimal');
   const solution = join(exam.workspace, 'fashion_mnist', 'solution.cpp');
   const client = new TestClient(exam.workspace);
@@ -138,6 +138,19 @@ test('a client without progress, lens refresh or code action literals', async ()
     assert.equal(client.of(unsupported).length, 0, `${unsupported} sent to a client that did not ask for it`);
   await client.request('workspace/executeCommand', { command: 'torchexam.history', arguments: [uri(solution)] });
   assert.equal(client.of('window/showDocument').length, 0);
+
+  // A model with the wrong output shape: the contract verdict at the model definition.
+  const wrong = readText(join(process.env.TORCHEXAM_SOURCE_DIR, 'tests/solutions/wrong_shape.cpp'));
+  writeText(solution, wrong);
+  const second = await client.request('workspace/executeCommand', { command: 'torchexam.submit', arguments: ['fashion_mnist'] });
+  const contract = await client.waitFor('the contract verdict', (e) => e.method === 'window/showMessage' &&
+    e.params.message.startsWith('fashion_mnist: 0/5 (contract)'));
+  assert.match(contract.params.message, /\[N, 10\] float32/);
+  const atModel = await client.waitFor('the contract diagnostic',
+    diagnosticsFor(solution, (d) => d.some((x) => x.code === 'contract')));
+  const modelLine = wrong.split('\n').findIndex((l) => l.startsWith('TORCH_MODULE('));
+  assert.equal(atModel.params.diagnostics.find((x) => x.code === 'contract').range.start.line, modelLine);
+  assert.ok(second.submission > submitted.submission);
   assert.equal(await client.shutdown(), 0);
 });
 
