@@ -16,11 +16,6 @@ using Reply = protocol::Binder::Reply;
 
 namespace {
 
-bool inside(const fs::path& child, const fs::path& parent) {
-  const auto rel = child.lexically_normal().lexically_relative(parent.lexically_normal());
-  return !rel.empty() && *rel.begin() != "..";
-}
-
 std::string read_text(const fs::path& p) {
   std::ifstream f(p);
   std::stringstream s;
@@ -37,7 +32,8 @@ LspServer::LspServer(Endpoint& editor, Endpoint& daemon, std::string version, st
       daemon_(daemon),
       version_(std::move(version)),
       on_exit_(std::move(on_exit)),
-      diagnostics_(editor) {}
+      diagnostics_(editor),
+      finder_(daemon, [this](const std::string& message) { show(MessageType::error, "TorchExam: " + message); }) {}
 
 void LspServer::bind_editor(protocol::Binder& b) {
   b.method("initialize", [this](const json::value& p, Reply reply) { reply(initialize(p)); });
@@ -68,7 +64,7 @@ void LspServer::bind_daemon(protocol::Binder& b) {
 json::value LspServer::initialize(const json::value& params) {
   const InitializeParams p = initialize_params(params);
   caps_ = p.capabilities;
-  root_ = p.root;
+  finder_.set_root(p.root);
   progress_ = std::make_unique<ProgressReporter>(editor_, caps_.work_done_progress);
   json::object capabilities{
       {"textDocumentSync", {{"openClose", true}, {"change", 0}}},
@@ -84,7 +80,7 @@ json::value LspServer::initialize(const json::value& params) {
 
 void LspServer::initialized() {
   initialized_ = true;
-  refresh_status(
+  finder_.find(
       [this](const daemon_view::ExamStatus& st) {
         for (const auto& t : st.tasks) diagnostics_.set_syntax(t.folder / kSolution, to_lsp(t.diagnostics, "syntax"));
         if (caps_.timer_notification)
@@ -97,75 +93,13 @@ void LspServer::initialized() {
             show_message(MessageType::info, fmt::format("torchexam: session {} ({}, {}), {} left", st.session, st.mode,
                                                         st.state, remaining_text(st.remaining_s))));
       },
-      [](const RpcError&) {});  // refresh_status has shown it
-}
-
-RpcError LspServer::no_session_here() const {
-  return RpcError(protocol::error_code::not_found,
-                  fmt::format("no exam session for {}; start one with: torchexam start ENV_DIR --workspace {}",
-                              root_->string(), root_->string()));
-}
-
-json::object LspServer::where() const {
-  if (root_) return {{"workspace", root_->string()}};
-  return {};
-}
-
-bool LspServer::ours(const std::string& session) const { return status_ && status_->session == session; }
-
-void LspServer::refresh_status(StatusCallback then, ErrorCallback fail) {
-  if (daemon_error_) {
-    if (!told_daemon_error_) {
-      told_daemon_error_ = true;
-      show(MessageType::error, "TorchExam: " + *daemon_error_);
-    }
-    fail(RpcError(protocol::error_code::internal_error, *daemon_error_));
-    return;
-  }
-  auto accept = [this, then, fail](Result r, bool by_session) {
-    if (auto* e = std::get_if<RpcError>(&r)) {
-      // No session at all, or several open and none of them here.
-      const bool none_here = e->code == protocol::error_code::not_found || e->code == protocol::error_code::conflict;
-      const RpcError error = none_here && root_ ? no_session_here() : *e;
-      if (!told_no_session_) {
-        told_no_session_ = true;
-        show(MessageType::error, fmt::format("TorchExam: {}", error.what()));
-      }
-      return fail(error);
-    }
-    daemon_view::ExamStatus st = daemon_view::exam_status(std::get<json::value>(r));
-    if (root_ && !by_session && !inside(*root_, st.workspace) && !inside(st.workspace, *root_) &&
-        root_->lexically_normal() != st.workspace.lexically_normal()) {
-      const RpcError e = no_session_here();
-      if (!told_no_session_) {
-        told_no_session_ = true;
-        show(MessageType::error, fmt::format("TorchExam: {}", e.what()));
-      }
-      return fail(e);
-    }
-    told_no_session_ = false;
-    status_ = std::move(st);
-    then(*status_);
-  };
-  daemon_.request(method::exam_status, where(), [this, accept](Result r) {
-    // A workspace whose own session has closed while another is open
-    // elsewhere: keep following the one we knew.
-    if (std::holds_alternative<json::value>(r) && status_ && root_) {
-      const auto st = daemon_view::exam_status(std::get<json::value>(r));
-      if (st.session != status_->session && !inside(*root_, st.workspace) && !inside(st.workspace, *root_)) {
-        daemon_.request(method::exam_status, json::object{{"session", status_->session}},
-                        [accept](Result again) { accept(std::move(again), true); });
-        return;
-      }
-    }
-    accept(std::move(r), false);
-  });
+      [](const RpcError&) {});  // the finder has told the user
 }
 
 void LspServer::code_lens(const json::value& params, Reply reply) {
   const auto path = path_of_uri(text_document_params(params).uri);
   if (!path || path->filename() != kSolution) return reply(json::value(json::array()));
-  refresh_status(
+  finder_.find(
       [path = *path, reply](const daemon_view::ExamStatus& st) {
         const auto* task = st.task_of(path);
         if (!task) return reply(json::value(json::array()));
@@ -182,7 +116,7 @@ void LspServer::code_lens(const json::value& params, Reply reply) {
 void LspServer::code_action(const json::value& params, Reply reply) {
   const auto path = path_of_uri(text_document_params(params).uri);
   if (!path || path->filename() != kSolution) return reply(json::value(json::array()));
-  refresh_status(
+  finder_.find(
       [this, path = *path, reply](const daemon_view::ExamStatus& st) {
         const auto* task = st.task_of(path);
         if (!task) return reply(json::value(json::array()));
@@ -226,7 +160,7 @@ void LspServer::execute_command(const json::value& params, Reply reply) {
   if (p.command == kSubmitCommand) return submit(p.arguments, reply);
   if (p.command == kHistoryCommand) return history(p.arguments, reply);
   if (p.command == kStatusCommand) {
-    return refresh_status(
+    return finder_.find(
         [this, forward](const daemon_view::ExamStatus& st) {
           daemon_.request(method::exam_status, json::object{{"session", st.session}}, forward);
         },
@@ -242,7 +176,7 @@ void LspServer::execute_command(const json::value& params, Reply reply) {
 }
 
 void LspServer::with_task(const json::array& args, Reply reply, TaskCallback then) {
-  refresh_status(
+  finder_.find(
       [this, args, reply, then](const daemon_view::ExamStatus& st) {
         std::string task;
         try {
@@ -300,10 +234,10 @@ void LspServer::show_report(const fs::path& workspace, const std::string& task, 
 
 void LspServer::on_progress(const json::value& params) {
   const auto p = daemon_view::progress(params);
-  if (!ours(p.session)) {
+  if (!finder_.ours(p.session)) {
     // Perhaps a session started here after we did: look once per submission.
-    if (!status_ && looked_for_.insert(p.submission).second)
-      refresh_status([](const daemon_view::ExamStatus&) {}, [](const RpcError&) {});
+    if (!finder_.last() && looked_for_.insert(p.submission).second)
+      finder_.find([](const daemon_view::ExamStatus&) {}, [](const RpcError&) {});
     return;
   }
   if (progress_) progress_->update(p);
@@ -311,32 +245,32 @@ void LspServer::on_progress(const json::value& params) {
 
 void LspServer::on_finished(const json::value& params) {
   const auto f = daemon_view::finished(params);
-  if (!ours(f.session)) return;
+  if (!finder_.ours(f.session)) return;
   if (progress_) progress_->finish(f);
   show(finished_type(f), finished_message(f));
   if (f.state == "finished") {
     daemon_.request(method::submission_get, json::object{{"submission", f.submission}}, [this](Result r) {
-      if (!std::holds_alternative<json::value>(r) || !status_) return;
+      if (!std::holds_alternative<json::value>(r) || !finder_.last()) return;
       const auto s = daemon_view::submission(std::get<json::value>(r));
-      const auto* task = status_->task(s.task);
+      const auto* task = finder_.last()->task(s.task);
       if (!task || s.file != kSolution) return;
       const fs::path file = task->folder / s.file;
       diagnostics_.set_submission(file, submission_diagnostics(s, read_text(file)));
     });
   }
-  refresh_status([this](const daemon_view::ExamStatus&) { refresh_lenses(); }, [](const RpcError&) {});
+  finder_.find([this](const daemon_view::ExamStatus&) { refresh_lenses(); }, [](const RpcError&) {});
 }
 
 void LspServer::on_timer(const json::value& params) {
   const auto t = daemon_view::timer(params);
-  if (!ours(t.session)) return;
+  if (!finder_.ours(t.session)) return;
   if (caps_.timer_notification)
     editor_.notify(
         "torchexam/timer",
         json::object{{"session", t.session},
                      {"remaining_s", t.remaining_s},
                      {"warning_minutes", t.warning_minutes ? json::value(*t.warning_minutes) : json::value(nullptr)},
-                     {"state", status_->state}});
+                     {"state", finder_.last()->state}});
   if (t.warning_minutes)
     show(MessageType::warning, fmt::format("TorchExam: {} minute{} left ({} exactly)", *t.warning_minutes,
                                            *t.warning_minutes == 1 ? "" : "s", remaining_text(t.remaining_s)));
@@ -344,8 +278,8 @@ void LspServer::on_timer(const json::value& params) {
 
 void LspServer::on_closed(const json::value& params) {
   const auto c = daemon_view::closed(params);
-  if (!ours(c.session)) return;
-  status_->state = "closed";
+  if (!finder_.ours(c.session)) return;
+  finder_.last()->state = "closed";
   if (caps_.timer_notification)
     editor_.notify(
         "torchexam/timer",
@@ -355,19 +289,11 @@ void LspServer::on_closed(const json::value& params) {
 
 void LspServer::on_syntax_check(const json::value& params) {
   auto c = daemon_view::syntax_check(params);
-  const bool mine = ours(c.session) || (!status_ && root_ && inside(c.file, *root_));
-  if (!mine) return;
+  if (!finder_.ours(c.session) && !finder_.may_be_ours(c.file)) return;
   diagnostics_.set_syntax(c.file, to_lsp(c.diagnostics, "syntax"));
 }
 
-void LspServer::daemon_unavailable(const std::string& why) {
-  if (daemon_error_) return;
-  daemon_error_ = why;
-  if (initialized_) {
-    told_daemon_error_ = true;
-    show(MessageType::error, "TorchExam: " + why);
-  }
-}
+void LspServer::daemon_unavailable(const std::string& why) { finder_.unavailable(why, initialized_); }
 
 void LspServer::show(MessageType type, const std::string& message) {
   editor_.notify("window/showMessage", show_message(type, message));

@@ -4,12 +4,12 @@
 // It meets the outside through two Endpoints (the editor, the daemon), so
 // tests can drive it with fakes; the transport lives in run.cpp. Helpers own
 // the pieces of state: DiagnosticsBook (published diagnostics),
-// ProgressReporter (progress per submission). This class keeps only the
-// client's capabilities, the workspace root and the last exam status.
+// ProgressReporter (progress per submission), SessionFinder (which session,
+// the last exam status). This class keeps only the client's capabilities.
 //
 // Error policy: a daemon error is passed to the editor as the same JSON-RPC
-// error; "no session for this workspace" is also shown once with
-// window/showMessage, with the command that starts one. Threads: one (the
+// error; "no session for this workspace" (with the command that starts one)
+// and "no daemon" are also shown once with window/showMessage. Threads: one (the
 // io_context's).
 #pragma once
 
@@ -18,6 +18,7 @@
 #include "lsp/lsp_types.hpp"
 #include "lsp/progress_reporter.hpp"
 #include "lsp/rpc_peer.hpp"
+#include "lsp/session_finder.hpp"
 
 #include <filesystem>
 #include <functional>
@@ -45,16 +46,8 @@ class LspServer {
   void daemon_unavailable(const std::string& why);
 
  private:
-  using StatusCallback = std::function<void(const daemon_view::ExamStatus&)>;
-  using ErrorCallback = std::function<void(const protocol::RpcError&)>;
-
   json::value initialize(const json::value& params);
   void initialized();
-  // Asks the daemon for this workspace's session and keeps it.
-  void refresh_status(StatusCallback then, ErrorCallback fail);
-  json::object where() const;  // {"session"} once known, else {"workspace": root}
-  bool ours(const std::string& session) const;
-  protocol::RpcError no_session_here() const;  // names root_ and the start command
 
   void code_lens(const json::value& params, protocol::Binder::Reply reply);
   void code_action(const json::value& params, protocol::Binder::Reply reply);
@@ -83,15 +76,11 @@ class LspServer {
   std::string version_;
   std::function<void(int)> on_exit_;
   ClientCapabilities caps_;
-  std::optional<std::filesystem::path> root_;
-  std::optional<daemon_view::ExamStatus> status_;
-  std::optional<std::string> daemon_error_;
   bool shutdown_ = false;
   bool initialized_ = false;
-  bool told_no_session_ = false;
-  bool told_daemon_error_ = false;
   std::set<int64_t> looked_for_;  // submissions of unknown sessions already looked up
   DiagnosticsBook diagnostics_;
+  SessionFinder finder_;
   std::unique_ptr<ProgressReporter> progress_;
 };
 

@@ -388,3 +388,37 @@ TEST_SUITE("lsp") {
           "| 3 | finished | ok | 4/5 | accuracy 0.8   good line |\n| 4 | queued | - | 0/5 |  |\n");
   }
 }
+
+TEST_SUITE("lsp") {
+  TEST_CASE("server: without a daemon it still answers, says why once, and every command fails with it") {
+    FakeEndpoint editor, daemon;
+    LspServer server(editor, daemon, "0.1.0", [](int) {});
+    torchexam::protocol::Binder editor_methods;
+    server.bind_editor(editor_methods);
+    server.daemon_unavailable("cannot connect to torchexamd at /run/x.sock: No such file or directory");
+    CHECK(editor.sent.empty());  // nothing before initialize
+    std::vector<std::string> replies;
+    auto send = [&](const char* method, json::value params, bool request) {
+      torchexam::protocol::Message m;
+      m.kind = request ? torchexam::protocol::Message::Kind::request : torchexam::protocol::Message::Kind::notification;
+      m.id = 1;
+      m.method = method;
+      m.params = std::move(params);
+      editor_methods.dispatch(m, [&](std::string s) { replies.push_back(std::move(s)); });
+    };
+    send("initialize", init_params("/ws", true, true), true);
+    send("initialized", json::object{}, false);
+    send("workspace/executeCommand", json::value{{"command", "torchexam.status"}}, true);
+    send("workspace/executeCommand", json::value{{"command", "torchexam.submit"}, {"arguments", {"fashion_mnist"}}},
+         true);
+    auto shown = editor.of("window/showMessage");
+    REQUIRE(shown.size() == 1);
+    CHECK(shown[0].params.at("message") ==
+          "TorchExam: cannot connect to torchexamd at /run/x.sock: No such file or directory");
+    REQUIRE(replies.size() == 3);
+    CHECK(json::parse(replies[1]).at("error").at("message") ==
+          "cannot connect to torchexamd at /run/x.sock: No such file or directory");
+    CHECK(json::parse(replies[2]).at("error").at("code") == -32603);
+    CHECK(daemon.sent.empty());
+  }
+}
