@@ -234,13 +234,14 @@ void LspServer::show_report(const fs::path& workspace, const std::string& task, 
 
 void LspServer::on_progress(const json::value& params) {
   const auto p = daemon_view::progress(params);
-  if (!finder_.ours(p.session)) {
-    // Perhaps a session started here after we did: look once per submission.
-    if (!finder_.last() && looked_for_.insert(p.submission).second)
-      finder_.find([](const daemon_view::ExamStatus&) {}, [](const RpcError&) {});
-    return;
-  }
+  if (!finder_.ours(p.session)) return look_for(p.session);
   if (progress_) progress_->update(p);
+}
+
+void LspServer::look_for(const std::string& session) {
+  // Perhaps a session started here after we did: look once per session id.
+  if (!finder_.last() && looked_for_.insert(session).second)
+    finder_.find([](const daemon_view::ExamStatus&) {}, [](const RpcError&) {});
 }
 
 void LspServer::on_finished(const json::value& params) {
@@ -263,7 +264,7 @@ void LspServer::on_finished(const json::value& params) {
 
 void LspServer::on_timer(const json::value& params) {
   const auto t = daemon_view::timer(params);
-  if (!finder_.ours(t.session)) return;
+  if (!finder_.ours(t.session)) return look_for(t.session);
   if (caps_.timer_notification)
     editor_.notify(
         "torchexam/timer",
@@ -272,8 +273,8 @@ void LspServer::on_timer(const json::value& params) {
                      {"warning_minutes", t.warning_minutes ? json::value(*t.warning_minutes) : json::value(nullptr)},
                      {"state", finder_.last()->state}});
   if (t.warning_minutes)
-    show(MessageType::warning, fmt::format("TorchExam: {} minute{} left ({} exactly)", *t.warning_minutes,
-                                           *t.warning_minutes == 1 ? "" : "s", remaining_text(t.remaining_s)));
+    show(MessageType::warning, fmt::format("TorchExam: {} minute{} left in the exam", *t.warning_minutes,
+                                           *t.warning_minutes == 1 ? "" : "s"));
 }
 
 void LspServer::on_closed(const json::value& params) {

@@ -62,6 +62,8 @@ class LspServer {
   // The task a command argument names: a task id, a file URI, or {"task"}.
   std::string task_argument(const json::array& args, const daemon_view::ExamStatus& st) const;
 
+  // A note of a session we do not know: find ours again, once per session.
+  void look_for(const std::string& session);
   void on_progress(const json::value& params);
   void on_finished(const json::value& params);
   void on_timer(const json::value& params);
@@ -78,7 +80,7 @@ class LspServer {
   ClientCapabilities caps_;
   bool shutdown_ = false;
   bool initialized_ = false;
-  std::set<int64_t> looked_for_;  // submissions of unknown sessions already looked up
+  std::set<std::string> looked_for_;  // sessions already looked for (look_for)
   DiagnosticsBook diagnostics_;
   SessionFinder finder_;
   std::unique_ptr<ProgressReporter> progress_;

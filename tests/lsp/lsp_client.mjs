@@ -22,9 +22,9 @@ if (!torchexam || !testRoot || !sourceDir) throw new Error('run under tests/lsp/
 export const uri = (path) => pathToFileURL(path).href;
 
 // `torchexam start` of the tiny exam in a new workspace; returns its summary.
-export function startExam(name) {
+export function startExam(name, extra = []) {
   const workspace = join(testRoot, name);
-  const out = execFileSync(torchexam, ['start', tinyEnv, '--workspace', workspace, '--json'], { encoding: 'utf8' });
+  const out = execFileSync(torchexam, ['start', tinyEnv, '--workspace', workspace, '--json', ...extra], { encoding: 'utf8' });
   return JSON.parse(out);
 }
 

@@ -192,3 +192,22 @@ test('with no daemon running, the server starts one (then this test stops it by 
   assert.match(shown.params.message, /^TorchExam: no exam session for /);
   assert.equal(await client.shutdown(), 0);
 });
+
+test('time warnings: a message and torchexam/timer for a client that shows it', async () => {
+  // A 72-second practice session: 12 s after its start comes the 1-minute
+  // warning (the 10-minute one goes at the first tick, before this client is up).
+  const exam = startExam('short', ['--duration', '72']);
+  const client = new TestClient(exam.workspace);
+  await client.initialize(exam.workspace, { experimental: { torchexamTimer: true } });
+  await client.initialized();
+  const first = await client.waitFor('the first timer note', (e) => e.method === 'torchexam/timer');
+  assert.equal(first.params.session, exam.session);
+  assert.ok(first.params.remaining_s > 60, JSON.stringify(first.params));
+  const one = await client.waitFor('the 1-minute warning', (e) => e.method === 'window/showMessage' &&
+    e.params.message.startsWith('TorchExam: 1 minute left'), 40000);
+  assert.equal(one.params.message, 'TorchExam: 1 minute left in the exam');
+  assert.equal(one.params.type, 2);
+  const note = client.of('torchexam/timer').find((e) => e.params.warning_minutes === 1);
+  assert.ok(note && note.params.remaining_s <= 60, JSON.stringify(client.of('torchexam/timer')));
+  assert.equal(await client.shutdown(), 0);
+});

@@ -305,7 +305,7 @@ TEST_SUITE("lsp") {
     CHECK(editor.of("window/showMessage").size() == 1);
     // Timer warnings become messages; no torchexam/timer without the capability.
     note(daemon_notes, "exam/timer", json::value{{"session", "s1"}, {"remaining_s", 599.0}, {"warning_minutes", 10}});
-    CHECK(editor.of("window/showMessage").back().params.at("message") == "TorchExam: 10 minutes left (9m 59s exactly)");
+    CHECK(editor.of("window/showMessage").back().params.at("message") == "TorchExam: 10 minutes left in the exam");
     CHECK(editor.of("torchexam/timer").empty());
 
     auto bad = call("workspace/executeCommand", json::value{{"command", "torchexam.nope"}});
@@ -420,5 +420,40 @@ TEST_SUITE("lsp") {
           "cannot connect to torchexamd at /run/x.sock: No such file or directory");
     CHECK(json::parse(replies[2]).at("error").at("code") == -32603);
     CHECK(daemon.sent.empty());
+  }
+}
+
+TEST_SUITE("lsp") {
+  TEST_CASE("server: a session started after the editor is found from its first notes") {
+    const fs::path ws = "/home/ana/exam";
+    FakeEndpoint editor, daemon;
+    bool started = false;
+    daemon.answer = [&](const std::string&, const json::value&) -> std::optional<Result> {
+      if (!started) return Result(torchexam::protocol::RpcError(-32001, "no exam session; start one with: ..."));
+      return Result(status_json(ws));
+    };
+    LspServer server(editor, daemon, "0.1.0", [](int) {});
+    torchexam::protocol::Binder editor_methods, daemon_notes;
+    server.bind_editor(editor_methods);
+    server.bind_daemon(daemon_notes);
+    auto dispatch = [](torchexam::protocol::Binder& b, const char* method, json::value params, bool request) {
+      torchexam::protocol::Message m;
+      m.kind = request ? torchexam::protocol::Message::Kind::request : torchexam::protocol::Message::Kind::notification;
+      m.id = 1;
+      m.method = method;
+      m.params = std::move(params);
+      b.dispatch(m, [](std::string) {});
+    };
+    dispatch(editor_methods, "initialize", init_params(ws, false, false), true);
+    dispatch(editor_methods, "initialized", json::object{}, false);
+    const auto asked = daemon.of("exam/status").size();
+    started = true;
+    const json::value timer{{"session", "s1"}, {"remaining_s", 1799.0}, {"warning_minutes", 30}};
+    dispatch(daemon_notes, "exam/timer", timer, false);  // unknown yet: look it up
+    CHECK(daemon.of("exam/status").size() == asked + 1);
+    dispatch(daemon_notes, "exam/timer", timer, false);  // now ours
+    CHECK(editor.of("window/showMessage").back().params.at("message") == "TorchExam: 30 minutes left in the exam");
+    dispatch(daemon_notes, "exam/timer", json::value{{"session", "other"}, {"remaining_s", 5.0}}, false);
+    CHECK(daemon.of("exam/status").size() == asked + 1);  // a known session: no more look-ups
   }
 }
