@@ -5,6 +5,7 @@
 //   torchexam prepare ENV_DIR
 //   torchexam start|status|submit|history|restore|stop|pause|resume|daemon ...
 //                   (through the daemon; see exam_commands.hpp)
+//   torchexam lsp [--socket PATH]   the language server on stdin/stdout (lsp/run.hpp)
 //
 // Exit status: 0 when a submission was graded (whatever its score or
 // verdict, compile errors included); 2 for a usage or configuration error;
@@ -16,6 +17,7 @@
 #include "grade_json.hpp"
 #include "grader.hpp"
 #include "exam_commands.hpp"
+#include "lsp/run.hpp"
 #include "paths.hpp"
 #include "progress.hpp"
 
@@ -133,6 +135,12 @@ int main(int argc, char** argv) {
 
   cli::ExamCommands exam_commands(app);
 
+  std::string lsp_socket;
+  auto* lsp_cmd = app.add_subcommand("lsp", "the language server for editors, on stdin/stdout (see docs/editors.md)");
+  lsp_cmd->add_option("--socket", lsp_socket, "torchexamd's socket (default: $TORCHEXAM_SOCKET, $XDG_RUNTIME_DIR/torchexam)");
+  bool lsp_stdio = false;  // the only transport; the flag exists because editors pass it
+  lsp_cmd->add_flag("--stdio", lsp_stdio, "accepted for editors that pass it; stdio is the only transport");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -140,6 +148,14 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   if (auto rc = exam_commands.run()) return *rc;
+  if (lsp_cmd->parsed()) {
+    lsp::RunOptions o;
+    o.socket = lsp_socket.empty() ? paths::socket_path() : std::filesystem::path(lsp_socket);
+    o.daemon_exe = paths::executable_dir() / "torchexamd";
+    o.daemon_log = paths::state_dir() / "daemon.log";
+    o.version = std::string(build_config::kVersion);
+    return lsp::run(o);
+  }
 
   config::Environment env;
   try {

@@ -4,7 +4,7 @@
 
 namespace torchexam::protocol {
 
-std::variant<Message, ParseFailure> parse_message(std::string_view body) {
+std::variant<Message, ParseFailure> parse_message(std::string_view body, bool null_params_absent) {
   json::error_code ec;
   json::value v = json::parse(body, ec);
   if (ec) return ParseFailure{error_code::parse_error, "not JSON: " + ec.message(), nullptr};
@@ -25,7 +25,7 @@ std::variant<Message, ParseFailure> parse_message(std::string_view body) {
     if (!method->value().is_string()) return ParseFailure{error_code::invalid_request, "method must be a string", id};
     m.method = method->value().get_string();
     m.kind = o.contains("id") ? Message::Kind::request : Message::Kind::notification;
-    if (auto params = o.find("params"); params != o.end()) {
+    if (auto params = o.find("params"); params != o.end() && !(null_params_absent && params->value().is_null())) {
       if (!params->value().is_object() && !params->value().is_array())
         return ParseFailure{error_code::invalid_request, "params must be an object or an array", id};
       m.params = params->value();

@@ -56,7 +56,10 @@ struct ParseFailure {
   json::value id;  // null when the id could not be read
 };
 
-std::variant<Message, ParseFailure> parse_message(std::string_view body);
+// `null_params_absent`: read `"params": null` as no params instead of
+// refusing it. The daemon keeps the strict default; the language server sets
+// it towards editors, some of which (Emacs's jsonrpc.el) send null params.
+std::variant<Message, ParseFailure> parse_message(std::string_view body, bool null_params_absent = false);
 
 std::string make_request(const json::value& id, std::string_view method, json::value params);
 std::string make_notification(std::string_view method, json::value params);

@@ -1,0 +1,307 @@
+#include "lsp/server.hpp"
+
+#include "lsp/translate.hpp"
+#include "protocol/messages.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace torchexam::lsp {
+namespace fs = std::filesystem;
+namespace method = protocol::method;
+using protocol::RpcError;
+using Reply = protocol::Binder::Reply;
+
+namespace {
+
+std::string read_text(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+const char* kSolution = "solution.cpp";
+
+}  // namespace
+
+LspServer::LspServer(Endpoint& editor, Endpoint& daemon, std::string version, std::function<void(int)> on_exit)
+    : editor_(editor),
+      daemon_(daemon),
+      version_(std::move(version)),
+      on_exit_(std::move(on_exit)),
+      diagnostics_(editor),
+      finder_(daemon, [this](const std::string& message) { show(MessageType::error, "TorchExam: " + message); }) {}
+
+void LspServer::bind_editor(protocol::Binder& b) {
+  b.method("initialize", [this](const json::value& p, Reply reply) { reply(initialize(p)); });
+  b.method("initialized", [this](const json::value&, Reply) { initialized(); });
+  b.method("shutdown", [this](const json::value&, Reply reply) {
+    shutdown_ = true;
+    reply(json::value(nullptr));
+  });
+  b.method("exit", [this](const json::value&, Reply) { on_exit_(shutdown_ ? 0 : 1); });
+  b.method("textDocument/didOpen", [this](const json::value& p, Reply) {
+    if (auto path = path_of_uri(text_document_params(p).uri)) diagnostics_.republish(*path);
+  });
+  b.method("textDocument/didClose", [](const json::value&, Reply) {});
+  b.method("textDocument/codeLens", [this](const json::value& p, Reply reply) { code_lens(p, std::move(reply)); });
+  b.method("textDocument/codeAction", [this](const json::value& p, Reply reply) { code_action(p, std::move(reply)); });
+  b.method("workspace/executeCommand",
+           [this](const json::value& p, Reply reply) { execute_command(p, std::move(reply)); });
+}
+
+void LspServer::bind_daemon(protocol::Binder& b) {
+  b.method(method::submission_progress, [this](const json::value& p, Reply) { on_progress(p); });
+  b.method(method::submission_finished, [this](const json::value& p, Reply) { on_finished(p); });
+  b.method(method::exam_timer, [this](const json::value& p, Reply) { on_timer(p); });
+  b.method(method::exam_closed, [this](const json::value& p, Reply) { on_closed(p); });
+  b.method(method::workspace_diagnostics, [this](const json::value& p, Reply) { on_syntax_check(p); });
+}
+
+json::value LspServer::initialize(const json::value& params) {
+  const InitializeParams p = initialize_params(params);
+  caps_ = p.capabilities;
+  finder_.set_root(p.root);
+  progress_ = std::make_unique<ProgressReporter>(editor_, caps_.work_done_progress);
+  json::object capabilities{
+      {"textDocumentSync", {{"openClose", true}, {"change", 0}}},
+      {"codeLensProvider", {{"resolveProvider", false}}},
+      {"codeActionProvider",
+       caps_.code_action_literals ? json::value{{"codeActionKinds", json::array{"source"}}} : json::value(true)},
+      {"executeCommandProvider",
+       {{"commands", json::array{kSubmitCommand, kStatusCommand, kHistoryCommand, kRestoreCommand}}}},
+      {"experimental", {{"torchexamTimer", true}}},
+  };
+  return {{"capabilities", std::move(capabilities)}, {"serverInfo", {{"name", "torchexam"}, {"version", version_}}}};
+}
+
+void LspServer::initialized() {
+  initialized_ = true;
+  finder_.find(
+      [this](const daemon_view::ExamStatus& st) {
+        for (const auto& t : st.tasks) diagnostics_.set_syntax(t.folder / kSolution, to_lsp(t.diagnostics, "syntax"));
+        if (caps_.timer_notification)
+          editor_.notify("torchexam/timer", json::object{{"session", st.session},
+                                                         {"remaining_s", st.remaining_s},
+                                                         {"warning_minutes", nullptr},
+                                                         {"state", st.state}});
+        editor_.notify(
+            "window/logMessage",
+            show_message(MessageType::info, fmt::format("torchexam: session {} ({}, {}), {} left", st.session, st.mode,
+                                                        st.state, remaining_text(st.remaining_s))));
+      },
+      [](const RpcError&) {});  // the finder has told the user
+}
+
+void LspServer::code_lens(const json::value& params, Reply reply) {
+  const auto path = path_of_uri(text_document_params(params).uri);
+  if (!path || path->filename() != kSolution) return reply(json::value(json::array()));
+  finder_.find(
+      [path = *path, reply](const daemon_view::ExamStatus& st) {
+        const auto* task = st.task_of(path);
+        if (!task) return reply(json::value(json::array()));
+        const Range top{{0, 0}, {0, 0}};
+        json::array lenses{
+            to_json(CodeLens{top, {"Submit & grade", kSubmitCommand, {json::value(task->id)}}}),
+            to_json(CodeLens{top, {lens_title(*task), kHistoryCommand, {json::value(task->id)}}}),
+        };
+        reply(json::value(std::move(lenses)));
+      },
+      [reply](const RpcError&) { reply(json::value(json::array())); });
+}
+
+void LspServer::code_action(const json::value& params, Reply reply) {
+  const auto path = path_of_uri(text_document_params(params).uri);
+  if (!path || path->filename() != kSolution) return reply(json::value(json::array()));
+  finder_.find(
+      [this, path = *path, reply](const daemon_view::ExamStatus& st) {
+        const auto* task = st.task_of(path);
+        if (!task) return reply(json::value(json::array()));
+        const Command commands[] = {
+            {fmt::format("TorchExam: submit {} & grade", task->id), kSubmitCommand, {json::value(task->id)}},
+            {fmt::format("TorchExam: history of {} ({})", task->id, lens_title(*task)),
+             kHistoryCommand,
+             {json::value(task->id)}},
+        };
+        json::array out;
+        for (const auto& c : commands) out.push_back(caps_.code_action_literals ? lsp::code_action(c) : to_json(c));
+        reply(json::value(std::move(out)));
+      },
+      [reply](const RpcError&) { reply(json::value(json::array())); });
+}
+
+std::string LspServer::task_argument(const json::array& args, const daemon_view::ExamStatus& st) const {
+  std::string arg;
+  if (!args.empty() && args[0].is_string())
+    arg = args[0].get_string();
+  else if (!args.empty() && args[0].is_object())
+    arg = protocol::Fields(args[0], "arguments[0]").opt_string("task").value_or("");
+  if (arg.empty())
+    throw RpcError(protocol::error_code::invalid_params, "this command needs a task id or a file URI as its argument");
+  if (auto path = path_of_uri(arg)) {
+    const auto* t = st.task_of(*path);
+    if (!t)
+      throw RpcError(protocol::error_code::invalid_params, path->string() + " is not in a task folder of this exam");
+    return t->id;
+  }
+  return arg;
+}
+
+void LspServer::execute_command(const json::value& params, Reply reply) {
+  const ExecuteCommandParams p = execute_command_params(params);
+  auto forward = [reply](Result r) {
+    if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
+    reply(std::move(std::get<json::value>(r)));
+  };
+  auto fail = [reply](const RpcError& e) { reply(e); };
+  if (p.command == kSubmitCommand) return submit(p.arguments, reply);
+  if (p.command == kHistoryCommand) return history(p.arguments, reply);
+  if (p.command == kStatusCommand) {
+    return finder_.find(
+        [this, forward](const daemon_view::ExamStatus& st) {
+          daemon_.request(method::exam_status, json::object{{"session", st.session}}, forward);
+        },
+        fail);
+  }
+  if (p.command == kRestoreCommand) {
+    if (p.arguments.empty() || !p.arguments[0].is_number())
+      throw RpcError(protocol::error_code::invalid_params, "torchexam.restore needs a submission id as its argument");
+    return daemon_.request(method::submission_restore,
+                           json::object{{"submission", p.arguments[0].to_number<int64_t>()}}, forward);
+  }
+  throw RpcError(protocol::error_code::invalid_params, "unknown command '" + p.command + "'");
+}
+
+void LspServer::with_task(const json::array& args, Reply reply, TaskCallback then) {
+  finder_.find(
+      [this, args, reply, then](const daemon_view::ExamStatus& st) {
+        std::string task;
+        try {
+          task = task_argument(args, st);
+        } catch (const RpcError& e) {
+          return reply(e);
+        }
+        then(st, task);
+      },
+      [reply](const RpcError& e) { reply(e); });
+}
+
+void LspServer::submit(const json::array& args, Reply reply) {
+  with_task(args, reply, [this, reply](const daemon_view::ExamStatus& st, const std::string& task) {
+    daemon_.request(method::task_submit, json::object{{"session", st.session}, {"task", task}, {"file", kSolution}},
+                    [task, session = st.session, reply](Result r) {
+                      if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
+                      const auto& v = std::get<json::value>(r);
+                      reply(json::value{{"session", session},
+                                        {"task", task},
+                                        {"submission", v.at("submission")},
+                                        {"queue_position", v.at("queue_position")}});
+                    });
+  });
+}
+
+void LspServer::history(const json::array& args, Reply reply) {
+  with_task(args, reply, [this, reply](const daemon_view::ExamStatus& st, const std::string& task) {
+    daemon_.request(method::submission_list, json::object{{"session", st.session}, {"task", task}},
+                    [this, task, workspace = st.workspace, reply](Result r) {
+                      if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
+                      json::value list = std::get<json::value>(r);
+                      if (caps_.show_document) show_report(workspace, task, list);
+                      reply(std::move(list));
+                    });
+  });
+}
+
+void LspServer::show_report(const fs::path& workspace, const std::string& task, const json::value& list) {
+  // A Markdown table in a hidden folder, which the daemon's watcher ignores.
+  std::vector<daemon_view::Submission> submissions;
+  if (const auto* subs = list.as_object().if_contains("submissions"); subs && subs->is_array())
+    for (const auto& s : subs->get_array()) submissions.push_back(daemon_view::submission(s));
+  const fs::path report = workspace / ".torchexam" / fmt::format("history-{}.md", task);
+  std::error_code ec;
+  fs::create_directories(report.parent_path(), ec);
+  std::ofstream out(report);
+  out << history_markdown(task, submissions);
+  out.close();
+  if (!out)
+    return editor_.notify("window/logMessage",
+                          show_message(MessageType::warning, "torchexam: cannot write " + report.string()));
+  editor_.request("window/showDocument", json::object{{"uri", file_uri(report)}, {"takeFocus", true}}, [](Result) {});
+}
+
+void LspServer::on_progress(const json::value& params) {
+  const auto p = daemon_view::progress(params);
+  if (!finder_.ours(p.session)) return look_for(p.session);
+  if (progress_) progress_->update(p);
+}
+
+void LspServer::look_for(const std::string& session) {
+  // Perhaps a session started here after we did: look once per session id.
+  if (!finder_.last() && looked_for_.insert(session).second)
+    finder_.find([](const daemon_view::ExamStatus&) {}, [](const RpcError&) {});
+}
+
+void LspServer::on_finished(const json::value& params) {
+  const auto f = daemon_view::finished(params);
+  if (!finder_.ours(f.session)) return;
+  if (progress_) progress_->finish(f);
+  show(finished_type(f), finished_message(f));
+  if (f.state == "finished") {
+    daemon_.request(method::submission_get, json::object{{"submission", f.submission}}, [this](Result r) {
+      if (!std::holds_alternative<json::value>(r) || !finder_.last()) return;
+      const auto s = daemon_view::submission(std::get<json::value>(r));
+      const auto* task = finder_.last()->task(s.task);
+      if (!task || s.file != kSolution) return;
+      const fs::path file = task->folder / s.file;
+      diagnostics_.set_submission(file, submission_diagnostics(s, read_text(file)));
+    });
+  }
+  finder_.find([this](const daemon_view::ExamStatus&) { refresh_lenses(); }, [](const RpcError&) {});
+}
+
+void LspServer::on_timer(const json::value& params) {
+  const auto t = daemon_view::timer(params);
+  if (!finder_.ours(t.session)) return look_for(t.session);
+  if (caps_.timer_notification)
+    editor_.notify(
+        "torchexam/timer",
+        json::object{{"session", t.session},
+                     {"remaining_s", t.remaining_s},
+                     {"warning_minutes", t.warning_minutes ? json::value(*t.warning_minutes) : json::value(nullptr)},
+                     {"state", finder_.last()->state}});
+  if (t.warning_minutes)
+    show(MessageType::warning, fmt::format("TorchExam: {} minute{} left in the exam", *t.warning_minutes,
+                                           *t.warning_minutes == 1 ? "" : "s"));
+}
+
+void LspServer::on_closed(const json::value& params) {
+  const auto c = daemon_view::closed(params);
+  if (!finder_.ours(c.session)) return;
+  finder_.last()->state = "closed";
+  if (caps_.timer_notification)
+    editor_.notify(
+        "torchexam/timer",
+        json::object{{"session", c.session}, {"remaining_s", 0.0}, {"warning_minutes", nullptr}, {"state", "closed"}});
+  show(MessageType::warning, "TorchExam: the exam has closed; submissions made before the deadline are still graded");
+}
+
+void LspServer::on_syntax_check(const json::value& params) {
+  auto c = daemon_view::syntax_check(params);
+  if (!finder_.ours(c.session) && !finder_.may_be_ours(c.file)) return;
+  diagnostics_.set_syntax(c.file, to_lsp(c.diagnostics, "syntax"));
+}
+
+void LspServer::daemon_unavailable(const std::string& why) { finder_.unavailable(why, initialized_); }
+
+void LspServer::show(MessageType type, const std::string& message) {
+  editor_.notify("window/showMessage", show_message(type, message));
+}
+
+void LspServer::refresh_lenses() {
+  if (caps_.code_lens_refresh) editor_.request("workspace/codeLens/refresh", json::value(nullptr), [](Result) {});
+}
+
+}  // namespace torchexam::lsp

@@ -1,0 +1,89 @@
+// server.hpp — the language server's logic: LSP requests from the editor
+// become daemon calls, daemon notifications become LSP notifications.
+//
+// It meets the outside through two Endpoints (the editor, the daemon), so
+// tests can drive it with fakes; the transport lives in run.cpp. Helpers own
+// the pieces of state: DiagnosticsBook (published diagnostics),
+// ProgressReporter (progress per submission), SessionFinder (which session,
+// the last exam status). This class keeps only the client's capabilities.
+//
+// Error policy: a daemon error is passed to the editor as the same JSON-RPC
+// error; "no session for this workspace" (with the command that starts one)
+// and "no daemon" are also shown once with window/showMessage. Threads: one (the
+// io_context's).
+#pragma once
+
+#include "lsp/daemon_view.hpp"
+#include "lsp/diagnostics_book.hpp"
+#include "lsp/lsp_types.hpp"
+#include "lsp/progress_reporter.hpp"
+#include "lsp/rpc_peer.hpp"
+#include "lsp/session_finder.hpp"
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+namespace torchexam::lsp {
+
+inline constexpr const char* kSubmitCommand = "torchexam.submit";
+inline constexpr const char* kStatusCommand = "torchexam.status";
+inline constexpr const char* kHistoryCommand = "torchexam.history";
+inline constexpr const char* kRestoreCommand = "torchexam.restore";
+
+class LspServer {
+ public:
+  // `on_exit(code)` is called at the `exit` notification: 0 after shutdown, 1 before.
+  LspServer(Endpoint& editor, Endpoint& daemon, std::string version, std::function<void(int)> on_exit);
+
+  // Fills the binders the transports dispatch to.
+  void bind_editor(protocol::Binder& b);
+  void bind_daemon(protocol::Binder& b);
+  // The daemon connection could not be made or was lost.
+  void daemon_unavailable(const std::string& why);
+
+ private:
+  json::value initialize(const json::value& params);
+  void initialized();
+
+  void code_lens(const json::value& params, protocol::Binder::Reply reply);
+  void code_action(const json::value& params, protocol::Binder::Reply reply);
+  void execute_command(const json::value& params, protocol::Binder::Reply reply);
+  void submit(const json::array& args, protocol::Binder::Reply reply);
+  void history(const json::array& args, protocol::Binder::Reply reply);
+  using TaskCallback = std::function<void(const daemon_view::ExamStatus&, const std::string& task)>;
+  // Resolves the session and the task the arguments name; errors go to `reply`.
+  void with_task(const json::array& args, protocol::Binder::Reply reply, TaskCallback then);
+  // Writes the history report and asks the editor to open it.
+  void show_report(const std::filesystem::path& workspace, const std::string& task, const json::value& list);
+  // The task a command argument names: a task id, a file URI, or {"task"}.
+  std::string task_argument(const json::array& args, const daemon_view::ExamStatus& st) const;
+
+  // A note of a session we do not know: find ours again, once per session.
+  void look_for(const std::string& session);
+  void on_progress(const json::value& params);
+  void on_finished(const json::value& params);
+  void on_timer(const json::value& params);
+  void on_closed(const json::value& params);
+  void on_syntax_check(const json::value& params);
+
+  void show(MessageType type, const std::string& message);
+  void refresh_lenses();
+
+  Endpoint& editor_;
+  Endpoint& daemon_;
+  std::string version_;
+  std::function<void(int)> on_exit_;
+  ClientCapabilities caps_;
+  bool shutdown_ = false;
+  bool initialized_ = false;
+  std::set<std::string> looked_for_;  // sessions already looked for (look_for)
+  DiagnosticsBook diagnostics_;
+  SessionFinder finder_;
+  std::unique_ptr<ProgressReporter> progress_;
+};
+
+}  // namespace torchexam::lsp

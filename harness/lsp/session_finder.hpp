@@ -1,0 +1,58 @@
+// session_finder.hpp — which exam session the editor's workspace belongs to.
+//
+// Asks the daemon (exam/status with the root folder) on every find, so a
+// session started after the editor is found, and keeps the last answer. The
+// daemon falls back to "the only open session" for a folder it does not
+// know; the finder refuses a session whose workspace neither holds nor lies
+// inside the root, and says how to start one instead. A session that closed
+// while another opened elsewhere keeps being followed by id.
+//
+// Errors reach the user through `tell` once, until a find succeeds again.
+// Threads: one (the io_context's).
+#pragma once
+
+#include "lsp/daemon_view.hpp"
+#include "lsp/rpc_peer.hpp"
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace torchexam::lsp {
+
+class SessionFinder {
+ public:
+  using Found = std::function<void(const daemon_view::ExamStatus&)>;
+  using Failed = std::function<void(const protocol::RpcError&)>;
+
+  SessionFinder(Endpoint& daemon, std::function<void(const std::string& message)> tell)
+      : daemon_(daemon), tell_(std::move(tell)) {}
+
+  void set_root(std::optional<std::filesystem::path> root) { root_ = std::move(root); }
+  // The daemon cannot be reached: every find fails with `why`, told at the
+  // first find, or now when `tell_now`.
+  void unavailable(const std::string& why, bool tell_now);
+
+  void find(Found then, Failed fail);
+
+  // The last status found (nullptr before the first).
+  daemon_view::ExamStatus* last() { return last_ ? &*last_ : nullptr; }
+  bool ours(const std::string& session) const { return last_ && last_->session == session; }
+  // No session known yet, but `file` is under the root: it may be ours.
+  bool may_be_ours(const std::filesystem::path& file) const;
+
+ private:
+  void accept(Result r, bool by_session, const Found& then, const Failed& fail);
+  protocol::RpcError none_here() const;
+  void tell_once(const std::string& message);
+
+  Endpoint& daemon_;
+  std::function<void(const std::string&)> tell_;
+  std::optional<std::filesystem::path> root_;
+  std::optional<daemon_view::ExamStatus> last_;
+  std::optional<std::string> unavailable_;
+  bool told_ = false;
+};
+
+}  // namespace torchexam::lsp

@@ -1,0 +1,148 @@
+-- Neovim as the language client (0.7.2 from Debian: vim.lsp.start_client;
+-- vim.lsp.start on 0.8+), headless, against a private daemon grading the
+-- tiny exam. Run by tests/lsp/run_nvim.sh under with_daemon.sh:
+--   open a task's solution, save a syntax error, see the diagnostic at its
+--   line, fix it, run the "Submit & grade" lens, see progress and the score.
+-- Waits are vim.wait on a condition with a deadline; exits 0 on success.
+local torchexam = assert(os.getenv('TORCHEXAM_BIN'))
+local root = assert(os.getenv('TORCHEXAM_TEST_ROOT'))
+local tiny = assert(os.getenv('TORCHEXAM_SOURCE_DIR')) .. '/tests/environments/tiny'
+local events = {}  -- {method = ..., params = ...}, in arrival order
+local log = {}
+
+local function say(...) table.insert(log, string.format(...)) end
+local function check(cond, ...)
+  if not cond then error(string.format(...), 2) end
+end
+local function wait(what, seconds, cond)
+  check(vim.wait(seconds * 1000, cond, 50), 'timed out after %ds waiting for %s', seconds, what)
+end
+local function find(method, pred)
+  for _, e in ipairs(events) do
+    if e.method == method and (pred == nil or pred(e.params)) then return e end
+  end
+end
+
+local function main()
+  local out = vim.fn.system({ torchexam, 'start', tiny, '--workspace', root .. '/nvim', '--json' })
+  check(vim.v.shell_error == 0, 'torchexam start failed: %s', out)
+  local exam = vim.fn.json_decode(out)
+  local solution = exam.workspace .. '/fashion_mnist/solution.cpp'
+  local starter = vim.fn.readfile(solution)
+
+  -- Record what the server sends, then let Neovim's own handlers act on it.
+  local handlers = {}
+  for _, method in ipairs({ 'window/showMessage', '$/progress', 'window/workDoneProgress/create',
+                            'textDocument/publishDiagnostics', 'window/logMessage' }) do
+    local default = vim.lsp.handlers[method]
+    handlers[method] = function(err, result, ctx, config)
+      table.insert(events, { method = method, params = result })
+      if method == 'window/showMessage' then return vim.NIL end  -- no prompt in headless mode
+      return default(err, result, ctx, config)
+    end
+  end
+  local exit_code
+  local config = {
+    name = 'torchexam', cmd = { torchexam, 'lsp' }, root_dir = exam.workspace, handlers = handlers,
+    on_exit = function(code) exit_code = code end,
+  }
+  vim.cmd('edit ' .. vim.fn.fnameescape(solution))
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client_id
+  if vim.fn.has('nvim-0.8') == 1 then
+    client_id = vim.lsp.start(config)
+  else
+    client_id = vim.lsp.start_client(config)
+    vim.lsp.buf_attach_client(bufnr, client_id)
+  end
+  check(client_id, 'the client did not start')
+  wait('initialize', 20, function()
+    local c = vim.lsp.get_client_by_id(client_id)
+    return c ~= nil and c.initialized
+  end)
+  say('server %s attached, root %s', torchexam, exam.workspace)
+
+  -- 1. Save a syntax error on line 12.
+  local broken = vim.deepcopy(starter)
+  table.insert(broken, 12, 'int broken_here = ;')
+  vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, broken)
+  vim.cmd('write')
+  local errors
+  wait('the syntax error diagnostic', 120, function()
+    errors = vim.diagnostic.get(bufnr, { severity = vim.diagnostic.severity.ERROR })
+    return #errors > 0
+  end)
+  check(errors[1].lnum == 11, 'diagnostic at line %d (0-based), expected 11: %s', errors[1].lnum, errors[1].message)
+  say('syntax error shown at line %d: %s', errors[1].lnum + 1, errors[1].message)
+
+  -- 2. Fix it: the diagnostics clear.
+  vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, starter)
+  vim.cmd('write')
+  wait('the diagnostics to clear', 120, function() return #vim.diagnostic.get(bufnr) == 0 end)
+  say('fixed: no diagnostics')
+
+  -- 3. The lenses, and running "Submit & grade" the way a user does (:lua vim.lsp.codelens.run()).
+  vim.lsp.codelens.refresh()
+  local lenses
+  wait('the code lenses', 20, function()
+    lenses = vim.lsp.codelens.get(bufnr)
+    return lenses ~= nil and #lenses == 2
+  end)
+  local titles = {}
+  for _, l in ipairs(lenses) do titles[#titles + 1] = l.command.title end
+  check(vim.tbl_contains(titles, 'Submit & grade'), 'lenses: %s', table.concat(titles, ' | '))
+  check(vim.tbl_contains(titles, 'best 0/5 · not submitted yet'), 'lenses: %s', table.concat(titles, ' | '))
+  vim.ui.select = function(items, opts, on_choice)  -- the user picks "Submit & grade"
+    for i, item in ipairs(items) do
+      if opts.format_item(item) == 'Submit & grade' then return on_choice(item, i) end
+    end
+    on_choice(nil, nil)
+  end
+  vim.api.nvim_win_set_cursor(0, { 1, 0 })
+  vim.lsp.codelens.run()
+
+  -- 4. Progress while grading, then the score.
+  local done
+  wait('the score message', 300, function()
+    done = find('window/showMessage', function(p) return p.message:match('^fashion_mnist: ') end)
+    return done ~= nil
+  end)
+  check(done.params.message:match('^fashion_mnist: %d/5 %(ok%) — accuracy '), 'message: %s', done.params.message)
+  say('score message: %s', done.params.message)
+  local created = find('window/workDoneProgress/create')
+  check(created, 'no work-done progress token was created')
+  local token = created.params.token
+  local kinds, training = {}, false
+  for _, e in ipairs(events) do
+    if e.method == '$/progress' and e.params.token == token then
+      kinds[#kinds + 1] = e.params.value.kind
+      training = training or (e.params.value.message or ''):match('^training: epoch') ~= nil
+    end
+  end
+  check(kinds[1] == 'begin' and kinds[#kinds] == 'end', 'progress kinds: %s', table.concat(kinds, ','))
+  check(training, 'no training progress was reported')
+  say('progress: %d notes (%s ... %s), training reported', #kinds, kinds[1], kinds[#kinds])
+
+  -- 5. The lens shows the new best after the server's refresh.
+  vim.lsp.codelens.refresh()
+  wait('the updated lens', 20, function()
+    for _, l in ipairs(vim.lsp.codelens.get(bufnr) or {}) do
+      if l.command.title:match('^best %d/5 · last: ok$') then return true end
+    end
+    return false
+  end)
+
+  vim.lsp.stop_client(client_id)
+  wait('the server to exit', 20, function() return exit_code ~= nil end)
+  check(exit_code == 0, 'the server exited with %s', tostring(exit_code))
+end
+
+local ok, err = xpcall(main, debug.traceback)
+for _, line in ipairs(log) do io.stdout:write(line .. '\n') end
+if not ok then
+  io.stderr:write('FAILED: ' .. tostring(err) .. '\n--- what the server sent ---\n')
+  for _, e in ipairs(events) do io.stderr:write(e.method .. ' ' .. vim.fn.json_encode(e.params) .. '\n') end
+  vim.cmd('cquit 1')
+end
+io.stdout:write('nvim client: all checks passed\n')
+vim.cmd('qall!')

@@ -1,0 +1,459 @@
+// The language server's logic without processes: URIs, the wording and line
+// mapping of diagnostics, progress, and the server driven through fake
+// editor and daemon endpoints (every message it sends is recorded).
+#include <doctest/doctest.h>
+
+#include "lsp/diagnostics_book.hpp"
+#include "lsp/lsp_types.hpp"
+#include "lsp/progress_reporter.hpp"
+#include "lsp/server.hpp"
+#include "lsp/translate.hpp"
+
+#include <deque>
+#include <fstream>
+
+using namespace torchexam::lsp;
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Sent {
+  std::string method;
+  json::value params;
+  bool request;
+};
+
+// Records what is sent; requests are answered by `answer` (or kept pending).
+struct FakeEndpoint : Endpoint {
+  std::vector<Sent> sent;
+  std::deque<std::pair<std::string, Callback>> pending;
+  std::function<std::optional<Result>(const std::string&, const json::value&)> answer;
+
+  void request(std::string_view method, json::value params, Callback cb) override {
+    sent.push_back({std::string(method), params, true});
+    if (answer)
+      if (auto r = answer(std::string(method), params)) return cb(std::move(*r));
+    pending.emplace_back(std::string(method), std::move(cb));
+  }
+  void notify(std::string_view method, json::value params) override {
+    sent.push_back({std::string(method), std::move(params), false});
+  }
+  std::vector<Sent> of(const std::string& method) const {
+    std::vector<Sent> out;
+    for (const auto& s : sent)
+      if (s.method == method) out.push_back(s);
+    return out;
+  }
+};
+
+daemon_view::Progress train_note(int epoch, int64_t batch) {
+  daemon_view::Progress p;
+  p.session = "s1";
+  p.task = "fashion_mnist";
+  p.submission = 7;
+  p.stage = "train";
+  p.has_training = true;
+  p.kind = "batch";
+  p.epoch = epoch;
+  p.epochs = 2;
+  p.batch = batch;
+  p.batches = 20;
+  p.loss = 0.5;
+  p.eta_s = 3;
+  return p;
+}
+
+json::value status_json(const fs::path& ws) {
+  return json::value{
+      {"session", "s1"},
+      {"mode", "practice"},
+      {"state", "running"},
+      {"workspace", ws.string()},
+      {"remaining_s", 3.6E3},
+      {"tasks", json::array{{{"id", "fashion_mnist"},
+                             {"folder", (ws / "fashion_mnist").string()},
+                             {"best_score", 4},
+                             {"last_verdict", "timeout"},
+                             {"submissions", 2},
+                             {"diagnostics", json::array{{{"severity", "error"},
+                                                          {"file", (ws / "fashion_mnist/solution.cpp").string()},
+                                                          {"line", 3},
+                                                          {"column", 5},
+                                                          {"message", "expected ';'"}}}}}}},
+  };
+}
+
+json::value init_params(const fs::path& root, bool progress, bool lens_refresh) {
+  json::object caps{{"window", {{"workDoneProgress", progress}, {"showDocument", {{"support", false}}}}},
+                    {"workspace", {{"codeLens", {{"refreshSupport", lens_refresh}}}}}};
+  return {{"processId", nullptr}, {"rootUri", file_uri(root)}, {"capabilities", caps}};
+}
+
+}  // namespace
+
+TEST_SUITE("lsp") {
+  TEST_CASE("file URIs round-trip, percent-encoded") {
+    const fs::path p = "/home/ana/my exam/fashion_mnist/solution.cpp";
+    CHECK(file_uri(p) == "file:///home/ana/my%20exam/fashion_mnist/solution.cpp");
+    CHECK(path_of_uri(file_uri(p)) == p);
+    CHECK(path_of_uri("file:///a/%C3%A9t%c3%a9") == fs::path("/a/été"));
+    CHECK_FALSE(path_of_uri("untitled:Untitled-1"));
+    CHECK_FALSE(path_of_uri("file://relative"));
+  }
+
+  TEST_CASE("client capabilities are read, absent ones are false") {
+    auto p = initialize_params(init_params("/ws", true, false));
+    CHECK(p.root == fs::path("/ws"));
+    CHECK(p.capabilities.work_done_progress);
+    CHECK_FALSE(p.capabilities.code_lens_refresh);
+    CHECK_FALSE(p.capabilities.show_document);
+    auto bare =
+        initialize_params(json::value{{"rootUri", nullptr},
+                                      {"capabilities", json::object{}},
+                                      {"workspaceFolders", json::array{{{"uri", "file:///w2"}, {"name", "w2"}}}}});
+    CHECK(bare.root == fs::path("/w2"));
+    CHECK_FALSE(bare.capabilities.work_done_progress);
+    CHECK_THROWS_AS(initialize_params(json::value{{"rootUri", 5}}), torchexam::protocol::RpcError);
+  }
+
+  TEST_CASE("compiler diagnostics: 1-based to 0-based, severities") {
+    auto d = to_lsp(daemon_view::Diagnostic{"error", "/x/solution.cpp", 10, 72, "expected ';'"}, "syntax");
+    CHECK(d.range.start.line == 9);
+    CHECK(d.range.start.character == 71);
+    CHECK(d.severity == Severity::error);
+    CHECK(to_lsp(daemon_view::Diagnostic{"warning", "", 0, 0, "stopped"}, "syntax").range.start.line == 0);
+    CHECK(to_lsp(daemon_view::Diagnostic{"note", "", 1, 0, ""}, "").severity == Severity::information);
+  }
+
+  TEST_CASE("a submission's verdict points at the right line") {
+    const std::string source =
+        "#include <x>\n\nstruct NetImpl : torch::nn::Module {\n};\nTORCH_MODULE(Net);\n\nvoid train(Net& m) {\n}\n";
+    daemon_view::Submission s;
+    s.file = "solution.cpp";
+    s.verdict = "contract";
+    s.message = "the model's output has shape [50, 3]; expected [50, 10]";
+    auto c = submission_diagnostics(s, source);
+    REQUIRE(c.size() == 1);
+    CHECK(c[0].range.start.line == 4);  // TORCH_MODULE(Net)
+    CHECK(c[0].code == "contract");
+
+    s.verdict = "runtime_error";
+    s.message = "boom";
+    CHECK(submission_diagnostics(s, source).at(0).range.start.line == 6);  // void train(
+    s.detail = "at solution.cpp:2";
+    CHECK(submission_diagnostics(s, source).at(0).range.start.line == 1);
+
+    s.verdict = "compile_error";
+    s.diagnostics = {{"error", "/state/jobs/3-1/src/solution.cpp", 8, 3, "'x' was not declared"},
+                     {"note", "/usr/include/torch/nn.h", 100, 1, "in a header"}};
+    auto ce = submission_diagnostics(s, source);
+    REQUIRE(ce.size() == 1);
+    CHECK(ce[0].range.start.line == 7);
+
+    s.verdict = "ok";
+    CHECK(submission_diagnostics(s, source).empty());
+  }
+
+  TEST_CASE("lens titles, progress text and percentage") {
+    daemon_view::Task t;
+    t.best_score = 4;
+    t.last_verdict = "timeout";
+    CHECK(lens_title(t) == "best 4/5 · last: timeout");
+    t.last_verdict.clear();
+    t.best_score = 0;
+    CHECK(lens_title(t) == "best 0/5 · not submitted yet");
+
+    auto p = train_note(2, 10);
+    CHECK(progress_message(p) == "training: epoch 2/2 · batch 10/20 · loss 0.5000 · ETA 3s");
+    CHECK(progress_percentage(p) == 10 + 60);
+    p.kind = "epoch";
+    CHECK(progress_percentage(p) == 90);
+    p.stage = "queued";
+    p.queue_position = 2;
+    CHECK(progress_message(p) == "queued (position 2)");
+    CHECK_FALSE(progress_percentage(p));
+    CHECK(remaining_text(3599.6) == "1h 00m");
+    CHECK(remaining_text(570) == "9m 30s");
+  }
+
+  TEST_CASE("work-done progress waits for the token, then begins, reports and ends") {
+    FakeEndpoint editor;
+    ProgressReporter r(editor, true);
+    auto queued = train_note(1, 0);
+    queued.stage = "queued";
+    queued.has_training = false;
+    r.update(queued);
+    r.update(train_note(1, 5));
+    REQUIRE(editor.of("window/workDoneProgress/create").size() == 1);
+    CHECK(editor.of("$/progress").empty());  // not before the client accepted the token
+    editor.pending.front().second(json::value(nullptr));
+    auto progress = editor.of("$/progress");
+    REQUIRE(progress.size() == 1);
+    CHECK(progress[0].params.at("value").at("kind") == "begin");
+    CHECK(progress[0].params.at("value").at("message") == "training: epoch 1/2 · batch 5/20 · loss 0.5000 · ETA 3s");
+    r.update(train_note(2, 10));
+    daemon_view::Finished f;
+    f.submission = 7;
+    f.state = "finished";
+    f.verdict = "ok";
+    f.score = 3;
+    r.finish(f);
+    progress = editor.of("$/progress");
+    REQUIRE(progress.size() == 3);
+    CHECK(progress[1].params.at("value").at("kind") == "report");
+    CHECK(progress[2].params.at("value").at("kind") == "end");
+    CHECK(progress[2].params.at("value").at("message") == "score 3/5 (ok)");
+  }
+
+  TEST_CASE("without work-done progress: one log line per stage and epoch, none per batch") {
+    FakeEndpoint editor;
+    ProgressReporter r(editor, false);
+    auto build = train_note(1, 0);
+    build.stage = "build";
+    build.has_training = false;
+    r.update(build);
+    for (int b = 1; b <= 5; ++b) r.update(train_note(1, b));
+    auto epoch = train_note(1, 20);
+    epoch.kind = "epoch";
+    r.update(epoch);
+    CHECK(editor.of("$/progress").empty());
+    CHECK(editor.of("window/workDoneProgress/create").empty());
+    CHECK(editor.of("window/logMessage").size() == 3);  // build, training, epoch 1 done
+  }
+
+  TEST_CASE("server: capabilities, lenses, diagnostics and a foreign workspace") {
+    const fs::path ws = fs::temp_directory_path() / "torchexam-lsp-unit";
+    FakeEndpoint editor, daemon;
+    daemon.answer = [&](const std::string& m, const json::value&) -> std::optional<Result> {
+      if (m == "exam/status") return Result(status_json(ws));
+      return std::nullopt;
+    };
+    int exit_code = -1;
+    LspServer server(editor, daemon, "0.1.0", [&](int c) { exit_code = c; });
+    torchexam::protocol::Binder editor_methods, daemon_notes;
+    server.bind_editor(editor_methods);
+    server.bind_daemon(daemon_notes);
+    std::vector<std::string> replies;
+    auto call = [&](const char* method, json::value params) {
+      torchexam::protocol::Message m;
+      m.kind = torchexam::protocol::Message::Kind::request;
+      m.id = 1;
+      m.method = method;
+      m.params = std::move(params);
+      replies.clear();
+      editor_methods.dispatch(m, [&](std::string s) { replies.push_back(std::move(s)); });
+      REQUIRE(replies.size() == 1);
+      return json::parse(replies[0]);
+    };
+    auto note = [&](torchexam::protocol::Binder& b, const char* method, json::value params) {
+      torchexam::protocol::Message m;
+      m.kind = torchexam::protocol::Message::Kind::notification;
+      m.method = method;
+      m.params = std::move(params);
+      b.dispatch(m, [](std::string) {});
+    };
+
+    auto init = call("initialize", init_params(ws, false, true));
+    const auto& caps = init.at("result").at("capabilities");
+    CHECK(caps.at("codeLensProvider").at("resolveProvider") == false);
+    CHECK(caps.at("executeCommandProvider").at("commands").as_array().size() == 4);
+    CHECK_FALSE(caps.as_object().contains("hoverProvider"));
+    note(editor_methods, "initialized", json::object{});
+    auto published = editor.of("textDocument/publishDiagnostics");
+    REQUIRE(published.size() == 1);
+    CHECK(published[0].params.at("uri") == json::value(file_uri(ws / "fashion_mnist/solution.cpp")));
+    CHECK(published[0].params.at("diagnostics").at(0).at("range").at("start").at("line") == 2);
+
+    const std::string uri = file_uri(ws / "fashion_mnist/solution.cpp");
+    auto lenses = call("textDocument/codeLens", json::value{{"textDocument", {{"uri", uri}}}});
+    const auto& l = lenses.at("result").as_array();
+    REQUIRE(l.size() == 2);
+    CHECK(l[0].at("command").at("title") == "Submit & grade");
+    CHECK(l[0].at("command").at("command") == "torchexam.submit");
+    CHECK(l[1].at("command").at("title") == "best 4/5 · last: timeout");
+    CHECK(call("textDocument/codeLens", json::value{{"textDocument", {{"uri", file_uri(ws / "notes.txt")}}}})
+              .at("result")
+              .as_array()
+              .empty());
+    auto actions = call("textDocument/codeAction", json::value{{"textDocument", {{"uri", uri}}}});
+    CHECK(actions.at("result").at(0).at("command") == "torchexam.submit");  // a bare Command: no literal support
+
+    // A finished submission: message, lens refresh (supported), a verdict diagnostic.
+    note(daemon_notes, "submission/finished",
+         json::value{{"session", "s1"},
+                     {"submission", 3},
+                     {"task", "fashion_mnist"},
+                     {"state", "finished"},
+                     {"verdict", "ok"},
+                     {"metric", 0.81},
+                     {"score", 5},
+                     {"message", "accuracy 0.81"}});
+    auto shown = editor.of("window/showMessage");
+    REQUIRE(shown.size() == 1);
+    CHECK(shown[0].params.at("message") == "fashion_mnist: 5/5 (ok) — accuracy 0.81");
+    CHECK(editor.of("workspace/codeLens/refresh").size() == 1);
+    // Another session's notes are not ours.
+    note(daemon_notes, "submission/finished",
+         json::value{{"session", "other"},
+                     {"submission", 4},
+                     {"task", "fashion_mnist"},
+                     {"state", "finished"},
+                     {"verdict", "ok"},
+                     {"score", 1},
+                     {"message", "x"}});
+    CHECK(editor.of("window/showMessage").size() == 1);
+    // Timer warnings become messages; no torchexam/timer without the capability.
+    note(daemon_notes, "exam/timer", json::value{{"session", "s1"}, {"remaining_s", 599.0}, {"warning_minutes", 10}});
+    CHECK(editor.of("window/showMessage").back().params.at("message") == "TorchExam: 10 minutes left in the exam");
+    CHECK(editor.of("torchexam/timer").empty());
+
+    auto bad = call("workspace/executeCommand", json::value{{"command", "torchexam.nope"}});
+    CHECK(bad.at("error").at("code") == -32602);
+    auto no_task = call("workspace/executeCommand", json::value{{"command", "torchexam.submit"}});
+    CHECK(no_task.at("error").at("message") == "this command needs a task id or a file URI as its argument");
+
+    call("shutdown", nullptr);
+    note(editor_methods, "exit", json::object{});
+    CHECK(exit_code == 0);
+  }
+
+  TEST_CASE("server: a workspace with no session of its own gets a message naming the start command") {
+    FakeEndpoint editor, daemon;
+    daemon.answer = [&](const std::string&, const json::value&) -> std::optional<Result> {
+      return Result(status_json("/elsewhere"));  // the daemon's fallback: the only open session
+    };
+    LspServer server(editor, daemon, "0.1.0", [](int) {});
+    torchexam::protocol::Binder editor_methods, daemon_notes;
+    server.bind_editor(editor_methods);
+    torchexam::protocol::Message m;
+    m.kind = torchexam::protocol::Message::Kind::request;
+    m.id = 1;
+    m.method = "initialize";
+    m.params = init_params("/home/ana/other", true, true);
+    editor_methods.dispatch(m, [](std::string) {});
+    m.kind = torchexam::protocol::Message::Kind::notification;
+    m.method = "initialized";
+    editor_methods.dispatch(m, [](std::string) {});
+    auto shown = editor.of("window/showMessage");
+    REQUIRE(shown.size() == 1);
+    CHECK(shown[0].params.at("type") == 1);
+    CHECK(shown[0].params.at("message") ==
+          "TorchExam: no exam session for /home/ana/other; start one with: torchexam start ENV_DIR --workspace "
+          "/home/ana/other");
+    CHECK(editor.of("textDocument/publishDiagnostics").empty());
+  }
+}
+
+TEST_SUITE("lsp") {
+  TEST_CASE("the diagnostics book: both sources in one list, an error found twice shown once") {
+    FakeEndpoint editor;
+    DiagnosticsBook book(editor);
+    const fs::path file = "/ws/t/solution.cpp";
+    Diagnostic syntax{{{11, 18}, {11, 19}}, Severity::error, "torchexam", "syntax", "expected ';'"};
+    Diagnostic other{{{3, 0}, {4, 0}}, Severity::warning, "torchexam", "syntax", "unused variable"};
+    book.set_syntax(file, {syntax, other});
+    Diagnostic built = syntax;
+    built.code = "compile_error";
+    book.set_submission(file, {built});
+    auto last = editor.of("textDocument/publishDiagnostics").back().params.at("diagnostics").as_array();
+    REQUIRE(last.size() == 2);
+    CHECK(last[0].at("code") == "compile_error");
+    CHECK(last[1].at("message") == "unused variable");
+    book.set_syntax(file, {});  // saved again, clean: the submission's errors go too
+    CHECK(editor.of("textDocument/publishDiagnostics").back().params.at("diagnostics").as_array().empty());
+  }
+
+  TEST_CASE("towards editors, null params count as none; the daemon stays strict") {
+    const char* body = R"({"jsonrpc":"2.0","id":4,"method":"shutdown","params":null})";
+    CHECK(std::holds_alternative<torchexam::protocol::ParseFailure>(torchexam::protocol::parse_message(body)));
+    auto lenient = torchexam::protocol::parse_message(body, true);
+    REQUIRE(std::holds_alternative<torchexam::protocol::Message>(lenient));
+    CHECK(std::get<torchexam::protocol::Message>(lenient).params.is_object());
+  }
+}
+
+TEST_SUITE("lsp") {
+  TEST_CASE("the history report is one Markdown row per submission") {
+    daemon_view::Submission ok, queued;
+    ok.id = 3;
+    ok.state = "finished";
+    ok.verdict = "ok";
+    ok.score = 4;
+    ok.message = "accuracy 0.8 | good\nline";
+    queued.id = 4;
+    queued.state = "queued";
+    CHECK(history_markdown("fashion_mnist", {ok, queued}) ==
+          "# fashion_mnist: submissions\n\n| id | state | verdict | score | message |\n|---|---|---|---|---|\n"
+          "| 3 | finished | ok | 4/5 | accuracy 0.8   good line |\n| 4 | queued | - | 0/5 |  |\n");
+  }
+}
+
+TEST_SUITE("lsp") {
+  TEST_CASE("server: without a daemon it still answers, says why once, and every command fails with it") {
+    FakeEndpoint editor, daemon;
+    LspServer server(editor, daemon, "0.1.0", [](int) {});
+    torchexam::protocol::Binder editor_methods;
+    server.bind_editor(editor_methods);
+    server.daemon_unavailable("cannot connect to torchexamd at /run/x.sock: No such file or directory");
+    CHECK(editor.sent.empty());  // nothing before initialize
+    std::vector<std::string> replies;
+    auto send = [&](const char* method, json::value params, bool request) {
+      torchexam::protocol::Message m;
+      m.kind = request ? torchexam::protocol::Message::Kind::request : torchexam::protocol::Message::Kind::notification;
+      m.id = 1;
+      m.method = method;
+      m.params = std::move(params);
+      editor_methods.dispatch(m, [&](std::string s) { replies.push_back(std::move(s)); });
+    };
+    send("initialize", init_params("/ws", true, true), true);
+    send("initialized", json::object{}, false);
+    send("workspace/executeCommand", json::value{{"command", "torchexam.status"}}, true);
+    send("workspace/executeCommand", json::value{{"command", "torchexam.submit"}, {"arguments", {"fashion_mnist"}}},
+         true);
+    auto shown = editor.of("window/showMessage");
+    REQUIRE(shown.size() == 1);
+    CHECK(shown[0].params.at("message") ==
+          "TorchExam: cannot connect to torchexamd at /run/x.sock: No such file or directory");
+    REQUIRE(replies.size() == 3);
+    CHECK(json::parse(replies[1]).at("error").at("message") ==
+          "cannot connect to torchexamd at /run/x.sock: No such file or directory");
+    CHECK(json::parse(replies[2]).at("error").at("code") == -32603);
+    CHECK(daemon.sent.empty());
+  }
+}
+
+TEST_SUITE("lsp") {
+  TEST_CASE("server: a session started after the editor is found from its first notes") {
+    const fs::path ws = "/home/ana/exam";
+    FakeEndpoint editor, daemon;
+    bool started = false;
+    daemon.answer = [&](const std::string&, const json::value&) -> std::optional<Result> {
+      if (!started) return Result(torchexam::protocol::RpcError(-32001, "no exam session; start one with: ..."));
+      return Result(status_json(ws));
+    };
+    LspServer server(editor, daemon, "0.1.0", [](int) {});
+    torchexam::protocol::Binder editor_methods, daemon_notes;
+    server.bind_editor(editor_methods);
+    server.bind_daemon(daemon_notes);
+    auto dispatch = [](torchexam::protocol::Binder& b, const char* method, json::value params, bool request) {
+      torchexam::protocol::Message m;
+      m.kind = request ? torchexam::protocol::Message::Kind::request : torchexam::protocol::Message::Kind::notification;
+      m.id = 1;
+      m.method = method;
+      m.params = std::move(params);
+      b.dispatch(m, [](std::string) {});
+    };
+    dispatch(editor_methods, "initialize", init_params(ws, false, false), true);
+    dispatch(editor_methods, "initialized", json::object{}, false);
+    const auto asked = daemon.of("exam/status").size();
+    started = true;
+    const json::value timer{{"session", "s1"}, {"remaining_s", 1799.0}, {"warning_minutes", 30}};
+    dispatch(daemon_notes, "exam/timer", timer, false);  // unknown yet: look it up
+    CHECK(daemon.of("exam/status").size() == asked + 1);
+    dispatch(daemon_notes, "exam/timer", timer, false);  // now ours
+    CHECK(editor.of("window/showMessage").back().params.at("message") == "TorchExam: 30 minutes left in the exam");
+    dispatch(daemon_notes, "exam/timer", json::value{{"session", "other"}, {"remaining_s", 5.0}}, false);
+    CHECK(daemon.of("exam/status").size() == asked + 1);  // a known session: no more look-ups
+  }
+}
