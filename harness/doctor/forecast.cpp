@@ -1,0 +1,211 @@
+#include "forecast.hpp"
+
+#include "compiler.hpp"
+#include "grader.hpp"
+#include "paths.hpp"
+#include "runner_launch.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace torchexam::doctor {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+// Loading the plugin's data and the output check come before training: a
+// generous allowance on top of the measurement, still well under a minute.
+constexpr double kStartAllowance_s = 40;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string seconds_text(double s) {
+  if (s >= 5400) return fmt::format("{:.1f} h", s / 3600);
+  if (s >= 120) return fmt::format("{:.0f} min", s / 60);
+  if (s >= 10) return fmt::format("{:.0f} s", s);
+  return fmt::format("{:.1f} s", s);
+}
+
+std::string failure(const RunnerOutcome& out) {
+  return fmt::format("training failed ({}): {}", to_string(out.verdict), out.message);
+}
+
+}  // namespace
+
+Forecast forecast_task(const config::Environment& env, const config::TaskConfig& task, const ForecastOptions& o) {
+  Forecast f;
+  f.task = task.id;
+  f.budget_s = task.time_budget_s;
+  f.exam_s = env.duration_s;
+  f.threads = task.threads > 0 ? task.threads : env.threads;
+  f.measured_at_ms = now_ms();
+  if (task.reference.empty()) {
+    f.error = "the task has no reference solution (reference: in task.yaml)";
+    return f;
+  }
+  const auto say = [&](const std::string& line) {
+    if (o.say) o.say(line);
+  };
+  const fs::path work = o.work_dir / fmt::format("forecast-{}-{}", task.id, getpid());
+  std::error_code ec;
+  try {
+    say(fmt::format("task {}: building the reference", task.id));
+    Compiler compiler({o.cache_dir, env.compiler_flags, env.compile_timeout_s, nullptr});
+    const BuildOutput build = compiler.build(task.reference, "reference.cpp");
+    if (!build.ok) {
+      f.error = "the reference does not build" + std::string(build.timed_out ? " (timed out)" : "") +
+                (build.diagnostics.empty() ? "" : ": " + build.diagnostics.front().message);
+      return f;
+    }
+    fs::remove_all(work, ec);
+    fs::create_directories(work);
+    RunnerJob job;
+    job.phase = RunnerJob::Phase::train;
+    job.plugin = paths::plugin(task.plugin);
+    job.plugin_options = task_plugin_options(env, task);
+    job.solution = build.library;
+    job.checkpoint = work / "checkpoint.pt";
+    job.workdir = work;
+    job.seed = task.seed;
+    job.threads = f.threads;
+    job.budget_s = task.time_budget_s;  // the reference sees the real budget: same epochs, same ETA
+    job.wall_timeout_s = o.measure_s + kStartAllowance_s;
+    job.memory_bytes = task.memory_limit_bytes;
+    std::atomic<bool> enough{false};
+    job.cancel = &enough;
+    std::optional<events::Progress> last;  // the latest progress with a known rate
+    say(fmt::format("task {}: training the reference for about {:.0f} s", task.id, o.measure_s));
+    const RunnerOutcome out = launch_runner(job, [&](const events::Event& e) {
+      const auto* p = std::get_if<events::Progress>(&e);
+      if (!p || !(p->samples_per_s > 0) || !std::isfinite(p->elapsed_s)) return;
+      last = *p;
+      if (p->elapsed_s >= o.measure_s && p->eta_s >= 0) enough = true;
+    });
+    fs::remove_all(work, ec);
+    if (!last) {
+      f.error = out.cancelled ? "no progress was reported" : failure(out);
+      return f;
+    }
+    f.samples_per_s = last->samples_per_s;
+    f.measured_s = last->elapsed_s;
+    f.finished = !out.cancelled && out.verdict == Verdict::ok;
+    f.reference_s = f.finished ? last->elapsed_s : last->elapsed_s + std::max(0.0, last->eta_s);
+    if (!f.finished && !out.cancelled && out.verdict != Verdict::timeout)
+      f.error = failure(out);
+  } catch (const std::exception& e) {
+    fs::remove_all(work, ec);
+    f.error = e.what();
+  }
+  return f;
+}
+
+CheckResult check_forecast(const Forecast& f) {
+  CheckResult r;
+  r.name = "forecast " + f.task;
+  r.expected = "the reference trains within its budget of " + seconds_text(f.budget_s);
+  if (!f.error.empty()) {
+    const bool no_reference = f.error.rfind("the task has no reference", 0) == 0;
+    r.status = no_reference ? Status::warn : Status::fail;
+    r.found = f.error;
+    r.fix = no_reference ? "add reference: reference.cpp to the task to get a forecast"
+                         : "grade the reference to see the whole error: torchexam grade ENV " + f.task +
+                               " <task folder>/reference.cpp";
+    return r;
+  }
+  r.found = describe(f);
+  if (f.reference_s > f.budget_s) {
+    r.status = Status::warn;
+    r.fix = "this machine is slower than the task was calibrated for: the reference would stop early; close other "
+            "programs, check the blas and cpu lines, or raise time_budget";
+  }
+  return r;
+}
+
+std::string describe(const Forecast& f) {
+  if (!f.error.empty()) return fmt::format("task {}: no forecast ({})", f.task, f.error);
+  std::string s = fmt::format("task {}: {:.0f} samples/s on {} thread(s); reference needs about {} of its {} budget",
+                              f.task, f.samples_per_s, f.threads, seconds_text(f.reference_s),
+                              seconds_text(f.budget_s));
+  if (f.finished) s += " (it finished within the measurement)";
+  if (f.reference_s > f.budget_s) s += " (over budget: it would stop early)";
+  s += fmt::format("; the exam lasts {}", seconds_text(f.exam_s));
+  return s;
+}
+
+json::value to_json(const Forecast& f) {
+  return json::object{{"task", f.task},           {"samples_per_s", f.samples_per_s}, {"reference_s", f.reference_s},
+                      {"measured_s", f.measured_s}, {"finished", f.finished},         {"budget_s", f.budget_s},
+                      {"exam_s", f.exam_s},       {"threads", f.threads},             {"measured_at_ms", f.measured_at_ms},
+                      {"error", f.error}};
+}
+
+std::optional<Forecast> forecast_from_json(const json::value& v) {
+  if (!v.is_object()) return std::nullopt;
+  const auto& o = v.get_object();
+  Forecast f;
+  auto number = [&](const char* key, double& out) {
+    if (const auto* x = o.if_contains(key); x && x->is_number()) out = x->to_number<double>();
+  };
+  const auto* task = o.if_contains("task");
+  if (!task || !task->is_string()) return std::nullopt;
+  f.task = task->get_string();
+  number("samples_per_s", f.samples_per_s);
+  number("reference_s", f.reference_s);
+  number("measured_s", f.measured_s);
+  number("budget_s", f.budget_s);
+  number("exam_s", f.exam_s);
+  double threads = 0, at = 0;
+  number("threads", threads);
+  number("measured_at_ms", at);
+  f.threads = static_cast<int>(threads);
+  f.measured_at_ms = static_cast<int64_t>(at);
+  if (const auto* x = o.if_contains("finished"); x && x->is_bool()) f.finished = x->get_bool();
+  if (const auto* x = o.if_contains("error"); x && x->is_string()) f.error = x->get_string();
+  return f;
+}
+
+fs::path forecast_file(const fs::path& state_dir, const std::string& environment) {
+  return state_dir / "forecast" / (environment + ".json");
+}
+
+void store_forecasts(const fs::path& file, const std::vector<Forecast>& forecasts) {
+  fs::create_directories(file.parent_path());
+  json::array list;
+  for (const auto& f : forecasts) list.push_back(to_json(f));
+  const fs::path tmp = file.string() + fmt::format(".tmp.{}", getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << json::serialize(json::object{{"forecasts", std::move(list)}}) << "\n";
+    if (!out) throw std::runtime_error("cannot write " + tmp.string());
+  }
+  fs::rename(tmp, file);
+}
+
+std::vector<Forecast> load_forecasts(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return {};
+  std::ostringstream text;
+  text << in.rdbuf();
+  json::error_code ec;
+  const json::value v = json::parse(text.str(), ec);
+  std::vector<Forecast> out;
+  if (ec || !v.is_object()) return out;
+  const auto* list = v.get_object().if_contains("forecasts");
+  if (!list || !list->is_array()) return out;
+  for (const auto& item : list->get_array())
+    if (auto f = forecast_from_json(item)) out.push_back(std::move(*f));
+  return out;
+}
+
+}  // namespace torchexam::doctor
