@@ -24,6 +24,7 @@ namespace {
 // Loading the plugin's data and the output check come before training: a
 // generous allowance on top of the measurement, still well under a minute.
 constexpr double kStartAllowance_s = 40;
+constexpr double kWarmUp_s = 1;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -35,6 +36,36 @@ std::string seconds_text(double s) {
   if (s >= 120) return fmt::format("{:.0f} min", s / 60);
   if (s >= 10) return fmt::format("{:.0f} s", s);
   return fmt::format("{:.1f} s", s);
+}
+
+struct Steady {
+  double samples_per_s;
+  double reference_s;
+};
+
+// The runner's samples/s averages over the epoch so far, start-of-epoch
+// work (shuffling, ctx.batches() copying the split) included, which weighs
+// heavily in a few seconds. Two batch events of one epoch give the steady
+// time per batch instead: with s = samples per batch, t = seconds into the
+// epoch, rate_i = s * batch_i / t_i and t2 - t1 = elapsed2 - elapsed1, so
+// s = (elapsed2 - elapsed1) / (batch2 / rate2 - batch1 / rate1). What is
+// left: the rest of this epoch and every later one at that pace, plus each
+// later epoch's start-up work (t2 - batch2 * per_batch).
+std::optional<Steady> steady_forecast(const std::optional<events::Progress>& first, const events::Progress& last) {
+  if (!first || first->epoch != last.epoch || last.batch <= first->batch || last.batches <= 0 || last.epochs <= 0)
+    return std::nullopt;
+  const double dt = last.elapsed_s - first->elapsed_s;
+  const double per_batch = dt / static_cast<double>(last.batch - first->batch);
+  const double denominator = static_cast<double>(last.batch) / last.samples_per_s -
+                             static_cast<double>(first->batch) / first->samples_per_s;
+  if (!(dt > 0) || !(per_batch > 0) || !(denominator > 0)) return std::nullopt;
+  const double samples_per_batch = dt / denominator;
+  const double into_epoch = samples_per_batch * static_cast<double>(last.batch) / last.samples_per_s;
+  const double epoch_start = std::max(0.0, into_epoch - per_batch * static_cast<double>(last.batch));
+  const double later_epochs = std::max(0, last.epochs - last.epoch);
+  const double batches_left =
+      static_cast<double>(last.batches - last.batch) + static_cast<double>(last.batches) * later_epochs;
+  return Steady{samples_per_batch / per_batch, last.elapsed_s + batches_left * per_batch + later_epochs * epoch_start};
 }
 
 std::string failure(const RunnerOutcome& out) {
@@ -84,11 +115,14 @@ Forecast forecast_task(const config::Environment& env, const config::TaskConfig&
     job.memory_bytes = task.memory_limit_bytes;
     std::atomic<bool> enough{false};
     job.cancel = &enough;
-    std::optional<events::Progress> last;  // the latest progress with a known rate
+    std::optional<events::Progress> first, last;  // batch events of the current epoch with a known rate
     say(fmt::format("task {}: training the reference for about {:.0f} s", task.id, o.measure_s));
     const RunnerOutcome out = launch_runner(job, [&](const events::Event& e) {
       const auto* p = std::get_if<events::Progress>(&e);
       if (!p || !(p->samples_per_s > 0) || !std::isfinite(p->elapsed_s)) return;
+      if (!last || p->epoch != last->epoch || p->kind == events::Progress::Kind::epoch) first.reset();
+      // The first second warms up (allocations, caches): the steady pace is measured after it.
+      if (p->kind == events::Progress::Kind::batch && !first && p->elapsed_s >= kWarmUp_s) first = *p;
       last = *p;
       if (p->elapsed_s >= o.measure_s && p->eta_s >= 0) enough = true;
     });
@@ -101,6 +135,12 @@ Forecast forecast_task(const config::Environment& env, const config::TaskConfig&
     f.measured_s = last->elapsed_s;
     f.finished = !out.cancelled && out.verdict == Verdict::ok;
     f.reference_s = f.finished ? last->elapsed_s : last->elapsed_s + std::max(0.0, last->eta_s);
+    if (!f.finished) {
+      if (auto steady = steady_forecast(*first, *last)) {
+        f.samples_per_s = steady->samples_per_s;
+        f.reference_s = steady->reference_s;
+      }
+    }
     if (!f.finished && !out.cancelled && out.verdict != Verdict::timeout)
       f.error = failure(out);
   } catch (const std::exception& e) {
