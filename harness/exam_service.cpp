@@ -491,6 +491,15 @@ ExamSummary ExamService::start(const StartOptions& o) {
     if (open_state(s->rec.state) && fs::path(s->rec.workspace) == workspace)
       throw ServiceError(Kind::conflict, "an exam session (" + id + ") is already open in " + workspace.string() +
                                              "; stop it first (torchexam stop)");
+  double duration = env.duration_s;
+  if (o.duration_s) {
+    if (o.mode == "exam")
+      throw ServiceError(Kind::invalid_argument, "an exam-mode session runs for the environment's duration");
+    constexpr double kMaxDuration = 7 * 24 * 3600.0;
+    if (!(*o.duration_s > 0 && *o.duration_s <= kMaxDuration))
+      throw ServiceError(Kind::invalid_argument, "duration must be between 1 second and 7 days");
+    duration = *o.duration_s;
+  }
   std::vector<doctor::CheckResult> problems;
   if (I.opts.verify) {
     for (auto& c : I.opts.verify(env))
@@ -503,15 +512,6 @@ ExamSummary ExamService::start(const StartOptions& o) {
                          "this machine does not meet the exam environment's requirements (torchexam doctor " +
                              env_dir.string() + " shows every check):" + lines);
     }
-  }
-  double duration = env.duration_s;
-  if (o.duration_s) {
-    if (o.mode == "exam")
-      throw ServiceError(Kind::invalid_argument, "an exam-mode session runs for the environment's duration");
-    constexpr double kMaxDuration = 7 * 24 * 3600.0;
-    if (!(*o.duration_s > 0 && *o.duration_s <= kMaxDuration))
-      throw ServiceError(Kind::invalid_argument, "duration must be between 1 second and 7 days");
-    duration = *o.duration_s;
   }
   const int64_t now = I.clock.now_ms();
   try {

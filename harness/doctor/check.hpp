@@ -8,6 +8,8 @@
 // (slower training, a daemon that will start on demand).
 #pragma once
 
+#include <boost/json/value.hpp>
+
 #include <string>
 #include <vector>
 
@@ -29,5 +31,8 @@ bool passed(const std::vector<CheckResult>& results);
 
 // "fail  data auto-mpg: found ...; expected ...; fix: ..." (one line).
 std::string to_line(const CheckResult& r);
+
+// {"name", "status", "found", "expected", "fix"} (json.cpp)
+boost::json::value to_json(const CheckResult& r);
 
 }  // namespace torchexam::doctor

@@ -59,11 +59,6 @@ std::vector<CheckResult> verify(const config::Environment& env, const VerifyOpti
   return out;
 }
 
-json::value to_json(const CheckResult& r) {
-  return json::object{{"name", r.name},   {"status", to_string(r.status)}, {"found", r.found},
-                      {"expected", r.expected}, {"fix", r.fix}};
-}
-
 json::value report_json(const config::Environment& env, const std::vector<CheckResult>& checks,
                         const std::vector<Forecast>& forecasts) {
   json::array c, f;

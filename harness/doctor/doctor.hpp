@@ -30,7 +30,6 @@ std::vector<CheckResult> verify(const config::Environment& env, const VerifyOpti
 // torchexam-torch-probe: $TORCHEXAM_TORCH_PROBE, else next to this executable.
 std::filesystem::path torch_probe_path();
 
-boost::json::value to_json(const CheckResult& r);
 // {"environment", "ok", "checks": [...], "forecasts": [...]}
 boost::json::value report_json(const config::Environment& env, const std::vector<CheckResult>& checks,
                                const std::vector<Forecast>& forecasts);

@@ -1,6 +1,7 @@
 #include "protocol/messages.hpp"
 
-#include "doctor/doctor.hpp"
+#include "doctor/check.hpp"
+#include "doctor/forecast.hpp"
 #include "grade_json.hpp"
 
 #include <cmath>

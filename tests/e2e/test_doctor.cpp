@@ -4,7 +4,7 @@
 // Assertions are about behaviour, never about timings.
 #include <doctest/doctest.h>
 
-#include "process.hpp"
+#include "run_cli.hpp"
 
 #include <boost/json.hpp>
 #include <unistd.h>
@@ -39,21 +39,13 @@ struct Doctor {
 };
 
 Doctor doctor(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
-  torchexam::ProcessSpec spec;
-  spec.exe = kCli;
-  spec.args = {"doctor"};
-  spec.args.insert(spec.args.end(), args.begin(), args.end());
-  spec.args.push_back("--json");
-  spec.env = std::move(env);
-  spec.stderr_file = fs::temp_directory_path() / ("torchexam-doctor-e2e-" + std::to_string(getpid()) + ".stderr");
-  spec.wall_timeout_s = 300;
-  std::string out;
-  const auto r = torchexam::run_process(spec, [&](std::string_view line) { out += std::string(line) + "\n"; });
+  args.insert(args.begin(), "doctor");
+  args.push_back("--json");
+  const torchexam::test::CliRun run = torchexam::test::run_cli(kCli, std::move(args), std::move(env), 300);
+  const std::string& out = run.out;
   Doctor d;
-  d.exit_code = r.exit_code.value_or(-1);
-  std::ifstream err(spec.stderr_file);
-  d.stderr_text.assign(std::istreambuf_iterator<char>(err), {});
-  fs::remove(spec.stderr_file);
+  d.exit_code = run.exit_code;
+  d.stderr_text = run.err;
   json::error_code ec;
   const json::value v = json::parse(out, ec);
   INFO("stdout: " << out);
