@@ -163,7 +163,7 @@ CheckResult check_forecast(const Forecast& f) {
                                " <task folder>/reference.cpp";
     return r;
   }
-  r.found = describe(f);
+  r.found = describe(f).substr(("task " + f.task + ": ").size());  // the check's name says the task
   if (f.reference_s > f.budget_s) {
     r.status = Status::warn;
     r.fix = "this machine is slower than the task was calibrated for: the reference would stop early; close other "

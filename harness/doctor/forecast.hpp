@@ -58,6 +58,7 @@ CheckResult check_forecast(const Forecast& f);
 // "task fashion_mnist: 1.2e+03 samples/s; reference needs about 70 s of its 600 s budget (exam: 5 h)"
 std::string describe(const Forecast& f);
 
+// (json.cpp)
 boost::json::value to_json(const Forecast& f);
 std::optional<Forecast> forecast_from_json(const boost::json::value& v);
 
