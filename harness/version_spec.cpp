@@ -24,8 +24,10 @@ int compare(const Version& a, const Version& b) {
 
 // Strict: the whole text must be a dotted version.
 std::optional<Version> parse_exact(std::string_view text) {
-  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text.front())) || text.back() == '.') return std::nullopt;
-  if (!std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; }))
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text.front())) || text.back() == '.')
+    return std::nullopt;
+  if (!std::all_of(text.begin(), text.end(),
+                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; }))
     return std::nullopt;
   if (text.find("..") != std::string_view::npos) return std::nullopt;
   return parse_version(text);
@@ -97,10 +99,18 @@ bool VersionSpec::matches(const Version& v) const {
         ok = v.size() >= c.version.size() ? std::equal(c.version.begin(), c.version.end(), v.begin())
                                           : compare(v, c.version) == 0;
         break;
-      case Op::ge: ok = compare(v, c.version) >= 0; break;
-      case Op::gt: ok = compare(v, c.version) > 0; break;
-      case Op::le: ok = compare(v, c.version) <= 0; break;
-      case Op::lt: ok = compare(v, c.version) < 0; break;
+      case Op::ge:
+        ok = compare(v, c.version) >= 0;
+        break;
+      case Op::gt:
+        ok = compare(v, c.version) > 0;
+        break;
+      case Op::le:
+        ok = compare(v, c.version) <= 0;
+        break;
+      case Op::lt:
+        ok = compare(v, c.version) < 0;
+        break;
     }
     if (!ok) return false;
   }

@@ -6,9 +6,12 @@ namespace torchexam::doctor {
 
 const char* to_string(Status s) {
   switch (s) {
-    case Status::ok: return "ok";
-    case Status::warn: return "warn";
-    case Status::fail: return "fail";
+    case Status::ok:
+      return "ok";
+    case Status::warn:
+      return "warn";
+    case Status::fail:
+      return "fail";
   }
   return "fail";
 }
@@ -18,7 +21,8 @@ bool passed(const std::vector<CheckResult>& results) {
 }
 
 std::string to_line(const CheckResult& r) {
-  std::string line = std::string(to_string(r.status)) + (r.status == Status::ok ? "    " : "  ") + r.name + ": " + r.found;
+  std::string line =
+      std::string(to_string(r.status)) + (r.status == Status::ok ? "    " : "  ") + r.name + ": " + r.found;
   if (!r.expected.empty()) line += "; expected " + r.expected;
   if (!r.fix.empty()) line += "; fix: " + r.fix;
   return line;

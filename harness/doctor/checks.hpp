@@ -49,11 +49,11 @@ CheckResult check_cmake(const config::Pins& pins, const std::optional<std::strin
 
 // What torchexam-torch-probe saw in a fresh process.
 struct TorchProbe {
-  bool ran = false;     // it ran and printed its line
+  bool ran = false;        // it ran and printed its line
   bool tensor_ok = false;  // a matrix product gave the right answer
-  std::string version;  // TORCH_VERSION as compiled
-  bool cuda = false;    // torch::cuda::is_available()
-  std::string error;    // why it did not run, or the exception
+  std::string version;     // TORCH_VERSION as compiled
+  bool cuda = false;       // torch::cuda::is_available()
+  std::string error;       // why it did not run, or the exception
 };
 TorchProbe run_torch_probe(const std::filesystem::path& probe_exe);
 CheckResult check_libtorch_runs(const TorchProbe& probe);

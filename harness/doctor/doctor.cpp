@@ -23,8 +23,8 @@ std::vector<CheckResult> verify(const config::Environment& env, const VerifyOpti
 
   const fs::path cxx = build_config::kCxx;
   out.push_back(check_compiler(pins, probe_compiler(cxx), cxx));
-  out.push_back(check_libtorch_version(pins, probe_libtorch_version(build_config::kTorchIncludeDirs,
-                                                                     build_config::kTorchLibDir)));
+  out.push_back(check_libtorch_version(
+      pins, probe_libtorch_version(build_config::kTorchIncludeDirs, build_config::kTorchLibDir)));
   out.push_back(check_cxx11_abi(pins, build_config::kTorchCxxFlags));
   const TorchProbe probe = run_torch_probe(torch_probe_path());
   out.push_back(check_libtorch_runs(probe));
@@ -64,8 +64,8 @@ json::value report_json(const config::Environment& env, const std::vector<CheckR
   json::array c, f;
   for (const auto& r : checks) c.push_back(to_json(r));
   for (const auto& x : forecasts) f.push_back(to_json(x));
-  return json::object{{"environment", env.dir.string()}, {"ok", passed(checks)}, {"checks", std::move(c)},
-                      {"forecasts", std::move(f)}};
+  return json::object{
+      {"environment", env.dir.string()}, {"ok", passed(checks)}, {"checks", std::move(c)}, {"forecasts", std::move(f)}};
 }
 
 }  // namespace torchexam::doctor

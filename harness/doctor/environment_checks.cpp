@@ -24,8 +24,9 @@ CheckResult check_plugin_abi(const std::string& task, const fs::path& plugin, co
   } catch (const std::exception& e) {
     r.status = Status::fail;
     r.found = e.what();
-    r.fix = "rebuild the plugin against this TorchExam SDK (plugins/include): cmake --build build, or rebuild "
-            "your own plugin with the SDK's plugin_abi.h";
+    r.fix =
+        "rebuild the plugin against this TorchExam SDK (plugins/include): cmake --build build, or rebuild "
+        "your own plugin with the SDK's plugin_abi.h";
   }
   return r;
 }
@@ -33,7 +34,8 @@ CheckResult check_plugin_abi(const std::string& task, const fs::path& plugin, co
 CheckResult check_data_set(const config::DataSet& set, const fs::path& data_root, const fs::path& env_dir) {
   CheckResult r;
   r.name = "data " + set.name;
-  r.expected = std::to_string(set.items.size()) + " item(s) from " + data_sets::source_text(set) + ", each with its sha256";
+  r.expected =
+      std::to_string(set.items.size()) + " item(s) from " + data_sets::source_text(set) + ", each with its sha256";
   data_sets::SetStatus status;
   try {
     status = data_sets::check(set, data_root);

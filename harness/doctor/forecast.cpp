@@ -5,9 +5,9 @@
 #include "paths.hpp"
 #include "runner_launch.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
+#include <boost/json.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -56,8 +56,8 @@ std::optional<Steady> steady_forecast(const std::optional<events::Progress>& fir
     return std::nullopt;
   const double dt = last.elapsed_s - first->elapsed_s;
   const double per_batch = dt / static_cast<double>(last.batch - first->batch);
-  const double denominator = static_cast<double>(last.batch) / last.samples_per_s -
-                             static_cast<double>(first->batch) / first->samples_per_s;
+  const double denominator =
+      static_cast<double>(last.batch) / last.samples_per_s - static_cast<double>(first->batch) / first->samples_per_s;
   if (!(dt > 0) || !(per_batch > 0) || !(denominator > 0)) return std::nullopt;
   const double samples_per_batch = dt / denominator;
   const double into_epoch = samples_per_batch * static_cast<double>(last.batch) / last.samples_per_s;
@@ -141,8 +141,7 @@ Forecast forecast_task(const config::Environment& env, const config::TaskConfig&
         f.reference_s = steady->reference_s;
       }
     }
-    if (!f.finished && !out.cancelled && out.verdict != Verdict::timeout)
-      f.error = failure(out);
+    if (!f.finished && !out.cancelled && out.verdict != Verdict::timeout) f.error = failure(out);
   } catch (const std::exception& e) {
     fs::remove_all(work, ec);
     f.error = e.what();
@@ -166,17 +165,18 @@ CheckResult check_forecast(const Forecast& f) {
   r.found = describe(f).substr(("task " + f.task + ": ").size());  // the check's name says the task
   if (f.reference_s > f.budget_s) {
     r.status = Status::warn;
-    r.fix = "this machine is slower than the task was calibrated for: the reference would stop early; close other "
-            "programs, check the blas and cpu lines, or raise time_budget";
+    r.fix =
+        "this machine is slower than the task was calibrated for: the reference would stop early; close other "
+        "programs, check the blas and cpu lines, or raise time_budget";
   }
   return r;
 }
 
 std::string describe(const Forecast& f) {
   if (!f.error.empty()) return fmt::format("task {}: no forecast ({})", f.task, f.error);
-  std::string s = fmt::format("task {}: {:.0f} samples/s on {} thread(s); reference needs about {} of its {} budget",
-                              f.task, f.samples_per_s, f.threads, seconds_text(f.reference_s),
-                              seconds_text(f.budget_s));
+  std::string s =
+      fmt::format("task {}: {:.0f} samples/s on {} thread(s); reference needs about {} of its {} budget", f.task,
+                  f.samples_per_s, f.threads, seconds_text(f.reference_s), seconds_text(f.budget_s));
   if (f.finished) s += " (it finished within the measurement)";
   if (f.reference_s > f.budget_s) s += " (over budget: it would stop early)";
   s += fmt::format("; the exam lasts {}", seconds_text(f.exam_s));

@@ -44,9 +44,9 @@ struct Forecast {
 };
 
 struct ForecastOptions {
-  double measure_s = 5;                // seconds of training per task
-  std::filesystem::path cache_dir;     // build cache
-  std::filesystem::path work_dir;      // runner job folders (removed afterwards)
+  double measure_s = 5;                         // seconds of training per task
+  std::filesystem::path cache_dir;              // build cache
+  std::filesystem::path work_dir;               // runner job folders (removed afterwards)
   std::function<void(const std::string&)> say;  // progress lines; may be empty
 };
 

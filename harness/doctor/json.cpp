@@ -9,17 +9,20 @@ namespace torchexam::doctor {
 namespace json = boost::json;
 
 json::value to_json(const CheckResult& r) {
-  return json::object{{"name", r.name},
-                      {"status", to_string(r.status)},
-                      {"found", r.found},
-                      {"expected", r.expected},
-                      {"fix", r.fix}};
+  return json::object{
+      {"name", r.name}, {"status", to_string(r.status)}, {"found", r.found}, {"expected", r.expected}, {"fix", r.fix}};
 }
 
 json::value to_json(const Forecast& f) {
-  return json::object{{"task", f.task},           {"samples_per_s", f.samples_per_s}, {"reference_s", f.reference_s},
-                      {"measured_s", f.measured_s}, {"finished", f.finished},         {"budget_s", f.budget_s},
-                      {"exam_s", f.exam_s},       {"threads", f.threads},             {"measured_at_ms", f.measured_at_ms},
+  return json::object{{"task", f.task},
+                      {"samples_per_s", f.samples_per_s},
+                      {"reference_s", f.reference_s},
+                      {"measured_s", f.measured_s},
+                      {"finished", f.finished},
+                      {"budget_s", f.budget_s},
+                      {"exam_s", f.exam_s},
+                      {"threads", f.threads},
+                      {"measured_at_ms", f.measured_at_ms},
                       {"error", f.error}};
 }
 

@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <set>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace torchexam::doctor {
@@ -36,10 +36,11 @@ std::string layer_fix(const sandbox::LayerProbe& layer) {
   if (n == "cgroup_memory" || n == "cgroup_pids")
     return "run with a delegated cgroup v2 subtree: systemd-run --user --scope -p Delegate=yes torchexam ... (or as "
            "root)";
-  if (n == "seccomp") return "use a kernel built with CONFIG_SECCOMP_FILTER (Debian's is) and apt-get install libseccomp2";
+  if (n == "seccomp")
+    return "use a kernel built with CONFIG_SECCOMP_FILTER (Debian's is) and apt-get install libseccomp2";
   if (n == "landlock" || n == "landlock_network")
-    return "boot a kernel with Landlock enabled (Debian 12's 6.1: add lsm=landlock,... to the kernel command line)"
-           + std::string(n == "landlock_network" ? "; TCP rules need Linux 6.7 or later" : "");
+    return "boot a kernel with Landlock enabled (Debian 12's 6.1: add lsm=landlock,... to the kernel command line)" +
+           std::string(n == "landlock_network" ? "; TCP rules need Linux 6.7 or later" : "");
   return "see docs/environment-yaml.md#sandbox";
 }
 
@@ -72,22 +73,21 @@ std::string probe_blas() {
 
 CheckResult check_blas(const std::string& blas) {
   const std::string expected = "OpenBLAS, OpenMP variant (" + std::string(kOpenBlasOpenMp) + ")";
-  const std::string fix = fmt::format(
-      "apt-get install libopenblas0-openmp && update-alternatives --set {} {}", kBlasAlternative, kOpenBlasOpenMp);
-  if (blas.empty())
-    return make("blas", Status::warn, "no libblas.so.3 alternative", expected, fix);
+  const std::string fix = fmt::format("apt-get install libopenblas0-openmp && update-alternatives --set {} {}",
+                                      kBlasAlternative, kOpenBlasOpenMp);
+  if (blas.empty()) return make("blas", Status::warn, "no libblas.so.3 alternative", expected, fix);
   if (blas.find("openblas-openmp") != std::string::npos) return make("blas", Status::ok, blas, expected);
   if (blas.find("openblas") != std::string::npos)
-    return make("blas", Status::warn, blas + " (OpenBLAS with its own threads: they compete with LibTorch's OpenMP threads)",
-                expected, fix);
+    return make("blas", Status::warn,
+                blas + " (OpenBLAS with its own threads: they compete with LibTorch's OpenMP threads)", expected, fix);
   return make("blas", Status::warn, blas + " (reference BLAS: training is 2-8x slower)", expected, fix);
 }
 
 CheckResult check_writable(const std::string& what, const fs::path& dir, const std::string& env_var) {
   const std::string name = what + " folder";
   const std::string expected = "a folder this user can write";
-  const std::string fix = "make " + dir.string() + " a writable folder (mkdir -p, chown " +
-                          std::to_string(getuid()) + "), or point " + env_var + " at one";
+  const std::string fix = "make " + dir.string() + " a writable folder (mkdir -p, chown " + std::to_string(getuid()) +
+                          "), or point " + env_var + " at one";
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return make(name, Status::fail, dir.string() + ": cannot create it: " + ec.message(), expected, fix);
@@ -183,8 +183,8 @@ CheckResult check_sandbox_floor(const config::Pins& pins, const std::vector<sand
       ++count;
       continue;
     }
-    const bool required = std::find(pins.sandbox_require.begin(), pins.sandbox_require.end(), layer.name) !=
-                          pins.sandbox_require.end();
+    const bool required =
+        std::find(pins.sandbox_require.begin(), pins.sandbox_require.end(), layer.name) != pins.sandbox_require.end();
     if (!required) continue;
     if (!missing_required.empty()) missing_required += "; ";
     missing_required += layer.name + " missing (" + layer.detail + ")";
@@ -216,7 +216,8 @@ CheckResult check_daemon(const fs::path& socket_path) {
   const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
   const int err = errno;
   ::close(fd);
-  if (rc != 0) return make("daemon", Status::warn, "not running (" + std::string(std::strerror(err)) + ")", expected, fix);
+  if (rc != 0)
+    return make("daemon", Status::warn, "not running (" + std::string(std::strerror(err)) + ")", expected, fix);
   return make("daemon", Status::ok, "running on " + socket_path.string(), expected);
 }
 

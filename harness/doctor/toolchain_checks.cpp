@@ -3,9 +3,9 @@
 
 #include "process.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
+#include <boost/json.hpp>
 
 #include <fstream>
 #include <regex>
@@ -33,7 +33,8 @@ std::optional<std::string> command_output(const std::string& exe, const std::vec
   }
   std::error_code ec;
   if (!fs::exists(path, ec)) return std::nullopt;
-  const fs::path err = fs::temp_directory_path() / fmt::format("torchexam-doctor-{}-{}.err", getpid(), path.filename().string());
+  const fs::path err =
+      fs::temp_directory_path() / fmt::format("torchexam-doctor-{}-{}.err", getpid(), path.filename().string());
   ProcessSpec spec;
   spec.exe = path;
   spec.args = args;
@@ -91,8 +92,8 @@ CheckResult check_compiler(const config::Pins& pins, const std::optional<Compile
   if (!found)
     return result("compiler", Status::fail, cxx.string() + " does not run", expected,
                   install + ", then reconfigure: cmake -S . -B build");
-  const std::string seen = (found->id.empty() ? "unknown compiler" : found->id) + " " + found->version + " (" +
-                           cxx.string() + ")";
+  const std::string seen =
+      (found->id.empty() ? "unknown compiler" : found->id) + " " + found->version + " (" + cxx.string() + ")";
   if (!pins.compiler_id.empty() && found->id != pins.compiler_id)
     return result("compiler", Status::fail, seen, expected,
                   install + ", then build with it: cmake -S . -B build -DCMAKE_CXX_COMPILER=" +
@@ -157,8 +158,8 @@ CheckResult check_cxx11_abi(const config::Pins& pins, const std::string& torch_c
   std::smatch m;
   // Without the flag, the compiler's default: 1 for GCC 5 and later.
   const int found = std::regex_search(torch_cxx_flags, m, kAbi) ? std::stoi(m[1]) : 1;
-  const std::string seen = "_GLIBCXX_USE_CXX11_ABI=" + std::to_string(found) + " (LibTorch's CMake flags: '" +
-                           torch_cxx_flags + "')";
+  const std::string seen =
+      "_GLIBCXX_USE_CXX11_ABI=" + std::to_string(found) + " (LibTorch's CMake flags: '" + torch_cxx_flags + "')";
   if (pins.cxx11_abi < 0) return result("libtorch abi", Status::ok, seen, "any");
   const std::string expected = "_GLIBCXX_USE_CXX11_ABI=" + std::to_string(pins.cxx11_abi);
   if (found != pins.cxx11_abi)
@@ -234,10 +235,11 @@ CheckResult check_libtorch_runs(const TorchProbe& probe) {
   const std::string fix =
       "reinstall LibTorch (apt-get install --reinstall libtorch1.13 libtorch-dev) and rebuild (cmake --build build); "
       "run build/bin/torchexam-torch-probe to see the error";
-  if (!probe.ran) return result("libtorch runs", Status::fail, "the LibTorch probe failed: " + probe.error, expected, fix);
+  if (!probe.ran)
+    return result("libtorch runs", Status::fail, "the LibTorch probe failed: " + probe.error, expected, fix);
   if (!probe.tensor_ok)
-    return result("libtorch runs", Status::fail, "LibTorch loads, but a matrix product failed" +
-                                                     (probe.error.empty() ? "" : ": " + probe.error),
+    return result("libtorch runs", Status::fail,
+                  "LibTorch loads, but a matrix product failed" + (probe.error.empty() ? "" : ": " + probe.error),
                   expected, fix);
   return result("libtorch runs", Status::ok,
                 "LibTorch loads in a fresh process and multiplies matrices (its headers say " + probe.version + ")",
@@ -245,11 +247,12 @@ CheckResult check_libtorch_runs(const TorchProbe& probe) {
 }
 
 CheckResult check_cuda(const config::Pins& pins, const TorchProbe& probe) {
-  const std::string seen = !probe.ran ? "unknown (the LibTorch probe failed)"
+  const std::string seen = !probe.ran   ? "unknown (the LibTorch probe failed)"
                            : probe.cuda ? "CUDA available"
                                         : "CPU only (no CUDA device or a CPU build of LibTorch)";
   switch (pins.cuda) {
-    case config::Pins::Cuda::none: return result("cuda", Status::ok, seen, "not needed");
+    case config::Pins::Cuda::none:
+      return result("cuda", Status::ok, seen, "not needed");
     case config::Pins::Cuda::optional:
       return result("cuda", probe.cuda ? Status::ok : Status::warn, seen, "used when available",
                     "none needed: training runs on the CPU (a CUDA build of LibTorch and a GPU would be faster)");

@@ -6,8 +6,8 @@
 
 #include "run_cli.hpp"
 
-#include <boost/json.hpp>
 #include <unistd.h>
+#include <boost/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -98,11 +98,12 @@ TEST_CASE("doctor forecasts a reference's training time through the runner") {
   // A one-task environment: the practice regression task and its data.
   const fs::path env = fresh_dir("forecast-env");
   fs::copy(kSource / "environments/practice/regression", env / "regression", fs::copy_options::recursive);
-  std::ofstream(env / "environment.yaml") << "name: doctor-forecast-test\ntitle: Forecast\nduration: 1h\npass_mark: 1\n"
-                                             "threads: 1\ntasks: [regression]\ndata:\n"
-                                             "  - name: auto-mpg\n    apt: python3-vega-datasets\n    files:\n"
-                                             "      - path: usr/lib/python3/dist-packages/vega_datasets/_data/cars.json\n"
-                                             "        sha256: f686a53678b21f4231e2f6a5ba7ce5761d9d39204fccdea1caa29fb8c460e319\n";
+  std::ofstream(env / "environment.yaml")
+      << "name: doctor-forecast-test\ntitle: Forecast\nduration: 1h\npass_mark: 1\n"
+         "threads: 1\ntasks: [regression]\ndata:\n"
+         "  - name: auto-mpg\n    apt: python3-vega-datasets\n    files:\n"
+         "      - path: usr/lib/python3/dist-packages/vega_datasets/_data/cars.json\n"
+         "        sha256: f686a53678b21f4231e2f6a5ba7ce5761d9d39204fccdea1caa29fb8c460e319\n";
   const Doctor d = doctor({env.string(), "--forecast-seconds", "2"});
   CHECK(d.exit_code == 0);
   const auto& forecasts = d.report.at("forecasts").as_array();

@@ -42,8 +42,7 @@ void write(const fs::path& file, const std::string& text) {
 // A one-task environment with `extra` appended to environment.yaml.
 fs::path environment_with(const std::string& name, const std::string& extra) {
   const fs::path dir = test::temp_dir("doctor-env-" + name);
-  write(dir / "environment.yaml",
-        "name: pins\ntitle: Pins\nduration: 1h\npass_mark: 1\ntasks: [t]\n" + extra);
+  write(dir / "environment.yaml", "name: pins\ntitle: Pins\nduration: 1h\npass_mark: 1\ntasks: [t]\n" + extra);
   write(dir / "t" / "task.yaml",
         "title: T\nstatement: README.md\nplugin: fashion_mnist\nmetric: accuracy\n"
         "ladder: [0.1, 0.2, 0.3, 0.4, 0.5]\ntime_budget: 1m\nmemory_limit: 1GiB\nstarter: starter.cpp\n");
@@ -87,10 +86,11 @@ TEST_SUITE("doctor") {
   }
 
   TEST_CASE("the pins load from environment.yaml") {
-    const fs::path dir = environment_with(
-        "ok", "compiler: {id: gcc, version: \">=12\"}\nlibtorch: {version: 1.13.1, cxx11_abi: 1}\n"
-              "cmake: {version: \">=3.25\"}\nresources: {disk: 2GiB, memory: 512MiB}\ncuda: optional\n"
-              "sandbox: {require: [pid_namespace, rlimits]}\n");
+    const fs::path dir =
+        environment_with("ok",
+                         "compiler: {id: gcc, version: \">=12\"}\nlibtorch: {version: 1.13.1, cxx11_abi: 1}\n"
+                         "cmake: {version: \">=3.25\"}\nresources: {disk: 2GiB, memory: 512MiB}\ncuda: optional\n"
+                         "sandbox: {require: [pid_namespace, rlimits]}\n");
     const config::Environment env = config::load_environment(dir);
     CHECK(env.pins.compiler_id == "gcc");
     CHECK(env.pins.compiler_version.text() == ">=12");
@@ -106,15 +106,18 @@ TEST_SUITE("doctor") {
 
   TEST_CASE("bad pins are reported at their position with a did-you-mean") {
     const fs::path dir = environment_with(
-        "bad", "libtorch: {version: \">= two\", abi: 1}\ncuda: requred\nsandbox:\n  require: [pid_namesapce, rlimits]\n"
-               "compiler: {id: g++}\nresources: {memory: 4GB}\n");
+        "bad",
+        "libtorch: {version: \">= two\", abi: 1}\ncuda: requred\nsandbox:\n  require: [pid_namesapce, rlimits]\n"
+        "compiler: {id: g++}\nresources: {memory: 4GB}\n");
     const std::string errors = load_errors(dir);
     INFO(errors);
     CHECK(contains(errors, "environment.yaml:6:21: key 'version' must be a version requirement, got '>= two'"));
     CHECK(contains(errors, "unknown key 'abi' in 'libtorch'; did you mean 'cxx11_abi'?"));
-    CHECK(contains(errors, "environment.yaml:7:7: key 'cuda' must be one of none, optional, required, got 'requred'; "
-                           "did you mean 'required'?"));
-    CHECK(contains(errors, "environment.yaml:9:13: unknown sandbox layer 'pid_namesapce'; did you mean 'pid_namespace'?"));
+    CHECK(contains(errors,
+                   "environment.yaml:7:7: key 'cuda' must be one of none, optional, required, got 'requred'; "
+                   "did you mean 'required'?"));
+    CHECK(contains(errors,
+                   "environment.yaml:9:13: unknown sandbox layer 'pid_namesapce'; did you mean 'pid_namespace'?"));
     CHECK(contains(errors, "key 'id' must be one of gcc, clang, got 'g++'; did you mean 'gcc'?"));
     CHECK(contains(errors, "key 'memory' must be a size, got '4GB' ('GB' is ambiguous (1000 or 1024?); write 4GiB)"));
     fs::remove_all(dir);
@@ -124,7 +127,8 @@ TEST_SUITE("doctor") {
     const config::Environment env = config::load_environment(kSource / "environments/practice");
     CHECK(env.pins.libtorch_version.text() == "1.13.1");
     CHECK(check_cxx11_abi(env.pins, "-D_GLIBCXX_USE_CXX11_ABI=1").status == Status::ok);
-    CHECK(check_libtorch_version(env.pins, {"1.13.1", "Debian package libtorch1.13 1.13.1+dfsg-4"}).status == Status::ok);
+    CHECK(check_libtorch_version(env.pins, {"1.13.1", "Debian package libtorch1.13 1.13.1+dfsg-4"}).status ==
+          Status::ok);
   }
 
   TEST_CASE("a missing data file fails with the install command") {
@@ -192,8 +196,8 @@ TEST_SUITE("doctor") {
     CHECK(r.name == "plugin fashion_mnist");
     CHECK(contains(r.found, "was built for plugin ABI version 99, but this harness speaks version 1"));
     CHECK(contains(r.fix, "rebuild the plugin against this TorchExam SDK"));
-    const fs::path real = fs::path(TORCHEXAM_TEST_PLUGIN_DIR).parent_path() / "plugins" /
-                          "libtorchexam-task-fashion_mnist.so";
+    const fs::path real =
+        fs::path(TORCHEXAM_TEST_PLUGIN_DIR).parent_path() / "plugins" / "libtorchexam-task-fashion_mnist.so";
     CHECK(check_plugin_abi("fashion_mnist", real).status == Status::ok);
     const CheckResult missing = check_plugin_abi("t", "", "no task plugin named 'nope'");
     CHECK(missing.status == Status::fail);
@@ -278,8 +282,9 @@ TEST_SUITE("doctor") {
     const CheckResult reference = check_blas("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3");
     CHECK(reference.status == Status::warn);
     CHECK(contains(reference.found, "reference BLAS: training is 2-8x slower"));
-    CHECK(contains(reference.fix, "update-alternatives --set libblas.so.3-x86_64-linux-gnu "
-                                  "/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3"));
+    CHECK(contains(reference.fix,
+                   "update-alternatives --set libblas.so.3-x86_64-linux-gnu "
+                   "/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3"));
     CHECK(check_blas("/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3").status == Status::ok);
 
     config::Pins pins;
@@ -314,8 +319,9 @@ TEST_SUITE("doctor") {
     f.budget_s = 600;
     f.exam_s = 5 * 3600;
     f.threads = 2;
-    CHECK(contains(describe(f), "task fashion_mnist: 4100 samples/s on 2 thread(s); reference needs about 70 s of "
-                                "its 10 min budget; the exam lasts 5.0 h"));
+    CHECK(contains(describe(f),
+                   "task fashion_mnist: 4100 samples/s on 2 thread(s); reference needs about 70 s of "
+                   "its 10 min budget; the exam lasts 5.0 h"));
     CHECK(check_forecast(f).status == Status::ok);
     Forecast over = f;
     over.reference_s = 900;
