@@ -816,8 +816,9 @@ std::optional<std::vector<DataSet>> read_data_list(Context& cx, const Entry& e) 
                   })
         .read(node);
     if (int(!d.apt.empty()) + int(!d.npm.empty()) + int(!d.installed.empty()) != 1)
-      cx.report(d.where, "data set '" + d.name +
-                             "' needs exactly one source: 'apt: PACKAGE', 'npm: PACKAGE@VERSION' or 'installed: PACKAGE'");
+      cx.report(d.where,
+                "data set '" + d.name +
+                    "' needs exactly one source: 'apt: PACKAGE', 'npm: PACKAGE@VERSION' or 'installed: PACKAGE'");
     for (const auto& other : out)
       if (!d.name.empty() && other.name == d.name) cx.report(d.where, "data set '" + d.name + "' is declared twice");
     out.push_back(std::move(d));
@@ -1026,7 +1027,6 @@ EnvironmentFile read_environment(Context& cx, const YAML::Node& root) {
       .alias("requirements", "resources")
       .alias("gpu", "cuda")
       .read(root);
-  env.pins.where = cx.at(root);
   check_pass_mark(cx, file, pass_mark_at);
   return file;
 }

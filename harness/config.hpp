@@ -156,7 +156,6 @@ struct Pins {
   uint64_t memory_bytes = 0;  // available memory (MemAvailable)
   enum class Cuda { none, optional, required } cuda = Cuda::none;
   std::vector<std::string> sandbox_require;  // layer names (sandbox::kLayerNames)
-  Mark where;  // environment.yaml, for messages
 };
 
 const char* to_string(Pins::Cuda c);

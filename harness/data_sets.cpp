@@ -17,7 +17,8 @@ bool SetStatus::ok() const {
 }
 
 fs::path set_dir(const config::DataSet& set, const fs::path& root) {
-  if (!set.installed.empty()) return set.items.empty() ? fs::path("/") : (fs::path("/") / set.items.front().path).parent_path();
+  if (!set.installed.empty())
+    return set.items.empty() ? fs::path("/") : (fs::path("/") / set.items.front().path).parent_path();
   return root / set.name;
 }
 

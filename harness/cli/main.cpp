@@ -97,7 +97,8 @@ int run_data(const config::Environment& env, bool check_only, bool as_json) {
 
 // `torchexam doctor`: every check, then (unless skipped) the forecast.
 int run_doctor(const config::Environment& env, bool has_env, bool forecast, double forecast_s, bool as_json) {
-  if (!as_json) fmt::print("torchexam doctor{}\n", has_env ? ": " + env.dir.string() : " (no environment: machine checks only)");
+  if (!as_json)
+    fmt::print("torchexam doctor{}\n", has_env ? ": " + env.dir.string() : " (no environment: machine checks only)");
   std::vector<doctor::CheckResult> checks = doctor::verify(env);
   if (!as_json)
     for (const auto& c : checks) fmt::print("{}\n", doctor::to_line(c));
@@ -171,7 +172,8 @@ int main(int argc, char** argv) {
 
   bool no_forecast = false;
   double forecast_s = 5;
-  auto* doctor_cmd = app.add_subcommand("doctor", "check this machine against an environment's pins, and forecast training times");
+  auto* doctor_cmd =
+      app.add_subcommand("doctor", "check this machine against an environment's pins, and forecast training times");
   doctor_cmd->add_option("ENV_DIR", env_dir, "exam environment folder (without it: the machine checks only)");
   doctor_cmd->add_flag("--json", as_json, "print one JSON object: {environment, ok, checks, forecasts}");
   doctor_cmd->add_flag("--no-forecast", no_forecast, "skip the training-time forecast (about 5 s per task)");

@@ -459,7 +459,8 @@ TEST_SUITE("daemon") {
       CHECK(e.code == -32005);
       const std::string message = e.what();
       CHECK(message.find("does not meet the exam environment's requirements") != std::string::npos);
-      CHECK(message.find("fail  sandbox: seccomp missing (disabled by TORCHEXAM_SANDBOX_DISABLE)") != std::string::npos);
+      CHECK(message.find("fail  sandbox: seccomp missing (disabled by TORCHEXAM_SANDBOX_DISABLE)") !=
+            std::string::npos);
       CHECK(message.find("fix: seccomp: unset TORCHEXAM_SANDBOX_DISABLE") != std::string::npos);
     }
     CHECK_FALSE(fs::exists(d.root / "ws"));
