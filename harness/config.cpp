@@ -20,6 +20,8 @@
 // (parsing, and around each file's validation) and become diagnostics.
 #include "config.hpp"
 
+#include "layers.hpp"  // sandbox layer names for the floor
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -264,6 +266,15 @@ int Ladder::score(double metric) const {
   return static_cast<int>(std::count_if(thresholds.begin(), thresholds.end(), [&](double t) {
     return higher_is_better ? metric >= t : metric <= t;
   }));
+}
+
+const char* to_string(Pins::Cuda c) {
+  switch (c) {
+    case Pins::Cuda::none: return "none";
+    case Pins::Cuda::optional: return "optional";
+    case Pins::Cuda::required: return "required";
+  }
+  return "none";
 }
 
 const TaskConfig* Environment::find_task(std::string_view id) const {
@@ -793,6 +804,7 @@ std::optional<std::vector<DataSet>> read_data_list(Context& cx, const Entry& e) 
                   })
         .optional("apt", [&](const Entry& a) { set(d.apt, read_string(cx, a)); })
         .optional("npm", [&](const Entry& n) { set(d.npm, read_string(cx, n)); })
+        .optional("installed", [&](const Entry& n) { set(d.installed, read_string(cx, n)); })
         .required("files",
                   [&](const Entry& f) {
                     if (!f.value.IsSequence() || f.value.size() == 0) {
@@ -803,8 +815,10 @@ std::optional<std::vector<DataSet>> read_data_list(Context& cx, const Entry& e) 
                       if (auto item = read_data_item(cx, f.value[j])) d.items.push_back(std::move(*item));
                   })
         .read(node);
-    if (d.apt.empty() == d.npm.empty())
-      cx.report(d.where, "data set '" + d.name + "' needs exactly one source: 'apt: PACKAGE' or 'npm: PACKAGE@VERSION'");
+    if (int(!d.apt.empty()) + int(!d.npm.empty()) + int(!d.installed.empty()) != 1)
+      cx.report(d.where,
+                "data set '" + d.name +
+                    "' needs exactly one source: 'apt: PACKAGE', 'npm: PACKAGE@VERSION' or 'installed: PACKAGE'");
     for (const auto& other : out)
       if (!d.name.empty() && other.name == d.name) cx.report(d.where, "data set '" + d.name + "' is declared twice");
     out.push_back(std::move(d));
@@ -812,17 +826,121 @@ std::optional<std::vector<DataSet>> read_data_list(Context& cx, const Entry& e) 
   return out;
 }
 
-void read_compiler(Context& cx, const Entry& e, Environment& env) {
-  if (!e.value.IsMap() && !e.value.IsNull()) {
-    type_error(cx, e, "a map");
-    return;
+// A version requirement: "1.13.1", "1.13", ">=12", ">=1.13, <2".
+std::optional<VersionSpec> read_version_spec(Context& cx, const Entry& e) {
+  const std::optional<std::string> text = read_string(cx, e);
+  if (!text) return std::nullopt;
+  try {
+    return VersionSpec::parse(*text);
+  } catch (const std::invalid_argument& error) {
+    type_error(cx, e, "a version requirement", error.what());
+    return std::nullopt;
   }
+}
+
+// One of `allowed`; otherwise "did you mean" from `aliases` or the edit distance.
+std::optional<std::string> read_choice(Context& cx, const Entry& e, const std::vector<std::string>& allowed,
+                                       const std::map<std::string, std::string>& aliases = {}) {
+  const std::optional<std::string> text = read_string(cx, e);
+  if (!text) return std::nullopt;
+  if (std::find(allowed.begin(), allowed.end(), *text) != allowed.end()) return text;
+  std::string message = "key '" + e.key + "' must be one of " + join(allowed, ", ") + ", got '" + *text + "'";
+  const auto alias = aliases.find(lowercase(*text));
+  const std::string suggestion = alias != aliases.end() ? alias->second : closest_match(*text, allowed);
+  if (!suggestion.empty()) message += "; did you mean '" + suggestion + "'?";
+  cx.report(e.where, std::move(message));
+  return std::nullopt;
+}
+
+bool is_map_or_null(Context& cx, const Entry& e) {
+  if (e.value.IsMap() || e.value.IsNull()) return true;
+  type_error(cx, e, "a map");
+  return false;
+}
+
+void read_compiler(Context& cx, const Entry& e, Environment& env) {
+  if (!is_map_or_null(cx, e)) return;
   MapReader(cx, "'compiler'")
       .optional("flags",
                 [&](const Entry& flags) {
                   if (auto list = read_string_list(cx, flags)) env.compiler_flags = texts(*list);
                 })
       .optional("timeout", [&](const Entry& timeout) { set(env.compile_timeout_s, read_duration(cx, timeout)); })
+      .optional("id",
+                [&](const Entry& id) {
+                  set(env.pins.compiler_id,
+                      read_choice(cx, id, {"gcc", "clang"}, {{"g++", "gcc"}, {"gnu", "gcc"}, {"clang++", "clang"}}));
+                })
+      .optional("version", [&](const Entry& v) { set(env.pins.compiler_version, read_version_spec(cx, v)); })
+      .alias("min_version", "version")
+      .alias("compiler", "id")
+      .read(e.value);
+}
+
+void read_libtorch(Context& cx, const Entry& e, Pins& pins) {
+  if (!is_map_or_null(cx, e)) return;
+  MapReader(cx, "'libtorch'")
+      .optional("version", [&](const Entry& v) { set(pins.libtorch_version, read_version_spec(cx, v)); })
+      .optional("cxx11_abi", [&](const Entry& abi) { set(pins.cxx11_abi, read_int(cx, abi, 0, 1)); })
+      .alias("abi", "cxx11_abi")
+      .alias("_glibcxx_use_cxx11_abi", "cxx11_abi")
+      .read(e.value);
+}
+
+void read_cmake(Context& cx, const Entry& e, Pins& pins) {
+  if (!is_map_or_null(cx, e)) return;
+  MapReader(cx, "'cmake'")
+      .optional("version", [&](const Entry& v) { set(pins.cmake_version, read_version_spec(cx, v)); })
+      .alias("min_version", "version")
+      .read(e.value);
+}
+
+void read_resources(Context& cx, const Entry& e, Pins& pins) {
+  if (!is_map_or_null(cx, e)) return;
+  MapReader(cx, "'resources'")
+      .optional("disk", [&](const Entry& d) { set(pins.disk_bytes, read_size(cx, d, 0, "0")); })
+      .optional("memory", [&](const Entry& m) { set(pins.memory_bytes, read_size(cx, m, 0, "0")); })
+      .alias("ram", "memory")
+      .alias("disk_space", "disk")
+      .read(e.value);
+}
+
+void read_cuda(Context& cx, const Entry& e, Pins& pins) {
+  const std::optional<std::string> c =
+      read_choice(cx, e, {"none", "optional", "required"}, {{"false", "none"}, {"no", "none"}, {"true", "required"}});
+  if (!c) return;
+  pins.cuda = *c == "required" ? Pins::Cuda::required : *c == "optional" ? Pins::Cuda::optional : Pins::Cuda::none;
+}
+
+// sandbox: {require: [layer, ...]}: the isolation floor.
+void read_sandbox(Context& cx, const Entry& e, Pins& pins) {
+  if (!is_map_or_null(cx, e)) return;
+  std::vector<std::string> known;
+  for (std::string_view name : sandbox::kLayerNames) known.emplace_back(name);
+  MapReader(cx, "'sandbox'")
+      .optional("require",
+                [&](const Entry& r) {
+                  const std::optional<std::vector<Located>> layers = read_string_list(cx, r);
+                  if (!layers) return;
+                  for (const Located& layer : *layers) {
+                    if (!sandbox::is_layer_name(layer.text)) {
+                      std::string message = "unknown sandbox layer '" + layer.text + "'";
+                      if (const std::string s = closest_match(layer.text, known); !s.empty())
+                        message += "; did you mean '" + s + "'?";
+                      else
+                        message += "; known layers: " + join(known, ", ");
+                      cx.report(layer.where, std::move(message));
+                    } else if (std::find(pins.sandbox_require.begin(), pins.sandbox_require.end(), layer.text) !=
+                               pins.sandbox_require.end()) {
+                      cx.report(layer.where, "sandbox layer '" + layer.text + "' is listed twice");
+                    } else {
+                      pins.sandbox_require.push_back(layer.text);
+                    }
+                  }
+                })
+      .alias("requires", "require")
+      .alias("required", "require")
+      .alias("floor", "require")
       .read(e.value);
 }
 
@@ -893,6 +1011,11 @@ EnvironmentFile read_environment(Context& cx, const YAML::Node& root) {
       .optional("threads", [&](const Entry& e) { set(env.threads, read_int(cx, e, kMinThreads, kMaxThreads)); })
       .optional("compiler", [&](const Entry& e) { read_compiler(cx, e, env); })
       .optional("data", [&](const Entry& e) { set(env.data, read_data_list(cx, e)); })
+      .optional("libtorch", [&](const Entry& e) { read_libtorch(cx, e, env.pins); })
+      .optional("cmake", [&](const Entry& e) { read_cmake(cx, e, env.pins); })
+      .optional("resources", [&](const Entry& e) { read_resources(cx, e, env.pins); })
+      .optional("cuda", [&](const Entry& e) { read_cuda(cx, e, env.pins); })
+      .optional("sandbox", [&](const Entry& e) { read_sandbox(cx, e, env.pins); })
       .required("tasks",
                 [&](const Entry& e) {
                   set(file.tasks, read_task_list(cx, e));
@@ -900,6 +1023,9 @@ EnvironmentFile read_environment(Context& cx, const YAML::Node& root) {
                 })
       .alias("time_limit", "duration")
       .alias("time", "duration")
+      .alias("torch", "libtorch")
+      .alias("requirements", "resources")
+      .alias("gpu", "cuda")
       .read(root);
   check_pass_mark(cx, file, pass_mark_at);
   return file;

@@ -16,10 +16,22 @@
 //   compiler:                   # optional
 //     flags: [-O2]              # extra flags for the candidate's code (default [-O2])
 //     timeout: 2m               # compile time limit (default 2m)
+//     id: gcc                   # pin: gcc or clang (the compiler this build uses)
+//     version: ">=12"           # pin: a version requirement (version_spec.hpp)
+//   libtorch:                   # optional pins
+//     version: 1.13.1           #   exact, prefix (1.13) or range (">=1.13, <2")
+//     cxx11_abi: 1              #   _GLIBCXX_USE_CXX11_ABI, 0 or 1
+//   cmake: {version: ">=3.25"}  # optional pin
+//   resources: {disk: 2GiB, memory: 4GiB}   # optional: free disk (state and
+//                               #   cache folders) and available memory needed
+//   cuda: none                  # optional: none (default), optional or required
+//   sandbox:                    # optional: the isolation floor
+//     require: [pid_namespace, rlimits]      # names from sandbox/layers.hpp
 //   tasks: [fashion_mnist]      # required, non-empty; each a sub-folder with task.yaml
 //   data:                       # optional: data sets installed by `torchexam data`
 //     - name: auto-mpg          #   [a-z0-9_-]+
-//       apt: python3-vega-datasets      # or npm: "@scope/pkg@1.2.3"
+//       apt: python3-vega-datasets      # or npm: "@scope/pkg@1.2.3",
+//                                       # or installed: dataset-fashion-mnist
 //       files:
 //         - path: usr/lib/python3/dist-packages/vega_datasets/_data/cars.json
 //           sha256: 0123...     #   64 hex digits
@@ -46,6 +58,8 @@
 //
 // Failure: ConfigError (never yaml-cpp's exceptions). Thread-safe: pure.
 #pragma once
+
+#include "version_spec.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -102,7 +116,9 @@ struct DataItem {
 struct DataSet {
   std::string name;  // [a-z0-9_-]+; the folder under the data directory
   std::string apt;   // a Debian package, or
-  std::string npm;   // an npm package with its version
+  std::string npm;   // an npm package with its version, or
+  std::string installed;  // a Debian package installed system-wide (apt-get install);
+                          // item paths are then relative to '/'
   std::vector<DataItem> items;
   Mark where;
 };
@@ -128,6 +144,22 @@ struct TaskConfig {
   Mark data_mark;
 };
 
+// What the environment pins about the machine; `torchexam doctor` checks
+// each against what it finds. Empty or unset members are not pinned.
+struct Pins {
+  std::string compiler_id;       // "gcc" | "clang" | "" (any)
+  VersionSpec compiler_version;  // empty: any
+  VersionSpec libtorch_version;
+  int cxx11_abi = -1;  // _GLIBCXX_USE_CXX11_ABI: 0 | 1 | -1 (not pinned)
+  VersionSpec cmake_version;
+  uint64_t disk_bytes = 0;    // free space in the state and cache folders
+  uint64_t memory_bytes = 0;  // available memory (MemAvailable)
+  enum class Cuda { none, optional, required } cuda = Cuda::none;
+  std::vector<std::string> sandbox_require;  // layer names (sandbox::kLayerNames)
+};
+
+const char* to_string(Pins::Cuda c);
+
 struct Environment {
   std::string name;
   std::string title;
@@ -139,6 +171,7 @@ struct Environment {
   double compile_timeout_s = 120;
   std::vector<TaskConfig> tasks;
   std::vector<DataSet> data;
+  Pins pins;
 
   const TaskConfig* find_task(std::string_view id) const;
   const DataSet* find_data(std::string_view name) const;

@@ -16,9 +16,14 @@ bool SetStatus::ok() const {
   return std::all_of(items.begin(), items.end(), [](const ItemStatus& i) { return i.state == ItemStatus::State::ok; });
 }
 
-fs::path set_dir(const config::DataSet& set, const fs::path& root) { return root / set.name; }
+fs::path set_dir(const config::DataSet& set, const fs::path& root) {
+  if (!set.installed.empty())
+    return set.items.empty() ? fs::path("/") : (fs::path("/") / set.items.front().path).parent_path();
+  return root / set.name;
+}
 
 fs::path item_path(const config::DataSet& set, const config::DataItem& item, const fs::path& root) {
+  if (!set.installed.empty()) return fs::path("/") / item.path;
   return set_dir(set, root) / fs::path(item.path).filename();
 }
 
@@ -72,7 +77,13 @@ fs::path only_file_with_extension(const fs::path& dir, const std::string& ext) {
 }  // namespace
 
 std::string source_text(const config::DataSet& set) {
+  if (!set.installed.empty()) return "Debian package " + set.installed + " (installed)";
   return set.apt.empty() ? "npm package " + set.npm : "Debian package " + set.apt;
+}
+
+std::string install_command(const config::DataSet& set, const fs::path& env_dir) {
+  if (!set.installed.empty()) return "apt-get install " + set.installed;
+  return "torchexam data " + env_dir.string();
 }
 
 SetStatus check(const config::DataSet& set, const fs::path& root) {
@@ -98,6 +109,9 @@ void install(const config::DataSet& set, const fs::path& root, const std::functi
     say(fmt::format("{}: installed and verified", set.name));
     return;
   }
+  if (!set.installed.empty())
+    throw std::runtime_error(fmt::format("{}: the {} is missing or differs; install it with: apt-get install {}",
+                                         set.name, source_text(set), set.installed));
   fs::create_directories(root);
   const fs::path work = root / fmt::format(".install-{}-{}", set.name, getpid());
   fs::remove_all(work);

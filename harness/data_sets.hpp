@@ -9,6 +9,9 @@
 // copies only the declared items, checks every hash, and only then moves the
 // set into place, so a failed or interrupted install never leaves a
 // half-installed set behind. npm paths are relative to the package root.
+// An `installed` set is a Debian package installed system-wide: its items
+// are checked where the package puts them (item paths relative to '/'), its
+// folder is the first item's, and install() only names the apt-get command.
 // Errors: std::runtime_error naming the set, the file, expected and actual
 // hashes, or the failing command and its output.
 #pragma once
@@ -50,7 +53,11 @@ SetStatus check(const config::DataSet& set, const std::filesystem::path& data_ro
 void install(const config::DataSet& set, const std::filesystem::path& data_root,
              const std::function<void(const std::string&)>& say);
 
-// The command that installs the set, for messages ("torchexam data ENV").
+// Where the set comes from, for messages ("Debian package python3-vega-datasets").
 std::string source_text(const config::DataSet& set);
+
+// The command that installs the set: "apt-get install PACKAGE" for an
+// `installed` set, else "torchexam data ENV_DIR".
+std::string install_command(const config::DataSet& set, const std::filesystem::path& env_dir);
 
 }  // namespace torchexam::data_sets

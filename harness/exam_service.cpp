@@ -522,6 +522,19 @@ ExamSummary ExamService::start(const StartOptions& o) {
       throw ServiceError(Kind::invalid_argument, "duration must be between 1 second and 7 days");
     duration = *o.duration_s;
   }
+  std::vector<doctor::CheckResult> problems;
+  if (I.opts.verify) {
+    for (auto& c : I.opts.verify(env))
+      if (c.status != doctor::Status::ok) problems.push_back(std::move(c));
+    if (o.mode == "exam" && !doctor::passed(problems)) {
+      std::string lines;
+      for (const auto& c : problems)
+        if (c.status == doctor::Status::fail) lines += "\n" + doctor::to_line(c);
+      throw ServiceError(Kind::environment_error,
+                         "this machine does not meet the exam environment's requirements (torchexam doctor " +
+                             env_dir.string() + " shows every check):" + lines);
+    }
+  }
   const int64_t now = I.clock.now_ms();
   try {
     CompilerOptions co{I.cache_dir(), env.compiler_flags, env.compile_timeout_s, nullptr};
@@ -544,7 +557,22 @@ ExamSummary ExamService::start(const StartOptions& o) {
   I.save(*s);
   I.sessions[s->rec.id] = s;
   I.start_watch(s);
-  return I.summary(*s);
+  ExamSummary summary = I.summary(*s);
+  summary.checks = std::move(problems);
+  return summary;
+}
+
+VerifyReport ExamService::verify(const fs::path& environment) const {
+  const auto& I = *impl_;
+  if (environment.empty()) throw ServiceError(Kind::invalid_argument, "the environment folder must be given");
+  VerifyReport r;
+  r.environment = fs::absolute(environment).lexically_normal();
+  const config::Environment env = Impl::load_env(r.environment);
+  if (I.opts.verify) r.checks = I.opts.verify(env);
+  r.ok = doctor::passed(r.checks);
+  const fs::path state = I.opts.state_dir.empty() ? paths::state_dir() : I.opts.state_dir;
+  r.forecasts = doctor::load_forecasts(doctor::forecast_file(state, env.name));
+  return r;
 }
 
 std::string ExamService::resolve(const std::string& session, const fs::path& workspace) const {

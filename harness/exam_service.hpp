@@ -21,6 +21,8 @@
 #include "clock.hpp"
 #include "compiler.hpp"
 #include "config.hpp"
+#include "doctor/check.hpp"
+#include "doctor/forecast.hpp"
 #include "events.hpp"
 #include "grader.hpp"
 #include "store.hpp"
@@ -84,7 +86,21 @@ struct ExamSummary {
   int total_score = 0;
   int pass_mark = 0;
   bool passed = false;
+  // exam/start only: the environment checks that did not pass (practice mode
+  // starts anyway, with these as warnings; exam mode refuses on a `fail`).
+  std::vector<doctor::CheckResult> checks;
 };
+
+// env/verify: the environment checks and the stored forecast.
+struct VerifyReport {
+  std::filesystem::path environment;
+  std::vector<doctor::CheckResult> checks;
+  std::vector<doctor::Forecast> forecasts;  // from the last `torchexam doctor` run, possibly none
+  bool ok = false;
+};
+
+// Checks this machine against an environment (the daemon passes doctor::verify).
+using VerifyFn = std::function<std::vector<doctor::CheckResult>(const config::Environment&)>;
 
 struct ProgressNote {
   std::string session;
@@ -134,6 +150,8 @@ struct ServiceOptions {
   // and the candidate's editor, and loses nothing when the machine is
   // otherwise idle. 0 leaves it alone. Syntax checks on save keep 0.
   int job_nice = 0;
+  VerifyFn verify;                  // empty: exam/start checks nothing, env/verify reports no checks
+  std::filesystem::path state_dir;  // where the forecast is stored (empty: paths::state_dir())
 };
 
 class ExamService {
@@ -150,7 +168,12 @@ class ExamService {
   // After a restart: sessions, timers, watchers, and the unfinished queue.
   void recover();
 
+  // Runs ServiceOptions::verify first: in exam mode a failed check refuses
+  // the start (environment_error, one line per failed check with its fix);
+  // in practice mode the failed and warned checks come back in `checks`.
   ExamSummary start(const StartOptions& o);
+  // The checks of `environment` (blocking: a few seconds) and its stored forecast.
+  VerifyReport verify(const std::filesystem::path& environment) const;
   // `session` may be "" when exactly one session is open (or `workspace`
   // names one): resolve() picks it or throws.
   std::string resolve(const std::string& session, const std::filesystem::path& workspace = {}) const;

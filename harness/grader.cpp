@@ -45,6 +45,20 @@ bool is_torchscript(const fs::path& source) {
   return ext == ".pt" || ext == ".pth";
 }
 
+std::map<std::string, std::string> task_plugin_options(const config::Environment& env, const config::TaskConfig& task) {
+  auto options = task.options;
+  if (!task.data.empty()) {
+    // The plugin reads the environment's installed data set.
+    const auto* set = env.find_data(task.data);
+    const fs::path dir = data_sets::set_dir(*set, paths::data_dir());
+    if (!fs::is_directory(dir))
+      throw std::runtime_error(fmt::format("the data set '{}' is not installed in {}; install it with: {}", task.data,
+                                           dir.string(), data_sets::install_command(*set, env.dir)));
+    options["data_dir"] = dir.string();
+  }
+  return options;
+}
+
 GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
   const auto start = Clock::now();
   GradeResult out;
@@ -61,17 +75,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     fs::create_directories(out.job_dir);
     const fs::path cache = req.cache_dir.empty() ? paths::cache_dir() : req.cache_dir;
     const fs::path plugin = paths::plugin(task.plugin);
-    auto options = task.options;
-    if (!task.data.empty()) {
-      // The plugin reads the environment's installed data set.
-      const auto* set = env.find_data(task.data);
-      const fs::path dir = data_sets::set_dir(*set, paths::data_dir());
-      if (!fs::is_directory(dir))
-        throw std::runtime_error(fmt::format("the data set '{}' is not installed in {}; install it with: torchexam "
-                                             "data {}",
-                                             task.data, dir.string(), env.dir.string()));
-      options["data_dir"] = dir.string();
-    }
+    auto options = task_plugin_options(env, task);
     for (const auto& [k, v] : req.extra_options) options[k] = v;
     const int threads = req.threads > 0 ? req.threads : task.threads > 0 ? task.threads : env.threads;
     const double budget = req.budget_s > 0 ? req.budget_s : task.time_budget_s;

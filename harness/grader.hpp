@@ -81,6 +81,12 @@ class GradeObserver {
 
 GradeResult grade(const GradeRequest& request, GradeObserver& observer);
 
+// The task's plugin options as the runner gets them: task.yaml's `options`
+// and, for a task with `data:`, data_dir=<the installed set's folder>.
+// Throws std::runtime_error naming the install command when that folder is
+// missing.
+std::map<std::string, std::string> task_plugin_options(const config::Environment& env, const config::TaskConfig& task);
+
 // True when `source` is a TorchScript archive (a zip with a .pt/.pth name).
 bool is_torchscript(const std::filesystem::path& source);
 

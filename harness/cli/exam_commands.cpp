@@ -180,6 +180,9 @@ std::optional<int> ExamCommands::run() {
                    format_duration(number(st, "remaining_s")));
         for (const auto& t : array(st, "tasks"))
           fmt::print("  {:<22} {}  ({})\n", text(t, "id"), text(t, "title"), text(t, "folder"));
+        for (const auto& c : array(st, "checks"))  // practice mode starts despite these
+          fmt::print(stderr, "{}: {}: {}; expected {}; fix: {}\n", text(c, "status") == "fail" ? "warning" : "note",
+                     text(c, "name"), text(c, "found"), text(c, "expected"), text(c, "fix"));
         fmt::print("edit each task's solution.cpp, then: torchexam submit TASK --wait\n");
       }
     } else if (cmd == status_ || cmd == stop_ || cmd == pause_ || cmd == resume_) {

@@ -3,6 +3,7 @@
 //   torchexam grade ENV_DIR TASK SOURCE [--json] [--threads N] [--limit N] [--budget S]
 //                   [--option KEY=VALUE]...
 //   torchexam prepare ENV_DIR
+//   torchexam doctor [ENV_DIR] [--json] [--no-forecast]   (exit 0 iff every required check passes)
 //   torchexam start|status|submit|history|restore|stop|pause|resume|daemon ...
 //                   (through the daemon; see exam_commands.hpp)
 //   torchexam lsp [--socket PATH]   the language server on stdin/stdout (lsp/run.hpp)
@@ -14,6 +15,7 @@
 #include "compiler.hpp"
 #include "data_sets.hpp"
 #include "config.hpp"
+#include "doctor.hpp"
 #include "grade_json.hpp"
 #include "grader.hpp"
 #include "exam_commands.hpp"
@@ -96,6 +98,44 @@ int run_data(const config::Environment& env, bool check_only, bool as_json) {
   return failures ? 1 : 0;
 }
 
+// `torchexam doctor`: every check, then (unless skipped) the forecast.
+int run_doctor(const config::Environment& env, bool has_env, bool forecast, double forecast_s, bool as_json) {
+  if (!as_json)
+    fmt::print("torchexam doctor{}\n", has_env ? ": " + env.dir.string() : " (no environment: machine checks only)");
+  std::vector<doctor::CheckResult> checks = doctor::verify(env);
+  if (!as_json)
+    for (const auto& c : checks) fmt::print("{}\n", doctor::to_line(c));
+  std::vector<doctor::Forecast> forecasts;
+  if (forecast && has_env && doctor::passed(checks)) {
+    if (!as_json) fmt::print("training-time forecast (about {:.0f} s of training per task):\n", forecast_s);
+    doctor::ForecastOptions fo;
+    fo.measure_s = forecast_s;
+    fo.cache_dir = paths::cache_dir();
+    fo.work_dir = paths::state_dir() / "jobs";
+    fo.say = [&](const std::string& line) {
+      if (!as_json && isatty(STDERR_FILENO)) fmt::print(stderr, "  {}\r\033[K", line);
+    };
+    for (const auto& task : env.tasks) {
+      forecasts.push_back(doctor::forecast_task(env, task, fo));
+      checks.push_back(doctor::check_forecast(forecasts.back()));
+      if (!as_json) fmt::print("{}\n", doctor::to_line(checks.back()));
+    }
+    try {
+      doctor::store_forecasts(doctor::forecast_file(paths::state_dir(), env.name), forecasts);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "torchexam: could not store the forecast: {}\n", e.what());
+    }
+  } else if (forecast && has_env && !as_json) {
+    fmt::print("forecast skipped: a required check failed\n");
+  }
+  const bool ok = doctor::passed(checks);
+  if (as_json)
+    std::cout << json::serialize(doctor::report_json(env, checks, forecasts)) << std::endl;
+  else
+    fmt::print("{}\n", ok ? "every required check passed" : "a required check failed: see the fix on its line");
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,6 +173,16 @@ int main(int argc, char** argv) {
   data_cmd->add_flag("--check", check_only, "only verify what is installed (exit 1 if anything is missing or wrong)");
   data_cmd->add_flag("--json", as_json, "print the status as JSON");
 
+  bool no_forecast = false;
+  double forecast_s = 5;
+  auto* doctor_cmd =
+      app.add_subcommand("doctor", "check this machine against an environment's pins, and forecast training times");
+  doctor_cmd->add_option("ENV_DIR", env_dir, "exam environment folder (without it: the machine checks only)");
+  doctor_cmd->add_flag("--json", as_json, "print one JSON object: {environment, ok, checks, forecasts}");
+  doctor_cmd->add_flag("--no-forecast", no_forecast, "skip the training-time forecast (about 5 s per task)");
+  doctor_cmd->add_option("--forecast-seconds", forecast_s, "seconds of reference training measured per task")
+      ->check(CLI::Range(1.0, 60.0));
+
   cli::ExamCommands exam_commands(app);
 
   std::string lsp_socket;
@@ -158,6 +208,7 @@ int main(int argc, char** argv) {
   }
 
   config::Environment env;
+  if (doctor_cmd->parsed() && env_dir.empty()) return run_doctor(env, false, false, forecast_s, as_json);
   try {
     env = config::load_environment(env_dir);
   } catch (const config::ConfigError& e) {
@@ -166,6 +217,7 @@ int main(int argc, char** argv) {
   }
 
   if (data_cmd->parsed()) return run_data(env, check_only, as_json);
+  if (doctor_cmd->parsed()) return run_doctor(env, true, !no_forecast, forecast_s, as_json);
 
   if (prepare_cmd->parsed()) {
     try {

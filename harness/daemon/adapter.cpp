@@ -111,6 +111,8 @@ Adapter::Adapter(ExamService& service, std::function<void(std::string)> notify, 
   });
   bind<SubmissionParams>(binder_, method::submission_restore,
                          [&s](const SubmissionParams& p) { return to_json(s.restore(p.submission)); });
+  bind<VerifyParams>(binder_, method::env_verify,
+                     [&s](const VerifyParams& p) { return to_json(s.verify(p.environment)); });
   bind<EmptyParams>(binder_, method::daemon_info, [&s, info](const EmptyParams&) {
     return json::value(json::object{{"pid", info.pid},
                                     {"version", build_config::kVersion},

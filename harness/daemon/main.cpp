@@ -9,6 +9,7 @@
 // running.
 #include "adapter.hpp"
 #include "clock.hpp"
+#include "doctor.hpp"
 #include "exam_service.hpp"
 #include "paths.hpp"
 #include "server.hpp"
@@ -114,6 +115,8 @@ int main(int argc, char** argv) {
     so.concurrency = concurrency;
     so.job_nice = job_nice;
     so.jobs_dir = state / "jobs";
+    so.state_dir = state;
+    so.verify = [](const config::Environment& env) { return doctor::verify(env, {/*check_daemon=*/false}); };
     if (watcher != "none") {
       so.watch = [&io, watcher](const fs::path& root, std::function<void(const std::vector<fs::path>&)> changed)
           -> std::shared_ptr<void> {

@@ -1,5 +1,7 @@
 #include "protocol/messages.hpp"
 
+#include "doctor/check.hpp"
+#include "doctor/forecast.hpp"
 #include "grade_json.hpp"
 
 #include <cmath>
@@ -15,6 +17,14 @@ StartParams from_json(const json::value& v, StartParams*) {
   p.mode = f.opt_string("mode").value_or("practice");
   p.duration_s = f.opt_number("duration_s");
   p.overwrite = f.opt_bool("overwrite").value_or(false);
+  return p;
+}
+
+VerifyParams from_json(const json::value& v, VerifyParams*) {
+  Fields f(v);
+  f.only({"environment"});
+  VerifyParams p;
+  p.environment = f.string("environment");
   return p;
 }
 
@@ -84,6 +94,14 @@ json::value to_json(const TaskSummary& t) {
                       {"diagnostics", torchexam::to_json(t.diagnostics)}};
 }
 
+namespace {
+json::array checks_json(const std::vector<doctor::CheckResult>& checks) {
+  json::array out;
+  for (const auto& c : checks) out.push_back(doctor::to_json(c));
+  return out;
+}
+}  // namespace
+
 json::value to_json(const ExamSummary& s) {
   json::array tasks, queue;
   for (const auto& t : s.tasks) tasks.push_back(to_json(t));
@@ -102,7 +120,17 @@ json::value to_json(const ExamSummary& s) {
                       {"queue", std::move(queue)},
                       {"total_score", s.total_score},
                       {"pass_mark", s.pass_mark},
-                      {"passed", s.passed}};
+                      {"passed", s.passed},
+                      {"checks", checks_json(s.checks)}};
+}
+
+json::value to_json(const VerifyReport& r) {
+  json::array forecasts;
+  for (const auto& f : r.forecasts) forecasts.push_back(doctor::to_json(f));
+  return json::object{{"environment", r.environment.string()},
+                      {"ok", r.ok},
+                      {"checks", checks_json(r.checks)},
+                      {"forecasts", std::move(forecasts)}};
 }
 
 json::value to_json(const store::SubmissionRecord& r, int queue_position) {

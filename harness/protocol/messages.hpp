@@ -27,6 +27,7 @@ inline constexpr const char* submission_list = "submission/list";
 inline constexpr const char* submission_get = "submission/get";
 inline constexpr const char* submission_cancel = "submission/cancel";
 inline constexpr const char* submission_restore = "submission/restore";
+inline constexpr const char* env_verify = "env/verify";
 inline constexpr const char* daemon_info = "daemon/info";
 inline constexpr const char* daemon_shutdown = "daemon/shutdown";
 // Notifications, daemon to client.
@@ -75,6 +76,11 @@ struct SubmissionParams {
 };
 SubmissionParams from_json(const json::value& v, SubmissionParams*);
 
+struct VerifyParams {
+  std::string environment;
+};
+VerifyParams from_json(const json::value& v, VerifyParams*);
+
 struct EmptyParams {};
 EmptyParams from_json(const json::value& v, EmptyParams*);
 
@@ -82,6 +88,7 @@ json::value to_json(const ExamSummary& s);
 json::value to_json(const TaskSummary& t);
 json::value to_json(const store::SubmissionRecord& r, int queue_position);
 json::value to_json(const RestoreResult& r);
+json::value to_json(const VerifyReport& r);
 json::value to_json(const ProgressNote& n);
 json::value finished_note(const store::SubmissionRecord& r);
 json::value timer_note(const store::SessionRecord& s, double remaining_s, std::optional<int> warning);

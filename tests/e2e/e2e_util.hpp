@@ -2,7 +2,7 @@
 // CLI (--json) and look for processes a job may have left behind.
 #pragma once
 
-#include "process.hpp"
+#include "run_cli.hpp"
 
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
@@ -30,22 +30,16 @@ struct Graded {
 };
 
 inline Graded grade(const fs::path& solution, std::vector<std::string> extra, const std::string& task = "fashion_mnist") {
-  torchexam::ProcessSpec spec;
-  spec.exe = kCli;
-  spec.args = {"grade", (kSource / "environments/practice").string(), task, solution.string(), "--json"};
-  spec.args.insert(spec.args.end(), extra.begin(), extra.end());
-  spec.stderr_file = fs::temp_directory_path() / ("torchexam-e2e-" + std::to_string(getpid()) + ".stderr");
-  spec.wall_timeout_s = 1800;
-  std::string out;
-  auto r = torchexam::run_process(spec, [&](std::string_view line) { out += std::string(line) + "\n"; });
+  std::vector<std::string> args = {"grade", (kSource / "environments/practice").string(), task, solution.string(),
+                                   "--json"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const test::CliRun run = test::run_cli(kCli, std::move(args));
   Graded g;
-  g.exit_code = r.exit_code.value_or(-1);
-  std::ifstream err(spec.stderr_file);
-  g.stderr_text.assign(std::istreambuf_iterator<char>(err), {});
-  fs::remove(spec.stderr_file);
+  g.exit_code = run.exit_code;
+  g.stderr_text = run.err;
   json::error_code ec;
-  auto v = json::parse(out, ec);
-  INFO("stdout: " << out);
+  auto v = json::parse(run.out, ec);
+  INFO("stdout: " << run.out);
   INFO("stderr: " << g.stderr_text);
   REQUIRE_FALSE(ec);
   REQUIRE(v.is_object());

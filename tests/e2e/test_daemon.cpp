@@ -438,4 +438,41 @@ TEST_SUITE("daemon") {
     CHECK_FALSE(st.at("tasks").at(0).at("diagnostics").as_array().empty());
     CHECK(st.at("tasks").at(0).at("submissions").to_number<int>() == 0);
   }
+
+  TEST_CASE("exam/start checks the sandbox floor: exam mode refuses, practice mode warns") {
+    // An environment whose floor requires seccomp, and a daemon whose probe
+    // reports seccomp missing (TORCHEXAM_SANDBOX_DISABLE, inherited).
+    Daemon d("floor");
+    const fs::path env = d.root / "env";
+    fs::copy(kTinyEnv, env, fs::copy_options::recursive);
+    std::ofstream(env / "environment.yaml", std::ios::app) << "sandbox: {require: [rlimits, seccomp]}\n";
+    setenv("TORCHEXAM_SANDBOX_DISABLE", "seccomp", 1);
+    const auto exited = d.start();
+    unsetenv("TORCHEXAM_SANDBOX_DISABLE");
+    REQUIRE_FALSE(exited);
+    auto c = d.client();
+    json::object params{{"environment", env.string()}, {"workspace", (d.root / "ws").string()}, {"mode", "exam"}};
+    try {
+      c->call("exam/start", params);
+      FAIL("an exam-mode start below the sandbox floor was accepted");
+    } catch (const protocol::RpcError& e) {
+      CHECK(e.code == -32005);
+      const std::string message = e.what();
+      CHECK(message.find("does not meet the exam environment's requirements") != std::string::npos);
+      CHECK(message.find("fail  sandbox: seccomp missing (disabled by TORCHEXAM_SANDBOX_DISABLE)") !=
+            std::string::npos);
+      CHECK(message.find("fix: seccomp: unset TORCHEXAM_SANDBOX_DISABLE") != std::string::npos);
+    }
+    CHECK_FALSE(fs::exists(d.root / "ws"));
+    params["mode"] = "practice";
+    const json::value started = c->call("exam/start", params);
+    const auto& checks = started.at("checks").as_array();
+    bool sandbox_failed = false;
+    for (const auto& check : checks)
+      sandbox_failed = sandbox_failed || (json::value_to<std::string>(check.at("name")) == "sandbox" &&
+                                          json::value_to<std::string>(check.at("status")) == "fail");
+    CHECK(sandbox_failed);
+    const json::value verified = c->call("env/verify", json::object{{"environment", env.string()}});
+    CHECK_FALSE(verified.at("ok").as_bool());
+  }
 }

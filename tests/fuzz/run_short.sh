@@ -36,7 +36,9 @@ fi
 # The protocol layer and what its objects reference, nothing more:
 # messages.cpp's to_json(TaskSummary) needs torchexam::to_json(diagnostics)
 # from grade_json.cpp, whose to_json(GradeResult) needs to_string(Verdict)
-# from sandbox/verdict.cpp. Everything else is in headers; only Boost.JSON is
+# from sandbox/verdict.cpp; the exam summary's and env/verify's checks and
+# forecasts need harness/doctor/json.cpp and check.cpp (to_string(Status)).
+# Everything else is in headers; only Boost.JSON is
 # a library to link (fmt, yaml-cpp, OpenSSL, SQLite are not referenced).
 # All of it is compiled here, so all of it is coverage-instrumented.
 sources="
@@ -46,6 +48,8 @@ sources="
   $src/harness/protocol/messages.cpp
   $src/harness/grade_json.cpp
   $src/sandbox/verdict.cpp
+  $src/harness/doctor/check.cpp
+  $src/harness/doctor/json.cpp
 "
 echo "run_short.sh: building $build/fuzz_protocol with $cxx" >&2
 # shellcheck disable=SC2086  # word splitting of $sources and the extra flags is intended

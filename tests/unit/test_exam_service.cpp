@@ -79,6 +79,7 @@ struct Fixture {
   std::unique_ptr<store::Store> db = store::Store::open(root / "state");
   std::unique_ptr<ExamService> service;
   Recorder rec;
+  VerifyFn verify;  // set, then make_service(), to check the environment at start
 
   Fixture() { make_service(); }
   ~Fixture() {
@@ -89,6 +90,8 @@ struct Fixture {
     ServiceOptions o;
     o.jobs_dir = root / "jobs";
     o.cache_dir = root / "cache";
+    o.verify = verify;
+    o.state_dir = root / "state";
     service = std::make_unique<ExamService>(io, clock, *db, o,
                                             [this](const GradeRequest& r, GradeObserver& ob) { return grader(r, ob); });
     service->add_listener(&rec);
@@ -337,5 +340,66 @@ TEST_SUITE("exam_service") {
     o.environment = f.root / "nowhere";
     o.workspace = f.root / "ws2";
     CHECK_THROWS_WITH_AS(f.service->start(o), doctest::Contains("environment.yaml"), ServiceError);
+  }
+
+  TEST_CASE("exam/start runs the environment checks: exam mode refuses a failed one, practice mode warns") {
+    Fixture f;
+    int runs = 0;
+    f.verify = [&runs](const config::Environment&) {
+      ++runs;
+      return std::vector<doctor::CheckResult>{
+          {"compiler", doctor::Status::ok, "gcc 12.2.0", "gcc >=12", ""},
+          {"data auto-mpg", doctor::Status::fail, "cars.json is missing", "1 item(s)", "torchexam data ENV"},
+          {"cpu", doctor::Status::warn, "no avx2", "avx2 and fma", "none needed"}};
+    };
+    f.service.reset();
+    f.make_service();
+    StartOptions o;
+    o.environment = kEnv;
+    o.workspace = f.root / "ws";
+    o.mode = "exam";
+    std::string refusal;
+    try {
+      f.service->start(o);
+    } catch (const ServiceError& e) {
+      refusal = e.what();
+      CHECK(e.kind == ServiceError::Kind::environment_error);
+    }
+    CHECK(refusal.find("does not meet the exam environment's requirements") != std::string::npos);
+    CHECK(refusal.find("\nfail  data auto-mpg: cars.json is missing; expected 1 item(s); fix: torchexam data ENV") !=
+          std::string::npos);
+    CHECK(refusal.find("cpu") == std::string::npos);  // a warning does not refuse
+    CHECK_FALSE(fs::exists(f.root / "ws"));  // refused before provisioning
+    const ExamSummary s = f.start("practice");
+    REQUIRE(s.checks.size() == 2);  // the failed and the warned check, same messages
+    CHECK(s.checks[0].name == "data auto-mpg");
+    CHECK(s.checks[0].fix == "torchexam data ENV");
+    CHECK(s.checks[1].status == doctor::Status::warn);
+    CHECK(runs == 2);
+
+    const VerifyReport r = f.service->verify(kEnv);
+    CHECK_FALSE(r.ok);
+    CHECK(r.checks.size() == 3);
+    CHECK(r.forecasts.empty());
+  }
+
+  TEST_CASE("env/verify returns the stored forecast") {
+    Fixture f;
+    f.verify = [](const config::Environment&) {
+      return std::vector<doctor::CheckResult>{{"compiler", doctor::Status::ok, "gcc 12.2.0", "gcc >=12", ""}};
+    };
+    f.service.reset();
+    f.make_service();
+    const std::string name = config::load_environment(kEnv).name;
+    doctor::Forecast fc;
+    fc.task = "fashion_mnist";
+    fc.samples_per_s = 4000;
+    fc.reference_s = 70;
+    doctor::store_forecasts(doctor::forecast_file(f.root / "state", name), {fc});
+    const VerifyReport r = f.service->verify(kEnv);
+    CHECK(r.ok);
+    REQUIRE(r.forecasts.size() == 1);
+    CHECK(r.forecasts[0].reference_s == doctest::Approx(70));
+    CHECK_THROWS_AS(f.service->verify(f.root / "nowhere"), ServiceError);
   }
 }

@@ -1,0 +1,38 @@
+// doctor/check.hpp — the result of one environment check, as `torchexam
+// doctor`, the daemon's `env/verify` and `exam/start` report it.
+//
+// Each check is a small function (checks.hpp) that looks at one thing and
+// says what it found, what the environment expects, and, when it is not ok,
+// the exact command or step that fixes it. `fail` means a required check
+// failed (doctor exits 1; an exam-mode start is refused); `warn` is advice
+// (slower training, a daemon that will start on demand).
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include <string>
+#include <vector>
+
+namespace torchexam::doctor {
+
+enum class Status { ok, warn, fail };
+const char* to_string(Status s);
+
+struct CheckResult {
+  std::string name;  // "compiler", "data auto-mpg", "plugin fashion_mnist", ...
+  Status status = Status::ok;
+  std::string found;
+  std::string expected;
+  std::string fix;  // empty when ok
+};
+
+// True when no result is `fail`.
+bool passed(const std::vector<CheckResult>& results);
+
+// "fail  data auto-mpg: found ...; expected ...; fix: ..." (one line).
+std::string to_line(const CheckResult& r);
+
+// {"name", "status", "found", "expected", "fix"} (json.cpp)
+boost::json::value to_json(const CheckResult& r);
+
+}  // namespace torchexam::doctor

@@ -1,0 +1,71 @@
+#include "doctor.hpp"
+
+#include "build_config.hpp"
+#include "checks.hpp"
+#include "paths.hpp"
+
+#include <boost/json.hpp>
+
+#include <set>
+
+namespace torchexam::doctor {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+fs::path torch_probe_path() {
+  if (const char* v = std::getenv("TORCHEXAM_TORCH_PROBE"); v && *v) return v;
+  return paths::executable_dir() / "torchexam-torch-probe";
+}
+
+std::vector<CheckResult> verify(const config::Environment& env, const VerifyOptions& o) {
+  const config::Pins& pins = env.pins;
+  std::vector<CheckResult> out;
+
+  const fs::path cxx = build_config::kCxx;
+  out.push_back(check_compiler(pins, probe_compiler(cxx), cxx));
+  out.push_back(check_libtorch_version(
+      pins, probe_libtorch_version(build_config::kTorchIncludeDirs, build_config::kTorchLibDir)));
+  out.push_back(check_cxx11_abi(pins, build_config::kTorchCxxFlags));
+  const TorchProbe probe = run_torch_probe(torch_probe_path());
+  out.push_back(check_libtorch_runs(probe));
+  out.push_back(check_cuda(pins, probe));
+  out.push_back(check_cmake(pins, probe_cmake()));
+
+  std::set<std::string> plugins;
+  for (const auto& task : env.tasks) {
+    if (!plugins.insert(task.plugin).second) continue;
+    fs::path plugin;
+    std::string lookup_error;
+    try {
+      plugin = paths::plugin(task.plugin);
+    } catch (const std::exception& e) {
+      lookup_error = e.what();
+    }
+    out.push_back(check_plugin_abi(task.id, plugin, lookup_error));
+  }
+  const fs::path data_root = paths::data_dir();
+  for (const auto& set : env.data) out.push_back(check_data_set(set, data_root, env.dir));
+
+  out.push_back(check_blas(probe_blas()));
+  const fs::path state = paths::state_dir(), cache = paths::cache_dir(), socket = paths::socket_path();
+  out.push_back(check_writable("state", state, "TORCHEXAM_STATE_DIR"));
+  out.push_back(check_writable("cache", cache, "TORCHEXAM_CACHE_DIR"));
+  out.push_back(check_writable("runtime", socket.parent_path(), "TORCHEXAM_SOCKET"));
+  out.push_back(check_disk(pins, {state, cache}));
+  out.push_back(check_memory(pins, read_text_file("/proc/meminfo")));
+  out.push_back(check_cpu_features(read_text_file("/proc/cpuinfo")));
+  out.push_back(check_sandbox_floor(pins, sandbox::probe_layers()));
+  if (o.check_daemon) out.push_back(check_daemon(socket));
+  return out;
+}
+
+json::value report_json(const config::Environment& env, const std::vector<CheckResult>& checks,
+                        const std::vector<Forecast>& forecasts) {
+  json::array c, f;
+  for (const auto& r : checks) c.push_back(to_json(r));
+  for (const auto& x : forecasts) f.push_back(to_json(x));
+  return json::object{
+      {"environment", env.dir.string()}, {"ok", passed(checks)}, {"checks", std::move(c)}, {"forecasts", std::move(f)}};
+}
+
+}  // namespace torchexam::doctor

@@ -1,0 +1,266 @@
+// Toolchain checks: compiler, LibTorch (version, ABI, runs, CUDA), CMake.
+#include "checks.hpp"
+
+#include "process.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+#include <boost/json.hpp>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+namespace torchexam::doctor {
+namespace fs = std::filesystem;
+
+std::optional<std::string> command_output(const std::string& exe, const std::vector<std::string>& args,
+                                          double timeout_s) {
+  fs::path path = exe;
+  if (exe.find('/') == std::string::npos) {
+    path.clear();
+    const char* env_path = std::getenv("PATH");
+    std::istringstream dirs(env_path ? env_path : "/usr/local/bin:/usr/bin:/bin");
+    for (std::string dir; std::getline(dirs, dir, ':');) {
+      std::error_code ec;
+      if (!dir.empty() && fs::is_regular_file(fs::path(dir) / exe, ec) &&
+          access((fs::path(dir) / exe).c_str(), X_OK) == 0) {
+        path = fs::path(dir) / exe;
+        break;
+      }
+    }
+    if (path.empty()) return std::nullopt;
+  }
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  const fs::path err =
+      fs::temp_directory_path() / fmt::format("torchexam-doctor-{}-{}.err", getpid(), path.filename().string());
+  ProcessSpec spec;
+  spec.exe = path;
+  spec.args = args;
+  spec.stderr_file = err;
+  spec.wall_timeout_s = timeout_s;
+  std::string out;
+  try {
+    const ProcessResult r = run_process(spec, [&](std::string_view line) { out += std::string(line) + "\n"; });
+    fs::remove(err, ec);
+    if (r.timed_out || !r.exit_code || *r.exit_code != 0) return std::nullopt;
+  } catch (const std::exception&) {
+    fs::remove(err, ec);
+    return std::nullopt;
+  }
+  return out;
+}
+
+namespace {
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+// The last whitespace-separated word of `line` that reads as a version.
+std::string last_version_word(const std::string& line) {
+  std::istringstream words(line);
+  std::string found;
+  for (std::string w; words >> w;)
+    if (auto v = parse_version(w); v && v->size() >= 2) found = torchexam::to_string(*v);
+  return found;
+}
+
+CheckResult result(std::string name, Status status, std::string found, std::string expected, std::string fix = "") {
+  return {std::move(name), status, std::move(found), std::move(expected), status == Status::ok ? "" : std::move(fix)};
+}
+
+}  // namespace
+
+std::optional<CompilerInfo> probe_compiler(const fs::path& cxx) {
+  const auto out = command_output(cxx.string(), {"--version"});
+  if (!out) return std::nullopt;
+  CompilerInfo info;
+  info.banner = first_line(*out);
+  if (out->find("clang") != std::string::npos)
+    info.id = "clang";
+  else if (out->find("Free Software Foundation") != std::string::npos || info.banner.find("g++") != std::string::npos ||
+           info.banner.find("gcc") != std::string::npos)
+    info.id = "gcc";
+  info.version = last_version_word(info.banner);
+  return info;
+}
+
+CheckResult check_compiler(const config::Pins& pins, const std::optional<CompilerInfo>& found, const fs::path& cxx) {
+  std::string expected = pins.compiler_id.empty() ? "a C++17 compiler" : pins.compiler_id;
+  if (!pins.compiler_version.empty()) expected += " " + pins.compiler_version.text();
+  const std::string install = pins.compiler_id == "clang" ? "apt-get install clang" : "apt-get install g++";
+  if (!found)
+    return result("compiler", Status::fail, cxx.string() + " does not run", expected,
+                  install + ", then reconfigure: cmake -S . -B build");
+  const std::string seen =
+      (found->id.empty() ? "unknown compiler" : found->id) + " " + found->version + " (" + cxx.string() + ")";
+  if (!pins.compiler_id.empty() && found->id != pins.compiler_id)
+    return result("compiler", Status::fail, seen, expected,
+                  install + ", then build with it: cmake -S . -B build -DCMAKE_CXX_COMPILER=" +
+                      (pins.compiler_id == "clang" ? "clang++" : "g++"));
+  const auto v = parse_version(found->version);
+  if (!pins.compiler_version.empty() && (!v || !pins.compiler_version.matches(*v)))
+    return result("compiler", Status::fail, seen, expected,
+                  "install a " + expected + " (Debian 12: " + install + ") and rebuild with it");
+  return result("compiler", Status::ok, seen, expected);
+}
+
+LibTorchInfo probe_libtorch_version(const std::string& include_dirs, const fs::path& lib_dir) {
+  LibTorchInfo info;
+  std::error_code ec;
+  const fs::path c10 = fs::canonical(lib_dir / "libc10.so", ec);
+  if (!ec) {
+    if (auto owner = command_output("dpkg-query", {"-S", c10.string()})) {
+      const std::string package = owner->substr(0, owner->find(':'));
+      if (auto version = command_output("dpkg-query", {"-W", "-f=${Version}", package})) {
+        if (auto v = parse_version(*version)) {
+          info.version = torchexam::to_string(*v);
+          info.source = "Debian package " + package + " " + first_line(*version);
+          return info;
+        }
+      }
+    }
+  }
+  std::istringstream dirs(include_dirs);
+  for (std::string dir; std::getline(dirs, dir, ';');) {
+    const std::string text = read_text_file(fs::path(dir) / "torch" / "version.h");
+    if (text.empty()) continue;
+    std::smatch m;
+    static const std::regex kMajor(R"(TORCH_VERSION_MAJOR\s+(\d+))"), kMinor(R"(TORCH_VERSION_MINOR\s+(\d+))"),
+        kPatch(R"(TORCH_VERSION_PATCH\s+(\d+))");
+    std::string parts[3];
+    const std::regex* res[3] = {&kMajor, &kMinor, &kPatch};
+    for (int i = 0; i < 3; ++i)
+      if (std::regex_search(text, m, *res[i])) parts[i] = m[1];
+    if (parts[0].empty() || parts[1].empty()) continue;
+    info.version = parts[0] + "." + parts[1] + (parts[2].empty() ? "" : "." + parts[2]);
+    info.source = (fs::path(dir) / "torch" / "version.h").string();
+    return info;
+  }
+  return info;
+}
+
+CheckResult check_libtorch_version(const config::Pins& pins, const LibTorchInfo& found) {
+  const std::string expected = pins.libtorch_version.empty() ? "any" : pins.libtorch_version.text();
+  const std::string fix = "install LibTorch " + expected +
+                          " (Debian 12: apt-get install libtorch-dev, which is 1.13.1) and rebuild: cmake -S . -B "
+                          "build && cmake --build build; or correct libtorch.version in environment.yaml";
+  if (found.version.empty()) return result("libtorch version", Status::fail, "LibTorch not found", expected, fix);
+  const std::string seen = found.version + " (" + found.source + ")";
+  const auto v = parse_version(found.version);
+  if (!pins.libtorch_version.empty() && (!v || !pins.libtorch_version.matches(*v)))
+    return result("libtorch version", Status::fail, seen, expected, fix);
+  return result("libtorch version", Status::ok, seen, expected);
+}
+
+CheckResult check_cxx11_abi(const config::Pins& pins, const std::string& torch_cxx_flags) {
+  static const std::regex kAbi(R"(-D_GLIBCXX_USE_CXX11_ABI=(\d))");
+  std::smatch m;
+  // Without the flag, the compiler's default: 1 for GCC 5 and later.
+  const int found = std::regex_search(torch_cxx_flags, m, kAbi) ? std::stoi(m[1]) : 1;
+  const std::string seen =
+      "_GLIBCXX_USE_CXX11_ABI=" + std::to_string(found) + " (LibTorch's CMake flags: '" + torch_cxx_flags + "')";
+  if (pins.cxx11_abi < 0) return result("libtorch abi", Status::ok, seen, "any");
+  const std::string expected = "_GLIBCXX_USE_CXX11_ABI=" + std::to_string(pins.cxx11_abi);
+  if (found != pins.cxx11_abi)
+    return result("libtorch abi", Status::fail, seen, expected,
+                  "use a LibTorch built with " + expected +
+                      (pins.cxx11_abi == 1 ? " (Debian's libtorch-dev, or pytorch.org's 'cxx11 ABI' download)"
+                                           : " (pytorch.org's 'Pre-cxx11 ABI' download)") +
+                      " and rebuild, or correct libtorch.cxx11_abi in environment.yaml");
+  return result("libtorch abi", Status::ok, seen, expected);
+}
+
+std::optional<std::string> probe_cmake() {
+  const auto out = command_output("cmake", {"--version"});
+  if (!out) return std::nullopt;
+  return last_version_word(first_line(*out));
+}
+
+CheckResult check_cmake(const config::Pins& pins, const std::optional<std::string>& found) {
+  const std::string expected = pins.cmake_version.empty() ? "any" : pins.cmake_version.text();
+  if (!found || found->empty())
+    return result("cmake", pins.cmake_version.empty() ? Status::warn : Status::fail, "cmake not found in PATH",
+                  expected, "apt-get install cmake");
+  const auto v = parse_version(*found);
+  if (!pins.cmake_version.empty() && (!v || !pins.cmake_version.matches(*v)))
+    return result("cmake", Status::fail, *found, expected,
+                  "install CMake " + expected + " (Debian 12: apt-get install cmake, which is 3.25)");
+  return result("cmake", Status::ok, *found, expected);
+}
+
+TorchProbe run_torch_probe(const fs::path& probe_exe) {
+  TorchProbe p;
+  std::error_code ec;
+  if (!fs::exists(probe_exe, ec)) {
+    p.error = probe_exe.string() + " does not exist";
+    return p;
+  }
+  const fs::path err = fs::temp_directory_path() / fmt::format("torchexam-torch-probe-{}.err", getpid());
+  ProcessSpec spec;
+  spec.exe = probe_exe;
+  spec.stderr_file = err;
+  spec.wall_timeout_s = 60;
+  spec.env = {{"OMP_NUM_THREADS", "1"}};
+  std::string out;
+  ProcessResult r;
+  try {
+    r = run_process(spec, [&](std::string_view line) { out += line; });
+  } catch (const std::exception& e) {
+    p.error = e.what();
+    return p;
+  }
+  const std::string stderr_text = read_text_file(err);
+  fs::remove(err, ec);
+  boost::json::error_code jec;
+  const boost::json::value v = boost::json::parse(out, jec);
+  if (jec || !v.is_object()) {
+    p.error = r.timed_out ? "timed out after 60 s"
+              : r.signal  ? "killed by signal " + std::to_string(*r.signal)
+                          : "exit code " + std::to_string(r.exit_code.value_or(-1));
+    if (!stderr_text.empty()) p.error += ": " + stderr_text.substr(0, 500);
+    return p;
+  }
+  const auto& o = v.get_object();
+  p.ran = true;
+  if (auto* x = o.if_contains("tensor_ok"); x && x->is_bool()) p.tensor_ok = x->get_bool();
+  if (auto* x = o.if_contains("version"); x && x->is_string()) p.version = x->get_string();
+  if (auto* x = o.if_contains("cuda"); x && x->is_bool()) p.cuda = x->get_bool();
+  if (auto* x = o.if_contains("error"); x && x->is_string()) p.error = x->get_string();
+  return p;
+}
+
+CheckResult check_libtorch_runs(const TorchProbe& probe) {
+  const std::string expected = "a tensor operation runs in a fresh process";
+  const std::string fix =
+      "reinstall LibTorch (apt-get install --reinstall libtorch1.13 libtorch-dev) and rebuild (cmake --build build); "
+      "run build/bin/torchexam-torch-probe to see the error";
+  if (!probe.ran)
+    return result("libtorch runs", Status::fail, "the LibTorch probe failed: " + probe.error, expected, fix);
+  if (!probe.tensor_ok)
+    return result("libtorch runs", Status::fail,
+                  "LibTorch loads, but a matrix product failed" + (probe.error.empty() ? "" : ": " + probe.error),
+                  expected, fix);
+  return result("libtorch runs", Status::ok,
+                "LibTorch loads in a fresh process and multiplies matrices (its headers say " + probe.version + ")",
+                expected);
+}
+
+CheckResult check_cuda(const config::Pins& pins, const TorchProbe& probe) {
+  const std::string seen = !probe.ran   ? "unknown (the LibTorch probe failed)"
+                           : probe.cuda ? "CUDA available"
+                                        : "CPU only (no CUDA device or a CPU build of LibTorch)";
+  switch (pins.cuda) {
+    case config::Pins::Cuda::none:
+      return result("cuda", Status::ok, seen, "not needed");
+    case config::Pins::Cuda::optional:
+      return result("cuda", probe.cuda ? Status::ok : Status::warn, seen, "used when available",
+                    "none needed: training runs on the CPU (a CUDA build of LibTorch and a GPU would be faster)");
+    case config::Pins::Cuda::required:
+      return result("cuda", probe.cuda ? Status::ok : Status::fail, seen, "CUDA available",
+                    "install a CUDA build of LibTorch (pytorch.org) with a matching NVIDIA driver and rebuild");
+  }
+  return result("cuda", Status::ok, seen, "not needed");
+}
+
+}  // namespace torchexam::doctor
