@@ -4,6 +4,7 @@
 #include "grader.hpp"
 #include "paths.hpp"
 #include "runner_launch.hpp"
+#include "staging.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -101,10 +102,14 @@ Forecast forecast_task(const config::Environment& env, const config::TaskConfig&
     }
     fs::remove_all(work, ec);
     fs::create_directories(work);
+    // The data as the grader stages it (cached: the second forecast is instant).
+    const StagedTask staged =
+        stage_task({paths::plugin(task.plugin), task_plugin_options(env, task), o.cache_dir, {}}, say);
     RunnerJob job;
     job.phase = RunnerJob::Phase::train;
-    job.plugin = paths::plugin(task.plugin);
-    job.plugin_options = task_plugin_options(env, task);
+    job.spec = staged.spec_file();
+    job.inputs = staged.train_inputs();
+    job.targets = staged.train_targets();
     job.solution = build.library;
     job.checkpoint = work / "checkpoint.pt";
     job.workdir = work;

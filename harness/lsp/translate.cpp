@@ -87,6 +87,7 @@ std::string lens_title(const daemon_view::Task& t) {
 
 std::string progress_message(const daemon_view::Progress& p) {
   if (p.stage == "queued") return fmt::format("queued (position {})", p.queue_position);
+  if (p.stage == "stage") return "preparing the task's data";
   if (p.stage == "build") return "building";
   if (p.stage == "evaluate") return "evaluating on the hidden test data";
   if (p.stage == "score") return "scoring";
@@ -101,6 +102,7 @@ std::string progress_message(const daemon_view::Progress& p) {
 
 std::optional<int> progress_percentage(const daemon_view::Progress& p) {
   if (p.stage == "queued") return std::nullopt;
+  if (p.stage == "stage") return 0;  // staging the data comes before the build
   if (p.stage == "build") return 0;
   if (p.stage == "evaluate") return 90;
   if (p.stage == "score") return 95;

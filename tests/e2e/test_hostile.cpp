@@ -104,14 +104,18 @@ int unix_listener(bool abstract) {
   return s;
 }
 
-// Processes left in any job cgroup of this machine's hierarchies.
+// Processes left in job cgroups whose supervisor is gone (other tests may
+// run jobs at the same time: their supervisors are alive).
 int processes_in_job_cgroups() {
   int n = 0;
   for (const char* root : {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified"}) {
     std::error_code ec;
     for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->path().filename().string().rfind("torchexam-job-", 0) != 0) continue;
+      const std::string name = it->path().filename().string();
+      if (name.rfind("torchexam-job-", 0) != 0) continue;
+      it.disable_recursion_pending();
+      if (kill(std::atoi(name.c_str() + 14), 0) == 0) continue;  // its supervisor still runs
       std::ifstream procs(it->path() / "cgroup.procs");
       for (int pid; procs >> pid;) ++n;
       it.disable_recursion_pending();

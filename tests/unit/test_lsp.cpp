@@ -173,6 +173,9 @@ TEST_SUITE("lsp") {
     p.queue_position = 2;
     CHECK(progress_message(p) == "queued (position 2)");
     CHECK_FALSE(progress_percentage(p));
+    p.stage = "stage";  // the data is staged before the build: the bar starts at 0, never goes back
+    CHECK(progress_message(p) == "preparing the task's data");
+    CHECK(progress_percentage(p) == 0);
     CHECK(remaining_text(3599.6) == "1h 00m");
     CHECK(remaining_text(570) == "9m 30s");
   }
