@@ -1,5 +1,7 @@
 #include "compiler.hpp"
 
+#include "paths.hpp"
+
 #include "build_config.hpp"
 #include "hash.hpp"
 #include "process.hpp"
@@ -128,6 +130,21 @@ std::vector<Diagnostic> parse_gcc_diagnostics(const std::string& output, const s
   return out;
 }
 
+// The compiler on candidate source runs in torchexam-sandbox: it sees the
+// system's headers and libraries, the SDK, the PCH and `readable`, writes
+// only `workdir`; /etc/shadow and the hidden labels do not exist for it.
+ProcessSpec Compiler::sandboxed(const fs::path& workdir, const std::vector<fs::path>& readable,
+                                const std::vector<std::string>& compiler_args) const {
+  ProcessSpec spec;
+  spec.exe = paths::sandbox();
+  spec.args = {"--workdir", workdir.string(), "--expose", build_config::kSdkIncludeDir};
+  for (const auto& p : readable) spec.args.insert(spec.args.end(), {"--expose", p.string()});
+  spec.args.push_back("--");
+  spec.args.push_back(build_config::kCxx);
+  spec.args.insert(spec.args.end(), compiler_args.begin(), compiler_args.end());
+  return spec;
+}
+
 Compiler::Compiler(CompilerOptions options) : o_(std::move(options)), compiler_id_(compiler_identity()) {}
 
 std::vector<std::string> Compiler::compile_flags() const {
@@ -178,17 +195,21 @@ fs::path Compiler::ensure_pch() {
 
 std::vector<Diagnostic> Compiler::check_syntax(const fs::path& source, double timeout_s) {
   const fs::path pch = ensure_pch();
-  const fs::path log = o_.cache_dir / fmt::format("syntax-{}-{}.log", getpid(), std::hash<std::string>{}(source.string()));
-  ProcessSpec spec;
-  spec.exe = build_config::kCxx;
-  spec.args = compile_flags();
-  spec.args.insert(spec.args.end(), {"-include", pch.string(), "-fsyntax-only", source.string()});
+  const std::string tag = fmt::format("syntax-{}-{}", getpid(), std::hash<std::string>{}(source.string()));
+  const fs::path log = o_.cache_dir / (tag + ".log");
+  const fs::path work = o_.cache_dir / tag;  // an empty, writable job folder for the sandbox
+  fs::create_directories(work);
+  auto args = compile_flags();
+  args.insert(args.end(), {"-include", pch.string(), "-fsyntax-only", fs::absolute(source).string()});
+  ProcessSpec spec = sandboxed(work, {pch.parent_path(), fs::absolute(source)}, args);
   spec.stderr_file = log;
   spec.wall_timeout_s = timeout_s;
   spec.cpu_limit_s = timeout_s;
   auto r = run_process(spec, [](std::string_view) {});
   std::vector<Diagnostic> out = parse_gcc_diagnostics(read_or_empty(log), "", "");
   fs::remove(log);
+  std::error_code ec;
+  fs::remove_all(work, ec);
   if (r.timed_out)
     out.push_back({"warning", source.string(), 0, 0, fmt::format("syntax check stopped after {:.0f} s", timeout_s)});
   return out;
@@ -228,11 +249,9 @@ BuildOutput Compiler::build(const fs::path& source, const std::string& display_n
   const fs::path tmp_lib = temp_beside(lib);
   const fs::path tmp_log = temp_beside(log);
   const std::string libdir = build_config::kTorchLibDir;
-  ProcessSpec spec;
-  spec.exe = build_config::kCxx;
-  spec.args = args;
-  spec.args.insert(spec.args.end(), {"-shared", snapshot.string(), "-o", tmp_lib.string(), "-Wl,--no-undefined",
-                                     "-L" + libdir, "-Wl,-rpath," + libdir, "-ltorch", "-ltorch_cpu", "-lc10"});
+  args.insert(args.end(), {"-shared", snapshot.string(), "-o", tmp_lib.string(), "-Wl,--no-undefined",
+                           "-L" + libdir, "-Wl,-rpath," + libdir, "-ltorch", "-ltorch_cpu", "-lc10"});
+  ProcessSpec spec = sandboxed(dir, {pch.parent_path()}, args);
   spec.cwd = dir;
   spec.stderr_file = tmp_log;
   spec.wall_timeout_s = o_.timeout_s;

@@ -15,6 +15,8 @@
 // killed build never leaves a half-written entry. One Compiler per thread.
 #pragma once
 
+#include "process.hpp"
+
 #include <atomic>
 #include <filesystem>
 #include <string>
@@ -70,6 +72,8 @@ class Compiler {
   std::vector<std::string> compile_flags() const;
 
  private:
+  ProcessSpec sandboxed(const std::filesystem::path& workdir, const std::vector<std::filesystem::path>& readable,
+                        const std::vector<std::string>& compiler_args) const;
   CompilerOptions o_;
   std::string compiler_id_;
 };

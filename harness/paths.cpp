@@ -37,6 +37,18 @@ fs::path runner() {
   return p;
 }
 
+fs::path sandbox() {
+  if (auto v = env("TORCHEXAM_SANDBOX"); !v.empty()) {
+    if (!fs::exists(v)) throw std::runtime_error("TORCHEXAM_SANDBOX points to " + v + ", which does not exist");
+    return v;
+  }
+  fs::path p = executable_dir() / "torchexam-sandbox";
+  if (!fs::exists(p))
+    throw std::runtime_error("torchexam-sandbox not found at " + p.string() +
+                             "; build it (cmake --build build) or set TORCHEXAM_SANDBOX");
+  return p;
+}
+
 fs::path plugin(const std::string& name) {
   std::vector<fs::path> dirs;
   std::string list = env("TORCHEXAM_PLUGIN_PATH");

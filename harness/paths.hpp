@@ -4,6 +4,7 @@
 // lib/torchexam/ side by side in the build tree), so a build directory works
 // as it is. Environment variables override:
 //   TORCHEXAM_RUNNER       the runner executable
+//   TORCHEXAM_SANDBOX      the sandbox for the compiler (torchexam-sandbox)
 //   TORCHEXAM_PLUGIN_PATH  ':'-separated folders searched for task plugins first
 //   TORCHEXAM_CACHE_DIR    build cache and precompiled headers
 //                          (default $XDG_CACHE_HOME/torchexam or ~/.cache/torchexam)
@@ -20,6 +21,8 @@ namespace torchexam::paths {
 
 std::filesystem::path executable_dir();
 std::filesystem::path runner();
+// torchexam-sandbox (TORCHEXAM_SANDBOX overrides): runs the compiler on candidate source.
+std::filesystem::path sandbox();
 std::filesystem::path plugin(const std::string& name);  // lib<...>-task-NAME.so
 std::filesystem::path cache_dir();
 // Installed data sets: $TORCHEXAM_DATA_DIR, else $XDG_DATA_HOME/torchexam/data,

@@ -79,7 +79,7 @@ LayerReport apply_layers(const JobPolicy& p) {
     limits.address_space = p.memory_bytes;
   std::vector<Step> steps = limit_steps(limits);
   steps.push_back(enter_workdir(p.workdir));
-  steps.push_back(redirect_output(p.output_log));
+  if (!p.output_log.empty()) steps.push_back(redirect_output(p.output_log));
   if (auto err = run_steps(steps)) {
     r.error = err;
     return r;

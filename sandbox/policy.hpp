@@ -30,7 +30,7 @@ namespace torchexam::sandbox {
 struct JobPolicy {
   FilesystemView view;  // exposed paths (the job directory writable)
   std::filesystem::path workdir;
-  std::filesystem::path output_log;
+  std::filesystem::path output_log;  // stdout and stderr go here; empty: left as they are
   Limits limits;
   bool memory_cgroup = false;  // the job's memory is held by a cgroup: RLIMIT_AS is only a backstop
   uint64_t memory_bytes = 0;   // the task's memory limit

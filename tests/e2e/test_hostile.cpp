@@ -256,6 +256,22 @@ TEST_SUITE("hostile") {
     CHECK(str(g.result, "verdict") == "runtime_error");
     fs::remove_all(dir);
   }
+  TEST_CASE("hostile.include_files: #include of /etc/shadow and of the hidden labels at compile time") {
+    const fs::path dir = torchexam::test::temp_dir("hostile-include");
+    for (const char* target : {"/etc/shadow", "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"}) {
+      CAPTURE(target);
+      {
+        std::ofstream out(dir / "solution.cpp");
+        out << "#include \"" << target << "\"\n";
+      }
+      Graded g = grade(dir / "solution.cpp", {"--limit", "300"});
+      CHECK(str(g.result, "verdict") == "compile_error");
+      // The compiler never saw the file: nothing of it can appear in a diagnostic.
+      CHECK(str(g.result, "message").find("No such file or directory") != std::string::npos);
+      CHECK(json::serialize(g.result).find("root:") == std::string::npos);
+    }
+    fs::remove_all(dir);
+  }
   TEST_CASE("hostile.control: the control, an honest job with every layer on") {
     auto r = attack("control", ok);
     std::set<std::string> layers;
