@@ -86,35 +86,56 @@ int main(int argc, char** argv) {
   { std::ofstream(work / "bench_cnn.cpp") << sol; }
 
   fmt::print("runner_overhead: CNN, batch 128, 150 timed steps, {} threads, {} repetitions\n", threads, reps);
-  fmt::print("{:>4} {:>14} {:>14} {:>8} {:>18}\n", "rep", "bare s/s", "runner s/s", "ratio", "bare, no tunables");
-  std::vector<double> ratios, bares, runners, plains;
-  for (int r = 1; r <= reps; ++r) {
-    const double b = bare(threads, true);
+  // The runner with every sandbox layer it can apply, and with the layers
+  // switched off (TORCHEXAM_SANDBOX_DISABLE=all: rlimits only), in turn.
+  auto runner = [&](int r, bool layers) -> double {
+    if (layers)
+      unsetenv("TORCHEXAM_SANDBOX_DISABLE");
+    else
+      setenv("TORCHEXAM_SANDBOX_DISABLE", "all", 1);
     GradeRequest req;
     req.environment = &env;
     req.task = task;
     req.source = work / "bench_cnn.cpp";
     req.threads = threads;
-    req.job_dir = work / fmt::format("job-{}", r);
+    req.job_dir = work / fmt::format("job-{}-{}", r, layers ? "layers" : "bare");
     req.cache_dir = work / "cache";
     GradeObserver quiet;
     GradeResult g = grade(req, quiet);
+    unsetenv("TORCHEXAM_SANDBOX_DISABLE");
     double rs = 0;
     for (const auto& l : g.log)
       if (l.rfind("samples_per_s ", 0) == 0) rs = std::stod(l.substr(14));
-    if (rs == 0) {
-      fmt::print(stderr, "runner side failed: {} {}\n", to_string(g.verdict), g.message);
-      return 1;
+    if (rs == 0) fmt::print(stderr, "runner side failed: {} {}\n", to_string(g.verdict), g.message);
+    if (layers && r == 1) {
+      std::string names;
+      for (const auto& l : g.sandbox_layers) names += " " + l;
+      fmt::print("layers on:{}\n", names);
     }
+    return rs;
+  };
+  fmt::print("{:>4} {:>12} {:>14} {:>15} {:>12} {:>14} {:>18}\n", "rep", "bare s/s", "runner s/s", "no layers s/s",
+             "runner/bare", "layers/none", "bare, no tunables");
+  std::vector<double> ratios, layer_ratios, bares, runners, unlayered, plains;
+  for (int r = 1; r <= reps; ++r) {
+    const double b = bare(threads, true);
+    const double rs = runner(r, true);
+    const double none = runner(r, false);
+    if (rs == 0 || none == 0) return 1;
     const double p = bare(threads, false);
-    fmt::print("{:>4} {:>14.0f} {:>14.0f} {:>8.3f} {:>18.0f}\n", r, b, rs, rs / b, p);
+    fmt::print("{:>4} {:>12.0f} {:>14.0f} {:>15.0f} {:>12.3f} {:>14.3f} {:>18.0f}\n", r, b, rs, none, rs / b,
+               rs / none, p);
     bares.push_back(b);
     runners.push_back(rs);
+    unlayered.push_back(none);
     ratios.push_back(rs / b);
+    layer_ratios.push_back(rs / none);
     plains.push_back(p);
   }
-  fmt::print("median: bare {:.0f}, runner {:.0f}, ratio runner/bare {:.3f}; tunables speed-up {:.2f}x\n",
-             median(bares), median(runners), median(ratios), median(bares) / median(plains));
+  fmt::print("median: bare {:.0f}, runner {:.0f}, runner without layers {:.0f}; ratio runner/bare {:.3f}, "
+             "layers on/off {:.3f}; tunables speed-up {:.2f}x\n",
+             median(bares), median(runners), median(unlayered), median(ratios), median(layer_ratios),
+             median(bares) / median(plains));
 
   // Compile times for the reference solution.
   const fs::path cache = work / "compile-cache";

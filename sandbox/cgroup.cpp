@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -165,6 +166,29 @@ uint64_t read_key(const fs::path& p, const std::string& key) {
   return 0;
 }
 
+void kill_members(const fs::path& dir) {
+  for (int pass = 0; pass < 100; ++pass) {
+    auto pids = members(dir);
+    if (pids.empty()) return;
+    for (pid_t p : pids) kill(p, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(pass < 10 ? 1 : 10));
+  }
+}
+
+// Job groups whose supervisor (the pid in the name) is gone: it was killed
+// at a deadline before it could remove its group.
+void sweep_stale(const fs::path& parent) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(parent, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind("torchexam-job-", 0) != 0) continue;
+    const pid_t pid = static_cast<pid_t>(std::atoi(n.c_str() + 14));
+    if (pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH)) continue;
+    kill_members(e.path());
+    remove_group(e.path());
+  }
+}
+
 }  // namespace
 
 CgroupProbe probe_cgroup(CgroupController controller) {
@@ -193,9 +217,16 @@ std::unique_ptr<JobCgroup> JobCgroup::create(const std::string& name, const Cgro
       return;
     }
     fs::path d = parent->dir / name;
+    sweep_stale(parent->dir);
+    // A group of this name left by a supervisor that was killed (a reused
+    // pid) would bring its counters (oom_kill) along: start from a new one.
+    if (fs::exists(d)) {
+      kill_members(d);
+      remove_group(d);
+    }
     std::error_code ec;
     fs::create_directory(d, ec);
-    if (ec) {
+    if (ec || !fs::exists(d)) {
       notes.push_back("cgroup: cannot create " + d.string() + ": " + ec.message());
       return;
     }
@@ -265,12 +296,7 @@ void JobCgroup::kill_all() const {
     }
     // v1: no atomic kill; SIGKILL every member until none is left (a fork
     // racing the loop joins the group and is caught on the next pass).
-    for (int pass = 0; pass < 100; ++pass) {
-      auto pids = members(*dir);
-      if (pids.empty()) break;
-      for (pid_t p : pids) kill(p, SIGKILL);
-      std::this_thread::sleep_for(std::chrono::milliseconds(pass < 10 ? 1 : 10));
-    }
+    kill_members(*dir);
   }
 }
 
