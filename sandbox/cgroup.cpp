@@ -248,10 +248,12 @@ std::unique_ptr<JobCgroup> JobCgroup::create(const std::string& name, const Cgro
   return job;
 }
 
-JobCgroup::~JobCgroup() {
+JobCgroup::~JobCgroup() { remove(); }
+
+void JobCgroup::remove() {
   kill_all();
-  if (!memory_dir_.empty()) remove_group(memory_dir_);
-  if (!pids_dir_.empty()) remove_group(pids_dir_);
+  if (!memory_dir_.empty() && remove_group(memory_dir_)) memory_dir_.clear();
+  if (!pids_dir_.empty() && remove_group(pids_dir_)) pids_dir_.clear();
 }
 
 std::string JobCgroup::join(pid_t pid) const {

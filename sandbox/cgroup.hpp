@@ -60,6 +60,9 @@ class JobCgroup {
   // Kills every process in the groups (cgroup.kill on v2, else SIGKILL to
   // each listed pid until the groups are empty).
   void kill_all() const;
+  // kill_all(), then removes the groups (also done by the destructor; for
+  // a supervisor that ends with _exit).
+  void remove();
 
  private:
   JobCgroup() = default;

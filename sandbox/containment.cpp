@@ -173,6 +173,7 @@ std::string read_all(int fd) {
                                     {"oom_kill", group->oom_killed()},
                                     {"pids_limit_hit", group->pids_limit_hit()},
                                     {"left_after_kill", group->member_count()}};
+    group->remove();  // we end with _exit: no destructor runs
   }
   if (!options.status_file.empty()) {
     const std::string tmp = options.status_file.string() + ".tmp";
