@@ -25,29 +25,24 @@ fs::path home_based(const char* xdg, const char* fallback, const char* tmp_name)
 
 fs::path executable_dir() { return fs::read_symlink("/proc/self/exe").parent_path(); }
 
-fs::path runner() {
-  if (auto v = env("TORCHEXAM_RUNNER"); !v.empty()) {
-    if (!fs::exists(v)) throw std::runtime_error("TORCHEXAM_RUNNER points to " + v + ", which does not exist");
+namespace {
+// An executable installed beside this one, or where `variable` points.
+fs::path sibling_tool(const char* name, const char* variable) {
+  if (auto v = env(variable); !v.empty()) {
+    if (!fs::exists(v)) throw std::runtime_error(std::string(variable) + " points to " + v + ", which does not exist");
     return v;
   }
-  fs::path p = executable_dir() / "torchexam-runner";
+  fs::path p = executable_dir() / name;
   if (!fs::exists(p))
-    throw std::runtime_error("torchexam-runner not found at " + p.string() +
-                             "; build it (cmake --build build) or set TORCHEXAM_RUNNER");
+    throw std::runtime_error(std::string(name) + " not found at " + p.string() + "; build it (cmake --build build) or set " +
+                             variable);
   return p;
 }
+}  // namespace
 
-fs::path sandbox() {
-  if (auto v = env("TORCHEXAM_SANDBOX"); !v.empty()) {
-    if (!fs::exists(v)) throw std::runtime_error("TORCHEXAM_SANDBOX points to " + v + ", which does not exist");
-    return v;
-  }
-  fs::path p = executable_dir() / "torchexam-sandbox";
-  if (!fs::exists(p))
-    throw std::runtime_error("torchexam-sandbox not found at " + p.string() +
-                             "; build it (cmake --build build) or set TORCHEXAM_SANDBOX");
-  return p;
-}
+fs::path runner() { return sibling_tool("torchexam-runner", "TORCHEXAM_RUNNER"); }
+
+fs::path sandbox() { return sibling_tool("torchexam-sandbox", "TORCHEXAM_SANDBOX"); }
 
 fs::path plugin(const std::string& name) {
   std::vector<fs::path> dirs;

@@ -47,6 +47,13 @@ void write_all(int fd, const std::string& s) {
   }
 }
 
+// A failure before candidate code: an internal_error result naming errno, then exit.
+[[noreturn]] void setup_failed(int fd, const char* what) {
+  events::Result r{Verdict::internal_error, std::string(what) + ": " + std::strerror(errno), ""};
+  write_all(fd, events::to_json_line(r) + "\n");
+  _exit(1);
+}
+
 bool write_file(const char* path, const std::string& text) {
   int fd = open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -99,9 +106,7 @@ void kill_leftovers() {
 bool reap_worker(int report_fd, bool fallback, JobCgroup* group, pid_t parent) {
   pid_t worker = fork();
   if (worker < 0) {
-    events::Result r{Verdict::internal_error, std::string("fork failed: ") + std::strerror(errno), ""};
-    write_all(report_fd, events::to_json_line(r) + "\n");
-    _exit(1);
+    setup_failed(report_fd, "fork failed");
   }
   if (worker == 0) {
     close(report_fd);
@@ -260,9 +265,7 @@ Contained contain(int event_fd, const ContainOptions& options) {
 
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) {
-    events::Result r{Verdict::internal_error, std::string("pipe failed: ") + std::strerror(errno), ""};
-    write_all(event_fd, events::to_json_line(r) + "\n");
-    _exit(1);
+    setup_failed(event_fd, "pipe failed");
   }
   const pid_t self = getpid();
   if (how != Containment::process_group) {
@@ -271,18 +274,13 @@ Contained contain(int event_fd, const ContainOptions& options) {
     // a pipe whose only writer is the supervisor.
     int life[2];
     if (pipe2(life, O_CLOEXEC) != 0) {
-      events::Result r{Verdict::internal_error, std::string("pipe failed: ") + std::strerror(errno), ""};
-      write_all(event_fd, events::to_json_line(r) + "\n");
-      _exit(1);
+      setup_failed(event_fd, "pipe failed");
     }
     pid_t init = fork();
     if (init < 0) {
       // After unshare(NEWPID) there is no falling back: the next child
       // would become PID 1 of the namespace.
-      events::Result r{Verdict::internal_error,
-                       std::string("fork into the new PID namespace failed: ") + std::strerror(errno), ""};
-      write_all(event_fd, events::to_json_line(r) + "\n");
-      _exit(1);
+      setup_failed(event_fd, "fork into the new PID namespace failed");
     }
     if (init > 0) {
       close(report[1]);

@@ -81,32 +81,14 @@ Outcome probe_unshare(int flags, const char* what) {
   });
 }
 
-Outcome probe_pid_namespace() {
-  // As root a plain PID namespace; otherwise through a user namespace.
-  return in_child([] {
-    if (unshare(CLONE_NEWPID) == 0) return Outcome{true, "unshare(CLONE_NEWPID) works"};
-    int err = errno;
-    if (unshare(CLONE_NEWUSER | CLONE_NEWPID) == 0)
-      return Outcome{true, "through a user namespace (unshare(CLONE_NEWPID) alone: " + std::string(std::strerror(err)) + ")"};
-    return Outcome{false, errno_text("unshare(CLONE_NEWPID)", err)};
-  });
-}
-
-Outcome probe_mount_namespace() {
-  return in_child([] {
-    if (unshare(CLONE_NEWNS) == 0) return Outcome{true, "unshare(CLONE_NEWNS) works"};
-    int err = errno;
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0) return Outcome{true, "through a user namespace"};
-    return Outcome{false, errno_text("unshare(CLONE_NEWNS)", err)};
-  });
-}
-
-Outcome probe_network_namespace() {
-  return in_child([] {
-    if (unshare(CLONE_NEWNET) == 0) return Outcome{true, "unshare(CLONE_NEWNET) works"};
-    int err = errno;
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) return Outcome{true, "through a user namespace"};
-    return Outcome{false, errno_text("unshare(CLONE_NEWNET)", err)};
+// Plain (as root), else through a user namespace, as the runner enters it.
+Outcome probe_namespace(int flag, const std::string& what) {
+  return in_child([&] {
+    if (unshare(flag) == 0) return Outcome{true, what + " works"};
+    const int err = errno;
+    if (unshare(CLONE_NEWUSER | flag) == 0)
+      return Outcome{true, "through a user namespace (" + what + " alone: " + std::strerror(err) + ")"};
+    return Outcome{false, errno_text(what.c_str(), err)};
   });
 }
 
@@ -161,13 +143,13 @@ std::vector<LayerProbe> probe_layers() {
     }
     Outcome o;
     if (name == "pid_namespace") {
-      o = probe_pid_namespace();
+      o = probe_namespace(CLONE_NEWPID, "unshare(CLONE_NEWPID)");
     } else if (name == "user_namespace") {
       o = probe_unshare(CLONE_NEWUSER, "unshare(CLONE_NEWUSER)");
     } else if (name == "mount_namespace") {
-      o = probe_mount_namespace();
+      o = probe_namespace(CLONE_NEWNS, "unshare(CLONE_NEWNS)");
     } else if (name == "network_namespace") {
-      o = probe_network_namespace();
+      o = probe_namespace(CLONE_NEWNET, "unshare(CLONE_NEWNET)");
     } else if (name == "cgroup_memory" || name == "cgroup_pids") {
       auto r = probe_cgroup(name == "cgroup_memory" ? CgroupController::memory : CgroupController::pids);
       o = {r.ok, r.detail};
