@@ -8,6 +8,8 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -245,6 +247,18 @@ BuildOutput Compiler::build(const fs::path& source, const std::string& display_n
   if (fs::exists(log)) return finish(true);  // built before, successfully or not
 
   fs::create_directories(dir);
+  // One build per key at a time (threads, daemons, cluster nodes sharing the cache).
+  const int lock_fd = ::open((dir.parent_path() / (dir.filename().string() + ".lock")).c_str(),
+                             O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (lock_fd < 0) throw std::runtime_error("cannot create the build lock in " + dir.parent_path().string());
+  struct LockGuard {
+    int fd;
+    ~LockGuard() { ::close(fd); }
+  } lock_guard{lock_fd};
+  while (::flock(lock_fd, LOCK_EX) != 0 && errno == EINTR) {
+  }
+  if (fs::exists(log)) return finish(true);  // built while we waited
+
   write_text(snapshot, text);
   const fs::path tmp_lib = temp_beside(lib);
   const fs::path tmp_log = temp_beside(log);
@@ -257,7 +271,11 @@ BuildOutput Compiler::build(const fs::path& source, const std::string& display_n
   spec.wall_timeout_s = o_.timeout_s;
   spec.cpu_limit_s = o_.timeout_s;
   spec.cancel = o_.cancel;
-  auto r = run_process(spec, [](std::string_view) {});
+  PhaseJob job;
+  job.process = spec;
+  job.phase = "build";
+  job.output_dirs = {dir};
+  auto r = (o_.backend ? *o_.backend : local_backend()).run(job, [](std::string_view) {});
   if (r.cancelled) {
     fs::remove(tmp_lib);
     fs::remove(tmp_log);

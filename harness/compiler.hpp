@@ -12,9 +12,12 @@
 // Cache layout: <cache>/pch/<key>/torchexam_pch.h{,.gch}
 //               <cache>/builds/<key>/{solution.cpp,libsolution.so,compiler.log}
 // Everything is written under a temporary name and renamed into place, so a
-// killed build never leaves a half-written entry. One Compiler per thread.
+// killed build never leaves a half-written entry. Builds of the same key
+// (the same source submitted twice at once) take turns on a lock file, so the
+// second finds the first's entry. One Compiler per thread.
 #pragma once
 
+#include "backend.hpp"
 #include "process.hpp"
 
 #include <atomic>
@@ -49,6 +52,10 @@ struct CompilerOptions {
   std::vector<std::string> flags{"-O2"};  // the environment's flags
   double timeout_s = 120;
   const std::atomic<bool>* cancel = nullptr;  // see ProcessSpec::cancel
+  // Where build() runs the compiler (nullptr: here). The precompiled header
+  // and check_syntax() always run here: they are the harness's own work and
+  // the candidate's editor loop.
+  Backend* backend = nullptr;
 };
 
 class Compiler {

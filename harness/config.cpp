@@ -277,6 +277,8 @@ const char* to_string(Pins::Cuda c) {
   return "none";
 }
 
+const char* to_string(Grading::Backend b) { return b == Grading::Backend::slurm ? "slurm" : "local"; }
+
 const TaskConfig* Environment::find_task(std::string_view id) const {
   for (const TaskConfig& task : tasks) {
     if (task.id == id) return &task;
@@ -944,6 +946,60 @@ void read_sandbox(Context& cx, const Entry& e, Pins& pins) {
       .read(e.value);
 }
 
+// grading: {backend: local|slurm, slurm: {...}}
+void read_slurm(Context& cx, const Entry& e, Grading::Slurm& s, bool& has_shared_dir) {
+  if (!is_map_or_null(cx, e)) return;
+  MapReader(cx, "'grading.slurm'")
+      .optional("shared_dir",
+                [&](const Entry& d) {
+                  const std::optional<std::string> dir = read_string(cx, d);
+                  if (!dir) return;
+                  if (!fs::path(*dir).is_absolute()) {
+                    cx.report(d.where, "key 'shared_dir' must be an absolute path (a folder every cluster node "
+                                       "mounts at the same place), got '" + *dir + "'");
+                    return;
+                  }
+                  s.shared_dir = *dir;
+                  has_shared_dir = true;
+                })
+      .optional("partition", [&](const Entry& p) { set(s.partition, read_string(cx, p)); })
+      .optional("user", [&](const Entry& u) { set(s.user, read_string(cx, u)); })
+      .optional("conf",
+                [&](const Entry& c) {
+                  if (auto text = read_string(cx, c)) s.conf = *text;
+                })
+      .optional("poll", [&](const Entry& p) { set(s.poll_s, read_duration(cx, p)); })
+      .optional("max_jobs", [&](const Entry& m) { set(s.max_jobs, read_int(cx, m, 1, 100000)); })
+      .optional("sbatch_args",
+                [&](const Entry& a) {
+                  if (auto list = read_string_list(cx, a)) s.sbatch_args = texts(*list);
+                })
+      .alias("shared", "shared_dir")
+      .alias("shared_directory", "shared_dir")
+      .alias("queue", "partition")
+      .alias("slurm_conf", "conf")
+      .read(e.value);
+}
+
+void read_grading(Context& cx, const Entry& e, Grading& g) {
+  if (!is_map_or_null(cx, e)) return;
+  bool has_shared_dir = false;
+  std::optional<Mark> slurm_at;
+  MapReader(cx, "'grading'")
+      .optional("backend",
+                [&](const Entry& b) {
+                  const auto kind = read_choice(cx, b, {"local", "slurm"}, {{"cluster", "slurm"}, {"sbatch", "slurm"}});
+                  if (kind) g.backend = *kind == "slurm" ? Grading::Backend::slurm : Grading::Backend::local;
+                  if (kind && *kind == "slurm") slurm_at = b.where;
+                })
+      .optional("slurm", [&](const Entry& s) { read_slurm(cx, s, g.slurm, has_shared_dir); })
+      .alias("scheduler", "backend")
+      .read(e.value);
+  if (slurm_at && !has_shared_dir)
+    cx.report(*slurm_at, "backend 'slurm' needs grading.slurm.shared_dir: a folder every cluster node mounts, for "
+                         "the job folders and the build cache (see docs/slurm.md)");
+}
+
 // The task list: unique folder names. Invalid and repeated entries are
 // reported and left out, so the valid ones are still loaded and checked.
 std::optional<std::vector<Located>> read_task_list(Context& cx, const Entry& e) {
@@ -1016,6 +1072,7 @@ EnvironmentFile read_environment(Context& cx, const YAML::Node& root) {
       .optional("resources", [&](const Entry& e) { read_resources(cx, e, env.pins); })
       .optional("cuda", [&](const Entry& e) { read_cuda(cx, e, env.pins); })
       .optional("sandbox", [&](const Entry& e) { read_sandbox(cx, e, env.pins); })
+      .optional("grading", [&](const Entry& e) { read_grading(cx, e, env.grading); })
       .required("tasks",
                 [&](const Entry& e) {
                   set(file.tasks, read_task_list(cx, e));

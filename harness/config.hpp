@@ -27,6 +27,17 @@
 //   cuda: none                  # optional: none (default), optional or required
 //   sandbox:                    # optional: the isolation floor
 //     require: [pid_namespace, rlimits]      # names from sandbox/layers.hpp
+//   grading:                    # optional: where grading jobs run (docs/slurm.md)
+//     backend: local            #   local (default): here; slurm: batch jobs on a cluster
+//     slurm:                    #   required with backend: slurm
+//       shared_dir: /shared/te  #   required, absolute: job folders and the build cache,
+//                               #   on a filesystem every node mounts
+//       partition: exam         #   optional (default: the cluster's default)
+//       user: nobody            #   optional: who jobs run as when the daemon is root
+//       conf: /etc/slurm/slurm.conf   # optional: SLURM_CONF for the tools
+//       poll: 500ms             #   optional: how often job states are read (default 500ms)
+//       max_jobs: 256           #   optional: submissions in the scheduler at once
+//       sbatch_args: [--qos=exam]     # optional: more sbatch options
 //   tasks: [fashion_mnist]      # required, non-empty; each a sub-folder with task.yaml
 //   data:                       # optional: data sets installed by `torchexam data`
 //     - name: auto-mpg          #   [a-z0-9_-]+
@@ -160,6 +171,22 @@ struct Pins {
 
 const char* to_string(Pins::Cuda c);
 
+// Where grading jobs run (harness/backend/).
+struct Grading {
+  enum class Backend { local, slurm } backend = Backend::local;
+  struct Slurm {
+    std::filesystem::path shared_dir;  // absolute
+    std::string partition;             // empty: the cluster's default
+    std::string user = "nobody";       // jobs run as this user when the daemon is root
+    std::filesystem::path conf;        // empty: the tools' default ($SLURM_CONF, /etc/slurm)
+    double poll_s = 0.5;
+    int max_jobs = 256;
+    std::vector<std::string> sbatch_args;
+  } slurm;
+};
+
+const char* to_string(Grading::Backend b);
+
 struct Environment {
   std::string name;
   std::string title;
@@ -172,6 +199,7 @@ struct Environment {
   std::vector<TaskConfig> tasks;
   std::vector<DataSet> data;
   Pins pins;
+  Grading grading;
 
   const TaskConfig* find_task(std::string_view id) const;
   const DataSet* find_data(std::string_view name) const;

@@ -7,6 +7,7 @@
 // asio::post; every store access and listener call happens on the io thread.
 #include "exam_service.hpp"
 
+#include "backend.hpp"
 #include "grade_json.hpp"
 #include "hash.hpp"
 #include "paths.hpp"
@@ -64,13 +65,11 @@ std::string stamp(int64_t ms) {
 }
 
 void write_atomically(const fs::path& path, std::string_view bytes) {
-  const fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".torchexam-tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out.flush()) throw ServiceError(Kind::conflict, "cannot write " + tmp.string());
+  try {
+    write_file_atomically(path, bytes);
+  } catch (const std::exception& e) {
+    throw ServiceError(Kind::conflict, e.what());
   }
-  fs::rename(tmp, path);
 }
 
 constexpr int kWarnings[] = {1, 10, 30};  // minutes, ascending
@@ -111,6 +110,10 @@ struct ExamService::Impl {
     std::shared_ptr<Session> session;
     std::string task;
     std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
+    bool resume = false;  // re-run after a restart: a cluster job it left may still run
+    // Graded by a cluster scheduler (the environment's grading backend): it
+    // waits in the scheduler's queue, not in ours, and holds no local slot.
+    bool remote() const { return session->env.grading.backend != config::Grading::Backend::local; }
   };
 
   Impl(asio::io_context& io_, const Clock& clock_, store::Store& store_, ServiceOptions o, GradeFn g)
@@ -124,6 +127,10 @@ struct ExamService::Impl {
   GradeFn grade_fn;
   asio::thread_pool workers;
   asio::thread_pool checks;
+  // Threads that wait on cluster jobs, made with the first one: one per job
+  // in the scheduler (grading.slurm.max_jobs), each asleep in a poll.
+  std::unique_ptr<asio::thread_pool> remote_workers;
+  int remote_slots = 0;
   std::map<std::string, std::shared_ptr<Session>> sessions;
   std::deque<Job> pending;
   std::map<int64_t, Job> running;
@@ -244,11 +251,26 @@ struct ExamService::Impl {
     pump();
   }
 
-  // Starts waiting jobs while worker slots are free.
+  // Starts waiting jobs, in order, while their pool has a free slot: local
+  // jobs on the `concurrency` workers, cluster jobs straight to the scheduler.
   void pump() {
-    while (!stopping && static_cast<int>(running.size()) < std::max(1, opts.concurrency) && !pending.empty()) {
-      Job job = std::move(pending.front());
-      pending.pop_front();
+    if (stopping) return;
+    int local = 0, remote = 0;
+    for (const auto& [id, j] : running) ++(j.remote() ? remote : local);
+    for (auto it = pending.begin(); it != pending.end();) {
+      const bool is_remote = it->remote();
+      if (is_remote && !remote_workers) {
+        remote_slots = std::max(1, it->session->env.grading.slurm.max_jobs);
+        remote_workers = std::make_unique<asio::thread_pool>(static_cast<size_t>(remote_slots));
+      }
+      int& used = is_remote ? remote : local;
+      if (used >= (is_remote ? remote_slots : std::max(1, opts.concurrency))) {
+        ++it;
+        continue;
+      }
+      ++used;
+      Job job = std::move(*it);
+      it = pending.erase(it);
       touch();
       run(job);
     }
@@ -258,6 +280,11 @@ struct ExamService::Impl {
    public:
     Observer(Impl& impl, Job job) : impl_(impl), job_(std::move(job)) {}
     void phase(std::string_view name) override { post(std::string(name), std::nullopt); }
+    void queued(std::string_view phase, int position) override {
+      impl_.post_io([&impl = impl_, job = job_, stage = std::string(position > 0 ? "queued" : phase), position] {
+        impl.notify([&](ExamListener& l) { l.on_progress({job.session->rec.id, job.id, job.task, stage, position, {}}); });
+      });
+    }
     void event(const events::Event& e) override {
       const auto* p = std::get_if<events::Progress>(&e);
       if (!p) return;
@@ -306,7 +333,10 @@ struct ExamService::Impl {
     running[job.id] = job;
 
     const auto& task = task_of(*job.session, job.task);
-    const fs::path dir = opts.jobs_dir / fmt::format("{}-{}", job.id, rec.attempts);
+    fs::path dir = opts.jobs_dir / fmt::format("{}-{}", job.id, rec.attempts);
+    if (const fs::path before = opts.jobs_dir / fmt::format("{}-{}", job.id, rec.attempts - 1);
+        job.resume && job.remote() && fs::is_directory(before))
+      dir = before;  // the cluster job it left behind writes there: pick it up
     fs::create_directories(dir / "src");
     const fs::path source = dir / "src" / rec.source_name;
     auto bytes = db.get_artifact(rec.source_hash);
@@ -327,7 +357,7 @@ struct ExamService::Impl {
     req.display_name = (fs::path(job.session->rec.workspace) / job.task / rec.source_name).string();
     req.cache_dir = opts.cache_dir;
     req.cancel = job.cancel.get();
-    asio::post(workers, [this, job, req] {
+    asio::post(job.remote() ? *remote_workers : workers, [this, job, req] {
       // Linux keeps the nice value per thread and a child inherits its
       // creator's: set once per worker thread, it applies to every job.
       thread_local int niced = 0;
@@ -493,7 +523,9 @@ void ExamService::recover() {
       rec.state = "queued";  // it was grading when the daemon stopped: grade it again
       I.db.update_submission(rec);
     }
-    I.pending.push_back({rec.id, it->second, rec.task});
+    Impl::Job job{rec.id, it->second, rec.task};
+    job.resume = rec.attempts > 0;
+    I.pending.push_back(std::move(job));
   }
   I.touch();
   I.pump();
@@ -791,9 +823,11 @@ void ExamService::shutdown() {
   auto& I = *impl_;
   if (I.stopping) return;
   I.stopping = true;
+  detach_remote_jobs();  // cluster jobs run on; the next daemon picks them up
   for (auto& [id, job] : I.running) job.cancel->store(true);
   for (auto& [id, s] : I.sessions) s->watch.reset();
   I.workers.join();
+  if (I.remote_workers) I.remote_workers->join();
   I.checks.join();
   I.alive.reset();  // what the workers posted is now dropped unrun
 }

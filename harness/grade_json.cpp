@@ -29,6 +29,7 @@ json::object to_json(const GradeResult& r) {
       {"build_cached", r.build_cached},
       {"stage_cached", r.stage_cached},
       {"job_dir", r.job_dir.string()},
+      {"backend", r.backend},
       {"train_cpu_s", r.train_cpu_s},
       {"train_max_rss_kb", r.train_max_rss_kb},
       {"timings",

@@ -1,6 +1,7 @@
 #include "grader.hpp"
 
 #include "data_sets.hpp"
+#include "hash.hpp"
 #include "paths.hpp"
 #include "runner_launch.hpp"
 #include "scorer.hpp"
@@ -71,9 +72,23 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
   };
 
   try {
+    Backend& backend = req.backend ? *req.backend : backend_for(env.grading);
+    out.backend = std::string(backend.name());
     out.job_dir = req.job_dir.empty() ? new_job_dir(task.id) : req.job_dir;
+    fs::path cache = req.cache_dir.empty() ? paths::cache_dir() : req.cache_dir;
+    if (const fs::path shared = backend.shared_dir(); !shared.empty()) {
+      // The cluster's nodes see only the shared folder.
+      auto inside = [&](const fs::path& p) {
+        const auto rel = fs::absolute(p).lexically_normal().lexically_relative(shared.lexically_normal());
+        return !rel.empty() && *rel.begin() != "..";
+      };
+      if (!inside(out.job_dir))
+        out.job_dir = shared / "jobs" /
+                      fmt::format("{}-{}", sha256_hex(fs::absolute(out.job_dir).string()).substr(0, 12),
+                                  out.job_dir.filename().string());
+      if (!inside(cache)) cache = shared / "cache";
+    }
     fs::create_directories(out.job_dir);
-    const fs::path cache = req.cache_dir.empty() ? paths::cache_dir() : req.cache_dir;
     const fs::path plugin = paths::plugin(task.plugin);
     auto options = task_plugin_options(env, task);
     for (const auto& [k, v] : req.extra_options) options[k] = v;
@@ -132,7 +147,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     } else {
       observer.phase("build");
       t0 = Clock::now();
-      Compiler compiler({cache, env.compiler_flags, env.compile_timeout_s, req.cancel});
+      Compiler compiler({cache, env.compiler_flags, env.compile_timeout_s, req.cancel, &backend});
       BuildOutput build = compiler.build(req.source, req.display_name);
       if (build.cancelled) return cancelled();
       out.timings.build_s = since(t0);
@@ -160,7 +175,8 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       train.budget_s = budget;
       train.memory_bytes = task.memory_limit_bytes;
       train.cancel = req.cancel;
-      RunnerOutcome trained = launch_runner(train, [&](const events::Event& e) { observer.event(e); });
+      train.on_queued = [&](int position) { observer.queued("train", position); };
+      RunnerOutcome trained = launch_runner(train, [&](const events::Event& e) { observer.event(e); }, backend);
       out.timings.train_s = since(t0);
       out.train_cpu_s = trained.cpu_s;
       out.train_max_rss_kb = trained.max_rss_kb;
@@ -193,7 +209,8 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
 
     observer.phase("evaluate");
     t0 = Clock::now();
-    RunnerOutcome evaluated = launch_runner(eval, [&](const events::Event& e) { observer.event(e); });
+    eval.on_queued = [&](int position) { observer.queued("evaluate", position); };
+    RunnerOutcome evaluated = launch_runner(eval, [&](const events::Event& e) { observer.event(e); }, backend);
     out.timings.evaluate_s = since(t0);
     out.log.insert(out.log.end(), evaluated.log.begin(), evaluated.log.end());
     out.peak_memory_bytes = std::max(out.peak_memory_bytes, evaluated.memory_peak_bytes);

@@ -37,6 +37,11 @@ struct GradeRequest {
   std::filesystem::path job_dir;   // empty: a new folder under the state dir
   std::filesystem::path cache_dir; // empty: paths::cache_dir()
   const std::atomic<bool>* cancel = nullptr;  // when it turns true, the running phase is killed
+  // Where build, train and evaluate run; nullptr: the environment's
+  // `grading:` backend. A backend with a shared folder (Slurm) gets the job
+  // folder and the cache inside it: job_dir and cache_dir outside it are
+  // mapped to <shared>/jobs/<hash>-<name> and <shared>/cache.
+  Backend* backend = nullptr;
 };
 
 struct Timings {
@@ -50,6 +55,7 @@ struct Timings {
 
 struct GradeResult {
   Verdict verdict = Verdict::internal_error;
+  std::string backend;  // where it was graded: local, slurm
   bool cancelled = false;  // stopped through GradeRequest::cancel: no verdict applies
   int score = 0;
   std::string metric_name;
@@ -77,6 +83,8 @@ class GradeObserver {
   virtual ~GradeObserver() = default;
   virtual void phase(std::string_view /*name*/) {}
   virtual void event(const events::Event& /*e*/) {}
+  // A scheduler holds `phase` back: its place in the queue (1 = next), 0 once it runs.
+  virtual void queued(std::string_view /*phase*/, int /*position*/) {}
 };
 
 GradeResult grade(const GradeRequest& request, GradeObserver& observer);

@@ -25,5 +25,8 @@ class Sha256 {
 
 std::string sha256_hex(std::string_view data);
 std::string read_file(const std::filesystem::path& path);
+// Writes a temporary file beside `path` and renames it into place: readers
+// see the old content or the new, never a part. Throws on failure.
+void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 
 }  // namespace torchexam

@@ -42,6 +42,9 @@ struct ProcessResult {
   std::optional<int> exit_code;
   std::optional<int> signal;
   double wall_s = 0;
+  // Set by a scheduler backend (backend/backend.hpp); a local run leaves them.
+  bool memory_exceeded = false;  // the scheduler stopped it for using more memory than the job reserved
+  std::string scheduler_note;    // what the scheduler did that the fields above don't say
 };
 
 ProcessResult run_process(const ProcessSpec& spec, const std::function<void(std::string_view)>& on_line);

@@ -77,7 +77,8 @@ std::optional<Status> read_status(const fs::path& file) {
 
 }  // namespace
 
-RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const events::Event&)>& on_event) {
+RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const events::Event&)>& on_event,
+                            Backend& backend) {
   fs::create_directories(job.workdir);
   const bool train = job.phase == RunnerJob::Phase::train;
   const double wall = job.wall_timeout_s > 0 ? job.wall_timeout_s : job.budget_s + runner_grace(job.budget_s);
@@ -133,7 +134,14 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
     }
     on_event(*e);
   };
-  ProcessResult pr = run_process(spec, on_line);
+  PhaseJob phase_job;
+  phase_job.process = spec;
+  phase_job.phase = train ? "train" : "evaluate";
+  phase_job.cpus = job.threads;
+  phase_job.memory_bytes = job.memory_bytes;
+  phase_job.output_dirs = {job.workdir.parent_path()};  // the workdir and the status file beside it
+  phase_job.on_queued = job.on_queued;
+  ProcessResult pr = backend.run(phase_job, on_line);
   out.wall_s = pr.wall_s;
   out.limits = {wall, cpu, job.memory_bytes, job.max_pids};
 
@@ -144,9 +152,10 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   ev.result = result;
   ev.exit = exit;
   ev.cpu_limit_s = cpu;
+  ev.oom_kill = pr.memory_exceeded;  // the scheduler's memory limit
   if (auto status = read_status(status_file)) {
     ev.exit = status->exit;
-    ev.oom_kill = status->oom_kill;
+    ev.oom_kill = ev.oom_kill || status->oom_kill;
     ev.pids_limit_hit = status->pids_limit_hit;
     out.memory_peak_bytes = status->memory_peak_bytes;
     if (status->left_after_kill > 0)
@@ -188,8 +197,9 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   }
   out.verdict = Verdict::internal_error;
   out.message = fmt::format("the runner ended without a result ({}): {}",
-                            pr.signal ? "signal " + signal_text(*pr.signal)
-                                      : "exit code " + std::to_string(pr.exit_code.value_or(-1)),
+                            !pr.scheduler_note.empty() ? pr.scheduler_note
+                            : pr.signal                ? "signal " + signal_text(*pr.signal)
+                                                       : "exit code " + std::to_string(pr.exit_code.value_or(-1)),
                             tail(err, 2000));
   return out;
 }

@@ -9,6 +9,7 @@
 // internal_error with the runner's stderr.
 #pragma once
 
+#include "backend.hpp"
 #include "events.hpp"
 
 #include <atomic>
@@ -42,6 +43,7 @@ struct RunnerJob {
   uint64_t max_pids = 512;    // processes + threads (a pids cgroup), 0: none
   std::vector<std::filesystem::path> expose;  // more read-only paths the job may see
   const std::atomic<bool>* cancel = nullptr;  // see ProcessSpec::cancel
+  std::function<void(int position)> on_queued;  // see PhaseJob::on_queued
 };
 
 // The limits a phase ran under, as reported with its verdict.
@@ -95,6 +97,9 @@ double runner_grace(double budget_s);
 // training step (see docs/benchmarks.md).
 std::map<std::string, std::string> runner_environment(int threads);
 
-RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const events::Event&)>& on_event);
+// Runs the phase through `backend` (here, or as a cluster job); the verdict
+// is decided the same way for both.
+RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const events::Event&)>& on_event,
+                            Backend& backend = local_backend());
 
 }  // namespace torchexam

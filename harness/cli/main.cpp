@@ -1,6 +1,6 @@
 // torchexam — the command-line client.
 //
-//   torchexam grade ENV_DIR TASK SOURCE [--json] [--threads N] [--limit N] [--budget S]
+//   torchexam grade ENV_DIR TASK SOURCE [--json] [--threads N] [--limit N] [--budget S] [--local]
 //                   [--option KEY=VALUE]...
 //   torchexam prepare ENV_DIR
 //   torchexam doctor [ENV_DIR] [--json] [--no-forecast]   (exit 0 iff every required check passes)
@@ -51,7 +51,7 @@ void print_human(const GradeResult& r) {
   fmt::print("time:    stage {:.1f}s{}  build {:.1f}s{}  train {:.1f}s  evaluate {:.1f}s  total {:.1f}s\n",
              r.timings.stage_s, r.stage_cached ? " (cached)" : "", r.timings.build_s,
              r.build_cached ? " (cached)" : "", r.timings.train_s, r.timings.evaluate_s, r.timings.total_s);
-  fmt::print("job:     {}\n", r.job_dir.string());
+  fmt::print("job:     {}{}\n", r.job_dir.string(), r.backend.empty() || r.backend == "local" ? "" : " (graded on " + r.backend + ")");
 }
 
 const char* state_name(data_sets::ItemStatus::State s) {
@@ -160,6 +160,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   grade_cmd->add_option("--budget", budget, "training budget in seconds (default: the task's)")
       ->check(CLI::PositiveNumber);
+  bool local = false;
+  grade_cmd->add_flag("--local", local,
+                      "run every phase here, even when the environment grades on a cluster (grading.backend)");
   std::vector<std::string> plugin_options;
   grade_cmd->add_option("--option", plugin_options,
                         "task plugin option KEY=VALUE over the task's own (e.g. data_dir=DIR); repeatable");
@@ -245,6 +248,7 @@ int main(int argc, char** argv) {
   req.source = source;
   req.threads = threads;
   req.budget_s = budget;
+  if (local) req.backend = &local_backend();
   for (const auto& kv : plugin_options) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
