@@ -357,6 +357,7 @@ struct ExamService::Impl {
     req.display_name = (fs::path(job.session->rec.workspace) / job.task / rec.source_name).string();
     req.cache_dir = opts.cache_dir;
     req.cancel = job.cancel.get();
+    req.resume = job.resume && dir == opts.jobs_dir / fmt::format("{}-{}", job.id, rec.attempts - 1);
     asio::post(job.remote() ? *remote_workers : workers, [this, job, req] {
       // Linux keeps the nice value per thread and a child inherits its
       // creator's: set once per worker thread, it applies to every job.

@@ -136,6 +136,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     eval.budget_s = 120;
     eval.memory_bytes = task.memory_limit_bytes;
     eval.cancel = req.cancel;
+    eval.resume = req.resume;
     auto cancelled = [&] {
       out.cancelled = true;
       out.message = "cancelled";
@@ -175,6 +176,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       train.budget_s = budget;
       train.memory_bytes = task.memory_limit_bytes;
       train.cancel = req.cancel;
+      train.resume = req.resume;
       train.on_queued = [&](int position) { observer.queued("train", position); };
       RunnerOutcome trained = launch_runner(train, [&](const events::Event& e) { observer.event(e); }, backend);
       out.timings.train_s = since(t0);

@@ -42,6 +42,7 @@ struct GradeRequest {
   // folder and the cache inside it: job_dir and cache_dir outside it are
   // mapped to <shared>/jobs/<hash>-<name> and <shared>/cache.
   Backend* backend = nullptr;
+  bool resume = false;  // a re-run after a daemon restart (see PhaseJob::resume)
 };
 
 struct Timings {

@@ -141,6 +141,7 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   phase_job.memory_bytes = job.memory_bytes;
   phase_job.output_dirs = {job.workdir.parent_path()};  // the workdir and the status file beside it
   phase_job.on_queued = job.on_queued;
+  phase_job.resume = job.resume;
   ProcessResult pr = backend.run(phase_job, on_line);
   out.wall_s = pr.wall_s;
   out.limits = {wall, cpu, job.memory_bytes, job.max_pids};

@@ -44,6 +44,7 @@ struct RunnerJob {
   std::vector<std::filesystem::path> expose;  // more read-only paths the job may see
   const std::atomic<bool>* cancel = nullptr;  // see ProcessSpec::cancel
   std::function<void(int position)> on_queued;  // see PhaseJob::on_queued
+  bool resume = false;                          // see PhaseJob::resume
 };
 
 // The limits a phase ran under, as reported with its verdict.

@@ -38,6 +38,10 @@ struct PhaseJob {
   // While a scheduler holds the job back: its place in the queue (1 = next),
   // then 0 once it starts. Called on the calling thread; may be empty.
   std::function<void(int position)> on_queued;
+  // A re-run after the daemon restarted: a backend that can (Slurm) picks up
+  // the job the last daemon started for this same command, or replays its
+  // outcome when it finished, instead of running it again.
+  bool resume = false;
 };
 
 class Backend {

@@ -42,10 +42,20 @@ std::optional<std::string> read_if_exists(const fs::path& p) {
   }
 }
 
+// What the daemon knows of a phase's job, kept beside its script so a
+// restarted daemon can pick it up: "submitting" (sbatch may or may not have
+// gone through: look the job up by name), "submitted", or "done" with the
+// outcome (replayed, not run again).
 struct Ledger {
   int64_t job_id = 0;
   std::string script_hash;
+  std::string name;
+  std::string state;
   int submissions = 0;
+  // when done
+  bool timed_out = false;
+  bool memory_exceeded = false;
+  std::string note;
 };
 
 std::optional<Ledger> read_ledger(const fs::path& file) {
@@ -56,7 +66,12 @@ std::optional<Ledger> read_ledger(const fs::path& file) {
     Ledger l;
     l.job_id = v.at("job_id").to_number<int64_t>();
     l.script_hash = std::string(v.at("script_hash").as_string());
-    if (auto* n = v.if_contains("submissions")) l.submissions = static_cast<int>(n->to_number<int64_t>());
+    l.name = std::string(v.at("name").as_string());
+    l.state = std::string(v.at("state").as_string());
+    l.submissions = static_cast<int>(v.at("submissions").to_number<int64_t>());
+    l.timed_out = v.at("timed_out").as_bool();
+    l.memory_exceeded = v.at("memory_exceeded").as_bool();
+    l.note = std::string(v.at("note").as_string());
     return l;
   } catch (const std::exception&) {
     return std::nullopt;  // torn or foreign: submit again
@@ -64,8 +79,14 @@ std::optional<Ledger> read_ledger(const fs::path& file) {
 }
 
 void write_ledger(const fs::path& file, const Ledger& l) {
-  write_file_atomically(file, json::serialize(json::object{
-                             {"job_id", l.job_id}, {"script_hash", l.script_hash}, {"submissions", l.submissions}}));
+  write_file_atomically(file, json::serialize(json::object{{"job_id", l.job_id},
+                                                          {"script_hash", l.script_hash},
+                                                          {"name", l.name},
+                                                          {"state", l.state},
+                                                          {"submissions", l.submissions},
+                                                          {"timed_out", l.timed_out},
+                                                          {"memory_exceeded", l.memory_exceeded},
+                                                          {"note", l.note}}));
 }
 
 // Hands `dirs` (recursively) to `uid`/`gid`.
@@ -197,8 +218,41 @@ ProcessResult SlurmBackend::run(const PhaseJob& job, const std::function<void(st
   sub.extra_args = cfg_.sbatch_args;
 
   ProcessResult out;
+  const auto t0 = SteadyClock::now();
   Ledger ledger;
-  if (auto l = read_ledger(ledger_file); l && l->script_hash == script_hash) ledger = *l;
+  if (job.resume)
+    if (auto l = read_ledger(ledger_file); l && l->script_hash == script_hash) ledger = *l;
+  const auto exit_status = [&](ProcessResult& r) {
+    if (auto rc_text = read_if_exists(exit_file)) {
+      try {
+        const int rc = std::stoi(*rc_text);
+        if (rc > 128 && rc < 128 + 65) r.signal = rc - 128;
+        else r.exit_code = rc;
+      } catch (const std::exception&) {
+      }
+    }
+  };
+  if (ledger.state == "done") {
+    // Finished before the daemon restarted: replay it, don't run it again.
+    Tail(stdout_file).poll(on_line, true);
+    exit_status(out);
+    out.timed_out = ledger.timed_out;
+    out.memory_exceeded = ledger.memory_exceeded;
+    out.scheduler_note = ledger.note;
+    return out;
+  }
+  if (ledger.state == "submitting") {
+    // The daemon stopped around sbatch: did the job get in?
+    ledger.state.clear();
+    try {
+      for (const auto& j : tools_.queue())
+        if (j.name == ledger.name) {
+          ledger.job_id = j.id;
+          ledger.state = "submitted";
+        }
+    } catch (const SlurmError&) {
+    }
+  }
 
   auto submit = [&] {
     std::error_code ec;
@@ -207,16 +261,19 @@ ProcessResult SlurmBackend::run(const PhaseJob& job, const std::function<void(st
     write_file_atomically(script, text);
     fs::permissions(script, fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
     if (as_other) chown_tree(handed, job_uid, job_gid);
-    sub.name = fmt::format("torchexam-{}-{}-{}", job.phase, script_hash.substr(0, 12), ledger.submissions + 1);
-    ledger.job_id = tools_.submit(sub);
     ledger.script_hash = script_hash;
     ledger.submissions += 1;
+    ledger.name = sub.name =
+        fmt::format("torchexam-{}-{}-{}", job.phase, script_hash.substr(0, 12), ledger.submissions);
+    ledger.state = "submitting";
+    write_ledger(ledger_file, ledger);
+    ledger.job_id = tools_.submit(sub);
+    ledger.state = "submitted";
     write_ledger(ledger_file, ledger);
   };
 
-  const auto t0 = SteadyClock::now();
   try {
-    if (ledger.job_id == 0) submit();
+    if (ledger.state != "submitted") submit();
   } catch (...) {
     take_back();
     throw;
@@ -311,14 +368,7 @@ ProcessResult SlurmBackend::run(const PhaseJob& job, const std::function<void(st
   out.wall_s = started ? std::chrono::duration<double>(SteadyClock::now() - started_at).count() : 0;
 
   const std::string state = final_info ? final_info->state : "";
-  if (auto rc_text = read_if_exists(exit_file)) {
-    try {
-      const int rc = std::stoi(*rc_text);
-      if (rc > 128 && rc < 128 + 65) out.signal = rc - 128;
-      else out.exit_code = rc;
-    } catch (const std::exception&) {
-    }
-  }
+  exit_status(out);
   if (deadline_passed || state == "TIMEOUT" || state == "DEADLINE") {
     out.timed_out = true;
   } else if (we_cancelled) {
@@ -337,9 +387,17 @@ ProcessResult SlurmBackend::run(const PhaseJob& job, const std::function<void(st
                                      final_info && !final_info->reason.empty() ? " (" + final_info->reason + ")" : "",
                                      log.empty() ? "" : ": " + log.substr(0, 2000));
   }
-  std::error_code ec;
-  fs::remove(ledger_file, ec);  // consumed: a later run of this command is a new job
   take_back();
+  if (!out.cancelled) {
+    ledger.state = "done";
+    ledger.timed_out = out.timed_out;
+    ledger.memory_exceeded = out.memory_exceeded;
+    ledger.note = out.scheduler_note;
+    try {
+      write_ledger(ledger_file, ledger);
+    } catch (const std::exception&) {
+    }
+  }
   return out;
 }
 

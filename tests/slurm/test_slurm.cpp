@@ -1,0 +1,294 @@
+// Grading on a real Slurm cluster (scripts/slurm-up, the CTest fixture
+// torchexam_slurm): the same scores as the local backend, the same verdicts
+// for hostile solutions, cancel, and a burst of submissions through the
+// daemon with a kill -9 in the middle, graded exactly once.
+//
+// Each case copies the practice environment and adds
+//   grading: {backend: slurm, slurm: {shared_dir: <its own folder>, ...}}
+// No mocks: sbatch, squeue, scancel and sacct of the test cluster.
+#include <doctest/doctest.h>
+
+#include "../e2e/daemon_util.hpp"
+#include "../e2e/e2e_util.hpp"
+#include "../test_util.hpp"
+
+#include <boost/json.hpp>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace torchexam;
+using namespace torchexam::test;
+using torchexam::e2e::processes_named;
+using torchexam::e2e::str;
+
+namespace {
+
+const fs::path kSource = TORCHEXAM_SOURCE_DIR;
+const fs::path kCli = TORCHEXAM_CLI;
+
+// SLURM_CONF and the partition of the test cluster, from the file
+// scripts/slurm-up wrote (TORCHEXAM_SLURM_ENV).
+void use_test_cluster() {
+  const char* file = std::getenv("TORCHEXAM_SLURM_ENV");
+  REQUIRE_MESSAGE(file, "TORCHEXAM_SLURM_ENV is not set: run these tests through ctest (fixture torchexam_slurm)");
+  std::ifstream in(file);
+  REQUIRE_MESSAGE(in, "no " << file << ": the test cluster is not up (scripts/slurm-up, CTest test slurm.up)");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("export ", 0) != 0) continue;
+    const auto eq = line.find('=');
+    setenv(line.substr(7, eq - 7).c_str(), line.substr(eq + 1).c_str(), 1);
+  }
+  REQUIRE(std::getenv("SLURM_CONF"));
+}
+
+// A copy of the practice environment that grades on the test cluster.
+struct SlurmEnvironment {
+  fs::path root, env, shared;
+  explicit SlurmEnvironment(const std::string& name) {
+    use_test_cluster();
+    root = fs::temp_directory_path() / ("torchexam-slurm-" + name + "-" + std::to_string(getpid()));
+    fs::remove_all(root);
+    env = root / "env";
+    shared = root / "shared";
+    fs::create_directories(shared);
+    fs::copy(kSource / "environments/practice", env, fs::copy_options::recursive);
+    const char* partition = std::getenv("TORCHEXAM_SLURM_PARTITION");
+    std::ofstream(env / "environment.yaml", std::ios::app)
+        << "grading:\n  backend: slurm\n  slurm:\n    shared_dir: " << shared.string() << "\n    partition: "
+        << (partition ? partition : "exam") << "\n    poll: 0.25\n";
+  }
+  ~SlurmEnvironment() {
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+};
+
+struct Graded {
+  json::object result;
+  std::string err;
+};
+
+Graded grade(const SlurmEnvironment& e, const std::string& task, const fs::path& source,
+             std::vector<std::string> extra) {
+  std::vector<std::string> args = {"grade", e.env.string(), task, source.string(), "--json"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const CliRun run = run_cli(kCli, args);
+  INFO("stderr: " << run.err);
+  json::error_code ec;
+  auto v = json::parse(run.out, ec);
+  REQUIRE_FALSE(ec);
+  return {v.as_object(), run.err};
+}
+
+std::string task_under_test() {
+  const char* t = std::getenv("TORCHEXAM_TEST_TASK");
+  REQUIRE_MESSAGE(t, "set TORCHEXAM_TEST_TASK to the task to grade");
+  return t;
+}
+
+// Jobs in the cluster's completion log: name -> states (one per run).
+std::map<std::string, std::vector<std::string>> completion_log() {
+  const CliRun run = run_cli("/usr/bin/sacct", {"-c", "-n", "-P", "-o", "JobID,JobName,State"});
+  REQUIRE(run.exit_code == 0);
+  std::map<std::string, std::vector<std::string>> out;
+  std::istringstream in(run.out);
+  for (std::string line; std::getline(in, line);) {
+    const auto a = line.find('|'), b = line.find('|', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    out[line.substr(a + 1, b - a - 1)].push_back(line.substr(b + 1));
+  }
+  return out;
+}
+
+// Jobs squeue lists that have not ended.
+int unfinished_jobs() {
+  const CliRun run = run_cli("/usr/bin/squeue", {"-h", "-t", "PENDING,RUNNING,CONFIGURING,COMPLETING", "-o", "%i"});
+  int n = 0;
+  std::istringstream in(run.out);
+  for (std::string line; std::getline(in, line);) n += !line.empty();
+  return n;
+}
+
+json::value ledger_of(const fs::path& job_dir, const char* phase) {
+  std::ifstream in(job_dir / (std::string(".slurm-") + phase) / "ledger.json");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  return text.empty() ? json::value() : json::parse(text);
+}
+
+}  // namespace
+
+TEST_SUITE("slurm") {
+  TEST_CASE("a reference graded through Slurm gets the verdict and score it gets locally") {
+    SlurmEnvironment e("same");
+    const std::string task = task_under_test();
+    const fs::path reference = kSource / "environments/practice" / task / "reference.cpp";
+    const Graded remote = grade(e, task, reference, {});
+    const Graded local = grade(e, task, reference, {"--local"});
+    CHECK(str(remote.result, "backend") == "slurm");
+    CHECK(str(local.result, "backend") == "local");
+    CHECK(str(remote.result, "verdict") == "ok");
+    CHECK(str(remote.result, "verdict") == str(local.result, "verdict"));
+    CHECK(remote.result.at("score").as_int64() == local.result.at("score").as_int64());
+    CHECK(remote.result.at("metric").as_double() == doctest::Approx(local.result.at("metric").as_double()).epsilon(1e-6));
+    // Train and evaluate really were batch jobs, and they completed.
+    const fs::path job_dir = str(remote.result, "job_dir");
+    CHECK(job_dir.string().rfind(e.shared.string(), 0) == 0);
+    for (const char* phase : {"train", "evaluate"}) {
+      CAPTURE(phase);
+      const json::value ledger = ledger_of(job_dir, phase);
+      REQUIRE(ledger.is_object());
+      CHECK(ledger.at("state") == "done");
+      const auto log = completion_log();
+      auto it = log.find(std::string(ledger.at("name").as_string()));
+      REQUIRE(it != log.end());
+      CHECK(it->second == std::vector<std::string>{"COMPLETED"});
+    }
+  }
+
+  TEST_CASE("a memory hog gets memory_limit on the cluster") {
+    SlurmEnvironment e("hog");
+    const Graded g = grade(e, "fashion_mnist", kSource / "tests/solutions/memory_hog.cpp", {"--limit", "200", "--budget", "30"});
+    CHECK(str(g.result, "backend") == "slurm");
+    CHECK(str(g.result, "verdict") == "memory_limit");
+    CHECK(str(g.result, "message").find("memory limit of 4.0 GiB") != std::string::npos);
+  }
+
+  TEST_CASE("an endless loop gets timeout on the cluster and leaves no process") {
+    SlurmEnvironment e("endless");
+    REQUIRE(processes_named("texam_orphan").empty());
+    const Graded g = grade(e, "fashion_mnist", kSource / "tests/solutions/endless.cpp", {"--limit", "200", "--budget", "3"});
+    CHECK(str(g.result, "backend") == "slurm");
+    CHECK(str(g.result, "verdict") == "timeout");
+    // The deadline is kept to the second by the harness, not to Slurm's minute.
+    CHECK(g.result.at("timings").at("train_s").as_double() < 3 + 5 + 10);
+    const bool gone = wait_for([] { return processes_named("texam_orphan").empty(); }, std::chrono::seconds(30));
+    if (!gone)
+      for (int pid : processes_named("texam_orphan")) kill(pid, SIGKILL);
+    CHECK(gone);
+  }
+
+  TEST_CASE("a cancelled submission leaves no process on the cluster") {
+    SlurmEnvironment e("cancel");
+    Daemon d("slurm-cancel");
+    REQUIRE_FALSE(d.start());
+    auto c = d.client();
+    c->call("exam/start", json::object{{"environment", e.env.string()},
+                                       {"workspace", (d.root / "ws").string()},
+                                       {"mode", "practice"}});
+    fs::copy_file(kSource / "tests/solutions/endless.cpp", d.root / "ws/fashion_mnist/solution.cpp",
+                  fs::copy_options::overwrite_existing);
+    REQUIRE(processes_named("texam_orphan").empty());
+    const int64_t id = field_int(c->call("task/submit", json::object{{"task", "fashion_mnist"}}), "submission");
+    // Training runs as a Slurm job: the solution's setsid() child is there.
+    REQUIRE(wait_for([] { return !processes_named("texam_orphan").empty(); }, std::chrono::seconds(180)));
+    c->call("submission/cancel", json::object{{"submission", id}});
+    const bool cancelled = wait_for(
+        [&] {
+          auto s = c->call("submission/get", json::object{{"submission", id}});
+          return json::value_to<std::string>(s.at("state")) == "cancelled";
+        },
+        std::chrono::seconds(60));
+    CHECK(cancelled);
+    const bool gone = wait_for([] { return processes_named("texam_orphan").empty(); }, std::chrono::seconds(30));
+    if (!gone)
+      for (int pid : processes_named("texam_orphan")) kill(pid, SIGKILL);
+    CHECK(gone);
+    CHECK(wait_for([] { return count_processes("torchexam-runne") == 0; }, std::chrono::seconds(30)));
+  }
+
+  TEST_CASE("a burst of submissions is graded exactly once, across a kill -9 of the daemon") {
+    const int n = [] {
+      const char* v = std::getenv("TORCHEXAM_BURST");
+      return v ? std::atoi(v) : 100;
+    }();
+    SlurmEnvironment e("burst");
+    Daemon d("slurm-burst");
+    REQUIRE_FALSE(d.start());
+    auto c = d.client();
+    c->call("exam/start", json::object{{"environment", e.env.string()},
+                                       {"workspace", (d.root / "ws").string()},
+                                       {"mode", "practice"}});
+    fs::copy_file(kSource / "environments/practice/regression/reference.cpp", d.root / "ws/regression/solution.cpp",
+                  fs::copy_options::overwrite_existing);
+    std::vector<int64_t> ids;
+    for (int i = 0; i < n; ++i)
+      ids.push_back(field_int(c->call("task/submit", json::object{{"task", "regression"}}), "submission"));
+
+    // Queue positions come from Slurm once a submission's phase is handed to it.
+    std::set<int64_t> staged;
+    int slurm_queued = 0;
+    auto finished_count = [&] {
+      int done = 0;
+      for (const auto& s : c->call("submission/list", json::object{{"task", "regression"}}).at("submissions").as_array())
+        done += json::value_to<std::string>(s.at("state")) == "finished";
+      return done;
+    };
+    const bool some = wait_for(
+        [&] {
+          while (auto note = c->next_notification(std::chrono::milliseconds(0))) {
+            if (note->method != "submission/progress") continue;
+            const auto& p = note->params.as_object();
+            const std::string stage(p.at("stage").as_string());
+            const int64_t sid = p.at("submission").to_number<int64_t>();
+            if (stage != "queued") staged.insert(sid);
+            else if (staged.count(sid) && p.at("queue_position").to_number<int64_t>() > 0) ++slurm_queued;
+          }
+          return finished_count() >= n / 5;
+        },
+        std::chrono::seconds(600));
+    REQUIRE(some);
+    CHECK(slurm_queued > 0);
+
+    // Kill the daemon while Slurm still holds jobs it submitted.
+    REQUIRE(unfinished_jobs() > 0);
+    d.kill9();
+    c.reset();
+    CHECK(unfinished_jobs() > 0);  // the cluster's jobs outlive the daemon
+    REQUIRE_FALSE(d.start());
+    c = d.client();
+    const bool all = wait_for([&] { return finished_count() == n; }, std::chrono::seconds(1500));
+    REQUIRE(all);
+
+    int first_score = -1;
+    for (const auto& s : c->call("submission/list", json::object{{"task", "regression"}}).at("submissions").as_array()) {
+      CAPTURE(json::serialize(s));
+      CHECK(json::value_to<std::string>(s.at("verdict")) == "ok");
+      const int score = static_cast<int>(s.at("score").to_number<int64_t>());
+      if (first_score < 0) first_score = score;
+      CHECK(score == first_score);
+    }
+    // Exactly once: one train and one evaluate job per submission, each run
+    // once (a resubmission would carry a new name, a requeue a second state).
+    const auto log = completion_log();
+    int jobs_dirs = 0;
+    for (const auto& entry : fs::directory_iterator(e.shared / "jobs")) {
+      const json::value train = ledger_of(entry.path(), "train");
+      if (!train.is_object()) continue;
+      ++jobs_dirs;
+      for (const char* phase : {"train", "evaluate"}) {
+        CAPTURE(entry.path());
+        CAPTURE(phase);
+        const json::value ledger = ledger_of(entry.path(), phase);
+        REQUIRE(ledger.is_object());
+        CHECK(ledger.at("state") == "done");
+        CHECK(ledger.at("submissions").to_number<int64_t>() == 1);
+        const std::string name(ledger.at("name").as_string());
+        auto it = log.find(name);
+        REQUIRE(it != log.end());
+        CHECK(it->second == std::vector<std::string>{"COMPLETED"});
+        // No other job ran this phase of this submission.
+        const std::string stem = name.substr(0, name.rfind('-'));
+        int runs = 0;
+        for (const auto& [job_name, states] : log)
+          if (job_name.rfind(stem, 0) == 0) runs += static_cast<int>(states.size());
+        CHECK(runs == 1);
+      }
+    }
+    CHECK(jobs_dirs == n);
+  }
+}
