@@ -91,6 +91,7 @@ case $case_name in
 
   oom)
     # The shell holds 512 MB of 'a's in a variable: allocated and touched.
+    # shellcheck disable=SC2016  # expanded by the job, not here
     id=$(submit --mem=64M --wrap 'x=$(head -c 512M /dev/zero | tr "\0" a); echo "survived with ${#x} bytes"')
     wait_finished "$id" 60
     [ "$(job_state "$id")" = OUT_OF_MEMORY ] || fail "job $id ended $(job_state "$id"), not OUT_OF_MEMORY: $(cat "$jobs/$id.out")"
