@@ -3,7 +3,7 @@
 # grading backend needs (CTest: slurm.up, slurm.smoke.*, slurm.down; see
 # tests/slurm/CMakeLists.txt).
 #
-#   up DIR SLOTS  scripts/slurm-up into DIR (exit 77, a skip, without root or Slurm)
+#   up DIR SLOTS  scripts/slurm-up into DIR
 #   down DIR      scripts/slurm-down
 #   uid           a job submitted by root with --uid=nobody --gid=nogroup runs as 65534:65534
 #   oom           --mem=64M and a job that touches 512 MB ends OUT_OF_MEMORY (squeue --json and sacct -c)
@@ -12,7 +12,8 @@
 #
 # The cases read TORCHEXAM_SLURM_ENV (the cluster's env file) and
 # TORCHEXAM_SOURCE_DIR. They wait on conditions with deadlines, never a
-# fixed sleep; a job's output goes to the cluster's jobs/ folder.
+# fixed sleep; a job's output goes to the cluster's jobs/ folder. Each case
+# exits 77 (a skip) without root or without Slurm and munge.
 set -euo pipefail
 
 prog=smoke
@@ -23,18 +24,16 @@ source_dir=${TORCHEXAM_SOURCE_DIR:?TORCHEXAM_SOURCE_DIR is not set}
 fail() { printf 'FAIL (%s): %s\n' "$case_name" "$*" >&2; exit 1; }
 case_name=${1:?usage: smoke.sh up DIR SLOTS | down DIR | uid | oom | setsid | json}
 
+# Every case is skipped (77) where the cluster cannot run: CTest runs the
+# tests that require a fixture even when its setup was skipped.
+if [ "$(id -u)" -ne 0 ]; then echo "skipped: the Slurm test cluster needs root"; exit 77; fi
+if ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
+  echo "skipped: Slurm or munge is not installed (scripts/setup installs them)"; exit 77
+fi
+
 case $case_name in
-  up)
-    if [ "$(id -u)" -ne 0 ]; then echo "skipped: the Slurm test cluster needs root"; exit 77; fi
-    if ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
-      echo "skipped: Slurm or munge is not installed (scripts/setup installs them)"; exit 77
-    fi
-    exec "$source_dir/scripts/slurm-up" --dir "$2" --slots "$3"
-    ;;
-  down)
-    if [ "$(id -u)" -ne 0 ]; then echo "skipped: the Slurm test cluster needs root"; exit 77; fi
-    exec "$source_dir/scripts/slurm-down" --dir "$2"
-    ;;
+  up) exec "$source_dir/scripts/slurm-up" --dir "$2" --slots "$3" ;;
+  down) exec "$source_dir/scripts/slurm-down" --dir "$2" ;;
 esac
 
 env_file=${TORCHEXAM_SLURM_ENV:?TORCHEXAM_SLURM_ENV is not set}
