@@ -3,7 +3,7 @@
 # grading backend needs (CTest: slurm.up, slurm.smoke.*, slurm.down; see
 # tests/slurm/CMakeLists.txt).
 #
-#   up DIR SLOTS  scripts/slurm-up into DIR
+#   up DIR SLOTS [MEM_MB]  scripts/slurm-up into DIR
 #   down DIR      scripts/slurm-down
 #   uid           a job submitted by root with --uid=nobody --gid=nogroup runs as 65534:65534
 #   oom           --mem=64M and a job that touches 512 MB ends OUT_OF_MEMORY (squeue --json and sacct -c)
@@ -32,7 +32,7 @@ if ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1
 fi
 
 case $case_name in
-  up) exec "$source_dir/scripts/slurm-up" --dir "$2" --slots "$3" ;;
+  up) exec "$source_dir/scripts/slurm-up" --dir "$2" --slots "$3" ${4:+--mem-mb "$4"} ;;
   down) exec "$source_dir/scripts/slurm-down" --dir "$2" ;;
 esac
 

@@ -34,6 +34,11 @@ const fs::path kCli = TORCHEXAM_CLI;
 // SLURM_CONF and the partition of the test cluster, from the file
 // scripts/slurm-up wrote (TORCHEXAM_SLURM_ENV).
 void use_test_cluster() {
+  if (geteuid() != 0) {
+    // scripts/slurm-up needs root (munge's key, slurmd's cgroups); CTest counts 77 as skipped.
+    std::puts("skipped: the Slurm test cluster needs root");
+    std::exit(77);
+  }
   const char* file = std::getenv("TORCHEXAM_SLURM_ENV");
   REQUIRE_MESSAGE(file, "TORCHEXAM_SLURM_ENV is not set: run these tests through ctest (fixture torchexam_slurm)");
   std::ifstream in(file);
@@ -46,15 +51,18 @@ void use_test_cluster() {
   REQUIRE(std::getenv("SLURM_CONF"));
 }
 
-// A copy of the practice environment that grades on the test cluster.
+// A copy of the practice environment that grades on the test cluster. The
+// shared folder is the cluster's (TORCHEXAM_SLURM_DIR/shared: one build
+// cache and precompiled header for every case) unless the case needs its own.
 struct SlurmEnvironment {
   fs::path root, env, shared;
-  explicit SlurmEnvironment(const std::string& name) {
+  explicit SlurmEnvironment(const std::string& name, bool own_shared_dir = false) {
     use_test_cluster();
     root = fs::temp_directory_path() / ("torchexam-slurm-" + name + "-" + std::to_string(getpid()));
     fs::remove_all(root);
     env = root / "env";
-    shared = root / "shared";
+    const char* cluster = std::getenv("TORCHEXAM_SLURM_DIR");
+    shared = own_shared_dir || !cluster ? root / "shared" : fs::path(cluster) / "shared";
     fs::create_directories(shared);
     fs::copy(kSource / "environments/practice", env, fs::copy_options::recursive);
     const char* partition = std::getenv("TORCHEXAM_SLURM_PARTITION");
@@ -206,7 +214,7 @@ TEST_SUITE("slurm") {
       const char* v = std::getenv("TORCHEXAM_BURST");
       return v ? std::atoi(v) : 100;
     }();
-    SlurmEnvironment e("burst");
+    SlurmEnvironment e("burst", /*own_shared_dir=*/true);  // its jobs/ holds only the burst's
     Daemon d("slurm-burst");
     REQUIRE_FALSE(d.start());
     auto c = d.client();
