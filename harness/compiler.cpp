@@ -12,7 +12,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -64,6 +66,23 @@ std::string compiler_identity() {
   if (first_line.empty()) throw std::runtime_error(std::string("the compiler ") + build_config::kCxx + " did not run");
   return first_line;
 }
+
+// Holds an exclusive lock on `file` (created if missing) while alive:
+// builds of one cache entry take turns across threads and processes.
+class FileLock {
+ public:
+  explicit FileLock(const fs::path& file) : fd_(::open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644)) {
+    if (fd_ < 0) throw std::runtime_error("cannot create the lock file " + file.string() + ": " + std::strerror(errno));
+    while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+  ~FileLock() { ::close(fd_); }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_;
+};
 
 // Unique temporary name next to `final_path`.
 fs::path temp_beside(const fs::path& final_path) {
@@ -176,6 +195,8 @@ fs::path Compiler::ensure_pch() {
   if (fs::exists(gch) && fs::exists(header)) return header;
 
   fs::create_directories(dir);
+  const FileLock lock(dir.parent_path() / (dir.filename().string() + ".lock"));
+  if (fs::exists(gch) && fs::exists(header)) return header;  // built while we waited
   write_text(header, "// Precompiled by TorchExam.\n#include <torchexam/solution.h>\n");
   const fs::path tmp = temp_beside(gch);
   const fs::path log = dir / "pch.log";
@@ -248,15 +269,7 @@ BuildOutput Compiler::build(const fs::path& source, const std::string& display_n
 
   fs::create_directories(dir);
   // One build per key at a time (threads, daemons, cluster nodes sharing the cache).
-  const int lock_fd = ::open((dir.parent_path() / (dir.filename().string() + ".lock")).c_str(),
-                             O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-  if (lock_fd < 0) throw std::runtime_error("cannot create the build lock in " + dir.parent_path().string());
-  struct LockGuard {
-    int fd;
-    ~LockGuard() { ::close(fd); }
-  } lock_guard{lock_fd};
-  while (::flock(lock_fd, LOCK_EX) != 0 && errno == EINTR) {
-  }
+  const FileLock lock(dir.parent_path() / (dir.filename().string() + ".lock"));
   if (fs::exists(log)) return finish(true);  // built while we waited
 
   write_text(snapshot, text);

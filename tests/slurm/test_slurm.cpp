@@ -232,7 +232,8 @@ TEST_SUITE("slurm") {
     int slurm_queued = 0;
     auto finished_count = [&] {
       int done = 0;
-      for (const auto& s : c->call("submission/list", json::object{{"task", "regression"}}).at("submissions").as_array())
+      const json::value list = c->call("submission/list", json::object{{"task", "regression"}});
+      for (const auto& s : list.at("submissions").as_array())
         done += json::value_to<std::string>(s.at("state")) == "finished";
       return done;
     };
@@ -263,7 +264,8 @@ TEST_SUITE("slurm") {
     REQUIRE(all);
 
     int first_score = -1;
-    for (const auto& s : c->call("submission/list", json::object{{"task", "regression"}}).at("submissions").as_array()) {
+    const json::value list = c->call("submission/list", json::object{{"task", "regression"}});
+    for (const auto& s : list.at("submissions").as_array()) {
       CAPTURE(json::serialize(s));
       CHECK(json::value_to<std::string>(s.at("verdict")) == "ok");
       const int score = static_cast<int>(s.at("score").to_number<int64_t>());
