@@ -45,7 +45,8 @@ std::string string_of(const json::value* v) {
   return {};
 }
 
-// exit_code: a number (22.05) or {"status": [...], "return_code": n} (23.02+).
+// exit_code: 22.05 gives the raw wait status (768 for `exit 3`, 9 for
+// SIGKILL); 23.02+ {"status": [...], "return_code": n}. A signal gives nullopt.
 std::optional<int> exit_code_of(const json::value* v) {
   if (!v) return std::nullopt;
   if (v->is_object()) {
@@ -53,7 +54,11 @@ std::optional<int> exit_code_of(const json::value* v) {
     if (v->as_object().if_contains("number")) return static_cast<int>(number_of(v).value_or(0));
     return std::nullopt;
   }
-  if (auto n = number_of(v)) return static_cast<int>(*n);
+  if (auto n = number_of(v)) {
+    const int status = static_cast<int>(*n);
+    if ((status & 0x7f) != 0) return std::nullopt;  // killed by a signal
+    return (status >> 8) & 0xff;
+  }
   return std::nullopt;
 }
 

@@ -179,6 +179,40 @@ TEST_SUITE("config") {
     CHECK(env.tasks[0].ladder.higher_is_better);
   }
 
+  TEST_CASE("grading: local by default; slurm with its options") {
+    CHECK(load_environment(Fixture().dir).grading.backend == Grading::Backend::local);
+    Fixture f(kEnvironment +
+              "grading:\n"
+              "  backend: slurm\n"
+              "  slurm:\n"
+              "    shared_dir: /shared/te\n"
+              "    partition: exam\n"
+              "    user: grader\n"
+              "    poll: 2s\n"
+              "    max_jobs: 500\n"
+              "    sbatch_args: [--qos=exam]\n");
+    const Environment env = load_environment(f.dir);
+    CHECK(env.grading.backend == Grading::Backend::slurm);
+    CHECK(env.grading.slurm.shared_dir == "/shared/te");
+    CHECK(env.grading.slurm.partition == "exam");
+    CHECK(env.grading.slurm.user == "grader");
+    CHECK(env.grading.slurm.poll_s == 2);
+    CHECK(env.grading.slurm.max_jobs == 500);
+    CHECK(env.grading.slurm.sbatch_args == std::vector<std::string>{"--qos=exam"});
+  }
+
+  TEST_CASE("grading: slurm needs an absolute shared_dir, and unknown values say what is allowed") {
+    Fixture missing(kEnvironment + "grading:\n  backend: slurm\n");
+    CHECK(find(errors_of(missing.dir), "backend 'slurm' needs grading.slurm.shared_dir").where.line == 7);
+    Fixture relative(kEnvironment + "grading:\n  backend: slurm\n  slurm: {shared_dir: shared}\n");
+    CHECK(find(errors_of(relative.dir), "key 'shared_dir' must be an absolute path").where.line == 8);
+    Fixture wrong(kEnvironment + "grading:\n  backend: slurn\n  slurm: {partion: exam}\n");
+    const auto errors = errors_of(wrong.dir);
+    CHECK(find(errors, "key 'backend' must be one of local, slurm, got 'slurn'").message.find("did you mean 'slurm'") !=
+          std::string::npos);
+    CHECK(find(errors, "unknown key 'partion'").message.find("did you mean 'partition'") != std::string::npos);
+  }
+
   TEST_CASE("marks use the folder as given, not canonicalised") {
     Fixture f(kEnvironment + "colour: blue\n");
     const fs::path given = f.dir / "." / ".." / "env";
