@@ -67,23 +67,6 @@ std::string compiler_identity() {
   return first_line;
 }
 
-// Holds an exclusive lock on `file` (created if missing) while alive:
-// builds of one cache entry take turns across threads and processes.
-class FileLock {
- public:
-  explicit FileLock(const fs::path& file) : fd_(::open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644)) {
-    if (fd_ < 0) throw std::runtime_error("cannot create the lock file " + file.string() + ": " + std::strerror(errno));
-    while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
-    }
-  }
-  ~FileLock() { ::close(fd_); }
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-
- private:
-  int fd_;
-};
-
 // Unique temporary name next to `final_path`.
 fs::path temp_beside(const fs::path& final_path) {
   return final_path.parent_path() /

@@ -29,4 +29,18 @@ std::string read_file(const std::filesystem::path& path);
 // see the old content or the new, never a part. Throws on failure.
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 
+// Holds an exclusive flock() on `file` (created if missing) while alive, so
+// that the makers of one cache entry take turns across threads and
+// processes. Throws when the file cannot be created.
+class FileLock {
+ public:
+  explicit FileLock(const std::filesystem::path& file);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_;
+};
+
 }  // namespace torchexam

@@ -18,6 +18,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -63,6 +64,7 @@ struct SlurmEnvironment {
     env = root / "env";
     const char* cluster = std::getenv("TORCHEXAM_SLURM_DIR");
     shared = own_shared_dir || !cluster ? root / "shared" : fs::path(cluster) / "shared";
+    fs::create_directories(root);
     fs::create_directories(shared);
     fs::copy(kSource / "environments/practice", env, fs::copy_options::recursive);
     const char* partition = std::getenv("TORCHEXAM_SLURM_PARTITION");
@@ -120,6 +122,18 @@ int unfinished_jobs() {
   std::istringstream in(run.out);
   for (std::string line; std::getline(in, line);) n += !line.empty();
   return n;
+}
+
+// Starts the daemon and a practice exam on `e`, with `solution` as the task's solution.cpp.
+std::unique_ptr<Client> start_exam(Daemon& d, const SlurmEnvironment& e, const std::string& task,
+                                   const fs::path& solution) {
+  REQUIRE_FALSE(d.start());
+  auto c = d.client();
+  c->call("exam/start", json::object{{"environment", e.env.string()},
+                                     {"workspace", (d.root / "ws").string()},
+                                     {"mode", "practice"}});
+  fs::copy_file(solution, d.root / "ws" / task / "solution.cpp", fs::copy_options::overwrite_existing);
+  return c;
 }
 
 json::value ledger_of(const fs::path& job_dir, const char* phase) {
@@ -180,16 +194,65 @@ TEST_SUITE("slurm") {
     CHECK(gone);
   }
 
+  TEST_CASE("a job whose node fails is run again, and the submission graded once") {
+    SlurmEnvironment e("nodefail");
+    const CliRun nodes = run_cli("/usr/bin/sinfo", {"-h", "-o", "%N"});
+    const std::string node = nodes.out.substr(0, nodes.out.find('\n'));
+    REQUIRE_FALSE(node.empty());
+    struct Resume {  // the node comes back whatever happens, for the cases after this one
+      std::string node;
+      ~Resume() { run_cli("/usr/bin/scontrol", {"update", "NodeName=" + node, "State=RESUME"}); }
+    } resume{node};
+    Graded g;
+    std::thread grading([&] {
+      g = grade(e, "fashion_mnist", kSource / "tests/solutions/slow_train.cpp", {"--limit", "500", "--budget", "60"});
+    });
+    // Once training runs in its batch job, the node fails under it.
+    const bool training = wait_for([] { return count_processes("torchexam-runne") > 0; }, std::chrono::seconds(240));
+    if (training) {
+      const CliRun down =
+          run_cli("/usr/bin/scontrol", {"update", "NodeName=" + node, "State=DOWN", "Reason=torchexam-test"});
+      CHECK(down.exit_code == 0);
+      CHECK(wait_for([] { return count_processes("torchexam-runne") == 0; }, std::chrono::seconds(60)));
+      // The test cluster may return a responding node to service by itself
+      // (then RESUME is refused as an invalid transition); either way it
+      // must be up again.
+      run_cli("/usr/bin/scontrol", {"update", "NodeName=" + node, "State=RESUME"});
+      CHECK(wait_for(
+          [] {
+            const CliRun s = run_cli("/usr/bin/sinfo", {"-h", "-o", "%t"});
+            return s.exit_code == 0 && s.out.find("down") == std::string::npos &&
+                   s.out.find("drain") == std::string::npos;
+          },
+          std::chrono::seconds(60)));
+    }
+    grading.join();
+    REQUIRE(training);
+    CHECK(str(g.result, "verdict") == "ok");
+    // The training ran twice (Slurm requeued it, or the backend submitted it
+    // again), the evaluation once, and there is one result.
+    const fs::path job_dir = str(g.result, "job_dir");
+    const json::value train = ledger_of(job_dir, "train");
+    REQUIRE(train.is_object());
+    CHECK(train.at("state") == "done");
+    const auto log = completion_log();
+    const std::string name(train.at("name").as_string());
+    const std::string stem = name.substr(0, name.rfind('-'));
+    int runs = 0;
+    for (const auto& [job_name, states] : log)
+      if (job_name.rfind(stem, 0) == 0) runs += static_cast<int>(states.size());
+    CHECK(runs == 2);
+    // Either Slurm requeued the same job id, or the backend saw NODE_FAIL and
+    // submitted it again (and said so on stderr).
+    const bool resubmitted = g.err.find("submitting it again") != std::string::npos;
+    const bool requeued = train.at("submissions").to_number<int64_t>() == 1;
+    CHECK((resubmitted || requeued));
+  }
+
   TEST_CASE("a cancelled submission leaves no process on the cluster") {
     SlurmEnvironment e("cancel");
     Daemon d("slurm-cancel");
-    REQUIRE_FALSE(d.start());
-    auto c = d.client();
-    c->call("exam/start", json::object{{"environment", e.env.string()},
-                                       {"workspace", (d.root / "ws").string()},
-                                       {"mode", "practice"}});
-    fs::copy_file(kSource / "tests/solutions/endless.cpp", d.root / "ws/fashion_mnist/solution.cpp",
-                  fs::copy_options::overwrite_existing);
+    auto c = start_exam(d, e, "fashion_mnist", kSource / "tests/solutions/endless.cpp");
     REQUIRE(processes_named("texam_orphan").empty());
     const int64_t id = field_int(c->call("task/submit", json::object{{"task", "fashion_mnist"}}), "submission");
     // Training runs as a Slurm job: the solution's setsid() child is there.
@@ -216,13 +279,7 @@ TEST_SUITE("slurm") {
     }();
     SlurmEnvironment e("burst", /*own_shared_dir=*/true);  // its jobs/ holds only the burst's
     Daemon d("slurm-burst");
-    REQUIRE_FALSE(d.start());
-    auto c = d.client();
-    c->call("exam/start", json::object{{"environment", e.env.string()},
-                                       {"workspace", (d.root / "ws").string()},
-                                       {"mode", "practice"}});
-    fs::copy_file(kSource / "environments/practice/regression/reference.cpp", d.root / "ws/regression/solution.cpp",
-                  fs::copy_options::overwrite_existing);
+    auto c = start_exam(d, e, "regression", kSource / "environments/practice/regression/reference.cpp");
     std::vector<int64_t> ids;
     for (int i = 0; i < n; ++i)
       ids.push_back(field_int(c->call("task/submit", json::object{{"task", "regression"}}), "submission"));
