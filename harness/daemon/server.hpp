@@ -9,9 +9,9 @@
 //
 // Write path: replies and notifications are queued per connection and
 // handed to the kernel together, with one sendmsg (up to 64 frames) per
-// flush, in the order they were queued. Replies to the requests of one read
-// are flushed once, after the last of them; a reply produced later, or a
-// notification, is flushed at once. When the socket is full the rest waits
+// flush, in the order they were queued. What handling the requests of one
+// read queues (their replies, and notifications they cause) is flushed once,
+// after the last of them; anything else is flushed at once. When the socket is full the rest waits
 // for it to become writable (nothing is ever dropped while the connection is
 // open); a write error closes the connection and drops what was queued.
 #pragma once
