@@ -15,18 +15,53 @@
 //
 // The load comes from one event loop driving every connection (--load loop,
 // the default), from a thread per client (--load threads), or from both in
-// turn, loop / threads / loop, in one run (--load both). Each row also
-// prints the daemon's own CPU time per call (from /proc), the service time
-// that bounds how fast 200 outstanding requests can be answered.
+// turn, loop / threads / loop, in one run (--load both). The event loop
+// parses every message it receives as JSON (--check full, rows "loop"), or
+// looks only at the bytes it needs: which kind of message, and whether the
+// queue shows a running job (--check light, rows "light"; anything not
+// shaped like a status reply is still parsed); --check both runs each. The
+// parse is most of the load generator's CPU, which shares the 2 cores with
+// the daemon. Each row also prints the daemon's own CPU time per call (from
+// /proc), the service time that bounds how fast 200 outstanding requests
+// can be answered, and where the time went (see "Where the time goes").
+//
+// Several daemons can be compared in one run (the machine is noisy): each
+// --variant LABEL=PATH [ARGS...] is started fresh (with its own training job
+// under --train) and measured in turn, --rounds times: A B A B ...
+//
+// Where the time goes, per row: the CPU per call of the daemon and of the
+// load generator; how long the daemon's io thread and the loop's thread
+// each sat runnable but off a CPU, per call (run-queue wait, from
+// /proc/<pid>/task/<tid>/schedstat), and how busy each was (CPU / wall);
+// how many of the 2 CPUs the grading job, other processes and the
+// hypervisor (steal) took; where the outstanding requests waited (Little's
+// law: sampled every 5 ms, how many connections had a request the daemon
+// had not read yet, SIOCOUTQ, and how many had a reply this program had not
+// read yet, SIOCINQ); p99 of the calls during which a broadcast
+// notification arrived on the connection; and the stalls, spans of over
+// 2 ms in which no reply arrived at all, each put down to the side that was
+// not running (see Measurement). With 200 connections one stall delays 200
+// calls, 1% of 20000: p99 is about the longest stall. With --rounds > 1 a
+// summary gives each variant's median p50 and p99 over the rounds.
 //
 // Usage: daemon_load [--clients C] [--calls N] [--train] [--concurrency J] [--load loop|threads|both]
-//                    [--job-nice N]
-//                    [--watcher none|inotify] [--daemon PATH] [--source DIR] [--cache DIR]
-//   defaults: 200 clients, 50 calls, no training, 1 grading job, no watcher;
-//   the daemon, the source tree and the build cache default to this build's
-//   (DAEMON_LOAD_TORCHEXAMD, DAEMON_LOAD_SOURCE_DIR, DAEMON_LOAD_CACHE_DIR).
+//                    [--check full|light|both] [--job-nice N] [--watcher none|inotify] [--daemon PATH]
+//                    [--source DIR] [--cache DIR]
+//                    [--variant 'LABEL=PATH [ARGS...]']... [--rounds R] [--loop-slice-us US]
+//   defaults: 200 clients, 50 calls, no training, 1 grading job, no watcher,
+//   1 round; the daemon, the source tree and the build cache default to
+//   this build's (DAEMON_LOAD_TORCHEXAMD, DAEMON_LOAD_SOURCE_DIR,
+//   DAEMON_LOAD_CACHE_DIR). A variant's ARGS are passed to its torchexamd;
+//   of the benchmark's own options (--concurrency, --watcher, --job-nice)
+//   those that ARGS name are left out, so a variant can set them itself.
+//   Each daemon runs in a session of its own (setsid, as `torchexam` starts
+//   it), unless ARGS hold --bench-shared-session (not passed on).
+//   --loop-slice-us gives the load generator's loop thread a short time
+//   slice (as torchexamd --io-slice-us does for the daemon), so that its own
+//   wake-ups are not held up behind the grading job until the next tick.
 #include "client.hpp"
 #include "protocol/messages.hpp"
+#include "thread_sched.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -34,7 +69,9 @@
 #include <boost/asio/write.hpp>
 
 #include <fmt/format.h>
+#include <linux/sockios.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,6 +84,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <latch>
+#include <map>
+#include <numeric>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -77,25 +116,59 @@ constexpr const char* kCache = DAEMON_LOAD_CACHE_DIR;
 constexpr const char* kCache = "";
 #endif
 
+// A torchexamd to measure: its label in the table, its binary, and extra
+// arguments.
+struct Variant {
+  std::string label;
+  fs::path daemon;
+  std::vector<std::string> args;
+  // The daemon runs in a session of its own (setsid), as the CLI's autostart
+  // starts it: with Linux's autogroup scheduling its threads and its jobs
+  // then share one group's CPU share, and this program has its own. The
+  // pseudo-argument --bench-shared-session (not passed on) keeps it in this
+  // program's session and group instead, as before.
+  bool own_session = true;
+};
+
 struct Options {
   std::string load = "loop";  // loop: one event loop drives every connection; threads: a thread per client
+  std::string check = "full";  // loop: parse every message (full) or only look at the bytes it needs (light)
   int clients = 200;
   int calls = 50;
+  int rounds = 1;
   bool train = false;
   int concurrency = 1;
   int job_nice = 10;  // torchexamd's default
+  int loop_slice_us = 0;  // the loop thread's time slice (0: the kernel's default)
   std::string watcher = "none";
   fs::path daemon = kDaemon;
   fs::path source = kSource;
   fs::path cache = kCache;
+  std::vector<Variant> variants;
 };
 
 [[noreturn]] void usage(const std::string& why) {
   fmt::print(stderr,
-             "daemon_load: {}\nusage: daemon_load [--clients C] [--calls N] [--train] [--concurrency J] [--load loop|threads|both] [--job-nice N] "
-             "[--watcher none|inotify] [--daemon PATH] [--source DIR] [--cache DIR]\n",
+             "daemon_load: {}\nusage: daemon_load [--clients C] [--calls N] [--train] [--concurrency J] [--load loop|threads|both] [--check full|light|both] "
+             "[--job-nice N] [--watcher none|inotify] [--daemon PATH] [--source DIR] [--cache DIR] [--variant 'LABEL=PATH [ARGS...]']... [--rounds R] [--loop-slice-us US]\n",
              why);
   std::exit(2);
+}
+
+Variant parse_variant(const std::string& text) {
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) usage("--variant wants LABEL=PATH [ARGS...], not '" + text + "'");
+  Variant v;
+  v.label = text.substr(0, eq);
+  std::istringstream words(text.substr(eq + 1));
+  std::string w;
+  if (!(words >> w)) usage("--variant " + v.label + ": no path");
+  v.daemon = w;
+  while (words >> w) {
+    if (w == "--bench-shared-session") v.own_session = false;
+    else v.args.push_back(w);
+  }
+  return v;
 }
 
 Options parse(int argc, char** argv) {
@@ -110,18 +183,25 @@ Options parse(int argc, char** argv) {
     const std::string v = argv[++i];
     if (a == "--clients") o.clients = std::atoi(v.c_str());
     else if (a == "--calls") o.calls = std::atoi(v.c_str());
+    else if (a == "--rounds") o.rounds = std::atoi(v.c_str());
     else if (a == "--concurrency") o.concurrency = std::atoi(v.c_str());
     else if (a == "--watcher") o.watcher = v;
     else if (a == "--load") o.load = v;
+    else if (a == "--check") o.check = v;
     else if (a == "--job-nice") o.job_nice = std::atoi(v.c_str());
+    else if (a == "--loop-slice-us") o.loop_slice_us = std::atoi(v.c_str());
     else if (a == "--daemon") o.daemon = v;
     else if (a == "--source") o.source = v;
     else if (a == "--cache") o.cache = v;
+    else if (a == "--variant") o.variants.push_back(parse_variant(v));
     else usage("unknown option " + a);
   }
-  if (o.clients < 1 || o.calls < 1) usage("--clients and --calls must be at least 1");
+  if (o.clients < 1 || o.calls < 1 || o.rounds < 1) usage("--clients, --calls and --rounds must be at least 1");
   if (o.load != "loop" && o.load != "threads" && o.load != "both") usage("--load must be loop, threads or both");
-  if (o.daemon.empty()) usage("no torchexamd: pass --daemon PATH");
+  if (o.check != "full" && o.check != "light" && o.check != "both") usage("--check must be full, light or both");
+  if (o.variants.empty()) o.variants.push_back({"daemon", o.daemon, {}});
+  for (const auto& v : o.variants)
+    if (v.daemon.empty()) usage("no torchexamd: pass --daemon PATH");
   if (o.source.empty()) usage("no source tree: pass --source DIR");
   return o;
 }
@@ -130,22 +210,30 @@ Options parse(int argc, char** argv) {
 // with this object even when the benchmark fails half-way.
 class Daemon {
  public:
-  Daemon(const Options& o, fs::path root) : root_(std::move(root)) {
+  Daemon(const Options& o, const Variant& variant, fs::path root) : root_(std::move(root)) {
     fs::create_directories(root_ / "state");
     socket_ = root_ / "run" / "daemon.sock";
     log_ = root_ / "torchexamd.log";
-    const std::string concurrency = std::to_string(o.concurrency);
     // Everything the child needs is prepared before fork (no allocation after).
     const std::string state = (root_ / "state").string(), cache = o.cache.string();
-    std::vector<std::string> args{o.daemon.string(), "--socket", socket_.string(), "--state-dir", state,
-                                  "--concurrency", concurrency, "--watcher", o.watcher,
-                                  "--job-nice", std::to_string(o.job_nice)};
+    const bool own_session = variant.own_session;
+    std::vector<std::string> args{variant.daemon.string(), "--socket", socket_.string(), "--state-dir", state};
+    auto own = [&](const std::string& name, const std::string& value) {
+      if (std::find(variant.args.begin(), variant.args.end(), name) != variant.args.end()) return;
+      args.push_back(name);
+      args.push_back(value);
+    };
+    own("--concurrency", std::to_string(o.concurrency));
+    own("--watcher", o.watcher);
+    own("--job-nice", std::to_string(o.job_nice));
+    args.insert(args.end(), variant.args.begin(), variant.args.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("cannot fork");
     if (pid_ == 0) {
+      if (own_session) ::setsid();
       ::setenv("TORCHEXAM_STATE_DIR", state.c_str(), 1);
       if (!cache.empty()) ::setenv("TORCHEXAM_CACHE_DIR", cache.c_str(), 1);
       ::unsetenv("TORCHEXAM_SOCKET");
@@ -216,29 +304,99 @@ class Daemon {
     return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
   }
   const fs::path& socket() const { return socket_; }
-  // CPU seconds the daemon has used so far (user + system, its own threads).
-  double cpu_seconds() const {
-    std::ifstream in(fmt::format("/proc/{}/stat", pid_));
-    std::string text((std::istreambuf_iterator<char>(in)), {});
-    const size_t close = text.rfind(')');
-    if (close == std::string::npos) return 0;
-    std::istringstream fields(text.substr(close + 2));
-    std::string f;
-    double utime = 0, stime = 0;
-    for (int i = 3; fields >> f; ++i) {  // field 3 is the state
-      if (i == 14) utime = std::stod(f);
-      if (i == 15) {
-        stime = std::stod(f);
-        break;
-      }
-    }
-    return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  }
+  pid_t pid() const { return pid_; }
 
  private:
   fs::path root_, socket_, log_;
   pid_t pid_ = -1;
 };
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// CPU seconds process `pid` has used so far (user + system, all its threads).
+double process_cpu_seconds(pid_t pid) {
+  const std::string text = slurp(fmt::format("/proc/{}/stat", pid));
+  const size_t close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(text.substr(close + 2));
+  std::string f;
+  double utime = 0, stime = 0;
+  for (int i = 3; fields >> f; ++i) {  // field 3 is the state
+    if (i == 14) utime = std::stod(f);
+    if (i == 15) {
+      stime = std::stod(f);
+      break;
+    }
+  }
+  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// One thread's scheduler statistics: seconds on a CPU, seconds runnable but
+// waiting for one (the run queue), and how many times it was scheduled.
+struct SchedStat {
+  double run_s = 0, wait_s = 0;
+  double slices = 0;
+};
+SchedStat sched_stat(pid_t pid, pid_t tid) {
+  std::istringstream in(slurp(fmt::format("/proc/{}/task/{}/schedstat", pid, tid)));
+  SchedStat s;
+  in >> s.run_s >> s.wait_s >> s.slices;
+  s.run_s /= 1e9;
+  s.wait_s /= 1e9;
+  return s;
+}
+
+// The machine's CPU time by kind, in seconds summed over all CPUs.
+struct MachineCpu {
+  double total = 0, nice = 0, steal = 0, idle = 0;
+};
+MachineCpu machine_cpu() {
+  std::istringstream in(slurp("/proc/stat"));
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return {(user + nice + system + idle + iowait + irq + softirq + steal) / hz, nice / hz, steal / hz,
+          (idle + iowait) / hz};
+}
+
+// CPU seconds used so far by the living descendants of `pid` (the grading
+// job's supervisor, runner and compiler), from /proc.
+double descendants_cpu_seconds(pid_t root) {
+  std::map<pid_t, pid_t> parent;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    const std::string text = slurp("/proc/" + name + "/stat");
+    const size_t close = text.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(text.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0;
+    fields >> state >> ppid;
+    parent[std::atoi(name.c_str())] = ppid;
+  }
+  double total = 0;
+  for (const auto& [pid, ppid] : parent) {
+    pid_t p = ppid;
+    for (int depth = 0; depth < 64 && p > 1 && p != root; ++depth) {
+      auto it = parent.find(p);
+      p = it == parent.end() ? 0 : it->second;
+    }
+    if (p == root) total += process_cpu_seconds(pid);
+  }
+  return total;
+}
+
+double own_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 bool job_running(const json::value& status) {
   for (const auto& q : status.at("queue").as_array())
@@ -274,10 +432,43 @@ double percentile(const std::vector<double>& sorted, double p) {
 
 struct Measurement {
   std::vector<double> latency_ms;
+  std::vector<double> noted_ms;  // the calls during which a notification arrived on the connection (loop only)
   int running = 0;  // replies whose queue showed a running job
   int errors = 0;
   std::string first_error;
   double wall_s = 0;
+  SchedStat bench_thread;  // the load generator's thread (loop only)
+  // Where the outstanding requests were, sampled every few milliseconds
+  // (loop only): waiting for the daemon (request bytes it has not read yet)
+  // or for the load generator (reply bytes it has not read yet).
+  std::vector<double> at_daemon, at_bench;
+  // Stalls (loop only): spans of more than 2 ms in which no reply at all
+  // arrived. With every connection waiting, one stall delays every call in
+  // flight, so with 200 connections one stall is 1% of 20000 calls: p99 is
+  // about the longest stall. Each is put down to the side that was not
+  // running: when it ends, most connections have a reply waiting for us
+  // (this program was off the CPU while the daemon answered) or a request
+  // waiting for the daemon.
+  std::vector<int> fds;
+  SteadyClock::time_point last_reply{};
+  std::vector<double> stall_ms;
+  int stalls_at_daemon = 0, stalls_at_bench = 0;
+  void reply_arrived(SteadyClock::time_point now) {
+    if (last_reply != SteadyClock::time_point{}) {
+      const double gap = std::chrono::duration<double, std::milli>(now - last_reply).count();
+      if (gap > 2.0) {
+        stall_ms.push_back(gap);
+        int daemon_side = 0, bench_side = 0;
+        for (int fd : fds) {
+          int unread_by_daemon = 0, unread_by_us = 0;
+          if (::ioctl(fd, SIOCOUTQ, &unread_by_daemon) == 0 && unread_by_daemon > 0) ++daemon_side;
+          if (::ioctl(fd, SIOCINQ, &unread_by_us) == 0 && unread_by_us > 0) ++bench_side;
+        }
+        ++(bench_side > daemon_side ? stalls_at_bench : stalls_at_daemon);
+      }
+    }
+    last_reply = SteadyClock::now();
+  }
 };
 
 // A thread and a blocking Client per client: simple, but on a small machine
@@ -345,8 +536,8 @@ Measurement measure_threads(const Options& o, const fs::path& socket, const std:
 // per client.
 class LoopClient : public std::enable_shared_from_this<LoopClient> {
  public:
-  LoopClient(asio::io_context& io, const Options& o, std::string request, Measurement& m)
-      : socket_(io), calls_left_(o.calls), request_(std::move(request)), m_(m) {}
+  LoopClient(asio::io_context& io, const Options& o, bool light, std::string request, Measurement& m)
+      : socket_(io), calls_left_(o.calls), light_(light), request_(std::move(request)), m_(m) {}
   asio::local::stream_protocol::socket& socket() { return socket_; }
 
   void start() { send(); }
@@ -354,6 +545,7 @@ class LoopClient : public std::enable_shared_from_this<LoopClient> {
  private:
   void send() {
     t0_ = SteadyClock::now();
+    noted_ = false;
     asio::async_write(socket_, asio::buffer(request_), [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
       if (ec) return self->fail(ec.message());
       self->receive();
@@ -366,13 +558,19 @@ class LoopClient : public std::enable_shared_from_this<LoopClient> {
       while (auto next = self->reader_.next()) {
         auto* frame = std::get_if<protocol::Frame>(&*next);
         if (!frame) return self->fail("bad framing from the daemon");
-        json::value v = json::parse(frame->body);
-        const auto& obj = v.as_object();
-        if (!obj.contains("id")) continue;  // a notification (progress of the training job)
-        self->m_.latency_ms.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - self->t0_).count());
-        if (obj.contains("error")) {
-          if (self->m_.errors++ == 0) self->m_.first_error = json::serialize(obj.at("error"));
-        } else if (job_running(obj.at("result"))) {
+        const Reply r = self->light_ ? look_at(frame->body) : parse_reply(frame->body);
+        if (r.kind == Reply::notification) {  // progress of the training job
+          self->noted_ = true;
+          continue;
+        }
+        const auto now = SteadyClock::now();
+        self->m_.reply_arrived(now);
+        const double ms = std::chrono::duration<double, std::milli>(now - self->t0_).count();
+        self->m_.latency_ms.push_back(ms);
+        if (self->noted_) self->m_.noted_ms.push_back(ms);
+        if (r.kind == Reply::error) {
+          if (self->m_.errors++ == 0) self->m_.first_error = r.message;
+        } else if (r.job_running) {
           ++self->m_.running;
         }
         if (--self->calls_left_ == 0) return;
@@ -380,6 +578,33 @@ class LoopClient : public std::enable_shared_from_this<LoopClient> {
       }
       self->receive();
     });
+  }
+  struct Reply {
+    enum Kind { notification, result, error } kind = notification;
+    bool job_running = false;
+    std::string message;  // of an error
+  };
+  static Reply parse_reply(const std::string& body) {
+    json::value v = json::parse(body);
+    const auto& obj = v.as_object();
+    if (!obj.contains("id")) return {};
+    if (obj.contains("error")) return {Reply::error, false, json::serialize(obj.at("error"))};
+    return {Reply::result, job_running(obj.at("result")), ""};
+  }
+  // What parse_reply finds, from the bytes alone: the daemon writes
+  // {"jsonrpc":"2.0","id":1,"result":{...,"queue":[{...,"state":"running",...}],...}}
+  // (docs/protocol.md: field order and spelling are fixed), and anything
+  // else gets a full parse.
+  static Reply look_at(const std::string& body) {
+    constexpr std::string_view result_head = R"({"jsonrpc":"2.0","id":1,"result":{)";
+    if (body.compare(0, result_head.size(), result_head) != 0) return parse_reply(body);
+    Reply r{Reply::result, false, ""};
+    const size_t queue = body.find(R"("queue":[)", result_head.size());
+    if (queue == std::string::npos) return parse_reply(body);
+    const size_t end = body.find(']', queue);
+    const size_t running = body.find(R"("state":"running")", queue);
+    r.job_running = running != std::string::npos && running < end;
+    return r;
   }
   void fail(const std::string& why) {
     if (m_.errors == 0) m_.first_error = why;
@@ -389,14 +614,16 @@ class LoopClient : public std::enable_shared_from_this<LoopClient> {
 
   asio::local::stream_protocol::socket socket_;
   int calls_left_;
+  bool light_;
   std::string request_;
   Measurement& m_;
   protocol::FrameReader reader_;
   std::array<char, 65536> buf_;
   SteadyClock::time_point t0_;
+  bool noted_ = false;
 };
 
-Measurement measure_loop(const Options& o, const fs::path& socket, const std::string& session) {
+Measurement measure_loop(const Options& o, bool light, const fs::path& socket, const std::string& session) {
   asio::io_context io;
   Measurement m;
   m.latency_ms.reserve(static_cast<size_t>(o.clients) * o.calls);
@@ -404,15 +631,175 @@ Measurement measure_loop(const Options& o, const fs::path& socket, const std::st
       protocol::make_request(1, protocol::method::exam_status, json::object{{"session", session}}));
   std::vector<std::shared_ptr<LoopClient>> clients;
   for (int i = 0; i < o.clients; ++i) {
-    auto c = std::make_shared<LoopClient>(io, o, request, m);
+    auto c = std::make_shared<LoopClient>(io, o, light, request, m);
     c->socket().connect(asio::local::stream_protocol::endpoint(socket.string()));
     clients.push_back(std::move(c));
   }
+  if (o.loop_slice_us > 0)
+    if (auto why = set_thread_slice(o.loop_slice_us); !why.empty()) fmt::print("loop thread keeps its slice: {}\n", why);
+  for (auto& c : clients) m.fds.push_back(c->socket().native_handle());
+  const auto& fds = m.fds;
+  const SchedStat before = sched_stat(::getpid(), static_cast<pid_t>(::gettid()));
   const auto start = SteadyClock::now();
   for (auto& c : clients) c->start();
+  // Little's law per stage: the share of the outstanding requests that wait
+  // at the daemon is the share of the latency spent there. SIOCOUTQ on a
+  // Unix stream socket counts bytes sent and not yet read by the peer.
+  std::atomic<bool> done{false};
+  std::thread sampler([&] {
+    while (!done.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      int daemon_side = 0, bench_side = 0;
+      for (int fd : fds) {
+        int unread_by_daemon = 0, unread_by_us = 0;
+        if (::ioctl(fd, SIOCOUTQ, &unread_by_daemon) == 0 && unread_by_daemon > 0) ++daemon_side;
+        if (::ioctl(fd, SIOCINQ, &unread_by_us) == 0 && unread_by_us > 0) ++bench_side;
+      }
+      if (done.load()) break;
+      m.at_daemon.push_back(daemon_side);
+      m.at_bench.push_back(bench_side);
+    }
+  });
   io.run();
   m.wall_s = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  done = true;
+  sampler.join();
+  if (o.loop_slice_us > 0) set_thread_slice(0);
+  const SchedStat after = sched_stat(::getpid(), static_cast<pid_t>(::gettid()));
+  m.bench_thread = {after.run_s - before.run_s, after.wait_s - before.wait_s, after.slices - before.slices};
   return m;
+}
+
+struct Totals {
+  int errors = 0, running = 0;
+  size_t calls = 0;
+  // p50 and p99 of every row, by variant and load mode, for the summary.
+  std::map<std::pair<std::string, std::string>, std::vector<std::pair<double, double>>> rows;
+};
+
+// Starts `variant`, opens a session, starts the training job (--train), runs
+// each load mode and prints a row per mode.
+void run_variant(const Options& o, const Variant& variant, int round, Totals& totals) {
+  const fs::path root =
+      fs::temp_directory_path() / fmt::format("torchexam-daemon-load-{}-{}-{}", ::getpid(), variant.label, round);
+  Daemon daemon(o, variant, root);
+  auto main_client = daemon.connect();
+  const fs::path workspace = root / "workspace";
+  json::value started = main_client->call(
+      protocol::method::exam_start,
+      json::object{{"environment", (o.source / "environments/practice").string()},
+                   {"workspace", workspace.string()},
+                   {"mode", "practice"}});
+  const std::string session(started.at("session").as_string());
+
+  int64_t submission = 0;
+  std::string stage_before;
+  if (o.train) {
+    fs::copy_file(o.source / "environments/practice/fashion_mnist/reference.cpp",
+                  workspace / "fashion_mnist" / "solution.cpp", fs::copy_options::overwrite_existing);
+    json::value s = main_client->call(protocol::method::task_submit,
+                                      json::object{{"session", session}, {"task", "fashion_mnist"}});
+    submission = s.at("submission").as_int64();
+    // Build (seconds with a warm cache), runner start, data load: wait for
+    // the first "train" progress note.
+    const auto until = SteadyClock::now() + std::chrono::minutes(5);
+    while (stage_before != "train" && SteadyClock::now() < until) {
+      stage_before = drain_stage(*main_client, submission, std::chrono::seconds(1), stage_before);
+      json::value st = main_client->call(protocol::method::exam_status, json::object{{"session", session}});
+      if (st.at("queue").as_array().empty()) break;  // finished (or failed) before training began
+    }
+    if (stage_before != "train") {
+      json::value r = main_client->call(protocol::method::submission_get, json::object{{"submission", submission}});
+      throw std::runtime_error(fmt::format("submission {} never reached training (state {}, message: {})\n{}",
+                                           submission, json::serialize(r.at("state")),
+                                           json::serialize(r.at("message")), daemon.log_tail()));
+    }
+  }
+  const json::value before = main_client->call(protocol::method::exam_status, json::object{{"session", session}});
+
+  // A loop mode is "loop" (full parse) or "light".
+  std::vector<std::string> loops;
+  if (o.check == "both") loops = {"loop", "light"};
+  else loops = {o.check == "light" ? "light" : "loop"};
+  std::vector<std::string> modes;
+  if (o.load == "loop" || o.load == "both") modes = loops;
+  if (o.load == "threads" || o.load == "both") modes.push_back("threads");
+  if (o.load == "both") modes.insert(modes.end(), loops.begin(), loops.end());
+  int running = 0;
+  size_t total = 0;
+  for (const auto& mode : modes) {
+    const double cpu_before = process_cpu_seconds(daemon.pid()), own_before = own_cpu_seconds();
+    const double jobs_before = descendants_cpu_seconds(daemon.pid());
+    const SchedStat io_before = sched_stat(daemon.pid(), daemon.pid());  // the io thread is the main thread
+    const MachineCpu machine_before = machine_cpu();
+    const bool loop = mode != "threads";
+    Measurement m = loop ? measure_loop(o, mode == "light", daemon.socket(), session)
+                         : measure_threads(o, daemon.socket(), session);
+    const MachineCpu machine_after = machine_cpu();
+    const SchedStat io_after = sched_stat(daemon.pid(), daemon.pid());
+    const double daemon_cpu_s = process_cpu_seconds(daemon.pid()) - cpu_before, own_cpu_s = own_cpu_seconds() - own_before;
+    const double jobs_cpu_s = descendants_cpu_seconds(daemon.pid()) - jobs_before;
+    std::sort(m.latency_ms.begin(), m.latency_ms.end());
+    std::sort(m.noted_ms.begin(), m.noted_ms.end());
+    std::sort(m.at_daemon.begin(), m.at_daemon.end());
+    std::sort(m.at_bench.begin(), m.at_bench.end());
+    const auto& all = m.latency_ms;
+    const double ok = static_cast<double>(all.size()), per_call = ok > 0 ? 1e6 / ok : 0.0;
+    // Shares of the machine's CPU time over the row, in CPUs (2 = both cores).
+    const double machine_s = machine_after.total - machine_before.total;
+    const double cpus = machine_s / m.wall_s;
+    auto in_cpus = [&](double s) { return m.wall_s > 0 ? s / m.wall_s : 0.0; };
+    const double busy_s = machine_s - (machine_after.idle - machine_before.idle);
+    const double others_s = std::max(0.0, busy_s - daemon_cpu_s - own_cpu_s - jobs_cpu_s -
+                                              (machine_after.steal - machine_before.steal));
+    auto mean = [](const std::vector<double>& v) {
+      return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+    };
+    auto dash = [loop](std::string text) { return loop ? text : std::string("-"); };
+    fmt::print("{:>8} {:>7} {:>6} {:>6.2f} {:>6.2f} {:>6.2f} {:>6.0f} | {:>5.1f} {:>5.1f} | {:>5.1f} {:>5} | {:>4.0f} {:>4} | {:>5.2f} {:>5} | "
+               "{:>4.2f} {:>4.2f} {:>4.2f} {:>4.2f} | {:>9} {:>9} | {:>5} {:>5} | {:>11} {:>6}\n",
+               variant.label, mode, all.size(), percentile(all, 0.50), percentile(all, 0.99),
+               all.empty() ? 0.0 : all.back(), ok / m.wall_s, daemon_cpu_s * per_call, own_cpu_s * per_call,
+               (io_after.wait_s - io_before.wait_s) * per_call, dash(fmt::format("{:.1f}", m.bench_thread.wait_s * per_call)),
+               100.0 * (io_after.run_s - io_before.run_s) / m.wall_s,
+               dash(fmt::format("{:.0f}", 100.0 * m.bench_thread.run_s / m.wall_s)),
+               (io_after.slices - io_before.slices) / ok, dash(fmt::format("{:.2f}", m.bench_thread.slices / ok)),
+               in_cpus(jobs_cpu_s),
+               in_cpus(others_s), in_cpus(machine_after.steal - machine_before.steal),
+               std::max(0.0, cpus - in_cpus(busy_s)),
+               dash(fmt::format("{:.0f}/{:.0f}", mean(m.at_daemon), percentile(m.at_daemon, 0.99))),
+               dash(fmt::format("{:.0f}/{:.0f}", mean(m.at_bench), percentile(m.at_bench, 0.99))),
+               dash(fmt::format("{}", m.noted_ms.size())),
+               loop && !m.noted_ms.empty() ? fmt::format("{:.2f}", percentile(m.noted_ms, 0.99)) : "-",
+               dash(fmt::format("{}={}+{}", m.stall_ms.size(), m.stalls_at_daemon, m.stalls_at_bench)),
+               dash(fmt::format("{:.2f}", m.stall_ms.empty() ? 0.0 : *std::max_element(m.stall_ms.begin(), m.stall_ms.end()))));
+    if (m.errors) fmt::print("first error: {}\n", m.first_error);
+    totals.rows[{variant.label, mode}].emplace_back(percentile(all, 0.50), percentile(all, 0.99));
+    totals.errors += m.errors;
+    running += m.running;
+    total += all.size();
+  }
+  totals.running += running;
+  totals.calls += total;
+
+  const json::value after = main_client->call(protocol::method::exam_status, json::object{{"session", session}});
+  const std::string stage_after = o.train ? drain_stage(*main_client, submission, std::chrono::milliseconds(100)) : "";
+  if (o.train && running != static_cast<int>(total))
+    fmt::print("  {}: the grading job was not running for every call (before: {}; after: {}; {} of {} replies; stage "
+               "before {}, after {})\n",
+               variant.label, queue_text(before), queue_text(after), running, total, stage_before,
+               stage_after.empty() ? "no new progress" : stage_after);
+
+  if (submission) {
+    try {
+      main_client->call(protocol::method::submission_cancel, json::object{{"submission", submission}});
+    } catch (const protocol::RpcError&) {
+      // finished already
+    }
+  }
+  main_client->call(protocol::method::daemon_shutdown, json::object{});
+  main_client.reset();
+  if (!daemon.stop(std::chrono::seconds(15))) fmt::print(stderr, "daemon_load: {} needed a signal to stop\n", variant.label);
 }
 
 }  // namespace
@@ -429,92 +816,55 @@ int main(int argc, char** argv) {
   }
 
   try {
-    const fs::path root = fs::temp_directory_path() / fmt::format("torchexam-daemon-load-{}", ::getpid());
-    Daemon daemon(o, root);
-    auto main_client = daemon.connect();
-    const fs::path workspace = root / "workspace";
-    json::value started = main_client->call(
-        protocol::method::exam_start,
-        json::object{{"environment", (o.source / "environments/practice").string()},
-                     {"workspace", workspace.string()},
-                     {"mode", "practice"}});
-    const std::string session(started.at("session").as_string());
-
-    fmt::print("daemon_load: {} clients x {} exam/status calls, {}; daemon --concurrency {} --watcher {} --job-nice {}\n",
+    fmt::print("daemon_load: {} clients x {} exam/status calls, {}; daemon --concurrency {} --watcher {} --job-nice {}; "
+               "loop thread slice {}; load average {}",
                o.clients, o.calls, o.train ? "reference solution training" : "no grading job", o.concurrency,
-               o.watcher, o.job_nice);
-
-    int64_t submission = 0;
-    std::string stage_before;
-    if (o.train) {
-      fs::copy_file(o.source / "environments/practice/fashion_mnist/reference.cpp",
-                    workspace / "fashion_mnist" / "solution.cpp", fs::copy_options::overwrite_existing);
-      json::value s = main_client->call(protocol::method::task_submit,
-                                        json::object{{"session", session}, {"task", "fashion_mnist"}});
-      submission = s.at("submission").as_int64();
-      // Build (seconds with a warm cache), runner start, data load: wait for
-      // the first "train" progress note.
-      const auto until = SteadyClock::now() + std::chrono::minutes(5);
-      while (stage_before != "train" && SteadyClock::now() < until) {
-        stage_before = drain_stage(*main_client, submission, std::chrono::seconds(1), stage_before);
-        json::value st = main_client->call(protocol::method::exam_status, json::object{{"session", session}});
-        if (st.at("queue").as_array().empty()) break;  // finished (or failed) before training began
-      }
-      if (stage_before != "train") {
-        json::value r = main_client->call(protocol::method::submission_get, json::object{{"submission", submission}});
-        fmt::print(stderr, "daemon_load: submission {} never reached training (state {}, message: {})\n{}\n",
-                   submission, json::serialize(r.at("state")), json::serialize(r.at("message")), daemon.log_tail());
-        return 1;
-      }
+               o.watcher, o.job_nice, o.loop_slice_us ? fmt::format("{} us", o.loop_slice_us) : "default",
+               slurp("/proc/loadavg"));
+    for (const auto& v : o.variants) {
+      std::string args;
+      for (const auto& a : v.args) args += " " + a;
+      fmt::print("  {} = {}{}\n", v.label, v.daemon.string(), args);
     }
-    const json::value before = main_client->call(protocol::method::exam_status, json::object{{"session", session}});
-
-    std::vector<std::string> modes;
-    if (o.load == "both") modes = {"loop", "threads", "loop"};
-    else modes = {o.load};
-    fmt::print("{:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>12} {:>14} {:>8}\n", "load", "calls", "p50 ms", "p99 ms",
-               "max ms", "wall s", "requests/s", "daemon us/call", "errors");
-    int errors = 0, running = 0;
-    size_t total = 0;
-    for (const auto& mode : modes) {
-      const double cpu_before = daemon.cpu_seconds();
-      Measurement m = mode == "loop" ? measure_loop(o, daemon.socket(), session) : measure_threads(o, daemon.socket(), session);
-      const double daemon_cpu_s = daemon.cpu_seconds() - cpu_before;
-      std::sort(m.latency_ms.begin(), m.latency_ms.end());
-      const auto& all = m.latency_ms;
-      const double ok = static_cast<double>(all.size());
-      fmt::print("{:>8} {:>8} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f} {:>12.0f} {:>14.1f} {:>8}\n", mode, all.size(),
-                 percentile(all, 0.50), percentile(all, 0.99), all.empty() ? 0.0 : all.back(), m.wall_s,
-                 ok / m.wall_s, ok > 0 ? daemon_cpu_s * 1e6 / ok : 0.0, m.errors);
-      if (m.errors) fmt::print("first error: {}\n", m.first_error);
-      errors += m.errors;
-      running += m.running;
-      total += all.size();
+    fmt::print(
+        "columns: CPU us/call of the daemon (all its threads) and of this load generator | run-queue wait us/call of "
+        "the daemon's io thread and of the loop's thread | their CPU / wall % | times each was put on a CPU, per "
+        "call | CPUs (of 2) used by the grading job "
+        "(the daemon's child processes), by other processes, stolen by the hypervisor, idle | requests waiting for "
+        "the daemon, and replies waiting for the load generator, mean/p99 of samples every 5 ms (of {} outstanding) | "
+        "calls during which a notification arrived, their p99 ms | spans over 2 ms without any reply (stalls) = "
+        "those that waited for the daemon + those that waited for this program, and the longest in ms\n",
+        o.clients);
+    fmt::print("{:>8} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} | {:>5} {:>5} | {:>5} {:>5} | {:>4} {:>4} | {:>5} {:>5} | {:>4} "
+               "{:>4} {:>4} {:>4} | {:>9} {:>9} | {:>5} {:>5} | {:>11} {:>6}\n",
+               "daemon", "load", "calls", "p50 ms", "p99 ms", "max ms", "req/s", "daem", "bench", "io", "loop", "io%",
+               "lp%", "io/c", "lp/c", "job", "oth", "stl", "idle", "@daemon", "@bench", "noted", "p99n", "stalls d+b", "longst");
+    Totals totals;
+    for (int round = 0; round < o.rounds; ++round)
+      for (const auto& v : o.variants) run_variant(o, v, round, totals);
+    if (o.train)
+      fmt::print("grading job running in {} of {} status replies\n", totals.running, totals.calls);
+    if (o.rounds > 1) {
+      // The machine is noisy: per variant and load, the median over the
+      // rounds, the range, and how many rounds met p99 <= 5 ms.
+      fmt::print("summary over {} rounds: median p50 ms, median p99 ms, p99 range, rounds with p99 <= 5 ms\n", o.rounds);
+      for (const auto& v : o.variants)
+        for (const auto& [key, rows] : totals.rows) {
+          if (key.first != v.label) continue;
+          std::vector<double> p50, p99;
+          for (const auto& [a, b] : rows) {
+            p50.push_back(a);
+            p99.push_back(b);
+          }
+          std::sort(p50.begin(), p50.end());
+          std::sort(p99.begin(), p99.end());
+          const auto met = std::count_if(p99.begin(), p99.end(), [](double x) { return x <= 5.0; });
+          fmt::print("{:>8} {:>7} {:>6.2f} {:>6.2f} {:>6.2f}-{:<6.2f} {}/{}\n", key.first, key.second,
+                     percentile(p50, 0.5), percentile(p99, 0.5), p99.front(), p99.back(), met, p99.size());
+        }
     }
-
-    const json::value after = main_client->call(protocol::method::exam_status, json::object{{"session", session}});
-    const std::string stage_after = o.train ? drain_stage(*main_client, submission, std::chrono::milliseconds(100)) : "";
-    fmt::print("grading job running during the measurement: {} (before: {}; after: {}; {} of {} status replies "
-               "showed a running job{})\n",
-               total == 0 || running == 0               ? "no"
-               : running == static_cast<int>(total) ? "yes, in every reply"
-                                                         : "part of the time",
-               queue_text(before), queue_text(after), running, total,
-               o.train ? fmt::format("; stage before {}, after {}", stage_before,
-                                     stage_after.empty() ? "no new progress" : stage_after)
-                       : "");
-
-    if (submission) {
-      try {
-        main_client->call(protocol::method::submission_cancel, json::object{{"submission", submission}});
-      } catch (const protocol::RpcError&) {
-        // finished already
-      }
-    }
-    main_client->call(protocol::method::daemon_shutdown, json::object{});
-    main_client.reset();
-    if (!daemon.stop(std::chrono::seconds(15))) fmt::print(stderr, "daemon_load: torchexamd needed a signal to stop\n");
-    return errors ? 1 : 0;
+    fmt::print("load average at the end: {}", slurp("/proc/loadavg"));
+    return totals.errors ? 1 : 0;
   } catch (const std::exception& e) {
     fmt::print(stderr, "daemon_load: {}\n", e.what());
     return 1;

@@ -12,6 +12,7 @@
 #include "hash.hpp"
 #include "paths.hpp"
 #include "provision.hpp"
+#include "thread_sched.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -359,11 +360,15 @@ struct ExamService::Impl {
     req.cancel = job.cancel.get();
     req.resume = job.resume && dir == opts.jobs_dir / fmt::format("{}-{}", job.id, rec.attempts - 1);
     asio::post(job.remote() ? *remote_workers : workers, [this, job, req] {
-      // Linux keeps the nice value per thread and a child inherits its
-      // creator's: set once per worker thread, it applies to every job.
-      thread_local int niced = 0;
-      if (opts.job_nice > 0 && niced != opts.job_nice) {
-        if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), opts.job_nice) == 0) niced = opts.job_nice;
+      // Linux keeps the nice value and the policy per thread and a child
+      // inherits its creator's: set once per worker thread, they apply to
+      // every job.
+      thread_local bool scheduled = false;
+      if (!scheduled) {
+        if (opts.job_policy != "normal") scheduled = set_thread_policy(opts.job_policy, opts.job_nice).empty();
+        else if (opts.job_nice > 0)
+          scheduled = ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), opts.job_nice) == 0;
+        else scheduled = true;
       }
       Observer obs(*this, job);
       GradeResult r;

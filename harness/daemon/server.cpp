@@ -1,7 +1,9 @@
 #include "server.hpp"
 
 #include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
+
+#include <array>
+#include <span>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,7 +15,14 @@ using local = asio::local::stream_protocol;
 Connection::Connection(local::socket socket, const protocol::Binder& binder, std::function<void(Connection*)> on_close)
     : socket_(std::move(socket)), binder_(binder), on_close_(std::move(on_close)) {}
 
-void Connection::start() { read(); }
+void Connection::start() {
+  // Writes are tried at once and never block the io thread: a full socket
+  // means waiting for it to become writable (flush()).
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  if (ec) return close();
+  read();
+}
 
 void Connection::read() {
   socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
@@ -22,6 +31,9 @@ void Connection::read() {
       return;
     }
     self->reader_.feed(std::string_view(self->buf_.data(), n));
+    // Every request of this read is answered before anything is written: the
+    // replies go out together, in order.
+    self->reading_batch_ = true;
     while (auto next = self->reader_.next()) {
       if (auto* frame = std::get_if<protocol::Frame>(&*next))
         self->handle(frame->body);
@@ -29,6 +41,8 @@ void Connection::read() {
         self->send(protocol::make_error(nullptr, protocol::error_code::parse_error,
                                         "bad framing: " + std::get<protocol::FramingError>(*next).message));
     }
+    self->reading_batch_ = false;
+    self->flush();
     if (self->open_) self->read();
   });
 }
@@ -50,26 +64,52 @@ void Connection::handle(const std::string& body) {
 void Connection::send(std::string body) {
   if (!open_) return;
   out_.push_back(protocol::encode_frame(body));
-  if (!writing_) write();
+  if (!reading_batch_) flush();
 }
 
-void Connection::write() {
-  writing_ = true;
-  asio::async_write(socket_, asio::buffer(out_.front()),
-                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                      self->out_.pop_front();
-                      self->writing_ = false;
-                      if (ec) {
-                        self->close();
-                        return;
-                      }
-                      if (!self->out_.empty() && self->open_) self->write();
-                    });
+void Connection::flush() {
+  while (open_ && !waiting_writable_ && !out_.empty()) {
+    // One sendmsg for as many queued frames as fit in its iovec.
+    std::array<asio::const_buffer, 64> buffers;
+    size_t count = 0;
+    for (auto it = out_.begin(); it != out_.end() && count < buffers.size(); ++it, ++count)
+      buffers[count] = asio::buffer(*it) + (count == 0 ? out_offset_ : 0);
+    boost::system::error_code ec;
+    const size_t n = socket_.send(std::span(buffers.data(), count), 0, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      waiting_writable_ = true;
+      socket_.async_wait(local::socket::wait_write, [self = shared_from_this()](const boost::system::error_code& wait_ec) {
+        self->waiting_writable_ = false;
+        if (wait_ec) return self->close();
+        self->flush();
+      });
+      return;
+    }
+    if (ec) return close();
+    consume(n);
+  }
+}
+
+// Drops the first `n` bytes of the queue (frames written whole, and the part
+// of the next one).
+void Connection::consume(size_t n) {
+  while (n > 0 && !out_.empty()) {
+    const size_t left = out_.front().size() - out_offset_;
+    if (n < left) {
+      out_offset_ += n;
+      return;
+    }
+    n -= left;
+    out_.pop_front();
+    out_offset_ = 0;
+  }
 }
 
 void Connection::close() {
   if (!open_) return;
   open_ = false;
+  out_.clear();
+  out_offset_ = 0;
   boost::system::error_code ignored;
   socket_.shutdown(local::socket::shutdown_both, ignored);
   socket_.close(ignored);

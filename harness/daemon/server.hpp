@@ -6,6 +6,14 @@
 // answered with the matching JSON-RPC error and the connection stays open; a
 // client that disconnects mid-request harms nothing (replies to it are
 // dropped). Threads: everything runs on the io_context's one thread.
+//
+// Write path: replies and notifications are queued per connection and
+// handed to the kernel together, with one sendmsg (up to 64 frames) per
+// flush, in the order they were queued. What handling the requests of one
+// read queues (their replies, and notifications they cause) is flushed once,
+// after the last of them; anything else is flushed at once. When the socket is full the rest waits
+// for it to become writable (nothing is ever dropped while the connection is
+// open); a write error closes the connection and drops what was queued.
 #pragma once
 
 #include "protocol/framing.hpp"
@@ -34,15 +42,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   void read();
   void handle(const std::string& body);
-  void write();
+  void flush();  // writes what is queued, as far as the socket takes it
+  void consume(size_t n);
 
   boost::asio::local::stream_protocol::socket socket_;
   const protocol::Binder& binder_;
   std::function<void(Connection*)> on_close_;
   protocol::FrameReader reader_;
   std::array<char, 65536> buf_{};
-  std::deque<std::string> out_;
-  bool writing_ = false;
+  std::deque<std::string> out_;  // framed messages not yet (fully) written
+  size_t out_offset_ = 0;         // bytes of out_.front() already written
+  bool reading_batch_ = false;    // handling the frames of one read: flush after the last
+  bool waiting_writable_ = false;
   bool open_ = true;
 };
 

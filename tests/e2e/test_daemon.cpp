@@ -11,6 +11,7 @@
 #include "protocol/jsonrpc.hpp"
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include <dirent.h>
 #include <poll.h>
@@ -231,6 +232,82 @@ TEST_SUITE("daemon") {
     auto c = d.client();
     CHECK(wait_for([&] { return !c->call("submission/list", json::object{}).at("submissions").as_array().empty(); },
                    std::chrono::seconds(10)));
+    CHECK(c->call("daemon/info", json::object{}).at("pid").to_number<int>() == d.pid);
+  }
+
+  // The write path (server.hpp): the replies to the requests of one read go
+  // out together, several frames per sendmsg, and a full socket waits for
+  // room. Requests sent in one write are answered whole and in order.
+  TEST_CASE("pipelined requests sent in one write are answered in order, whole") {
+    Daemon d("pipelined");
+    REQUIRE_FALSE(d.start());
+    d.client()->call("exam/start", start_params(d));
+    RawConnection c(d.socket);
+    // 100 requests: status (about 1 KB answers), info, and an unknown method
+    // (an error answer) in turn.
+    auto request = [](int id) {
+      const char* method = id % 3 == 0 ? "exam/status" : id % 3 == 1 ? "daemon/info" : "no/such_method";
+      return protocol::encode_frame(fmt::format(R"({{"jsonrpc":"2.0","id":{},"method":"{}","params":{{}}}})", id, method));
+    };
+    std::string batch;
+    for (int id = 1; id <= 100; ++id) batch += request(id);
+    c.send_raw(batch);
+    for (int id = 1; id <= 100; ++id) {
+      CAPTURE(id);
+      auto got = c.response(std::chrono::seconds(30));
+      REQUIRE(got);
+      const auto& o = got->as_object();
+      REQUIRE(o.at("id").to_number<int>() == id);
+      if (id % 3 == 2) CHECK(o.at("error").at("code").to_number<int>() == protocol::error_code::method_not_found);
+      else CHECK(o.contains("result"));
+      if (id % 3 == 0) CHECK(o.at("result").at("tasks").as_array().size() == 1);
+    }
+    CHECK_FALSE(c.response(std::chrono::milliseconds(200)));  // nothing more
+
+    // More answers than the socket holds (about 4 MB): the daemon waits for
+    // room and loses nothing, while the client reads them at its own pace.
+    batch.clear();
+    for (int id = 1; id <= 4000; ++id) batch += protocol::encode_frame(
+        fmt::format(R"({{"jsonrpc":"2.0","id":{},"method":"exam/status","params":{{}}}})", id));
+    c.send_raw(batch);
+    for (int id = 1; id <= 4000; ++id) {
+      auto got = c.response(std::chrono::seconds(30));
+      REQUIRE_MESSAGE(got, "no answer to request " << id);
+      REQUIRE(got->as_object().at("id").to_number<int>() == id);
+      REQUIRE(got->as_object().contains("result"));
+    }
+  }
+
+  TEST_CASE("a client that disconnects in the middle of a batch harms nothing") {
+    Daemon d("mid-batch");
+    REQUIRE_FALSE(d.start());
+    d.client()->call("exam/start", start_params(d));
+    RawConnection bystander(d.socket);  // connected throughout, gets its answers
+    std::string batch;
+    for (int id = 1; id <= 4000; ++id) batch += protocol::encode_frame(
+        fmt::format(R"({{"jsonrpc":"2.0","id":{},"method":"exam/status","params":{{}}}})", id));
+    {
+      RawConnection reader(d.socket);  // reads one answer of 4000, then goes
+      reader.send_raw(batch);
+      auto first = reader.response(std::chrono::seconds(30));
+      REQUIRE(first);
+      CHECK(first->as_object().at("id").to_number<int>() == 1);
+    }
+    {
+      RawConnection silent(d.socket);  // reads nothing at all
+      silent.send_raw(batch);
+    }
+    {
+      RawConnection half(d.socket);  // gone in the middle of a frame of a batch
+      half.send_raw(batch.substr(0, batch.size() / 2 + 7));
+    }
+    bystander.send_raw(protocol::encode_frame(R"({"jsonrpc":"2.0","id":7,"method":"daemon/info","params":{}})"));
+    auto info = bystander.response(std::chrono::seconds(30));
+    REQUIRE(info);
+    CHECK(info->as_object().at("id").to_number<int>() == 7);
+    CHECK(info->as_object().at("result").at("pid").to_number<int>() == d.pid);
+    auto c = d.client();
+    CHECK(c->call("exam/status", json::object{}).at("tasks").as_array().size() == 1);
     CHECK(c->call("daemon/info", json::object{}).at("pid").to_number<int>() == d.pid);
   }
 

@@ -11,6 +11,10 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <sched.h>
+#include <sys/resource.h>
+
+#include <cerrno>
 #include <fstream>
 #include <thread>
 
@@ -26,8 +30,14 @@ const fs::path kEnv = fs::path(TORCHEXAM_SOURCE_DIR) / "environments" / "practic
 struct FakeGrader {
   std::atomic<bool> hold{false};
   std::atomic<int> started{0};
+  // The scheduling of the thread the last job ran on (its compiler and
+  // runner inherit it).
+  std::atomic<int> policy{-1}, nice{-100};
   GradeResult operator()(const GradeRequest& req, GradeObserver& obs) {
     ++started;
+    policy = ::sched_getscheduler(0);
+    errno = 0;
+    nice = ::getpriority(PRIO_PROCESS, 0);
     obs.phase("train");
     events::Progress p;
     p.kind = events::Progress::Kind::epoch;
@@ -80,6 +90,8 @@ struct Fixture {
   std::unique_ptr<ExamService> service;
   Recorder rec;
   VerifyFn verify;  // set, then make_service(), to check the environment at start
+  int job_nice = 0;  // set, then make_service()
+  std::string job_policy = "normal";
 
   Fixture() { make_service(); }
   ~Fixture() {
@@ -92,6 +104,8 @@ struct Fixture {
     o.cache_dir = root / "cache";
     o.verify = verify;
     o.state_dir = root / "state";
+    o.job_nice = job_nice;
+    o.job_policy = job_policy;
     service = std::make_unique<ExamService>(io, clock, *db, o,
                                             [this](const GradeRequest& r, GradeObserver& ob) { return grader(r, ob); });
     service->add_listener(&rec);
@@ -265,6 +279,32 @@ TEST_SUITE("exam_service") {
     CHECK(f.service->source_of(ids[1]) == "// score 5");
     CHECK(h[0].curve_json.find("\"loss\":5E-1") != std::string::npos);
     CHECK_FALSE(f.service->submission_events(ids[0]).empty());
+  }
+
+  TEST_CASE("grading jobs run at the configured niceness and scheduling policy") {
+    struct Case {
+      std::string policy;
+      int nice;
+      int expected_policy;
+    };
+    const int own_nice = ::getpriority(PRIO_PROCESS, 0);
+    for (const Case& c : {Case{"normal", 0, SCHED_OTHER}, Case{"normal", 7, SCHED_OTHER}, Case{"batch", 5, SCHED_BATCH},
+                          Case{"idle", 3, SCHED_IDLE}}) {
+      CAPTURE(c.policy);
+      CAPTURE(c.nice);
+      Fixture f;
+      f.job_policy = c.policy;
+      f.job_nice = c.nice;
+      f.make_service();
+      f.start();
+      f.write_solution("// score 1");
+      f.service->submit("", "fashion_mnist");
+      REQUIRE(f.run_until([&] { return f.service->idle(); }));
+      CHECK(f.grader.policy.load() == c.expected_policy);
+      // 0 leaves the niceness alone; SCHED_IDLE has none of its own.
+      if (c.policy != "idle") CHECK(f.grader.nice.load() == (c.nice > 0 ? c.nice : own_nice));
+      CHECK(::sched_getscheduler(0) == SCHED_OTHER);  // the io thread keeps its own
+    }
   }
 
   TEST_CASE("restore brings back a submission's source and keeps the current one") {
