@@ -26,6 +26,7 @@
 #include "process.hpp"
 #include "slurm_backend.hpp"
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -155,17 +156,15 @@ int main(int argc, char** argv) {
   int n = 200, g = 16;
   std::string slots_text = "2,4,8,16";
   fs::path source = BENCH_SOURCE_DIR;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--jobs") n = std::atoi(argv[i + 1]);
-    else if (a == "--slots") slots_text = argv[i + 1];
-    else if (a == "--gradings") g = std::atoi(argv[i + 1]);
-    else if (a == "--source") source = argv[i + 1];
-    else {
-      fmt::print(stderr, "usage: slurm_burst [--jobs N] [--slots 2,4,8,16] [--gradings G] [--source DIR]\n");
-      return 2;
-    }
-  }
+  CLI::App app{"How many grading jobs a test Slurm cluster takes per second and how long they wait, beside the "
+               "local backend. Run as root; brings up its own clusters with scripts/slurm-up."};
+  app.add_option("--jobs", n, "tiny jobs per backend")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--slots", slots_text, "slot counts of the test clusters, comma-separated")->capture_default_str();
+  app.add_option("--gradings", g, "real gradings (regression reference) per backend")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--source", source, "the TorchExam source tree")->check(CLI::ExistingDirectory);
+  CLI11_PARSE(app, argc, argv);
   if (geteuid() != 0) {
     fmt::print(stderr, "slurm_burst: the test cluster (scripts/slurm-up) needs root\n");
     return 2;
