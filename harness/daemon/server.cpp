@@ -4,6 +4,7 @@
 
 #include <array>
 #include <span>
+#include <vector>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -168,7 +169,10 @@ void Server::stop() {
 }
 
 void Server::broadcast(const std::string& body) {
-  for (const auto& c : connections_) c->send(body);
+  // A send may close its connection at once (the peer is gone), which
+  // erases it from connections_: walk a copy.
+  const std::vector<std::shared_ptr<Connection>> all(connections_.begin(), connections_.end());
+  for (const auto& c : all) c->send(body);
 }
 
 }  // namespace torchexam::daemon
