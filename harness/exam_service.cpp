@@ -334,10 +334,11 @@ struct ExamService::Impl {
     running[job.id] = job;
 
     const auto& task = task_of(*job.session, job.task);
-    fs::path dir = opts.jobs_dir / fmt::format("{}-{}", job.id, rec.attempts);
-    if (const fs::path before = opts.jobs_dir / fmt::format("{}-{}", job.id, rec.attempts - 1);
-        job.resume && job.remote() && fs::is_directory(before))
-      dir = before;  // the cluster job it left behind writes there: pick it up
+    // A resumed cluster grading picks up the folder its jobs left behind:
+    // they may still be writing there.
+    const fs::path before = opts.jobs_dir / fmt::format("{}-{}", job.id, rec.attempts - 1);
+    const bool resumed = job.resume && job.remote() && fs::is_directory(before);
+    const fs::path dir = resumed ? before : opts.jobs_dir / fmt::format("{}-{}", job.id, rec.attempts);
     fs::create_directories(dir / "src");
     const fs::path source = dir / "src" / rec.source_name;
     auto bytes = db.get_artifact(rec.source_hash);
@@ -358,7 +359,7 @@ struct ExamService::Impl {
     req.display_name = (fs::path(job.session->rec.workspace) / job.task / rec.source_name).string();
     req.cache_dir = opts.cache_dir;
     req.cancel = job.cancel.get();
-    req.resume = job.resume && dir == opts.jobs_dir / fmt::format("{}-{}", job.id, rec.attempts - 1);
+    req.resume = resumed;
     asio::post(job.remote() ? *remote_workers : workers, [this, job, req] {
       // Linux keeps the nice value and the policy per thread and a child
       // inherits its creator's: set once per worker thread, they apply to
