@@ -44,10 +44,19 @@
 // calls, 1% of 20000: p99 is about the longest stall. With --rounds > 1 a
 // summary gives each variant's median p50 and p99 over the rounds.
 //
-// Usage: daemon_load [--clients C] [--calls N] [--train] [--concurrency J] [--load loop|threads|both]
-//                    [--check full|light|both] [--job-nice N] [--watcher none|inotify] [--daemon PATH]
-//                    [--source DIR] [--cache DIR]
+// Usage: daemon_load [--clients C] [--calls N] [--train] [--rate R[,R...]] [--concurrency J]
+//                    [--load loop|threads|both] [--check full|light|both] [--job-nice N]
+//                    [--watcher none|inotify] [--daemon PATH] [--source DIR] [--cache DIR]
 //                    [--variant 'LABEL=PATH [ARGS...]']... [--rounds R] [--loop-slice-us US]
+//   (daemon_load --help describes each.)
+//   --rate: 0 (the default) is a closed loop, each client calling again as
+//   soon as its reply lands, so the run is at saturation and by Little's law
+//   the mean latency is C / (requests/s): it measures how many calls the
+//   2 cores, shared with the training job and this load generator, get
+//   through. R > 0 is an open loop at R requests/s in all: each client calls
+//   on a fixed schedule (every C/R s, the clients staggered), a call's
+//   latency runs from when it was due, so a late reply shows in full and
+//   does not hold back the next request. Several rates give a row each.
 //   defaults: 200 clients, 50 calls, no training, 1 grading job, no watcher,
 //   1 round; the daemon, the source tree and the build cache default to
 //   this build's (DAEMON_LOAD_TORCHEXAMD, DAEMON_LOAD_SOURCE_DIR,
@@ -63,9 +72,11 @@
 #include "protocol/messages.hpp"
 #include "thread_sched.hpp"
 
+#include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
 #include <fmt/format.h>
@@ -82,6 +93,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <deque>
 #include <fstream>
 #include <latch>
 #include <map>
@@ -122,6 +134,7 @@ struct Variant {
   std::string label;
   fs::path daemon;
   std::vector<std::string> args;
+  std::vector<std::pair<std::string, std::string>> env;  // set in its environment (NAME=VALUE before PATH)
   // The daemon runs in a session of its own (setsid), as the CLI's autostart
   // starts it: with Linux's autogroup scheduling its threads and its jobs
   // then share one group's CPU share, and this program has its own. The
@@ -145,13 +158,11 @@ struct Options {
   fs::path source = kSource;
   fs::path cache = kCache;
   std::vector<Variant> variants;
+  std::vector<double> rates{0};  // requests/s offered; 0: closed loop
 };
 
 [[noreturn]] void usage(const std::string& why) {
-  fmt::print(stderr,
-             "daemon_load: {}\nusage: daemon_load [--clients C] [--calls N] [--train] [--concurrency J] [--load loop|threads|both] [--check full|light|both] "
-             "[--job-nice N] [--watcher none|inotify] [--daemon PATH] [--source DIR] [--cache DIR] [--variant 'LABEL=PATH [ARGS...]']... [--rounds R] [--loop-slice-us US]\n",
-             why);
+  fmt::print(stderr, "daemon_load: {}\n(see daemon_load --help)\n", why);
   std::exit(2);
 }
 
@@ -162,7 +173,11 @@ Variant parse_variant(const std::string& text) {
   v.label = text.substr(0, eq);
   std::istringstream words(text.substr(eq + 1));
   std::string w;
-  if (!(words >> w)) usage("--variant " + v.label + ": no path");
+  while ((words >> w) && w.find('=') != std::string::npos && w.front() != '/' && w.front() != '.') {
+    const size_t e = w.find('=');
+    v.env.emplace_back(w.substr(0, e), w.substr(e + 1));
+  }
+  if (w.empty() || w.find('=') != std::string::npos) usage("--variant " + v.label + ": no path");
   v.daemon = w;
   while (words >> w) {
     if (w == "--bench-shared-session") v.own_session = false;
@@ -171,38 +186,64 @@ Variant parse_variant(const std::string& text) {
   return v;
 }
 
-Options parse(int argc, char** argv) {
+// Returns nullopt when CLI11 has answered (--help) or refused the command
+// line; `exit_code` is then what main returns.
+std::optional<Options> parse(int argc, char** argv, int& exit_code) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--train") {
-      o.train = true;
-      continue;
-    }
-    if (i + 1 >= argc) usage("missing value after " + a);
-    const std::string v = argv[++i];
-    if (a == "--clients") o.clients = std::atoi(v.c_str());
-    else if (a == "--calls") o.calls = std::atoi(v.c_str());
-    else if (a == "--rounds") o.rounds = std::atoi(v.c_str());
-    else if (a == "--concurrency") o.concurrency = std::atoi(v.c_str());
-    else if (a == "--watcher") o.watcher = v;
-    else if (a == "--load") o.load = v;
-    else if (a == "--check") o.check = v;
-    else if (a == "--job-nice") o.job_nice = std::atoi(v.c_str());
-    else if (a == "--loop-slice-us") o.loop_slice_us = std::atoi(v.c_str());
-    else if (a == "--daemon") o.daemon = v;
-    else if (a == "--source") o.source = v;
-    else if (a == "--cache") o.cache = v;
-    else if (a == "--variant") o.variants.push_back(parse_variant(v));
-    else usage("unknown option " + a);
+  std::vector<std::string> variants;
+  CLI::App app{"daemon_load: how torchexamd answers many clients at once (exam/status from C connections), "
+               "optionally while it trains the fashion_mnist reference; see the header of bench/daemon_load.cpp "
+               "and docs/benchmarks.md"};
+  app.add_option("--clients", o.clients, "client connections")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--calls", o.calls, "exam/status calls per connection")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--rounds", o.rounds, "times each variant is measured, in turn (A B A B ...)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("--train", o.train, "measure while the daemon trains the fashion_mnist reference");
+  app.add_option("--concurrency", o.concurrency, "torchexamd --concurrency")->capture_default_str();
+  app.add_option("--load", o.load,
+                 "loop: one event loop drives every connection; threads: a thread and a blocking client per "
+                 "connection (closed loop only); both: loop, threads, loop")
+      ->check(CLI::IsMember({"loop", "threads", "both"}))
+      ->capture_default_str();
+  app.add_option("--check", o.check,
+                 "how the loop reads replies: full (parse each as JSON, rows 'loop'), light (look only at the bytes "
+                 "it needs, rows 'light'), both")
+      ->check(CLI::IsMember({"full", "light", "both"}))
+      ->capture_default_str();
+  app.add_option("--rate", o.rates,
+                 "requests/s offered in all, comma-separated for several rows; 0 = closed loop (each client calls "
+                 "again as soon as its reply lands: saturation); R > 0 = open loop (each client calls every C/R s, "
+                 "latency from the scheduled time)")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--job-nice", o.job_nice, "torchexamd --job-nice")->capture_default_str();
+  app.add_option("--watcher", o.watcher, "torchexamd --watcher")
+      ->check(CLI::IsMember({"none", "inotify"}))
+      ->capture_default_str();
+  app.add_option("--daemon", o.daemon, "the torchexamd to measure (when no --variant is given)")->capture_default_str();
+  app.add_option("--source", o.source, "the TorchExam source tree")->capture_default_str();
+  app.add_option("--cache", o.cache, "build cache for the training job (TORCHEXAM_CACHE_DIR)")->capture_default_str();
+  app.add_option("--variant", variants,
+                 "'LABEL=[NAME=VALUE...] PATH [ARGS...]': a torchexamd to compare, with NAME=VALUE in its environment, started fresh for each round; ARGS go to it "
+                 "(--bench-shared-session keeps it in this program's session); repeat for several");
+  app.add_option("--loop-slice-us", o.loop_slice_us,
+                 "time slice of the load generator's loop thread (0: the kernel's default)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    exit_code = app.exit(e);
+    return std::nullopt;
   }
-  if (o.clients < 1 || o.calls < 1 || o.rounds < 1) usage("--clients, --calls and --rounds must be at least 1");
-  if (o.load != "loop" && o.load != "threads" && o.load != "both") usage("--load must be loop, threads or both");
-  if (o.check != "full" && o.check != "light" && o.check != "both") usage("--check must be full, light or both");
-  if (o.variants.empty()) o.variants.push_back({"daemon", o.daemon, {}});
+  for (const auto& v : variants) o.variants.push_back(parse_variant(v));
+  if (o.variants.empty()) o.variants.push_back({"daemon", o.daemon, {}, {}, true});
   for (const auto& v : o.variants)
     if (v.daemon.empty()) usage("no torchexamd: pass --daemon PATH");
   if (o.source.empty()) usage("no source tree: pass --source DIR");
+  if (o.rates.empty()) o.rates = {0};
   return o;
 }
 
@@ -217,6 +258,7 @@ class Daemon {
     // Everything the child needs is prepared before fork (no allocation after).
     const std::string state = (root_ / "state").string(), cache = o.cache.string();
     const bool own_session = variant.own_session;
+    const auto& env = variant.env;
     std::vector<std::string> args{variant.daemon.string(), "--socket", socket_.string(), "--state-dir", state};
     auto own = [&](const std::string& name, const std::string& value) {
       if (std::find(variant.args.begin(), variant.args.end(), name) != variant.args.end()) return;
@@ -237,6 +279,7 @@ class Daemon {
       ::setenv("TORCHEXAM_STATE_DIR", state.c_str(), 1);
       if (!cache.empty()) ::setenv("TORCHEXAM_CACHE_DIR", cache.c_str(), 1);
       ::unsetenv("TORCHEXAM_SOCKET");
+      for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
       FILE* log = std::fopen(log_.c_str(), "w");
       if (log) {
         ::dup2(::fileno(log), 1);
@@ -530,31 +573,70 @@ Measurement measure_threads(const Options& o, const fs::path& socket, const std:
   return out;
 }
 
-// One thread drives every connection through one event loop: each client
-// still has one request outstanding at a time (closed loop), but the load
-// generator costs a few microseconds per call instead of a context switch
-// per client.
+// One thread drives every connection through one event loop. Closed loop
+// (rate 0): each client has one request outstanding and sends the next the
+// moment its reply lands, so the run measures the machine at saturation;
+// the load generator costs a few microseconds per call instead of a context
+// switch per client. Open loop (rate R > 0): each of the C clients sends on
+// its own schedule, one request every C/R seconds, staggered so that the
+// machine sees R requests/s in all, whether or not the earlier replies have
+// arrived (a late reply does not delay the next request: no coordinated
+// omission), and a call's latency runs from the time it was scheduled, not
+// from when it was written.
 class LoopClient : public std::enable_shared_from_this<LoopClient> {
  public:
-  LoopClient(asio::io_context& io, const Options& o, bool light, std::string request, Measurement& m)
-      : socket_(io), calls_left_(o.calls), light_(light), request_(std::move(request)), m_(m) {}
+  LoopClient(asio::io_context& io, int calls, bool light, std::string request, Measurement& m)
+      : socket_(io), timer_(io), calls_left_(calls), to_send_(calls), light_(light), request_(std::move(request)),
+        m_(m) {}
   asio::local::stream_protocol::socket& socket() { return socket_; }
 
-  void start() { send(); }
+  // Closed loop when `interval` is zero; otherwise the first request goes out
+  // at `first` and one more every `interval`.
+  void start(SteadyClock::time_point first, SteadyClock::duration interval) {
+    interval_ = interval;
+    if (interval_ == SteadyClock::duration::zero()) return send(SteadyClock::now());
+    next_ = first;
+    receive();
+    schedule();
+  }
 
  private:
-  void send() {
-    t0_ = SteadyClock::now();
-    noted_ = false;
-    asio::async_write(socket_, asio::buffer(request_), [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+  void schedule() {
+    if (to_send_ == 0) return;
+    timer_.expires_at(next_);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->calls_left_ == 0) return;
+      const auto due = self->next_;
+      self->next_ += self->interval_;
+      self->send(due);
+      self->schedule();
+    });
+  }
+  void send(SteadyClock::time_point due) {
+    --to_send_;
+    due_.push_back(due);
+    ++unwritten_;
+    write();
+  }
+  // One write at a time on the socket; requests scheduled meanwhile go out
+  // together after it.
+  void write() {
+    if (writing_ || unwritten_ == 0) return;
+    writing_ = true;
+    out_.clear();
+    for (; unwritten_ > 0; --unwritten_) out_ += request_;
+    asio::async_write(socket_, asio::buffer(out_), [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+      self->writing_ = false;
       if (ec) return self->fail(ec.message());
-      self->receive();
+      if (self->interval_ == SteadyClock::duration::zero()) return self->receive();
+      self->write();
     });
   }
   void receive() {
     socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
       if (ec) return self->fail(ec.message());
       self->reader_.feed(std::string_view(self->buf_.data(), n));
+      const bool closed_loop = self->interval_ == SteadyClock::duration::zero();
       while (auto next = self->reader_.next()) {
         auto* frame = std::get_if<protocol::Frame>(&*next);
         if (!frame) return self->fail("bad framing from the daemon");
@@ -563,18 +645,24 @@ class LoopClient : public std::enable_shared_from_this<LoopClient> {
           self->noted_ = true;
           continue;
         }
+        if (self->due_.empty()) return self->fail("a reply to no request");
         const auto now = SteadyClock::now();
         self->m_.reply_arrived(now);
-        const double ms = std::chrono::duration<double, std::milli>(now - self->t0_).count();
+        const double ms = std::chrono::duration<double, std::milli>(now - self->due_.front()).count();
+        self->due_.pop_front();
         self->m_.latency_ms.push_back(ms);
         if (self->noted_) self->m_.noted_ms.push_back(ms);
+        self->noted_ = false;
         if (r.kind == Reply::error) {
           if (self->m_.errors++ == 0) self->m_.first_error = r.message;
         } else if (r.job_running) {
           ++self->m_.running;
         }
-        if (--self->calls_left_ == 0) return;
-        return self->send();
+        if (--self->calls_left_ == 0) {
+          self->timer_.cancel();
+          return;
+        }
+        if (closed_loop) return self->send(now);
       }
       self->receive();
     });
@@ -607,23 +695,34 @@ class LoopClient : public std::enable_shared_from_this<LoopClient> {
     return r;
   }
   void fail(const std::string& why) {
+    if (calls_left_ == 0) return;
     if (m_.errors == 0) m_.first_error = why;
     m_.errors += calls_left_;
     calls_left_ = 0;
+    timer_.cancel();
   }
 
   asio::local::stream_protocol::socket socket_;
-  int calls_left_;
+  asio::steady_timer timer_;
+  int calls_left_;  // replies still to come
+  int to_send_;     // requests not yet scheduled
   bool light_;
   std::string request_;
   Measurement& m_;
+  SteadyClock::duration interval_{};
+  SteadyClock::time_point next_;               // open loop: when the next request is due
+  std::deque<SteadyClock::time_point> due_;    // when each outstanding request was due, oldest first
+  int unwritten_ = 0;                          // requests due but not yet handed to a write
+  bool writing_ = false;
+  std::string out_;                            // the bytes of the write in flight
   protocol::FrameReader reader_;
   std::array<char, 65536> buf_;
-  SteadyClock::time_point t0_;
   bool noted_ = false;
 };
 
-Measurement measure_loop(const Options& o, bool light, const fs::path& socket, const std::string& session) {
+// `rate` 0: closed loop; otherwise the requests/s offered in all (open loop).
+Measurement measure_loop(const Options& o, bool light, double rate, const fs::path& socket,
+                         const std::string& session) {
   asio::io_context io;
   Measurement m;
   m.latency_ms.reserve(static_cast<size_t>(o.clients) * o.calls);
@@ -631,7 +730,7 @@ Measurement measure_loop(const Options& o, bool light, const fs::path& socket, c
       protocol::make_request(1, protocol::method::exam_status, json::object{{"session", session}}));
   std::vector<std::shared_ptr<LoopClient>> clients;
   for (int i = 0; i < o.clients; ++i) {
-    auto c = std::make_shared<LoopClient>(io, o, light, request, m);
+    auto c = std::make_shared<LoopClient>(io, o.calls, light, request, m);
     c->socket().connect(asio::local::stream_protocol::endpoint(socket.string()));
     clients.push_back(std::move(c));
   }
@@ -641,7 +740,12 @@ Measurement measure_loop(const Options& o, bool light, const fs::path& socket, c
   const auto& fds = m.fds;
   const SchedStat before = sched_stat(::getpid(), static_cast<pid_t>(::gettid()));
   const auto start = SteadyClock::now();
-  for (auto& c : clients) c->start();
+  // Open loop: client i's requests are due at start + (i + k * C) / R.
+  const auto interval = rate > 0 ? std::chrono::duration_cast<SteadyClock::duration>(
+                                       std::chrono::duration<double>(static_cast<double>(o.clients) / rate))
+                                 : SteadyClock::duration::zero();
+  for (size_t i = 0; i < clients.size(); ++i)
+    clients[i]->start(start + interval * static_cast<int64_t>(i) / static_cast<int64_t>(clients.size()), interval);
   // Little's law per stage: the share of the outstanding requests that wait
   // at the daemon is the share of the latency spent there. SIOCOUTQ on a
   // Unix stream socket counts bytes sent and not yet read by the peer.
@@ -721,19 +825,38 @@ void run_variant(const Options& o, const Variant& variant, int round, Totals& to
   std::vector<std::string> loops;
   if (o.check == "both") loops = {"loop", "light"};
   else loops = {o.check == "light" ? "light" : "loop"};
-  std::vector<std::string> modes;
-  if (o.load == "loop" || o.load == "both") modes = loops;
-  if (o.load == "threads" || o.load == "both") modes.push_back("threads");
-  if (o.load == "both") modes.insert(modes.end(), loops.begin(), loops.end());
+  // A row is a load mode at a rate ("threads" only closed loop); its label
+  // is the mode, with "@R" for an open loop at R requests/s.
+  struct Row {
+    std::string mode;
+    double rate = 0;
+    std::string label;
+  };
+  auto rows_of = [&](const std::vector<std::string>& ms) {
+    std::vector<Row> out;
+    for (double rate : o.rates)
+      for (const auto& mode : ms)
+        out.push_back({mode, rate, rate > 0 ? fmt::format("{}@{:g}", mode, rate) : mode});
+    return out;
+  };
+  std::vector<Row> rows;
+  if (o.load == "loop" || o.load == "both") rows = rows_of(loops);
+  if (o.load == "threads" || o.load == "both") rows.push_back({"threads", 0, "threads"});
+  if (o.load == "both") {
+    auto again = rows_of(loops);
+    rows.insert(rows.end(), again.begin(), again.end());
+  }
   int running = 0;
   size_t total = 0;
-  for (const auto& mode : modes) {
+  for (const auto& row : rows) {
+    const std::string& mode = row.mode;
     const double cpu_before = process_cpu_seconds(daemon.pid()), own_before = own_cpu_seconds();
     const double jobs_before = descendants_cpu_seconds(daemon.pid());
     const SchedStat io_before = sched_stat(daemon.pid(), daemon.pid());  // the io thread is the main thread
     const MachineCpu machine_before = machine_cpu();
     const bool loop = mode != "threads";
-    Measurement m = loop ? measure_loop(o, mode == "light", daemon.socket(), session)
+    const bool closed = row.rate == 0;
+    Measurement m = loop ? measure_loop(o, mode == "light", row.rate, daemon.socket(), session)
                          : measure_threads(o, daemon.socket(), session);
     const MachineCpu machine_after = machine_cpu();
     const SchedStat io_after = sched_stat(daemon.pid(), daemon.pid());
@@ -756,9 +879,12 @@ void run_variant(const Options& o, const Variant& variant, int round, Totals& to
       return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
     };
     auto dash = [loop](std::string text) { return loop ? text : std::string("-"); };
-    fmt::print("{:>8} {:>7} {:>6} {:>6.2f} {:>6.2f} {:>6.2f} {:>6.0f} | {:>5.1f} {:>5.1f} | {:>5.1f} {:>5} | {:>4.0f} {:>4} | {:>5.2f} {:>5} | "
+    // Stalls only mean something when every connection always waits on a
+    // reply (closed loop); an open loop at a low rate has quiet spans anyway.
+    auto stall = [loop, closed](std::string text) { return loop && closed ? text : std::string("-"); };
+    fmt::print("{:>8} {:>11} {:>6} {:>6.2f} {:>6.2f} {:>6.2f} {:>6.0f} | {:>5.1f} {:>5.1f} | {:>5.1f} {:>5} | {:>4.0f} {:>4} | {:>5.2f} {:>5} | "
                "{:>4.2f} {:>4.2f} {:>4.2f} {:>4.2f} | {:>9} {:>9} | {:>5} {:>5} | {:>11} {:>6}\n",
-               variant.label, mode, all.size(), percentile(all, 0.50), percentile(all, 0.99),
+               variant.label, row.label, all.size(), percentile(all, 0.50), percentile(all, 0.99),
                all.empty() ? 0.0 : all.back(), ok / m.wall_s, daemon_cpu_s * per_call, own_cpu_s * per_call,
                (io_after.wait_s - io_before.wait_s) * per_call, dash(fmt::format("{:.1f}", m.bench_thread.wait_s * per_call)),
                100.0 * (io_after.run_s - io_before.run_s) / m.wall_s,
@@ -771,10 +897,10 @@ void run_variant(const Options& o, const Variant& variant, int round, Totals& to
                dash(fmt::format("{:.0f}/{:.0f}", mean(m.at_bench), percentile(m.at_bench, 0.99))),
                dash(fmt::format("{}", m.noted_ms.size())),
                loop && !m.noted_ms.empty() ? fmt::format("{:.2f}", percentile(m.noted_ms, 0.99)) : "-",
-               dash(fmt::format("{}={}+{}", m.stall_ms.size(), m.stalls_at_daemon, m.stalls_at_bench)),
-               dash(fmt::format("{:.2f}", m.stall_ms.empty() ? 0.0 : *std::max_element(m.stall_ms.begin(), m.stall_ms.end()))));
+               stall(fmt::format("{}={}+{}", m.stall_ms.size(), m.stalls_at_daemon, m.stalls_at_bench)),
+               stall(fmt::format("{:.2f}", m.stall_ms.empty() ? 0.0 : *std::max_element(m.stall_ms.begin(), m.stall_ms.end()))));
     if (m.errors) fmt::print("first error: {}\n", m.first_error);
-    totals.rows[{variant.label, mode}].emplace_back(percentile(all, 0.50), percentile(all, 0.99));
+    totals.rows[{variant.label, row.label}].emplace_back(percentile(all, 0.50), percentile(all, 0.99));
     totals.errors += m.errors;
     running += m.running;
     total += all.size();
@@ -805,7 +931,10 @@ void run_variant(const Options& o, const Variant& variant, int round, Totals& to
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
+  int exit_code = 0;
+  const std::optional<Options> parsed = parse(argc, argv, exit_code);
+  if (!parsed) return exit_code;
+  const Options& o = *parsed;
   ::signal(SIGPIPE, SIG_IGN);
   // Each client holds a socket and an io_context (epoll + eventfd): several
   // descriptors per client.
@@ -835,7 +964,7 @@ int main(int argc, char** argv) {
         "calls during which a notification arrived, their p99 ms | spans over 2 ms without any reply (stalls) = "
         "those that waited for the daemon + those that waited for this program, and the longest in ms\n",
         o.clients);
-    fmt::print("{:>8} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} | {:>5} {:>5} | {:>5} {:>5} | {:>4} {:>4} | {:>5} {:>5} | {:>4} "
+    fmt::print("{:>8} {:>11} {:>6} {:>6} {:>6} {:>6} {:>6} | {:>5} {:>5} | {:>5} {:>5} | {:>4} {:>4} | {:>5} {:>5} | {:>4} "
                "{:>4} {:>4} {:>4} | {:>9} {:>9} | {:>5} {:>5} | {:>11} {:>6}\n",
                "daemon", "load", "calls", "p50 ms", "p99 ms", "max ms", "req/s", "daem", "bench", "io", "loop", "io%",
                "lp%", "io/c", "lp/c", "job", "oth", "stl", "idle", "@daemon", "@bench", "noted", "p99n", "stalls d+b", "longst");
@@ -859,7 +988,7 @@ int main(int argc, char** argv) {
           std::sort(p50.begin(), p50.end());
           std::sort(p99.begin(), p99.end());
           const auto met = std::count_if(p99.begin(), p99.end(), [](double x) { return x <= 5.0; });
-          fmt::print("{:>8} {:>7} {:>6.2f} {:>6.2f} {:>6.2f}-{:<6.2f} {}/{}\n", key.first, key.second,
+          fmt::print("{:>8} {:>11} {:>6.2f} {:>6.2f} {:>6.2f}-{:<6.2f} {}/{}\n", key.first, key.second,
                      percentile(p50, 0.5), percentile(p99, 0.5), p99.front(), p99.back(), met, p99.size());
         }
     }

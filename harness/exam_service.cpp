@@ -8,6 +8,7 @@
 #include "exam_service.hpp"
 
 #include "backend.hpp"
+#include "event_log.hpp"
 #include "grade_json.hpp"
 #include "hash.hpp"
 #include "paths.hpp"
@@ -118,7 +119,7 @@ struct ExamService::Impl {
   };
 
   Impl(asio::io_context& io_, const Clock& clock_, store::Store& store_, ServiceOptions o, GradeFn g)
-      : io(io_), clock(clock_), db(store_), opts(std::move(o)), grade_fn(std::move(g)),
+      : io(io_), clock(clock_), db(store_), opts(std::move(o)), grade_fn(std::move(g)), event_log(store_),
         workers(static_cast<size_t>(std::max(1, opts.concurrency))), checks(1) {}
 
   asio::io_context& io;
@@ -126,6 +127,10 @@ struct ExamService::Impl {
   store::Store& db;
   ServiceOptions opts;
   GradeFn grade_fn;
+  // Progress events go to the store from the log's thread (the io thread
+  // never waits for a commit); declared before the pools so that it
+  // outlives the workers that append to it.
+  EventLog event_log;
   asio::thread_pool workers;
   asio::thread_pool checks;
   // Threads that wait on cluster jobs, made with the first one: one per job
@@ -301,8 +306,8 @@ struct ExamService::Impl {
 
    private:
     void post(std::string stage, std::optional<events::Progress> p) {
+      if (p) impl_.event_log.append(job_.id, events::to_json_line(*p));
       impl_.post_io([&impl = impl_, job = job_, stage = std::move(stage), p = std::move(p)] {
-        if (p) impl.db.add_event(job.id, events::to_json_line(*p));
         impl.notify([&](ExamListener& l) {
           l.on_progress({job.session->rec.id, job.id, job.task, stage, 0, p});
         });
@@ -748,6 +753,7 @@ SubmissionRecord ExamService::submission(int64_t id) const {
 
 std::vector<std::string> ExamService::submission_events(int64_t id) const {
   submission(id);
+  impl_->event_log.flush();
   return impl_->db.events(id);
 }
 

@@ -86,6 +86,11 @@ class Stmt {
     while (step()) {
     }
   }
+  // Makes the statement ready to run again with new bindings.
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
 
   int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
   double real(int col) const { return sqlite3_column_double(stmt_, col); }
@@ -337,6 +342,8 @@ class SqliteStore final : public Store {
 
   int schema_version() const override { return user_version(db()); }
 
+  std::unique_ptr<Store> reopen() const override { return Store::open(artifacts_.parent_path()); }
+
   void put_session(const SessionRecord& s) override {
     Stmt q(db(),
            "INSERT INTO sessions (id, environment_dir, workspace, mode, started_at_ms, duration_ms, "
@@ -431,6 +438,22 @@ class SqliteStore final : public Store {
   void add_event(int64_t submission_id, std::string_view json) override {
     Stmt q(db(), "INSERT INTO events (submission_id, json) VALUES (?1, ?2)", "add_event");
     q.bind(1, submission_id).bind(2, json).run();
+  }
+
+  void add_events(const std::vector<Event>& events) override {
+    if (events.empty()) return;
+    exec(db(), "BEGIN IMMEDIATE", "add_events: begin");
+    try {
+      Stmt q(db(), "INSERT INTO events (submission_id, json) VALUES (?1, ?2)", "add_events");
+      for (const auto& e : events) {
+        q.bind(1, e.submission_id).bind(2, e.json).run();
+        q.reset();
+      }
+      exec(db(), "COMMIT", "add_events: commit");
+    } catch (...) {
+      sqlite3_exec(db(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
   }
 
   std::vector<std::string> events(int64_t submission_id) const override {

@@ -74,6 +74,10 @@ class Store {
 
   virtual int schema_version() const = 0;
 
+  // Another connection to the same database and artifacts, for another
+  // thread (see Threads above). Throws StoreError.
+  virtual std::unique_ptr<Store> reopen() const = 0;
+
   // Sessions: put inserts or replaces by id.
   virtual void put_session(const SessionRecord& s) = 0;
   virtual std::optional<SessionRecord> session(const std::string& id) const = 0;
@@ -91,6 +95,12 @@ class Store {
 
   // Events of a submission (progress lines, as JSON text), in order.
   virtual void add_event(int64_t submission_id, std::string_view json) = 0;
+  // Several events, of any submissions, in one transaction (all or none).
+  struct Event {
+    int64_t submission_id = 0;
+    std::string json;
+  };
+  virtual void add_events(const std::vector<Event>& events) = 0;
   virtual std::vector<std::string> events(int64_t submission_id) const = 0;
 
   // Artifacts by content: returns the SHA-256 hex of `bytes`; storing the same

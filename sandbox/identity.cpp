@@ -66,8 +66,8 @@ Step drop_privileges_step(const Identity& id, std::vector<fs::path> writable) {
 
 const std::vector<const char*>& environment_allow_list() {
   static const std::vector<const char*> keep = {
-      "PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-      "GLIBC_TUNABLES"};
+      "PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
+      "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GLIBC_TUNABLES"};
   return keep;
 }
 

@@ -1,12 +1,14 @@
 #include <doctest/doctest.h>
 
 #include "store.hpp"
+#include "event_log.hpp"
 
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <thread>
 
 #include "hash.hpp"
 
@@ -252,6 +254,72 @@ TEST_SUITE("store") {
     CHECK(st->events(x) == std::vector<std::string>{R"({"epoch":1})", R"({"epoch":2})", R"({"epoch":3})"});
     CHECK(st->events(y) == std::vector<std::string>{R"({"other":true})"});
     CHECK_THROWS_AS(st->add_event(999, "{}"), StoreError);  // foreign key
+  }
+
+  TEST_CASE("add_events writes a batch in one transaction: all of it, or none when one row fails") {
+    TempDir dir;
+    auto st = Store::open(dir.path);
+    st->put_session(make_session("s"));
+    const int64_t x = st->add_submission(make_submission("s", "t1"));
+    st->add_events({{x, R"({"epoch":1})"}, {x, R"({"epoch":2})"}});
+    CHECK(st->events(x) == std::vector<std::string>{R"({"epoch":1})", R"({"epoch":2})"});
+    // The second row breaks the foreign key: the first is not kept either,
+    // and the connection is usable afterwards.
+    CHECK_THROWS_AS(st->add_events({{x, R"({"epoch":3})"}, {999, "{}"}}), StoreError);
+    CHECK(st->events(x).size() == 2);
+    st->add_events({});
+    st->add_event(x, R"({"epoch":4})");
+    CHECK(st->events(x).back() == R"({"epoch":4})");
+  }
+
+  TEST_CASE("reopen() is another connection to the same database") {
+    TempDir dir;
+    auto st = Store::open(dir.path);
+    st->put_session(make_session("s"));
+    auto other = st->reopen();
+    const int64_t x = other->add_submission(make_submission("s", "t1"));
+    REQUIRE(st->submission(x));
+    CHECK(st->submission(x)->task == "t1");
+    CHECK(other->schema_version() == st->schema_version());
+  }
+
+  TEST_CASE("the event log: appends from several threads, each thread's events in order, all there after flush") {
+    TempDir dir;
+    auto st = Store::open(dir.path);
+    st->put_session(make_session("s"));
+    const int64_t a = st->add_submission(make_submission("s", "t1"));
+    const int64_t b = st->add_submission(make_submission("s", "t2"));
+    EventLog log(*st);
+    auto writer = [&log](int64_t id, int n) {
+      for (int i = 0; i < n; ++i) log.append(id, "{\"i\":" + std::to_string(i) + "}");
+    };
+    std::thread ta(writer, a, 300), tb(writer, b, 200);
+    ta.join();
+    tb.join();
+    log.flush();
+    const auto ea = st->events(a), eb = st->events(b);
+    REQUIRE(ea.size() == 300);
+    REQUIRE(eb.size() == 200);
+    for (int i = 0; i < 300; ++i) CHECK(ea[static_cast<size_t>(i)] == "{\"i\":" + std::to_string(i) + "}");
+    for (int i = 0; i < 200; ++i) CHECK(eb[static_cast<size_t>(i)] == "{\"i\":" + std::to_string(i) + "}");
+    CHECK(log.last_error().empty());
+  }
+
+  TEST_CASE("the event log: a failed batch is reported and later ones are still written; the destructor writes "
+            "what is queued") {
+    TempDir dir;
+    auto st = Store::open(dir.path);
+    st->put_session(make_session("s"));
+    const int64_t a = st->add_submission(make_submission("s", "t1"));
+    {
+      EventLog log(*st);
+      log.append(999, "{}");  // no such submission: the batch fails
+      log.flush();
+      CHECK(log.last_error().find("add_events") != std::string::npos);
+      log.append(a, R"({"after":1})");
+      log.append(a, R"({"after":2})");
+    }  // no flush: the destructor commits
+    CHECK(st->events(a) == std::vector<std::string>{R"({"after":1})", R"({"after":2})"});
   }
 
   TEST_CASE("artifacts are stored once by content and verified on read") {
