@@ -153,6 +153,7 @@ struct Options {
   int concurrency = 1;
   int job_nice = 10;  // torchexamd's default
   int loop_slice_us = 0;  // the loop thread's time slice (0: the kernel's default)
+  int procs = 1;          // loop rows: processes the connections are spread over
   std::string watcher = "none";
   fs::path daemon = kDaemon;
   fs::path source = kSource;
@@ -228,6 +229,11 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
   app.add_option("--variant", variants,
                  "'LABEL=[NAME=VALUE...] PATH [ARGS...]': a torchexamd to compare, with NAME=VALUE in its environment, started fresh for each round; ARGS go to it "
                  "(--bench-shared-session keeps it in this program's session); repeat for several");
+  app.add_option("--procs", o.procs,
+                 "spread the connections of the loop rows over P load processes (one event loop each, all in this "
+                 "program's session), as independent clients are; 1: one loop drives them all")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--loop-slice-us", o.loop_slice_us,
                  "time slice of the load generator's loop thread (0: the kernel's default)")
       ->check(CLI::NonNegativeNumber)
@@ -434,11 +440,17 @@ double descendants_cpu_seconds(pid_t root) {
   return total;
 }
 
+// This program's CPU seconds, with those of its load processes that have
+// ended (--procs).
 double own_cpu_seconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  double total = 0;
+  for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
+    rusage u{};
+    ::getrusage(who, &u);
+    total += static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+             static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  }
+  return total;
 }
 
 bool job_running(const json::value& status) {
@@ -720,20 +732,31 @@ class LoopClient : public std::enable_shared_from_this<LoopClient> {
   bool noted_ = false;
 };
 
+// The clients one load process drives: of the C clients, numbered 0..C-1,
+// those with number % count == index.
+struct Share {
+  int index = 0, count = 1;
+};
+
 // `rate` 0: closed loop; otherwise the requests/s offered in all (open loop).
+// `ready` runs once the share's clients are connected, before the clock
+// starts (the multi-process load waits there for every process).
 Measurement measure_loop(const Options& o, bool light, double rate, const fs::path& socket,
-                         const std::string& session) {
+                         const std::string& session, Share share = {}, const std::function<void()>& ready = {}) {
   asio::io_context io;
   Measurement m;
   m.latency_ms.reserve(static_cast<size_t>(o.clients) * o.calls);
   const std::string request = protocol::encode_frame(
       protocol::make_request(1, protocol::method::exam_status, json::object{{"session", session}}));
   std::vector<std::shared_ptr<LoopClient>> clients;
-  for (int i = 0; i < o.clients; ++i) {
+  std::vector<int> numbers;  // each client's number among the C
+  for (int i = share.index; i < o.clients; i += share.count) {
     auto c = std::make_shared<LoopClient>(io, o.calls, light, request, m);
     c->socket().connect(asio::local::stream_protocol::endpoint(socket.string()));
     clients.push_back(std::move(c));
+    numbers.push_back(i);
   }
+  if (ready) ready();
   if (o.loop_slice_us > 0)
     if (auto why = set_thread_slice(o.loop_slice_us); !why.empty()) fmt::print("loop thread keeps its slice: {}\n", why);
   for (auto& c : clients) m.fds.push_back(c->socket().native_handle());
@@ -745,7 +768,7 @@ Measurement measure_loop(const Options& o, bool light, double rate, const fs::pa
                                        std::chrono::duration<double>(static_cast<double>(o.clients) / rate))
                                  : SteadyClock::duration::zero();
   for (size_t i = 0; i < clients.size(); ++i)
-    clients[i]->start(start + interval * static_cast<int64_t>(i) / static_cast<int64_t>(clients.size()), interval);
+    clients[i]->start(start + interval * static_cast<int64_t>(numbers[i]) / static_cast<int64_t>(o.clients), interval);
   // Little's law per stage: the share of the outstanding requests that wait
   // at the daemon is the share of the latency spent there. SIOCOUTQ on a
   // Unix stream socket counts bytes sent and not yet read by the peer.
@@ -771,6 +794,124 @@ Measurement measure_loop(const Options& o, bool light, double rate, const fs::pa
   if (o.loop_slice_us > 0) set_thread_slice(0);
   const SchedStat after = sched_stat(::getpid(), static_cast<pid_t>(::gettid()));
   m.bench_thread = {after.run_s - before.run_s, after.wait_s - before.wait_s, after.slices - before.slices};
+  return m;
+}
+
+// What a load process reports to the benchmark: its Measurement, with the
+// Little's-law samples as their mean (samples of different processes are not
+// taken at the same moments).
+json::object to_json(const Measurement& m) {
+  auto numbers = [](const std::vector<double>& v) { return json::value_from(v); };
+  auto mean = [](const std::vector<double>& v) {
+    return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  };
+  return {{"latency_ms", numbers(m.latency_ms)},
+          {"noted_ms", numbers(m.noted_ms)},
+          {"running", m.running},
+          {"errors", m.errors},
+          {"first_error", m.first_error},
+          {"wall_s", m.wall_s},
+          {"run_s", m.bench_thread.run_s},
+          {"wait_s", m.bench_thread.wait_s},
+          {"slices", m.bench_thread.slices},
+          {"at_daemon", mean(m.at_daemon)},
+          {"at_bench", mean(m.at_bench)},
+          {"stall_ms", numbers(m.stall_ms)},
+          {"stalls_at_daemon", m.stalls_at_daemon},
+          {"stalls_at_bench", m.stalls_at_bench}};
+}
+
+// Adds one load process's report to `m`. The loop threads' scheduler figures
+// are summed (their CPU % is then over all processes), the sampled queue
+// lengths summed as means, the stalls kept per process (a stall of one
+// process holds up only its own connections).
+void add(Measurement& m, const json::value& v) {
+  const auto& o = v.as_object();
+  auto doubles = [&](const char* key) { return json::value_to<std::vector<double>>(o.at(key)); };
+  auto append = [](std::vector<double>& to, const std::vector<double>& from) { to.insert(to.end(), from.begin(), from.end()); };
+  append(m.latency_ms, doubles("latency_ms"));
+  append(m.noted_ms, doubles("noted_ms"));
+  append(m.stall_ms, doubles("stall_ms"));
+  m.running += static_cast<int>(o.at("running").as_int64());
+  const int errors = static_cast<int>(o.at("errors").as_int64());
+  if (errors && m.errors == 0) m.first_error = std::string(o.at("first_error").as_string());
+  m.errors += errors;
+  m.wall_s = std::max(m.wall_s, o.at("wall_s").as_double());
+  m.bench_thread.run_s += o.at("run_s").as_double();
+  m.bench_thread.wait_s += o.at("wait_s").as_double();
+  m.bench_thread.slices += o.at("slices").as_double();
+  if (m.at_daemon.empty()) m.at_daemon = {0}, m.at_bench = {0};
+  m.at_daemon[0] += o.at("at_daemon").as_double();
+  m.at_bench[0] += o.at("at_bench").as_double();
+  m.stalls_at_daemon += static_cast<int>(o.at("stalls_at_daemon").as_int64());
+  m.stalls_at_bench += static_cast<int>(o.at("stalls_at_bench").as_int64());
+}
+
+// The loop rows with --procs P > 1: P processes, each driving its share of
+// the connections through its own event loop, started together once all are
+// connected. Each process reports on a pipe of its own, as JSON.
+Measurement measure_procs(const Options& o, bool light, double rate, const fs::path& socket,
+                          const std::string& session) {
+  if (o.procs <= 1) return measure_loop(o, light, rate, socket, session);
+  int ready[2], go[2];
+  if (::pipe(ready) != 0 || ::pipe(go) != 0) throw std::runtime_error("cannot make a pipe");
+  std::vector<std::pair<pid_t, int>> children;  // pid, the read end of its report pipe
+  for (int p = 0; p < o.procs; ++p) {
+    int report[2];
+    if (::pipe(report) != 0) throw std::runtime_error("cannot make a pipe");
+    std::fflush(stdout);
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("cannot fork a load process");
+    if (pid == 0) {
+      ::close(report[0]);
+      ::close(ready[0]);
+      ::close(go[1]);
+      int code = 0;
+      try {
+        Measurement m = measure_loop(o, light, rate, socket, session, {p, o.procs}, [&] {
+          char c = 1;
+          if (::write(ready[1], &c, 1) != 1) throw std::runtime_error("the benchmark is gone");
+          if (::read(go[0], &c, 1) < 0) throw std::runtime_error("the benchmark is gone");  // EOF: go
+        });
+        const std::string text = json::serialize(to_json(m));
+        for (size_t off = 0; off < text.size();) {
+          const ssize_t n = ::write(report[1], text.data() + off, text.size() - off);
+          if (n <= 0) break;
+          off += static_cast<size_t>(n);
+        }
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "daemon_load: load process %d: %s\n", p, e.what());
+        code = 1;
+      }
+      ::_exit(code);
+    }
+    ::close(report[1]);
+    children.emplace_back(pid, report[0]);
+  }
+  ::close(ready[1]);
+  ::close(go[0]);
+  // Every process is connected (or gone) before any starts.
+  for (int p = 0; p < o.procs; ++p) {
+    char c;
+    if (::read(ready[0], &c, 1) != 1) break;
+  }
+  ::close(ready[0]);
+  ::close(go[1]);  // go: every process reads EOF
+  Measurement m;
+  for (auto [pid, fd] : children) {
+    std::string text;
+    std::array<char, 65536> buf;
+    for (ssize_t n; (n = ::read(fd, buf.data(), buf.size())) > 0;) text.append(buf.data(), static_cast<size_t>(n));
+    ::close(fd);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (text.empty() || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      if (m.errors == 0) m.first_error = "a load process failed (see its message above)";
+      m.errors += o.calls * (o.clients / o.procs);
+      continue;
+    }
+    add(m, json::parse(text));
+  }
   return m;
 }
 
@@ -856,7 +997,7 @@ void run_variant(const Options& o, const Variant& variant, int round, Totals& to
     const MachineCpu machine_before = machine_cpu();
     const bool loop = mode != "threads";
     const bool closed = row.rate == 0;
-    Measurement m = loop ? measure_loop(o, mode == "light", row.rate, daemon.socket(), session)
+    Measurement m = loop ? measure_procs(o, mode == "light", row.rate, daemon.socket(), session)
                          : measure_threads(o, daemon.socket(), session);
     const MachineCpu machine_after = machine_cpu();
     const SchedStat io_after = sched_stat(daemon.pid(), daemon.pid());
