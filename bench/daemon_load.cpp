@@ -65,6 +65,10 @@
 //   those that ARGS name are left out, so a variant can set them itself.
 //   Each daemon runs in a session of its own (setsid, as `torchexam` starts
 //   it), unless ARGS hold --bench-shared-session (not passed on).
+//   --procs P[,P...]: the loop rows' connections spread over P load
+//   processes, each with its own event loop (rows "loop/Pp"), as clients
+//   that are separate programs are; the stall columns then count each
+//   process's own stalls.
 //   --loop-slice-us gives the load generator's loop thread a short time
 //   slice (as torchexamd --io-slice-us does for the daemon), so that its own
 //   wake-ups are not held up behind the grading job until the next tick.
@@ -153,7 +157,7 @@ struct Options {
   int concurrency = 1;
   int job_nice = 10;  // torchexamd's default
   int loop_slice_us = 0;  // the loop thread's time slice (0: the kernel's default)
-  int procs = 1;          // loop rows: processes the connections are spread over
+  std::vector<int> procs{1};  // loop rows: processes the connections are spread over
   std::string watcher = "none";
   fs::path daemon = kDaemon;
   fs::path source = kSource;
@@ -231,7 +235,9 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
                  "(--bench-shared-session keeps it in this program's session); repeat for several");
   app.add_option("--procs", o.procs,
                  "spread the connections of the loop rows over P load processes (one event loop each, all in this "
-                 "program's session), as independent clients are; 1: one loop drives them all")
+                 "program's session), as independent clients are; 1: one loop drives them all; comma-separated "
+                 "for several rows")
+      ->delimiter(',')
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--loop-slice-us", o.loop_slice_us,
@@ -850,13 +856,13 @@ void add(Measurement& m, const json::value& v) {
 // The loop rows with --procs P > 1: P processes, each driving its share of
 // the connections through its own event loop, started together once all are
 // connected. Each process reports on a pipe of its own, as JSON.
-Measurement measure_procs(const Options& o, bool light, double rate, const fs::path& socket,
+Measurement measure_procs(const Options& o, int procs, bool light, double rate, const fs::path& socket,
                           const std::string& session) {
-  if (o.procs <= 1) return measure_loop(o, light, rate, socket, session);
+  if (procs <= 1) return measure_loop(o, light, rate, socket, session);
   int ready[2], go[2];
   if (::pipe(ready) != 0 || ::pipe(go) != 0) throw std::runtime_error("cannot make a pipe");
   std::vector<std::pair<pid_t, int>> children;  // pid, the read end of its report pipe
-  for (int p = 0; p < o.procs; ++p) {
+  for (int p = 0; p < procs; ++p) {
     int report[2];
     if (::pipe(report) != 0) throw std::runtime_error("cannot make a pipe");
     std::fflush(stdout);
@@ -868,7 +874,7 @@ Measurement measure_procs(const Options& o, bool light, double rate, const fs::p
       ::close(go[1]);
       int code = 0;
       try {
-        Measurement m = measure_loop(o, light, rate, socket, session, {p, o.procs}, [&] {
+        Measurement m = measure_loop(o, light, rate, socket, session, {p, procs}, [&] {
           char c = 1;
           if (::write(ready[1], &c, 1) != 1) throw std::runtime_error("the benchmark is gone");
           if (::read(go[0], &c, 1) < 0) throw std::runtime_error("the benchmark is gone");  // EOF: go
@@ -891,7 +897,7 @@ Measurement measure_procs(const Options& o, bool light, double rate, const fs::p
   ::close(ready[1]);
   ::close(go[0]);
   // Every process is connected (or gone) before any starts.
-  for (int p = 0; p < o.procs; ++p) {
+  for (int p = 0; p < procs; ++p) {
     char c;
     if (::read(ready[0], &c, 1) != 1) break;
   }
@@ -907,7 +913,7 @@ Measurement measure_procs(const Options& o, bool light, double rate, const fs::p
     ::waitpid(pid, &status, 0);
     if (text.empty() || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       if (m.errors == 0) m.first_error = "a load process failed (see its message above)";
-      m.errors += o.calls * (o.clients / o.procs);
+      m.errors += o.calls * (o.clients / procs);
       continue;
     }
     add(m, json::parse(text));
@@ -968,21 +974,27 @@ void run_variant(const Options& o, const Variant& variant, int round, Totals& to
   else loops = {o.check == "light" ? "light" : "loop"};
   // A row is a load mode at a rate ("threads" only closed loop); its label
   // is the mode, with "@R" for an open loop at R requests/s.
+  // "/Pp" marks a loop row spread over P load processes (--procs).
   struct Row {
     std::string mode;
     double rate = 0;
+    int procs = 1;
     std::string label;
   };
   auto rows_of = [&](const std::vector<std::string>& ms) {
     std::vector<Row> out;
     for (double rate : o.rates)
-      for (const auto& mode : ms)
-        out.push_back({mode, rate, rate > 0 ? fmt::format("{}@{:g}", mode, rate) : mode});
+      for (int procs : o.procs)
+        for (const auto& mode : ms) {
+          std::string label = procs > 1 ? fmt::format("{}/{}p", mode, procs) : mode;
+          if (rate > 0) label += fmt::format("@{:g}", rate);
+          out.push_back({mode, rate, procs, label});
+        }
     return out;
   };
   std::vector<Row> rows;
   if (o.load == "loop" || o.load == "both") rows = rows_of(loops);
-  if (o.load == "threads" || o.load == "both") rows.push_back({"threads", 0, "threads"});
+  if (o.load == "threads" || o.load == "both") rows.push_back({"threads", 0, 1, "threads"});
   if (o.load == "both") {
     auto again = rows_of(loops);
     rows.insert(rows.end(), again.begin(), again.end());
@@ -997,7 +1009,7 @@ void run_variant(const Options& o, const Variant& variant, int round, Totals& to
     const MachineCpu machine_before = machine_cpu();
     const bool loop = mode != "threads";
     const bool closed = row.rate == 0;
-    Measurement m = loop ? measure_procs(o, mode == "light", row.rate, daemon.socket(), session)
+    Measurement m = loop ? measure_procs(o, row.procs, mode == "light", row.rate, daemon.socket(), session)
                          : measure_threads(o, daemon.socket(), session);
     const MachineCpu machine_after = machine_cpu();
     const SchedStat io_after = sched_stat(daemon.pid(), daemon.pid());
@@ -1023,7 +1035,7 @@ void run_variant(const Options& o, const Variant& variant, int round, Totals& to
     // Stalls only mean something when every connection always waits on a
     // reply (closed loop); an open loop at a low rate has quiet spans anyway.
     auto stall = [loop, closed](std::string text) { return loop && closed ? text : std::string("-"); };
-    fmt::print("{:>8} {:>11} {:>6} {:>6.2f} {:>6.2f} {:>6.2f} {:>6.0f} | {:>5.1f} {:>5.1f} | {:>5.1f} {:>5} | {:>4.0f} {:>4} | {:>5.2f} {:>5} | "
+    fmt::print("{:>8} {:>14} {:>6} {:>6.2f} {:>6.2f} {:>6.2f} {:>6.0f} | {:>5.1f} {:>5.1f} | {:>5.1f} {:>5} | {:>4.0f} {:>4} | {:>5.2f} {:>5} | "
                "{:>4.2f} {:>4.2f} {:>4.2f} {:>4.2f} | {:>9} {:>9} | {:>5} {:>5} | {:>11} {:>6}\n",
                variant.label, row.label, all.size(), percentile(all, 0.50), percentile(all, 0.99),
                all.empty() ? 0.0 : all.back(), ok / m.wall_s, daemon_cpu_s * per_call, own_cpu_s * per_call,
@@ -1105,7 +1117,7 @@ int main(int argc, char** argv) {
         "calls during which a notification arrived, their p99 ms | spans over 2 ms without any reply (stalls) = "
         "those that waited for the daemon + those that waited for this program, and the longest in ms\n",
         o.clients);
-    fmt::print("{:>8} {:>11} {:>6} {:>6} {:>6} {:>6} {:>6} | {:>5} {:>5} | {:>5} {:>5} | {:>4} {:>4} | {:>5} {:>5} | {:>4} "
+    fmt::print("{:>8} {:>14} {:>6} {:>6} {:>6} {:>6} {:>6} | {:>5} {:>5} | {:>5} {:>5} | {:>4} {:>4} | {:>5} {:>5} | {:>4} "
                "{:>4} {:>4} {:>4} | {:>9} {:>9} | {:>5} {:>5} | {:>11} {:>6}\n",
                "daemon", "load", "calls", "p50 ms", "p99 ms", "max ms", "req/s", "daem", "bench", "io", "loop", "io%",
                "lp%", "io/c", "lp/c", "job", "oth", "stl", "idle", "@daemon", "@bench", "noted", "p99n", "stalls d+b", "longst");
@@ -1129,7 +1141,7 @@ int main(int argc, char** argv) {
           std::sort(p50.begin(), p50.end());
           std::sort(p99.begin(), p99.end());
           const auto met = std::count_if(p99.begin(), p99.end(), [](double x) { return x <= 5.0; });
-          fmt::print("{:>8} {:>11} {:>6.2f} {:>6.2f} {:>6.2f}-{:<6.2f} {}/{}\n", key.first, key.second,
+          fmt::print("{:>8} {:>14} {:>6.2f} {:>6.2f} {:>6.2f}-{:<6.2f} {}/{}\n", key.first, key.second,
                      percentile(p50, 0.5), percentile(p99, 0.5), p99.front(), p99.back(), met, p99.size());
         }
     }
