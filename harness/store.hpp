@@ -13,7 +13,8 @@
 // newer than the file's version, in one transaction each. A database newer
 // than this build is refused with a message naming both versions.
 //
-// Threads: one Store per thread (the daemon uses it from its io thread only).
+// Threads: one Store per thread (the daemon's io thread has one, its EventLog
+// another, made with reopen()).
 // Errors: StoreError with the SQLite message and the statement that failed.
 #pragma once
 
