@@ -201,8 +201,9 @@ std::optional<int> ExamCommands::run() {
       const int64_t id = r.at("submission").as_int64();
       if (!o_.wait) {
         if (o_.json) print_json(r);
-        else fmt::print("submission {} queued (position {}); follow it with: torchexam status\n", id,
-                        static_cast<int>(number(r, "queue_position")));
+        else if (const int pos = static_cast<int>(number(r, "queue_position")); pos == 0)
+          fmt::print("submission {} is being graded; follow it with: torchexam status\n", id);
+        else fmt::print("submission {} queued (position {}); follow it with: torchexam status\n", id, pos);
         return 0;
       }
       ProgressLine line;
