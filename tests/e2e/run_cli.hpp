@@ -20,13 +20,16 @@ struct CliRun {
   std::string err;  // stderr
 };
 
-// `exe args...` with `env` on top of this process's environment.
+// `exe args...` with `env` on top of this process's environment, in `cwd`
+// (empty: this process's).
 inline CliRun run_cli(const std::filesystem::path& exe, std::vector<std::string> args,
-                      std::map<std::string, std::string> env = {}, double timeout_s = 1800) {
+                      std::map<std::string, std::string> env = {}, double timeout_s = 1800,
+                      const std::filesystem::path& cwd = {}) {
   ProcessSpec spec;
   spec.exe = exe;
   spec.args = std::move(args);
   spec.env = std::move(env);
+  spec.cwd = cwd;
   spec.stderr_file = std::filesystem::temp_directory_path() / ("torchexam-e2e-" + std::to_string(getpid()) + ".stderr");
   spec.wall_timeout_s = timeout_s;
   CliRun run;

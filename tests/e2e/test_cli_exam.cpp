@@ -1,0 +1,208 @@
+// The `torchexam` client end to end, as the README walks through it: start a
+// practice exam, see a syntax error of a save in `status --json`, fix it,
+// `submit --wait`, `history`, `restore` (the current source is kept), kill -9
+// the daemon and get everything back from the next command, `stop`,
+// `daemon stop`. The client starts the daemon itself, on a private socket
+// and state folder; the test stops it by pid whatever happens.
+#include <doctest/doctest.h>
+
+#include "../test_util.hpp"
+#include "run_cli.hpp"
+
+#include <boost/json.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace torchexam;
+
+namespace {
+
+const fs::path kSource = TORCHEXAM_SOURCE_DIR;
+const fs::path kCli = TORCHEXAM_CLI;
+const fs::path kTinyEnv = kSource / "tests/environments/tiny";
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// Alive and not a zombie.
+bool alive(pid_t pid) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH)) return false;
+  const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  const size_t close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
+// The daemon that held `lock` has let go of its files. Its main thread is a
+// zombie before its other threads have exited, and its listening socket
+// lives until the last one has: a client that connects in between is reset
+// when it goes. The lock goes with the socket, so taking it tells.
+bool released(const fs::path& lock) {
+  const int fd = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return true;
+  const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+  ::close(fd);  // drops the lock again
+  return free;
+}
+
+// A private socket and state folder for the client and the daemon it
+// starts; the daemon (whose pid its lock file holds) is killed at the end.
+struct Exam {
+  fs::path root = fs::temp_directory_path() / ("torchexam-cli-exam-" + std::to_string(::getpid()));
+  fs::path ws = root / "ws";
+  std::map<std::string, std::string> env;
+
+  Exam() {
+    fs::remove_all(root);
+    fs::create_directories(root / "run");
+    fs::permissions(root / "run", fs::perms::owner_all, fs::perm_options::replace);
+    env = {{"TORCHEXAM_SOCKET", (root / "run/daemon.sock").string()},
+           {"TORCHEXAM_STATE_DIR", (root / "state").string()}};
+  }
+  ~Exam() {
+    const pid_t pid = daemon_pid();
+    if (alive(pid)) ::kill(pid, SIGKILL);
+    test::wait_for([&] { return released(root / "state/daemon.lock"); }, std::chrono::seconds(10));
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+  pid_t daemon_pid() const { return static_cast<pid_t>(std::atoi(slurp(root / "state/daemon.lock").c_str())); }
+
+  test::CliRun run(std::vector<std::string> args, const fs::path& cwd = {}, double timeout_s = 120) const {
+    test::CliRun r = test::run_cli(kCli, std::move(args), env, timeout_s, cwd.empty() ? ws : cwd);
+    INFO("stdout: " << r.out);
+    INFO("stderr: " << r.err);
+    return r;
+  }
+  // A command with --json that must succeed; its answer.
+  json::object json_of(std::vector<std::string> args, const fs::path& cwd = {}) const {
+    args.push_back("--json");
+    std::string line = "torchexam";
+    for (const auto& a : args) line += " " + a;
+    const test::CliRun r = run(std::move(args), cwd);
+    INFO(line << ": exit " << r.exit_code << ", stdout " << r.out << ", stderr " << r.err
+              << "\ndaemon log:\n" << slurp(root / "state/daemon.log"));
+    REQUIRE(r.exit_code == 0);
+    json::error_code ec;
+    json::value v = json::parse(r.out, ec);
+    REQUIRE_FALSE(ec);
+    REQUIRE(v.is_object());
+    return v.as_object();
+  }
+};
+
+const json::object& task(const json::object& status, const std::string& id) {
+  for (const auto& t : status.at("tasks").as_array())
+    if (t.at("id").as_string() == id) return t.as_object();
+  FAIL("no task " << id);
+  static json::object none;
+  return none;
+}
+
+}  // namespace
+
+TEST_SUITE("cli") {
+  TEST_CASE("the torchexam client: start, a diagnostic, submit --wait, history, restore, kill -9, stop") {
+    Exam x;
+    fs::create_directories(x.ws);
+    // start: lays out the workspace and starts the daemon on first use.
+    const json::object started =
+        x.json_of({"start", kTinyEnv.string(), "--workspace", x.ws.string(), "--mode", "practice"}, x.root);
+    const std::string session(started.at("session").as_string());
+    const fs::path dir = x.ws / "fashion_mnist";
+    for (const char* f : {"README.md", "solution.cpp", "CMakeLists.txt", "compile_commands.json"})
+      CHECK_MESSAGE(fs::exists(dir / f), f);
+    const pid_t first = x.daemon_pid();
+    REQUIRE(alive(first));
+
+    // A second start on the same, now non-empty, workspace is refused and
+    // leaves the files alone.
+    const std::string starter = slurp(dir / "solution.cpp");
+    const test::CliRun again = x.run({"start", kTinyEnv.string(), "--workspace", x.ws.string()}, x.root);
+    CHECK(again.exit_code != 0);
+    CHECK(again.err.find("already open") != std::string::npos);
+    CHECK(slurp(dir / "solution.cpp") == starter);
+
+    // A save with a syntax error shows in status --json, and a fixed save
+    // clears it; neither submits.
+    std::ofstream(dir / "solution.cpp", std::ios::app) << "\nint broken( {\n";
+    CHECK(test::wait_for(
+        [&] { return !task(x.json_of({"status"}), "fashion_mnist").at("diagnostics").as_array().empty(); },
+        std::chrono::seconds(120)));
+    fs::copy_file(kSource / "tests/solutions/small_ok.cpp", dir / "solution.cpp", fs::copy_options::overwrite_existing);
+    CHECK(test::wait_for(
+        [&] { return task(x.json_of({"status"}), "fashion_mnist").at("diagnostics").as_array().empty(); },
+        std::chrono::seconds(120)));
+    CHECK(task(x.json_of({"status"}), "fashion_mnist").at("submissions").to_number<int>() == 0);
+
+    // submit --wait, from the task's folder: live progress, then the result.
+    const test::CliRun sub = x.run({"submit", "fashion_mnist", "--wait"}, dir, 600);
+    REQUIRE(sub.exit_code == 0);
+    CHECK(sub.err.find("epoch 1/2") != std::string::npos);
+    CHECK(sub.err.find("epoch 2/2") != std::string::npos);
+    CHECK(sub.out.find("verdict: ok") != std::string::npos);
+    CHECK(sub.out.find("score:") != std::string::npos);
+
+    const json::object history = x.json_of({"history", "fashion_mnist"});
+    REQUIRE(history.at("submissions").as_array().size() == 1);
+    const json::object& graded = history.at("submissions").at(0).as_object();
+    const int64_t id = graded.at("submission").to_number<int64_t>();
+    CHECK(graded.at("state").as_string() == "finished");
+    CHECK(graded.at("verdict").as_string() == "ok");
+    const int score = graded.at("score").to_number<int>();
+    {
+      const json::object st = x.json_of({"status"});
+      CHECK(task(st, "fashion_mnist").at("best_score").to_number<int>() == score);
+      CHECK(task(st, "fashion_mnist").at("best_submission").to_number<int64_t>() == id);
+    }
+
+    // restore: the submitted source comes back, the current one is kept.
+    const std::string submitted = slurp(dir / "solution.cpp");
+    std::ofstream(dir / "solution.cpp", std::ios::app) << "// an edit after the submission\n";
+    const std::string edited = slurp(dir / "solution.cpp");
+    const json::object restored = x.json_of({"restore", "fashion_mnist", std::to_string(id)});
+    CHECK(slurp(dir / "solution.cpp") == submitted);
+    const fs::path kept(std::string(restored.at("previous_copy").as_string()));
+    CHECK(slurp(kept) == edited);
+    // A wrong task is refused.
+    CHECK(x.run({"restore", "regression", std::to_string(id)}).exit_code != 0);
+
+    // kill -9 of the daemon: the next command starts a new one, and the
+    // session, its clock and the history are all there.
+    REQUIRE(::kill(first, SIGKILL) == 0);
+    REQUIRE(test::wait_for([&] { return released(x.root / "state/daemon.lock"); }, std::chrono::seconds(10)));
+    const json::object back = x.json_of({"status"});
+    CHECK(x.daemon_pid() != first);
+    CHECK(back.at("session").as_string() == session);
+    const double left = back.at("remaining_s").to_number<double>();
+    CHECK(left > 0);
+    CHECK(left <= started.at("remaining_s").to_number<double>());
+    CHECK(task(back, "fashion_mnist").at("best_score").to_number<int>() == score);
+    CHECK(x.json_of({"history", "fashion_mnist"}).at("submissions").as_array().size() == 1);
+    CHECK(x.json_of({"daemon", "status"}).at("pid").to_number<int64_t>() == x.daemon_pid());
+
+    // stop ends the session; daemon stop ends the daemon.
+    CHECK(x.json_of({"stop"}).at("state").as_string() == "stopped");
+    const test::CliRun refused = x.run({"submit", "fashion_mnist"});
+    CHECK(refused.exit_code != 0);
+    const pid_t second = x.daemon_pid();
+    CHECK(x.run({"daemon", "stop"}).exit_code == 0);
+    CHECK(test::wait_for([&] { return !alive(second) && released(x.root / "state/daemon.lock"); },
+                         std::chrono::seconds(15)));
+    const test::CliRun gone = x.run({"daemon", "status"});
+    CHECK(gone.exit_code == 1);
+    CHECK(gone.out.find("not running") != std::string::npos);
+  }
+}
