@@ -2,10 +2,9 @@
 //
 // Starts its own torchexamd (temporary socket and state folder), opens a
 // practice session on environments/practice in a temporary workspace, and
-// then has C concurrent clients (one thread and one connection each) call
-// exam/status N times each, back to back. Prints the per-call latency (p50,
-// p99, max, measured by each client around Client::call) and the requests
-// per second over the whole run.
+// then has C concurrent client connections call exam/status N times each,
+// back to back (closed loop) or on a schedule (open loop, --rate). Prints the
+// per-call latency (p50, p99, max) and the requests per second of each row.
 //
 // With --train, the fashion_mnist reference solution is submitted first and
 // the measurement starts once its training has begun, so the daemon answers
@@ -47,7 +46,8 @@
 // Usage: daemon_load [--clients C] [--calls N] [--train] [--rate R[,R...]] [--concurrency J]
 //                    [--load loop|threads|both] [--check full|light|both] [--job-nice N]
 //                    [--watcher none|inotify] [--daemon PATH] [--source DIR] [--cache DIR]
-//                    [--variant 'LABEL=PATH [ARGS...]']... [--rounds R] [--loop-slice-us US]
+//                    [--variant 'LABEL=[NAME=VALUE...] PATH [ARGS...]']... [--rounds R]
+//                    [--procs P[,P...]] [--loop-slice-us US]
 //   (daemon_load --help describes each.)
 //   --rate: 0 (the default) is a closed loop, each client calling again as
 //   soon as its reply lands, so the run is at saturation and by Little's law
