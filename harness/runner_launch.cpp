@@ -19,7 +19,6 @@ namespace fs = std::filesystem;
 std::map<std::string, std::string> runner_environment(int threads) {
   return {
       {"OMP_NUM_THREADS", std::to_string(threads)},
-      {"GOMP_SPINCOUNT", "1000"},
       {"GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=2147483647"},
   };
 }

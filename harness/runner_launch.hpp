@@ -93,15 +93,12 @@ std::optional<Decision> decide_verdict(const PhaseEvidence& e, const std::string
 // a tenth of the budget, at least 5 s and at most 30 s.
 double runner_grace(double budget_s);
 
-// The environment the runner starts with: thread count for OpenMP; a short
-// spin before an idle OpenMP thread sleeps (GOMP_SPINCOUNT=1000, about 50 us,
-// instead of libgomp's 300000: with the default, a thread waiting at a
-// barrier holds its CPU for milliseconds, so a 2-thread training job
-// collapses as soon as anything else wants a core, 300 instead of 1900
-// samples/s for the CNN with one busy process beside it, and keeps the
-// daemon and the editor waiting for the CPU); and the allocator tunables
-// that stop glibc from trimming and page-faulting on every training step
-// (see docs/benchmarks.md for both).
+// The environment the runner starts with: thread count for OpenMP and the
+// allocator tunables that stop glibc from trimming and page-faulting on every
+// training step (see docs/benchmarks.md). libgomp's spin count is left at its
+// default: a short one (GOMP_SPINCOUNT=1000) made a 2-thread training 4x
+// faster beside a busy process but the full fashion_mnist reference 25-30%
+// slower on an idle machine (docs/benchmarks.md, "The OpenMP spin").
 std::map<std::string, std::string> runner_environment(int threads);
 
 // Runs the phase through `backend` (here, or as a cluster job); the verdict

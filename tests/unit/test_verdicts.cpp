@@ -93,7 +93,7 @@ TEST_SUITE("verdicts") {
   // The runner starts with runner_environment() and then clears its
   // environment to the sandbox's allow-list: a variable set in one and
   // missing from the other would be dropped without a word.
-  TEST_CASE("the runner's environment survives the sandbox's clean-up, with a short OpenMP spin") {
+  TEST_CASE("the runner's environment survives the sandbox's clean-up") {
     const auto env = runner_environment(2);
     const auto& keep = sandbox::environment_allow_list();
     for (const auto& [name, value] : env) {
@@ -101,10 +101,5 @@ TEST_SUITE("verdicts") {
       CHECK(std::find_if(keep.begin(), keep.end(), [&](const char* k) { return name == k; }) != keep.end());
     }
     CHECK(env.at("OMP_NUM_THREADS") == "2");
-    // libgomp's default (300000 spins, milliseconds) makes a 2-thread job
-    // collapse next to any other busy process (docs/benchmarks.md).
-    const long spin = std::stol(env.at("GOMP_SPINCOUNT"));
-    CHECK(spin > 0);
-    CHECK(spin <= 10000);
   }
 }
