@@ -6,7 +6,7 @@
 // and state folder; the test stops it by pid whatever happens.
 #include <doctest/doctest.h>
 
-#include "../test_util.hpp"
+#include "daemon_util.hpp"
 #include "run_cli.hpp"
 
 #include <boost/json.hpp>
@@ -25,17 +25,13 @@
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace torchexam;
+using torchexam::test::slurp;
 
 namespace {
 
 const fs::path kSource = TORCHEXAM_SOURCE_DIR;
 const fs::path kCli = TORCHEXAM_CLI;
 const fs::path kTinyEnv = kSource / "tests/environments/tiny";
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
 
 // Alive and not a zombie.
 bool alive(pid_t pid) {
