@@ -7,9 +7,13 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 namespace torchexam {
@@ -94,14 +98,25 @@ std::optional<Notification> Client::next_notification(std::chrono::milliseconds 
 namespace {
 
 // Starts the daemon detached (double fork, new session, output to `log`).
-void spawn_daemon(const std::filesystem::path& exe, const std::filesystem::path& socket,
-                  const std::filesystem::path& log) {
+// Starts torchexamd in a session of its own (it outlives this client) and
+// returns its pid, which the grandchild sends back before it execs.
+pid_t spawn_daemon(const std::filesystem::path& exe, const std::filesystem::path& socket,
+                   const std::filesystem::path& log) {
   std::filesystem::create_directories(log.parent_path());
+  int pid_pipe[2];
+  if (::pipe2(pid_pipe, O_CLOEXEC) != 0) throw std::runtime_error("cannot make a pipe to start torchexamd");
   const pid_t child = ::fork();
-  if (child < 0) throw std::runtime_error("cannot fork to start torchexamd");
+  if (child < 0) {
+    ::close(pid_pipe[0]);
+    ::close(pid_pipe[1]);
+    throw std::runtime_error("cannot fork to start torchexamd");
+  }
   if (child == 0) {
+    ::close(pid_pipe[0]);
     ::setsid();
     if (::fork() != 0) ::_exit(0);
+    const pid_t self = ::getpid();
+    if (::write(pid_pipe[1], &self, sizeof self) != static_cast<ssize_t>(sizeof self)) ::_exit(127);
     const int in = ::open("/dev/null", O_RDONLY);
     const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     if (in >= 0) ::dup2(in, 0);
@@ -114,8 +129,28 @@ void spawn_daemon(const std::filesystem::path& exe, const std::filesystem::path&
     ::execl(exe.c_str(), exe.c_str(), "--socket", socket.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
+  ::close(pid_pipe[1]);
+  pid_t daemon = -1;
+  if (::read(pid_pipe[0], &daemon, sizeof daemon) != static_cast<ssize_t>(sizeof daemon)) daemon = -1;
+  ::close(pid_pipe[0]);
   int status = 0;
   ::waitpid(child, &status, 0);
+  return daemon;
+}
+
+// What `log` gained from `offset` on, its last few lines.
+std::string log_since(const std::filesystem::path& log, std::uintmax_t offset) {
+  std::ifstream in(log, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  size_t start = text.size();
+  for (int lines = 0; lines < 5 && start > 0; ++lines) {
+    const size_t nl = text.rfind('\n', start - 1);
+    start = nl == std::string::npos ? 0 : nl + 1;
+    if (nl == std::string::npos) break;
+  }
+  return text.substr(start);
 }
 
 }  // namespace
@@ -127,12 +162,26 @@ std::unique_ptr<Client> connect_or_start(const std::filesystem::path& socket, co
   } catch (const ConnectError&) {
     if (!autostart) throw;
   }
-  spawn_daemon(daemon_exe, socket, log);
+  std::error_code size_ec;
+  const std::uintmax_t log_offset = std::filesystem::exists(log) ? std::filesystem::file_size(log, size_ec) : 0;
+  const pid_t daemon = spawn_daemon(daemon_exe, socket, log);
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (auto wait = std::chrono::milliseconds(10);; wait = std::min(wait * 2, std::chrono::milliseconds(200))) {
     try {
       return Client::connect(socket);
     } catch (const ConnectError& e) {
+      // A daemon that refused to start (its socket folder is not private,
+      // another one holds the state folder, ...) has said why in its log:
+      // say it now rather than after the 10 s.
+      if (daemon > 0 && ::kill(daemon, 0) != 0 && errno == ESRCH) {
+        try {
+          return Client::connect(socket);  // it handed over to one that was starting beside it
+        } catch (const ConnectError&) {
+        }
+        const std::string said = log_since(log, size_ec ? 0 : log_offset);
+        throw ConnectError("torchexamd exited before it listened on " + socket.string() +
+                           (said.empty() ? std::string() : ":\n" + said) + "\n(its log: " + log.string() + ")");
+      }
       if (std::chrono::steady_clock::now() > until)
         throw ConnectError(std::string(e.what()) + "; torchexamd did not come up within 10 s (see " + log.string() + ")");
     }

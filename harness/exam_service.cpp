@@ -120,7 +120,7 @@ struct ExamService::Impl {
 
   Impl(asio::io_context& io_, const Clock& clock_, store::Store& store_, ServiceOptions o, GradeFn g)
       : io(io_), clock(clock_), db(store_), opts(std::move(o)), grade_fn(std::move(g)), event_log(store_),
-        workers(static_cast<size_t>(std::max(1, opts.concurrency))), checks(1) {}
+        workers(static_cast<size_t>(std::max(1, opts.concurrency))), checks(1), probes(1) {}
 
   asio::io_context& io;
   const Clock& clock;
@@ -133,6 +133,10 @@ struct ExamService::Impl {
   EventLog event_log;
   asio::thread_pool workers;
   asio::thread_pool checks;
+  // exam/start's and env/verify's environment checks (dpkg-query, the torch
+  // probe: about a second), kept off the io thread and out of the way of
+  // the syntax checks.
+  asio::thread_pool probes;
   // Threads that wait on cluster jobs, made with the first one: one per job
   // in the scheduler (grading.slurm.max_jobs), each asleep in a poll.
   std::unique_ptr<asio::thread_pool> remote_workers;
@@ -141,6 +145,8 @@ struct ExamService::Impl {
   std::deque<Job> pending;
   std::map<int64_t, Job> running;
   int checks_running = 0;
+  int probes_running = 0;
+  std::set<std::string> starting;  // workspaces whose exam/start is checking the machine
   bool stopping = false;
   // Handlers posted from worker threads may outlive the service (the
   // io_context keeps them): they run only while this is alive.
@@ -167,6 +173,13 @@ struct ExamService::Impl {
     auto it = sessions.find(id);
     if (it == sessions.end()) throw ServiceError(Kind::not_found, "no exam session '" + id + "'");
     return *it->second;
+  }
+
+  void check_workspace_free(const fs::path& workspace) const {
+    for (const auto& [id, s] : sessions)
+      if (open_state(s->rec.state) && fs::path(s->rec.workspace) == workspace)
+        throw ServiceError(Kind::conflict, "an exam session (" + id + ") is already open in " + workspace.string() +
+                                               "; stop it first (torchexam stop)");
   }
 
   static config::Environment load_env(const fs::path& dir) {
@@ -544,66 +557,122 @@ void ExamService::recover() {
   tick();
 }
 
-ExamSummary ExamService::start(const StartOptions& o) {
-  auto& I = *impl_;
+// exam/start in three steps, so that the checks (which start processes and
+// take about a second) can run off the io thread: validate on the io
+// thread, check anywhere, then lay out and open the session on the io
+// thread, where the conflict test is made again (another start may have
+// opened the workspace in between).
+struct ExamService::PendingStart {
+  StartOptions options;
+  fs::path env_dir;
+  fs::path workspace;
+  config::Environment env;
+  double duration_s = 0;
+};
+
+ExamService::PendingStart ExamService::prepare_start(const StartOptions& o) const {
+  const auto& I = *impl_;
   if (o.mode != "practice" && o.mode != "exam")
     throw ServiceError(Kind::invalid_argument, "mode must be 'practice' or 'exam', not '" + o.mode + "'");
   if (o.environment.empty() || o.workspace.empty())
     throw ServiceError(Kind::invalid_argument, "both the environment folder and the workspace must be given");
-  const fs::path env_dir = fs::absolute(o.environment).lexically_normal();
-  const fs::path workspace = fs::absolute(o.workspace).lexically_normal();
-  config::Environment env = Impl::load_env(env_dir);
-  for (const auto& [id, s] : I.sessions)
-    if (open_state(s->rec.state) && fs::path(s->rec.workspace) == workspace)
-      throw ServiceError(Kind::conflict, "an exam session (" + id + ") is already open in " + workspace.string() +
-                                             "; stop it first (torchexam stop)");
-  double duration = env.duration_s;
+  PendingStart p;
+  p.options = o;
+  p.env_dir = fs::absolute(o.environment).lexically_normal();
+  p.workspace = fs::absolute(o.workspace).lexically_normal();
+  p.env = Impl::load_env(p.env_dir);
+  I.check_workspace_free(p.workspace);
+  p.duration_s = p.env.duration_s;
   if (o.duration_s) {
     if (o.mode == "exam")
       throw ServiceError(Kind::invalid_argument, "an exam-mode session runs for the environment's duration");
     constexpr double kMaxDuration = 7 * 24 * 3600.0;
     if (!(*o.duration_s > 0 && *o.duration_s <= kMaxDuration))
       throw ServiceError(Kind::invalid_argument, "duration must be between 1 second and 7 days");
-    duration = *o.duration_s;
+    p.duration_s = *o.duration_s;
   }
+  return p;
+}
+
+std::vector<doctor::CheckResult> ExamService::start_checks(const PendingStart& p) const {
   std::vector<doctor::CheckResult> problems;
-  if (I.opts.verify) {
-    for (auto& c : I.opts.verify(env))
-      if (c.status != doctor::Status::ok) problems.push_back(std::move(c));
-    if (o.mode == "exam" && !doctor::passed(problems)) {
-      std::string lines;
-      for (const auto& c : problems)
-        if (c.status == doctor::Status::fail) lines += "\n" + doctor::to_line(c);
-      throw ServiceError(Kind::environment_error,
-                         "this machine does not meet the exam environment's requirements (torchexam doctor " +
-                             env_dir.string() + " shows every check):" + lines);
-    }
+  if (!impl_->opts.verify) return problems;
+  for (auto& c : impl_->opts.verify(p.env))
+    if (c.status != doctor::Status::ok) problems.push_back(std::move(c));
+  return problems;
+}
+
+ExamSummary ExamService::finish_start(PendingStart p, std::vector<doctor::CheckResult> problems) {
+  auto& I = *impl_;
+  if (p.options.mode == "exam" && !doctor::passed(problems)) {
+    std::string lines;
+    for (const auto& c : problems)
+      if (c.status == doctor::Status::fail) lines += "\n" + doctor::to_line(c);
+    throw ServiceError(Kind::environment_error,
+                       "this machine does not meet the exam environment's requirements (torchexam doctor " +
+                           p.env_dir.string() + " shows every check):" + lines);
   }
+  I.check_workspace_free(p.workspace);
   const int64_t now = I.clock.now_ms();
   try {
-    CompilerOptions co{I.cache_dir(), env.compiler_flags, env.compile_timeout_s, nullptr};
-    provision_workspace(env, workspace, o.overwrite, Compiler(co).compile_flags(), stamp(now));
+    CompilerOptions co{I.cache_dir(), p.env.compiler_flags, p.env.compile_timeout_s, nullptr};
+    provision_workspace(p.env, p.workspace, p.options.overwrite, Compiler(co).compile_flags(), stamp(now));
   } catch (const ProvisionError& e) {
     throw ServiceError(Kind::conflict, e.what());
   }
   auto s = std::make_shared<Impl::Session>();
   s->rec.id = random_id();
-  s->rec.environment_dir = env_dir.string();
-  s->rec.workspace = workspace.string();
-  s->rec.mode = o.mode;
+  s->rec.environment_dir = p.env_dir.string();
+  s->rec.workspace = p.workspace.string();
+  s->rec.mode = p.options.mode;
   s->rec.started_at_ms = now;
-  s->rec.duration_ms = static_cast<int64_t>(duration * 1000);
+  s->rec.duration_ms = static_cast<int64_t>(p.duration_s * 1000);
   s->rec.state = "running";
-  s->env = std::move(env);
+  s->env = std::move(p.env);
   s->last_timer_ms = now;
   for (int w : kWarnings)  // a short session starts past some warnings: they are not news
-    if (duration <= w * 60.0 && w < s->warned) s->warned = w;
+    if (p.duration_s <= w * 60.0 && w < s->warned) s->warned = w;
   I.save(*s);
   I.sessions[s->rec.id] = s;
   I.start_watch(s);
   ExamSummary summary = I.summary(*s);
   summary.checks = std::move(problems);
   return summary;
+}
+
+ExamSummary ExamService::start(const StartOptions& o) {
+  PendingStart p = prepare_start(o);
+  auto problems = start_checks(p);
+  return finish_start(std::move(p), std::move(problems));
+}
+
+void ExamService::start_async(const StartOptions& o, Done<ExamSummary> done) {
+  auto& I = *impl_;
+  auto p = std::make_shared<PendingStart>(prepare_start(o));
+  if (!I.starting.insert(p->workspace.string()).second)
+    throw ServiceError(Kind::conflict, "an exam session is being started in " + p->workspace.string() +
+                                           " already; wait for it (torchexam status)");
+  ++I.probes_running;
+  asio::post(I.probes, [this, p, done = std::move(done)]() mutable {
+    std::exception_ptr failed;
+    std::vector<doctor::CheckResult> problems;
+    try {
+      problems = start_checks(*p);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    impl_->post_io([this, p, done = std::move(done), failed, problems = std::move(problems)]() mutable {
+      --impl_->probes_running;
+      impl_->starting.erase(p->workspace.string());
+      if (failed) return done(failed, {});
+      try {
+        ExamSummary s = finish_start(std::move(*p), std::move(problems));
+        done(nullptr, std::move(s));
+      } catch (...) {
+        done(std::current_exception(), {});
+      }
+    });
+  });
 }
 
 VerifyReport ExamService::verify(const fs::path& environment) const {
@@ -617,6 +686,24 @@ VerifyReport ExamService::verify(const fs::path& environment) const {
   const fs::path state = I.opts.state_dir.empty() ? paths::state_dir() : I.opts.state_dir;
   r.forecasts = doctor::load_forecasts(doctor::forecast_file(state, env.name));
   return r;
+}
+
+void ExamService::verify_async(const fs::path& environment, Done<VerifyReport> done) {
+  auto& I = *impl_;
+  ++I.probes_running;
+  asio::post(I.probes, [this, environment, done = std::move(done)]() mutable {
+    std::exception_ptr failed;
+    VerifyReport r;
+    try {
+      r = verify(environment);  // reads only options fixed at construction
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    impl_->post_io([this, done = std::move(done), failed, r = std::move(r)]() mutable {
+      --impl_->probes_running;
+      done(failed, std::move(r));
+    });
+  });
 }
 
 std::string ExamService::resolve(const std::string& session, const fs::path& workspace) const {
@@ -830,7 +917,9 @@ void ExamService::tick() {
   }
 }
 
-bool ExamService::idle() const { return impl_->running.empty() && impl_->pending.empty() && impl_->checks_running == 0; }
+bool ExamService::idle() const {
+  return impl_->running.empty() && impl_->pending.empty() && impl_->checks_running == 0 && impl_->probes_running == 0;
+}
 
 void ExamService::shutdown() {
   auto& I = *impl_;
@@ -842,6 +931,7 @@ void ExamService::shutdown() {
   I.workers.join();
   if (I.remote_workers) I.remote_workers->join();
   I.checks.join();
+  I.probes.join();
   I.alive.reset();  // what the workers posted is now dropped unrun
 }
 

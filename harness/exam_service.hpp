@@ -30,6 +30,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -171,12 +172,26 @@ class ExamService {
   // After a restart: sessions, timers, watchers, and the unfinished queue.
   void recover();
 
+  // The answer of an *_async call, on the io thread: the ServiceError (or
+  // other exception) that refused it, or null and the result. Not called if
+  // the service is destroyed first.
+  template <class R>
+  using Done = std::function<void(std::exception_ptr error, R result)>;
+
   // Runs ServiceOptions::verify first: in exam mode a failed check refuses
   // the start (environment_error, one line per failed check with its fix);
   // in practice mode the failed and warned checks come back in `checks`.
+  // Blocks for the checks (about a second): the daemon uses start_async.
   ExamSummary start(const StartOptions& o);
-  // The checks of `environment` (blocking: a few seconds) and its stored forecast.
+  // The same, with the checks on a thread of their own: the io thread goes
+  // on serving meanwhile. Bad options and an open session in the workspace
+  // throw at once; so does a second start of a workspace whose first one is
+  // still checking. Everything else comes through `done`.
+  void start_async(const StartOptions& o, Done<ExamSummary> done);
+  // The checks of `environment` (blocking: a few seconds) and its stored
+  // forecast; verify_async runs it off the io thread.
   VerifyReport verify(const std::filesystem::path& environment) const;
+  void verify_async(const std::filesystem::path& environment, Done<VerifyReport> done);
   // `session` may be "" when exactly one session is open (or `workspace`
   // names one): resolve() picks it or throws.
   std::string resolve(const std::string& session, const std::filesystem::path& workspace = {}) const;
@@ -216,6 +231,10 @@ class ExamService {
   void shutdown();
 
  private:
+  struct PendingStart;
+  PendingStart prepare_start(const StartOptions& o) const;                            // io thread
+  std::vector<doctor::CheckResult> start_checks(const PendingStart& p) const;         // any thread
+  ExamSummary finish_start(PendingStart p, std::vector<doctor::CheckResult> problems);  // io thread
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -46,6 +46,30 @@ void bind(Binder& b, const char* name, F f) {
   });
 }
 
+// Binds `name` to a service call that answers later through
+// ExamService::Done: f(params, done) starts it; ServiceError, thrown at once
+// or given to `done`, becomes its protocol error.
+template <class P, class R, class F>
+void bind_async(Binder& b, const char* name, F f) {
+  b.method(name, [f](const json::value& params, Binder::Reply reply) {
+    try {
+      const P p = from_json(params, static_cast<P*>(nullptr));
+      f(p, [reply](std::exception_ptr error, R result) {
+        if (!error) return reply(to_json(result));
+        try {
+          std::rethrow_exception(error);
+        } catch (const ServiceError& e) {
+          reply(RpcError(code_for(e.kind), e.what()));
+        } catch (const std::exception& e) {
+          reply(RpcError(error_code::internal_error, e.what()));
+        }
+      });
+    } catch (const ServiceError& e) {
+      reply(RpcError(code_for(e.kind), e.what()));
+    }
+  });
+}
+
 }  // namespace
 
 Adapter::Adapter(ExamService& service, std::function<void(std::string)> notify, std::function<void()> shutdown,
@@ -53,14 +77,16 @@ Adapter::Adapter(ExamService& service, std::function<void(std::string)> notify, 
     : service_(service), notify_(std::move(notify)) {
   auto& s = service_;
   auto sid = [&s](const std::string& session, const std::string& workspace) { return s.resolve(session, workspace); };
-  bind<StartParams>(binder_, method::exam_start, [&s](const StartParams& p) {
+  // The two that check the machine (processes, about a second) answer
+  // later, so that the io thread serves everyone else meanwhile.
+  bind_async<StartParams, ExamSummary>(binder_, method::exam_start, [&s](const StartParams& p, auto done) {
     StartOptions o;
     o.environment = p.environment;
     o.workspace = p.workspace;
     o.mode = p.mode;
     o.duration_s = p.duration_s;
     o.overwrite = p.overwrite;
-    return to_json(s.start(o));
+    s.start_async(o, std::move(done));
   });
   binder_.method(method::exam_status, [this, sid](const json::value& params, Binder::Reply reply) {
     try {
@@ -111,8 +137,9 @@ Adapter::Adapter(ExamService& service, std::function<void(std::string)> notify, 
   });
   bind<SubmissionParams>(binder_, method::submission_restore,
                          [&s](const SubmissionParams& p) { return to_json(s.restore(p.submission)); });
-  bind<VerifyParams>(binder_, method::env_verify,
-                     [&s](const VerifyParams& p) { return to_json(s.verify(p.environment)); });
+  bind_async<VerifyParams, VerifyReport>(binder_, method::env_verify, [&s](const VerifyParams& p, auto done) {
+    s.verify_async(p.environment, std::move(done));
+  });
   bind<EmptyParams>(binder_, method::daemon_info, [&s, info](const EmptyParams&) {
     return json::value(json::object{{"pid", info.pid},
                                     {"version", build_config::kVersion},

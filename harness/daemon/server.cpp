@@ -1,13 +1,18 @@
 #include "server.hpp"
 
 #include <boost/asio/read.hpp>
+#include <fmt/core.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <span>
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace torchexam::daemon {
 namespace asio = boost::asio;
@@ -118,7 +123,7 @@ void Connection::close() {
 }
 
 Server::Server(asio::io_context& io, std::filesystem::path socket_path, const protocol::Binder& binder)
-    : io_(io), path_(std::move(socket_path)), binder_(binder), acceptor_(io) {
+    : io_(io), path_(std::move(socket_path)), binder_(binder), acceptor_(io), retry_(io) {
   std::error_code ec;
   std::filesystem::remove(path_, ec);
   const mode_t old = ::umask(0077);  // the socket is created 0600
@@ -131,6 +136,7 @@ Server::Server(asio::io_context& io, std::filesystem::path socket_path, const pr
   if (!bec) acceptor_.bind(local::endpoint(path_.string()), bec);
   ::umask(old);
   if (!bec) acceptor_.listen(asio::socket_base::max_listen_connections, bec);
+  if (!bec) acceptor_.non_blocking(true, bec);  // accept() may find the backlog empty after a wake-up
   if (bec) throw std::runtime_error("cannot listen on " + path_.string() + ": " + bec.message());
   ::chmod(path_.c_str(), 0600);
 }
@@ -140,9 +146,40 @@ Server::~Server() { stop(); }
 void Server::start() { accept(); }
 
 void Server::accept() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, local::socket socket) {
+  acceptor_.async_wait(local::acceptor::wait_read, [this](const boost::system::error_code& ec) {
     if (ec) return;  // stopped
-    ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+    // accept4 makes the socket close-on-exec from its first moment: with a
+    // separate fcntl, a runner forked on a worker thread in between would
+    // inherit the client's socket and keep the connection open after the
+    // daemon closed it.
+    const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      const int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED) return accept();
+      // Out of descriptors or memory: the connection waits in the backlog
+      // and is taken when a client has gone, instead of the daemon going
+      // deaf to every new client for good.
+      if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        if (!accept_error_reported_)
+          fmt::print(stderr, "torchexamd: cannot accept a client ({}); retrying every 100 ms\n", std::strerror(err));
+        accept_error_reported_ = true;
+        retry_.expires_after(std::chrono::milliseconds(100));
+        retry_.async_wait([this](const boost::system::error_code& wait_ec) {
+          if (!wait_ec) accept();
+        });
+        return;
+      }
+      fmt::print(stderr, "torchexamd: accepting clients failed: {}; no new client will be served\n", std::strerror(err));
+      return;
+    }
+    accept_error_reported_ = false;
+    boost::system::error_code assign_ec;
+    local::socket socket(io_);
+    socket.assign(local(), fd, assign_ec);
+    if (assign_ec) {
+      ::close(fd);
+      return accept();
+    }
     auto c = std::make_shared<Connection>(std::move(socket), binder_, [this](Connection* gone) {
       for (auto it = connections_.begin(); it != connections_.end(); ++it)
         if (it->get() == gone) {
@@ -160,6 +197,7 @@ void Server::accept() {
 
 void Server::stop() {
   boost::system::error_code ignored;
+  retry_.cancel();
   if (acceptor_.is_open()) {
     acceptor_.close(ignored);
     std::error_code ec;

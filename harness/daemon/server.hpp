@@ -21,6 +21,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <deque>
 #include <filesystem>
@@ -75,6 +76,8 @@ class Server {
   std::filesystem::path path_;
   const protocol::Binder& binder_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
+  boost::asio::steady_timer retry_;  // accept() again after EMFILE and the like
+  bool accept_error_reported_ = false;
   std::set<std::shared_ptr<Connection>> connections_;
 };
 

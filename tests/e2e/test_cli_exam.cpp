@@ -201,4 +201,22 @@ TEST_SUITE("cli") {
     CHECK(gone.exit_code == 1);
     CHECK(gone.out.find("not running") != std::string::npos);
   }
+
+  TEST_CASE("the torchexam client says at once why a daemon it started could not listen") {
+    Exam x;
+    fs::create_directories(x.ws);
+    // Other users could enter the socket's folder: the daemon refuses it,
+    // and the client must pass that on, not wait 10 s and point at a log.
+    fs::permissions(x.root / "run", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                        fs::perms::others_read | fs::perms::others_exec,
+                    fs::perm_options::replace);
+    const test::CliRun r = x.run({"status"});
+    CHECK(r.exit_code == 3);
+    CHECK(r.err.find("torchexamd exited before it listened on") != std::string::npos);
+    CHECK(r.err.find("the socket's folder must be private: chmod 700 it") != std::string::npos);
+    CHECK(r.err.find("did not come up within 10 s") == std::string::npos);
+    // What was stored before is untouched, and the fixed folder works.
+    fs::permissions(x.root / "run", fs::perms::owner_all, fs::perm_options::replace);
+    CHECK(x.json_of({"daemon", "start"}).at("sessions").to_number<int64_t>() == 0);
+  }
 }

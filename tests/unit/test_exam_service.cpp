@@ -15,7 +15,9 @@
 #include <sys/resource.h>
 
 #include <cerrno>
+#include <atomic>
 #include <fstream>
+#include <future>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -421,6 +423,82 @@ TEST_SUITE("exam_service") {
     CHECK_FALSE(r.ok);
     CHECK(r.checks.size() == 3);
     CHECK(r.forecasts.empty());
+  }
+
+  TEST_CASE("start_async checks the machine off the io thread, and a second start of the workspace waits its turn") {
+    Fixture f;
+    // The checks block until the test lets them go: meanwhile the io
+    // thread must go on serving (here: status of another session).
+    std::promise<void> go;
+    std::shared_future<void> gate = go.get_future().share();
+    std::atomic<int> runs{0};
+    f.verify = [gate, &runs](const config::Environment&) {
+      ++runs;
+      gate.wait();
+      return std::vector<doctor::CheckResult>{
+          {"data auto-mpg", doctor::Status::fail, "cars.json is missing", "1 item(s)", "torchexam data ENV"}};
+    };
+    f.service.reset();
+    f.make_service();
+    StartOptions o;
+    o.environment = kEnv;
+    o.workspace = f.root / "ws";
+    int answers = 0;
+    std::exception_ptr error;
+    ExamSummary summary;
+    f.service->start_async(o, [&](std::exception_ptr e, ExamSummary s) {
+      ++answers;
+      error = e;
+      summary = std::move(s);
+    });
+    // A second start of the same workspace while the first one checks.
+    CHECK_THROWS_WITH_AS(f.service->start_async(o, [](std::exception_ptr, ExamSummary) {}),
+                         doctest::Contains("is being started in"), ServiceError);
+    // An exam-mode start elsewhere, refused through `done` once its checks fail.
+    StartOptions exam = o;
+    exam.workspace = f.root / "ws-exam";
+    exam.mode = "exam";
+    std::string refusal;
+    f.service->start_async(exam, [&](std::exception_ptr e, ExamSummary) {
+      ++answers;
+      try {
+        if (e) std::rethrow_exception(e);
+      } catch (const ServiceError& se) {
+        CHECK(se.kind == ServiceError::Kind::environment_error);
+        refusal = se.what();
+      }
+    });
+    for (int i = 0; i < 20; ++i) f.io.poll();  // the loop is free: nothing answered, nothing laid out
+    CHECK(answers == 0);
+    CHECK_FALSE(f.service->idle());
+    CHECK(f.service->sessions().empty());
+    CHECK_FALSE(fs::exists(f.root / "ws"));
+    go.set_value();
+    REQUIRE(f.run_until([&] { return answers == 2; }));
+    CHECK(runs == 2);
+    CHECK_FALSE(error);
+    CHECK(summary.checks.size() == 1);  // practice mode: the failed check comes back as a warning
+    CHECK(fs::exists(f.root / "ws" / "fashion_mnist" / "solution.cpp"));
+    CHECK(f.service->sessions().size() == 1);
+    CHECK(refusal.find("does not meet the exam environment's requirements") != std::string::npos);
+    CHECK_FALSE(fs::exists(f.root / "ws-exam"));
+    CHECK(f.service->idle());
+    // Once the first start is done, the workspace is taken by its session.
+    CHECK_THROWS_WITH_AS(f.service->start_async(o, [](std::exception_ptr, ExamSummary) {}),
+                         doctest::Contains("is already open in"), ServiceError);
+
+    // env/verify the same way.
+    bool verified = false;
+    f.service->verify_async(kEnv, [&](std::exception_ptr e, VerifyReport r) {
+      verified = true;
+      CHECK_FALSE(e);
+      CHECK_FALSE(r.ok);
+      CHECK(r.checks.size() == 1);
+    });
+    REQUIRE(f.run_until([&] { return verified; }));
+    bool missing = false;
+    f.service->verify_async(f.root / "nowhere", [&](std::exception_ptr e, VerifyReport) { missing = e != nullptr; });
+    REQUIRE(f.run_until([&] { return missing; }));
   }
 
   TEST_CASE("env/verify returns the stored forecast") {

@@ -7,15 +7,27 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using local = asio::local::stream_protocol;
+
+namespace {
+std::set<int> open_fds() {
+  std::set<int> fds;
+  for (const auto& e : fs::directory_iterator("/proc/self/fd")) fds.insert(std::stoi(e.path().filename().string()));
+  return fds;
+}
+}  // namespace
 
 TEST_SUITE("server") {
   TEST_CASE("a broadcast closes the connections whose clients are gone and still reaches every other") {
@@ -53,6 +65,52 @@ TEST_SUITE("server") {
       got.resize(n);
       CHECK(got.find(body) != std::string::npos);
     }
+    server.stop();
+    io.poll();
+    fs::remove_all(dir);
+  }
+
+  TEST_CASE("accepted sockets are close-on-exec, and a server out of descriptors takes the client later") {
+    const fs::path dir = fs::temp_directory_path() / ("torchexam-test-server-fd-" + std::to_string(getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    fs::permissions(dir, fs::perms::owner_all);
+    asio::io_context io;
+    torchexam::protocol::Binder binder;
+    torchexam::daemon::Server server(io, dir / "s.sock", binder);
+    server.start();
+
+    const std::set<int> before = open_fds();
+    local::socket a(io);
+    a.connect(local::endpoint((dir / "s.sock").string()));
+    while (server.connections() < 1) io.run_one();
+    int accepted = -1;
+    for (int fd : open_fds())
+      if (!before.count(fd) && fd != a.native_handle()) accepted = fd;
+    REQUIRE(accepted >= 0);
+    CHECK((::fcntl(accepted, F_GETFD) & FD_CLOEXEC) != 0);  // a runner forked now would not inherit it
+
+    // The second client waits in the backlog while the process has no
+    // descriptor left: accept fails with EMFILE, and the server must go on
+    // trying rather than stop accepting for good.
+    local::socket b(io);
+    b.connect(local::endpoint((dir / "s.sock").string()));
+    rlimit old{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+    rlimit low = old;
+    low.rlim_cur = static_cast<rlim_t>(*open_fds().rbegin()) + 1;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    std::vector<int> fillers;  // the holes below the limit
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers.push_back(fd);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+    while (std::chrono::steady_clock::now() < until) io.run_one_for(std::chrono::milliseconds(20));
+    CHECK(server.connections() == 1);
+    for (int fd : fillers) ::close(fd);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (server.connections() < 2 && std::chrono::steady_clock::now() < deadline)
+      io.run_one_for(std::chrono::milliseconds(20));
+    CHECK(server.connections() == 2);
     server.stop();
     io.poll();
     fs::remove_all(dir);
