@@ -435,11 +435,6 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  void add_event(int64_t submission_id, std::string_view json) override {
-    Stmt q(db(), "INSERT INTO events (submission_id, json) VALUES (?1, ?2)", "add_event");
-    q.bind(1, submission_id).bind(2, json).run();
-  }
-
   void add_events(const std::vector<Event>& events) override {
     if (events.empty()) return;
     exec(db(), "BEGIN IMMEDIATE", "add_events: begin");

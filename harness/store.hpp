@@ -94,9 +94,8 @@ class Store {
   // Every submission in state "queued" or "running", ordered by id.
   virtual std::vector<SubmissionRecord> unfinished_submissions() const = 0;
 
-  // Events of a submission (progress lines, as JSON text), in order.
-  virtual void add_event(int64_t submission_id, std::string_view json) = 0;
-  // Several events, of any submissions, in one transaction (all or none).
+  // Events of submissions (progress lines, as JSON text), appended in one
+  // transaction (all or none); events() gives a submission's in order.
   struct Event {
     int64_t submission_id = 0;
     std::string json;

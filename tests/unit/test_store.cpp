@@ -247,13 +247,13 @@ TEST_SUITE("store") {
     const int64_t x = st->add_submission(make_submission("s", "t1"));
     const int64_t y = st->add_submission(make_submission("s", "t1"));
     CHECK(st->events(x).empty());
-    st->add_event(x, R"({"epoch":1})");
-    st->add_event(y, R"({"other":true})");
-    st->add_event(x, R"({"epoch":2})");
-    st->add_event(x, R"({"epoch":3})");
+    st->add_events({{x, R"({"epoch":1})"}});
+    st->add_events({{y, R"({"other":true})"}});
+    st->add_events({{x, R"({"epoch":2})"}});
+    st->add_events({{x, R"({"epoch":3})"}});
     CHECK(st->events(x) == std::vector<std::string>{R"({"epoch":1})", R"({"epoch":2})", R"({"epoch":3})"});
     CHECK(st->events(y) == std::vector<std::string>{R"({"other":true})"});
-    CHECK_THROWS_AS(st->add_event(999, "{}"), StoreError);  // foreign key
+    CHECK_THROWS_AS(st->add_events({{999, "{}"}}), StoreError);  // foreign key
   }
 
   TEST_CASE("add_events writes a batch in one transaction: all of it, or none when one row fails") {
@@ -268,7 +268,7 @@ TEST_SUITE("store") {
     CHECK_THROWS_AS(st->add_events({{x, R"({"epoch":3})"}, {999, "{}"}}), StoreError);
     CHECK(st->events(x).size() == 2);
     st->add_events({});
-    st->add_event(x, R"({"epoch":4})");
+    st->add_events({{x, R"({"epoch":4})"}});
     CHECK(st->events(x).back() == R"({"epoch":4})");
   }
 
@@ -366,7 +366,7 @@ TEST_SUITE("store") {
       auto st = Store::open(dir.path);
       st->put_session(sess);
       sub.id = st->add_submission(sub);
-      st->add_event(sub.id, "{}");
+      st->add_events({{sub.id, "{}"}});
       h = st->put_artifact("checkpoint");
     }
     auto st = Store::open(dir.path);
