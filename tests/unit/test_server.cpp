@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -27,24 +28,40 @@ std::set<int> open_fds() {
   for (const auto& e : fs::directory_iterator("/proc/self/fd")) fds.insert(std::stoi(e.path().filename().string()));
   return fds;
 }
+// A server listening in a private folder of its own, stopped and removed at the end.
+struct Listening {
+  fs::path dir;
+  asio::io_context io;
+  torchexam::protocol::Binder binder;
+  std::unique_ptr<torchexam::daemon::Server> server;
+  explicit Listening(const std::string& name)
+      : dir(fs::temp_directory_path() / ("torchexam-test-server-" + name + "-" + std::to_string(getpid()))) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    fs::permissions(dir, fs::perms::owner_all);
+    server = std::make_unique<torchexam::daemon::Server>(io, dir / "s.sock", binder);
+    server->start();
+  }
+  ~Listening() {
+    server->stop();
+    io.poll();
+    fs::remove_all(dir);
+  }
+  local::endpoint endpoint() const { return local::endpoint((dir / "s.sock").string()); }
+};
 }  // namespace
 
 TEST_SUITE("server") {
   TEST_CASE("a broadcast closes the connections whose clients are gone and still reaches every other") {
-    const fs::path dir = fs::temp_directory_path() / ("torchexam-test-server-" + std::to_string(getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    fs::permissions(dir, fs::perms::owner_all);
-    asio::io_context io;
-    torchexam::protocol::Binder binder;
-    torchexam::daemon::Server server(io, dir / "s.sock", binder);
-    server.start();
+    Listening l("broadcast");
+    auto& io = l.io;
+    auto& server = *l.server;
 
     constexpr int kClients = 8;
     std::vector<local::socket> clients;
     for (int i = 0; i < kClients; ++i) {
       clients.emplace_back(io);
-      clients.back().connect(local::endpoint((dir / "s.sock").string()));
+      clients.back().connect(l.endpoint());
     }
     while (server.connections() < kClients) io.run_one();
 
@@ -65,24 +82,16 @@ TEST_SUITE("server") {
       got.resize(n);
       CHECK(got.find(body) != std::string::npos);
     }
-    server.stop();
-    io.poll();
-    fs::remove_all(dir);
   }
 
   TEST_CASE("accepted sockets are close-on-exec, and a server out of descriptors takes the client later") {
-    const fs::path dir = fs::temp_directory_path() / ("torchexam-test-server-fd-" + std::to_string(getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    fs::permissions(dir, fs::perms::owner_all);
-    asio::io_context io;
-    torchexam::protocol::Binder binder;
-    torchexam::daemon::Server server(io, dir / "s.sock", binder);
-    server.start();
+    Listening l("fd");
+    auto& io = l.io;
+    auto& server = *l.server;
 
     const std::set<int> before = open_fds();
     local::socket a(io);
-    a.connect(local::endpoint((dir / "s.sock").string()));
+    a.connect(l.endpoint());
     while (server.connections() < 1) io.run_one();
     int accepted = -1;
     for (int fd : open_fds())
@@ -94,7 +103,7 @@ TEST_SUITE("server") {
     // descriptor left: accept fails with EMFILE, and the server must go on
     // trying rather than stop accepting for good.
     local::socket b(io);
-    b.connect(local::endpoint((dir / "s.sock").string()));
+    b.connect(l.endpoint());
     rlimit old{};
     REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
     rlimit low = old;
@@ -111,8 +120,5 @@ TEST_SUITE("server") {
     while (server.connections() < 2 && std::chrono::steady_clock::now() < deadline)
       io.run_one_for(std::chrono::milliseconds(20));
     CHECK(server.connections() == 2);
-    server.stop();
-    io.poll();
-    fs::remove_all(dir);
   }
 }
