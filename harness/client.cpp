@@ -97,8 +97,7 @@ std::optional<Notification> Client::next_notification(std::chrono::milliseconds 
 
 namespace {
 
-// Starts the daemon detached (double fork, new session, output to `log`).
-// Starts torchexamd in a session of its own (it outlives this client) and
+// Starts the daemon detached (double fork, new session, output to `log`) and
 // returns its pid, which the grandchild sends back before it execs.
 pid_t spawn_daemon(const std::filesystem::path& exe, const std::filesystem::path& socket,
                    const std::filesystem::path& log) {
@@ -144,13 +143,13 @@ std::string log_since(const std::filesystem::path& log, std::uintmax_t offset) {
   in.seekg(static_cast<std::streamoff>(offset));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   while (!text.empty() && text.back() == '\n') text.pop_back();
-  size_t start = text.size();
+  size_t start = text.size();  // where the lines kept begin
   for (int lines = 0; lines < 5 && start > 0; ++lines) {
     const size_t nl = text.rfind('\n', start - 1);
-    start = nl == std::string::npos ? 0 : nl + 1;
-    if (nl == std::string::npos) break;
+    if (nl == std::string::npos) return text;  // fewer lines than that
+    start = nl;                                 // the next search starts before this newline
   }
-  return text.substr(start);
+  return start < text.size() && text[start] == '\n' ? text.substr(start + 1) : text.substr(start);
 }
 
 }  // namespace

@@ -158,6 +158,25 @@ struct ExamService::Impl {
       if (!weak.expired()) f();
     });
   }
+  // Runs work() on the probes thread, then then(error, result) on the io
+  // thread: the exception work() threw, or null and what it returned.
+  template <class R, class Work, class Then>
+  void probe(Work work, Then then) {
+    ++probes_running;
+    asio::post(probes, [this, work = std::move(work), then = std::move(then)]() mutable {
+      std::exception_ptr failed;
+      R result{};
+      try {
+        result = work();
+      } catch (...) {
+        failed = std::current_exception();
+      }
+      post_io([this, then = std::move(then), failed, result = std::move(result)]() mutable {
+        --probes_running;
+        then(failed, std::move(result));
+      });
+    });
+  }
   std::vector<ExamListener*> listeners;
   // See ExamService::generation(): bumped by every change a summary shows.
   uint64_t generation = 0;
@@ -652,27 +671,18 @@ void ExamService::start_async(const StartOptions& o, Done<ExamSummary> done) {
   if (!I.starting.insert(p->workspace.string()).second)
     throw ServiceError(Kind::conflict, "an exam session is being started in " + p->workspace.string() +
                                            " already; wait for it (torchexam status)");
-  ++I.probes_running;
-  asio::post(I.probes, [this, p, done = std::move(done)]() mutable {
-    std::exception_ptr failed;
-    std::vector<doctor::CheckResult> problems;
-    try {
-      problems = start_checks(*p);
-    } catch (...) {
-      failed = std::current_exception();
-    }
-    impl_->post_io([this, p, done = std::move(done), failed, problems = std::move(problems)]() mutable {
-      --impl_->probes_running;
-      impl_->starting.erase(p->workspace.string());
-      if (failed) return done(failed, {});
-      try {
-        ExamSummary s = finish_start(std::move(*p), std::move(problems));
-        done(nullptr, std::move(s));
-      } catch (...) {
-        done(std::current_exception(), {});
-      }
-    });
-  });
+  I.probe<std::vector<doctor::CheckResult>>(
+      [this, p] { return start_checks(*p); },
+      [this, p, done = std::move(done)](std::exception_ptr failed, std::vector<doctor::CheckResult> problems) {
+        impl_->starting.erase(p->workspace.string());
+        if (failed) return done(failed, {});
+        try {
+          ExamSummary s = finish_start(std::move(*p), std::move(problems));
+          done(nullptr, std::move(s));
+        } catch (...) {
+          done(std::current_exception(), {});
+        }
+      });
 }
 
 VerifyReport ExamService::verify(const fs::path& environment) const {
@@ -689,21 +699,8 @@ VerifyReport ExamService::verify(const fs::path& environment) const {
 }
 
 void ExamService::verify_async(const fs::path& environment, Done<VerifyReport> done) {
-  auto& I = *impl_;
-  ++I.probes_running;
-  asio::post(I.probes, [this, environment, done = std::move(done)]() mutable {
-    std::exception_ptr failed;
-    VerifyReport r;
-    try {
-      r = verify(environment);  // reads only options fixed at construction
-    } catch (...) {
-      failed = std::current_exception();
-    }
-    impl_->post_io([this, done = std::move(done), failed, r = std::move(r)]() mutable {
-      --impl_->probes_running;
-      done(failed, std::move(r));
-    });
-  });
+  // verify() reads only options fixed at construction: safe off the io thread.
+  impl_->probe<VerifyReport>([this, environment] { return verify(environment); }, std::move(done));
 }
 
 std::string ExamService::resolve(const std::string& session, const fs::path& workspace) const {
