@@ -95,10 +95,11 @@ double runner_grace(double budget_s);
 
 // The environment the runner starts with: thread count for OpenMP and the
 // allocator tunables that stop glibc from trimming and page-faulting on every
-// training step (see docs/benchmarks.md). libgomp's spin count is left at its
-// default: a short one (GOMP_SPINCOUNT=1000) made a 2-thread training 4x
-// faster beside a busy process but the full fashion_mnist reference 25-30%
-// slower on an idle machine (docs/benchmarks.md, "The OpenMP spin").
+// training step (see docs/benchmarks.md), and libgomp's spin count at 10000
+// (GOMP_SPINCOUNT) unless GOMP_SPINCOUNT or OMP_WAIT_POLICY is set in this
+// process's environment: with libgomp's default (300000) a 2-thread training
+// beside one busy process ran 4x slower than with 10000, which costs about 3%
+// on an idle machine (docs/benchmarks.md, "The OpenMP spin").
 std::map<std::string, std::string> runner_environment(int threads);
 
 // Runs the phase through `backend` (here, or as a cluster job); the verdict
