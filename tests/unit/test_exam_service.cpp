@@ -63,6 +63,11 @@ struct FakeGrader {
     r.score = pos == std::string::npos ? 0 : src[pos + 6] - '0';
     r.metric = r.score / 5.0;
     r.message = "fake";
+    if (!req.job_dir.empty()) {  // a checkpoint, as the runner leaves one
+      fs::create_directories(req.job_dir / "train");
+      std::ofstream(req.job_dir / "train" / "checkpoint.pt") << "weights of " << src;
+      r.job_dir = req.job_dir;
+    }
     return r;
   }
 };
@@ -281,6 +286,29 @@ TEST_SUITE("exam_service") {
     CHECK(f.service->source_of(ids[1]) == "// score 5");
     CHECK(h[0].curve_json.find("\"loss\":5E-1") != std::string::npos);
     CHECK_FALSE(f.service->submission_events(ids[0]).empty());
+  }
+
+  // Hashing and fsync'ing a checkpoint takes milliseconds: the thread that
+  // graded the job stores it, before the io thread hears of the result.
+  TEST_CASE("a finished job's checkpoint is stored by content hash, before the io thread records it") {
+    Fixture f;
+    f.start();
+    f.write_solution("// score 3");
+    const int64_t id = f.service->submit("", "fashion_mnist");
+    const std::string hash = sha256_hex("weights of // score 3");
+    const fs::path stored = f.db->artifact_path(hash);
+    // The io loop is not run here, so only the worker can have written it.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!fs::exists(stored) && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    CHECK(fs::exists(stored));
+    REQUIRE(f.run_until([&] { return f.service->idle(); }));
+    const auto rec = f.db->submission(id);
+    REQUIRE(rec);
+    CHECK(rec->state == "finished");
+    const auto result = boost::json::parse(rec->result_json).as_object();
+    CHECK(result.at("artifacts").at("checkpoint").as_string() == hash);
+    CHECK(f.db->get_artifact(hash) == "weights of // score 3");
   }
 
   TEST_CASE("grading jobs run at the configured niceness and scheduling policy") {
