@@ -11,7 +11,7 @@
 #include "doctor/doctor.hpp"
 #include "doctor/forecast.hpp"
 #include "hash.hpp"
-#include "idx_writer.hpp"  // temp_dir
+#include "idx_writer.hpp"  // temp_dir, ScopedEnv
 #include "version_spec.hpp"
 
 #include <cstdlib>
@@ -27,12 +27,6 @@ namespace {
 const fs::path kSource = TORCHEXAM_SOURCE_DIR;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-struct ScopedEnv {
-  std::string name;
-  ScopedEnv(const char* n, const char* v) : name(n) { setenv(n, v, 1); }
-  ~ScopedEnv() { unsetenv(name.c_str()); }
-};
 
 void write(const fs::path& file, const std::string& text) {
   fs::create_directories(file.parent_path());
@@ -217,7 +211,7 @@ TEST_SUITE("doctor") {
   }
 
   TEST_CASE("a sandbox layer reported missing fails against a floor that requires it") {
-    ScopedEnv disable("TORCHEXAM_SANDBOX_DISABLE", "seccomp,landlock");
+    test::ScopedEnv disable("TORCHEXAM_SANDBOX_DISABLE", "seccomp,landlock");
     config::Pins pins;
     pins.sandbox_require = {"rlimits", "seccomp"};
     const CheckResult r = check_sandbox_floor(pins, sandbox::probe_layers());

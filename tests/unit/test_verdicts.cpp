@@ -2,15 +2,13 @@
 // wrong at once, and which evidence it trusts.
 #include "runner_launch.hpp"
 #include "identity.hpp"
+#include "idx_writer.hpp"  // ScopedEnv
 
 #include <doctest/doctest.h>
 
 #include <signal.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <optional>
-#include <string>
 
 using namespace torchexam;
 
@@ -110,21 +108,17 @@ TEST_SUITE("verdicts") {
   // beside one busy process; the runner gets a short one unless the user
   // chose a wait policy of their own, which then passes unchanged.
   TEST_CASE("the runner spins 10000 times at an OpenMP barrier unless told otherwise") {
-    const auto saved = [](const char* name) -> std::optional<std::string> {
-      const char* v = std::getenv(name);
-      return v ? std::optional<std::string>(v) : std::nullopt;
-    };
-    const auto spin = saved("GOMP_SPINCOUNT"), policy = saved("OMP_WAIT_POLICY");
-    ::unsetenv("GOMP_SPINCOUNT");
-    ::unsetenv("OMP_WAIT_POLICY");
-    CHECK(runner_environment(2).at("GOMP_SPINCOUNT") == "10000");
-    ::setenv("GOMP_SPINCOUNT", "300000", 1);
-    CHECK(runner_environment(2).count("GOMP_SPINCOUNT") == 0);
-    ::unsetenv("GOMP_SPINCOUNT");
-    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    CHECK(runner_environment(2).count("GOMP_SPINCOUNT") == 0);
-    ::unsetenv("OMP_WAIT_POLICY");
-    if (spin) ::setenv("GOMP_SPINCOUNT", spin->c_str(), 1);
-    if (policy) ::setenv("OMP_WAIT_POLICY", policy->c_str(), 1);
+    {
+      const test::ScopedEnv spin("GOMP_SPINCOUNT", nullptr), policy("OMP_WAIT_POLICY", nullptr);
+      CHECK(runner_environment(2).at("GOMP_SPINCOUNT") == "10000");
+    }
+    {
+      const test::ScopedEnv spin("GOMP_SPINCOUNT", "300000"), policy("OMP_WAIT_POLICY", nullptr);
+      CHECK(runner_environment(2).count("GOMP_SPINCOUNT") == 0);
+    }
+    {
+      const test::ScopedEnv spin("GOMP_SPINCOUNT", nullptr), policy("OMP_WAIT_POLICY", "PASSIVE");
+      CHECK(runner_environment(2).count("GOMP_SPINCOUNT") == 0);
+    }
   }
 }
