@@ -18,6 +18,9 @@ json::object to_json(const GradeResult& r) {
   for (const auto& l : r.log) log.push_back(json::value(l));
   for (const auto& l : r.sandbox_layers) layers.push_back(json::value(l));
   for (const auto& n : r.sandbox_notes) notes.push_back(json::value(n));
+  json::array output;
+  for (const auto& o : r.output)
+    output.push_back({{"phase", o.phase}, {"path", o.path.string()}, {"bytes", o.bytes}});
   return {
       {"verdict", to_string(r.verdict)},
       {"score", r.score},
@@ -47,6 +50,7 @@ json::object to_json(const GradeResult& r) {
         {"memory_bytes", r.limits.memory_bytes},
         {"max_pids", r.limits.max_pids}}},
       {"log", std::move(log)},
+      {"output", std::move(output)},
   };
 }
 

@@ -39,6 +39,20 @@ std::string first_error(const std::vector<Diagnostic>& ds) {
   return "the compiler failed without a diagnostic; see the build log";
 }
 
+// The candidate's printed output of a phase (policy.cpp: output.log in the
+// phase's folder), when there is any.
+void note_output(GradeResult& out, const std::string& phase, const fs::path& workdir) {
+  std::error_code ec;
+  const fs::path log = workdir / "output.log";
+  const auto size = fs::file_size(log, ec);
+  if (!ec && fs::is_regular_file(fs::symlink_status(log, ec))) out.output.push_back({phase, log, size});
+}
+
+bool regular_file(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(fs::symlink_status(p, ec));
+}
+
 }  // namespace
 
 bool is_torchscript(const fs::path& source) {
@@ -125,6 +139,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
                                              info.higher_is_better ? "higher" : "lower"));
     }
 
+    std::optional<RunnerOutcome> stopped;  // training ran out of time but left a checkpoint
     RunnerJob eval;
     eval.phase = RunnerJob::Phase::evaluate;
     eval.spec = staged.spec_file();
@@ -187,14 +202,21 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       out.sandbox_layers = trained.layers;
       out.sandbox_notes = trained.sandbox_notes;
       out.limits = trained.limits;
+      note_output(out, "train", train.workdir);
       if (trained.cancelled) return cancelled();
-      if (trained.verdict != Verdict::ok) {
+      const bool out_of_time = trained.verdict == Verdict::timeout || trained.verdict == Verdict::cpu_limit;
+      if (out_of_time && regular_file(train.checkpoint)) {
+        stopped = trained;  // graded below, under this verdict
+      } else if (trained.verdict != Verdict::ok) {
         out.verdict = trained.verdict;
         out.message = trained.message;
+        if (out_of_time)
+          out.message += "; no checkpoint was saved, so nothing could be graded (call ctx.checkpoint() after "
+                         "each epoch to have the last one graded when time runs out)";
         out.detail = trained.detail;
         return done();
       }
-      {  // Written by untrusted code: a link would make the next phase read a host file.
+      if (!stopped) {  // Written by untrusted code: a link would make the next phase read a host file.
         std::error_code ec;
         const auto st = fs::symlink_status(train.checkpoint, ec);
         if (!fs::is_regular_file(st)) {
@@ -221,25 +243,43 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       out.sandbox_notes = evaluated.sandbox_notes;
     }
     if (out.limits.wall_s == 0) out.limits = evaluated.limits;
+    note_output(out, "evaluate", eval.workdir);
     if (evaluated.cancelled) return cancelled();
+    // What the run is judged by when training ran out of time: its verdict,
+    // with the last checkpoint's score (or why there is none).
+    auto judged_as_stopped = [&](const std::string& what) {
+      out.verdict = stopped->verdict;
+      out.message = stopped->message + "; " + what;
+      out.detail = stopped->detail;
+    };
     if (evaluated.verdict != Verdict::ok) {
       out.verdict = evaluated.verdict;
       out.message = "evaluation: " + evaluated.message;
       out.detail = evaluated.detail;
+      if (stopped) judged_as_stopped("its last checkpoint could not be evaluated: " + evaluated.message);
       return done();
     }
 
     observer.phase("score");
     t0 = Clock::now();
     try {
-      ScoreOutcome s = score_predictions(plugin, options, eval.predictions, task.ladder);
+      Array predictions = read_checked_predictions(eval.predictions, staged.spec.output, staged.spec.test_samples);
+      ScoreOutcome s = score_predictions(plugin, options, predictions, task.ladder);
       out.metric = s.metric;
       out.score = s.score;
       out.verdict = Verdict::ok;
       out.message = fmt::format("{} {:.4f} on the hidden test data: score {}/5", task.metric, s.metric, s.score);
+      if (stopped)
+        judged_as_stopped(fmt::format("graded the last checkpoint the solution saved (ctx.checkpoint()): {}",
+                                      out.message));
     } catch (const ContractViolation& e) {
       out.verdict = Verdict::contract;
       out.message = e.what();
+      if (stopped) judged_as_stopped(std::string("its last checkpoint's predictions were refused: ") + e.what());
+    } catch (const InvalidPredictions& e) {
+      out.verdict = Verdict::runtime_error;
+      out.message = std::string("evaluation: ") + e.what();
+      if (stopped) judged_as_stopped(std::string("its last checkpoint's predictions were refused: ") + e.what());
     }
     out.timings.score_s = since(t0);
   } catch (const std::exception& e) {

@@ -7,7 +7,14 @@
 // Error policy: grade() never throws for anything the candidate did; every
 // outcome is a GradeResult with a verdict. The harness's own failures
 // (missing runner, unwritable cache, plugin faults) become internal_error
-// with the reason. Progress is reported to the observer on the calling
+// with the reason; nothing the job writes can (runner_launch.hpp). The
+// predictions are checked here, on the trusted side, before the plugin
+// scores them: a missing or malformed file is the solution's runtime_error,
+// a wrong shape, dtype or row count its contract error.
+//
+// A training phase stopped by its time limit (timeout, cpu_limit) keeps that
+// verdict, but when the solution saved a checkpoint (ctx.checkpoint()) that
+// checkpoint is evaluated and scored, and the message says so. Progress is reported to the observer on the calling
 // thread.
 #pragma once
 
@@ -54,6 +61,13 @@ struct Timings {
   double total_s = 0;
 };
 
+// Where a phase's printed output went (the candidate's stdout and stderr).
+struct OutputLog {
+  std::string phase;  // "train", "evaluate"
+  std::filesystem::path path;
+  uint64_t bytes = 0;
+};
+
 struct GradeResult {
   Verdict verdict = Verdict::internal_error;
   std::string backend;  // where it was graded: local, slurm
@@ -69,6 +83,7 @@ struct GradeResult {
   Timings timings;
   std::filesystem::path job_dir;
   std::vector<std::string> log;
+  std::vector<OutputLog> output;  // the candidate's own printed output, per phase that ran
   double train_cpu_s = 0;
   long long train_max_rss_kb = 0;
   uint64_t peak_memory_bytes = 0;  // the largest of the phases' (cgroup peak, else max RSS)

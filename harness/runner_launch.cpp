@@ -32,6 +32,9 @@ double runner_grace(double budget_s) { return std::clamp(budget_s * 0.1, 5.0, 30
 
 namespace {
 
+// How long after the runner's own deadline the harness kills its tree.
+constexpr double kReaperMargin = 5;
+
 std::string signal_text(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   const char* desc = sigdescr_np(sig);
@@ -42,6 +45,7 @@ std::string tail(const std::string& s, size_t n) { return s.size() <= n ? s : ".
 
 struct Status {
   std::optional<events::Exit> exit;
+  std::optional<std::string> harness_fault;
   bool oom_kill = false;
   bool pids_limit_hit = false;
   uint64_t memory_peak_bytes = 0;
@@ -65,8 +69,10 @@ std::optional<Status> read_status(const fs::path& file) {
       if (auto* g = xo.if_contains("signal")) e.signal = static_cast<int>(g->to_number<int64_t>());
       if (auto* c = xo.if_contains("cpu_s")) e.cpu_s = c->to_number<double>();
       if (auto* m = xo.if_contains("max_rss_kb")) e.max_rss_kb = m->to_number<int64_t>();
+      if (auto* t = xo.if_contains("timed_out"); t && t->is_bool()) e.timed_out = t->as_bool();
       if (e.code.has_value() != e.signal.has_value()) s.exit = e;
     }
+    if (auto* f = o.if_contains("harness_fault"); f && f->is_string()) s.harness_fault = std::string(f->as_string());
     if (auto* g = o.if_contains("cgroup"); g && g->is_object()) {
       const auto& go = g->as_object();
       if (auto* b = go.if_contains("oom_kill"); b && b->is_bool()) s.oom_kill = b->as_bool();
@@ -97,6 +103,10 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
                std::to_string(static_cast<long long>(cpu))};
   if (job.memory_bytes > 0) spec.args.insert(spec.args.end(), {"--memory-bytes", std::to_string(job.memory_bytes)});
   spec.args.insert(spec.args.end(), {"--max-pids", std::to_string(job.max_pids)});
+  // The runner's reaper kills the job at the deadline and still reports its
+  // CPU time and memory; the harness kills the whole tree a little later if
+  // the runner itself does not end.
+  spec.args.insert(spec.args.end(), {"--wall-seconds", fmt::format("{:.3f}", wall)});
   // Beside the job's directory, not in it: the job cannot see or forge it.
   const fs::path status_file = job.workdir.parent_path() / (job.workdir.filename().string() + ".status.json");
   std::error_code ignored;
@@ -115,12 +125,11 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   }
   spec.env = runner_environment(job.threads);
   spec.stderr_file = job.workdir / "runner.stderr";
-  spec.wall_timeout_s = wall;
+  spec.wall_timeout_s = wall + kReaperMargin;
   spec.cancel = job.cancel;
 
   RunnerOutcome out;
   std::optional<events::Result> result;
-  std::optional<events::Exit> exit;
   auto on_line = [&](std::string_view line) {
     std::string error;
     auto e = events::parse_line(line, &error);
@@ -131,7 +140,6 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
     // Candidate code can write results too: the one of highest precedence stands.
     if (auto* r = std::get_if<events::Result>(&*e); r && (!result || precedence(r->verdict) > precedence(result->verdict)))
       result = *r;
-    if (auto* x = std::get_if<events::Exit>(&*e)) exit = *x;
     if (auto* l = std::get_if<events::Log>(&*e)) out.log.push_back(l->message);
     if (auto* sb = std::get_if<events::Sandbox>(&*e)) {
       out.layers = sb->layers;
@@ -156,23 +164,29 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   PhaseEvidence ev;
   ev.timed_out = pr.timed_out;
   ev.result = result;
-  ev.exit = exit;
   ev.cpu_limit_s = cpu;
   ev.oom_kill = pr.memory_exceeded;  // the scheduler's memory limit
   if (auto status = read_status(status_file)) {
     ev.exit = status->exit;
+    ev.harness_fault = status->harness_fault;
     ev.oom_kill = ev.oom_kill || status->oom_kill;
     ev.pids_limit_hit = status->pids_limit_hit;
     out.memory_peak_bytes = status->memory_peak_bytes;
     if (status->left_after_kill > 0)
       out.log.push_back(fmt::format("sandbox: {} process(es) still in the job's cgroup after the kill",
                                     status->left_after_kill));
+  } else {
+    ev.contained = false;  // an `exit` event on the stream is then only a claim: not used
+    if (pr.exit_code || pr.signal) ev.runner_exit = events::Exit{pr.exit_code, pr.signal, 0, 0, false};
   }
   if (ev.exit) {
     out.cpu_s = ev.exit->cpu_s;
     out.max_rss_kb = ev.exit->max_rss_kb;
   }
-  if (out.memory_peak_bytes == 0) out.memory_peak_bytes = static_cast<uint64_t>(out.max_rss_kb) * 1024;
+  // A cgroup counts only what was charged after the job joined it (on cgroup
+  // v1, not the LibTorch pages the runner faulted in before): the larger of
+  // that and the worker's peak resident size.
+  out.memory_peak_bytes = std::max(out.memory_peak_bytes, static_cast<uint64_t>(out.max_rss_kb) * 1024);
 
   const char* phase = train ? "training" : "evaluation";
   if (pr.cancelled) {
@@ -185,7 +199,7 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
     out.verdict = d->verdict;
     out.message = d->message;
     out.detail = d->detail;
-    if (d->verdict == Verdict::timeout && pr.timed_out)
+    if (d->verdict == Verdict::timeout && (pr.timed_out || (ev.exit && ev.exit->timed_out)))
       out.message = train ? fmt::format("training did not finish within its budget of {:.0f} s (+{:.0f} s grace); "
                                         "train for fewer epochs or a smaller model, and watch the ETA",
                                         job.budget_s, wall - job.budget_s)
@@ -211,10 +225,34 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
 }
 
 std::optional<Decision> decide_verdict(const PhaseEvidence& e, const std::string& phase) {
+  // The trusted channel: the runner failed before candidate code was loaded.
+  if (e.harness_fault)
+    return Decision{Verdict::internal_error, fmt::format("the harness failed to set up {}: {}", phase, *e.harness_fault),
+                    ""};
+  if (!e.contained) {
+    // No supervisor's report. Either the runner stopped before it contained
+    // the job (no candidate code ran: its own result, if any, stands), or
+    // something killed it.
+    if (e.timed_out) return Decision{Verdict::timeout, phase + " did not finish in time", ""};
+    if (e.oom_kill) return Decision{Verdict::memory_limit, phase + " used more than its memory limit", ""};
+    if (e.runner_exit && e.runner_exit->signal)
+      return Decision{Verdict::killed,
+                      fmt::format("{} was killed by signal {} before the sandbox's supervisor could report (with "
+                                  "process-group containment the job's own code can signal it)",
+                                  phase, signal_text(*e.runner_exit->signal)),
+                      ""};
+    if (e.runner_exit && e.runner_exit->code == 0)
+      return Decision{Verdict::internal_error,
+                      phase + " ended without the sandbox supervisor's status report (it could not be written)", ""};
+    if (e.result) return Decision{e.result->verdict, e.result->message, e.result->detail};
+    return std::nullopt;
+  }
+
   std::vector<Decision> found;
-  if (e.timed_out) found.push_back({Verdict::timeout, phase + " did not finish in time", ""});
+  if (e.timed_out || (e.exit && e.exit->timed_out))
+    found.push_back({Verdict::timeout, phase + " did not finish in time", ""});
   if (e.oom_kill) found.push_back({Verdict::memory_limit, phase + " used more than its memory limit", ""});
-  if (e.exit && e.exit->signal) {
+  if (e.exit && e.exit->signal && !e.exit->timed_out) {
     const int sig = *e.exit->signal;
     if (sig == SIGSYS)
       found.push_back({Verdict::forbidden,
@@ -233,11 +271,30 @@ std::optional<Decision> decide_verdict(const PhaseEvidence& e, const std::string
                                                     e.pids_limit_hit ? " after reaching its process/thread limit" : ""),
                        ""});
   }
-  if (e.result) found.push_back({e.result->verdict, e.result->message, e.result->detail});
-  if (!e.result && e.exit && e.exit->code)
+  if (e.result) {
+    if (e.result->verdict == Verdict::internal_error)
+      // Written after the trusted channel closed, so by the process that runs
+      // the candidate's code: a claim about the solution, not the harness.
+      found.push_back({Verdict::runtime_error,
+                       fmt::format("{} reported an internal error from inside the job, where the solution's code runs "
+                                   "(only the harness's trusted side can report its own faults): {}",
+                                   phase, e.result->message),
+                       e.result->detail});
+    else
+      found.push_back({e.result->verdict, e.result->message, e.result->detail});
+  }
+  if (e.exit && e.exit->code && *e.exit->code != 0)
     found.push_back({Verdict::runtime_error,
-                     fmt::format("{} ended with exit code {} before reporting a result (does the solution call exit()?)",
-                                 phase, *e.exit->code),
+                     e.result ? fmt::format("{} ended with exit code {} (does the solution call exit()?)", phase,
+                                            *e.exit->code)
+                              : fmt::format("{} ended with exit code {} before reporting a result (does the solution "
+                                            "call exit()?)",
+                                            phase, *e.exit->code),
+                     ""});
+  if (!e.result && e.exit && e.exit->code == 0)
+    found.push_back({Verdict::runtime_error,
+                     fmt::format("{} ended with exit code 0 before reporting a result (does the solution call exit()?)",
+                                 phase),
                      ""});
   if (found.empty()) return std::nullopt;
   // Highest precedence wins; among equals the first found (the more specific).

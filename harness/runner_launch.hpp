@@ -1,12 +1,17 @@
 // runner_launch.hpp — start torchexam-runner for one phase and turn what
 // happened into a verdict.
 //
-// The runner is untrusted (candidate code runs inside it): its event lines
-// are parsed as hostile input, malformed ones are logged and skipped. The
-// verdict comes from, in order: the harness's own deadline (timeout); the
-// runner's `result` event; the reaper's `exit` event (signal ->
-// timeout/forbidden/killed, exit code -> runtime_error); otherwise
-// internal_error with the runner's stderr.
+// The trust boundary: everything the job's processes write (event lines,
+// files, their exit codes) is evidence about the candidate, never about the
+// harness. Event lines are parsed as hostile input (malformed ones are logged
+// and skipped). Only the trusted side can produce internal_error: the
+// supervisor's status file (its `harness_fault`, written from the runner's
+// trusted channel before candidate code was loaded), the runner failing
+// before it contained the job, and the harness's own I/O. A `result` event
+// claiming internal_error is the solution's runtime_error. The verdict comes
+// from, in order of precedence: the deadline (the harness's, or the
+// reaper's `timed_out`), what the kernel saw (memory cgroup, signals), the
+// job's claimed result, its exit code.
 #pragma once
 
 #include "backend.hpp"
@@ -73,12 +78,18 @@ struct RunnerOutcome {
 // What is known when a phase ended; decide_verdict() picks the verdict of
 // highest precedence (see precedence() in verdict.hpp).
 struct PhaseEvidence {
-  bool timed_out = false;
-  std::optional<events::Result> result;  // the runner's claim (candidate code can write it too)
-  std::optional<events::Exit> exit;      // from the supervisor's status file when there is one
-  bool oom_kill = false;                 // the memory cgroup killed something
+  bool timed_out = false;  // the harness's own deadline
+  // The supervisor's status file was read: the job was contained and
+  // candidate code may have run. When false, the runner ended before (or
+  // without) its supervisor's report, and runner_exit says how.
+  bool contained = true;
+  std::optional<std::string> harness_fault;  // trusted: from the status file
+  std::optional<events::Result> result;      // the job's claim (candidate code can write it too)
+  std::optional<events::Exit> exit;          // the reaper's report, from the status file
+  bool oom_kill = false;                     // the memory cgroup killed something
   bool pids_limit_hit = false;
   double cpu_limit_s = 0;
+  std::optional<events::Exit> runner_exit;  // the runner process itself (when not contained)
 };
 struct Decision {
   Verdict verdict = Verdict::internal_error;

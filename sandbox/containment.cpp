@@ -2,6 +2,8 @@
 
 #include "events.hpp"
 #include "layers.hpp"
+#include "text.hpp"
+#include "trusted_channel.hpp"
 
 #include <boost/json.hpp>
 
@@ -12,6 +14,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,12 +101,39 @@ void kill_leftovers() {
   }
 }
 
+// The worker the reaper's deadline kills (set before the timer is armed).
+volatile sig_atomic_t g_worker = 0;
+volatile sig_atomic_t g_deadline_hit = 0;
+
+void on_deadline(int) {
+  g_deadline_hit = 1;
+  if (g_worker > 0) kill(static_cast<pid_t>(g_worker), SIGKILL);
+}
+
+// Arms a one-shot SIGALRM that kills the worker after `seconds`. A handler
+// is installed, so even PID 1 of a namespace receives it.
+void arm_deadline(pid_t worker, double seconds) {
+  if (seconds <= 0) return;
+  g_worker = worker;
+  struct sigaction sa {};
+  sa.sa_handler = on_deadline;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: wait4 returns EINTR and waits again
+  sigaction(SIGALRM, &sa, nullptr);
+  itimerval t{};
+  t.it_value.tv_sec = static_cast<time_t>(seconds);
+  t.it_value.tv_usec = static_cast<suseconds_t>((seconds - static_cast<double>(t.it_value.tv_sec)) * 1e6);
+  if (t.it_value.tv_sec == 0 && t.it_value.tv_usec == 0) t.it_value.tv_usec = 1;
+  setitimer(ITIMER_REAL, &t, nullptr);
+}
+
 // Forks the worker, waits for it, and writes how it ended (an `exit` event
 // line) to `report_fd`. Returns true in the worker (which has closed
-// `report_fd`), false in the reaper once the report is written. In fallback mode the worker stays in our process group, so
-// the harness's kill of the group at the deadline reaches it and its
-// children.
-bool reap_worker(int report_fd, bool fallback, JobCgroup* group, pid_t parent) {
+// `report_fd`), false in the reaper once the report is written. The reaper
+// closes `trusted_fd` (the worker keeps it). In fallback mode the worker
+// stays in our process group, so the harness's kill of the group reaches it
+// and its children.
+bool reap_worker(int report_fd, bool fallback, JobCgroup* group, pid_t parent, int trusted_fd, double deadline_s) {
   pid_t worker = fork();
   if (worker < 0) {
     setup_failed(report_fd, "fork failed");
@@ -115,11 +145,16 @@ bool reap_worker(int report_fd, bool fallback, JobCgroup* group, pid_t parent) {
     if (group) group->join(0);
     return true;
   }
+  close(trusted_fd);
+  arm_deadline(worker, deadline_s);
   int status = 0;
   rusage ru{};
   while (wait4(worker, &status, 0, &ru) < 0 && errno == EINTR) {
   }
+  const itimerval off{};
+  setitimer(ITIMER_REAL, &off, nullptr);
   events::Exit e;
+  e.timed_out = g_deadline_hit != 0;
   if (WIFSIGNALED(status))
     e.signal = WTERMSIG(status);
   else
@@ -150,7 +185,7 @@ std::string read_all(int fd) {
 // nothing is), read what the kernel saw, write the trusted status file and
 // the `exit` event.
 [[noreturn]] void finish(int event_fd, const ContainOptions& options, Containment how, JobCgroup* group,
-                         const std::string& report) {
+                         const std::string& report, const std::string& fault) {
   namespace json = boost::json;
   json::object status{{"containment", to_string(how)}};
   std::optional<events::Exit> exit;
@@ -166,10 +201,13 @@ std::string read_all(int fd) {
     json::object x{{"cpu_s", exit->cpu_s}, {"max_rss_kb", exit->max_rss_kb}};
     if (exit->code) x["code"] = *exit->code;
     if (exit->signal) x["signal"] = *exit->signal;
+    if (exit->timed_out) x["timed_out"] = true;
     status["exit"] = std::move(x);
   } else {
     status["exit"] = nullptr;
   }
+  // Only the worker, before it loaded candidate code, could write this.
+  if (!fault.empty()) status["harness_fault"] = bounded(to_valid_utf8(fault), TrustedChannel::kMaxFault);
   if (group) {
     group->kill_all();
     status["cgroup"] = json::object{{"memory", group->has_memory()},
@@ -195,14 +233,16 @@ std::string read_all(int fd) {
 
 // The supervisor: waits for init, then finishes. If it is killed itself
 // (the harness killed the tree at the deadline), there is nothing to report.
-[[noreturn]] void supervise(pid_t child, int report_fd, int event_fd, const ContainOptions& options, Containment how,
-                            JobCgroup* group) {
+[[noreturn]] void supervise(pid_t child, int report_fd, int trusted_fd, int event_fd, const ContainOptions& options,
+                            Containment how, JobCgroup* group) {
   std::string report = read_all(report_fd);  // until init and the worker are gone
   close(report_fd);
+  std::string fault = read_all(trusted_fd);  // its writers (init, the worker) are gone too
+  close(trusted_fd);
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  finish(event_fd, options, how, group, report);
+  finish(event_fd, options, how, group, report, fault);
 }
 
 bool enter_pid_namespace(bool with_user_ns, std::string* why) {
@@ -263,10 +303,11 @@ Contained contain(int event_fd, const ContainOptions& options) {
   out.how = how;
   out.note = why;
 
-  int report[2];
-  if (pipe2(report, O_CLOEXEC) != 0) {
+  int report[2], trusted[2];
+  if (pipe2(report, O_CLOEXEC) != 0 || pipe2(trusted, O_CLOEXEC) != 0) {
     setup_failed(event_fd, "pipe failed");
   }
+  out.trusted_fd = trusted[1];
   const pid_t self = getpid();
   if (how != Containment::process_group) {
     // init cannot see its parent from inside the namespace (getppid() is 0):
@@ -285,16 +326,18 @@ Contained contain(int event_fd, const ContainOptions& options) {
     if (init > 0) {
       close(report[1]);
       close(life[0]);
-      supervise(init, report[0], event_fd, options, how, group.get());
+      close(trusted[1]);
+      supervise(init, report[0], trusted[0], event_fd, options, how, group.get());
     }
     close(report[0]);
     close(life[1]);
+    close(trusted[0]);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     pollfd pf{life[0], POLLIN, 0};
     if (poll(&pf, 1, 0) != 0) _exit(1);  // hang-up: the supervisor died before PDEATHSIG was set
     close(life[0]);
     if (group) group->join(0);
-    if (!reap_worker(report[1], false, nullptr, getpid())) {  // init: the worker ended and was reported
+    if (!reap_worker(report[1], false, nullptr, getpid(), trusted[1], options.wall_seconds)) {  // init: the worker ended and was reported
       close(report[1]);
       _exit(0);
     }
@@ -302,11 +345,13 @@ Contained contain(int event_fd, const ContainOptions& options) {
     return out;
   }
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  if (!reap_worker(report[1], true, group.get(), self)) {  // the reaper, after the worker ended
+  if (!reap_worker(report[1], true, group.get(), self, trusted[1], options.wall_seconds)) {  // the reaper, after the worker ended
     close(report[1]);
-    finish(event_fd, options, how, group.get(), read_all(report[0]));
+    std::string report_text = read_all(report[0]);
+    finish(event_fd, options, how, group.get(), report_text, read_all(trusted[0]));
   }
   close(report[0]);
+  close(trusted[0]);
   (void)group.release();
   return out;
 }

@@ -8,7 +8,9 @@
 //
 // and contain() returns only in the worker. init waits for the worker, writes
 // the `exit` event (code or signal, CPU time, peak RSS) to `event_fd` and
-// exits; when init exits, or when the supervisor is killed (init has
+// exits; at the wall deadline (ContainOptions::wall_seconds) the reaper
+// kills the worker itself, so the status still holds the worker's real CPU
+// time and peak memory, marked timed_out; when init exits, or when the supervisor is killed (init has
 // PDEATHSIG=SIGKILL), the kernel kills everything left in the namespace,
 // including processes that called setsid(). init exists because PID 1 of a
 // namespace ignores default-action signals such as SIGXCPU; the worker does
@@ -47,6 +49,9 @@ struct ContainOptions {
   // object. The harness trusts this file over the event stream, which the
   // candidate's code can write to; it must lie outside what the job can see.
   std::filesystem::path status_file;
+  // Seconds from now until the reaper kills the worker (SIGKILL) and
+  // reports `timed_out`; 0: no deadline here (the caller's own applies).
+  double wall_seconds = 0;
 };
 
 struct Contained {
@@ -55,6 +60,10 @@ struct Contained {
   bool cgroup_memory = false;
   bool cgroup_pids = false;
   std::vector<std::string> cgroup_notes;
+  // The worker's end of the trusted channel to the supervisor
+  // (trusted_channel.hpp); what it carries lands in the status file as
+  // `harness_fault`.
+  int trusted_fd = -1;
 };
 
 // Returns in the worker only. `event_fd` stays open in all three processes.

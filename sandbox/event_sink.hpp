@@ -1,9 +1,12 @@
 // event_sink.hpp — writes events, one JSON line each, to the event pipe.
 // One thread. A write failure (the harness went away) is ignored: the run's
-// outcome no longer has a reader.
+// outcome no longer has a reader. Messages are bounded (kMaxMessage; a
+// LibTorch error that prints a tensor can be megabytes) so every event stays
+// one line the harness reads whole.
 #pragma once
 
 #include "events.hpp"
+#include "text.hpp"
 
 #include <unistd.h>
 
@@ -25,9 +28,12 @@ class EventSink {
       off += static_cast<size_t>(n);
     }
   }
-  void log(const std::string& message) const { emit(events::Log{message}); }
-  void result(Verdict v, std::string message, std::string detail = {}) const {
-    emit(events::Result{v, std::move(message), std::move(detail)});
+  static constexpr size_t kMaxMessage = 16 * 1024;
+  static constexpr size_t kMaxDetail = 4 * 1024;
+
+  void log(const std::string& message) const { emit(events::Log{bounded(to_valid_utf8(message), kMaxMessage)}); }
+  void result(Verdict v, const std::string& message, const std::string& detail = {}) const {
+    emit(events::Result{v, bounded(to_valid_utf8(message), kMaxMessage), bounded(to_valid_utf8(detail), kMaxDetail)});
   }
 
  private:

@@ -1,5 +1,7 @@
 #include "events.hpp"
 
+#include "text.hpp"
+
 #include <boost/json.hpp>
 
 #include <cmath>
@@ -45,7 +47,7 @@ std::string str(const json::object& o, std::string_view key) {
 struct ToJson {
   json::object operator()(const Progress& p) const {
     json::object metrics;
-    for (const auto& [k, v] : p.metrics) metrics[k] = real(v);
+    for (const auto& [k, v] : p.metrics) metrics[to_valid_utf8(k)] = real(v);
     return {{"type", "progress"},
             {"phase", p.kind == Progress::Kind::batch ? "batch" : "epoch"},
             {"epoch", p.epoch},
@@ -59,23 +61,24 @@ struct ToJson {
             {"budget_left_s", real(p.budget_left_s)},
             {"metrics", std::move(metrics)}};
   }
-  json::object operator()(const Log& l) const { return {{"type", "log"}, {"message", l.message}}; }
+  json::object operator()(const Log& l) const { return {{"type", "log"}, {"message", to_valid_utf8(l.message)}}; }
   json::object operator()(const Result& r) const {
     return {{"type", "result"},
             {"verdict", to_string(r.verdict)},
-            {"message", r.message},
-            {"detail", r.detail}};
+            {"message", to_valid_utf8(r.message)},
+            {"detail", to_valid_utf8(r.detail)}};
   }
   json::object operator()(const Sandbox& s) const {
     json::array layers, notes;
-    for (const auto& l : s.layers) layers.push_back(json::string(l));
-    for (const auto& n : s.notes) notes.push_back(json::string(n));
+    for (const auto& l : s.layers) layers.push_back(json::string(to_valid_utf8(l)));
+    for (const auto& n : s.notes) notes.push_back(json::string(to_valid_utf8(n)));
     return {{"type", "sandbox"}, {"layers", std::move(layers)}, {"notes", std::move(notes)}};
   }
   json::object operator()(const Exit& e) const {
     json::object o{{"type", "exit"}, {"cpu_s", real(e.cpu_s)}, {"max_rss_kb", e.max_rss_kb}};
     if (e.code) o["code"] = *e.code;
     if (e.signal) o["signal"] = *e.signal;
+    if (e.timed_out) o["timed_out"] = true;
     return o;
   }
 };
@@ -139,6 +142,10 @@ Event from_object(const json::object& o) {
       throw std::invalid_argument("exit event needs exactly one of code and signal");
     e.cpu_s = num(o, "cpu_s");
     e.max_rss_kb = integer(o, "max_rss_kb", 0, kCountMax);
+    if (auto it = o.find("timed_out"); it != o.end()) {
+      if (!it->value().is_bool()) throw std::invalid_argument("field 'timed_out' must be true or false");
+      e.timed_out = it->value().get_bool();
+    }
     return e;
   }
   throw std::invalid_argument(type.empty() ? "missing event type" : "unknown event type '" + type + "'");

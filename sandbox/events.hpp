@@ -14,8 +14,15 @@
 //                                                      the runner in fallback mode)
 //
 // Candidate code shares the worker's process and can write to the pipe too,
-// so every event is a claim: none can raise a score, because predictions are
-// scored against hidden labels only in the trusted harness.
+// so every event is a claim about the candidate, never about the harness:
+// none can raise a score (predictions are scored against hidden labels only
+// in the trusted harness) and none can make the harness declare its own
+// fault (runner_launch.hpp: a `result` claiming internal_error counts as the
+// solution's runtime_error; harness faults travel on the supervisor's
+// trusted channel, containment.hpp).
+//
+// Every string is written as valid UTF-8 (invalid bytes become U+FFFD), so a
+// reader that validates never loses a line to a candidate's bytes.
 #pragma once
 
 #include "verdict.hpp"
@@ -65,6 +72,7 @@ struct Exit {
   std::optional<int> signal;
   double cpu_s = 0;
   long long max_rss_kb = 0;
+  bool timed_out = false;  // the reaper killed the worker at the wall deadline
 };
 
 using Event = std::variant<Progress, Log, Result, Exit, Sandbox>;

@@ -34,11 +34,11 @@ Array read_predictions(const std::filesystem::path& path) {
   // Written by untrusted code: a link could point the trusted scorer at any file.
   std::error_code ec;
   if (std::filesystem::is_symlink(path, ec))
-    throw std::runtime_error("the predictions file " + path.string() + " is a symbolic link: refused");
+    throw MalformedPredictions("the predictions file " + path.string() + " is a symbolic link: refused");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("no predictions file at " + path.string());
+  if (!in) throw MalformedPredictions("no predictions file at " + path.string());
   auto bad = [&](const std::string& why) {
-    return std::runtime_error("malformed predictions file " + path.string() + ": " + why);
+    return MalformedPredictions("malformed predictions file " + path.string() + ": " + why);
   };
   char magic[8];
   int32_t dtype = 0, ndim = 0;

@@ -10,6 +10,7 @@
 #include <torchexam/solution.h>
 
 #include <dlfcn.h>
+#include <sched.h>
 
 #include <chrono>
 #include <memory>
@@ -106,7 +107,9 @@ struct LoadedSolution {
 std::unique_ptr<LoadedSolution> load_solution(const std::filesystem::path& path) {
   auto out = std::make_unique<LoadedSolution>();
   out->handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!out->handle) throw InternalError(std::string("cannot load the built solution: ") + dlerror());
+  if (!out->handle)
+    throw std::runtime_error(std::string("cannot load the built solution: ") + dlerror() +
+                             " (a function or variable declared in solution.cpp but never defined?)");
   using AbiFn = unsigned (*)();
   using CreateFn = Solution* (*)();
   auto abi = reinterpret_cast<AbiFn>(dlsym(out->handle, "torchexam_solution_abi"));
@@ -115,7 +118,7 @@ std::unique_ptr<LoadedSolution> load_solution(const std::filesystem::path& path)
     throw std::runtime_error(
         "solution.cpp does not register a solution: end the file with TORCHEXAM_SOLUTION(YourModel, your_train_function)");
   if (abi() != kSolutionAbiVersion)
-    throw InternalError("solution was built against student API version " + std::to_string(abi()) +
+    throw std::runtime_error("solution was built against student API version " + std::to_string(abi()) +
                         ", the runner speaks version " + std::to_string(kSolutionAbiVersion));
   out->solution.reset(create());
   return out;
@@ -129,11 +132,43 @@ void save_module(torch::nn::Module& m, const std::filesystem::path& path) {
   std::filesystem::rename(tmp, path);
 }
 
-void setup_torch(const RunnerOptions& o) {
+// Pins the job to `threads` of the CPUs it may use (the first ones of its
+// affinity mask), so a solution that asks LibTorch for more threads shares
+// those CPUs instead of taking the machine. Returns how many it pinned to
+// (0 when the mask could not be read or set: then nothing changed).
+int pin_cpus(int threads) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return 0;
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  int n = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE && n < threads; ++cpu)
+    if (CPU_ISSET(cpu, &allowed)) {
+      CPU_SET(cpu, &mine);
+      ++n;
+    }
+  if (n == 0 || sched_setaffinity(0, sizeof mine, &mine) != 0) return 0;
+  return n;
+}
+
+void setup_torch(const RunnerOptions& o, const EventSink& sink) {
+  if (const int n = pin_cpus(o.threads); n > 0)
+    sink.log("the job runs on " + std::to_string(n) + " CPU" + (n == 1 ? "" : "s") + " (the task's thread count)");
   at::set_num_threads(o.threads);
   at::set_num_interop_threads(1);
   torch::manual_seed(o.seed);
   std::srand(static_cast<unsigned>(o.seed));
+}
+
+// Says so in the log when the solution changed LibTorch's thread count: the
+// extra threads share the task's CPUs (pin_cpus), they add no speed.
+void note_thread_count(const RunnerOptions& o, const EventSink& sink) {
+  const int now = at::get_num_threads();
+  if (now > o.threads)
+    sink.log("the solution set " + std::to_string(now) + " LibTorch threads; the job runs on " +
+             std::to_string(o.threads) + " CPU" + (o.threads == 1 ? "" : "s") +
+             ", so the extra threads only take turns (leave the thread count to the harness)");
 }
 
 // The Context the candidate's train() sees.
@@ -227,16 +262,17 @@ class TrainContext final : public Context {
 };
 
 // Runs `body`; turns every exception into a result event and returns false.
+// A harness fault is also told to the supervisor while the trusted channel
+// is open (before candidate code); after that it is only a claim.
 template <class F>
-bool guarded(const EventSink& sink, const char* doing, F&& body) {
+bool guarded(const EventSink& sink, TrustedChannel& trusted, const char* doing, F&& body) {
   try {
     body();
     return true;
   } catch (const ContractError& e) {
     sink.result(Verdict::contract, e.what(), e.detail);
   } catch (const InternalError& e) {
-    sink.result(Verdict::internal_error, e.what());
-  } catch (const PluginError& e) {
+    trusted.harness_fault(e.what());
     sink.result(Verdict::internal_error, e.what());
   } catch (const std::bad_alloc&) {
     sink.result(Verdict::memory_limit, std::string("out of memory while ") + doing);
@@ -277,13 +313,13 @@ void check_contract(Solution& s, const torch::Tensor& x, const torchexam_tensor_
 
 }  // namespace
 
-int run_train(const RunnerOptions& o, const EventSink& sink) {
-  setup_torch(o);
+int run_train(const RunnerOptions& o, const EventSink& sink, TrustedChannel& trusted) {
+  setup_torch(o, sink);
   TaskSpec spec;
   torch::Tensor x, y;
   std::unique_ptr<LoadedSolution> lib;
   const bool trained =
-      guarded(sink, "loading the task",
+      guarded(sink, trusted, "loading the task",
               [&] {
                 spec = load_spec(o.spec);
                 x = load_array(o.inputs);
@@ -292,26 +328,38 @@ int run_train(const RunnerOptions& o, const EventSink& sink) {
                   throw InternalError("the staged training split is inconsistent: inputs " + describe(x) +
                                       ", targets " + describe(y));
               }) &&
-      guarded(sink, "building the model", [&] { lib = load_solution(o.solution); }) &&
-      guarded(sink, "checking the model's output", [&] { check_contract(*lib->solution, x, spec.output); }) &&
-      guarded(sink, "training", [&] {
+      guarded(sink, trusted, "building the model",
+              [&] {
+                trusted.seal();  // dlopen runs the candidate's static constructors
+                lib = load_solution(o.solution);
+              }) &&
+      guarded(sink, trusted, "checking the model's output",
+              [&] { check_contract(*lib->solution, x, spec.output); }) &&
+      guarded(sink, trusted, "training", [&] {
         TrainContext ctx(x, y, o, sink, lib->solution->module());
         lib->solution->train(ctx);
       });
+  note_thread_count(o, sink);
   if (trained)
-    guarded(sink, "saving the trained model", [&] {
+    guarded(sink, trusted, "saving the trained model", [&] {
       save_module(lib->solution->module(), o.checkpoint);
       sink.result(Verdict::ok, "trained");
     });
   return 0;
 }
 
-int run_evaluate(const RunnerOptions& o, const EventSink& sink) {
-  setup_torch(o);
-  guarded(sink, "evaluating", [&] {
-    const torchexam_tensor_spec spec = load_spec(o.spec).output;
-    torch::Tensor x = load_array(o.inputs);
+int run_evaluate(const RunnerOptions& o, const EventSink& sink, TrustedChannel& trusted) {
+  setup_torch(o, sink);
+  torchexam_tensor_spec spec{};
+  torch::Tensor x;
+  const bool loaded = guarded(sink, trusted, "loading the task", [&] {
+    spec = load_spec(o.spec).output;
+    x = load_array(o.inputs);
     if (x.dim() < 1) throw InternalError("the staged test inputs " + o.inputs.string() + " have no batch dimension");
+  });
+  if (!loaded) return 0;
+  trusted.seal();  // candidate code (the library, or a TorchScript model) comes next
+  guarded(sink, trusted, "evaluating", [&] {
 
     std::function<torch::Tensor(const torch::Tensor&)> forward;
     std::unique_ptr<LoadedSolution> lib;
@@ -356,6 +404,7 @@ int run_evaluate(const RunnerOptions& o, const EventSink& sink) {
     for (int64_t i = 0; i < all.dim(); ++i) a.shape[i] = all.size(i);
     a.data = all.data_ptr();
     write_predictions(o.predictions, a);
+    note_thread_count(o, sink);
     sink.result(Verdict::ok, "predicted " + std::to_string(x.size(0)) + " test samples");
   });
   return 0;

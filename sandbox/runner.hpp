@@ -1,7 +1,10 @@
 // runner.hpp — what torchexam-runner does once its sandbox is set up.
 //
 // Both phases report through the EventSink and end with exactly one `result`
-// event; they never throw. Every exception from the staged files, the
+// event; they never throw. A fault of the harness's own (an unreadable
+// staged file) found before candidate code is loaded is also reported on
+// the TrustedChannel, which each phase seals right before it loads the
+// candidate's library or model. Every exception from the staged files, the
 // candidate's code or LibTorch is caught here and becomes a verdict with its
 // message. The runner reads the task only as staged by the trusted harness
 // (staged_task.hpp): the spec, and the training split or the test inputs. It
@@ -9,6 +12,7 @@
 #pragma once
 
 #include "event_sink.hpp"
+#include "trusted_channel.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -30,7 +34,7 @@ struct RunnerOptions {
 };
 
 // Returns the process exit code (0 when a result was reported).
-int run_train(const RunnerOptions& o, const EventSink& sink);
-int run_evaluate(const RunnerOptions& o, const EventSink& sink);
+int run_train(const RunnerOptions& o, const EventSink& sink, TrustedChannel& trusted);
+int run_evaluate(const RunnerOptions& o, const EventSink& sink, TrustedChannel& trusted);
 
 }  // namespace torchexam::sandbox

@@ -12,14 +12,19 @@
 #include "runner.hpp"
 #include "staged_task.hpp"
 #include "steps.hpp"
+#include "trusted_channel.hpp"
 
 #include <CLI/CLI.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+
 int main(int argc, char** argv) {
   using namespace torchexam::sandbox;
+  const auto started = std::chrono::steady_clock::now();
   CLI::App app{"torchexam-runner: one sandboxed train or evaluate phase (started by the harness)"};
   app.require_subcommand(1);
   RunnerOptions o;
@@ -30,6 +35,7 @@ int main(int argc, char** argv) {
   uint64_t memory_bytes = 0;
   uint64_t max_pids = 512;
   uint64_t scratch_bytes = 256ull << 20;
+  double wall_seconds = 0;
   std::filesystem::path status_file;
   std::vector<std::filesystem::path> expose_ro, expose_rw;
 
@@ -54,6 +60,10 @@ int main(int argc, char** argv) {
                     "memory limit in bytes (0: none): a memory cgroup when one can be made, else RLIMIT_AS");
     sub->add_option("--max-pids", max_pids, "processes and threads of the job (pids cgroup; 0: none)");
     sub->add_option("--scratch-bytes", scratch_bytes, "size of the job's /tmp (a tmpfs in the minimal root)");
+    sub->add_option("--wall-seconds", wall_seconds,
+                    "wall-clock seconds from the runner's start until the job is killed and reported as timed "
+                    "out (0: none; the caller's own deadline applies)")
+        ->check(CLI::NonNegativeNumber);
     sub->add_option("--status-file", status_file,
                     "where the supervisor writes its trusted report (outside what the job can see)");
     sub->add_option("--expose", expose_ro, "another path the job may read (repeatable)");
@@ -126,7 +136,13 @@ int main(int argc, char** argv) {
   ContainOptions copts;
   copts.cgroup = {memory_bytes, max_pids};
   if (!status_file.empty()) copts.status_file = std::filesystem::absolute(status_file);
+  if (wall_seconds > 0)
+    copts.wall_seconds = std::max(
+        0.001, wall_seconds - std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   const Contained contained = contain(event_fd, copts);  // forks; returns in the worker
+  // Until the candidate's code is loaded, the harness's own faults also go
+  // to the supervisor, which alone the harness believes (trusted_channel.hpp).
+  TrustedChannel trusted(contained.trusted_fd);
 
   // What the job may see: its directory (read-write), the candidate's
   // library, the checkpoint or model it evaluates, the staged task files of
@@ -153,6 +169,7 @@ int main(int argc, char** argv) {
 
   LayerReport layers = apply_layers(policy);
   if (layers.error) {
+    trusted.harness_fault(layers.error->message());
     sink.result(torchexam::Verdict::internal_error, layers.error->message());
     return 1;
   }
@@ -170,5 +187,5 @@ int main(int argc, char** argv) {
   for (const auto& l : report.layers) line += " " + l;
   for (const auto& n : report.notes) line += "; " + n;
   sink.log(line);
-  return train->parsed() ? run_train(o, sink) : run_evaluate(o, sink);
+  return train->parsed() ? run_train(o, sink, trusted) : run_evaluate(o, sink, trusted);
 }

@@ -51,6 +51,9 @@ void print_human(const GradeResult& r) {
   fmt::print("time:    stage {:.1f}s{}  build {:.1f}s{}  train {:.1f}s  evaluate {:.1f}s  total {:.1f}s\n",
              r.timings.stage_s, r.stage_cached ? " (cached)" : "", r.timings.build_s,
              r.build_cached ? " (cached)" : "", r.timings.train_s, r.timings.evaluate_s, r.timings.total_s);
+  for (const auto& o : r.output)
+    if (o.bytes > 0) fmt::print("output:  {} ({} bytes printed by your code while {})\n", o.path.string(), o.bytes,
+                                o.phase == "train" ? "training" : "evaluating");
   fmt::print("job:     {}{}\n", r.job_dir.string(), r.backend.empty() || r.backend == "local" ? "" : " (graded on " + r.backend + ")");
 }
 

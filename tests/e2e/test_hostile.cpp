@@ -244,6 +244,41 @@ TEST_SUITE("hostile") {
   TEST_CASE("hostile.fake_verdict: a fake verdict on stdout and the event pipe") {
     attack("fake_verdict", {{"runtime_error"}, "the real failure"});
   }
+  TEST_CASE("hostile.forged_internal_error: a forged harness fault on the event pipe, then honest training") {
+    attack("forged_internal_error", {{"runtime_error"}, "only the harness's trusted side"});
+  }
+  TEST_CASE("hostile.forged_predictions: a malformed predictions file, a forged ok and _exit(0) at evaluation") {
+    attack("forged_predictions", {{"runtime_error"}, "malformed predictions file"});
+  }
+  TEST_CASE("hostile.huge_message: a 3 MB exception message") {
+    auto r = attack("huge_message", {{"runtime_error"}, "huge message begins"});
+    const std::string message = str(r, "message");
+    CHECK(message.find("bytes omitted") != std::string::npos);
+    CHECK(message.find("huge message ends") != std::string::npos);
+    CHECK(message.size() < 64 * 1024);
+  }
+  TEST_CASE("hostile.timeout_checkpoint: a timeout after ctx.checkpoint() grades that checkpoint") {
+    auto r = attack("timeout_checkpoint", {{"timeout"}, "graded the last checkpoint"}, {"--budget", "5"});
+    CHECK(r.at("metric").is_number());  // scored, on whatever rung of the ladder it reached
+    // The real figures of the killed job, not zeros.
+    CHECK(r.at("train_cpu_s").to_number<double>() > 0.3);
+    CHECK(r.at("peak_memory_bytes").to_number<uint64_t>() > (20u << 20));
+  }
+  TEST_CASE("hostile.abort_late: SIGABRT after training reports the job's real CPU time and memory") {
+    auto r = attack("abort_late", {{"killed"}, "SIGABRT"});
+    CHECK(r.at("train_cpu_s").to_number<double>() > 0.3);
+    CHECK(r.at("peak_memory_bytes").to_number<uint64_t>() >=
+          static_cast<uint64_t>(r.at("train_max_rss_kb").to_number<int64_t>()) * 1024);
+    CHECK(r.at("peak_memory_bytes").to_number<uint64_t>() > (20u << 20));
+  }
+  TEST_CASE("hostile.many_threads: set_num_threads(64) runs on the task's CPUs only, and the log says so") {
+    auto r = attack("many_threads", ok, {"--threads", "1"});
+    std::string log;
+    for (const auto& l : r.at("log").as_array()) log += std::string(l.as_string()) + "\n";
+    INFO(log);
+    CHECK(log.find("cpus=1\n") != std::string::npos);
+    CHECK(log.find("the solution set 64 LibTorch threads") != std::string::npos);
+  }
   TEST_CASE("hostile.spoofed_exit: a spoofed exit code") { attack("spoofed_exit", {{"killed"}, "SIGSEGV"}); }
   TEST_CASE("hostile.malicious_model: a malicious saved model for evaluation") {
     const fs::path dir = torchexam::test::temp_dir("hostile-model");

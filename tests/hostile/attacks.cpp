@@ -31,9 +31,29 @@
 #include <thread>
 #include <vector>
 
+namespace {
+[[maybe_unused]] void write_to_pipes(const std::string& line);
+}  // namespace
+
 struct NetImpl : torch::nn::Module {
   NetImpl() : fc(register_module("fc", torch::nn::Linear(784, 10))) {}
-  torch::Tensor forward(torch::Tensor x) { return fc(x.flatten(1)); }
+  torch::Tensor forward(torch::Tensor x) {
+#ifdef ATTACK_FORGED_PREDICTIONS
+    // At evaluation (more rows than the contract check's probe): leave a
+    // malformed predictions file where the runner writes its own, claim
+    // success, and leave before the runner can.
+    if (!is_training() && x.size(0) > 2) {
+      std::FILE* f = std::fopen("predictions.bin", "wb");
+      if (f) {
+        std::fputs("TXPRED01 but not really", f);
+        std::fclose(f);
+      }
+      write_to_pipes(R"({"type":"result","verdict":"ok","message":"predicted everything","detail":""})" "\n");
+      _exit(0);
+    }
+#endif
+    return fc(x.flatten(1));
+  }
   torch::nn::Linear fc;
 };
 TORCH_MODULE(Net);
@@ -292,6 +312,35 @@ void train(Net& model, torchexam::Context& ctx) {
   std::fflush(stdout);
   write_to_pipes(fake);
   throw std::runtime_error("the real failure");
+#endif
+#ifdef ATTACK_FORGED_INTERNAL_ERROR
+  // Claim a harness fault (a free resubmission), then train honestly.
+  write_to_pipes(R"x({"type":"result","verdict":"internal_error","message":"the harness ran out of disk space )x"
+                 R"x((not your fault: please resubmit)","detail":""})x" "\n");
+#endif
+#ifdef ATTACK_HUGE_MESSAGE
+  // A 3 MB exception text, as a TORCH_CHECK that prints a tensor gives.
+  throw std::runtime_error("huge message begins " + std::string(3 << 20, 'x') + " huge message ends");
+#endif
+#ifdef ATTACK_TIMEOUT_CHECKPOINT
+  // Train, save a checkpoint, then never finish: the checkpoint is graded.
+  honest(model, ctx);
+  ctx.checkpoint();
+  for (volatile unsigned long i = 0;; i = i + 1) {
+  }
+#endif
+#ifdef ATTACK_ABORT_LATE
+  honest(model, ctx);
+  while (ctx.elapsed() < 1.5) {  // a second and more of CPU time before the abort
+  }
+  std::abort();
+#endif
+#ifdef ATTACK_MANY_THREADS
+  // Ask LibTorch for far more threads than the task has CPUs.
+  torch::set_num_threads(64);
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (sched_getaffinity(0, sizeof cpus, &cpus) == 0) ctx.log("cpus=" + std::to_string(CPU_COUNT(&cpus)));
 #endif
 #ifdef ATTACK_SPOOFED_EXIT
   write_to_pipes(R"({"type":"exit","code":0,"cpu_s":0,"max_rss_kb":0})" "\n");

@@ -1,16 +1,77 @@
 #include <doctest/doctest.h>
 
 #include "events.hpp"
+#include "event_sink.hpp"
 #include "predictions.hpp"
+#include "text.hpp"
+
+#include <unistd.h>
 
 #include <cmath>
 #include <fstream>
+#include <thread>
 
 #include "idx_writer.hpp"
 
 using namespace torchexam;
 
 TEST_SUITE("events") {
+  TEST_CASE("text: invalid UTF-8 becomes U+FFFD, valid text is kept") {
+    CHECK(to_valid_utf8("plain ascii") == "plain ascii");
+    CHECK(to_valid_utf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80") == "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
+    CHECK(to_valid_utf8("a\xFF" "b") == "a\xEF\xBF\xBD" "b");                // a byte no sequence starts with
+    CHECK(to_valid_utf8("\xC3") == "\xEF\xBF\xBD");                          // truncated at the end
+    CHECK(to_valid_utf8("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");          // overlong '/'
+    CHECK(to_valid_utf8("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate
+    CHECK(to_valid_utf8("\xF4\x90\x80\x80").find("\xF4") == std::string::npos);  // past U+10FFFF
+  }
+
+  TEST_CASE("text: bounded keeps the head and the tail and says how much is gone") {
+    CHECK(bounded("short", 100) == "short");
+    const std::string big = "HEAD" + std::string(100000, 'x') + "TAIL";
+    const std::string b = bounded(big, 1000);
+    CHECK(b.size() < 1100);
+    CHECK(b.rfind("HEAD", 0) == 0);
+    CHECK(b.substr(b.size() - 4) == "TAIL");
+    CHECK(b.find("bytes omitted") != std::string::npos);
+    // Never splits a character: the cut of a string of 3-byte characters stays valid.
+    std::string euros;
+    for (int i = 0; i < 1000; ++i) euros += "\xE2\x82\xAC";
+    const std::string c = bounded(euros, 100);
+    CHECK(to_valid_utf8(c) == c);
+  }
+
+  // A LibTorch error that prints a tensor can be megabytes and hold any byte:
+  // the runner's result must stay one parseable line.
+  TEST_CASE("a huge exception message with invalid bytes is one bounded, valid line on the pipe") {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    std::string message = "bad \xFF\xFE start " + std::string(3 << 20, 'y') + " end";
+    std::string line;
+    std::thread reader([&] {
+      char buf[65536];
+      for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) line.append(buf, static_cast<size_t>(n));
+    });
+    {
+      sandbox::EventSink sink(fds[1]);
+      sink.result(Verdict::runtime_error, message);
+      close(fds[1]);
+    }
+    reader.join();
+    close(fds[0]);
+    REQUIRE(!line.empty());
+    CHECK(line.back() == '\n');
+    CHECK(line.find('\n') == line.size() - 1);
+    CHECK(line.size() < 2 * sandbox::EventSink::kMaxMessage);
+    std::string err;
+    auto e = events::parse_line(std::string_view(line).substr(0, line.size() - 1), &err);
+    REQUIRE_MESSAGE(e, err);
+    const auto& r = std::get<events::Result>(*e);
+    CHECK(r.message.rfind("bad \xEF\xBF\xBD\xEF\xBF\xBD start", 0) == 0);
+    CHECK(r.message.find("bytes omitted") != std::string::npos);
+    CHECK(r.message.substr(r.message.size() - 4) == " end");
+  }
+
   TEST_CASE("every event kind survives a round trip") {
     events::Progress p;
     p.kind = events::Progress::Kind::epoch;

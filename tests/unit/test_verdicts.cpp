@@ -88,6 +88,71 @@ TEST_SUITE("verdicts") {
     CHECK(verdict_of(e) == Verdict::killed);
     CHECK_FALSE(decide_verdict(PhaseEvidence{}, "training").has_value());
   }
+
+  // The job's process runs the candidate's code: a result it writes that
+  // claims a harness fault is the solution's failure, whatever follows it.
+  TEST_CASE("a job cannot make the harness declare its own fault") {
+    PhaseEvidence e;
+    e.result = events::Result{Verdict::internal_error, "the harness ran out of disk space (not your fault)", ""};
+    e.exit = exited(0);
+    auto d = decide_verdict(e, "training");
+    REQUIRE(d);
+    CHECK(d->verdict == Verdict::runtime_error);
+    CHECK(d->message.find("only the harness's trusted side") != std::string::npos);
+    CHECK(d->message.find("ran out of disk space") != std::string::npos);  // the claim is kept, as the solution's
+  }
+
+  TEST_CASE("a harness fault from the trusted channel is internal_error, whatever the job claims") {
+    PhaseEvidence e;
+    e.harness_fault = "staged array of unknown dtype 9";
+    e.result = events::Result{Verdict::ok, "trained", ""};
+    e.exit = exited(1);
+    auto d = decide_verdict(e, "training");
+    REQUIRE(d);
+    CHECK(d->verdict == Verdict::internal_error);
+    CHECK(d->message.find("unknown dtype 9") != std::string::npos);
+  }
+
+  TEST_CASE("a claimed success with a failing exit code is a runtime error") {
+    PhaseEvidence e;
+    e.result = events::Result{Verdict::ok, "trained", ""};
+    e.exit = exited(3);
+    auto d = decide_verdict(e, "training");
+    REQUIRE(d);
+    CHECK(d->verdict == Verdict::runtime_error);
+    CHECK(d->message.find("exit code 3") != std::string::npos);
+  }
+
+  TEST_CASE("the reaper's deadline is a timeout, even when the job claimed success") {
+    PhaseEvidence e;
+    e.result = events::Result{Verdict::ok, "trained", ""};
+    e.exit = killed_by(SIGKILL, 12);
+    e.exit->timed_out = true;
+    CHECK(verdict_of(e) == Verdict::timeout);
+  }
+
+  // Without the supervisor's report no candidate code can have run, unless
+  // something killed the runner: that is never the harness's fault.
+  TEST_CASE("a runner that ended without its supervisor's report") {
+    PhaseEvidence e;
+    e.contained = false;
+    e.result = events::Result{Verdict::internal_error, "sandbox step 'fds' failed", ""};
+    e.runner_exit = exited(1);
+    auto d = decide_verdict(e, "training");
+    REQUIRE(d);
+    CHECK(d->verdict == Verdict::internal_error);
+    CHECK(d->message == "sandbox step 'fds' failed");
+
+    e.runner_exit = killed_by(SIGKILL);
+    CHECK(verdict_of(e) == Verdict::killed);
+
+    e.runner_exit = exited(0);  // the supervisor ran but wrote no report
+    CHECK(verdict_of(e) == Verdict::internal_error);
+
+    e.exit = exited(0);  // an `exit` event on the stream is only a claim when there is no report
+    e.runner_exit = killed_by(SIGKILL);
+    CHECK(verdict_of(e) == Verdict::killed);
+  }
 }
 
 TEST_SUITE("verdicts") {

@@ -1,0 +1,25 @@
+// text.hpp — strings that cross a trust or process boundary: made valid UTF-8
+// and bounded in size before they are written into JSON.
+//
+// Both sides use these: the runner for what it says about candidate code
+// (exception texts can be megabytes and hold any bytes), the harness for
+// what it prints and sends. Pure functions, no allocation beyond the result.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace torchexam {
+
+// `s` with every byte that is not part of a well-formed UTF-8 sequence
+// (stray continuation bytes, truncated or overlong sequences, surrogates,
+// code points above U+10FFFF) replaced by U+FFFD.
+std::string to_valid_utf8(std::string_view s);
+
+// `s` (valid UTF-8) cut to at most about `max_bytes`: the head and a short
+// tail are kept around a line "[... N bytes omitted ...]", never splitting a
+// character. Returned unchanged when it fits.
+std::string bounded(std::string_view s, size_t max_bytes);
+
+}  // namespace torchexam
