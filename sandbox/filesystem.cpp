@@ -29,8 +29,8 @@ constexpr const char* kLandlockStep = "filesystem (Landlock)";
 const char* const kSystemDirs[] = {"/usr/lib",          "/usr/lib32",        "/usr/lib64",
                                    "/usr/libx32",       "/usr/bin",          "/etc/alternatives",
                                    "/etc/ld.so.conf.d", "/sys/devices/system/cpu"};
-const char* const kSystemFiles[] = {"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/nsswitch.conf", "/etc/passwd",
-                                    "/etc/group",       "/etc/hosts",      "/etc/localtime",     "/etc/host.conf"};
+const char* const kSystemFiles[] = {"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/nsswitch.conf",
+                                    "/etc/hosts",       "/etc/localtime",  "/etc/host.conf"};
 const char* const kRootLinks[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"};
 const char* const kDevices[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"};
 
@@ -64,6 +64,32 @@ std::optional<StepError> bind(const fs::path& root, const fs::path& source, bool
   return std::nullopt;
 }
 
+// /etc/passwd and /etc/group of the minimal root: root, nobody and the
+// runner's own uid, so that getpwuid() answers for every identity a job can
+// have without showing the host's accounts.
+bool write_identity_files(const fs::path& root) {
+  const uid_t uid = getuid();
+  const gid_t gid = getgid();
+  std::string passwd = "root:x:0:0:root:/root:/usr/sbin/nologin\n";
+  std::string group = "root:x:0:\n";
+  if (uid != 0 && uid != 65534)
+    passwd += "candidate:x:" + std::to_string(uid) + ":" + std::to_string(gid) + "::/tmp:/usr/sbin/nologin\n";
+  if (gid != 0 && gid != 65534) group += "candidate:x:" + std::to_string(gid) + ":\n";
+  passwd += "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+  group += "nogroup:x:65534:\n";
+  std::error_code ec;
+  fs::create_directories(root / "etc", ec);
+  for (const auto& [name, text] : {std::pair{"passwd", &passwd}, std::pair{"group", &group}}) {
+    const fs::path file = root / "etc" / name;
+    int fd = open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return false;
+    const bool ok = write(fd, text->data(), text->size()) == static_cast<ssize_t>(text->size());
+    close(fd);
+    if (!ok) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Step minimal_root_step(const FilesystemView& view) {
@@ -86,6 +112,7 @@ Step minimal_root_step(const FilesystemView& view) {
             for (const char* f : kSystemFiles)
               if (fs::exists(f))
                 if (auto err = bind(root, f, false)) return err;
+            if (!write_identity_files(root)) return fail(kRootStep, "write /etc/passwd and /etc/group");
             for (const char* l : kRootLinks) {
               std::error_code ec;
               if (fs::is_symlink(l, ec)) {

@@ -203,6 +203,7 @@ TEST_SUITE("hostile") {
   }
   TEST_CASE("hostile.netlink: netlink") { attack("netlink", ok); }
   TEST_CASE("hostile.read_shadow: read /etc/shadow") { attack("read_shadow", ok); }
+  TEST_CASE("hostile.read_passwd: the host's accounts in /etc/passwd") { attack("read_passwd", ok); }
   TEST_CASE("hostile.proc_spy: the daemon's and the harness's /proc entries") { attack("proc_spy", ok); }
   TEST_CASE("hostile.labels_by_path: the hidden labels by path") { attack("labels_by_path", ok); }
   TEST_CASE("hostile.labels_by_dotdot: the hidden labels through ../") { attack("labels_by_dotdot", ok); }

@@ -313,6 +313,15 @@ void train(Net& model, torchexam::Context& ctx) {
   write_to_pipes(fake);
   throw std::runtime_error("the real failure");
 #endif
+#ifdef ATTACK_READ_PASSWD
+  // The host's accounts: the minimal root has only root, nobody and the runner's uid.
+  {
+    std::ifstream in("/etc/passwd");
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("root:", 0) != 0 && line.rfind("nobody:", 0) != 0 && line.rfind("candidate:", 0) != 0)
+        escaped("/etc/passwd lists " + line.substr(0, line.find(':')));
+  }
+#endif
 #ifdef ATTACK_FORGED_INTERNAL_ERROR
   // Claim a harness fault (a free resubmission), then train honestly.
   write_to_pipes(R"x({"type":"result","verdict":"internal_error","message":"the harness ran out of disk space )x"

@@ -77,6 +77,9 @@ class Context {
   // with the epoch's summary.
   virtual void metric(const std::string& name, double value) = 0;
   // Writes the model's weights now. The harness also saves them after train().
+  // When training runs out of time (verdict timeout or cpu_limit), the last
+  // checkpoint written here is evaluated and scored under that verdict;
+  // without one, a timeout scores 0. Call it after each epoch.
   virtual void checkpoint() = 0;
   // A line for the candidate's training log.
   virtual void log(const std::string& message) = 0;
