@@ -10,6 +10,7 @@
 #include "backend.hpp"
 #include "event_log.hpp"
 #include "grade_json.hpp"
+#include "job_dirs.hpp"
 #include "hash.hpp"
 #include "paths.hpp"
 #include "provision.hpp"
@@ -405,7 +406,9 @@ struct ExamService::Impl {
     req.cache_dir = opts.cache_dir;
     req.cancel = job.cancel.get();
     req.resume = resumed;
-    asio::post(job.remote() ? *remote_workers : workers, [this, job, req] {
+    // Held until the artifacts are stored: pruning leaves the folder alone.
+    auto in_use = std::make_shared<JobDirInUse>(dir);
+    asio::post(job.remote() ? *remote_workers : workers, [this, job, req, in_use]() mutable {
       // Linux keeps the nice value and the policy per thread and a child
       // inherits its creator's: set once per worker thread, they apply to
       // every job.
@@ -426,6 +429,9 @@ struct ExamService::Impl {
       }
       boost::json::object artifacts;
       if (!r.cancelled) artifacts = store_artifacts(r.job_dir);
+      // The store keeps what history needs; older job folders go (job_dirs.hpp).
+      in_use.reset();
+      prune_job_dirs(opts.jobs_dir);
       post_io([this, job, r, curve = obs.curve, artifacts = std::move(artifacts)] {
         finish(job, r, curve, artifacts);
       });

@@ -2,6 +2,7 @@
 
 #include "data_sets.hpp"
 #include "hash.hpp"
+#include "job_dirs.hpp"
 #include "paths.hpp"
 #include "runner_launch.hpp"
 #include "scorer.hpp"
@@ -103,6 +104,10 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       if (!inside(cache)) cache = shared / "cache";
     }
     fs::create_directories(out.job_dir);
+    // A folder made here is ours to hold while we work in it (job_dirs.hpp);
+    // a caller that named one holds it itself.
+    std::optional<JobDirInUse> in_use;
+    if (req.job_dir.empty()) in_use.emplace(out.job_dir);
     const fs::path plugin = paths::plugin(task.plugin);
     auto options = task_plugin_options(env, task);
     for (const auto& [k, v] : req.extra_options) options[k] = v;

@@ -41,7 +41,9 @@ struct GradeRequest {
   std::map<std::string, std::string> extra_options;  // merged over the task's plugin options
   int threads = 0;                 // 0: the environment's
   double budget_s = 0;             // 0: the task's
-  std::filesystem::path job_dir;   // empty: a new folder under the state dir
+  // Empty: a new folder under the state dir, held as in use (job_dirs.hpp)
+  // while grade() runs; a caller that names one holds it itself.
+  std::filesystem::path job_dir;
   std::filesystem::path cache_dir; // empty: paths::cache_dir()
   const std::atomic<bool>* cancel = nullptr;  // when it turns true, the running phase is killed
   // Where build, train and evaluate run; nullptr: the environment's

@@ -17,6 +17,7 @@
 #include "config.hpp"
 #include "doctor.hpp"
 #include "grade_json.hpp"
+#include "job_dirs.hpp"
 #include "grader.hpp"
 #include "exam_commands.hpp"
 #include "lsp/run.hpp"
@@ -267,6 +268,8 @@ int main(int argc, char** argv) {
     cli::ProgressPrinter progress;
     r = grade(req, progress);
   }
+  // Older job folders go (job_dirs.hpp); this one is the newest and stays.
+  prune_job_dirs(paths::state_dir() / "jobs");
   if (as_json)
     std::cout << json::serialize(to_json(r)) << std::endl;
   else
