@@ -1,6 +1,12 @@
 #include "paths.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cstdlib>
 #include <stdexcept>
@@ -83,6 +89,24 @@ fs::path socket_path() {
 fs::path state_dir() {
   if (auto v = env("TORCHEXAM_STATE_DIR"); !v.empty()) return v;
   return home_based("XDG_STATE_HOME", ".local/state", "torchexam-state");
+}
+
+void ensure_private_dir(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    fs::create_directories(dir.parent_path());
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+      throw std::runtime_error("cannot create " + dir.string() + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) throw std::runtime_error("cannot stat " + dir.string() + ": " + std::strerror(errno));
+  if (!S_ISDIR(st.st_mode)) throw std::runtime_error(dir.string() + " is not a folder; remove it, or choose another socket with --socket");
+  if (st.st_uid != ::getuid())
+    throw std::runtime_error(dir.string() + " belongs to another user; choose another socket with --socket");
+  if ((st.st_mode & 077) != 0)
+    throw std::runtime_error(fmt::format("{} can be entered by other users (mode {:o}); the socket's folder must "
+                                         "be private: chmod 700 it, or choose another socket with --socket",
+                                         dir.string(), st.st_mode & 0777));
 }
 
 }  // namespace torchexam::paths

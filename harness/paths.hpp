@@ -33,4 +33,11 @@ std::filesystem::path state_dir();
 // $XDG_RUNTIME_DIR/torchexam/daemon.sock, else <state dir>/run/daemon.sock.
 std::filesystem::path socket_path();
 
+// The socket's folder rule, one place for the daemon and `torchexam doctor`:
+// creates `dir` with mode 0700 (its parents as usual) when it is missing,
+// and insists an existing one belongs to this user and is private. A folder
+// others can enter is refused, never chmod'ed: throws std::runtime_error
+// saying what is wrong and how to fix it.
+void ensure_private_dir(const std::filesystem::path& dir);
+
 }  // namespace torchexam::paths

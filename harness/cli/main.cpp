@@ -18,11 +18,14 @@
 #include "doctor.hpp"
 #include "grade_json.hpp"
 #include "job_dirs.hpp"
+#include "parse_errors.hpp"
 #include "grader.hpp"
 #include "exam_commands.hpp"
 #include "lsp/run.hpp"
 #include "paths.hpp"
 #include "progress.hpp"
+
+#include <torchexam/plugin_abi.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
@@ -145,7 +148,9 @@ int run_doctor(const config::Environment& env, bool has_env, bool forecast, doub
 int main(int argc, char** argv) {
   CLI::App app{"torchexam: practical LibTorch exams, graded on hidden data"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string(torchexam::build_config::kVersion));
+  app.set_version_flag("--version", fmt::format("torchexam {} (LibTorch {}, task plugin ABI {})",
+                                                torchexam::build_config::kVersion,
+                                                torchexam::build_config::kTorchVersion, TORCHEXAM_PLUGIN_ABI_VERSION));
 
   std::string env_dir, task_id, source;
   bool as_json = false;
@@ -200,9 +205,15 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    fmt::print(stderr, "torchexam: {}\n", cli::explain_parse_error(app, argc, argv, e));
+    return 2;
   }
   if (auto rc = exam_commands.run()) return *rc;
   if (lsp_cmd->parsed()) {

@@ -38,25 +38,6 @@ using namespace torchexam;
 
 namespace {
 
-// Makes `dir` with mode 0700, or insists an existing one is ours and
-// private: a folder someone else can enter is refused, never chmod'ed.
-void private_dir(const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) {
-    fs::create_directories(dir.parent_path());
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-      throw std::runtime_error("cannot create " + dir.string() + ": " + std::strerror(errno));
-  }
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) throw std::runtime_error("cannot stat " + dir.string());
-  if (st.st_uid != ::getuid())
-    throw std::runtime_error(dir.string() + " belongs to another user; choose another socket with --socket");
-  if ((st.st_mode & 077) != 0)
-    throw std::runtime_error(fmt::format("{} can be entered by other users (mode {:o}); the socket's folder must "
-                                         "be private: chmod 700 it, or choose another socket with --socket",
-                                         dir.string(), st.st_mode & 0777));
-}
-
 // Holds an exclusive lock on `lock` for the daemon's lifetime; the file
 // holds the pid of the holder. One on the socket and one on the state
 // folder: two daemons may share neither.
@@ -118,7 +99,7 @@ int main(int argc, char** argv) {
   socket = fs::absolute(socket);
 
   try {
-    private_dir(socket.parent_path());
+    paths::ensure_private_dir(socket.parent_path());
     state = fs::absolute(state);
     fs::create_directories(state);
     const int socket_lock = lock_instance(socket.string() + ".lock", socket);

@@ -79,6 +79,9 @@ CheckResult check_blas(const std::string& blas_library);
 
 // Creates `dir` if needed and writes and removes a file in it.
 CheckResult check_writable(const std::string& what, const std::filesystem::path& dir, const std::string& env_var);
+// The daemon's socket folder: created 0700 when missing, and checked by the
+// rule the daemon enforces (paths::ensure_private_dir).
+CheckResult check_runtime_dir(const std::filesystem::path& dir);
 
 // Free space for the state and cache folders against resources.disk.
 CheckResult check_disk(const config::Pins& pins, const std::vector<std::filesystem::path>& dirs);

@@ -1,5 +1,6 @@
 // Checks of the machine: BLAS, folders, disk, memory, CPU, sandbox, daemon.
 #include "checks.hpp"
+#include "paths.hpp"
 
 #include <fmt/format.h>
 #include <sys/socket.h>
@@ -81,6 +82,20 @@ CheckResult check_blas(const std::string& blas) {
     return make("blas", Status::warn,
                 blas + " (OpenBLAS with its own threads: they compete with LibTorch's OpenMP threads)", expected, fix);
   return make("blas", Status::warn, blas + " (reference BLAS: training is 2-8x slower)", expected, fix);
+}
+
+CheckResult check_runtime_dir(const fs::path& dir) {
+  const std::string expected = "a folder only this user can enter (mode 700)";
+  try {
+    paths::ensure_private_dir(dir);  // the daemon's own rule
+  } catch (const std::exception& e) {
+    return make("runtime folder", Status::fail, e.what(), expected,
+                "chmod 700 " + dir.string() + ", or point TORCHEXAM_SOCKET at a socket in a private folder");
+  }
+  CheckResult r = check_writable("runtime", dir, "TORCHEXAM_SOCKET");
+  if (r.status == Status::ok) r.found = dir.string() + " is private (700) and writable";
+  r.expected = expected;
+  return r;
 }
 
 CheckResult check_writable(const std::string& what, const fs::path& dir, const std::string& env_var) {

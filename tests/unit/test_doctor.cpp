@@ -4,7 +4,11 @@
 // ABI, an unwritable state folder, a sandbox layer reported missing) and its
 // message and fix are asserted. Also: the pins in environment.yaml, version
 // requirements, and the stored forecast.
+#include "paths.hpp"
+
 #include <doctest/doctest.h>
+
+#include <sys/stat.h>
 
 #include "config.hpp"
 #include "doctor/checks.hpp"
@@ -207,6 +211,30 @@ TEST_SUITE("doctor") {
     CHECK(contains(r.found, "cannot create it"));
     CHECK(contains(r.fix, "or point TORCHEXAM_STATE_DIR at one"));
     CHECK(check_writable("state", root / "fresh", "TORCHEXAM_STATE_DIR").status == Status::ok);
+    fs::remove_all(root);
+  }
+
+  // doctor runs before the first `start`: the socket folder it makes must be
+  // one the daemon accepts, and it must refuse the one the daemon refuses.
+  TEST_CASE("the runtime folder is created private, and a folder others can enter fails as the daemon would") {
+    const fs::path root = test::temp_dir("doctor-runtime");
+    const fs::path fresh = root / "run" / "torchexam";
+    const CheckResult made = check_runtime_dir(fresh);
+    CHECK(made.status == Status::ok);
+    struct stat st {};
+    REQUIRE(::stat(fresh.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);
+    CHECK_NOTHROW(paths::ensure_private_dir(fresh));  // what torchexamd checks at start
+
+    const fs::path open_dir = root / "open";
+    fs::create_directories(open_dir);
+    fs::permissions(open_dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec);
+    const CheckResult r = check_runtime_dir(open_dir);
+    CHECK(r.status == Status::fail);
+    CHECK(contains(r.found, "mode 755"));
+    CHECK(contains(r.fix, "chmod 700"));
+    CHECK_THROWS_WITH(paths::ensure_private_dir(open_dir), doctest::Contains("chmod 700"));
     fs::remove_all(root);
   }
 
