@@ -900,9 +900,13 @@ RestoreResult ExamService::restore(int64_t id) {
   std::error_code ec;
   if (fs::exists(out.file, ec)) {
     const std::string current = read_file(out.file);
+    if (current == bytes) return out;  // already that source: nothing to keep, nothing to write
     out.previous_hash = I.db.put_artifact(current);
-    out.previous_copy = out.file.parent_path() /
-                        fmt::format(".{}.before-restore-{}", rec.source_name, stamp(I.clock.now_ms()));
+    // A name no earlier backup has: the second it was made, then -2, -3, ...
+    const std::string base = fmt::format(".{}.before-restore-{}", rec.source_name, stamp(I.clock.now_ms()));
+    out.previous_copy = out.file.parent_path() / base;
+    for (int n = 2; fs::exists(fs::symlink_status(out.previous_copy, ec)); ++n)
+      out.previous_copy = out.file.parent_path() / fmt::format("{}-{}", base, n);
     write_atomically(out.previous_copy, current);
   }
   write_atomically(out.file, bytes);

@@ -63,8 +63,8 @@ ProvisionResult provision_workspace(const config::Environment& env, const fs::pa
   if (fs::exists(workspace, ec) && !fs::is_empty(workspace, ec)) {
     if (!overwrite)
       throw ProvisionError("the workspace " + workspace.string() +
-                           " is not empty; choose an empty folder, or ask to overwrite (its files are then moved "
-                           "into a .torchexam-previous-* folder inside it)");
+                           " is not empty; choose an empty folder, or start with --overwrite (its files are then "
+                           "moved into a .torchexam-previous-* folder inside it, not lost)");
     const fs::path previous = workspace / (".torchexam-previous-" + stamp);
     fs::create_directories(previous);
     for (const auto& entry : fs::directory_iterator(workspace)) {

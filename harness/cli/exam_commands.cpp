@@ -1,6 +1,7 @@
 #include "exam_commands.hpp"
 
 #include "client.hpp"
+#include "config.hpp"
 #include "paths.hpp"
 #include "progress.hpp"
 #include "protocol/messages.hpp"
@@ -8,7 +9,12 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -47,19 +53,36 @@ const json::array& array(const json::value& v, const char* key) {
 void print_json(const json::value& v) { std::cout << json::serialize(v) << std::endl; }
 
 void print_status(const json::value& st) {
+  constexpr size_t kShown = 5;  // diagnostics per task; --json has them all
   fmt::print("session {} ({}, {}) in {}\n", text(st, "session"), text(st, "mode"), text(st, "state"),
              text(st, "workspace"));
   fmt::print("time left: {}\n", format_duration(number(st, "remaining_s")));
   fmt::print("{:<22} {:>5} {:>14} {:>11}  {}\n", "task", "best", "last verdict", "submissions", "diagnostics");
   for (const auto& t : array(st, "tasks")) {
-    size_t errors = 0;
-    for (const auto& d : array(t, "diagnostics")) errors += text(d, "severity").find("error") != std::string::npos;
-    fmt::print("{:<22} {:>3}/5 {:>14} {:>11}  {}\n", text(t, "id"), static_cast<int>(number(t, "best_score")),
-               text(t, "last_verdict").empty() ? "-" : text(t, "last_verdict"),
-               static_cast<int>(number(t, "submissions")), errors ? fmt::format("{} error(s)", errors) : "-");
-    for (const auto& d : array(t, "diagnostics"))
-      fmt::print("    {}:{}:{}: {}: {}\n", text(d, "file"), static_cast<int>(number(d, "line")),
-                 static_cast<int>(number(d, "column")), text(d, "severity"), text(d, "message"));
+    size_t errors = 0, warnings = 0;
+    for (const auto& d : array(t, "diagnostics")) {
+      const std::string severity = text(d, "severity");
+      errors += severity.find("error") != std::string::npos;
+      warnings += severity == "warning";
+    }
+    const int submissions = static_cast<int>(number(t, "submissions"));
+    std::string summary = errors ? fmt::format("{} error(s)", errors) : "";
+    if (warnings) summary += fmt::format("{}{} warning(s)", summary.empty() ? "" : ", ", warnings);
+    fmt::print("{:<22} {:>5} {:>14} {:>11}  {}\n", text(t, "id"),
+               submissions ? fmt::format("{}/5", static_cast<int>(number(t, "best_score"))) : "-",
+               text(t, "last_verdict").empty() ? "-" : text(t, "last_verdict"), submissions,
+               summary.empty() ? "-" : summary);
+    const auto& diagnostics = array(t, "diagnostics");
+    for (size_t i = 0; i < diagnostics.size() && i < kShown; ++i) {
+      const auto& d = diagnostics[i];
+      if (number(d, "line") > 0)
+        fmt::print("    {}:{}:{}: {}: {}\n", text(d, "file"), static_cast<int>(number(d, "line")),
+                   static_cast<int>(number(d, "column")), text(d, "severity"), text(d, "message"));
+      else
+        fmt::print("    {}: {}: {}\n", text(d, "file"), text(d, "severity"), text(d, "message"));
+    }
+    if (diagnostics.size() > kShown)
+      fmt::print("    and {} more (torchexam status --json lists them all)\n", diagnostics.size() - kShown);
   }
   for (const auto& q : array(st, "queue"))
     fmt::print("queue: submission {} ({}) {}\n", static_cast<long long>(number(q, "submission")), text(q, "task"),
@@ -101,21 +124,91 @@ events::Progress progress_of(const json::value& n) {
   return p;
 }
 
+// What Ctrl-C prints while a grading is followed: the grading goes on in the
+// daemon, and this is how to follow it again. Written by a signal handler,
+// so prepared beforehand.
+char g_interrupt_text[256];
+size_t g_interrupt_len = 0;
+
+void on_interrupt(int) {
+  ssize_t n = ::write(STDERR_FILENO, g_interrupt_text, g_interrupt_len);
+  (void)n;
+  ::_exit(130);
+}
+
+// Streams the progress of submission `id` until it finishes, then prints the
+// result. Ctrl-C stops following (exit 130), never the grading.
+void follow_submission(Client& client, int64_t id, bool as_json) {
+  std::snprintf(g_interrupt_text, sizeof g_interrupt_text,
+                "%storchexam: stopped following; submission %lld is still being graded by torchexamd.\n"
+                "follow it again with: torchexam follow %lld\n",
+                ::isatty(STDERR_FILENO) ? "\r\033[K" : "\n", static_cast<long long>(id), static_cast<long long>(id));
+  g_interrupt_len = std::strlen(g_interrupt_text);
+  struct sigaction sa {}, before {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &before);
+
+  auto unfinished = [&] {
+    auto s = client.call(method::submission_get, json::object{{"submission", id}});
+    const std::string state = text(s, "state");
+    return state == "queued" || state == "running";
+  };
+  {
+    ProgressLine line;
+    std::string last_stage;
+    for (bool waiting = unfinished(); waiting;) {
+      auto n = client.next_notification(std::chrono::seconds(5));
+      if (!n) {
+        waiting = unfinished();  // nothing for a while: make sure it has not finished unseen
+        continue;
+      }
+      if (static_cast<int64_t>(number(n->params, "submission", -1)) != id) continue;
+      if (n->method == method::submission_finished) break;
+      if (n->method != method::submission_progress) continue;
+      const std::string stage = text(n->params, "stage");
+      if (stage != last_stage) {
+        line.stage(stage == "queued" ? fmt::format("queued, position {}", number(n->params, "queue_position"))
+                                     : stage);
+        last_stage = stage;
+      }
+      if (n->params.as_object().contains("epoch")) line.progress(progress_of(n->params));
+    }
+  }
+  sigaction(SIGINT, &before, nullptr);
+  auto s = client.call(method::submission_get, json::object{{"submission", id}});
+  if (as_json) print_json(s);
+  else print_submission(s);
+}
+
 }  // namespace
 
 ExamCommands::ExamCommands(CLI::App& app) {
-  auto common = [this](CLI::App* c) {
+  // --session only where a command acts on a session.
+  auto common = [this](CLI::App* c, bool session = true) {
     c->add_flag("--json", o_.json, "print the daemon's answer as JSON");
-    c->add_option("--session", o_.session, "exam session id (default: the one open here, or the only one)");
-    c->add_option("--socket", o_.socket, "torchexamd's socket (default: $TORCHEXAM_SOCKET, $XDG_RUNTIME_DIR/torchexam)");
+    if (session)
+      c->add_option("--session", o_.session, "exam session id (default: the one open here, or the only one)");
+    c->add_option("--socket", o_.socket,
+                  "torchexamd's socket (default: $TORCHEXAM_SOCKET, else $XDG_RUNTIME_DIR/torchexam/daemon.sock, "
+                  "else <state dir>/run/daemon.sock)");
     return c;
   };
-  start_ = common(app.add_subcommand("start", "start an exam session: lay out the workspace, start the clock"));
+  start_ = common(app.add_subcommand("start", "start an exam session: lay out the workspace, start the clock"), false);
   start_->add_option("ENV_DIR", o_.environment, "exam environment folder")->required();
   start_->add_option("--workspace", o_.workspace, "folder to lay the tasks out in")->required();
-  start_->add_option("--mode", o_.mode, "practice (may pause) or exam")->check(CLI::IsMember({"practice", "exam"}));
-  start_->add_option("--duration", o_.duration_s, "practice only: seconds instead of the environment's duration")
-      ->check(CLI::PositiveNumber);
+  start_->add_option("--mode", o_.mode, "practice (may pause) or exam")
+      ->check(CLI::IsMember({"practice", "exam"}))
+      ->capture_default_str();
+  start_->add_option("--duration", o_.duration,
+                     "practice only: instead of the environment's duration, as in environment.yaml (90m, 5h, 1h30m)")
+      ->check([](const std::string& text) -> std::string {
+        try {
+          return config::parse_duration(text) > 0 ? "" : "the duration must be positive";
+        } catch (const std::exception& e) {
+          return e.what();
+        }
+      });
   start_->add_flag("--overwrite", o_.overwrite, "use a non-empty workspace (its files are moved aside, not lost)");
 
   status_ = common(app.add_subcommand("status", "time left, best score and last verdict per task, the queue"));
@@ -123,6 +216,9 @@ ExamCommands::ExamCommands(CLI::App& app) {
   submit_->add_option("TASK", o_.task, "task id")->required();
   submit_->add_flag("--wait", o_.wait, "follow the grading live and print the result");
   submit_->add_option("--file", o_.file, "the file to submit (solution.cpp, or a TorchScript model.pt)");
+  follow_ = common(app.add_subcommand(
+      "follow", "stream the live progress of a grading (by default the one running now) and print its result"));
+  follow_->add_option("SUBMISSION", o_.submission, "submission id (default: the running or next queued one)");
   history_ = common(app.add_subcommand("history", "every submission of a task, with verdict and score"));
   history_->add_option("TASK", o_.task, "task id")->required();
   restore_ = common(app.add_subcommand("restore", "put a submission's source back (the current one is kept)"));
@@ -131,14 +227,14 @@ ExamCommands::ExamCommands(CLI::App& app) {
   stop_ = common(app.add_subcommand("stop", "end the exam session"));
   pause_ = common(app.add_subcommand("pause", "pause a practice session's clock"));
   resume_ = common(app.add_subcommand("resume", "resume a paused practice session"));
-  daemon_ = common(app.add_subcommand("daemon", "start, stop or query torchexamd"));
+  daemon_ = common(app.add_subcommand("daemon", "start, stop or query torchexamd"), false);
   daemon_->add_option("ACTION", o_.daemon_action, "start, stop or status")
       ->required()
       ->check(CLI::IsMember({"start", "stop", "status"}));
 }
 
 std::optional<int> ExamCommands::run() {
-  CLI::App* cmds[] = {start_, status_, submit_, history_, restore_, stop_, pause_, resume_, daemon_};
+  CLI::App* cmds[] = {start_, status_, submit_, follow_, history_, restore_, stop_, pause_, resume_, daemon_};
   CLI::App* cmd = nullptr;
   for (auto* c : cmds)
     if (c->parsed()) cmd = c;
@@ -172,7 +268,7 @@ std::optional<int> ExamCommands::run() {
                      {"workspace", fs::absolute(o_.workspace).string()},
                      {"mode", o_.mode},
                      {"overwrite", o_.overwrite}};
-      if (o_.duration_s > 0) p["duration_s"] = o_.duration_s;
+      if (!o_.duration.empty()) p["duration_s"] = config::parse_duration(o_.duration);
       auto st = client->call(method::exam_start, p);
       if (o_.json) print_json(st);
       else {
@@ -202,35 +298,24 @@ std::optional<int> ExamCommands::run() {
       if (!o_.wait) {
         if (o_.json) print_json(r);
         else if (const int pos = static_cast<int>(number(r, "queue_position")); pos == 0)
-          fmt::print("submission {} is being graded; follow it with: torchexam status\n", id);
-        else fmt::print("submission {} queued (position {}); follow it with: torchexam status\n", id, pos);
+          fmt::print("submission {} is being graded; follow it with: torchexam follow {}\n", id, id);
+        else fmt::print("submission {} queued (position {}); follow it with: torchexam follow {}\n", id, pos, id);
         return 0;
       }
-      ProgressLine line;
-      std::string last_stage;
-      for (;;) {
-        auto n = client->next_notification(std::chrono::seconds(5));
-        if (!n) {
-          // Nothing for a while: make sure it has not finished unseen.
-          auto s = client->call(method::submission_get, json::object{{"submission", id}});
-          const std::string state = text(s, "state");
-          if (state != "queued" && state != "running") break;
-          continue;
+      follow_submission(*client, id, o_.json);
+    } else if (cmd == follow_) {
+      int64_t id = o_.submission;
+      if (id == 0) {  // the running submission of this session, else the next queued one
+        auto st = client->call(method::exam_status, where);
+        for (const auto& q : array(st, "queue"))
+          if (id == 0 || text(q, "state") == "running") id = static_cast<int64_t>(number(q, "submission"));
+        if (id == 0) {
+          fmt::print(stderr, "torchexam: nothing is being graded in session {}; past results: torchexam history TASK\n",
+                     text(st, "session"));
+          return 1;
         }
-        if (static_cast<int64_t>(number(n->params, "submission", -1)) != id) continue;
-        if (n->method == method::submission_finished) break;
-        if (n->method != method::submission_progress) continue;
-        const std::string stage = text(n->params, "stage");
-        if (stage != last_stage) {
-          line.stage(stage == "queued" ? fmt::format("queued, position {}", number(n->params, "queue_position"))
-                                       : stage);
-          last_stage = stage;
-        }
-        if (n->params.as_object().contains("epoch")) line.progress(progress_of(n->params));
       }
-      auto s = client->call(method::submission_get, json::object{{"submission", id}});
-      if (o_.json) print_json(s);
-      else print_submission(s);
+      follow_submission(*client, id, o_.json);
     } else if (cmd == history_) {
       json::object p = where;
       p["task"] = o_.task;
@@ -260,6 +345,8 @@ std::optional<int> ExamCommands::run() {
         if (!text(r, "previous_copy").empty())
           fmt::print("the source it replaced is kept in {} (and in the store as {})\n", text(r, "previous_copy"),
                      text(r, "previous_hash").substr(0, 12));
+        else
+          fmt::print("no backup was needed: the file held no other source\n");
       }
     } else if (cmd == daemon_) {
       if (o_.daemon_action == "stop") {
@@ -279,7 +366,8 @@ std::optional<int> ExamCommands::run() {
   } catch (const protocol::RpcError& e) {
     if (o_.json) print_json(json::object{{"error", json::object{{"code", e.code}, {"message", e.what()}}}});
     fmt::print(stderr, "torchexam: {}\n", e.what());
-    return 1;
+    // An environment with errors is a configuration error, as in `grade` and `doctor`.
+    return e.code == protocol::error_code::environment_error ? 2 : 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "torchexam: {}\n", e.what());
     return 3;

@@ -1,17 +1,20 @@
 // exam_commands.hpp — the CLI commands that talk to torchexamd:
 //
-//   torchexam start ENV_DIR --workspace DIR [--mode practice|exam] [--duration S] [--overwrite]
+//   torchexam start ENV_DIR --workspace DIR [--mode practice|exam] [--duration 90m] [--overwrite]
 //   torchexam status
 //   torchexam submit TASK [--wait] [--file F]
+//   torchexam follow [SUBMISSION]
 //   torchexam history TASK
 //   torchexam restore TASK SUBMISSION
 //   torchexam stop | pause | resume
 //   torchexam daemon start|stop|status
 //
-// Every command takes --json (the daemon's answer as JSON on stdout),
-// --session ID and --socket PATH. The daemon is started when none runs
+// Every command takes --json (the daemon's answer as JSON on stdout) and
+// --socket PATH, and those that act on a session --session ID. The daemon is started when none runs
 // (except by `daemon stop|status`). Exit status: 0 done; 1 the daemon refused
-// (the message says why); 2 usage; 3 no daemon could be reached.
+// (the message says why); 2 usage or an environment with errors; 3 no
+// daemon could be reached; 130 Ctrl-C
+// while following a grading (`submit --wait`, `follow`), which goes on.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -33,13 +36,14 @@ class ExamCommands {
     std::string session;
     std::string socket;
     std::string environment, workspace, mode = "practice", task, file = "solution.cpp", daemon_action;
-    double duration_s = 0;
+    std::string duration;  // as in environment.yaml: 90m, 5h
     bool overwrite = false, wait = false;
     long long submission = 0;
   } o_;
   CLI::App* start_;
   CLI::App* status_;
   CLI::App* submit_;
+  CLI::App* follow_;
   CLI::App* history_;
   CLI::App* restore_;
   CLI::App* stop_;

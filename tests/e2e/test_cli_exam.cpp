@@ -12,11 +12,15 @@
 #include <boost/json.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -200,6 +204,74 @@ TEST_SUITE("cli") {
     const test::CliRun gone = x.run({"daemon", "status"});
     CHECK(gone.exit_code == 1);
     CHECK(gone.out.find("not running") != std::string::npos);
+  }
+
+  // In a real terminal: Ctrl-C while `submit --wait` follows a grading stops
+  // the following, never the grading, and says how to pick it up again;
+  // `follow` then streams it to its result.
+  TEST_CASE("the torchexam client: Ctrl-C during submit --wait, then follow") {
+    Exam x;
+    fs::create_directories(x.ws);
+    x.json_of({"start", kTinyEnv.string(), "--workspace", x.ws.string()}, x.root);
+    const fs::path dir = x.ws / "fashion_mnist";
+    fs::copy_file(kSource / "tests/solutions/slow_train.cpp", dir / "solution.cpp",
+                  fs::copy_options::overwrite_existing);
+
+    int master = -1;
+    const pid_t child = ::forkpty(&master, nullptr, nullptr, nullptr);
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      for (const auto& [k, v] : x.env) ::setenv(k.c_str(), v.c_str(), 1);
+      if (::chdir(dir.c_str()) != 0) ::_exit(126);
+      ::execl(kCli.c_str(), "torchexam", "submit", "fashion_mnist", "--wait", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    std::string screen;
+    auto read_until = [&](const std::function<bool()>& done, std::chrono::seconds limit) {
+      const auto deadline = std::chrono::steady_clock::now() + limit;
+      while (!done() && std::chrono::steady_clock::now() < deadline) {
+        pollfd pf{master, POLLIN, 0};
+        if (::poll(&pf, 1, 200) <= 0) continue;
+        char buf[4096];
+        const ssize_t n = ::read(master, buf, sizeof buf);
+        if (n <= 0) break;  // the terminal's other side closed: the client exited
+        screen.append(buf, static_cast<size_t>(n));
+      }
+      return done();
+    };
+    // Training has begun (the live line shows an epoch).
+    const bool training = read_until([&] { return screen.find("epoch") != std::string::npos; }, std::chrono::seconds(240));
+    INFO("terminal: " << screen);
+    REQUIRE(training);
+    const char ctrl_c = 0x03;  // the terminal turns it into SIGINT for the client
+    REQUIRE(::write(master, &ctrl_c, 1) == 1);
+    read_until([&] { return screen.find("torchexam follow") != std::string::npos; }, std::chrono::seconds(20));
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    ::close(master);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 130);
+    CHECK(screen.find("stopped following") != std::string::npos);
+    CHECK(screen.find("still being graded") != std::string::npos);
+
+    // The grading went on: `follow` (no id: the running one) shows its end.
+    const json::object history = x.json_of({"history", "fashion_mnist"});
+    REQUIRE(history.at("submissions").as_array().size() == 1);
+    const std::string id = std::to_string(history.at("submissions").at(0).at("submission").to_number<int64_t>());
+    CHECK(screen.find("torchexam follow " + id) != std::string::npos);
+    const test::CliRun followed = x.run({"follow"}, dir, 300);
+    CHECK(followed.exit_code == 0);
+    CHECK(followed.out.find("submission " + id + " (fashion_mnist): finished") != std::string::npos);
+    CHECK(followed.out.find("verdict: ok") != std::string::npos);
+
+    // Without --wait, submit names the command that follows it; with nothing
+    // running, follow says so.
+    const test::CliRun queued = x.run({"submit", "fashion_mnist"}, dir);
+    CHECK(queued.out.find("torchexam follow") != std::string::npos);
+    CHECK(x.run({"follow"}, dir, 300).exit_code == 0);
+    const test::CliRun idle = x.run({"follow"}, dir);
+    CHECK(idle.exit_code == 1);
+    CHECK(idle.err.find("nothing is being graded") != std::string::npos);
   }
 
   TEST_CASE("the torchexam client says at once why a daemon it started could not listen") {

@@ -350,6 +350,26 @@ TEST_SUITE("exam_service") {
     CHECK(sha256_hex("// broken edit") == r.previous_hash);
   }
 
+  // The fake clock does not move between the two restores: the same second.
+  TEST_CASE("two restores in one second keep both backups, and restoring the current source makes none") {
+    Fixture f;
+    f.start();
+    f.write_solution("// score 5 best");
+    const int64_t best = f.service->submit("", "fashion_mnist");
+    REQUIRE(f.run_until([&] { return f.service->idle(); }));
+    f.write_solution("// first edit");
+    auto first = f.service->restore(best);
+    f.write_solution("// second edit");
+    auto second = f.service->restore(best);
+    CHECK(first.previous_copy != second.previous_copy);
+    CHECK(read_file(first.previous_copy) == "// first edit");
+    CHECK(read_file(second.previous_copy) == "// second edit");
+    auto again = f.service->restore(best);  // the file already holds that source
+    CHECK(again.previous_copy.empty());
+    CHECK(again.previous_hash.empty());
+    CHECK(read_file(again.file) == "// score 5 best");
+  }
+
   TEST_CASE("cancel: a waiting job never runs, a running one is stopped") {
     Fixture f;
     f.start();
