@@ -20,7 +20,7 @@ namespace staged = sandbox::staged;
 namespace {
 
 // Bump when what a staged directory holds changes, so old entries are not reused.
-constexpr const char* kLayoutVersion = "torchexam-staged-task-1";
+constexpr const char* kLayoutVersion = "torchexam-staged-task-2";  // 2: task.json carries evaluation
 // Temporary folders of stagers that died are removed after this long.
 constexpr auto kStaleTemp = std::chrono::hours(6);
 
@@ -118,6 +118,7 @@ StagedTask stage_task(const StageRequest& r, const std::function<void(const std:
   auto lib = PluginLibrary::open(r.plugin.string());
   Task task = lib->create(r.options);
   sandbox::TaskSpec spec = sandbox::task_spec_from_info(task.info());
+  spec.evaluation = sandbox::evaluation_policy_from(task.evaluation());
   spec.key = out.key;
   {
     say(fmt::format("staging {}: loading the training split", spec.name));

@@ -4,7 +4,8 @@
 // process).
 //
 // stage_task() loads the plugin in the calling (trusted) process, calls
-// describe(), train_split() and test_inputs(), and writes a staged task
+// describe(), evaluation() (how the runner may batch and order the test
+// inputs), train_split() and test_inputs(), and writes a staged task
 // directory (sandbox/staged_task.hpp):
 //   task.json, train/inputs.arr, train/targets.arr, evaluate/inputs.arr
 // The hidden test labels are never written: only score(), in the trusted

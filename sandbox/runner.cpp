@@ -78,9 +78,16 @@ std::string describe(const torch::Tensor& t) {
   return s + "] " + std::string(c10::toString(t.scalar_type()));
 }
 
-// Checks a model output against the task's output spec for a batch of n.
+// Said with every contract failure of a task that evaluates one sample per
+// forward() call (EvaluationPolicy::max_batch == 1).
+constexpr const char* kOneAtATime =
+    "this task evaluates its test samples one at a time (each forward() call gets a batch of 1, in the order of "
+    "the test set), so the model must also work for N = 1";
+
+// Checks a model output against the task's output spec for a batch of n;
+// `note`, when not empty, ends the message.
 void check_output(const torch::Tensor& out, const torchexam_tensor_spec& spec, int64_t n,
-                  const torch::Tensor& input) {
+                  const torch::Tensor& input, const std::string& note = {}) {
   bool ok = out.defined() && out.dim() == spec.ndim;
   for (int32_t i = 0; ok && i < spec.ndim; ++i) ok = out.size(i) == (spec.shape[i] < 0 ? n : spec.shape[i]);
   auto dtype = out.defined() ? from_torch(out.scalar_type()) : std::nullopt;
@@ -89,7 +96,8 @@ void check_output(const torch::Tensor& out, const torchexam_tensor_spec& spec, i
   std::string expected = spec_string(spec) + " with N = " + std::to_string(n);
   std::string actual = out.defined() ? describe(out) : "an undefined tensor";
   throw ContractError("the model's output does not match the task: for an input batch " + describe(input) +
-                          " it returned " + actual + ", but the task expects " + expected,
+                          " it returned " + actual + ", but the task expects " + expected +
+                          (note.empty() ? "" : "; " + note),
                       "expected " + expected + "; actual " + actual);
 }
 
@@ -290,25 +298,35 @@ bool guarded(const EventSink& sink, TrustedChannel& trusted, const char* doing, 
   return false;
 }
 
-// Runs the model on a few samples in eval mode and checks the contract.
-void check_contract(Solution& s, const torch::Tensor& x, const torchexam_tensor_spec& spec) {
-  const int64_t n = std::min<int64_t>(2, x.size(0));
-  auto probe = x.slice(0, 0, n);
-  torch::Tensor out;
-  {
-    torch::NoGradGuard no_grad;
-    s.module().eval();
-    try {
-      out = s.forward(probe);
-    } catch (const c10::Error& e) {
+// Runs the model in eval mode on a batch of 2 training samples and, when the
+// task evaluates one sample per call, on a batch of exactly 1, and checks the
+// output contract for each: a model that works only for one batch size fails
+// here, before training, not after it.
+void check_contract(Solution& s, const torch::Tensor& x, const TaskSpec& task) {
+  const bool one_at_a_time = task.evaluation.max_batch == 1;
+  std::vector<int64_t> sizes = {std::min<int64_t>(2, x.size(0))};
+  if (one_at_a_time && x.size(0) >= 1) sizes.push_back(1);
+  for (const int64_t n : sizes) {
+    auto probe = x.slice(0, 0, n);
+    const std::string note = one_at_a_time && n == 1 ? kOneAtATime : "";
+    torch::Tensor out;
+    {
+      torch::NoGradGuard no_grad;
+      s.module().eval();
+      try {
+        out = s.forward(probe);
+      } catch (const c10::Error& e) {
+        s.module().train();
+        const std::string what = "the model's forward() failed on an input batch " + describe(probe) +
+                                 " (the task's input is " + "[N, ...]; see the task README): " +
+                                 e.what_without_backtrace();
+        if (note.empty()) throw std::runtime_error(what);
+        throw ContractError(what + "; " + note, "forward() failed for N = 1");
+      }
       s.module().train();
-      throw std::runtime_error("the model's forward() failed on an input batch " + describe(probe) +
-                               " (the task's input is " + "[N, ...]; see the task README): " +
-                               e.what_without_backtrace());
     }
-    s.module().train();
+    check_output(out, task.output, n, probe, note);
   }
-  check_output(out, spec, n, probe);
 }
 
 }  // namespace
@@ -333,8 +351,7 @@ int run_train(const RunnerOptions& o, const EventSink& sink, TrustedChannel& tru
                 trusted.seal();  // dlopen runs the candidate's static constructors
                 lib = load_solution(o.solution);
               }) &&
-      guarded(sink, trusted, "checking the model's output",
-              [&] { check_contract(*lib->solution, x, spec.output); }) &&
+      guarded(sink, trusted, "checking the model's output", [&] { check_contract(*lib->solution, x, spec); }) &&
       guarded(sink, trusted, "training", [&] {
         TrainContext ctx(x, y, o, sink, lib->solution->module());
         lib->solution->train(ctx);
@@ -350,10 +367,12 @@ int run_train(const RunnerOptions& o, const EventSink& sink, TrustedChannel& tru
 
 int run_evaluate(const RunnerOptions& o, const EventSink& sink, TrustedChannel& trusted) {
   setup_torch(o, sink);
+  TaskSpec task;
   torchexam_tensor_spec spec{};
   torch::Tensor x;
   const bool loaded = guarded(sink, trusted, "loading the task", [&] {
-    spec = load_spec(o.spec).output;
+    task = load_spec(o.spec);
+    spec = task.output;
     x = load_array(o.inputs);
     if (x.dim() < 1) throw InternalError("the staged test inputs " + o.inputs.string() + " have no batch dimension");
   });
@@ -388,14 +407,26 @@ int run_evaluate(const RunnerOptions& o, const EventSink& sink, TrustedChannel& 
       forward = [&](const torch::Tensor& b) { return lib->solution->forward(b); };
     }
 
+    // The task's EvaluationPolicy: at most max_batch samples per forward()
+    // call. The loop presents every sample once, in the staged order, which
+    // is what in_order asks; it must stay that way for such tasks (a model may
+    // keep state across calls, so any other order lets a later sample's
+    // inputs reach an earlier sample's forecast).
+    // Each batch is a copy, not a view: a view's storage is the whole staged
+    // array, which the model could read past its own rows. Each output is
+    // copied as soon as it is returned, so the model cannot rewrite a
+    // forecast it gave earlier after seeing later inputs.
     torch::NoGradGuard no_grad;
     constexpr int64_t kBatch = 1000;
+    const int64_t batch = task.evaluation.max_batch > 0 ? std::min(kBatch, task.evaluation.max_batch) : kBatch;
+    const std::string note = task.evaluation.max_batch == 1 ? kOneAtATime : "";
     std::vector<torch::Tensor> parts;
-    for (int64_t start = 0; start < x.size(0); start += kBatch) {
-      auto b = x.slice(0, start, std::min(x.size(0), start + kBatch));
-      auto out = forward(b);
-      check_output(out, spec, b.size(0), b);
-      parts.push_back(out.contiguous());
+    parts.reserve(static_cast<size_t>((x.size(0) + batch - 1) / batch));
+    for (int64_t start = 0; start < x.size(0); start += batch) {
+      const auto b = x.slice(0, start, std::min(x.size(0), start + batch)).clone();
+      const auto out = forward(b);
+      check_output(out, spec, b.size(0), b, note);
+      parts.push_back(out.clone(at::MemoryFormat::Contiguous));
     }
     torch::Tensor all = parts.empty() ? torch::empty({0}) : torch::cat(parts).contiguous();
     torchexam_array a{};

@@ -71,6 +71,10 @@ torchexam_tensor_spec spec_from_json(const json::object& o, std::string_view key
 
 }  // namespace
 
+EvaluationPolicy evaluation_policy_from(const torchexam_evaluation& e) {
+  return {e.max_batch, e.in_order != 0};
+}
+
 TaskSpec task_spec_from_info(const torchexam_task_info& info) {
   TaskSpec s;
   s.name = info.name ? info.name : "";
@@ -84,7 +88,7 @@ TaskSpec task_spec_from_info(const torchexam_task_info& info) {
 }
 
 void write_task_spec(const fs::path& path, const TaskSpec& s) {
-  json::object o{{"format", 1},
+  json::object o{{"format", 2},
                  {"name", s.name},
                  {"title", s.title},
                  {"input", spec_to_json(s.input)},
@@ -94,6 +98,7 @@ void write_task_spec(const fs::path& path, const TaskSpec& s) {
                  {"higher_is_better", s.higher_is_better},
                  {"train_samples", s.train_samples},
                  {"test_samples", s.test_samples},
+                 {"evaluation", json::object{{"max_batch", s.evaluation.max_batch}, {"in_order", s.evaluation.in_order}}},
                  {"key", s.key}};
   std::random_device rd;
   const std::string tmp = path.string() + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(rd());
@@ -118,7 +123,8 @@ TaskSpec read_task_spec(const fs::path& path) {
     if (ec) throw std::invalid_argument("not JSON (" + ec.message() + ")");
     if (!v.is_object()) throw std::invalid_argument("not a JSON object");
     const auto& o = v.get_object();
-    if (int_field(o, "format", 0, 1000) != 1) throw std::invalid_argument("unknown format (this runner reads 1)");
+    const int64_t format = int_field(o, "format", 0, 1000);
+    if (format != 1 && format != 2) throw std::invalid_argument("unknown format (this runner reads 1 and 2)");
     TaskSpec s;
     s.name = string_field(o, "name");
     s.title = string_field(o, "title");
@@ -132,6 +138,18 @@ TaskSpec read_task_spec(const fs::path& path) {
     s.train_samples = int_field(o, "train_samples", 0, int64_t{1} << 53);
     s.test_samples = int_field(o, "test_samples", 0, int64_t{1} << 53);
     s.key = string_field(o, "key");
+    if (format >= 2) {  // format 1 predates the policy: any batching, any order
+      const auto& ev = field(o, "evaluation");
+      if (!ev.is_object()) throw std::invalid_argument("field 'evaluation' must be an object");
+      try {
+        s.evaluation.max_batch = int_field(ev.get_object(), "max_batch", 0, int64_t{1} << 53);
+        const auto& in_order = field(ev.get_object(), "in_order");
+        if (!in_order.is_bool()) throw std::invalid_argument("field 'in_order' must be true or false");
+        s.evaluation.in_order = in_order.get_bool();
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("evaluation: ") + e.what());
+      }
+    }
     return s;
   } catch (const std::invalid_argument& e) {
     throw StagedTaskError("malformed staged task spec " + path.string() + ": " + e.what());

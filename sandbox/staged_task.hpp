@@ -2,7 +2,7 @@
 // shared by the trusted stager (harness/staging) that writes it and the
 // sandboxed runner that reads it.
 //
-//   <dir>/task.json            what describe() said (specs, metric), counts
+//   <dir>/task.json            what describe() and evaluation() said, counts
 //   <dir>/train/inputs.arr     the training split's inputs   (array_file.hpp)
 //   <dir>/train/targets.arr    the training split's targets
 //   <dir>/evaluate/inputs.arr  the hidden test inputs — never their labels
@@ -10,6 +10,11 @@
 // The runner reads only these files; it never opens the data set or the task
 // plugin. read_task_spec() treats the file as untrusted input and throws
 // StagedTaskError naming the file and the field on anything malformed.
+//
+// task.json format 2 adds "evaluation" (required there). A format-1 file,
+// written before it existed, reads as the default EvaluationPolicy: any
+// batching, any order. A runner that reads only format 1 refuses format 2
+// instead of ignoring a policy it does not know.
 #pragma once
 
 #include <torchexam/plugin_abi.h>
@@ -33,7 +38,18 @@ inline constexpr const char* kTrainTargets = "train/targets.arr";
 inline constexpr const char* kEvaluateInputs = "evaluate/inputs.arr";
 }  // namespace staged
 
-// Everything the runner used from describe(), plus the split sizes.
+// How the runner may present the test inputs to the model's forward() (the
+// plugin's evaluation(), plugin_abi.h). The default allows anything.
+struct EvaluationPolicy {
+  int64_t max_batch = 0;  // most test samples per forward() call; 0: any number
+  bool in_order = false;  // each sample once, in the staged order, across calls
+  bool operator==(const EvaluationPolicy&) const = default;
+};
+
+EvaluationPolicy evaluation_policy_from(const torchexam_evaluation& e);
+
+// Everything the runner used from describe() and evaluation(), plus the split
+// sizes.
 struct TaskSpec {
   std::string name;
   std::string title;
@@ -44,6 +60,7 @@ struct TaskSpec {
   bool higher_is_better = true;
   int64_t train_samples = 0;
   int64_t test_samples = 0;
+  EvaluationPolicy evaluation;
   std::string key;  // the staging key the directory was made for
 };
 

@@ -20,10 +20,16 @@
 // reach back before S. Windows come in time order, one week apart.
 //
 // Hidden labels: no call made in the sandbox returns a test target array,
-// and train_split holds no value from week S on. Rolling-origin forecasting
-// cannot hide more: the inputs of later test windows are the observed
-// weeks that earlier test windows forecast; only the final 13 weeks appear
-// nowhere in the test inputs. (The data file itself is public.)
+// and train_split holds no value from week S on. The test inputs do hold
+// test targets: rolling-origin windows overlap, so the last input week of
+// window t+h+1 is week t+h, the target of window t at horizon h; only the
+// final 13 weeks appear nowhere in the test inputs. Evaluation makes this
+// unusable: evaluation() declares {max_batch 1, in_order 1}, so the runner
+// calls the model's forward() with one window at a time, in time order.
+// When it forecasts window t, the model (whatever state it keeps across
+// calls) has seen only windows up to t, that is weeks before t, and each
+// forecast is copied when it is returned, so it cannot be revised later.
+// (The data file itself is public.)
 //
 // Metric: mean absolute error in ppm over every test window and all 13
 // horizons, lower is better. NaN or infinite predictions make it NaN (0).
@@ -171,6 +177,9 @@ class TimeSeries final : public torchexam::TaskBase {
     info.higher_is_better = 0;
     return info;
   }
+
+  // One window per forward() call, in time order: see "Hidden labels" above.
+  torchexam_evaluation evaluation() const override { return {1, 1, 0}; }
 
   void train_split(torchexam_array& inputs, torchexam_array& targets) override {
     const auto& s = series();

@@ -7,6 +7,7 @@
 #include "e2e_util.hpp"
 #include "../test_util.hpp"
 #include "../unit/idx_writer.hpp"
+#include "paths.hpp"
 
 #include <boost/json.hpp>
 
@@ -35,6 +36,17 @@ std::string test_task() {
 }
 
 using torchexam::test::wait_for;
+
+// Ends the test as skipped (CTest: SKIP_RETURN_CODE 77) when the co2 data set
+// is not installed: the time_series task grades on it.
+void require_co2_or_skip() {
+  const fs::path csv = torchexam::paths::data_dir() / "co2" / "co2.csv";
+  if (fs::is_regular_file(csv)) return;
+  std::printf("skipped: the co2 data set is not installed (%s); run `torchexam data environments/practice`\n",
+              csv.c_str());
+  std::fflush(stdout);
+  std::_Exit(77);
+}
 
 }  // namespace
 
@@ -255,6 +267,36 @@ TEST_SUITE("e2e") {
       reused = reused || std::string(l.as_string()).rfind("staged data reused from " + staged.string(), 0) == 0;
     CHECK(reused);
     fs::remove_all(dir);
+  }
+
+  TEST_CASE("time_series evaluation leaks nothing: a peeking solution scores no better than persistence") {
+    require_co2_or_skip();
+    // 200 test windows, one week apart: they overlap, so the leak is there to use.
+    const std::vector<std::string> args = {"--limit", "200", "--budget", "60"};
+    auto persistence = grade(kSource / "environments/practice/time_series/starter.cpp", args, "time_series");
+    auto peek = grade(solution("time_series_peek.cpp"), args, "time_series");
+    INFO("persistence: " << json::serialize(persistence.result));
+    INFO("peek: " << json::serialize(peek.result));
+    REQUIRE(str(persistence.result, "verdict") == "ok");
+    REQUIRE(str(peek.result, "verdict") == "ok");
+    const double persistence_mae = persistence.result.at("metric").as_double();
+    const double peek_mae = peek.result.at("metric").as_double();
+    CHECK(persistence_mae > 1.0);           // persistence is a poor forecast of this series
+    CHECK(peek_mae >= persistence_mae);     // with a leak it would be about 0.0035
+    CHECK(peek.result.at("score").as_int64() == 0);
+  }
+
+  TEST_CASE("a time_series model that fails on a batch of 1 gets contract before training") {
+    require_co2_or_skip();
+    auto g = grade(solution("time_series_squeeze.cpp"), {"--limit", "200", "--budget", "60"}, "time_series");
+    INFO(json::serialize(g.result));
+    CHECK(str(g.result, "verdict") == "contract");
+    const auto msg = str(g.result, "message");
+    CHECK(msg.find("for an input batch [1, 104, 1] Float it returned [13] Float") != std::string::npos);
+    CHECK(msg.find("this task evaluates its test samples one at a time") != std::string::npos);
+    for (const auto& l : g.result.at("log").as_array())  // failed at the contract check, not after training
+      CHECK(std::string(l.as_string()).find("train() must not be reached") == std::string::npos);
+    CHECK(g.result.at("timings").as_object().at("evaluate_s").as_double() == 0);
   }
 
   TEST_CASE("an unknown task is a usage error with the list of tasks") {

@@ -10,6 +10,8 @@
 
 #include <torchexam/plugin.hpp>
 
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -225,6 +227,7 @@ TEST_SUITE("array_file") {
     s.higher_is_better = true;
     s.train_samples = 60000;
     s.test_samples = 10000;
+    s.evaluation = {1, true};
     s.key = "abc";
     torchexam::sandbox::write_task_spec(dir / "task.json", s);
     auto r = torchexam::sandbox::read_task_spec(dir / "task.json");
@@ -238,6 +241,11 @@ TEST_SUITE("array_file") {
     CHECK(r.train_samples == 60000);
     CHECK(r.test_samples == 10000);
     CHECK(r.key == "abc");
+    CHECK(r.evaluation.max_batch == 1);
+    CHECK(r.evaluation.in_order);
+    s.evaluation = {};
+    torchexam::sandbox::write_task_spec(dir / "task.json", s);
+    CHECK(torchexam::sandbox::read_task_spec(dir / "task.json").evaluation == torchexam::sandbox::EvaluationPolicy{});
 
     write_bytes(dir / "task.json", "{\"format\":1,");
     CHECK_THROWS_WITH_AS(torchexam::sandbox::read_task_spec(dir / "task.json"), doctest::Contains("not JSON"),
@@ -249,6 +257,83 @@ TEST_SUITE("array_file") {
     write_bytes(dir / "task.json", text.substr(0, pos) + "\"float16\"" + text.substr(pos + 9));
     CHECK_THROWS_WITH_AS(torchexam::sandbox::read_task_spec(dir / "task.json"),
                          doctest::Contains("input: unknown dtype 'float16'"), torchexam::sandbox::StagedTaskError);
+    fs::remove_all(dir);
+  }
+
+  TEST_CASE("a task.json from before the evaluation policy means any batching; format 2 must carry it") {
+    const auto dir = temp_dir("task-spec-format");
+    // Exactly what the stager wrote before task.json carried "evaluation".
+    const std::string format1 =
+        R"({"format":1,"name":"time_series","title":"Mauna Loa CO2 forecast, 13 weeks ahead",)"
+        R"("input":{"dtype":"float32","shape":[-1,104,1]},"output":{"dtype":"float32","shape":[-1,13]},)"
+        R"("target":{"dtype":"float32","shape":[-1,13]},"metric_name":"mae","higher_is_better":false,)"
+        R"("train_samples":1711,"test_samples":445,"key":"k"})";
+    write_bytes(dir / "task.json", format1 + "\n");
+    const auto old = torchexam::sandbox::read_task_spec(dir / "task.json");
+    CHECK(old.name == "time_series");
+    CHECK(old.test_samples == 445);
+    CHECK(old.evaluation.max_batch == 0);
+    CHECK_FALSE(old.evaluation.in_order);
+
+    auto format2 = format1;
+    format2.replace(format2.find("\"format\":1"), 10, "\"format\":2");
+    write_bytes(dir / "task.json", format2);
+    CHECK_THROWS_WITH_AS(torchexam::sandbox::read_task_spec(dir / "task.json"),
+                         doctest::Contains("missing field 'evaluation'"), torchexam::sandbox::StagedTaskError);
+    const auto with = [&](const std::string& evaluation) {
+      write_bytes(dir / "task.json", format2.substr(0, format2.size() - 1) + R"(,"evaluation":)" + evaluation + "}");
+    };
+    with(R"({"max_batch":1,"in_order":true})");
+    CHECK(torchexam::sandbox::read_task_spec(dir / "task.json").evaluation ==
+          torchexam::sandbox::EvaluationPolicy{1, true});
+    with(R"({"max_batch":-1,"in_order":true})");
+    CHECK_THROWS_WITH_AS(torchexam::sandbox::read_task_spec(dir / "task.json"),
+                         doctest::Contains("evaluation: field 'max_batch' must be a whole number"),
+                         torchexam::sandbox::StagedTaskError);
+    with(R"({"max_batch":1,"in_order":1})");
+    CHECK_THROWS_WITH_AS(torchexam::sandbox::read_task_spec(dir / "task.json"),
+                         doctest::Contains("evaluation: field 'in_order' must be true or false"),
+                         torchexam::sandbox::StagedTaskError);
+    with("1");
+    CHECK_THROWS_WITH_AS(torchexam::sandbox::read_task_spec(dir / "task.json"),
+                         doctest::Contains("field 'evaluation' must be an object"), torchexam::sandbox::StagedTaskError);
+    write_bytes(dir / "task.json", R"({"format":3})");
+    CHECK_THROWS_WITH_AS(torchexam::sandbox::read_task_spec(dir / "task.json"),
+                         doctest::Contains("unknown format (this runner reads 1 and 2)"),
+                         torchexam::sandbox::StagedTaskError);
+    fs::remove_all(dir);
+  }
+
+  TEST_CASE("staging carries the plugin's evaluation policy into task.json; an old plugin's is any") {
+    const auto dir = temp_dir("staging-evaluation");
+    torchexam::StageRequest req;
+    req.plugin = fs::path(TORCHEXAM_TEST_PLUGIN_DIR) / "libtorchexam_test_plugin_abi_v1_without_evaluation.so";
+    req.cache_dir = dir / "cache";
+    const auto old = torchexam::stage_task(req);
+    CHECK(old.spec.test_samples == 3);
+    CHECK(torchexam::sandbox::read_task_spec(old.spec_file()).evaluation == torchexam::sandbox::EvaluationPolicy{});
+
+    // A weekly series of 300 weeks, enough for time_series' windows.
+    std::string csv = "date,co2\n";
+    std::chrono::sys_days day = std::chrono::sys_days{std::chrono::year{1958} / 3 / 29};
+    for (int i = 0; i < 300; ++i, day += std::chrono::days{7}) {
+      const std::chrono::year_month_day ymd{day};
+      char line[64];
+      std::snprintf(line, sizeof line, "%04d%02u%02u,%.3f\n", static_cast<int>(ymd.year()),
+                    static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), 300 + i / 8.0);
+      csv += line;
+    }
+    fs::create_directories(dir / "co2");
+    write_bytes(dir / "co2" / "co2.csv", csv);
+    req.plugin = torchexam::test::open_task_plugin("time_series")->path();
+    req.options = {{"data_dir", (dir / "co2").string()}};
+    const auto series = torchexam::stage_task(req);
+    CHECK(series.spec.evaluation == torchexam::sandbox::EvaluationPolicy{1, true});
+    CHECK(torchexam::sandbox::read_task_spec(series.spec_file()).evaluation ==
+          torchexam::sandbox::EvaluationPolicy{1, true});
+    const auto again = torchexam::stage_task(req);
+    CHECK(again.cached);
+    CHECK(again.spec.evaluation == torchexam::sandbox::EvaluationPolicy{1, true});
     fs::remove_all(dir);
   }
 

@@ -28,6 +28,34 @@ TEST_SUITE("plugin_abi") {
     CHECK(msg.find("rebuild") != std::string::npos);
   }
 
+  TEST_CASE("a plugin built before the optional evaluation member loads and allows any batching") {
+    auto lib = torchexam::PluginLibrary::open(test_plugin("abi_v1_without_evaluation"));
+    CHECK(lib->name() == "old");
+    CHECK(lib->vtable().header.struct_size == TORCHEXAM_PLUGIN_V1_REQUIRED_SIZE);
+    CHECK_FALSE(TORCHEXAM_PLUGIN_HAS(lib->vtable().header.struct_size, evaluation));
+    auto task = lib->create({});
+    CHECK(std::string(task.info().metric_name) == "mae");
+    const torchexam_evaluation e = task.evaluation();  // not read from past the old table's end
+    CHECK(e.max_batch == 0);
+    CHECK(e.in_order == 0);
+    CHECK(task.test_inputs().shape() == std::vector<int64_t>{3, 2});
+  }
+
+  TEST_CASE("a plugin built with this SDK has the evaluation member; time_series declares one window per call, in order") {
+    const auto dir = std::filesystem::path(TORCHEXAM_TEST_PLUGIN_DIR).parent_path() / "plugins";
+    auto fashion = torchexam::PluginLibrary::open((dir / "libtorchexam-task-fashion_mnist.so").string());
+    CHECK(fashion->vtable().header.struct_size == sizeof(torchexam_plugin_v1));
+    CHECK(TORCHEXAM_PLUGIN_HAS(fashion->vtable().header.struct_size, evaluation));
+    const torchexam_evaluation any = fashion->create({}).evaluation();  // TaskBase's default
+    CHECK(any.max_batch == 0);
+    CHECK(any.in_order == 0);
+    auto series = torchexam::PluginLibrary::open((dir / "libtorchexam-task-time_series.so").string());
+    // evaluation() does not read the data: the folder need not exist.
+    const torchexam_evaluation one = series->create({{"data_dir", "/nonexistent"}}).evaluation();
+    CHECK(one.max_batch == 1);
+    CHECK(one.in_order == 1);
+  }
+
   TEST_CASE("a library without the entry point is refused") {
     const std::string msg = message_of(test_plugin("not_a_plugin"));
     CHECK(msg.find("is not a TorchExam task plugin") != std::string::npos);

@@ -1,7 +1,9 @@
 // torchexam/plugin.hpp — C++ on both sides of the plugin C ABI.
 //
 // Host side (the trusted harness only): `PluginLibrary` dlopens a plugin,
-// checks its ABI version and creates `Task`s. Failures throw `PluginError`
+// checks its ABI version and creates `Task`s. Optional table members a
+// plugin's `struct_size` does not cover (it was built against an older
+// header) get their documented defaults (plugin_abi.h). Failures throw `PluginError`
 // whose message names the plugin and says what to do. `Array` owns an array a
 // plugin produced and releases it once.
 //
@@ -166,10 +168,10 @@ class PluginLibrary : public std::enable_shared_from_this<PluginLibrary> {
                         std::to_string(header->abi_version) + ", but this harness speaks version " +
                         std::to_string(TORCHEXAM_PLUGIN_ABI_VERSION) +
                         "; rebuild the plugin against this TorchExam SDK");
-    if (header->struct_size < sizeof(torchexam_plugin_v1))
+    if (header->struct_size < TORCHEXAM_PLUGIN_V1_REQUIRED_SIZE)
       throw PluginError("task plugin '" + path + "' has a truncated version-1 table (" +
-                        std::to_string(header->struct_size) + " bytes, expected " +
-                        std::to_string(sizeof(torchexam_plugin_v1)) + ")");
+                        std::to_string(header->struct_size) + " bytes, expected at least " +
+                        std::to_string(TORCHEXAM_PLUGIN_V1_REQUIRED_SIZE) + ")");
     lib->vtable_ = reinterpret_cast<const torchexam_plugin_v1*>(header);
     lib->name_ = header->plugin_name ? header->plugin_name : "";
     return lib;
@@ -231,6 +233,21 @@ class Task {
     return inputs;
   }
 
+  // How the test inputs may be presented to the model. {0, 0} (any batching,
+  // any order) when the plugin's table has no `evaluation` member or it is
+  // NULL. Throws PluginError when the call fails or the answer is invalid.
+  torchexam_evaluation evaluation() {
+    torchexam_evaluation e{};
+    if (!TORCHEXAM_PLUGIN_HAS(vt_->header.struct_size, evaluation) || !vt_->evaluation) return e;
+    char* err = nullptr;
+    if (vt_->evaluation(handle_.get(), &e, &err) != 0)
+      throw PluginError(plugin_ + ": evaluation failed: " + detail::take_error(err, "no message"));
+    if (e.max_batch < 0 || (e.in_order != 0 && e.in_order != 1))
+      throw PluginError(plugin_ + ": evaluation returned max_batch " + std::to_string(e.max_batch) + ", in_order " +
+                        std::to_string(e.in_order) + "; max_batch must be >= 0 (0: any) and in_order 0 or 1");
+    return e;
+  }
+
   double score(const torchexam_array& predictions) {
     torchexam_array borrowed = predictions;  // the plugin must not release our data
     borrowed.release = nullptr;
@@ -274,6 +291,10 @@ class TaskBase {
   virtual void train_split(torchexam_array& inputs, torchexam_array& targets) = 0;
   virtual torchexam_array test_inputs() = 0;
   virtual double score(const torchexam_array& predictions) = 0;
+  // How the test inputs may be presented to the model (plugin_abi.h,
+  // torchexam_evaluation). The default allows any batching and any order;
+  // a task whose test samples overlap in time returns {1, 1}.
+  virtual torchexam_evaluation evaluation() const { return {0, 0, 0}; }
 };
 
 namespace detail {
@@ -325,6 +346,9 @@ struct Exporter {
   static int score(torchexam_task* t, const torchexam_array* p, double* metric,
                    char** error) noexcept {
     return guarded(error, [&] { *metric = reinterpret_cast<TaskBase*>(t)->score(*p); });
+  }
+  static int evaluation(const torchexam_task* t, torchexam_evaluation* out, char** error) noexcept {
+    return guarded(error, [&] { *out = reinterpret_cast<const TaskBase*>(t)->evaluation(); });
   }
 };
 }  // namespace detail
@@ -381,6 +405,6 @@ inline void check_option_keys(const std::map<std::string, std::string>& options,
     static const torchexam_plugin_v1 table = {                                      \
         {TORCHEXAM_PLUGIN_ABI_VERSION, sizeof(torchexam_plugin_v1), NAME},          \
         &E::create, &E::destroy, &E::describe, &E::train_split, &E::test_inputs,    \
-        &E::score};                                                                 \
+        &E::score, &E::evaluation};                                                 \
     return &table.header;                                                           \
   }

@@ -10,8 +10,20 @@
  * `abi_version` first and refuses any version it does not speak before it
  * touches another field. For version 1 the pointer is a `torchexam_plugin_v1`.
  *
+ * Versions: `abi_version` changes only for an incompatible change (a member
+ * removed, moved or given another meaning); the host refuses every other
+ * version. A compatible addition appends an optional member at the end of
+ * the table and keeps the version: `struct_size` says which members a plugin
+ * has. The host reads an appended member only when `struct_size` covers it
+ * (TORCHEXAM_PLUGIN_HAS) and the pointer is not NULL; otherwise it applies
+ * the default the member's comment states, which is what hosts did before
+ * the member existed. A table shorter than the required members
+ * (TORCHEXAM_PLUGIN_V1_REQUIRED_SIZE) is refused. So a plugin built against
+ * an older header keeps loading and behaving as before, and a newer plugin
+ * loads in an older host, which ignores what it does not know.
+ *
  * Lifecycle: entry() -> create() -> any number of describe/train_split/
- * test_inputs/score calls -> destroy(). destroy(NULL) is a no-op, so a host
+ * test_inputs/score/evaluation calls -> destroy(). destroy(NULL) is a no-op, so a host
  * may call it on a failed create. A task handle is used by one thread at a
  * time; distinct handles are independent.
  *
@@ -83,6 +95,23 @@ typedef struct torchexam_task_info {
 
 typedef struct torchexam_task torchexam_task; /* opaque */
 
+/* How the hidden test inputs may be presented to the candidate's model when
+ * it is evaluated. The runner calls the model's forward() on consecutive
+ * slices of the test inputs; this bounds those slices. A model may keep state
+ * across calls, so a bound on one call alone does not stop one sample's input
+ * from reaching another's forecast: order matters too.
+ *
+ * For tasks whose test samples overlap in time (a later sample's inputs hold
+ * an earlier sample's targets), declare {1, 1}: one sample per call, in the
+ * order test_inputs gave them (time order), so when the model forecasts a
+ * sample it has seen only inputs from before it. */
+typedef struct torchexam_evaluation {
+  int64_t max_batch; /* most test samples per forward() call; 0: any number */
+  int32_t in_order;  /* 1: the samples are presented once each, in the order
+                        test_inputs gave them; 0: any order */
+  int32_t reserved;  /* 0 */
+} torchexam_evaluation;
+
 typedef struct torchexam_plugin_header {
   uint32_t abi_version; /* TORCHEXAM_PLUGIN_ABI_VERSION the plugin was built for */
   uint32_t struct_size; /* sizeof the versioned struct this header starts */
@@ -115,7 +144,25 @@ typedef struct torchexam_plugin_v1 {
    * they do not match. */
   int (*score)(torchexam_task* task, const torchexam_array* predictions,
                double* metric, char** error);
+
+  /* ---- Optional members: read only when struct_size covers them. ---- */
+
+  /* How the test inputs may be presented to the model (torchexam_evaluation).
+   * Called by the stager; the answer is staged with the task. Must be
+   * deterministic, like describe. Absent (a table that ends before it) or
+   * NULL: {0, 0}, any batching and any order. `out` is zeroed by the host. */
+  int (*evaluation)(const torchexam_task* task, torchexam_evaluation* out,
+                    char** error);
 } torchexam_plugin_v1;
+
+/* The size of a version-1 table with only its required members. */
+#define TORCHEXAM_PLUGIN_V1_REQUIRED_SIZE \
+  (offsetof(torchexam_plugin_v1, score) + sizeof(((torchexam_plugin_v1*)0)->score))
+
+/* Non-zero when a table of `struct_size` bytes has the member `member`. */
+#define TORCHEXAM_PLUGIN_HAS(struct_size, member)                        \
+  ((size_t)(struct_size) >= offsetof(torchexam_plugin_v1, member) +      \
+                                sizeof(((torchexam_plugin_v1*)0)->member))
 
 typedef const torchexam_plugin_header* (*torchexam_plugin_entry_fn)(void);
 #define TORCHEXAM_PLUGIN_ENTRY_SYMBOL "torchexam_plugin_entry"
