@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -65,6 +66,19 @@ std::string compiler_identity() {
   fs::remove(tmp);
   if (first_line.empty()) throw std::runtime_error(std::string("the compiler ") + build_config::kCxx + " did not run");
   return first_line;
+}
+
+// The SDK headers' contents (every file under the include folder, by path):
+// part of every cache key, so a changed header rebuilds what includes it.
+std::string sdk_identity() {
+  const fs::path root = build_config::kSdkIncludeDir;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    if (e.is_regular_file()) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  Sha256 h;
+  for (const auto& f : files) h.field(f.lexically_relative(root).string()).field(read_file(f));
+  return h.hex();
 }
 
 // Unique temporary name next to `final_path`.
@@ -149,10 +163,20 @@ ProcessSpec Compiler::sandboxed(const fs::path& workdir, const std::vector<fs::p
   return spec;
 }
 
-Compiler::Compiler(CompilerOptions options) : o_(std::move(options)), compiler_id_(compiler_identity()) {}
+CompilerOptions compiler_options(const config::Environment& env, fs::path cache_dir) {
+  CompilerOptions o;
+  o.cache_dir = std::move(cache_dir);
+  o.standard = env.compiler_std;
+  o.flags = env.compiler_flags;
+  o.timeout_s = env.compile_timeout_s;
+  return o;
+}
+
+Compiler::Compiler(CompilerOptions options)
+    : o_(std::move(options)), compiler_id_(compiler_identity()), sdk_id_(sdk_identity()) {}
 
 std::vector<std::string> Compiler::compile_flags() const {
-  std::vector<std::string> f = {"-std=c++17"};
+  std::vector<std::string> f = {"-std=" + o_.standard};
   f.insert(f.end(), o_.flags.begin(), o_.flags.end());
   f.insert(f.end(), {"-fPIC", "-Wall", "-fdiagnostics-format=json", "-Winvalid-pch"});
   for (const auto& flag : split_list(build_config::kTorchCxxFlags, ' ')) f.push_back(flag);
@@ -230,7 +254,7 @@ BuildOutput Compiler::build(const fs::path& source, const std::string& display_n
   args.insert(args.end(), {"-include", pch.string()});
 
   Sha256 h;
-  h.field(compiler_id_).field(text);  // the PCH path in args names its own key
+  h.field(compiler_id_).field(sdk_id_).field(text);  // the PCH path in args names its own key
   for (const auto& a : args) h.field(a);
   out.key = h.hex();
   const fs::path dir = o_.cache_dir / "builds" / out.key.substr(0, 32);

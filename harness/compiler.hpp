@@ -4,10 +4,10 @@
 // hostile input too) with `-fdiagnostics-format=json`, so every error and
 // warning comes back as a structured Diagnostic (file, line, column,
 // message). Builds are cached by content: the key is the SHA-256 of the
-// source, the full command line and the compiler's identity, so an unchanged
-// source is never rebuilt; failed builds are cached too (not timed-out ones).
+// source, the full command line, the compiler's identity and the SDK
+// headers' contents, so an unchanged source is never rebuilt; failed builds are cached too (not timed-out ones).
 // A precompiled header of <torchexam/solution.h> (LibTorch) is built once per
-// flag set and forced into every compile.
+// flag set and <torchexam/solution.h> and forced into every compile.
 //
 // Cache layout: <cache>/pch/<key>/torchexam_pch.h{,.gch}
 //               <cache>/builds/<key>/{solution.cpp,libsolution.so,compiler.log}
@@ -18,6 +18,7 @@
 #pragma once
 
 #include "backend.hpp"
+#include "config.hpp"
 #include "process.hpp"
 
 #include <atomic>
@@ -47,8 +48,12 @@ struct BuildOutput {
   std::string key;
 };
 
+// Build one with compiler_options(env, ...), so every compile of candidate
+// code (grading, the syntax check, the workspace's compile_commands.json)
+// takes the environment's standard and flags.
 struct CompilerOptions {
   std::filesystem::path cache_dir;
+  std::string standard = config::kDefaultCxxStandard;  // -std=; the environment's compiler.std
   std::vector<std::string> flags{"-O2"};  // the environment's flags
   double timeout_s = 120;
   const std::atomic<bool>* cancel = nullptr;  // see ProcessSpec::cancel
@@ -57,6 +62,10 @@ struct CompilerOptions {
   // the candidate's editor loop.
   Backend* backend = nullptr;
 };
+
+// The options the environment's `compiler:` section gives: standard, flags,
+// time limit; cache_dir as given, no cancel flag, local backend.
+CompilerOptions compiler_options(const config::Environment& env, std::filesystem::path cache_dir);
 
 class Compiler {
  public:
@@ -75,7 +84,7 @@ class Compiler {
   // Throws std::runtime_error with the compiler's output when it fails.
   std::filesystem::path ensure_pch();
 
-  // The flags every compile uses, PCH included or not.
+  // The flags every compile uses (-std= first), PCH included or not.
   std::vector<std::string> compile_flags() const;
 
  private:
@@ -83,6 +92,7 @@ class Compiler {
                         const std::vector<std::string>& compiler_args) const;
   CompilerOptions o_;
   std::string compiler_id_;
+  std::string sdk_id_;
 };
 
 // Parses GCC's JSON diagnostics (one array per line; other lines, such as the

@@ -148,7 +148,10 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     } else {
       observer.phase("build");
       t0 = Clock::now();
-      Compiler compiler({cache, env.compiler_flags, env.compile_timeout_s, req.cancel, &backend});
+      CompilerOptions co = compiler_options(env, cache);
+      co.cancel = req.cancel;
+      co.backend = &backend;
+      Compiler compiler(co);
       BuildOutput build = compiler.build(req.source, req.display_name);
       if (build.cancelled) return cancelled();
       out.timings.build_s = since(t0);
