@@ -1,9 +1,10 @@
 // compiler.hpp — builds a candidate's solution.cpp into a shared library.
 //
 // The compile runs as a child process under a time limit (a template bomb is
-// hostile input too) with `-fdiagnostics-format=json`, so every error and
-// warning comes back as a structured Diagnostic (file, line, column,
-// message). Builds are cached by content: the key is the SHA-256 of the
+// hostile input too) with `-fdiagnostics-plain-output`, whose lines are
+// parsed into Diagnostics (file, line, column, message) that name the
+// candidate's file and line first, even for an error inside LibTorch's
+// templates (see parse_gcc_diagnostics). Builds are cached by content: the key is the SHA-256 of the
 // source, the full command line, the compiler's identity and the SDK
 // headers' contents, so an unchanged source is never rebuilt; failed builds are cached too (not timed-out ones).
 // A precompiled header of <torchexam/solution.h> (LibTorch) is built once per
@@ -95,9 +96,29 @@ class Compiler {
   std::string sdk_id_;
 };
 
-// Parses GCC's JSON diagnostics (one array per line; other lines, such as the
-// linker's, become plain errors when they say "error"). `rename_from` ->
-// `rename_to` maps the snapshot's path back to the candidate's file name.
+// Flags every compile of candidate code gets that concern only the harness
+// (the diagnostics format parse_gcc_diagnostics reads, a bound on the output
+// of a file of garbage, the PCH check); a workspace's compile_commands.json
+// leaves them out.
+inline constexpr const char* kHarnessOnlyFlags[] = {"-fdiagnostics-plain-output", "-fmax-errors=50",
+                                                    "-Winvalid-pch"};
+
+// At most this many diagnostics, then a note saying how many more; messages
+// are cut at this many bytes (the full output stays in BuildOutput::log).
+inline constexpr size_t kMaxDiagnostics = 100;
+inline constexpr size_t kMaxDiagnosticMessage = 2000;
+
+// Parses GCC's text diagnostics (-fdiagnostics-plain-output; the linker's and
+// the driver's lines become plain errors when they say "error").
+// `rename_from` is the candidate's file as compiled (the cache's snapshot),
+// `rename_to` the name the candidate knows it by: it replaces the former
+// everywhere, in file names and messages. An error or warning inside another
+// file (a LibTorch template instantiated by the candidate's code) is placed
+// at the candidate's line that led to it (the innermost "required from"
+// frame in their file, else their #include), with the original place and the
+// instantiation in its message; notes then give the frames and the original.
+// Bounded as above; every string is valid UTF-8 (ill-formed bytes become
+// U+FFFD).
 std::vector<Diagnostic> parse_gcc_diagnostics(const std::string& output, const std::string& rename_from,
                                               const std::string& rename_to);
 

@@ -32,11 +32,21 @@ fs::path new_job_dir(const std::string& task) {
                      rd() & 0xffffff);
 }
 
+// The first error (the compiler puts the candidate's line first, see
+// parse_gcc_diagnostics), and how many more there are.
 std::string first_error(const std::vector<Diagnostic>& ds) {
-  for (const auto& d : ds)
-    if (d.severity == "error" || d.severity == "fatal error")
-      return d.line ? fmt::format("{}:{}:{}: {}", d.file, d.line, d.column, d.message) : d.message;
-  return "the compiler failed without a diagnostic; see the build log";
+  const Diagnostic* first = nullptr;
+  size_t more = 0;
+  for (const auto& d : ds) {
+    if (d.severity != "error" && d.severity != "fatal error") continue;
+    if (first) ++more;
+    else first = &d;
+  }
+  if (!first) return "the compiler failed without a diagnostic; see the build log";
+  std::string out =
+      first->line ? fmt::format("{}:{}:{}: {}", first->file, first->line, first->column, first->message) : first->message;
+  if (more) out += fmt::format(" (and {} more error{})", more, more == 1 ? "" : "s");
+  return out;
 }
 
 }  // namespace

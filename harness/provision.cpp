@@ -1,10 +1,12 @@
 #include "provision.hpp"
 
 #include "build_config.hpp"
+#include "compiler.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 
 namespace torchexam {
@@ -50,7 +52,8 @@ target_link_libraries(solution PRIVATE ${{TORCH_LIBRARIES}})
 std::string compile_commands(const fs::path& dir, const std::vector<std::string>& flags) {
   boost::json::array args{boost::json::value(build_config::kCxx)};
   for (const auto& f : flags)
-    if (f != "-fdiagnostics-format=json" && f != "-Winvalid-pch") args.push_back(boost::json::value(f));
+    if (std::find(std::begin(kHarnessOnlyFlags), std::end(kHarnessOnlyFlags), f) == std::end(kHarnessOnlyFlags))
+      args.push_back(boost::json::value(f));
   for (const char* a : {"-c", "solution.cpp", "-o", "solution.o"}) args.push_back(boost::json::value(a));
   boost::json::array db{boost::json::object{
       {"directory", dir.string()}, {"file", (dir / "solution.cpp").string()}, {"arguments", std::move(args)}}};

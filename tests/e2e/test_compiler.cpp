@@ -8,6 +8,7 @@
 #include "config.hpp"
 #include "e2e_util.hpp"
 #include "paths.hpp"
+#include "utf8.hpp"
 #include "../unit/idx_writer.hpp"
 
 #include <fmt/format.h>
@@ -96,5 +97,36 @@ TEST_SUITE("e2e") {
     CHECK(first.at("column").as_int64() > 0);
     CHECK(str(first, "message").find("forward") != std::string::npos);  // LibTorch's error, as context
     CHECK(str(g.result, "message").rfind(fmt::format("{}:{}:", source.string(), line), 0) == 0);
+  }
+
+  TEST_CASE("a file of random bytes: a short message, the candidate's file name, valid UTF-8") {
+    const fs::path dir = test::temp_dir("random-bytes");
+    const fs::path source = dir / "solution.cpp";
+    {
+      std::mt19937 random(17);
+      std::string bytes = "int x\xF6\xB5\xA0\xAEy;\n";  // not UTF-8, in an identifier g++ quotes back
+      for (int i = 0; i < 200000; ++i) bytes += static_cast<char>(random() & 0xFF);
+      std::ofstream(source, std::ios::binary) << bytes;
+    }
+    const test::CliRun run = test::run_cli(
+        kCli, {"grade", (kSource / "environments/practice").string(), "fashion_mnist", source.string(), "--json",
+               "--limit", "200"});
+    CHECK(is_valid_utf8(run.out));
+    const json::object result = json::parse(run.out).as_object();
+    CHECK(str(result, "verdict") == "compile_error");
+    const std::string message = str(result, "message");
+    CHECK(message.size() < 1000);
+    CHECK(message.rfind(source.string() + ":1:", 0) == 0);
+    CHECK(message.find(" more errors)") != std::string::npos);
+    const auto& diags = result.at("diagnostics").as_array();
+    CHECK(diags.size() <= kMaxDiagnostics + 1);
+    const std::string cache = paths::cache_dir().string();
+    for (const auto& d : diags) {
+      const std::string file = str(d.as_object(), "file");
+      CHECK((file == source.string() || file.empty()));
+      CHECK(str(d.as_object(), "message").find(cache) == std::string::npos);
+    }
+    CHECK(json::serialize(diags).find("\xEF\xBF\xBD") != std::string::npos);  // the ill-formed bytes, replaced
+    fs::remove_all(dir);
   }
 }
