@@ -12,7 +12,8 @@ size_t sequence_at(std::string_view text, size_t i, size_t& bad) {
   if (lead < 0x80) return 1;
   size_t n = 0;
   unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
-  if (lead >= 0xC2 && lead <= 0xDF) n = 2;
+  if (lead >= 0xC2 && lead <= 0xDF)
+    n = 2;
   else if (lead >= 0xE0 && lead <= 0xEF) {
     n = 3;
     if (lead == 0xE0) lo = 0xA0;  // overlong

@@ -3,13 +3,13 @@
 // the candidate's file and line, bounded and in valid UTF-8.
 #include <doctest/doctest.h>
 
+#include "../unit/idx_writer.hpp"
 #include "build_config.hpp"
 #include "compiler.hpp"
 #include "config.hpp"
 #include "e2e_util.hpp"
 #include "paths.hpp"
 #include "utf8.hpp"
-#include "../unit/idx_writer.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -108,9 +108,8 @@ TEST_SUITE("e2e") {
       for (int i = 0; i < 200000; ++i) bytes += static_cast<char>(random() & 0xFF);
       std::ofstream(source, std::ios::binary) << bytes;
     }
-    const test::CliRun run = test::run_cli(
-        kCli, {"grade", (kSource / "environments/practice").string(), "fashion_mnist", source.string(), "--json",
-               "--limit", "200"});
+    const test::CliRun run = test::run_cli(kCli, {"grade", (kSource / "environments/practice").string(),
+                                                  "fashion_mnist", source.string(), "--json", "--limit", "200"});
     CHECK(is_valid_utf8(run.out));
     const json::object result = json::parse(run.out).as_object();
     CHECK(str(result, "verdict") == "compile_error");
