@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
 
   // Compile times for the reference solution.
   const fs::path cache = work / "compile-cache";
-  Compiler c({cache, env.compiler_flags, env.compile_timeout_s});
+  Compiler c(compiler_options(env, cache));
   auto t0 = Clock::now();
   c.ensure_pch();
   const double pch_s = std::chrono::duration<double>(Clock::now() - t0).count();

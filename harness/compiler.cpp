@@ -5,14 +5,17 @@
 #include "build_config.hpp"
 #include "hash.hpp"
 #include "process.hpp"
+#include "text.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <optional>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -20,7 +23,6 @@
 
 namespace torchexam {
 namespace fs = std::filesystem;
-namespace json = boost::json;
 
 namespace {
 
@@ -67,70 +69,229 @@ std::string compiler_identity() {
   return first_line;
 }
 
+// The SDK headers' contents (every file under the include folder, by path):
+// part of every cache key, so a changed header rebuilds what includes it.
+std::string sdk_identity() {
+  const fs::path root = build_config::kSdkIncludeDir;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    if (e.is_regular_file()) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  Sha256 h;
+  for (const auto& f : files) h.field(f.lexically_relative(root).string()).field(read_file(f));
+  return h.hex();
+}
+
 // Unique temporary name next to `final_path`.
 fs::path temp_beside(const fs::path& final_path) {
   return final_path.parent_path() /
          fmt::format(".{}.tmp.{}", final_path.filename().string(), static_cast<long>(getpid()));
 }
 
-std::string severity_of(const json::object& o) {
-  auto it = o.find("kind");
-  return it != o.end() && it->value().is_string() ? std::string(it->value().get_string()) : "error";
-}
+// GCC's plain text diagnostics (-fdiagnostics-plain-output), read line by
+// line. GCC 12's JSON format leaves out the instantiation context ("required
+// from here"), the only place a template error inside LibTorch names the
+// candidate's line; the text format has it, at no extra cost.
+//
+//   In file included from F:L:C,                 include chain, innermost first
+//                    from F:L:                   (continuation)
+//   F: In instantiation of 'X':                  a context header ("In function
+//                                                'X':", "At global scope:", ...)
+//   F:L:C:   required from 'Y'                   instantiation frames, innermost
+//   F:L:C:   required from here                  first
+//   F:L:C: error: message                        a diagnostic (also warning, note,
+//                                                fatal error, sorry, unimplemented)
+//   cc1plus: error: message / collect2: ...      no location
+//   /usr/bin/ld: ...: undefined reference to ... the linker
+class TextDiagnostics {
+ public:
+  TextDiagnostics(std::string candidate, std::string shown) : from_(std::move(candidate)), to_(std::move(shown)) {}
 
-void collect(const json::array& arr, const std::string& from, const std::string& to, std::vector<Diagnostic>& out) {
-  for (const auto& v : arr) {
-    if (!v.is_object()) continue;
-    const auto& o = v.get_object();
-    Diagnostic d;
-    d.severity = severity_of(o);
-    if (auto m = o.find("message"); m != o.end() && m->value().is_string()) d.message = m->value().get_string();
-    if (auto locs = o.find("locations"); locs != o.end() && locs->value().is_array() &&
-                                         !locs->value().get_array().empty()) {
-      const auto& loc = locs->value().get_array()[0];
-      if (loc.is_object()) {
-        if (auto caret = loc.get_object().find("caret"); caret != loc.get_object().end() && caret->value().is_object()) {
-          const auto& c = caret->value().get_object();
-          if (auto f = c.find("file"); f != c.end() && f->value().is_string()) d.file = f->value().get_string();
-          if (auto l = c.find("line"); l != c.end() && l->value().is_int64()) d.line = static_cast<int>(l->value().get_int64());
-          if (auto col = c.find("column"); col != c.end() && col->value().is_int64())
-            d.column = static_cast<int>(col->value().get_int64());
-        }
+  void line(std::string_view l) {
+    if (l.empty()) return;
+    if (starts_with(l, "In file included from ")) {
+      includes_.clear();
+      add_include(l.substr(22));
+    } else if (l[0] == ' ' && starts_with(trim_left(l), "from ")) {
+      add_include(trim_left(l).substr(5));
+    } else if (auto d = diagnostic(l)) {
+      add(std::move(*d));
+    } else if (auto f = frame(l)) {
+      context_.frames.push_back(std::move(*f));
+    } else if (auto header = context_header(l)) {
+      context_ = Context{};
+      context_.header = std::move(*header);
+    } else if (l[0] != ' ' && (l.find("error") != std::string_view::npos ||
+                               l.find("undefined reference") != std::string_view::npos)) {
+      // The linker and the driver, in their own words.
+      out_.push_back({"error", "", 0, 0, rename(std::string(l))});
+    }
+  }
+
+  std::vector<Diagnostic> take() { return std::move(out_); }
+
+ private:
+  struct Location {
+    std::string file;
+    int line = 0;
+    int column = 0;
+  };
+  struct Frame : Location {
+    std::string text;  // "required from here"
+  };
+  struct Context {
+    std::string header;  // "In instantiation of '...'", "In function '...'"
+    std::vector<Frame> frames;
+    bool shown = false;  // its frames already went out as notes
+  };
+
+  static bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+  static std::string_view trim_left(std::string_view s) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    return s;
+  }
+
+  // "F:L:C", "F:L" or "F": the numbers are read from the right.
+  static Location location(std::string_view s) {
+    Location loc;
+    auto number = [&](int& n) {
+      const size_t colon = s.rfind(':');
+      if (colon == std::string_view::npos) return false;
+      const std::string_view digits = s.substr(colon + 1);
+      const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+      if (ec != std::errc() || end != digits.data() + digits.size()) return false;
+      s = s.substr(0, colon);
+      return true;
+    };
+    int last = 0, before = 0;
+    if (number(last)) {
+      if (number(before)) {
+        loc.line = before;
+        loc.column = last;
+      } else {
+        loc.line = last;
       }
     }
-    if (!from.empty() && d.file == from) d.file = to;
-    out.push_back(d);
-    if (auto ch = o.find("children"); ch != o.end() && ch->value().is_array())
-      collect(ch->value().get_array(), from, to, out);
+    loc.file = std::string(s);
+    return loc;
   }
-}
+
+  void add_include(std::string_view where) {
+    while (!where.empty() && (where.back() == ',' || where.back() == ':')) where.remove_suffix(1);
+    includes_.push_back(location(where));
+  }
+
+  std::optional<Diagnostic> diagnostic(std::string_view l) const {
+    static constexpr std::pair<std::string_view, const char*> kKinds[] = {
+        {": error: ", "error"}, {": fatal error: ", "fatal error"}, {": warning: ", "warning"},
+        {": note: ", "note"},   {": sorry, unimplemented: ", "error"}};
+    size_t best = std::string_view::npos;
+    std::string_view marker;
+    const char* kind = nullptr;
+    for (const auto& [m, k] : kKinds)
+      if (const size_t pos = l.find(m); pos < best) {
+        best = pos;
+        marker = m;
+        kind = k;
+      }
+    if (best == std::string_view::npos) return std::nullopt;
+    const Location loc = location(l.substr(0, best));
+    if (loc.line == 0) return Diagnostic{kind, "", 0, 0, std::string(l)};  // cc1plus:, collect2:, g++:
+    return Diagnostic{kind, loc.file, loc.line, loc.column, std::string(l.substr(best + marker.size()))};
+  }
+
+  static std::optional<Frame> frame(std::string_view l) {
+    const size_t pos = l.find(":   ");
+    if (pos == std::string_view::npos) return std::nullopt;
+    Frame f;
+    static_cast<Location&>(f) = location(l.substr(0, pos));
+    if (f.line == 0) return std::nullopt;
+    f.text = std::string(trim_left(l.substr(pos + 1)));
+    return f;
+  }
+
+  // "F: In function 'X':" -> "In function 'X'"; "F: At global scope:".
+  static std::optional<std::string> context_header(std::string_view l) {
+    if (l.back() != ':') return std::nullopt;
+    size_t pos = l.find(": In ");
+    if (pos == std::string_view::npos) pos = l.find(": At ");
+    if (pos == std::string_view::npos || location(l.substr(0, pos)).line != 0) return std::nullopt;
+    return std::string(l.substr(pos + 2, l.size() - pos - 3));
+  }
+
+  std::string rename(std::string text) const {
+    if (from_.empty()) return text;
+    for (size_t pos = 0; (pos = text.find(from_, pos)) != std::string::npos; pos += to_.size())
+      text.replace(pos, from_.size(), to_);
+    return text;
+  }
+
+  // An error or warning outside the candidate's file is shown at the
+  // candidate's line that led to it: the innermost instantiation frame in
+  // their file, else the #include of their file that reached it. The
+  // original place and the instantiation go into the message.
+  void add(Diagnostic d) {
+    if (d.file.empty() || d.file == from_ || d.severity == "note" || from_.empty()) {
+      if (d.file == from_ && !from_.empty()) d.file = to_;
+      d.message = rename(std::move(d.message));
+      out_.push_back(std::move(d));
+      return;
+    }
+    const Location* theirs = nullptr;
+    for (const auto& f : context_.frames)
+      if (f.file == from_) {
+        theirs = &f;
+        break;
+      }
+    if (!theirs)
+      for (const auto& inc : includes_)
+        if (inc.file == from_) theirs = &inc;
+    if (!theirs) {
+      d.message = rename(std::move(d.message));
+      out_.push_back(std::move(d));
+      return;
+    }
+    std::string where = fmt::format("{}:{}:{}", d.file, d.line, d.column);
+    if (starts_with(context_.header, "In instantiation of ") || starts_with(context_.header, "In substitution of "))
+      where += ", i" + context_.header.substr(1);
+    out_.push_back({d.severity, to_, theirs->line, theirs->column, rename(d.message) + " (at " + rename(where) + ")"});
+    if (!context_.shown) {
+      context_.shown = true;
+      for (const auto& f : context_.frames)
+        if (f.file != from_)
+          out_.push_back({"note", f.file, f.line, f.column, rename(f.text)});
+    }
+    out_.push_back({"note", d.file, d.line, d.column, rename(d.severity + ": " + d.message)});
+  }
+
+  std::string from_, to_;
+  std::vector<Location> includes_;
+  Context context_;
+  std::vector<Diagnostic> out_;
+};
 
 }  // namespace
 
 std::vector<Diagnostic> parse_gcc_diagnostics(const std::string& output, const std::string& rename_from,
                                               const std::string& rename_to) {
-  std::vector<Diagnostic> out;
+  TextDiagnostics parser(rename_from, rename_to);
   std::istringstream lines(output);
   std::string line;
-  while (std::getline(lines, line)) {
-    if (!line.empty() && line[0] == '[') {
-      json::error_code ec;
-      json::value v = json::parse(line, ec);
-      if (!ec && v.is_array()) {
-        collect(v.get_array(), rename_from, rename_to, out);
-        continue;
-      }
+  while (std::getline(lines, line)) parser.line(line);
+  std::vector<Diagnostic> out = parser.take();
+  const size_t more = out.size() > kMaxDiagnostics ? out.size() - kMaxDiagnostics : 0;
+  if (more) out.resize(kMaxDiagnostics);
+  for (auto& d : out) {
+    d.file = to_valid_utf8(d.file);
+    if (d.message.size() > kMaxDiagnosticMessage) {
+      const size_t cut = d.message.size() - kMaxDiagnosticMessage;
+      d.message = fmt::format("{} [{} more bytes]", std::string_view(d.message).substr(0, kMaxDiagnosticMessage), cut);
     }
-    // The linker and the driver speak plain text.
-    if (line.find("error") != std::string::npos || line.find("undefined reference") != std::string::npos) {
-      Diagnostic d;
-      d.severity = "error";
-      d.message = line;
-      if (auto pos = line.find(rename_from); !rename_from.empty() && pos != std::string::npos)
-        d.message.replace(pos, rename_from.size(), rename_to);
-      out.push_back(d);
-    }
+    d.message = to_valid_utf8(d.message);
   }
+  if (more)
+    out.push_back({"note", rename_to, 0, 0,
+                   fmt::format("{} more diagnostics not shown; the compiler's full output is in the build log", more)});
   return out;
 }
 
@@ -149,12 +310,23 @@ ProcessSpec Compiler::sandboxed(const fs::path& workdir, const std::vector<fs::p
   return spec;
 }
 
-Compiler::Compiler(CompilerOptions options) : o_(std::move(options)), compiler_id_(compiler_identity()) {}
+CompilerOptions compiler_options(const config::Environment& env, fs::path cache_dir) {
+  CompilerOptions o;
+  o.cache_dir = std::move(cache_dir);
+  o.standard = env.compiler_std;
+  o.flags = env.compiler_flags;
+  o.timeout_s = env.compile_timeout_s;
+  return o;
+}
+
+Compiler::Compiler(CompilerOptions options)
+    : o_(std::move(options)), compiler_id_(compiler_identity()), sdk_id_(sdk_identity()) {}
 
 std::vector<std::string> Compiler::compile_flags() const {
-  std::vector<std::string> f = {"-std=c++17"};
+  std::vector<std::string> f = {"-std=" + o_.standard};
   f.insert(f.end(), o_.flags.begin(), o_.flags.end());
-  f.insert(f.end(), {"-fPIC", "-Wall", "-fdiagnostics-format=json", "-Winvalid-pch"});
+  f.insert(f.end(), {"-fPIC", "-Wall"});
+  f.insert(f.end(), std::begin(kHarnessOnlyFlags), std::end(kHarnessOnlyFlags));
   for (const auto& flag : split_list(build_config::kTorchCxxFlags, ' ')) f.push_back(flag);
   f.push_back("-I" + std::string(build_config::kSdkIncludeDir));
   for (const auto& dir : split_list(build_config::kTorchIncludeDirs, ';')) {
@@ -212,7 +384,8 @@ std::vector<Diagnostic> Compiler::check_syntax(const fs::path& source, double ti
   spec.wall_timeout_s = timeout_s;
   spec.cpu_limit_s = timeout_s;
   auto r = run_process(spec, [](std::string_view) {});
-  std::vector<Diagnostic> out = parse_gcc_diagnostics(read_or_empty(log), "", "");
+  const std::string file = fs::absolute(source).string();
+  std::vector<Diagnostic> out = parse_gcc_diagnostics(read_or_empty(log), file, file);
   fs::remove(log);
   std::error_code ec;
   fs::remove_all(work, ec);
@@ -230,7 +403,7 @@ BuildOutput Compiler::build(const fs::path& source, const std::string& display_n
   args.insert(args.end(), {"-include", pch.string()});
 
   Sha256 h;
-  h.field(compiler_id_).field(text);  // the PCH path in args names its own key
+  h.field(compiler_id_).field(sdk_id_).field(text);  // the PCH path in args names its own key
   for (const auto& a : args) h.field(a);
   out.key = h.hex();
   const fs::path dir = o_.cache_dir / "builds" / out.key.substr(0, 32);

@@ -1,13 +1,14 @@
 // compiler.hpp — builds a candidate's solution.cpp into a shared library.
 //
 // The compile runs as a child process under a time limit (a template bomb is
-// hostile input too) with `-fdiagnostics-format=json`, so every error and
-// warning comes back as a structured Diagnostic (file, line, column,
-// message). Builds are cached by content: the key is the SHA-256 of the
-// source, the full command line and the compiler's identity, so an unchanged
-// source is never rebuilt; failed builds are cached too (not timed-out ones).
+// hostile input too) with `-fdiagnostics-plain-output`, whose lines are
+// parsed into Diagnostics (file, line, column, message) that name the
+// candidate's file and line first, even for an error inside LibTorch's
+// templates (see parse_gcc_diagnostics). Builds are cached by content: the key is the SHA-256 of the
+// source, the full command line, the compiler's identity and the SDK
+// headers' contents, so an unchanged source is never rebuilt; failed builds are cached too (not timed-out ones).
 // A precompiled header of <torchexam/solution.h> (LibTorch) is built once per
-// flag set and forced into every compile.
+// flag set and <torchexam/solution.h> and forced into every compile.
 //
 // Cache layout: <cache>/pch/<key>/torchexam_pch.h{,.gch}
 //               <cache>/builds/<key>/{solution.cpp,libsolution.so,compiler.log}
@@ -18,6 +19,7 @@
 #pragma once
 
 #include "backend.hpp"
+#include "config.hpp"
 #include "process.hpp"
 
 #include <atomic>
@@ -47,8 +49,12 @@ struct BuildOutput {
   std::string key;
 };
 
+// Build one with compiler_options(env, ...), so every compile of candidate
+// code (grading, the syntax check, the workspace's compile_commands.json)
+// takes the environment's standard and flags.
 struct CompilerOptions {
   std::filesystem::path cache_dir;
+  std::string standard = config::kDefaultCxxStandard;  // -std=; the environment's compiler.std
   std::vector<std::string> flags{"-O2"};  // the environment's flags
   double timeout_s = 120;
   const std::atomic<bool>* cancel = nullptr;  // see ProcessSpec::cancel
@@ -57,6 +63,10 @@ struct CompilerOptions {
   // the candidate's editor loop.
   Backend* backend = nullptr;
 };
+
+// The options the environment's `compiler:` section gives: standard, flags,
+// time limit; cache_dir as given, no cancel flag, local backend.
+CompilerOptions compiler_options(const config::Environment& env, std::filesystem::path cache_dir);
 
 class Compiler {
  public:
@@ -75,7 +85,7 @@ class Compiler {
   // Throws std::runtime_error with the compiler's output when it fails.
   std::filesystem::path ensure_pch();
 
-  // The flags every compile uses, PCH included or not.
+  // The flags every compile uses (-std= first), PCH included or not.
   std::vector<std::string> compile_flags() const;
 
  private:
@@ -83,11 +93,32 @@ class Compiler {
                         const std::vector<std::string>& compiler_args) const;
   CompilerOptions o_;
   std::string compiler_id_;
+  std::string sdk_id_;
 };
 
-// Parses GCC's JSON diagnostics (one array per line; other lines, such as the
-// linker's, become plain errors when they say "error"). `rename_from` ->
-// `rename_to` maps the snapshot's path back to the candidate's file name.
+// Flags every compile of candidate code gets that concern only the harness
+// (the diagnostics format parse_gcc_diagnostics reads, a bound on the output
+// of a file of garbage, the PCH check); a workspace's compile_commands.json
+// leaves them out.
+inline constexpr const char* kHarnessOnlyFlags[] = {"-fdiagnostics-plain-output", "-fmax-errors=50",
+                                                    "-Winvalid-pch"};
+
+// At most this many diagnostics, then a note saying how many more; messages
+// are cut at this many bytes (the full output stays in BuildOutput::log).
+inline constexpr size_t kMaxDiagnostics = 100;
+inline constexpr size_t kMaxDiagnosticMessage = 2000;
+
+// Parses GCC's text diagnostics (-fdiagnostics-plain-output; the linker's and
+// the driver's lines become plain errors when they say "error").
+// `rename_from` is the candidate's file as compiled (the cache's snapshot),
+// `rename_to` the name the candidate knows it by: it replaces the former
+// everywhere, in file names and messages. An error or warning inside another
+// file (a LibTorch template instantiated by the candidate's code) is placed
+// at the candidate's line that led to it (the innermost "required from"
+// frame in their file, else their #include), with the original place and the
+// instantiation in its message; notes then give the frames and the original.
+// Bounded as above; every string is valid UTF-8 (ill-formed bytes become
+// U+FFFD).
 std::vector<Diagnostic> parse_gcc_diagnostics(const std::string& output, const std::string& rename_from,
                                               const std::string& rename_to);
 

@@ -868,6 +868,15 @@ void read_compiler(Context& cx, const Entry& e, Environment& env) {
                   if (auto list = read_string_list(cx, flags)) env.compiler_flags = texts(*list);
                 })
       .optional("timeout", [&](const Entry& timeout) { set(env.compile_timeout_s, read_duration(cx, timeout)); })
+      .optional("std",
+                [&](const Entry& standard) {
+                  set(env.compiler_std, read_choice(cx, standard, kCxxStandards,
+                                                    {{"17", "c++17"}, {"c++1z", "c++17"}, {"cxx17", "c++17"},
+                                                     {"20", "c++20"}, {"c++2a", "c++20"}, {"cxx20", "c++20"},
+                                                     {"gnu++1z", "gnu++17"}, {"gnu++2a", "gnu++20"}}));
+                })
+      .alias("standard", "std")
+      .alias("cxx_standard", "std")
       .optional("id",
                 [&](const Entry& id) {
                   set(env.pins.compiler_id,

@@ -16,6 +16,10 @@
 //   compiler:                   # optional
 //     flags: [-O2]              # extra flags for the candidate's code (default [-O2])
 //     timeout: 2m               # compile time limit (default 2m)
+//     std: c++17                # the language standard candidate code is compiled
+//                               #   with, in the grader, the syntax check and the
+//                               #   workspace's CMakeLists.txt / compile_commands.json:
+//                               #   c++17 (default), c++20, gnu++17 or gnu++20
 //     id: gcc                   # pin: gcc or clang (the compiler this build uses)
 //     version: ">=12"           # pin: a version requirement (version_spec.hpp)
 //   libtorch:                   # optional pins
@@ -171,6 +175,11 @@ struct Pins {
 
 const char* to_string(Pins::Cuda c);
 
+// The language standards candidate code may be compiled with (-std=...).
+// Every SDK header a candidate may include compiles under each of them.
+inline constexpr const char* kDefaultCxxStandard = "c++17";
+inline const std::vector<std::string> kCxxStandards{"c++17", "c++20", "gnu++17", "gnu++20"};
+
 // Where grading jobs run (harness/backend/).
 struct Grading {
   enum class Backend { local, slurm } backend = Backend::local;
@@ -196,6 +205,7 @@ struct Environment {
   int threads = 2;
   std::vector<std::string> compiler_flags{"-O2"};
   double compile_timeout_s = 120;
+  std::string compiler_std = kDefaultCxxStandard;  // one of kCxxStandards, for -std=
   std::vector<TaskConfig> tasks;
   std::vector<DataSet> data;
   Pins pins;

@@ -254,7 +254,8 @@ struct ExamService::Impl {
 
   void check_syntax(const std::shared_ptr<Session>& s, const std::string& task) {
     const fs::path file = fs::path(s->rec.workspace) / task / "solution.cpp";
-    CompilerOptions co{cache_dir(), s->env.compiler_flags, opts.syntax_timeout_s, nullptr};
+    CompilerOptions co = compiler_options(s->env, cache_dir());
+    co.timeout_s = opts.syntax_timeout_s;
     const double timeout = opts.syntax_timeout_s;
     const std::string sid = s->rec.id;
     ++checks_running;
@@ -655,8 +656,8 @@ ExamSummary ExamService::finish_start(PendingStart p, std::vector<doctor::CheckR
   I.check_workspace_free(p.workspace);
   const int64_t now = I.clock.now_ms();
   try {
-    CompilerOptions co{I.cache_dir(), p.env.compiler_flags, p.env.compile_timeout_s, nullptr};
-    provision_workspace(p.env, p.workspace, p.options.overwrite, Compiler(co).compile_flags(), stamp(now));
+    provision_workspace(p.env, p.workspace, p.options.overwrite,
+                        Compiler(compiler_options(p.env, I.cache_dir())).compile_flags(), stamp(now));
   } catch (const ProvisionError& e) {
     throw ServiceError(Kind::conflict, e.what());
   }

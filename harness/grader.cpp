@@ -33,11 +33,21 @@ fs::path new_job_dir(const std::string& task) {
                      rd() & 0xffffff);
 }
 
+// The first error (the compiler puts the candidate's line first, see
+// parse_gcc_diagnostics), and how many more there are.
 std::string first_error(const std::vector<Diagnostic>& ds) {
-  for (const auto& d : ds)
-    if (d.severity == "error" || d.severity == "fatal error")
-      return d.line ? fmt::format("{}:{}:{}: {}", d.file, d.line, d.column, d.message) : d.message;
-  return "the compiler failed without a diagnostic; see the build log";
+  const Diagnostic* first = nullptr;
+  size_t more = 0;
+  for (const auto& d : ds) {
+    if (d.severity != "error" && d.severity != "fatal error") continue;
+    if (first) ++more;
+    else first = &d;
+  }
+  if (!first) return "the compiler failed without a diagnostic; see the build log";
+  std::string out =
+      first->line ? fmt::format("{}:{}:{}: {}", first->file, first->line, first->column, first->message) : first->message;
+  if (more) out += fmt::format(" (and {} more error{})", more, more == 1 ? "" : "s");
+  return out;
 }
 
 // The candidate's printed output of a phase (policy.cpp: output.log in the
@@ -168,7 +178,10 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     } else {
       observer.phase("build");
       t0 = Clock::now();
-      Compiler compiler({cache, env.compiler_flags, env.compile_timeout_s, req.cancel, &backend});
+      CompilerOptions co = compiler_options(env, cache);
+      co.cancel = req.cancel;
+      co.backend = &backend;
+      Compiler compiler(co);
       BuildOutput build = compiler.build(req.source, req.display_name);
       if (build.cancelled) return cancelled();
       out.timings.build_s = since(t0);

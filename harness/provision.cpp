@@ -1,10 +1,12 @@
 #include "provision.hpp"
 
 #include "build_config.hpp"
+#include "compiler.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 
 namespace torchexam {
@@ -26,25 +28,32 @@ void copy(const fs::path& from, const fs::path& to, ProvisionResult& out) {
   out.written.push_back(to);
 }
 
-std::string cmake_lists(const std::string& task) {
+// "c++17" -> CMAKE_CXX_STANDARD 17 with CMAKE_CXX_EXTENSIONS OFF (CMake's
+// default ON would compile with -std=gnu++17); "gnu++20" -> 20, ON.
+std::string cmake_lists(const std::string& task, const std::string& standard) {
+  const bool gnu = standard.rfind("gnu++", 0) == 0;
+  const std::string version = standard.substr(standard.find("++") + 2);
   return fmt::format(R"(# Builds your solution locally, to check that it compiles as the harness will
-# compile it. Grading happens with `torchexam submit {0}`.
+# compile it (-std={2}). Grading happens with `torchexam submit {0}`.
 cmake_minimum_required(VERSION 3.25)
 project({0}_solution LANGUAGES CXX)
-set(CMAKE_CXX_STANDARD 17)
+set(CMAKE_CXX_STANDARD {3})
+set(CMAKE_CXX_STANDARD_REQUIRED ON)
+set(CMAKE_CXX_EXTENSIONS {4})
 set(CMAKE_EXPORT_COMPILE_COMMANDS ON)
 find_package(Torch REQUIRED)
 add_library(solution MODULE solution.cpp)
 target_include_directories(solution PRIVATE "{1}")
 target_link_libraries(solution PRIVATE ${{TORCH_LIBRARIES}})
 )",
-                     task, build_config::kSdkIncludeDir);
+                     task, build_config::kSdkIncludeDir, standard, version, gnu ? "ON" : "OFF");
 }
 
 std::string compile_commands(const fs::path& dir, const std::vector<std::string>& flags) {
   boost::json::array args{boost::json::value(build_config::kCxx)};
   for (const auto& f : flags)
-    if (f != "-fdiagnostics-format=json" && f != "-Winvalid-pch") args.push_back(boost::json::value(f));
+    if (std::find(std::begin(kHarnessOnlyFlags), std::end(kHarnessOnlyFlags), f) == std::end(kHarnessOnlyFlags))
+      args.push_back(boost::json::value(f));
   for (const char* a : {"-c", "solution.cpp", "-o", "solution.o"}) args.push_back(boost::json::value(a));
   boost::json::array db{boost::json::object{
       {"directory", dir.string()}, {"file", (dir / "solution.cpp").string()}, {"arguments", std::move(args)}}};
@@ -83,7 +92,7 @@ ProvisionResult provision_workspace(const config::Environment& env, const fs::pa
     if (ec) throw ProvisionError("cannot create " + dir.string() + ": " + ec.message());
     copy(task.statement, dir / "README.md", out);
     copy(task.starter, dir / "solution.cpp", out);
-    write(dir / "CMakeLists.txt", cmake_lists(task.id), out);
+    write(dir / "CMakeLists.txt", cmake_lists(task.id, env.compiler_std), out);
     write(dir / "compile_commands.json", compile_commands(dir, compile_flags), out);
   }
   return out;

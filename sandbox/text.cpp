@@ -5,31 +5,34 @@
 namespace torchexam {
 namespace {
 
-// Length of the well-formed UTF-8 sequence at s[i], or 0 (RFC 3629, table 3-7
-// of the Unicode standard: no overlongs, no surrogates, nothing past U+10FFFF).
-size_t sequence_length(std::string_view s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  const unsigned char c = b(0);
-  if (c < 0x80) return 1;
+// The length of the well-formed sequence starting at text[i]; when there is
+// none, 0 and `bad` = the length of the maximal ill-formed subpart (>= 1).
+size_t sequence_at(std::string_view text, size_t i, size_t& bad) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  bad = 1;
+  if (lead < 0x80) return 1;
   size_t n = 0;
   unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
-  if (c >= 0xC2 && c <= 0xDF) {
+  if (lead >= 0xC2 && lead <= 0xDF)
     n = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
+  else if (lead >= 0xE0 && lead <= 0xEF) {
     n = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
+    if (lead == 0xE0) lo = 0xA0;  // overlong
+    if (lead == 0xED) hi = 0x9F;  // surrogates
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
     n = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
+    if (lead == 0xF0) lo = 0x90;  // overlong
+    if (lead == 0xF4) hi = 0x8F;  // above U+10FFFF
   } else {
     return 0;
   }
-  if (i + n > s.size()) return 0;
-  if (b(1) < lo || b(1) > hi) return 0;
-  for (size_t k = 2; k < n; ++k)
-    if ((b(k) & 0xC0) != 0x80) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if (i + k >= text.size()) return 0;
+    const unsigned char c = byte(i + k);
+    if (k == 1 ? (c < lo || c > hi) : (c < 0x80 || c > 0xBF)) return 0;
+    bad = k + 1;
+  }
   return n;
 }
 
@@ -41,16 +44,28 @@ size_t char_boundary(std::string_view s, size_t at) {
 
 }  // namespace
 
-std::string to_valid_utf8(std::string_view s) {
+bool is_valid_utf8(std::string_view text) {
+  size_t bad = 0;
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = sequence_at(text, i, bad);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+std::string to_valid_utf8(std::string_view text) {
+  if (is_valid_utf8(text)) return std::string(text);
   std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = sequence_length(s, i);
+  out.reserve(text.size() + 16);
+  size_t bad = 0;
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = sequence_at(text, i, bad);
     if (n == 0) {
       out += "\xEF\xBF\xBD";
-      ++i;
+      i += bad;
     } else {
-      out.append(s.substr(i, n));
+      out.append(text.substr(i, n));
       i += n;
     }
   }

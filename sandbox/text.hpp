@@ -12,10 +12,13 @@
 
 namespace torchexam {
 
-// `s` with every byte that is not part of a well-formed UTF-8 sequence
-// (stray continuation bytes, truncated or overlong sequences, surrogates,
-// code points above U+10FFFF) replaced by U+FFFD.
-std::string to_valid_utf8(std::string_view s);
+// Well-formed as in Unicode's table 3-7: no overlong forms, no surrogates,
+// nothing above U+10FFFF, no truncated sequence.
+bool is_valid_utf8(std::string_view text);
+
+// `text` with each maximal ill-formed subsequence replaced by U+FFFD, as
+// Unicode recommends; valid text is returned unchanged.
+std::string to_valid_utf8(std::string_view text);
 
 // `s` (valid UTF-8) cut to at most about `max_bytes`: the head and a short
 // tail are kept around a line "[... N bytes omitted ...]", never splitting a

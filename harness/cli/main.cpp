@@ -240,7 +240,7 @@ int main(int argc, char** argv) {
   if (prepare_cmd->parsed()) {
     try {
       fmt::print(stderr, "building the precompiled LibTorch header (about 40 s the first time)...\n");
-      Compiler c({paths::cache_dir(), env.compiler_flags, env.compile_timeout_s});
+      Compiler c(compiler_options(env, paths::cache_dir()));
       fmt::print(stderr, "ready: {}\n", c.ensure_pch().string());
       return 0;
     } catch (const std::exception& e) {

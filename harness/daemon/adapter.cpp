@@ -2,23 +2,12 @@
 
 #include "build_config.hpp"
 #include "protocol/messages.hpp"
+#include "text.hpp"
 
 namespace torchexam::daemon {
 using namespace protocol;
 
 namespace {
-
-bool valid_utf8(const std::string& s) {
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    i += n;
-  }
-  return true;
-}
 
 int code_for(ServiceError::Kind k) {
   switch (k) {
@@ -125,7 +114,7 @@ Adapter::Adapter(ExamService& service, std::function<void(std::string)> notify, 
     json::value v = to_json(s.submission(p.submission), s.queue_position(p.submission));
     if (p.include_source) {
       std::string source = s.source_of(p.submission);
-      if (valid_utf8(source))
+      if (is_valid_utf8(source))
         v.get_object()["source"] = std::move(source);
       else
         v.get_object()["source"] = nullptr;  // a binary file (a TorchScript model): not sent as text

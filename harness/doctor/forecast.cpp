@@ -93,7 +93,7 @@ Forecast forecast_task(const config::Environment& env, const config::TaskConfig&
   std::error_code ec;
   try {
     say(fmt::format("task {}: building the reference", task.id));
-    Compiler compiler({o.cache_dir, env.compiler_flags, env.compile_timeout_s, nullptr});
+    Compiler compiler(compiler_options(env, o.cache_dir));
     const BuildOutput build = compiler.build(task.reference, "reference.cpp");
     if (!build.ok) {
       f.error = "the reference does not build" + std::string(build.timed_out ? " (timed out)" : "") +

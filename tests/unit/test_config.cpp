@@ -213,6 +213,20 @@ TEST_SUITE("config") {
     CHECK(find(errors, "unknown key 'partion'").message.find("did you mean 'partition'") != std::string::npos);
   }
 
+  TEST_CASE("compiler.std: c++17 by default, one of the standards, with line, column and a suggestion") {
+    CHECK(load_environment(Fixture().dir).compiler_std == "c++17");
+    CHECK(load_environment(Fixture(kEnvironment + "compiler: {std: gnu++20}\n").dir).compiler_std == "gnu++20");
+    Fixture typo(kEnvironment + "compiler:\n  std: c++7\n");
+    const Diagnostic d = find(errors_of(typo.dir), "key 'std' must be one of c++17, c++20, gnu++17, gnu++20, got 'c++7'");
+    CHECK(d.message.find("did you mean 'c++17'?") != std::string::npos);
+    CHECK(d.where.str() == typo.environment_file() + ":7:8");
+    Fixture number(kEnvironment + "compiler:\n  std: 20\n");
+    CHECK(find(errors_of(number.dir), "got '20'").message.find("did you mean 'c++20'?") != std::string::npos);
+    Fixture key(kEnvironment + "compiler:\n  standard: c++17\n");
+    CHECK(find(errors_of(key.dir), "unknown key 'standard' in 'compiler'").message.find("did you mean 'std'?") !=
+          std::string::npos);
+  }
+
   TEST_CASE("marks use the folder as given, not canonicalised") {
     Fixture f(kEnvironment + "colour: blue\n");
     const fs::path given = f.dir / "." / ".." / "env";

@@ -3,10 +3,14 @@
 #include <doctest/doctest.h>
 
 #include "daemon/adapter.hpp"
+#include "compiler.hpp"
 #include "exam_service.hpp"
 #include "hash.hpp"
 #include "protocol/messages.hpp"
 #include "idx_writer.hpp"
+#include "provision.hpp"
+
+#include <boost/json.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -214,6 +218,33 @@ TEST_SUITE("exam_service") {
       if (e.path().filename().string().rfind(".torchexam-previous-", 0) == 0)
         kept = read_file(e.path() / "fashion_mnist" / "solution.cpp") == "// my work";
     CHECK(kept);
+  }
+
+  TEST_CASE("the workspace's CMakeLists.txt and compile_commands.json use the environment's language standard") {
+    const fs::path root = test::temp_dir("provision-std");
+    config::Environment env = config::load_environment(kEnv);
+    CHECK(env.compiler_std == "c++17");  // pinned in environment.yaml
+    for (const std::string& standard : config::kCxxStandards) {
+      CAPTURE(standard);
+      env.compiler_std = standard;
+      const fs::path ws = root / standard;
+      const auto flags = Compiler(compiler_options(env, root / "cache")).compile_flags();
+      provision_workspace(env, ws, false, flags, "now");
+      const std::string cmake = read_file(ws / "regression" / "CMakeLists.txt");
+      const bool gnu = standard.rfind("gnu", 0) == 0;
+      CHECK(cmake.find("set(CMAKE_CXX_STANDARD " + standard.substr(standard.size() - 2) + ")") != std::string::npos);
+      CHECK(cmake.find("set(CMAKE_CXX_STANDARD_REQUIRED ON)") != std::string::npos);
+      CHECK(cmake.find(std::string("set(CMAKE_CXX_EXTENSIONS ") + (gnu ? "ON" : "OFF") + ")") != std::string::npos);
+      const auto db = boost::json::parse(read_file(ws / "regression" / "compile_commands.json"));
+      int stds = 0;
+      for (const auto& arg : db.at(0).at("arguments").as_array())
+        if (arg.as_string().starts_with("-std=")) {
+          ++stds;
+          CHECK(arg.as_string() == "-std=" + standard);
+        }
+      CHECK(stds == 1);
+    }
+    fs::remove_all(root);
   }
 
   TEST_CASE("a five-hour exam: warnings at 30, 10 and 1 minutes, then it closes") {

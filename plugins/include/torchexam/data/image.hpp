@@ -30,10 +30,10 @@
 // (and race on the order of draws from) the default generator.
 #pragma once
 
+#include <c10/util/MathConstants.h>
 #include <torch/torch.h>
 
 #include <cstdint>
-#include <numbers>
 
 namespace torchexam::data {
 
@@ -127,7 +127,7 @@ inline torch::Tensor random_rotation(const torch::Tensor& batch, double max_degr
   TORCH_CHECK(max_degrees >= 0 && max_degrees <= 180, "random_rotation: max_degrees must be in [0, 180], got ",
               max_degrees);
   const int64_t n = batch.size(0);
-  const auto angle = detail::uniform(n, -max_degrees, max_degrees) * (std::numbers::pi / 180);
+  const auto angle = detail::uniform(n, -max_degrees, max_degrees) * (c10::pi<double> / 180);
   const auto c = angle.cos(), s = angle.sin();
   // Rotation in pixels, R, is D^-1 R D in normalized coordinates, D = diag(W/2, H/2).
   const double h_over_w = static_cast<double>(batch.size(2)) / static_cast<double>(batch.size(3));

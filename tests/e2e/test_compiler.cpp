@@ -1,0 +1,131 @@
+// End to end through the real compiler (Compiler and the torchexam CLI): the
+// SDK headers compile as a candidate includes them, and compile errors name
+// the candidate's file and line, bounded and in valid UTF-8.
+#include <doctest/doctest.h>
+
+#include "../unit/idx_writer.hpp"
+#include "build_config.hpp"
+#include "compiler.hpp"
+#include "config.hpp"
+#include "e2e_util.hpp"
+#include "paths.hpp"
+#include "text.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace torchexam;
+using namespace torchexam::e2e;
+
+namespace {
+
+// The headers a candidate may include: every file under <torchexam/> but the
+// plugin author's, which only the harness and the plugins compile.
+std::vector<std::string> candidate_headers() {
+  const fs::path root = build_config::kSdkIncludeDir;
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(root / "torchexam")) {
+    if (!e.is_regular_file()) continue;
+    const std::string name = e.path().lexically_relative(root).generic_string();
+    if (name != "torchexam/plugin.hpp" && name != "torchexam/plugin_abi.h") out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string describe(const std::vector<Diagnostic>& ds) {
+  std::string out;
+  for (const auto& d : ds) out += fmt::format("\n  {}:{}:{}: {}: {}", d.file, d.line, d.column, d.severity, d.message);
+  return out;
+}
+
+// The 1-based number of the first line of `file` containing `text`.
+int line_of(const fs::path& file, const std::string& text) {
+  std::ifstream in(file);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n)
+    if (line.find(text) != std::string::npos) return n;
+  FAIL("no line of " << file << " contains " << text);
+  return 0;
+}
+
+}  // namespace
+
+TEST_SUITE("e2e") {
+  TEST_CASE("every SDK header a candidate may include compiles alone with the grader's flags") {
+    const config::Environment env = config::load_environment(kSource / "environments/practice");
+    const auto headers = candidate_headers();
+    REQUIRE(std::find(headers.begin(), headers.end(), "torchexam/solution.h") != headers.end());
+    REQUIRE(std::find(headers.begin(), headers.end(), "torchexam/data/image.hpp") != headers.end());
+    const fs::path dir = test::temp_dir("sdk-headers");
+    // One translation unit per header: nothing is included before it but
+    // what the grader forces in (the precompiled <torchexam/solution.h>).
+    // Each compile spends most of its ~10 s loading the precompiled header;
+    // two at once were no faster on a busy two-core machine.
+    Compiler compiler(compiler_options(env, paths::cache_dir()));
+    const std::string flags = fmt::format("{}", fmt::join(compiler.compile_flags(), " "));
+    for (size_t i = 0; i < headers.size(); ++i) {
+      const fs::path source = dir / (std::to_string(i) + ".cpp");
+      std::ofstream(source) << "#include <" << headers[i] << ">\n";
+      const BuildOutput build = compiler.build(source, "solution.cpp");
+      CHECK_MESSAGE(build.ok, "#include <" << headers[i] << "> alone does not compile with " << flags
+                                           << describe(build.diagnostics));
+    }
+    fs::remove_all(dir);
+  }
+
+  TEST_CASE("a template error inside LibTorch is reported first on the candidate's line") {
+    const fs::path source = kSource / "tests/solutions/sequential_push_back.cpp";
+    const int line = line_of(source, "layers->push_back(Flatten())");
+    auto g = grade(source, {"--limit", "200"});
+    CHECK(str(g.result, "verdict") == "compile_error");
+    const auto& diags = g.result.at("diagnostics").as_array();
+    REQUIRE_FALSE(diags.empty());
+    const auto& first = diags.front().as_object();
+    INFO("diagnostics: " << json::serialize(diags));
+    CHECK(str(first, "severity") == "error");
+    CHECK(str(first, "file") == source.string());
+    CHECK(first.at("line").as_int64() == line);
+    CHECK(first.at("column").as_int64() > 0);
+    CHECK(str(first, "message").find("forward") != std::string::npos);  // LibTorch's error, as context
+    CHECK(str(g.result, "message").rfind(fmt::format("{}:{}:", source.string(), line), 0) == 0);
+  }
+
+  TEST_CASE("a file of random bytes: a short message, the candidate's file name, valid UTF-8") {
+    const fs::path dir = test::temp_dir("random-bytes");
+    const fs::path source = dir / "solution.cpp";
+    {
+      std::mt19937 random(17);
+      std::string bytes = "int x\xF6\xB5\xA0\xAEy;\n";  // not UTF-8, in an identifier g++ quotes back
+      for (int i = 0; i < 200000; ++i) bytes += static_cast<char>(random() & 0xFF);
+      std::ofstream(source, std::ios::binary) << bytes;
+    }
+    const test::CliRun run = test::run_cli(kCli, {"grade", (kSource / "environments/practice").string(),
+                                                  "fashion_mnist", source.string(), "--json", "--limit", "200"});
+    CHECK(is_valid_utf8(run.out));
+    const json::object result = json::parse(run.out).as_object();
+    CHECK(str(result, "verdict") == "compile_error");
+    const std::string message = str(result, "message");
+    CHECK(message.size() < 1000);
+    CHECK(message.rfind(source.string() + ":1:", 0) == 0);
+    CHECK(message.find(" more errors)") != std::string::npos);
+    const auto& diags = result.at("diagnostics").as_array();
+    CHECK(diags.size() <= kMaxDiagnostics + 1);
+    const std::string cache = paths::cache_dir().string();
+    for (const auto& d : diags) {
+      const std::string file = str(d.as_object(), "file");
+      CHECK((file == source.string() || file.empty()));
+      CHECK(str(d.as_object(), "message").find(cache) == std::string::npos);
+    }
+    CHECK(json::serialize(diags).find("\xEF\xBF\xBD") != std::string::npos);  // the ill-formed bytes, replaced
+    fs::remove_all(dir);
+  }
+}
