@@ -3,6 +3,7 @@
 
 #include "array_file.hpp"
 #include "predictions.hpp"
+#include "sequence_feeder.hpp"
 #include "staged_task.hpp"
 
 #include <torch/script.h>
@@ -370,9 +371,14 @@ int run_evaluate(const RunnerOptions& o, const EventSink& sink, TrustedChannel& 
   TaskSpec task;
   torchexam_tensor_spec spec{};
   torch::Tensor x;
+  std::optional<SequenceFeeder> feeder;  // the inputs stay out of this process (sequence_feeder.hpp)
   const bool loaded = guarded(sink, trusted, "loading the task", [&] {
     task = load_spec(o.spec);
     spec = task.output;
+    if (o.inputs_fd >= 0) {
+      feeder.emplace(o.inputs_fd, task, o.predictions);
+      return;
+    }
     x = load_array(o.inputs);
     if (x.dim() < 1) throw InternalError("the staged test inputs " + o.inputs.string() + " have no batch dimension");
   });
@@ -417,6 +423,22 @@ int run_evaluate(const RunnerOptions& o, const EventSink& sink, TrustedChannel& 
     // copied as soon as it is returned, so the model cannot rewrite a
     // forecast it gave earlier after seeing later inputs.
     torch::NoGradGuard no_grad;
+    if (feeder) {  // in order, a batch at a time; the feeder writes the predictions
+      const std::string note = task.evaluation.max_batch == 1 ? kOneAtATime : "";
+      while (auto batch = feeder->next()) {
+        const auto b = torch::from_blob(batch->bytes.data(), batch->shape,
+                                        torch::TensorOptions().dtype(to_torch(task.input.dtype)))
+                           .clone();
+        const auto out = forward(b).contiguous();
+        check_output(out, spec, b.size(0), b, note);
+        feeder->answer(out.data_ptr(), out.nbytes());
+      }
+      feeder->finish();
+      note_thread_count(o, sink);
+      sink.result(Verdict::ok, "predicted " + std::to_string(feeder->samples()) + " test samples, in order, " +
+                                   std::to_string(task.evaluation.max_batch) + " at a time");
+      return;
+    }
     constexpr int64_t kBatch = 1000;
     const int64_t batch = task.evaluation.max_batch > 0 ? std::min(kBatch, task.evaluation.max_batch) : kBatch;
     const std::string note = task.evaluation.max_batch == 1 ? kOneAtATime : "";

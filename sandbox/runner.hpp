@@ -28,6 +28,10 @@ struct RunnerOptions {
   std::filesystem::path torchscript;  // evaluate only: a TorchScript model instead
   std::filesystem::path checkpoint;   // train: written; evaluate: read
   std::filesystem::path predictions;  // evaluate: written
+  // evaluate, for a task that takes its test samples in order a few at a
+  // time: the staged inputs, opened before the sandbox (the file is not in
+  // the job's view), served by a SequenceFeeder; -1 otherwise.
+  int inputs_fd = -1;
   uint64_t seed = 0;
   int threads = 1;
   double budget_s = 600;  // training budget the candidate sees

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 
 int main(int argc, char** argv) {
@@ -133,6 +135,30 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // A task whose test samples must reach the model in order, a few at a
+  // time: its staged inputs never enter the job's view; a feeder outside the
+  // candidate's reach serves them (sequence_feeder.hpp).
+  if (evaluate->parsed()) {
+    try {
+      const TaskSpec staged_spec = read_task_spec(o.spec);
+      if (staged_spec.evaluation.in_order && staged_spec.evaluation.max_batch > 0) {
+        // Above the standard descriptors: stdin may be closed here, and the
+        // set-up steps point 0-2 elsewhere.
+        const int fd = open(o.inputs.c_str(), O_RDONLY | O_CLOEXEC);
+        o.inputs_fd = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 10);
+        if (fd >= 0) close(fd);
+        if (o.inputs_fd < 0) {
+          sink.result(torchexam::Verdict::internal_error, "cannot open the staged test inputs " + o.inputs.string() +
+                                                              ": " + std::strerror(errno));
+          return 1;
+        }
+      }
+    } catch (const StagedTaskError& e) {
+      sink.result(torchexam::Verdict::internal_error, e.what());
+      return 1;
+    }
+  }
+
   ContainOptions copts;
   copts.cgroup = {memory_bytes, max_pids};
   if (!status_file.empty()) copts.status_file = std::filesystem::absolute(status_file);
@@ -154,7 +180,7 @@ int main(int argc, char** argv) {
   policy.view.scratch_bytes = scratch_bytes;
   policy.view.exposed.push_back({workdir, true});
   for (const auto* p : {&o.spec, &o.inputs, &o.targets, &o.solution, &o.torchscript})
-    if (!p->empty()) policy.view.exposed.push_back({*p, false});
+    if (!p->empty() && !(p == &o.inputs && o.inputs_fd >= 0)) policy.view.exposed.push_back({*p, false});
   if (!o.checkpoint.empty() && evaluate->parsed()) policy.view.exposed.push_back({o.checkpoint, false});
   if (!o.predictions.empty() && o.predictions.parent_path() != workdir)
     policy.view.exposed.push_back({o.predictions.parent_path(), true});
