@@ -1,6 +1,7 @@
 #include "provision.hpp"
 
 #include "build_config.hpp"
+#include "paths.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -38,7 +39,7 @@ add_library(solution MODULE solution.cpp)
 target_include_directories(solution PRIVATE "{1}")
 target_link_libraries(solution PRIVATE ${{TORCH_LIBRARIES}})
 )",
-                     task, build_config::kSdkIncludeDir);
+                     task, paths::sdk_include_dir().string());
 }
 
 std::string compile_commands(const fs::path& dir, const std::vector<std::string>& flags) {
