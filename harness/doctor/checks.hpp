@@ -77,8 +77,11 @@ CheckResult check_data_set(const config::DataSet& set, const std::filesystem::pa
 std::string probe_blas();
 CheckResult check_blas(const std::string& blas_library);
 
-// Creates `dir` if needed and writes and removes a file in it.
-CheckResult check_writable(const std::string& what, const std::filesystem::path& dir, const std::string& env_var);
+// Creates `dir` if needed and writes and removes a file in it. A `private_dir`
+// (the daemon socket's folder) is created with mode 0700 and fails when others
+// may enter it, since torchexamd refuses such a folder.
+CheckResult check_writable(const std::string& what, const std::filesystem::path& dir, const std::string& env_var,
+                           bool private_dir = false);
 
 // Free space for the state and cache folders against resources.disk.
 CheckResult check_disk(const config::Pins& pins, const std::vector<std::filesystem::path>& dirs);

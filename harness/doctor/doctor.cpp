@@ -50,7 +50,7 @@ std::vector<CheckResult> verify(const config::Environment& env, const VerifyOpti
   const fs::path state = paths::state_dir(), cache = paths::cache_dir(), socket = paths::socket_path();
   out.push_back(check_writable("state", state, "TORCHEXAM_STATE_DIR"));
   out.push_back(check_writable("cache", cache, "TORCHEXAM_CACHE_DIR"));
-  out.push_back(check_writable("runtime", socket.parent_path(), "TORCHEXAM_SOCKET"));
+  out.push_back(check_writable("runtime", socket.parent_path(), "TORCHEXAM_SOCKET", /*private_dir=*/true));
   out.push_back(check_disk(pins, {state, cache}));
   out.push_back(check_memory(pins, read_text_file("/proc/meminfo")));
   out.push_back(check_cpu_features(read_text_file("/proc/cpuinfo")));

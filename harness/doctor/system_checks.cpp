@@ -3,11 +3,13 @@
 
 #include <fmt/format.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -83,15 +85,28 @@ CheckResult check_blas(const std::string& blas) {
   return make("blas", Status::warn, blas + " (reference BLAS: training is 2-8x slower)", expected, fix);
 }
 
-CheckResult check_writable(const std::string& what, const fs::path& dir, const std::string& env_var) {
+CheckResult check_writable(const std::string& what, const fs::path& dir, const std::string& env_var, bool private_dir) {
   const std::string name = what + " folder";
-  const std::string expected = "a folder this user can write";
+  const std::string expected = private_dir ? "a folder only this user can enter and write" : "a folder this user can write";
   const std::string fix = "make " + dir.string() + " a writable folder (mkdir -p, chown " + std::to_string(getuid()) +
-                          "), or point " + env_var + " at one";
+                          (private_dir ? ", chmod 700" : "") + "), or point " + env_var + " at one";
   std::error_code ec;
-  fs::create_directories(dir, ec);
+  if (private_dir && !fs::exists(dir, ec)) {
+    fs::create_directories(dir.parent_path(), ec);
+    if (!ec && ::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) ec.assign(errno, std::generic_category());
+  } else {
+    fs::create_directories(dir, ec);
+  }
   if (ec) return make(name, Status::fail, dir.string() + ": cannot create it: " + ec.message(), expected, fix);
   if (!fs::is_directory(dir, ec)) return make(name, Status::fail, dir.string() + " is not a folder", expected, fix);
+  if (private_dir) {
+    const auto perms = fs::status(dir, ec).permissions();
+    if ((perms & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none)
+      return make(name, Status::fail,
+                  fmt::format("{} can be entered by other users (mode {:o}): torchexamd refuses it", dir.string(),
+                              static_cast<unsigned>(perms) & 0777),
+                  expected, "chmod 700 " + dir.string() + ", or point " + env_var + " elsewhere");
+  }
   const fs::path probe = dir / fmt::format(".torchexam-doctor-{}", getpid());
   {
     std::ofstream out(probe, std::ios::binary | std::ios::trunc);

@@ -210,6 +210,22 @@ TEST_SUITE("doctor") {
     fs::remove_all(root);
   }
 
+  TEST_CASE("the socket's folder is created private, and one others may enter fails") {
+    // torchexamd refuses a socket folder others can enter: the doctor must not
+    // make one (it runs before the first `torchexam start`), and says so of one.
+    const fs::path root = test::temp_dir("doctor-runtime");
+    CHECK(check_writable("runtime", root / "run" / "torchexam", "TORCHEXAM_SOCKET", true).status == Status::ok);
+    CHECK((fs::status(root / "run" / "torchexam").permissions() & fs::perms::all) == fs::perms::owner_all);
+    fs::create_directories(root / "open");
+    fs::permissions(root / "open", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                       fs::perms::others_read | fs::perms::others_exec);
+    const CheckResult r = check_writable("runtime", root / "open", "TORCHEXAM_SOCKET", true);
+    CHECK(r.status == Status::fail);
+    CHECK(contains(r.found, "can be entered by other users (mode 755)"));
+    CHECK(contains(r.fix, "chmod 700 " + (root / "open").string()));
+    fs::remove_all(root);
+  }
+
   TEST_CASE("a sandbox layer reported missing fails against a floor that requires it") {
     test::ScopedEnv disable("TORCHEXAM_SANDBOX_DISABLE", "seccomp,landlock");
     config::Pins pins;
