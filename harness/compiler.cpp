@@ -302,7 +302,7 @@ ProcessSpec Compiler::sandboxed(const fs::path& workdir, const std::vector<fs::p
                                 const std::vector<std::string>& compiler_args) const {
   ProcessSpec spec;
   spec.exe = paths::sandbox();
-  spec.args = {"--workdir", workdir.string(), "--expose", build_config::kSdkIncludeDir};
+  spec.args = {"--workdir", workdir.string(), "--expose", paths::sdk_include_dir().string()};
   for (const auto& p : readable) spec.args.insert(spec.args.end(), {"--expose", p.string()});
   spec.args.push_back("--");
   spec.args.push_back(build_config::kCxx);
@@ -328,7 +328,7 @@ std::vector<std::string> Compiler::compile_flags() const {
   f.insert(f.end(), {"-fPIC", "-Wall"});
   f.insert(f.end(), std::begin(kHarnessOnlyFlags), std::end(kHarnessOnlyFlags));
   for (const auto& flag : split_list(build_config::kTorchCxxFlags, ' ')) f.push_back(flag);
-  f.push_back("-I" + std::string(build_config::kSdkIncludeDir));
+  f.push_back("-I" + paths::sdk_include_dir().string());
   for (const auto& dir : split_list(build_config::kTorchIncludeDirs, ';')) {
     // The compiler's own system folders must keep their place in the search
     // order, or #include_next in the C++ library breaks.
@@ -342,7 +342,7 @@ std::vector<std::string> Compiler::compile_flags() const {
 fs::path Compiler::ensure_pch() {
   const auto flags = compile_flags();
   Sha256 h;
-  h.field(compiler_id_).field(read_file(fs::path(build_config::kSdkIncludeDir) / "torchexam" / "solution.h"));
+  h.field(compiler_id_).field(read_file(paths::sdk_include_dir() / "torchexam" / "solution.h"));
   for (const auto& f : flags) h.field(f);
   const fs::path dir = o_.cache_dir / "pch" / h.hex().substr(0, 32);
   const fs::path header = dir / "torchexam_pch.h";

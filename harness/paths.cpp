@@ -1,5 +1,7 @@
 #include "paths.hpp"
 
+#include "build_config.hpp"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,40 +29,58 @@ fs::path home_based(const char* xdg, const char* fallback, const char* tmp_name)
   return fs::temp_directory_path() / tmp_name;
 }
 
-}  // namespace
-
-fs::path executable_dir() { return fs::read_symlink("/proc/self/exe").parent_path(); }
-
-namespace {
-// An executable installed beside this one, or where `variable` points.
-fs::path sibling_tool(const char* name, const char* variable) {
-  if (auto v = env(variable); !v.empty()) {
-    if (!fs::exists(v)) throw std::runtime_error(std::string(variable) + " points to " + v + ", which does not exist");
-    return v;
-  }
-  fs::path p = executable_dir() / name;
-  if (!fs::exists(p))
-    throw std::runtime_error(std::string(name) + " not found at " + p.string() + "; build it (cmake --build build) or set " +
-                             variable);
-  return p;
-}
-}  // namespace
-
-fs::path runner() { return sibling_tool("torchexam-runner", "TORCHEXAM_RUNNER"); }
-
-fs::path sandbox() { return sibling_tool("torchexam-sandbox", "TORCHEXAM_SANDBOX"); }
-
-fs::path plugin(const std::string& name) {
+// The non-empty entries of a ':'-separated variable.
+std::vector<fs::path> path_list(const char* variable) {
   std::vector<fs::path> dirs;
-  std::string list = env("TORCHEXAM_PLUGIN_PATH");
+  const std::string list = env(variable);
   for (size_t start = 0; !list.empty() && start <= list.size();) {
-    size_t colon = list.find(':', start);
+    const size_t colon = list.find(':', start);
     std::string d = list.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
     if (!d.empty()) dirs.emplace_back(d);
     if (colon == std::string::npos) break;
     start = colon + 1;
   }
-  dirs.push_back(executable_dir().parent_path() / "lib" / "torchexam" / "plugins");
+  return dirs;
+}
+
+// An installed folder, from its path relative to bin/ (build_config.hpp).
+fs::path installed(const char* relative_to_bin) { return (executable_dir() / relative_to_bin).lexically_normal(); }
+
+}  // namespace
+
+fs::path executable_dir() { return fs::read_symlink("/proc/self/exe").parent_path(); }
+
+bool in_build_tree() {
+  std::error_code ec;
+  return fs::equivalent(executable_dir(), fs::path(build_config::kBinaryDir) / "bin", ec);
+}
+
+fs::path helper_dir() { return in_build_tree() ? executable_dir() : installed(build_config::kBinToLibexec); }
+
+namespace {
+// A helper executable: where `variable` points, else in helper_dir().
+fs::path helper_tool(const char* name, const char* variable) {
+  if (auto v = env(variable); !v.empty()) {
+    if (!fs::exists(v)) throw std::runtime_error(std::string(variable) + " points to " + v + ", which does not exist");
+    return v;
+  }
+  const fs::path p = helper_dir() / name;
+  if (!fs::exists(p))
+    throw std::runtime_error(std::string(name) + " not found at " + p.string() + "; " +
+                             (in_build_tree() ? "build it (cmake --build build)" : "reinstall (cmake --install build)") +
+                             " or set " + variable);
+  return p;
+}
+}  // namespace
+
+fs::path runner() { return helper_tool("torchexam-runner", "TORCHEXAM_RUNNER"); }
+
+fs::path sandbox() { return helper_tool("torchexam-sandbox", "TORCHEXAM_SANDBOX"); }
+
+fs::path plugin(const std::string& name) {
+  std::vector<fs::path> dirs = path_list("TORCHEXAM_PLUGIN_PATH");
+  dirs.push_back(in_build_tree() ? fs::path(build_config::kBinaryDir) / "lib" / "torchexam" / "plugins"
+                                 : installed(build_config::kBinToPlugins));
   const std::string file = "libtorchexam-task-" + name + ".so";
   std::string tried;
   for (const auto& d : dirs) {
@@ -68,6 +88,29 @@ fs::path plugin(const std::string& name) {
     tried += "\n  " + (d / file).string();
   }
   throw std::runtime_error("no task plugin named '" + name + "'; looked for:" + tried);
+}
+
+fs::path sdk_include_dir() {
+  if (auto v = env("TORCHEXAM_SDK_INCLUDE_DIR"); !v.empty()) return v;
+  return in_build_tree() ? fs::path(build_config::kSdkIncludeDir) : installed(build_config::kBinToInclude);
+}
+
+fs::path environment_dir(const std::string& folder_or_name) {
+  const fs::path given(folder_or_name);
+  std::error_code ec;
+  const bool is_name = !folder_or_name.empty() && folder_or_name.find('/') == std::string::npos &&
+                       folder_or_name != "." && folder_or_name != "..";
+  if (!is_name || fs::exists(given / "environment.yaml", ec)) return given;
+  std::vector<fs::path> dirs = path_list("TORCHEXAM_ENVIRONMENT_PATH");
+  dirs.push_back(in_build_tree() ? fs::path(build_config::kSourceDir) / "environments"
+                                 : installed(build_config::kBinToEnvironments));
+  std::string tried;
+  for (const auto& d : dirs) {
+    if (fs::exists(d / folder_or_name / "environment.yaml", ec)) return d / folder_or_name;
+    tried += "\n  " + (d / folder_or_name).string();
+  }
+  throw std::runtime_error("no exam environment '" + folder_or_name + "': no " + folder_or_name +
+                           "/environment.yaml here, and none in:" + tried);
 }
 
 fs::path cache_dir() {

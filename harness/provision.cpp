@@ -2,6 +2,7 @@
 
 #include "build_config.hpp"
 #include "compiler.hpp"
+#include "paths.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -46,7 +47,7 @@ add_library(solution MODULE solution.cpp)
 target_include_directories(solution PRIVATE "{1}")
 target_link_libraries(solution PRIVATE ${{TORCH_LIBRARIES}})
 )",
-                     task, build_config::kSdkIncludeDir, standard, version, gnu ? "ON" : "OFF");
+                     task, paths::sdk_include_dir().string(), standard, version, gnu ? "ON" : "OFF");
 }
 
 std::string compile_commands(const fs::path& dir, const std::vector<std::string>& flags) {

@@ -14,6 +14,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <thread>
@@ -51,6 +52,34 @@ const json::array& array(const json::value& v, const char* key) {
 }
 
 void print_json(const json::value& v) { std::cout << json::serialize(v) << std::endl; }
+
+// `word` as one shell word: as it is when it needs no quotes, else in '...'.
+std::string shell_word(const std::string& word) {
+  const bool plain = !word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                             "0123456789_./+-:@%,=") == std::string::npos;
+  if (plain) return word;
+  std::string out = "'";
+  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// How a hint names this program so that it can be typed as printed:
+// "torchexam" when that name on PATH is this executable, else its full path.
+std::string self_command() {
+  const fs::path self = fs::read_symlink("/proc/self/exe");
+  const char* path = std::getenv("PATH");
+  std::string list = path ? path : "";
+  for (size_t start = 0; start <= list.size();) {
+    size_t colon = list.find(':', start);
+    if (colon == std::string::npos) colon = list.size();
+    const fs::path candidate = fs::path(list.substr(start, colon - start)) / "torchexam";
+    std::error_code ec;
+    if (colon > start && ::access(candidate.c_str(), X_OK) == 0)
+      return fs::equivalent(candidate, self, ec) ? "torchexam" : shell_word(self.string());
+    start = colon + 1;
+  }
+  return shell_word(self.string());
+}
 
 void print_status(const json::value& st) {
   constexpr size_t kShown = 5;  // diagnostics per task; --json has them all
@@ -195,7 +224,7 @@ ExamCommands::ExamCommands(CLI::App& app) {
     return c;
   };
   start_ = common(app.add_subcommand("start", "start an exam session: lay out the workspace, start the clock"), false);
-  start_->add_option("ENV_DIR", o_.environment, "exam environment folder")->required();
+  start_->add_option("ENV_DIR", o_.environment, "exam environment folder, or the name of an installed one")->required();
   start_->add_option("--workspace", o_.workspace, "folder to lay the tasks out in")->required();
   start_->add_option("--mode", o_.mode, "practice (may pause) or exam")
       ->check(CLI::IsMember({"practice", "exam"}))
@@ -264,7 +293,14 @@ std::optional<int> ExamCommands::run() {
   if (!o_.session.empty()) where = {{"session", o_.session}};
   try {
     if (cmd == start_) {
-      json::object p{{"environment", fs::absolute(o_.environment).string()},
+      fs::path environment;
+      try {
+        environment = paths::environment_dir(o_.environment);
+      } catch (const std::runtime_error& e) {
+        fmt::print(stderr, "torchexam: {}\n", e.what());
+        return 2;
+      }
+      json::object p{{"environment", fs::absolute(environment).string()},
                      {"workspace", fs::absolute(o_.workspace).string()},
                      {"mode", o_.mode},
                      {"overwrite", o_.overwrite}};
@@ -279,7 +315,10 @@ std::optional<int> ExamCommands::run() {
         for (const auto& c : array(st, "checks"))  // practice mode starts despite these
           fmt::print(stderr, "{}: {}: {}; expected {}; fix: {}\n", text(c, "status") == "fail" ? "warning" : "note",
                      text(c, "name"), text(c, "found"), text(c, "expected"), text(c, "fix"));
-        fmt::print("edit each task's solution.cpp, then: torchexam submit TASK --wait\n");
+        // Submitting finds the session by the folder it runs in (or the only open one).
+        fmt::print("edit each task's solution.cpp, then submit it from the workspace:\n  cd {} && {} submit TASK --wait\n",
+                   shell_word(text(st, "workspace").empty() ? fs::absolute(o_.workspace).string() : text(st, "workspace")),
+                   self_command());
       }
     } else if (cmd == status_ || cmd == stop_ || cmd == pause_ || cmd == resume_) {
       const char* m = cmd == status_ ? method::exam_status

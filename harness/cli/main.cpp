@@ -1,5 +1,8 @@
 // torchexam — the command-line client.
 //
+// ENV_DIR is an environment's folder or, for an installed one, its name
+// (`practice`; paths::environment_dir).
+//
 //   torchexam grade ENV_DIR TASK SOURCE [--json] [--threads N] [--limit N] [--budget S] [--local]
 //                   [--option KEY=VALUE]...
 //   torchexam prepare ENV_DIR
@@ -158,7 +161,7 @@ int main(int argc, char** argv) {
   long long limit = 0;
   double budget = 0;
   auto* grade_cmd = app.add_subcommand("grade", "build, train, evaluate and score one solution in the foreground");
-  grade_cmd->add_option("ENV_DIR", env_dir, "exam environment folder (holds environment.yaml)")->required();
+  grade_cmd->add_option("ENV_DIR", env_dir, "exam environment: its folder (holds environment.yaml) or the name of an installed one")->required();
   grade_cmd->add_option("TASK", task_id, "task id, e.g. fashion_mnist")->required();
   grade_cmd->add_option("SOURCE", source, "solution.cpp, or a TorchScript model (.pt) to evaluate as is")
       ->required()
@@ -177,11 +180,11 @@ int main(int argc, char** argv) {
                         "task plugin option KEY=VALUE over the task's own (e.g. data_dir=DIR); repeatable");
 
   auto* prepare_cmd = app.add_subcommand("prepare", "build the precompiled LibTorch header for an environment");
-  prepare_cmd->add_option("ENV_DIR", env_dir, "exam environment folder")->required();
+  prepare_cmd->add_option("ENV_DIR", env_dir, "exam environment folder or name")->required();
 
   bool check_only = false;
   auto* data_cmd = app.add_subcommand("data", "install the environment's data sets from package files, verified by sha256");
-  data_cmd->add_option("ENV_DIR", env_dir, "exam environment folder")->required();
+  data_cmd->add_option("ENV_DIR", env_dir, "exam environment folder or name")->required();
   data_cmd->add_flag("--check", check_only, "only verify what is installed (exit 1 if anything is missing or wrong)");
   data_cmd->add_flag("--json", as_json, "print the status as JSON");
 
@@ -189,7 +192,7 @@ int main(int argc, char** argv) {
   double forecast_s = 5;
   auto* doctor_cmd =
       app.add_subcommand("doctor", "check this machine against an environment's pins, and forecast training times");
-  doctor_cmd->add_option("ENV_DIR", env_dir, "exam environment folder (without it: the machine checks only)");
+  doctor_cmd->add_option("ENV_DIR", env_dir, "exam environment folder or name (without it: the machine checks only)");
   doctor_cmd->add_flag("--json", as_json, "print one JSON object: {environment, ok, checks, forecasts}");
   doctor_cmd->add_flag("--no-forecast", no_forecast, "skip the training-time forecast (about 5 s per task)");
   doctor_cmd->add_option("--forecast-seconds", forecast_s, "seconds of reference training measured per task")
@@ -228,9 +231,12 @@ int main(int argc, char** argv) {
   config::Environment env;
   if (doctor_cmd->parsed() && env_dir.empty()) return run_doctor(env, false, false, forecast_s, as_json);
   try {
-    env = config::load_environment(env_dir);
+    env = config::load_environment(paths::environment_dir(env_dir));
   } catch (const config::ConfigError& e) {
     fmt::print(stderr, "torchexam: the exam environment has errors:\n{}\n", e.what());
+    return 2;
+  } catch (const std::runtime_error& e) {  // a name found in no environments folder
+    fmt::print(stderr, "torchexam: {}\n", e.what());
     return 2;
   }
 

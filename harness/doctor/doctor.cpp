@@ -14,7 +14,7 @@ namespace json = boost::json;
 
 fs::path torch_probe_path() {
   if (const char* v = std::getenv("TORCHEXAM_TORCH_PROBE"); v && *v) return v;
-  return paths::executable_dir() / "torchexam-torch-probe";
+  return paths::helper_dir() / "torchexam-torch-probe";
 }
 
 std::vector<CheckResult> verify(const config::Environment& env, const VerifyOptions& o) {

@@ -27,7 +27,7 @@ struct VerifyOptions {
 
 std::vector<CheckResult> verify(const config::Environment& env, const VerifyOptions& o = {});
 
-// torchexam-torch-probe: $TORCHEXAM_TORCH_PROBE, else next to this executable.
+// torchexam-torch-probe: $TORCHEXAM_TORCH_PROBE, else in paths::helper_dir().
 std::filesystem::path torch_probe_path();
 
 // {"environment", "ok", "checks": [...], "forecasts": [...]}
