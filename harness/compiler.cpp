@@ -299,10 +299,11 @@ std::vector<Diagnostic> parse_gcc_diagnostics(const std::string& output, const s
 // system's headers and libraries, the SDK, the PCH and `readable`, writes
 // only `workdir`; /etc/shadow and the hidden labels do not exist for it.
 ProcessSpec Compiler::sandboxed(const fs::path& workdir, const std::vector<fs::path>& readable,
-                                const std::vector<std::string>& compiler_args) const {
+                                const std::vector<std::string>& compiler_args, uint64_t memory_bytes) const {
   ProcessSpec spec;
   spec.exe = paths::sandbox();
   spec.args = {"--workdir", workdir.string(), "--expose", paths::sdk_include_dir().string()};
+  if (memory_bytes) spec.args.insert(spec.args.end(), {"--memory-bytes", std::to_string(memory_bytes)});
   for (const auto& p : readable) spec.args.insert(spec.args.end(), {"--expose", p.string()});
   spec.args.push_back("--");
   spec.args.push_back(build_config::kCxx);
@@ -355,10 +356,12 @@ fs::path Compiler::ensure_pch() {
   write_text(header, "// Precompiled by TorchExam.\n#include <torchexam/solution.h>\n");
   const fs::path tmp = temp_beside(gch);
   const fs::path log = dir / "pch.log";
-  ProcessSpec spec;
-  spec.exe = build_config::kCxx;
-  spec.args = flags;
-  spec.args.insert(spec.args.end(), {"-x", "c++-header", header.string(), "-o", tmp.string()});
+  // Trusted input, but built in the sandbox too: the compiler's whole tree
+  // then dies with the daemon (exec_main.cpp), and a PCH build takes more
+  // memory than a candidate's.
+  std::vector<std::string> args = flags;
+  args.insert(args.end(), {"-x", "c++-header", header.string(), "-o", tmp.string()});
+  ProcessSpec spec = sandboxed(dir, {}, args, kPchMemoryBytes);
   spec.stderr_file = log;
   spec.wall_timeout_s = std::max(o_.timeout_s, 300.0);
   auto r = run_process(spec, [](std::string_view) {});

@@ -89,8 +89,11 @@ class Compiler {
   std::vector<std::string> compile_flags() const;
 
  private:
+  // torchexam-sandbox around the compiler; memory_bytes 0: the sandbox's default (2 GiB).
   ProcessSpec sandboxed(const std::filesystem::path& workdir, const std::vector<std::filesystem::path>& readable,
-                        const std::vector<std::string>& compiler_args) const;
+                        const std::vector<std::string>& compiler_args, uint64_t memory_bytes = 0) const;
+  // The precompiled LibTorch header's build peaks near 1.5 GB.
+  static constexpr uint64_t kPchMemoryBytes = uint64_t{6} << 30;
   CompilerOptions o_;
   std::string compiler_id_;
   std::string sdk_id_;

@@ -279,6 +279,20 @@ const char* to_string(Pins::Cuda c) {
 
 const char* to_string(Grading::Backend b) { return b == Grading::Backend::slurm ? "slurm" : "local"; }
 
+std::string Environment::unknown_task(std::string_view id, std::string_view where) const {
+  std::vector<std::string> ids;
+  for (const auto& t : tasks) ids.push_back(t.id);
+  std::string guess = closest_match(id, ids);
+  if (guess.empty() && !id.empty()) {  // a part of one name: "fashion" for fashion_mnist
+    std::vector<std::string> with;
+    for (const auto& t : ids)
+      if (t.find(id) != std::string::npos) with.push_back(t);
+    if (with.size() == 1) guess = with.front();
+  }
+  return "no task '" + std::string(id) + "' in " + std::string(where) +
+         (guess.empty() ? "" : "; did you mean '" + guess + "'?") + " (tasks: " + join(ids, ", ") + ")";
+}
+
 const TaskConfig* Environment::find_task(std::string_view id) const {
   for (const TaskConfig& task : tasks) {
     if (task.id == id) return &task;

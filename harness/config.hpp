@@ -212,6 +212,8 @@ struct Environment {
   Grading grading;
 
   const TaskConfig* find_task(std::string_view id) const;
+  // "no task 'fashion' in WHERE; did you mean 'fashion_mnist'? (tasks: ...)"
+  std::string unknown_task(std::string_view id, std::string_view where) const;
   const DataSet* find_data(std::string_view name) const;
 };
 

@@ -220,9 +220,7 @@ struct ExamService::Impl {
 
   const config::TaskConfig& task_of(const Session& s, const std::string& task) const {
     if (const auto* t = s.env.find_task(task)) return *t;
-    std::string ids;
-    for (const auto& t : s.env.tasks) ids += (ids.empty() ? "" : ", ") + t.id;
-    throw ServiceError(Kind::not_found, "no task '" + task + "' in this exam (tasks: " + ids + ")");
+    throw ServiceError(Kind::not_found, s.env.unknown_task(task, "this exam"));
   }
 
   void save(Session& s) {

@@ -1,5 +1,7 @@
 #include "grade_json.hpp"
 
+#include "text.hpp"
+
 #include <cmath>
 
 namespace torchexam {
@@ -8,30 +10,31 @@ namespace json = boost::json;
 json::array to_json(const std::vector<Diagnostic>& diagnostics) {
   json::array out;
   for (const auto& d : diagnostics)
-    out.push_back({{"severity", d.severity}, {"file", d.file}, {"line", d.line}, {"column", d.column},
-                   {"message", d.message}});
+    out.push_back({{"severity", d.severity}, {"file", to_valid_utf8(d.file)}, {"line", d.line}, {"column", d.column},
+                   {"message", to_valid_utf8(d.message)}});
   return out;
 }
 
 json::object to_json(const GradeResult& r) {
   json::array log, layers, notes;
-  for (const auto& l : r.log) log.push_back(json::value(l));
+  // Every string as valid UTF-8: they hold what a job or a compiler said.
+  for (const auto& l : r.log) log.push_back(json::value(to_valid_utf8(l)));
   for (const auto& l : r.sandbox_layers) layers.push_back(json::value(l));
   for (const auto& n : r.sandbox_notes) notes.push_back(json::value(n));
   json::array output;
   for (const auto& o : r.output)
-    output.push_back({{"phase", o.phase}, {"path", o.path.string()}, {"bytes", o.bytes}});
+    output.push_back({{"phase", o.phase}, {"path", to_valid_utf8(o.path.string())}, {"bytes", o.bytes}});
   return {
       {"verdict", to_string(r.verdict)},
       {"score", r.score},
       {"metric_name", r.metric_name},
       {"metric", r.metric && std::isfinite(*r.metric) ? json::value(*r.metric) : json::value(nullptr)},
-      {"message", r.message},
-      {"detail", r.detail},
+      {"message", to_valid_utf8(r.message)},
+      {"detail", to_valid_utf8(r.detail)},
       {"diagnostics", to_json(r.diagnostics)},
       {"build_cached", r.build_cached},
       {"stage_cached", r.stage_cached},
-      {"job_dir", r.job_dir.string()},
+      {"job_dir", to_valid_utf8(r.job_dir.string())},
       {"backend", r.backend},
       {"train_cpu_s", r.train_cpu_s},
       {"train_max_rss_kb", r.train_max_rss_kb},

@@ -10,12 +10,18 @@
 //
 // Exits with the command's exit status (128 + signal when it was killed);
 // 125 when the sandbox itself could not be set up (the reason on stderr).
+// The command dies with this process (a parent-death signal, armed again
+// after the uid change clears it), and this process with whoever started it
+// (the harness's process launcher arms its own): a daemon killed with -9
+// leaves no compiler behind.
 #include "cgroup.hpp"
 #include "layers.hpp"
 #include "policy.hpp"
 
 #include <CLI/CLI.hpp>
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -58,12 +64,21 @@ int main(int argc, char** argv) {
   auto group = JobCgroup::create("torchexam-job-" + std::to_string(getpid()), {memory_bytes, max_pids}, notes);
   const bool pid_ns = !disabled_by_environment("pid_namespace") && unshare(CLONE_NEWPID) == 0;
   const pid_t parent = getpid();
+  // The child learns whether this process died before its parent-death
+  // signal was (re-)armed from a pipe whose only writer is this process:
+  // inside the PID namespace getppid() says nothing.
+  int life[2];
+  if (pipe2(life, O_CLOEXEC) != 0) {
+    std::fprintf(stderr, "torchexam-sandbox: pipe: %s\n", std::strerror(errno));
+    return 125;
+  }
   pid_t child = fork();
   if (child < 0) {
     std::fprintf(stderr, "torchexam-sandbox: fork: %s\n", std::strerror(errno));
     return 125;
   }
   if (child > 0) {
+    close(life[0]);
     int status = 0;
     while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
@@ -71,6 +86,7 @@ int main(int argc, char** argv) {
     if (group->oom_killed()) std::fprintf(stderr, "torchexam-sandbox: the command exceeded its memory limit\n");
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
+  close(life[1]);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (!pid_ns && getppid() != parent) _exit(125);
   if (auto why = group->join(0); !why.empty()) std::fprintf(stderr, "torchexam-sandbox: %s\n", why.c_str());
@@ -93,6 +109,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "torchexam-sandbox: %s\n", layers.error->message().c_str());
     _exit(125);
   }
+  // The layers changed the uid, which clears the parent-death signal: arm it
+  // again, so the command (PID 1 of its namespace: its whole tree with it)
+  // dies with this process, and this process dies with the harness.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  pollfd gone{life[0], POLLIN, 0};
+  if (poll(&gone, 1, 0) != 0) _exit(125);  // hang-up: the parent died before the signal was armed
   std::vector<char*> args;
   for (auto& a : command) args.push_back(a.data());
   args.push_back(nullptr);

@@ -147,6 +147,7 @@ events::Progress progress_of(const json::value& n) {
   p.samples_per_s = number(n, "samples_per_s");
   p.eta_s = number(n, "eta_s", -1);
   p.budget_left_s = number(n, "budget_left_s");
+  p.elapsed_s = number(n, "elapsed_s");
   if (const auto* m = n.as_object().if_contains("metrics"); m && m->is_object())
     for (const auto& [k, v] : m->get_object())
       if (v.is_double()) p.metrics[std::string(k)] = v.get_double();

@@ -117,7 +117,9 @@ int run_doctor(const config::Environment& env, bool has_env, bool forecast, doub
     for (const auto& c : checks) fmt::print("{}\n", doctor::to_line(c));
   std::vector<doctor::Forecast> forecasts;
   if (forecast && has_env && doctor::passed(checks)) {
-    if (!as_json) fmt::print("training-time forecast (about {:.0f} s of training per task):\n", forecast_s);
+    if (!as_json)
+      fmt::print("training-time forecast (about {:.0f} s of training per task; the exam lasts {}):\n", forecast_s,
+                 cli::format_duration(env.duration_s));
     doctor::ForecastOptions fo;
     fo.measure_s = forecast_s;
     fo.cache_dir = paths::cache_dir();
@@ -257,9 +259,7 @@ int main(int argc, char** argv) {
 
   const config::TaskConfig* task = env.find_task(task_id);
   if (!task) {
-    std::string ids;
-    for (const auto& t : env.tasks) ids += (ids.empty() ? "" : ", ") + t.id;
-    fmt::print(stderr, "torchexam: no task '{}' in {} (tasks: {})\n", task_id, env_dir, ids);
+    fmt::print(stderr, "torchexam: {}\n", env.unknown_task(task_id, env_dir));
     return 2;
   }
 

@@ -1,11 +1,19 @@
-// progress.hpp — the live progress line on stderr: rewritten in place on a
-// terminal, one line per epoch otherwise (logs, CI). Used by `grade` (as a
-// GradeObserver) and by `submit --wait` (fed from the daemon's notifications).
+// progress.hpp — training progress on stderr. Used by `grade` (as a
+// GradeObserver) and by `submit --wait` / `follow` (fed from the daemon's
+// notifications).
+//
+// On a terminal: one live line rewritten in place (epoch, batch, loss,
+// samples/s, ETA, elapsed of the budget); an epoch's line stays on screen
+// only when the metrics the solution reports (ctx.metric) changed, and the
+// last one always does. Elsewhere (logs, CI): a line at most every
+// kQuietSeconds, an epoch whose metrics changed, and the last epoch.
 #pragma once
 
 #include "events.hpp"
 #include "grader.hpp"
 
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,16 +24,28 @@ std::string format_duration(double seconds);
 
 class ProgressLine {
  public:
+  static constexpr double kQuietSeconds = 5;
+
+  // `tty`: whether stderr is a terminal (by default, ask isatty).
   ProgressLine();
+  explicit ProgressLine(bool tty);
   ~ProgressLine();
   void stage(std::string_view name);
   void progress(const events::Progress& p, std::string_view suffix = {});
   void log(std::string_view message);
 
+  // The text of one progress line (no newline), e.g.
+  // "  epoch 3/20  batch 50/469  loss 0.4123  3512 samples/s  ETA 1m04s  0m21s of 3m00s".
+  static std::string format(const events::Progress& p);
+
  private:
-  void end_line();
+  void end_line();  // the live line stays as it is, the next output starts below
+  void flush_held();
   bool tty_;
   bool open_ = false;
+  double last_print_ = -1e300;  // steady seconds of the last line printed (not a terminal)
+  std::map<std::string, double> last_metrics_;
+  std::optional<std::string> held_;  // an epoch line not printed yet (not a terminal)
 };
 
 class ProgressPrinter final : public GradeObserver {

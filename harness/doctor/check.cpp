@@ -1,6 +1,7 @@
 #include "check.hpp"
 
 #include <algorithm>
+#include <string_view>
 
 namespace torchexam::doctor {
 
@@ -8,6 +9,8 @@ const char* to_string(Status s) {
   switch (s) {
     case Status::ok:
       return "ok";
+    case Status::info:
+      return "info";
     case Status::warn:
       return "warn";
     case Status::fail:
@@ -22,7 +25,8 @@ bool passed(const std::vector<CheckResult>& results) {
 
 std::string to_line(const CheckResult& r) {
   std::string line =
-      std::string(to_string(r.status)) + (r.status == Status::ok ? "    " : "  ") + r.name + ": " + r.found;
+      std::string(to_string(r.status)) + std::string(6 - std::string_view(to_string(r.status)).size(), ' ') + r.name +
+      ": " + r.found;
   if (!r.expected.empty()) line += "; expected " + r.expected;
   if (!r.fix.empty()) line += "; fix: " + r.fix;
   return line;

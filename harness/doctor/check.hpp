@@ -5,7 +5,8 @@
 // says what it found, what the environment expects, and, when it is not ok,
 // the exact command or step that fixes it. `fail` means a required check
 // failed (doctor exits 1; an exam-mode start is refused); `warn` is advice
-// (slower training, a daemon that will start on demand).
+// (slower training); `info` is a fact that needs nothing (a daemon that will
+// start on demand).
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -15,7 +16,7 @@
 
 namespace torchexam::doctor {
 
-enum class Status { ok, warn, fail };
+enum class Status { ok, info, warn, fail };
 const char* to_string(Status s);
 
 struct CheckResult {

@@ -63,7 +63,14 @@ json::value report_json(const config::Environment& env, const std::vector<CheckR
                         const std::vector<Forecast>& forecasts) {
   json::array c, f;
   for (const auto& r : checks) c.push_back(to_json(r));
-  for (const auto& x : forecasts) f.push_back(to_json(x));
+  for (const auto& x : forecasts) {  // each with its verdict, like every check
+    json::value v = to_json(x);
+    const CheckResult verdict = check_forecast(x);
+    v.as_object()["status"] = to_string(verdict.status);
+    v.as_object()["found"] = verdict.found;
+    v.as_object()["fix"] = verdict.fix;
+    f.push_back(std::move(v));
+  }
   return json::object{
       {"environment", env.dir.string()}, {"ok", passed(checks)}, {"checks", std::move(c)}, {"forecasts", std::move(f)}};
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -75,6 +76,21 @@ std::string failure(const RunnerOutcome& out) {
 
 }  // namespace
 
+MachineSample sample_machine() {
+  MachineSample m;
+  std::ifstream load("/proc/loadavg");
+  load >> m.load1;
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  stat >> cpu;
+  unsigned long long v = 0;
+  for (int i = 0; i < 10 && stat >> v; ++i) {  // user nice system idle iowait irq softirq steal guest guest_nice
+    if (i < 8) m.total += v;
+    if (i == 7) m.steal = v;
+  }
+  return m;
+}
+
 Forecast forecast_task(const config::Environment& env, const config::TaskConfig& task, const ForecastOptions& o) {
   Forecast f;
   f.task = task.id;
@@ -82,6 +98,14 @@ Forecast forecast_task(const config::Environment& env, const config::TaskConfig&
   f.exam_s = env.duration_s;
   f.threads = task.threads > 0 ? task.threads : env.threads;
   f.measured_at_ms = now_ms();
+  f.cpus = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  const MachineSample before = sample_machine();
+  f.load_before = before.load1;
+  const auto note_steal = [&] {
+    const MachineSample after = sample_machine();
+    if (after.total > before.total)
+      f.steal = static_cast<double>(after.steal - before.steal) / static_cast<double>(after.total - before.total);
+  };
   if (task.reference.empty()) {
     f.error = "the task has no reference solution (reference: in task.yaml)";
     return f;
@@ -131,6 +155,7 @@ Forecast forecast_task(const config::Environment& env, const config::TaskConfig&
       last = *p;
       if (p->elapsed_s >= o.measure_s && p->eta_s >= 0) enough = true;
     });
+    note_steal();
     fs::remove_all(work, ec);
     if (!last) {
       f.error = out.cancelled ? "no progress was reported" : failure(out);
@@ -170,9 +195,10 @@ CheckResult check_forecast(const Forecast& f) {
   r.found = describe(f).substr(("task " + f.task + ": ").size());  // the check's name says the task
   if (f.reference_s > f.budget_s) {
     r.status = Status::warn;
-    r.fix =
-        "this machine is slower than the task was calibrated for: the reference would stop early; close other "
-        "programs, check the blas and cpu lines, or raise time_budget";
+    r.fix = f.busy() ? "measure again when the machine is idle: torchexam doctor ENV (other work was running, so "
+                       "this forecast is pessimistic)"
+                     : "this machine is slower than the task was calibrated for: the reference would stop early; "
+                       "close other programs, check the blas and cpu lines, or raise time_budget";
   }
   return r;
 }
@@ -184,7 +210,9 @@ std::string describe(const Forecast& f) {
                   f.samples_per_s, f.threads, seconds_text(f.reference_s), seconds_text(f.budget_s));
   if (f.finished) s += " (it finished within the measurement)";
   if (f.reference_s > f.budget_s) s += " (over budget: it would stop early)";
-  s += fmt::format("; the exam lasts {}", seconds_text(f.exam_s));
+  if (f.busy())
+    s += fmt::format("; the machine was busy while measuring (load {:.1f} on {} CPU{}{})", f.load_before, f.cpus,
+                     f.cpus == 1 ? "" : "s", f.steal > 0.005 ? fmt::format(", {:.0f}% stolen", 100 * f.steal) : "");
   return s;
 }
 

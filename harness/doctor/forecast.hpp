@@ -41,7 +41,22 @@ struct Forecast {
   int threads = 0;
   int64_t measured_at_ms = 0;  // Unix time
   std::string error;           // why there is no forecast ("" when there is)
+  // How busy the machine was: the 1-minute load average when the
+  // measurement began (before our own runner), and the share of CPU time
+  // stolen by the hypervisor during it. busy() says whether the figure is
+  // pessimistic.
+  double load_before = 0;
+  double steal = 0;  // 0..1
+  int cpus = 0;
+  bool busy() const { return cpus > 0 && (load_before > 0.75 * cpus || steal > 0.05); }
 };
+
+// What the machine is doing now, for a forecast's load fields.
+struct MachineSample {
+  double load1 = 0;
+  unsigned long long total = 0, steal = 0;  // /proc/stat's cpu line, in ticks
+};
+MachineSample sample_machine();
 
 struct ForecastOptions {
   double measure_s = 5;                         // seconds of training per task
@@ -55,7 +70,8 @@ Forecast forecast_task(const config::Environment& env, const config::TaskConfig&
 // ok: fits the budget; warn: over the budget (training would stop early)
 // or no reference; fail: the reference does not build or train.
 CheckResult check_forecast(const Forecast& f);
-// "task fashion_mnist: 1.2e+03 samples/s; reference needs about 70 s of its 600 s budget (exam: 5 h)"
+// "task fashion_mnist: 1200 samples/s on 2 thread(s); reference needs about 70 s of its 10 min budget",
+// plus "; the machine was busy while measuring (load 3.1 on 2 CPUs)" when it was.
 std::string describe(const Forecast& f);
 
 // (json.cpp)

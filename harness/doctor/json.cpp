@@ -23,6 +23,10 @@ json::value to_json(const Forecast& f) {
                       {"exam_s", f.exam_s},
                       {"threads", f.threads},
                       {"measured_at_ms", f.measured_at_ms},
+                      {"load_before", f.load_before},
+                      {"steal", f.steal},
+                      {"cpus", f.cpus},
+                      {"busy", f.busy()},
                       {"error", f.error}};
 }
 
@@ -41,7 +45,11 @@ std::optional<Forecast> forecast_from_json(const json::value& v) {
   number("measured_s", f.measured_s);
   number("budget_s", f.budget_s);
   number("exam_s", f.exam_s);
-  double threads = 0, at = 0;
+  number("load_before", f.load_before);
+  number("steal", f.steal);
+  double threads = 0, at = 0, cpus = 0;
+  number("cpus", cpus);
+  f.cpus = static_cast<int>(cpus);
   number("threads", threads);
   number("measured_at_ms", at);
   f.threads = static_cast<int>(threads);

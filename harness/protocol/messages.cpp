@@ -179,6 +179,7 @@ json::value to_json(const ProgressNote& n) {
     o["samples_per_s"] = real(p.samples_per_s);
     o["eta_s"] = real(p.eta_s);
     o["budget_left_s"] = real(p.budget_left_s);
+    o["elapsed_s"] = real(p.elapsed_s);
   }
   return o;
 }

@@ -1,6 +1,7 @@
 // End to end through the real compiler (Compiler and the torchexam CLI): the
-// SDK headers compile as a candidate includes them, and compile errors name
-// the candidate's file and line, bounded and in valid UTF-8.
+// SDK headers compile as a candidate includes them, compile errors name the
+// candidate's file and line, bounded and in valid UTF-8, and the compiler's
+// sandbox dies with the daemon.
 #include <doctest/doctest.h>
 
 #include "../unit/idx_writer.hpp"
@@ -9,10 +10,16 @@
 #include "config.hpp"
 #include "e2e_util.hpp"
 #include "paths.hpp"
+#include "process.hpp"
 #include "text.hpp"
+#include "../test_util.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -127,5 +134,46 @@ TEST_SUITE("e2e") {
     }
     CHECK(json::serialize(diags).find("\xEF\xBF\xBD") != std::string::npos);  // the ill-formed bytes, replaced
     fs::remove_all(dir);
+  }
+}
+
+// A daemon killed with -9 in the middle of a build must take the compiler
+// with it. The command under torchexam-sandbox drops to another uid, which
+// clears a parent-death signal: the sandbox arms it again.
+TEST_SUITE("compiler") {
+  TEST_CASE("the compiler's sandbox dies with the process that started it, command and all") {
+    const std::string marker = "917.25";  // a sleep no other test runs
+    auto sleeping = [&] {
+      std::vector<int> found;
+      for (const auto& e : fs::directory_iterator("/proc")) {
+        const std::string pid = e.path().filename().string();
+        if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream in(e.path() / "cmdline", std::ios::binary);
+        std::string cmd((std::istreambuf_iterator<char>(in)), {});
+        if (cmd.find(std::string("sleep\0", 6) + marker) != std::string::npos) found.push_back(std::stoi(pid));
+      }
+      return found;
+    };
+    const fs::path work = test::temp_dir("sandbox-pdeath");
+    // The harness's side: a process that starts torchexam-sandbox as the
+    // daemon does (run_process), then is killed with -9.
+    const pid_t daemon = fork();
+    REQUIRE(daemon >= 0);
+    if (daemon == 0) {
+      ProcessSpec spec;
+      spec.exe = paths::sandbox();
+      spec.args = {"--workdir", work.string(), "--", "/bin/sleep", marker};
+      spec.stderr_file = work.parent_path() / (work.filename().string() + ".stderr");
+      spec.wall_timeout_s = 600;
+      run_process(spec, [](std::string_view) {});
+      _exit(0);
+    }
+    REQUIRE(test::wait_for([&] { return !sleeping().empty(); }, std::chrono::seconds(30)));
+    ::kill(daemon, SIGKILL);
+    ::waitpid(daemon, nullptr, 0);
+    const bool gone = test::wait_for([&] { return sleeping().empty(); }, std::chrono::seconds(10));
+    for (int pid : sleeping()) ::kill(pid, SIGKILL);
+    CHECK(gone);
+    fs::remove_all(work);
   }
 }

@@ -115,6 +115,11 @@ TEST_CASE("doctor forecasts a reference's training time through the runner") {
   CHECK(f.at("reference_s").to_number<double>() > 0);
   CHECK(f.at("budget_s").to_number<double>() == doctest::Approx(120));
   CHECK(str(d.check("forecast regression"), "found").find("reference needs about") != std::string::npos);
+  // Each forecast carries its verdict like every check, and how busy the machine was.
+  CHECK((str(f, "status") == "ok" || str(f, "status") == "warn"));
+  CHECK(f.contains("fix"));
+  CHECK(f.at("cpus").to_number<int64_t>() >= 1);
+  CHECK(f.contains("load_before"));
   // Stored for the daemon's ETAs.
   const char* state = std::getenv("TORCHEXAM_STATE_DIR");
   REQUIRE(state);

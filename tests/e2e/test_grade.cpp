@@ -310,6 +310,7 @@ TEST_SUITE("e2e") {
     fs::remove(spec.stderr_file);
     CHECK(r.exit_code == 2);
     CHECK(text.find("no task 'fashion'") != std::string::npos);
+    CHECK(text.find("did you mean 'fashion_mnist'?") != std::string::npos);
     CHECK(text.find("fashion_mnist") != std::string::npos);
   }
 }

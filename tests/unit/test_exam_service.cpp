@@ -451,7 +451,7 @@ TEST_SUITE("exam_service") {
     Fixture f;
     CHECK_THROWS_WITH_AS(f.service->status(""), doctest::Contains("torchexam start"), ServiceError);
     f.start();
-    CHECK_THROWS_WITH_AS(f.service->submit("", "fashion"), doctest::Contains("no task 'fashion' in this exam (tasks: regression, fashion_mnist"), ServiceError);
+    CHECK_THROWS_WITH_AS(f.service->submit("", "fashion"), doctest::Contains("no task 'fashion' in this exam; did you mean 'fashion_mnist'? (tasks: regression"), ServiceError);
     CHECK_THROWS_WITH_AS(f.service->submit("", "fashion_mnist", "../x"), doctest::Contains("file name"), ServiceError);
     CHECK_THROWS_WITH_AS(f.service->submission(999), doctest::Contains("no submission 999"), ServiceError);
     StartOptions o;
