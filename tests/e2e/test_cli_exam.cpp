@@ -141,6 +141,15 @@ TEST_SUITE("cli") {
     CHECK(test::wait_for(
         [&] { return !task(x.json_of({"status"}), "fashion_mnist").at("diagnostics").as_array().empty(); },
         std::chrono::seconds(120)));
+    {  // the plain status shows the diagnostic itself, like a compiler, and '-' for untried tasks
+      const test::CliRun plain = x.run({"status"});
+      CHECK(plain.out.find("fashion_mnist/solution.cpp:") != std::string::npos);
+      CHECK(plain.out.find(": error: ") != std::string::npos);
+      const size_t row = plain.out.find("\nfashion_mnist ");
+      REQUIRE(row != std::string::npos);
+      const std::string line = plain.out.substr(row + 1, plain.out.find('\n', row + 1) - row - 1);
+      CHECK(line.find("/5") == std::string::npos);  // nothing was submitted yet: '-', not 0/5
+    }
     fs::copy_file(kSource / "tests/solutions/small_ok.cpp", dir / "solution.cpp", fs::copy_options::overwrite_existing);
     CHECK(test::wait_for(
         [&] { return task(x.json_of({"status"}), "fashion_mnist").at("diagnostics").as_array().empty(); },
