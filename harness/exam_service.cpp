@@ -428,9 +428,7 @@ struct ExamService::Impl {
       }
       boost::json::object artifacts;
       if (!r.cancelled) artifacts = store_artifacts(r.job_dir);
-      // The store keeps what history needs; older job folders go (job_dirs.hpp).
       in_use.reset();
-      prune_job_dirs(opts.jobs_dir);
       post_io([this, job, r, curve = obs.curve, artifacts = std::move(artifacts)] {
         finish(job, r, curve, artifacts);
       });
@@ -464,7 +462,25 @@ struct ExamService::Impl {
     db.update_submission(rec);
     job.session->count(rec, false);
     if (rec.state != "queued") notify([&](ExamListener& l) { l.on_finished(rec); });
+    prune();
     pump();
+  }
+
+  // The store keeps what history needs; older job folders go (job_dirs.hpp),
+  // but never one of a submission still queued or running (a resumed cluster
+  // grading reuses its folder). The names are taken here, on the io thread;
+  // the removal runs on the probes thread, one pruning at a time.
+  void prune() {
+    std::set<std::string> busy;
+    for (const auto& j : pending) busy.insert(std::to_string(j.id));
+    for (const auto& [id, j] : running) busy.insert(std::to_string(id));
+    asio::post(probes, [dir = opts.jobs_dir, busy = std::move(busy)] {
+      prune_job_dirs(dir, kKeepJobDirs, [&](const std::string& name) {
+        const size_t dash = name.find('-');  // <submission>-<attempt>
+        return dash != std::string::npos && name.find_first_not_of("0123456789-") == std::string::npos &&
+               busy.count(name.substr(0, dash)) == 0;
+      });
+    });
   }
 
   // The job's checkpoint and logs, kept by content hash in the store; called

@@ -66,6 +66,14 @@ bool regular_file(const fs::path& p) {
 
 }  // namespace
 
+bool is_grade_job_dir(const std::string& name) {
+  // 8 digits, '-', 6 digits, '-' (new_job_dir()).
+  if (name.size() < 17 || name[8] != '-' || name[15] != '-') return false;
+  for (size_t i : {0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14})
+    if (name[i] < '0' || name[i] > '9') return false;
+  return true;
+}
+
 bool is_torchscript(const fs::path& source) {
   const auto ext = source.extension().string();
   return ext == ".pt" || ext == ".pth";

@@ -107,6 +107,10 @@ class GradeObserver {
 
 GradeResult grade(const GradeRequest& request, GradeObserver& observer);
 
+// Whether a job folder's name is one grade() makes (<YYYYmmdd-HHMMSS>-<task>-<6 hex>),
+// so that `torchexam grade` prunes only its own (job_dirs.hpp).
+bool is_grade_job_dir(const std::string& name);
+
 // The task's plugin options as the runner gets them: task.yaml's `options`
 // and, for a task with `data:`, data_dir=<the installed set's folder>.
 // Throws std::runtime_error naming the install command when that folder is

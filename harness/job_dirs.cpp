@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
-#include <stdexcept>
 
 namespace torchexam {
 namespace fs = std::filesystem;
@@ -36,42 +34,36 @@ uint64_t size_of(const fs::path& dir) {
 }
 }  // namespace
 
-JobDirInUse::JobDirInUse(const fs::path& dir) {
-  fs::create_directories(dir);
-  fd_ = ::open((dir / kInUse).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-  if (fd_ < 0)
-    throw std::runtime_error("cannot create " + (dir / kInUse).string() + ": " + std::strerror(errno));
-  while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
-  }
-}
+JobDirInUse::JobDirInUse(const fs::path& dir) : lock_((fs::create_directories(dir), dir / kInUse)) {}
 
-JobDirInUse::~JobDirInUse() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-PruneReport prune_job_dirs(const fs::path& jobs_dir, size_t keep) {
+PruneReport prune_job_dirs(const fs::path& jobs_dir, size_t keep,
+                           const std::function<bool(const std::string& name)>& removable) {
   PruneReport out;
-  std::error_code ec;
-  std::vector<std::pair<fs::file_time_type, fs::path>> dirs;
-  for (const auto& e : fs::directory_iterator(jobs_dir, ec)) {
-    std::error_code eec;
-    if (!e.is_directory(eec) || e.is_symlink(eec)) continue;
-    dirs.emplace_back(e.last_write_time(eec), e.path());
-  }
-  if (dirs.size() <= keep) return out;
-  std::sort(dirs.begin(), dirs.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (size_t i = keep; i < dirs.size(); ++i) {
-    const fs::path& dir = dirs[i].second;
-    if (in_use(dir)) continue;
-    const uint64_t bytes = size_of(dir);
-    std::error_code rec;
-    fs::remove_all(dir, rec);
-    if (rec && rec != std::errc::no_such_file_or_directory) {
-      out.errors.push_back(dir.string() + ": " + rec.message());
-      continue;
+  try {
+    std::error_code ec;
+    std::vector<std::pair<fs::file_time_type, fs::path>> dirs;
+    for (fs::directory_iterator it(jobs_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      std::error_code eec;
+      if (!it->is_directory(eec) || it->is_symlink(eec) || !removable(it->path().filename().string())) continue;
+      dirs.emplace_back(it->last_write_time(eec), it->path());
     }
-    ++out.removed;
-    out.bytes += bytes;
+    if (dirs.size() <= keep) return out;
+    std::sort(dirs.begin(), dirs.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t i = keep; i < dirs.size(); ++i) {
+      const fs::path& dir = dirs[i].second;
+      if (in_use(dir)) continue;
+      const uint64_t bytes = size_of(dir);
+      std::error_code rec;
+      fs::remove_all(dir, rec);
+      if (rec && rec != std::errc::no_such_file_or_directory) {
+        out.errors.push_back(dir.string() + ": " + rec.message());
+        continue;
+      }
+      ++out.removed;
+      out.bytes += bytes;
+    }
+  } catch (const std::exception& e) {  // pruning is housekeeping: it never ends a grading
+    out.errors.push_back(jobs_dir.string() + ": " + e.what());
   }
   return out;
 }

@@ -14,9 +14,12 @@
 // folder is reported in the result, never thrown.
 #pragma once
 
+#include "hash.hpp"  // FileLock
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,12 +33,9 @@ inline constexpr size_t kKeepJobDirs = 20;
 class JobDirInUse {
  public:
   explicit JobDirInUse(const std::filesystem::path& dir);
-  ~JobDirInUse();
-  JobDirInUse(const JobDirInUse&) = delete;
-  JobDirInUse& operator=(const JobDirInUse&) = delete;
 
  private:
-  int fd_ = -1;
+  FileLock lock_;
 };
 
 struct PruneReport {
@@ -45,8 +45,10 @@ struct PruneReport {
 };
 
 // Removes the folders of `jobs_dir` beyond the `keep` newest (by
-// modification time) that no JobDirInUse holds. A missing `jobs_dir` is
-// nothing to do.
-PruneReport prune_job_dirs(const std::filesystem::path& jobs_dir, size_t keep = kKeepJobDirs);
+// modification time) that no JobDirInUse holds and that `removable` (by
+// folder name) allows: the daemon and `torchexam grade` share the folder
+// and each prunes only its own. A missing `jobs_dir` is nothing to do.
+PruneReport prune_job_dirs(const std::filesystem::path& jobs_dir, size_t keep,
+                           const std::function<bool(const std::string& name)>& removable);
 
 }  // namespace torchexam

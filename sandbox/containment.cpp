@@ -1,6 +1,7 @@
 #include "containment.hpp"
 
 #include "events.hpp"
+#include "fd_io.hpp"
 #include "layers.hpp"
 #include "text.hpp"
 #include "trusted_channel.hpp"
@@ -39,16 +40,6 @@ const char* to_string(Containment c) {
 }
 
 namespace {
-
-void write_all(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = write(fd, s.data() + off, s.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
 
 // A failure before candidate code: an internal_error result naming errno, then exit.
 [[noreturn]] void setup_failed(int fd, const char* what) {
@@ -167,20 +158,6 @@ bool reap_worker(int report_fd, bool fallback, JobCgroup* group, pid_t parent, i
   return false;
 }
 
-std::string read_all(int fd) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n > 0) {
-      out.append(buf, static_cast<size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    return out;
-  }
-}
-
 // After the tree ended: kill what is left in the cgroup (and check that
 // nothing is), read what the kernel saw, write the trusted status file and
 // the `exit` event.
@@ -235,9 +212,9 @@ std::string read_all(int fd) {
 // (the harness killed the tree at the deadline), there is nothing to report.
 [[noreturn]] void supervise(pid_t child, int report_fd, int trusted_fd, int event_fd, const ContainOptions& options,
                             Containment how, JobCgroup* group) {
-  std::string report = read_all(report_fd);  // until init and the worker are gone
+  std::string report = read_to_end(report_fd);  // until init and the worker are gone
   close(report_fd);
-  std::string fault = read_all(trusted_fd);  // its writers (init, the worker) are gone too
+  std::string fault = read_to_end(trusted_fd);  // its writers (init, the worker) are gone too
   close(trusted_fd);
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
@@ -347,8 +324,8 @@ Contained contain(int event_fd, const ContainOptions& options) {
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   if (!reap_worker(report[1], true, group.get(), self, trusted[1], options.wall_seconds)) {  // the reaper, after the worker ended
     close(report[1]);
-    std::string report_text = read_all(report[0]);
-    finish(event_fd, options, how, group.get(), report_text, read_all(trusted[0]));
+    std::string report_text = read_to_end(report[0]);
+    finish(event_fd, options, how, group.get(), report_text, read_to_end(trusted[0]));
   }
   close(report[0]);
   close(trusted[0]);

@@ -6,11 +6,9 @@
 #pragma once
 
 #include "events.hpp"
+#include "fd_io.hpp"
 #include "text.hpp"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <string>
 
 namespace torchexam::sandbox {
@@ -19,14 +17,7 @@ class EventSink {
  public:
   explicit EventSink(int fd) : fd_(fd) {}
   void emit(const events::Event& e) const {
-    const std::string line = events::to_json_line(e) + "\n";
-    size_t off = 0;
-    while (off < line.size()) {
-      ssize_t n = ::write(fd_, line.data() + off, line.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return;
-      off += static_cast<size_t>(n);
-    }
+    write_all(fd_, events::to_json_line(e) + "\n");
   }
   static constexpr size_t kMaxMessage = 16 * 1024;
   static constexpr size_t kMaxDetail = 4 * 1024;

@@ -1,6 +1,7 @@
 #include "sequence_feeder.hpp"
 
 #include "array_file.hpp"
+#include "fd_io.hpp"
 #include "predictions.hpp"
 
 #include <torchexam/plugin.hpp>
@@ -19,30 +20,6 @@
 
 namespace torchexam::sandbox {
 namespace {
-
-bool write_all(int fd, const void* data, size_t n) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
-bool read_all(int fd, void* data, size_t n) {
-  auto* p = static_cast<uint8_t*>(data);
-  while (n > 0) {
-    const ssize_t r = ::read(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
-}
 
 int64_t per_sample(const torchexam_tensor_spec& spec) {
   int64_t n = 1;
@@ -73,8 +50,8 @@ int64_t per_sample(const torchexam_tensor_spec& spec) {
                      static_cast<size_t>(rows) * row_in))
         _exit(1);
       int64_t bytes = 0;
-      if (!read_all(in, &bytes, sizeof bytes) || bytes != rows * static_cast<int64_t>(row_out)) _exit(1);
-      if (!read_all(in, answers.data() + static_cast<size_t>(first) * row_out, static_cast<size_t>(bytes))) _exit(1);
+      if (!read_exact(in, &bytes, sizeof bytes) || bytes != rows * static_cast<int64_t>(row_out)) _exit(1);
+      if (!read_exact(in, answers.data() + static_cast<size_t>(first) * row_out, static_cast<size_t>(bytes))) _exit(1);
     }
     const int64_t end[2] = {n, 0};
     torchexam_array a{};
@@ -132,7 +109,7 @@ SequenceFeeder::~SequenceFeeder() {
 
 std::optional<SequenceFeeder::Batch> SequenceFeeder::next() {
   int64_t header[2] = {0, 0};
-  if (!read_all(to_worker_, header, sizeof header))
+  if (!read_exact(to_worker_, header, sizeof header))
     throw std::runtime_error("the evaluation feeder ended early (was it killed, or given a malformed answer?)");
   if (header[1] == 0) return std::nullopt;
   Batch b;
@@ -140,7 +117,7 @@ std::optional<SequenceFeeder::Batch> SequenceFeeder::next() {
   b.shape = {header[1]};
   for (int32_t i = 1; i < input_.ndim; ++i) b.shape.push_back(input_.shape[i]);
   b.bytes.resize(static_cast<size_t>(header[1]) * row_bytes_);
-  if (!read_all(to_worker_, b.bytes.data(), b.bytes.size()))
+  if (!read_exact(to_worker_, b.bytes.data(), b.bytes.size()))
     throw std::runtime_error("the evaluation feeder ended in the middle of a batch");
   return b;
 }

@@ -1,10 +1,10 @@
 #include "trusted_channel.hpp"
 
+#include "fd_io.hpp"
 #include "text.hpp"
 
 #include <unistd.h>
 
-#include <cerrno>
 
 namespace torchexam::sandbox {
 
@@ -12,14 +12,7 @@ bool TrustedChannel::harness_fault(const std::string& message) {
   if (fd_ < 0) return false;
   if (reported_) return true;
   reported_ = true;
-  const std::string text = bounded(to_valid_utf8(message), kMaxFault);
-  size_t off = 0;
-  while (off < text.size()) {
-    const ssize_t n = ::write(fd_, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    off += static_cast<size_t>(n);
-  }
+  write_all(fd_, bounded(to_valid_utf8(message), kMaxFault));
   return true;
 }
 

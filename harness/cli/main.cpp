@@ -286,7 +286,7 @@ int main(int argc, char** argv) {
     r = grade(req, progress);
   }
   // Older job folders go (job_dirs.hpp); this one is the newest and stays.
-  prune_job_dirs(paths::state_dir() / "jobs");
+  prune_job_dirs(paths::state_dir() / "jobs", kKeepJobDirs, is_grade_job_dir);
   if (as_json)
     std::cout << json::serialize(to_json(r)) << std::endl;
   else

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "e2e_util.hpp"
+#include "run_cli.hpp"
 #include "../test_util.hpp"
 #include "../unit/idx_writer.hpp"
 #include "paths.hpp"
@@ -312,6 +313,39 @@ TEST_SUITE("e2e") {
     CHECK(text.find("no task 'fashion'") != std::string::npos);
     CHECK(text.find("did you mean 'fashion_mnist'?") != std::string::npos);
     CHECK(text.find("fashion_mnist") != std::string::npos);
+  }
+
+  // What a typo on the command line gets: the CLI's own words, a guess, exit 2.
+  TEST_CASE("the command line: a mistyped command or option, --version, options only where they act") {
+    const auto run = [](std::vector<std::string> args) {
+      torchexam::test::CliRun r = torchexam::test::run_cli(kCli, std::move(args), {}, 60);
+      INFO("stdout: " << r.out << "\nstderr: " << r.err);
+      return r;
+    };
+    auto r = run({"statsu"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("torchexam: unknown command 'statsu'; did you mean 'status'?") != std::string::npos);
+    r = run({"-v"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("torchexam: unknown option '-v'; did you mean '--version'?") != std::string::npos);
+    r = run({"grade", "--jsno"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("did you mean '--json'?") != std::string::npos);
+    r = run({"--version"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("torchexam 0.1.0 (LibTorch ") == 0);
+    CHECK(r.out.find("task plugin ABI") != std::string::npos);
+    // start acts on no session yet, so it has no --session; --mode shows its default.
+    r = run({"start", "--help"});
+    CHECK(r.out.find("--session") == std::string::npos);
+    CHECK(r.out.find("{practice,exam}=practice") != std::string::npos);
+    CHECK(r.out.find("90m") != std::string::npos);
+    CHECK(run({"daemon", "--help"}).out.find("--session") == std::string::npos);
+    CHECK(run({"status", "--help"}).out.find("--session") != std::string::npos);
+    // --duration takes environment.yaml's syntax, and says what is wrong with a bad one.
+    r = run({"start", "practice", "--workspace", "/nonexistent/ws", "--duration", "ninety"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("invalid duration 'ninety'") != std::string::npos);
   }
 }
 

@@ -36,7 +36,7 @@ fi
 # The protocol layer and what its objects reference, nothing more:
 # messages.cpp's to_json(TaskSummary) needs torchexam::to_json(diagnostics)
 # from grade_json.cpp, whose to_json(GradeResult) needs to_string(Verdict)
-# from sandbox/verdict.cpp; the exam summary's and env/verify's checks and
+# from sandbox/verdict.cpp and to_valid_utf8 from sandbox/text.cpp; the exam summary's and env/verify's checks and
 # forecasts need harness/doctor/json.cpp and check.cpp (to_string(Status)).
 # Everything else is in headers; only Boost.JSON is
 # a library to link (fmt, yaml-cpp, OpenSSL, SQLite are not referenced).
@@ -48,6 +48,7 @@ sources="
   $src/harness/protocol/messages.cpp
   $src/harness/grade_json.cpp
   $src/sandbox/verdict.cpp
+  $src/sandbox/text.cpp
   $src/harness/doctor/check.cpp
   $src/harness/doctor/json.cpp
 "
