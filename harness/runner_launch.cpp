@@ -109,8 +109,10 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   spec.args.insert(spec.args.end(), {"--wall-seconds", fmt::format("{:.3f}", wall)});
   // Beside the job's directory, not in it: the job cannot see or forge it.
   const fs::path status_file = job.workdir.parent_path() / (job.workdir.filename().string() + ".status.json");
+  // A resumed phase (a cluster job the last daemon started) may have written
+  // its report already: it is the one to read.
   std::error_code ignored;
-  fs::remove(status_file, ignored);
+  if (!job.resume) fs::remove(status_file, ignored);
   spec.args.insert(spec.args.end(), {"--status-file", status_file.string()});
   for (const auto& p : job.expose) spec.args.insert(spec.args.end(), {"--expose", p.string()});
   if (train) {
