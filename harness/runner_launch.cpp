@@ -293,6 +293,10 @@ std::optional<Decision> decide_verdict(const PhaseEvidence& e, const std::string
                                             "call exit()?)",
                                             phase, *e.exit->code),
                      ""});
+  if (e.result && e.result->verdict == Verdict::ok && !e.exit)
+    // A success claimed without the reaper's report of how the job ended.
+    found.push_back({Verdict::runtime_error,
+                     fmt::format("{} reported success, but the sandbox saw no normal end of the job", phase), ""});
   if (!e.result && e.exit && e.exit->code == 0)
     found.push_back({Verdict::runtime_error,
                      fmt::format("{} ended with exit code 0 before reporting a result (does the solution call exit()?)",

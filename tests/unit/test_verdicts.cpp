@@ -121,6 +121,8 @@ TEST_SUITE("verdicts") {
     REQUIRE(d);
     CHECK(d->verdict == Verdict::runtime_error);
     CHECK(d->message.find("exit code 3") != std::string::npos);
+    e.exit.reset();  // the status file, but no report from the reaper
+    CHECK(verdict_of(e) == Verdict::runtime_error);
   }
 
   TEST_CASE("the reaper's deadline is a timeout, even when the job claimed success") {
