@@ -449,18 +449,9 @@ int run_evaluate(const RunnerOptions& o, const EventSink& sink, TrustedChannel& 
       forward = [&](const torch::Tensor& b) { return lib->solution->forward(b); };
     }
 
-    // The task's EvaluationPolicy: at most max_batch samples per forward()
-    // call. The loop presents every sample once, in the staged order, which
-    // is what in_order asks; it must stay that way for such tasks (a model may
-    // keep state across calls, so any other order lets a later sample's
-    // inputs reach an earlier sample's forecast).
-    // Each batch is a copy, not a view: a view's storage is the whole staged
-    // array, which the model could read past its own rows. Each output is
-    // copied as soon as it is returned, so the model cannot rewrite a
-    // forecast it gave earlier after seeing later inputs.
     torch::NoGradGuard no_grad;
+    const std::string note = task.evaluation.max_batch == 1 ? kOneAtATime : "";
     if (feeder) {  // in order, a batch at a time; the feeder writes the predictions
-      const std::string note = task.evaluation.max_batch == 1 ? kOneAtATime : "";
       while (auto batch = feeder->next()) {
         const auto b = torch::from_blob(batch->bytes.data(), batch->shape,
                                         torch::TensorOptions().dtype(to_torch(task.input.dtype)))
@@ -475,9 +466,17 @@ int run_evaluate(const RunnerOptions& o, const EventSink& sink, TrustedChannel& 
                                    std::to_string(task.evaluation.max_batch) + " at a time");
       return;
     }
+    // The task's EvaluationPolicy: at most max_batch samples per forward()
+    // call. The loop presents every sample once, in the staged order, which
+    // is what in_order asks; it must stay that way for such tasks (a model may
+    // keep state across calls, so any other order lets a later sample's
+    // inputs reach an earlier sample's forecast).
+    // Each batch is a copy, not a view: a view's storage is the whole staged
+    // array, which the model could read past its own rows. Each output is
+    // copied as soon as it is returned, so the model cannot rewrite a
+    // forecast it gave earlier after seeing later inputs.
     constexpr int64_t kBatch = 1000;
     const int64_t batch = task.evaluation.max_batch > 0 ? std::min(kBatch, task.evaluation.max_batch) : kBatch;
-    const std::string note = task.evaluation.max_batch == 1 ? kOneAtATime : "";
     std::vector<torch::Tensor> parts;
     parts.reserve(static_cast<size_t>((x.size(0) + batch - 1) / batch));
     for (int64_t start = 0; start < x.size(0); start += batch) {
