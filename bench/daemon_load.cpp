@@ -72,9 +72,9 @@
 //   --loop-slice-us gives the load generator's loop thread a short time
 //   slice (as torchexamd --io-slice-us does for the daemon), so that its own
 //   wake-ups are not held up behind the grading job until the next tick.
-#include "client.hpp"
+#include "base/thread_sched.hpp"
+#include "client/client.hpp"
 #include "protocol/messages.hpp"
-#include "thread_sched.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>

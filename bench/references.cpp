@@ -6,8 +6,8 @@
 // Usage: references [--env DIR] [--threads 1,2] [--task ID]
 // Target (issue 4): all five references 5/5 within 6 minutes of training in
 // total on 2 cores.
-#include "config.hpp"
-#include "grader.hpp"
+#include "config/config.hpp"
+#include "grading/grader.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>

@@ -10,12 +10,12 @@
 //    hit), and the time from submit to the first training batch when warm.
 //
 // Usage: runner_overhead [--reps N] [--threads N]
-#include "compiler.hpp"
-#include "config.hpp"
-#include "grader.hpp"
-#include "hash.hpp"
-#include "process.hpp"
-#include "runner_launch.hpp"
+#include "base/hash.hpp"
+#include "base/process.hpp"
+#include "config/config.hpp"
+#include "grading/compiler.hpp"
+#include "grading/grader.hpp"
+#include "grading/runner_launch.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>

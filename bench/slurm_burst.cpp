@@ -18,13 +18,13 @@
 // Usage: slurm_burst [--jobs N] [--slots 2,4,8,16] [--gradings G] [--source DIR]
 //   defaults: 200 tiny jobs, slots 2,4,8,16, 16 gradings; run as root (the
 //   test cluster needs it). The figures go to docs/benchmarks.md.
-#include "backend.hpp"
-#include "config.hpp"
-#include "grader.hpp"
-#include "hash.hpp"
-#include "paths.hpp"
-#include "process.hpp"
-#include "slurm_backend.hpp"
+#include "base/hash.hpp"
+#include "base/paths.hpp"
+#include "base/process.hpp"
+#include "config/config.hpp"
+#include "grading/backend/backend.hpp"
+#include "grading/backend/slurm_backend.hpp"
+#include "grading/grader.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>

@@ -1,4 +1,4 @@
-#include "array_file.hpp"
+#include "sandbox/array_file.hpp"
 
 #include <torchexam/plugin.hpp>
 

@@ -1,4 +1,4 @@
-#include "cgroup.hpp"
+#include "sandbox/cgroup.hpp"
 
 #include <signal.h>
 #include <unistd.h>

@@ -1,10 +1,10 @@
-#include "containment.hpp"
+#include "sandbox/containment.hpp"
 
-#include "events.hpp"
-#include "fd_io.hpp"
-#include "layers.hpp"
-#include "text.hpp"
-#include "trusted_channel.hpp"
+#include "sandbox/events.hpp"
+#include "sandbox/fd_io.hpp"
+#include "sandbox/layers.hpp"
+#include "sandbox/text.hpp"
+#include "sandbox/trusted_channel.hpp"
 
 #include <boost/json.hpp>
 

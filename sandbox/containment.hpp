@@ -28,7 +28,7 @@
 // Must be called before the process starts threads (before LibTorch work).
 #pragma once
 
-#include "cgroup.hpp"
+#include "sandbox/cgroup.hpp"
 
 #include <filesystem>
 #include <string>

@@ -5,9 +5,9 @@
 // one line the harness reads whole.
 #pragma once
 
-#include "events.hpp"
-#include "fd_io.hpp"
-#include "text.hpp"
+#include "sandbox/events.hpp"
+#include "sandbox/fd_io.hpp"
+#include "sandbox/text.hpp"
 
 #include <string>
 

@@ -1,6 +1,6 @@
-#include "events.hpp"
+#include "sandbox/events.hpp"
 
-#include "text.hpp"
+#include "sandbox/text.hpp"
 
 #include <boost/json.hpp>
 

@@ -25,7 +25,7 @@
 // reader that validates never loses a line to a candidate's bytes.
 #pragma once
 
-#include "verdict.hpp"
+#include "sandbox/verdict.hpp"
 
 #include <map>
 #include <optional>

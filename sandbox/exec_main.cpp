@@ -14,9 +14,9 @@
 // after the uid change clears it), and this process with whoever started it
 // (the harness's process launcher arms its own): a daemon killed with -9
 // leaves no compiler behind.
-#include "cgroup.hpp"
-#include "layers.hpp"
-#include "policy.hpp"
+#include "sandbox/cgroup.hpp"
+#include "sandbox/layers.hpp"
+#include "sandbox/policy.hpp"
 
 #include <CLI/CLI.hpp>
 

@@ -1,6 +1,6 @@
-#include "filesystem.hpp"
+#include "sandbox/filesystem.hpp"
 
-#include "layers.hpp"
+#include "sandbox/layers.hpp"
 
 #include <fcntl.h>
 #include <sys/mount.h>

@@ -17,7 +17,7 @@
 // abstract Unix sockets and signals to processes outside the job.
 #pragma once
 
-#include "steps.hpp"
+#include "sandbox/steps.hpp"
 
 #include <cstdint>
 #include <filesystem>

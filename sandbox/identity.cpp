@@ -1,4 +1,4 @@
-#include "identity.hpp"
+#include "sandbox/identity.hpp"
 
 #include <grp.h>
 #include <linux/capability.h>

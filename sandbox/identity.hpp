@@ -13,7 +13,7 @@
 // candidate code.
 #pragma once
 
-#include "steps.hpp"
+#include "sandbox/steps.hpp"
 
 #include <filesystem>
 #include <vector>

@@ -1,6 +1,6 @@
-#include "layers.hpp"
+#include "sandbox/layers.hpp"
 
-#include "cgroup.hpp"
+#include "sandbox/cgroup.hpp"
 
 #include <fcntl.h>
 #include <linux/landlock.h>

@@ -1,8 +1,8 @@
-#include "policy.hpp"
+#include "sandbox/policy.hpp"
 
-#include "identity.hpp"
-#include "layers.hpp"
-#include "seccomp_filter.hpp"
+#include "sandbox/identity.hpp"
+#include "sandbox/layers.hpp"
+#include "sandbox/seccomp_filter.hpp"
 
 #include <sched.h>
 #include <unistd.h>

@@ -18,8 +18,8 @@
 // internal_error before candidate code runs.
 #pragma once
 
-#include "filesystem.hpp"
-#include "steps.hpp"
+#include "sandbox/filesystem.hpp"
+#include "sandbox/steps.hpp"
 
 #include <optional>
 #include <string>

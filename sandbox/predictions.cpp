@@ -1,4 +1,4 @@
-#include "predictions.hpp"
+#include "sandbox/predictions.hpp"
 
 #include <cstring>
 #include <fstream>

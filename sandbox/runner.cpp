@@ -1,10 +1,10 @@
 // The LibTorch half of torchexam-runner: train and evaluate.
-#include "runner.hpp"
+#include "sandbox/runner.hpp"
 
-#include "array_file.hpp"
-#include "predictions.hpp"
-#include "sequence_feeder.hpp"
-#include "staged_task.hpp"
+#include "sandbox/array_file.hpp"
+#include "sandbox/predictions.hpp"
+#include "sandbox/sequence_feeder.hpp"
+#include "sandbox/staged_task.hpp"
 
 #include <torch/script.h>
 #include <torchexam/plugin.hpp>

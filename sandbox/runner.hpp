@@ -11,8 +11,8 @@
 // never loads the task plugin or opens the data set.
 #pragma once
 
-#include "event_sink.hpp"
-#include "trusted_channel.hpp"
+#include "sandbox/event_sink.hpp"
+#include "sandbox/trusted_channel.hpp"
 
 #include <cstdint>
 #include <filesystem>

@@ -6,13 +6,13 @@
 // apply the set-up steps (limits, working directory, output redirection),
 // then load LibTorch work. A failed step ends the run with internal_error
 // naming the step and errno.
-#include "containment.hpp"
-#include "event_sink.hpp"
-#include "policy.hpp"
-#include "runner.hpp"
-#include "staged_task.hpp"
-#include "steps.hpp"
-#include "trusted_channel.hpp"
+#include "sandbox/containment.hpp"
+#include "sandbox/event_sink.hpp"
+#include "sandbox/policy.hpp"
+#include "sandbox/runner.hpp"
+#include "sandbox/staged_task.hpp"
+#include "sandbox/steps.hpp"
+#include "sandbox/trusted_channel.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
 
   // What the job may see: its directory (read-write), the candidate's
   // library, the checkpoint or model it evaluates, the staged task files of
-  // this phase (never the plugin or the data set: harness/staging.hpp), and
+  // this phase (never the plugin or the data set: harness/grading/staging.hpp), and
   // whatever the harness adds.
   JobPolicy policy;
   policy.workdir = workdir;

@@ -1,4 +1,4 @@
-#include "seccomp_filter.hpp"
+#include "sandbox/seccomp_filter.hpp"
 
 #include <sched.h>
 #include <seccomp.h>

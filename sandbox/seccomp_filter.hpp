@@ -14,7 +14,7 @@
 // EACCES).
 #pragma once
 
-#include "steps.hpp"
+#include "sandbox/steps.hpp"
 
 namespace torchexam::sandbox {
 

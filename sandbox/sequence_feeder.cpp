@@ -1,8 +1,8 @@
-#include "sequence_feeder.hpp"
+#include "sandbox/sequence_feeder.hpp"
 
-#include "array_file.hpp"
-#include "fd_io.hpp"
-#include "predictions.hpp"
+#include "sandbox/array_file.hpp"
+#include "sandbox/fd_io.hpp"
+#include "sandbox/predictions.hpp"
 
 #include <torchexam/plugin.hpp>
 

@@ -26,7 +26,7 @@
 // result).
 #pragma once
 
-#include "staged_task.hpp"
+#include "sandbox/staged_task.hpp"
 
 #include <sys/types.h>
 

@@ -1,4 +1,4 @@
-#include "staged_task.hpp"
+#include "sandbox/staged_task.hpp"
 
 #include <torchexam/plugin.hpp>
 

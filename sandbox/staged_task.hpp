@@ -1,5 +1,5 @@
 // staged_task.hpp — the layout of a staged task directory and its task.json,
-// shared by the trusted stager (harness/staging) that writes it and the
+// shared by the trusted stager (harness/grading/staging) that writes it and the
 // sandboxed runner that reads it.
 //
 //   <dir>/task.json            what describe() and evaluation() said, counts

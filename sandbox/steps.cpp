@@ -1,4 +1,4 @@
-#include "steps.hpp"
+#include "sandbox/steps.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "text.hpp"
+#include "sandbox/text.hpp"
 
 #include <string>
 

@@ -1,7 +1,7 @@
-#include "trusted_channel.hpp"
+#include "sandbox/trusted_channel.hpp"
 
-#include "fd_io.hpp"
-#include "text.hpp"
+#include "sandbox/fd_io.hpp"
+#include "sandbox/text.hpp"
 
 #include <unistd.h>
 

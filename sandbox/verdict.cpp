@@ -1,4 +1,4 @@
-#include "verdict.hpp"
+#include "sandbox/verdict.hpp"
 
 #include <array>
 #include <utility>

@@ -1,9 +1,9 @@
-#include "exam_commands.hpp"
+#include "cli/exam_commands.hpp"
 
-#include "client.hpp"
-#include "config.hpp"
-#include "paths.hpp"
-#include "progress.hpp"
+#include "base/paths.hpp"
+#include "cli/progress.hpp"
+#include "client/client.hpp"
+#include "config/config.hpp"
 #include "protocol/messages.hpp"
 
 #include <boost/json.hpp>

@@ -14,19 +14,19 @@
 // Exit status: 0 when a submission was graded (whatever its score or
 // verdict, compile errors included); 2 for a usage or configuration error;
 // 3 when the harness itself failed (internal_error).
-#include "build_config.hpp"
-#include "compiler.hpp"
-#include "data_sets.hpp"
-#include "config.hpp"
-#include "doctor.hpp"
-#include "grade_json.hpp"
-#include "job_dirs.hpp"
-#include "parse_errors.hpp"
-#include "grader.hpp"
-#include "exam_commands.hpp"
+#include "base/build_config.hpp"
+#include "base/paths.hpp"
+#include "cli/exam_commands.hpp"
+#include "cli/parse_errors.hpp"
+#include "cli/progress.hpp"
+#include "config/config.hpp"
+#include "config/data_sets.hpp"
+#include "doctor/doctor.hpp"
+#include "grading/compiler.hpp"
+#include "grading/grade_json.hpp"
+#include "grading/grader.hpp"
+#include "grading/job_dirs.hpp"
 #include "lsp/run.hpp"
-#include "paths.hpp"
-#include "progress.hpp"
 
 #include <torchexam/plugin_abi.h>
 

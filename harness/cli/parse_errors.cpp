@@ -1,6 +1,6 @@
-#include "parse_errors.hpp"
+#include "cli/parse_errors.hpp"
 
-#include "config.hpp"  // closest_match
+#include "config/config.hpp"  // closest_match
 
 #include <algorithm>
 #include <string_view>

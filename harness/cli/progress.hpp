@@ -9,8 +9,8 @@
 // kQuietSeconds, an epoch whose metrics changed, and the last epoch.
 #pragma once
 
-#include "events.hpp"
-#include "grader.hpp"
+#include "grading/grader.hpp"
+#include "sandbox/events.hpp"
 
 #include <map>
 #include <optional>

@@ -1,8 +1,8 @@
-#include "adapter.hpp"
+#include "daemon/adapter.hpp"
 
-#include "build_config.hpp"
+#include "base/build_config.hpp"
 #include "protocol/messages.hpp"
-#include "text.hpp"
+#include "sandbox/text.hpp"
 
 namespace torchexam::daemon {
 using namespace protocol;

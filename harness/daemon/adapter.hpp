@@ -5,7 +5,7 @@
 // application error code. Threads: the io thread.
 #pragma once
 
-#include "exam_service.hpp"
+#include "exam/exam_service.hpp"
 #include "protocol/jsonrpc.hpp"
 
 #include <functional>

@@ -7,15 +7,15 @@
 // 0700 and the socket 0600. SIGTERM or SIGINT stop it cleanly; a kill -9
 // loses nothing (see store.hpp), and the next start re-queues what was
 // running.
-#include "adapter.hpp"
-#include "clock.hpp"
-#include "doctor.hpp"
-#include "exam_service.hpp"
-#include "paths.hpp"
-#include "server.hpp"
-#include "store.hpp"
-#include "thread_sched.hpp"
-#include "watcher.hpp"
+#include "base/clock.hpp"
+#include "base/paths.hpp"
+#include "base/thread_sched.hpp"
+#include "daemon/adapter.hpp"
+#include "daemon/server.hpp"
+#include "daemon/watcher.hpp"
+#include "doctor/doctor.hpp"
+#include "exam/exam_service.hpp"
+#include "store/store.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/signal_set.hpp>

@@ -1,4 +1,4 @@
-#include "server.hpp"
+#include "daemon/server.hpp"
 
 #include <boost/asio/read.hpp>
 #include <fmt/core.h>

@@ -26,7 +26,7 @@
 // shared "alive" flag (or the shared State) and checks it first; user
 // callbacks are called through local copies and the flag is rechecked after
 // each, so a callback may destroy the Watcher.
-#include "watcher.hpp"
+#include "daemon/watcher.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>

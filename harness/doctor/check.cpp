@@ -1,4 +1,4 @@
-#include "check.hpp"
+#include "doctor/check.hpp"
 
 #include <algorithm>
 #include <string_view>

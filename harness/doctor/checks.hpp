@@ -7,9 +7,9 @@
 // so in its result. Checks are pure. Thread-safe: no shared state.
 #pragma once
 
-#include "check.hpp"
-#include "config.hpp"
-#include "layers.hpp"
+#include "config/config.hpp"
+#include "doctor/check.hpp"
+#include "sandbox/layers.hpp"
 
 #include <filesystem>
 #include <optional>

@@ -1,8 +1,8 @@
-#include "doctor.hpp"
+#include "doctor/doctor.hpp"
 
-#include "build_config.hpp"
-#include "checks.hpp"
-#include "paths.hpp"
+#include "base/build_config.hpp"
+#include "base/paths.hpp"
+#include "doctor/checks.hpp"
 
 #include <boost/json.hpp>
 

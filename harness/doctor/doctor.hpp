@@ -10,9 +10,9 @@
 // forecast is separate (forecast.hpp): it takes about 5 s per task.
 #pragma once
 
-#include "check.hpp"
-#include "config.hpp"
-#include "forecast.hpp"
+#include "config/config.hpp"
+#include "doctor/check.hpp"
+#include "doctor/forecast.hpp"
 
 #include <boost/json/value.hpp>
 

@@ -1,7 +1,7 @@
 // Checks of the environment's own parts: task plugins and data sets.
-#include "checks.hpp"
+#include "doctor/checks.hpp"
 
-#include "data_sets.hpp"
+#include "config/data_sets.hpp"
 
 #include <torchexam/plugin.hpp>
 

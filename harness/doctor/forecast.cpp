@@ -1,10 +1,10 @@
-#include "forecast.hpp"
+#include "doctor/forecast.hpp"
 
-#include "compiler.hpp"
-#include "grader.hpp"
-#include "paths.hpp"
-#include "runner_launch.hpp"
-#include "staging.hpp"
+#include "base/paths.hpp"
+#include "grading/compiler.hpp"
+#include "grading/grader.hpp"
+#include "grading/runner_launch.hpp"
+#include "grading/staging.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>

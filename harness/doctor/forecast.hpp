@@ -16,8 +16,8 @@
 // Blocking; one task at a time (it measures the machine).
 #pragma once
 
-#include "check.hpp"
-#include "config.hpp"
+#include "config/config.hpp"
+#include "doctor/check.hpp"
 
 #include <boost/json/value.hpp>
 

@@ -1,7 +1,7 @@
 // JSON of checks and forecasts: for `torchexam doctor --json`, the stored
 // forecast and the protocol (which links only this, not the checks).
-#include "check.hpp"
-#include "forecast.hpp"
+#include "doctor/check.hpp"
+#include "doctor/forecast.hpp"
 
 #include <boost/json.hpp>
 

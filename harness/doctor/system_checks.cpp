@@ -1,6 +1,6 @@
 // Checks of the machine: BLAS, folders, disk, memory, CPU, sandbox, daemon.
-#include "checks.hpp"
-#include "paths.hpp"
+#include "base/paths.hpp"
+#include "doctor/checks.hpp"
 
 #include <fmt/format.h>
 #include <sys/socket.h>

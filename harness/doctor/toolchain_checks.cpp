@@ -1,7 +1,7 @@
 // Toolchain checks: compiler, LibTorch (version, ABI, runs, CUDA), CMake.
-#include "checks.hpp"
+#include "doctor/checks.hpp"
 
-#include "process.hpp"
+#include "base/process.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>

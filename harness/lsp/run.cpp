@@ -1,6 +1,6 @@
 #include "lsp/run.hpp"
 
-#include "client.hpp"
+#include "client/client.hpp"
 #include "lsp/framed_channel.hpp"
 #include "lsp/rpc_peer.hpp"
 #include "lsp/server.hpp"

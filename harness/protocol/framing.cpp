@@ -1,4 +1,4 @@
-#include "framing.hpp"
+#include "protocol/framing.hpp"
 
 #include <algorithm>
 #include <cctype>

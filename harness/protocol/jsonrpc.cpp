@@ -1,4 +1,4 @@
-#include "jsonrpc.hpp"
+#include "protocol/jsonrpc.hpp"
 
 #include <cmath>
 

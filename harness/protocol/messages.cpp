@@ -2,7 +2,7 @@
 
 #include "doctor/check.hpp"
 #include "doctor/forecast.hpp"
-#include "grade_json.hpp"
+#include "grading/grade_json.hpp"
 
 #include <cmath>
 

@@ -7,7 +7,7 @@
 // This layer converts; it decides nothing.
 #pragma once
 
-#include "exam_service.hpp"
+#include "exam/exam_service.hpp"
 #include "protocol/jsonrpc.hpp"
 
 #include <optional>

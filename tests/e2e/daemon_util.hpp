@@ -4,7 +4,7 @@
 #pragma once
 
 #include "../test_util.hpp"
-#include "client.hpp"
+#include "client/client.hpp"
 
 #include <boost/json.hpp>
 #include <doctest/doctest.h>

@@ -1,7 +1,7 @@
 // Runs the torchexam CLI for an end-to-end test and keeps what it printed.
 #pragma once
 
-#include "process.hpp"
+#include "base/process.hpp"
 
 #include <unistd.h>
 

@@ -4,15 +4,15 @@
 // sandbox dies with the daemon.
 #include <doctest/doctest.h>
 
-#include "../unit/idx_writer.hpp"
-#include "build_config.hpp"
-#include "compiler.hpp"
-#include "config.hpp"
-#include "e2e_util.hpp"
-#include "paths.hpp"
-#include "process.hpp"
-#include "text.hpp"
 #include "../test_util.hpp"
+#include "../unit/idx_writer.hpp"
+#include "base/build_config.hpp"
+#include "base/paths.hpp"
+#include "base/process.hpp"
+#include "config/config.hpp"
+#include "e2e_util.hpp"
+#include "grading/compiler.hpp"
+#include "sandbox/text.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>

@@ -5,8 +5,8 @@
 #include <doctest/doctest.h>
 
 #include "../test_util.hpp"
+#include "client/client.hpp"
 #include "daemon_util.hpp"
-#include "client.hpp"
 #include "protocol/framing.hpp"
 #include "protocol/jsonrpc.hpp"
 

@@ -4,11 +4,11 @@
 // full data set.
 #include <doctest/doctest.h>
 
-#include "e2e_util.hpp"
-#include "run_cli.hpp"
 #include "../test_util.hpp"
 #include "../unit/idx_writer.hpp"
-#include "paths.hpp"
+#include "base/paths.hpp"
+#include "e2e_util.hpp"
+#include "run_cli.hpp"
 
 #include <boost/json.hpp>
 

@@ -5,11 +5,11 @@
 // grades the next job (the control case, last).
 #include <doctest/doctest.h>
 
-#include "e2e_util.hpp"
-#include "hash.hpp"
-#include "layers.hpp"
 #include "../test_util.hpp"
 #include "../unit/idx_writer.hpp"  // temp_dir
+#include "base/hash.hpp"
+#include "e2e_util.hpp"
+#include "sandbox/layers.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -46,7 +46,7 @@ sources="
   $src/harness/protocol/framing.cpp
   $src/harness/protocol/jsonrpc.cpp
   $src/harness/protocol/messages.cpp
-  $src/harness/grade_json.cpp
+  $src/harness/grading/grade_json.cpp
   $src/sandbox/verdict.cpp
   $src/sandbox/text.cpp
   $src/harness/doctor/check.cpp
@@ -57,7 +57,7 @@ echo "run_short.sh: building $build/fuzz_protocol with $cxx" >&2
 if ! "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -DBOOST_ASIO_NO_DEPRECATED ${FUZZ_EXTRA_CXXFLAGS:-} \
-    -I"$src/harness" -I"$src/harness/backend" -I"$src/sandbox" -I"$src/plugins/include" \
+    -I"$src/harness" -I"$src" -I"$src/plugins/include" \
     $sources -lboost_json -o "$build/fuzz_protocol.new"; then
   echo "run_short.sh: building the fuzzer failed" >&2
   exit 1

@@ -1,12 +1,12 @@
 // The staged array file (sandbox/array_file.hpp) and the staged task
-// directory (harness/staging.hpp): round trips for every dtype, and corrupt,
+// directory (harness/grading/staging.hpp): round trips for every dtype, and corrupt,
 // truncated and hostile files, which must give a clear error and never crash.
 #include <doctest/doctest.h>
 
-#include "array_file.hpp"
+#include "grading/staging.hpp"
 #include "plugin_test_util.hpp"
-#include "staged_task.hpp"
-#include "staging.hpp"
+#include "sandbox/array_file.hpp"
+#include "sandbox/staged_task.hpp"
 
 #include <torchexam/plugin.hpp>
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
+#include "config/config.hpp"
 
 namespace fs = std::filesystem;
 using namespace torchexam::config;

@@ -4,8 +4,8 @@
 // captures it (-fdiagnostics-plain-output).
 #include <doctest/doctest.h>
 
-#include "compiler.hpp"
-#include "text.hpp"
+#include "grading/compiler.hpp"
+#include "sandbox/text.hpp"
 
 #include <string>
 #include <vector>

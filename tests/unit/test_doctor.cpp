@@ -4,19 +4,19 @@
 // ABI, an unwritable state folder, a sandbox layer reported missing) and its
 // message and fix are asserted. Also: the pins in environment.yaml, version
 // requirements, and the stored forecast.
-#include "paths.hpp"
+#include "base/paths.hpp"
 
 #include <doctest/doctest.h>
 
 #include <sys/stat.h>
 
-#include "config.hpp"
+#include "base/hash.hpp"
+#include "config/config.hpp"
+#include "config/version_spec.hpp"
 #include "doctor/checks.hpp"
 #include "doctor/doctor.hpp"
 #include "doctor/forecast.hpp"
-#include "hash.hpp"
 #include "idx_writer.hpp"  // temp_dir, ScopedEnv
-#include "version_spec.hpp"
 
 #include <cstdlib>
 #include <fstream>

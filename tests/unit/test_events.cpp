@@ -1,9 +1,9 @@
 #include <doctest/doctest.h>
 
-#include "events.hpp"
-#include "event_sink.hpp"
-#include "predictions.hpp"
-#include "text.hpp"
+#include "sandbox/event_sink.hpp"
+#include "sandbox/events.hpp"
+#include "sandbox/predictions.hpp"
+#include "sandbox/text.hpp"
 
 #include <unistd.h>
 

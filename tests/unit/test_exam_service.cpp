@@ -2,13 +2,13 @@
 // microseconds, the queue, cancel, restore and recovery after a restart.
 #include <doctest/doctest.h>
 
+#include "base/hash.hpp"
 #include "daemon/adapter.hpp"
-#include "compiler.hpp"
-#include "exam_service.hpp"
-#include "hash.hpp"
-#include "protocol/messages.hpp"
+#include "exam/exam_service.hpp"
+#include "exam/provision.hpp"
+#include "grading/compiler.hpp"
 #include "idx_writer.hpp"
-#include "provision.hpp"
+#include "protocol/messages.hpp"
 
 #include <boost/json.hpp>
 

@@ -1,6 +1,6 @@
 // Job folders: the newest stay, folders in use stay, the rest are pruned.
-#include "job_dirs.hpp"
-#include "grader.hpp"
+#include "grading/grader.hpp"
+#include "grading/job_dirs.hpp"
 
 #include "idx_writer.hpp"  // temp_dir
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "config.hpp"
+#include "config/config.hpp"
 
 using torchexam::config::Ladder;
 

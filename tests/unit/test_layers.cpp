@@ -1,6 +1,6 @@
 // The layer probes and the job cgroup, against this machine's kernel.
-#include "cgroup.hpp"
-#include "layers.hpp"
+#include "sandbox/cgroup.hpp"
+#include "sandbox/layers.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,11 +1,11 @@
-// Tests for harness/paths: how a build tree finds its parts and how an
+// Tests for harness/base/paths: how a build tree finds its parts and how an
 // environment named on the command line is found from any folder. (The
 // installed layout is walked end to end by the `walkthrough` test, from a
 // `cmake --install` into a temporary prefix.)
 #include <doctest/doctest.h>
 
+#include "base/paths.hpp"
 #include "idx_writer.hpp"  // temp_dir, ScopedEnv
-#include "paths.hpp"
 
 #include <unistd.h>
 

@@ -1,5 +1,5 @@
 // The progress line of `grade` and `submit --wait`: how much it prints.
-#include "progress.hpp"
+#include "cli/progress.hpp"
 
 #include <doctest/doctest.h>
 

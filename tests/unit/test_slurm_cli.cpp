@@ -2,9 +2,9 @@
 // sbatch arguments, and the batch script (run here with bash).
 #include <doctest/doctest.h>
 
-#include "hash.hpp"
-#include "slurm_backend.hpp"
-#include "slurm_cli.hpp"
+#include "base/hash.hpp"
+#include "grading/backend/slurm_backend.hpp"
+#include "grading/backend/slurm_cli.hpp"
 
 #include <cstdlib>
 #include <filesystem>

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
-#include "store.hpp"
-#include "event_log.hpp"
+#include "store/event_log.hpp"
+#include "store/store.hpp"
 
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -10,7 +10,7 @@
 #include <fstream>
 #include <thread>
 
-#include "hash.hpp"
+#include "base/hash.hpp"
 
 using namespace torchexam;
 using namespace torchexam::store;

@@ -1,7 +1,7 @@
 // thread_sched: the calling thread's policy and time slice, and nothing else.
 #include <doctest/doctest.h>
 
-#include "thread_sched.hpp"
+#include "base/thread_sched.hpp"
 
 #include <sched.h>
 #include <sys/resource.h>

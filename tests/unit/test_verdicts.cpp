@@ -1,8 +1,8 @@
 // Verdict precedence: what the harness concludes when several things went
 // wrong at once, and which evidence it trusts.
-#include "runner_launch.hpp"
-#include "identity.hpp"
+#include "grading/runner_launch.hpp"
 #include "idx_writer.hpp"  // ScopedEnv
+#include "sandbox/identity.hpp"
 
 #include <doctest/doctest.h>
 

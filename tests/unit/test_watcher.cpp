@@ -3,7 +3,7 @@
 // Watcher::sync() to know that every change made before it was delivered.
 #include <doctest/doctest.h>
 
-#include "watcher.hpp"
+#include "daemon/watcher.hpp"
 
 #include <boost/asio/io_context.hpp>
 

@@ -35,7 +35,7 @@
  *
  * Which side calls what: every call runs in the trusted harness; no process
  * that runs candidate code loads a plugin. describe, train_split and
- * test_inputs are called when the harness stages a task (harness/staging.hpp)
+ * test_inputs are called when the harness stages a task (harness/grading/staging.hpp)
  * and their results are written to files the sandboxed runner reads, so they
  * must be deterministic for the same plugin file, options and data, and must
  * never return labels of the hidden split. score is the only call that reads

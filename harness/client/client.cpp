@@ -1,0 +1,191 @@
+#include "client/client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+namespace torchexam {
+namespace asio = boost::asio;
+namespace json = boost::json;
+using local = asio::local::stream_protocol;
+
+Client::Client(asio::io_context* io) : io_(io), socket_(*io) {}
+
+std::unique_ptr<Client> Client::connect(const std::filesystem::path& socket) {
+  std::unique_ptr<Client> c(new Client(new asio::io_context));
+  boost::system::error_code ec;
+  c->socket_.connect(local::endpoint(socket.string()), ec);
+  if (ec) throw ConnectError("cannot connect to torchexamd at " + socket.string() + ": " + ec.message());
+  return c;
+}
+
+bool Client::read_body(std::string& body, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    while (auto next = reader_.next()) {
+      if (auto* f = std::get_if<protocol::Frame>(&*next)) {
+        body = std::move(f->body);
+        return true;
+      }
+      throw std::runtime_error("torchexamd sent a malformed frame: " + std::get<protocol::FramingError>(*next).message);
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{socket_.native_handle(), POLLIN, 0};
+    const int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    if (r < 0 && errno != EINTR) throw std::runtime_error("poll on the daemon's socket failed");
+    if (r <= 0) continue;
+    char buf[65536];
+    boost::system::error_code ec;
+    const size_t n = socket_.read_some(asio::buffer(buf), ec);
+    if (ec) throw std::runtime_error("torchexamd closed the connection (" + ec.message() + ")");
+    reader_.feed(std::string_view(buf, n));
+  }
+}
+
+json::value Client::call(std::string_view method, json::value params) {
+  const int64_t id = next_id_++;
+  const std::string frame = protocol::encode_frame(protocol::make_request(id, method, std::move(params)));
+  boost::system::error_code ec;
+  asio::write(socket_, asio::buffer(frame), ec);
+  if (ec) throw std::runtime_error("cannot send to torchexamd: " + ec.message());
+  for (;;) {
+    std::string body;
+    if (!read_body(body, std::chrono::hours(24))) continue;
+    auto parsed = protocol::parse_message(body);
+    if (auto* failure = std::get_if<protocol::ParseFailure>(&parsed)) {
+      if (failure->id == id) throw protocol::RpcError(failure->code, failure->message);
+      continue;
+    }
+    auto& m = std::get<protocol::Message>(parsed);
+    if (m.kind == protocol::Message::Kind::notification) {
+      notes_.push_back({m.method, std::move(m.params)});
+      continue;
+    }
+    if (m.kind != protocol::Message::Kind::response || m.id != id) continue;
+    if (m.error) throw protocol::RpcError(m.error->first, m.error->second);
+    return std::move(m.result);
+  }
+}
+
+std::optional<Notification> Client::next_notification(std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (notes_.empty()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    std::string body;
+    if (left.count() <= 0 || !read_body(body, left)) return std::nullopt;
+    auto parsed = protocol::parse_message(body);
+    if (auto* m = std::get_if<protocol::Message>(&parsed); m && m->kind == protocol::Message::Kind::notification)
+      notes_.push_back({m->method, std::move(m->params)});
+  }
+  Notification n = std::move(notes_.front());
+  notes_.pop_front();
+  return n;
+}
+
+namespace {
+
+// Starts the daemon detached (double fork, new session, output to `log`) and
+// returns its pid, which the grandchild sends back before it execs.
+pid_t spawn_daemon(const std::filesystem::path& exe, const std::filesystem::path& socket,
+                   const std::filesystem::path& log) {
+  std::filesystem::create_directories(log.parent_path());
+  int pid_pipe[2];
+  if (::pipe2(pid_pipe, O_CLOEXEC) != 0) throw std::runtime_error("cannot make a pipe to start torchexamd");
+  const pid_t child = ::fork();
+  if (child < 0) {
+    ::close(pid_pipe[0]);
+    ::close(pid_pipe[1]);
+    throw std::runtime_error("cannot fork to start torchexamd");
+  }
+  if (child == 0) {
+    ::close(pid_pipe[0]);
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    const pid_t self = ::getpid();
+    if (::write(pid_pipe[1], &self, sizeof self) != static_cast<ssize_t>(sizeof self)) ::_exit(127);
+    const int in = ::open("/dev/null", O_RDONLY);
+    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (in >= 0) ::dup2(in, 0);
+    if (out >= 0) {
+      ::dup2(out, 1);
+      ::dup2(out, 2);
+    }
+    if (in > 2) ::close(in);
+    if (out > 2) ::close(out);
+    ::execl(exe.c_str(), exe.c_str(), "--socket", socket.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(pid_pipe[1]);
+  pid_t daemon = -1;
+  if (::read(pid_pipe[0], &daemon, sizeof daemon) != static_cast<ssize_t>(sizeof daemon)) daemon = -1;
+  ::close(pid_pipe[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return daemon;
+}
+
+// What `log` gained from `offset` on, its last few lines.
+std::string log_since(const std::filesystem::path& log, std::uintmax_t offset) {
+  std::ifstream in(log, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  size_t start = text.size();  // where the lines kept begin
+  for (int lines = 0; lines < 5 && start > 0; ++lines) {
+    const size_t nl = text.rfind('\n', start - 1);
+    if (nl == std::string::npos) return text;  // fewer lines than that
+    start = nl;                                 // the next search starts before this newline
+  }
+  return start < text.size() && text[start] == '\n' ? text.substr(start + 1) : text.substr(start);
+}
+
+}  // namespace
+
+std::unique_ptr<Client> connect_or_start(const std::filesystem::path& socket, const std::filesystem::path& daemon_exe,
+                                         const std::filesystem::path& log, bool autostart) {
+  try {
+    return Client::connect(socket);
+  } catch (const ConnectError&) {
+    if (!autostart) throw;
+  }
+  std::error_code size_ec;
+  const std::uintmax_t log_offset = std::filesystem::exists(log) ? std::filesystem::file_size(log, size_ec) : 0;
+  const pid_t daemon = spawn_daemon(daemon_exe, socket, log);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (auto wait = std::chrono::milliseconds(10);; wait = std::min(wait * 2, std::chrono::milliseconds(200))) {
+    try {
+      return Client::connect(socket);
+    } catch (const ConnectError& e) {
+      // A daemon that refused to start (its socket folder is not private,
+      // another one holds the state folder, ...) has said why in its log:
+      // say it now rather than after the 10 s.
+      if (daemon > 0 && ::kill(daemon, 0) != 0 && errno == ESRCH) {
+        try {
+          return Client::connect(socket);  // it handed over to one that was starting beside it
+        } catch (const ConnectError&) {
+        }
+        const std::string said = log_since(log, size_ec ? 0 : log_offset);
+        throw ConnectError("torchexamd exited before it listened on " + socket.string() +
+                           (said.empty() ? std::string() : ":\n" + said) + "\n(its log: " + log.string() + ")");
+      }
+      if (std::chrono::steady_clock::now() > until)
+        throw ConnectError(std::string(e.what()) + "; torchexamd did not come up within 10 s (see " + log.string() + ")");
+    }
+    std::this_thread::sleep_for(wait);
+  }
+}
+
+}  // namespace torchexam

@@ -1,0 +1,538 @@
+// store.cpp — the SQLite implementation of store.hpp.
+//
+// Organisation, top to bottom:
+//   1. SQLite plumbing: Db (owns the connection), Stmt (a prepared statement
+//      with typed bind/column helpers, finalized by RAII) and fail(), the one
+//      place that turns an SQLite error into a StoreError naming the operation.
+//   2. Schema: kMigrations, the ordered list of migration scripts. Migration i
+//      (1-based) brings the file from user_version i-1 to i. Scripts are
+//      append-only: never edit one that has shipped, add a new one instead.
+//   3. Artifacts: file helpers (hash check, write-fsync-rename-fsync).
+//   4. SqliteStore: the Store, one method per interface call; every write is a
+//      single statement and so its own (autocommit) transaction.
+//   5. Store::open: directories, connection, pragmas, migrations.
+//
+// Durability: journal_mode=WAL with synchronous=FULL, so a commit has reached
+// the disk before the call that made it returns (WAL + NORMAL would already
+// survive a killed process; FULL also survives a power loss).
+// All SQL is static text; values only ever travel as bound parameters.
+#include "store/store.hpp"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+#include <utility>
+
+#include "base/hash.hpp"
+
+namespace torchexam::store {
+namespace fs = std::filesystem;
+namespace {
+
+// ---------------------------------------------------------------------------
+// 1. SQLite plumbing
+
+[[noreturn]] void fail(sqlite3* db, std::string_view operation) {
+  throw StoreError("store: " + std::string(operation) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using Db = std::unique_ptr<sqlite3, DbCloser>;
+
+// A prepared statement. Parameters are bound by 1-based index, columns read
+// by 0-based index, as in the C API. `operation` names it in errors.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, std::string_view sql, std::string_view operation) : db_(db), op_(operation) {
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK) fail(db_, op_);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int i, int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
+  Stmt& bind(int i, int v) { return bind(i, static_cast<int64_t>(v)); }
+  Stmt& bind(int i, double v) { return check(sqlite3_bind_double(stmt_, i, v)); }
+  Stmt& bind(int i, std::string_view v) {
+    return check(sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  }
+  Stmt& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
+  template <class T>
+  Stmt& bind(int i, const std::optional<T>& v) {
+    return v ? bind(i, *v) : check(sqlite3_bind_null(stmt_, i));
+  }
+
+  // Steps once: true while a row is available, false when done.
+  bool step() {
+    switch (sqlite3_step(stmt_)) {
+      case SQLITE_ROW:
+        return true;
+      case SQLITE_DONE:
+        return false;
+      default:
+        fail(db_, op_);
+    }
+  }
+  // Runs a statement that returns no rows.
+  void run() {
+    while (step()) {
+    }
+  }
+  // Makes the statement ready to run again with new bindings.
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double real(int col) const { return sqlite3_column_double(stmt_, col); }
+  std::string text(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+  }
+  bool null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::optional<int64_t> opt_int64(int col) const { return null(col) ? std::nullopt : std::optional(int64(col)); }
+  std::optional<double> opt_real(int col) const { return null(col) ? std::nullopt : std::optional(real(col)); }
+  std::optional<std::string> opt_text(int col) const { return null(col) ? std::nullopt : std::optional(text(col)); }
+
+ private:
+  Stmt& check(int rc) {
+    if (rc != SQLITE_OK) fail(db_, op_);
+    return *this;
+  }
+
+  sqlite3* db_;
+  std::string op_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+void exec(sqlite3* db, const char* sql, std::string_view operation) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(db, operation);
+}
+
+int user_version(sqlite3* db) {
+  Stmt q(db, "PRAGMA user_version", "read the schema version");
+  q.step();
+  return static_cast<int>(q.int64(0));
+}
+
+// ---------------------------------------------------------------------------
+// 2. Schema
+
+constexpr std::array kMigrations = {
+    // 1: sessions, submissions and their progress events.
+    R"sql(
+CREATE TABLE sessions (
+  id              TEXT PRIMARY KEY NOT NULL,
+  environment_dir TEXT NOT NULL,
+  workspace       TEXT NOT NULL,
+  mode            TEXT NOT NULL CHECK (mode IN ('practice', 'exam')),
+  started_at_ms   INTEGER NOT NULL,
+  duration_ms     INTEGER NOT NULL CHECK (duration_ms >= 0),
+  paused_total_ms INTEGER NOT NULL CHECK (paused_total_ms >= 0),
+  paused_since_ms INTEGER,
+  state           TEXT NOT NULL CHECK (state IN ('running', 'paused', 'closed', 'stopped')),
+  closed_at_ms    INTEGER
+) STRICT;
+
+CREATE TABLE submissions (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id      TEXT NOT NULL REFERENCES sessions(id),
+  task            TEXT NOT NULL,
+  source_hash     TEXT NOT NULL,
+  source_name     TEXT NOT NULL,
+  submitted_at_ms INTEGER NOT NULL,
+  state           TEXT NOT NULL
+                  CHECK (state IN ('queued', 'running', 'finished', 'cancelled', 'interrupted')),
+  verdict         TEXT,
+  metric          REAL,
+  score           INTEGER NOT NULL,
+  message         TEXT NOT NULL,
+  detail          TEXT NOT NULL,
+  result_json     TEXT NOT NULL,
+  curve_json      TEXT NOT NULL,
+  finished_at_ms  INTEGER,
+  attempts        INTEGER NOT NULL CHECK (attempts >= 0)
+) STRICT;
+CREATE INDEX submissions_by_session_task ON submissions(session_id, task);
+CREATE INDEX submissions_by_state ON submissions(state);
+
+CREATE TABLE events (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  submission_id INTEGER NOT NULL REFERENCES submissions(id),
+  json          TEXT NOT NULL
+) STRICT;
+CREATE INDEX events_by_submission ON events(submission_id, id);
+)sql",
+};
+constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
+
+// Applies the migrations the file lacks, one transaction each. The version is
+// re-read inside each write transaction, so two processes opening the same
+// fresh directory cannot apply a migration twice.
+void migrate(sqlite3* db, const fs::path& db_path) {
+  for (;;) {
+    exec(db, "BEGIN IMMEDIATE", "begin a migration");
+    const int version = user_version(db);
+    if (version > kSchemaVersion) {
+      exec(db, "ROLLBACK", "end the migration check");
+      throw StoreError("the state database " + db_path.string() + " has schema version " + std::to_string(version) +
+                       ", newer than this TorchExam (knows up to " + std::to_string(kSchemaVersion) +
+                       "); upgrade TorchExam or use another state directory");
+    }
+    if (version == kSchemaVersion) {
+      exec(db, "COMMIT", "end the migration check");
+      return;
+    }
+    const int number = version + 1;
+    const std::string step = "migration " + std::to_string(number) + " of " + db_path.string();
+    try {
+      exec(db, kMigrations[static_cast<size_t>(version)], step);
+      // PRAGMA takes no bound parameters; the value is our own loop counter.
+      exec(db, ("PRAGMA user_version = " + std::to_string(number)).c_str(), step);
+      exec(db, "COMMIT", step);
+    } catch (...) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 3. Artifacts
+
+bool is_hash(std::string_view h) {
+  if (h.size() != 64) return false;
+  for (char c : h)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+[[noreturn]] void fail_errno(std::string_view what, const fs::path& path) {
+  const int err = errno;  // before anything else can overwrite it
+  throw StoreError("store: cannot " + std::string(what) + " " + path.string() + ": " + std::strerror(err));
+}
+
+// Closes a file descriptor on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+void fsync_dir(const fs::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) fail_errno("open folder", dir);
+  if (::fsync(fd.get()) != 0) fail_errno("fsync folder", dir);
+}
+
+// Writes `bytes` to `path` atomically: a unique temporary file in the same
+// folder, fsync'ed, renamed over `path`, then the folder fsync'ed.
+void write_durably(const fs::path& path, std::string_view bytes) {
+  const fs::path dir = path.parent_path();
+  std::string tmp = (dir / ".tmp-XXXXXX").string();
+  Fd fd(::mkstemp(tmp.data()));
+  if (fd.get() < 0) fail_errno("create a temporary file in", dir);
+  try {
+    for (size_t done = 0; done < bytes.size();) {
+      const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail_errno("write", tmp);
+      done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd.get()) != 0) fail_errno("fsync", tmp);
+    if (::close(fd.release()) != 0) fail_errno("close", tmp);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) fail_errno("rename into place", path);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  fsync_dir(dir);
+}
+
+// ---------------------------------------------------------------------------
+// 4. The Store
+
+constexpr const char* kSessionColumns =
+    "id, environment_dir, workspace, mode, started_at_ms, duration_ms, paused_total_ms, "
+    "paused_since_ms, state, closed_at_ms";
+
+SessionRecord read_session(const Stmt& q) {
+  SessionRecord s;
+  s.id = q.text(0);
+  s.environment_dir = q.text(1);
+  s.workspace = q.text(2);
+  s.mode = q.text(3);
+  s.started_at_ms = q.int64(4);
+  s.duration_ms = q.int64(5);
+  s.paused_total_ms = q.int64(6);
+  s.paused_since_ms = q.opt_int64(7);
+  s.state = q.text(8);
+  s.closed_at_ms = q.opt_int64(9);
+  return s;
+}
+
+constexpr const char* kSubmissionColumns =
+    "id, session_id, task, source_hash, source_name, submitted_at_ms, state, verdict, metric, "
+    "score, message, detail, result_json, curve_json, finished_at_ms, attempts";
+
+SubmissionRecord read_submission(const Stmt& q) {
+  SubmissionRecord s;
+  s.id = q.int64(0);
+  s.session_id = q.text(1);
+  s.task = q.text(2);
+  s.source_hash = q.text(3);
+  s.source_name = q.text(4);
+  s.submitted_at_ms = q.int64(5);
+  s.state = q.text(6);
+  s.verdict = q.opt_text(7);
+  s.metric = q.opt_real(8);
+  s.score = static_cast<int>(q.int64(9));
+  s.message = q.text(10);
+  s.detail = q.text(11);
+  s.result_json = q.text(12);
+  s.curve_json = q.text(13);
+  s.finished_at_ms = q.opt_int64(14);
+  s.attempts = static_cast<int>(q.int64(15));
+  return s;
+}
+
+// Binds every submission field except id to parameters 1..15, in
+// kSubmissionColumns order.
+void bind_submission(Stmt& q, const SubmissionRecord& s) {
+  q.bind(1, s.session_id)
+      .bind(2, s.task)
+      .bind(3, s.source_hash)
+      .bind(4, s.source_name)
+      .bind(5, s.submitted_at_ms)
+      .bind(6, s.state)
+      .bind(7, s.verdict)
+      .bind(8, s.metric)
+      .bind(9, s.score)
+      .bind(10, s.message)
+      .bind(11, s.detail)
+      .bind(12, s.result_json)
+      .bind(13, s.curve_json)
+      .bind(14, s.finished_at_ms)
+      .bind(15, s.attempts);
+}
+
+std::string select_from(const char* columns, const char* rest) { return std::string("SELECT ") + columns + " " + rest; }
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(Db db, fs::path artifacts) : db_(std::move(db)), artifacts_(std::move(artifacts)) {}
+
+  int schema_version() const override { return user_version(db()); }
+
+  std::unique_ptr<Store> reopen() const override { return Store::open(artifacts_.parent_path()); }
+
+  void put_session(const SessionRecord& s) override {
+    Stmt q(db(),
+           "INSERT INTO sessions (id, environment_dir, workspace, mode, started_at_ms, duration_ms, "
+           "paused_total_ms, paused_since_ms, state, closed_at_ms) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+           "ON CONFLICT(id) DO UPDATE SET environment_dir = excluded.environment_dir, "
+           "workspace = excluded.workspace, mode = excluded.mode, "
+           "started_at_ms = excluded.started_at_ms, duration_ms = excluded.duration_ms, "
+           "paused_total_ms = excluded.paused_total_ms, paused_since_ms = excluded.paused_since_ms, "
+           "state = excluded.state, closed_at_ms = excluded.closed_at_ms",
+           "put_session");
+    q.bind(1, s.id)
+        .bind(2, s.environment_dir)
+        .bind(3, s.workspace)
+        .bind(4, s.mode)
+        .bind(5, s.started_at_ms)
+        .bind(6, s.duration_ms)
+        .bind(7, s.paused_total_ms)
+        .bind(8, s.paused_since_ms)
+        .bind(9, s.state)
+        .bind(10, s.closed_at_ms)
+        .run();
+  }
+
+  std::optional<SessionRecord> session(const std::string& id) const override {
+    Stmt q(db(), select_from(kSessionColumns, "FROM sessions WHERE id = ?1"), "session");
+    q.bind(1, id);
+    if (!q.step()) return std::nullopt;
+    return read_session(q);
+  }
+
+  std::vector<SessionRecord> sessions() const override {
+    Stmt q(db(), select_from(kSessionColumns, "FROM sessions ORDER BY started_at_ms, id"), "sessions");
+    std::vector<SessionRecord> out;
+    while (q.step()) out.push_back(read_session(q));
+    return out;
+  }
+
+  int64_t add_submission(const SubmissionRecord& s) override {
+    Stmt q(db(),
+           "INSERT INTO submissions (session_id, task, source_hash, source_name, submitted_at_ms, "
+           "state, verdict, metric, score, message, detail, result_json, curve_json, "
+           "finished_at_ms, attempts) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id",
+           "add_submission");
+    bind_submission(q, s);
+    if (!q.step()) fail(db(), "add_submission");
+    const int64_t id = q.int64(0);
+    q.run();  // finishes the statement, which commits the insert
+    return id;
+  }
+
+  void update_submission(const SubmissionRecord& s) override {
+    Stmt q(db(),
+           "UPDATE submissions SET session_id = ?1, task = ?2, source_hash = ?3, source_name = ?4, "
+           "submitted_at_ms = ?5, state = ?6, verdict = ?7, metric = ?8, score = ?9, message = ?10, "
+           "detail = ?11, result_json = ?12, curve_json = ?13, finished_at_ms = ?14, attempts = ?15 "
+           "WHERE id = ?16",
+           "update_submission");
+    bind_submission(q, s);
+    q.bind(16, s.id).run();
+    if (sqlite3_changes(db()) == 0)
+      throw StoreError("store: update_submission: no submission with id " + std::to_string(s.id));
+  }
+
+  std::optional<SubmissionRecord> submission(int64_t id) const override {
+    Stmt q(db(), select_from(kSubmissionColumns, "FROM submissions WHERE id = ?1"), "submission");
+    q.bind(1, id);
+    if (!q.step()) return std::nullopt;
+    return read_submission(q);
+  }
+
+  std::vector<SubmissionRecord> submissions(const std::string& session_id, const std::string& task) const override {
+    Stmt q(db(),
+           select_from(kSubmissionColumns,
+                       "FROM submissions WHERE session_id = ?1 AND (?2 = '' OR task = ?2) ORDER BY id"),
+           "submissions");
+    q.bind(1, session_id).bind(2, task);
+    std::vector<SubmissionRecord> out;
+    while (q.step()) out.push_back(read_submission(q));
+    return out;
+  }
+
+  std::vector<SubmissionRecord> unfinished_submissions() const override {
+    Stmt q(db(), select_from(kSubmissionColumns, "FROM submissions WHERE state IN ('queued', 'running') ORDER BY id"),
+           "unfinished_submissions");
+    std::vector<SubmissionRecord> out;
+    while (q.step()) out.push_back(read_submission(q));
+    return out;
+  }
+
+  void add_events(const std::vector<Event>& events) override {
+    if (events.empty()) return;
+    exec(db(), "BEGIN IMMEDIATE", "add_events: begin");
+    try {
+      Stmt q(db(), "INSERT INTO events (submission_id, json) VALUES (?1, ?2)", "add_events");
+      for (const auto& e : events) {
+        q.bind(1, e.submission_id).bind(2, e.json).run();
+        q.reset();
+      }
+      exec(db(), "COMMIT", "add_events: commit");
+    } catch (...) {
+      sqlite3_exec(db(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
+  std::vector<std::string> events(int64_t submission_id) const override {
+    Stmt q(db(), "SELECT json FROM events WHERE submission_id = ?1 ORDER BY id", "events");
+    q.bind(1, submission_id);
+    std::vector<std::string> out;
+    while (q.step()) out.push_back(q.text(0));
+    return out;
+  }
+
+  std::string put_artifact(std::string_view bytes) override {
+    std::string hash = sha256_hex(bytes);
+    const fs::path path = artifact_path(hash);
+    std::error_code ec;
+    if (fs::exists(path, ec)) return hash;  // content-addressed: already stored
+    const fs::path dir = path.parent_path();
+    if (fs::create_directory(dir, ec)) fsync_dir(artifacts_);  // make the new folder durable
+    if (ec) throw StoreError("store: cannot create " + dir.string() + ": " + ec.message());
+    write_durably(path, bytes);
+    return hash;
+  }
+
+  // A malformed hash names no artifact, so it is simply absent.
+  std::optional<std::string> get_artifact(const std::string& hash) const override {
+    if (!is_hash(hash)) return std::nullopt;
+    const fs::path path = artifact_path(hash);
+    std::error_code ec;
+    if (!fs::exists(path, ec)) {
+      if (ec) throw StoreError("store: cannot look up " + path.string() + ": " + ec.message());
+      return std::nullopt;
+    }
+    std::string bytes;
+    try {
+      bytes = read_file(path);
+    } catch (const std::exception& e) {
+      throw StoreError(std::string("store: ") + e.what());
+    }
+    if (sha256_hex(bytes) != hash)
+      throw StoreError("store: the artifact " + path.string() + " is corrupted (its content does not match its hash)");
+    return bytes;
+  }
+
+  fs::path artifact_path(const std::string& hash) const override {
+    if (!is_hash(hash)) throw StoreError("store: not an artifact hash: \"" + hash + "\"");
+    return artifacts_ / hash.substr(0, 2) / hash.substr(2);
+  }
+
+ private:
+  sqlite3* db() const { return db_.get(); }
+
+  Db db_;
+  fs::path artifacts_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// 5. Opening
+
+std::unique_ptr<Store> Store::open(const fs::path& state_dir) {
+  const fs::path artifacts = state_dir / "artifacts";
+  std::error_code ec;
+  fs::create_directories(artifacts, ec);
+  if (ec) throw StoreError("store: cannot create " + artifacts.string() + ": " + ec.message());
+
+  const fs::path db_path = state_dir / "torchexam.db";
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  Db db(raw);  // closed on every path, including a failed open
+  if (rc != SQLITE_OK) fail(raw, "open " + db_path.string());
+
+  if (sqlite3_busy_timeout(db.get(), 5000) != SQLITE_OK) fail(db.get(), "set busy_timeout");
+  {
+    Stmt q(db.get(), "PRAGMA journal_mode = WAL", "enable WAL on " + db_path.string());
+    const std::string mode = q.step() ? q.text(0) : "";
+    if (mode != "wal")
+      throw StoreError("store: " + db_path.string() + " refused WAL mode (journal_mode is \"" + mode + "\")");
+  }
+  exec(db.get(), "PRAGMA synchronous = FULL", "set synchronous");
+  exec(db.get(), "PRAGMA foreign_keys = ON", "enable foreign keys");
+  migrate(db.get(), db_path);
+
+  return std::make_unique<SqliteStore>(std::move(db), artifacts);
+}
+
+}  // namespace torchexam::store
