@@ -17,8 +17,9 @@
 //  - a ConfigError without a diagnostic, or a diagnostic without a message or
 //    with a negative line or column;
 //  - a loaded environment that breaks the model's promises: no task, a
-//    ladder without 5 thresholds, a budget, duration or timeout that is not
-//    a positive finite number, a memory limit under 64 MiB;
+//    ladder without 5 thresholds, a memory limit under 64 MiB, a duration
+//    (exam, budget, compile timeout, Slurm poll) that is not positive or
+//    would overflow the clock types the harness turns it into;
 //  - sanitizer findings (ASan, UBSan, leaks) and hangs (-timeout).
 //
 // Build: tests/fuzz/run_short.sh SOURCE BUILD yaml (standalone), or the
@@ -31,6 +32,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -130,17 +132,26 @@ void lay_out(const fs::path& dir, const std::string& env_text, const std::string
   }
 }
 
-bool positive_finite(double x) { return std::isfinite(x) && x > 0; }
+// A duration the harness can use: positive, and small enough that the clock
+// types it is turned into (std::chrono::steady_clock::duration, int64
+// nanoseconds; whole milliseconds in a long) hold it; beyond about 292 years
+// the conversion overflows, which is undefined behaviour.
+bool usable_duration(double seconds) {
+  const double most = static_cast<double>(std::chrono::steady_clock::duration::max().count()) *
+                      std::chrono::steady_clock::period::num / std::chrono::steady_clock::period::den;
+  return std::isfinite(seconds) && seconds > 0 && seconds < most;
+}
 
 void check_loaded(const Environment& env) {
   if (env.tasks.empty()) bug("loaded an environment without tasks");
-  if (!positive_finite(env.duration_s)) bug("duration is not a positive finite number");
-  if (!positive_finite(env.compile_timeout_s)) bug("compile timeout is not a positive finite number");
+  if (!usable_duration(env.duration_s)) bug("duration out of the clock's range");
+  if (!usable_duration(env.compile_timeout_s)) bug("compiler.timeout out of the clock's range");
+  if (!usable_duration(env.grading.slurm.poll_s)) bug("grading.slurm.poll out of the clock's range");
   for (const TaskConfig& t : env.tasks) {
     if (t.ladder.thresholds.size() != 5) bug("a ladder without 5 thresholds", t.id);
     for (double x : t.ladder.thresholds)
       if (!std::isfinite(x)) bug("a ladder threshold that is not finite", t.id);
-    if (!positive_finite(t.time_budget_s)) bug("time_budget is not a positive finite number", t.id);
+    if (!usable_duration(t.time_budget_s)) bug("time_budget out of the clock's range", t.id);
     if (t.memory_limit_bytes < (uint64_t{64} << 20)) bug("memory_limit under 64 MiB", t.id);
   }
 }
