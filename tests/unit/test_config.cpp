@@ -366,22 +366,13 @@ TEST_SUITE("config") {
   TEST_CASE("durations longer than a year are refused, before the clock types they become overflow") {
     // Found by fuzz_yaml: 9999999999h loaded, and the exam's deadline, the
     // budget or the Slurm poll interval then overflowed a clock type.
-    Fixture f(
-        "name: practice\n"
-        "title: Practice exam\n"
-        "duration: 9999999999h\n"
-        "pass_mark: 3\n"
-        "compiler: {timeout: 8785h}\n"
-        "grading: {slurm: {shared_dir: /shared, poll: 100000000000000000000s}}\n"
-        "tasks: [mnist]\n",
-        "title: MNIST digits\n"
-        "statement: README.md\n"
-        "plugin: mnist\n"
-        "metric: accuracy\n"
-        "ladder: [0.80, 0.84, 0.87, 0.89, 0.91]\n"
-        "time_budget: 2562048h\n"
-        "memory_limit: 4GiB\n"
-        "starter: starter.cpp\n");
+    std::string environment = kEnvironment, task = kTask;
+    environment.replace(environment.find("duration: 5h"), 12, "duration: 9999999999h");
+    environment.replace(environment.find("tasks:"), 0,
+                        "compiler: {timeout: 8785h}\n"
+                        "grading: {slurm: {shared_dir: /shared, poll: 100000000000000000000s}}\n");
+    task.replace(task.find("time_budget: 10m"), 16, "time_budget: 2562048h");
+    Fixture f(environment, task);
     const std::vector<Diagnostic> errors = errors_of(f.dir);
     CHECK(find(errors, "key 'duration' must be at most 8784h (a year), got '9999999999h'").where.line == 3);
     CHECK(find(errors, "key 'timeout' must be at most 8784h").where.line == 5);
