@@ -50,6 +50,12 @@ constexpr uint64_t kKiB = uint64_t{1} << 10;
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 constexpr uint64_t kGiB = uint64_t{1} << 30;
 constexpr uint64_t kMinMemoryLimit = 64 * kMiB;
+// The longest duration anything here takes: a year (366 days). The harness
+// turns durations into clock types (int64 nanoseconds overflow after about
+// 292 years, undefined behaviour for a double), so a longer one is refused
+// as surely a typo rather than carried to where it would overflow.
+constexpr double kMaxDurationSeconds = 366.0 * 24 * 3600;
+constexpr const char* kMaxDurationText = "8784h (a year)";
 
 constexpr const char* kDurationHelp =
     "use hours, minutes and seconds in that order, e.g. 90s, 45m, 5h, 1h30m, 2m30s, "
@@ -208,7 +214,11 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 }  // namespace
 
 double parse_duration(std::string_view text) {
-  if (auto seconds = try_parse_duration(text)) return *seconds;
+  if (auto seconds = try_parse_duration(text)) {
+    if (*seconds > kMaxDurationSeconds)
+      throw std::invalid_argument("duration '" + std::string(text) + "' is longer than " + kMaxDurationText);
+    return *seconds;
+  }
   throw std::invalid_argument("invalid duration '" + std::string(text) + "': " + kDurationHelp);
 }
 
@@ -461,6 +471,10 @@ std::optional<double> read_duration(Context& cx, const Entry& e) {
   }
   if (*seconds <= 0) {
     cx.report(e.where, "key '" + e.key + "' must be longer than zero, got " + describe(e.value));
+    return std::nullopt;
+  }
+  if (*seconds > kMaxDurationSeconds) {
+    cx.report(e.where, "key '" + e.key + "' must be at most " + kMaxDurationText + ", got " + describe(e.value));
     return std::nullopt;
   }
   return seconds;

@@ -220,7 +220,8 @@ struct Environment {
 // Reads dir/environment.yaml and every listed task's task.yaml.
 Environment load_environment(const std::filesystem::path& dir);
 
-// "90s", "45m", "5h", "1h30m", "2m30s" -> seconds. Throws std::invalid_argument.
+// "90s", "45m", "5h", "1h30m", "2m30s" -> seconds, at most a year (8784h).
+// Throws std::invalid_argument.
 double parse_duration(std::string_view text);
 // "512MiB", "4GiB", "1024KiB", "100B", "1000" (bytes) -> bytes. Throws std::invalid_argument.
 uint64_t parse_size(std::string_view text);

@@ -1,20 +1,30 @@
 // The hostile suite, end to end through `torchexam grade`: every attack in
-// tests/hostile/attacks.cpp is compiled as a candidate solution and graded.
-// Each case asserts the verdict, that no process of the job survives, that
-// nothing outside the job directory changed, and that the harness still
-// grades the next job (the control case, last).
+// tests/hostile/attacks.cpp, one solution compiled once, graded once per
+// attack. Each case holds the job at the start of train(), looks at it from
+// outside as the kernel shows it (namespaces, seccomp mode, uid, rlimits,
+// cgroup limits and membership: kernel_view.hpp), releases it with the
+// attack to run, then asserts the verdict, that nothing of the job survives
+// (its PID namespace and cgroups are empty), that nothing outside the job
+// directory changed, and that the harness still grades the next job (the
+// control case, last). A case that never sees its job held fails: no check
+// here passes on a view of nothing.
 #include <doctest/doctest.h>
 
+#include "../hostile/attack_list.hpp"
 #include "../test_util.hpp"
 #include "../unit/idx_writer.hpp"  // temp_dir
 #include "base/hash.hpp"
+#include "config/config.hpp"
 #include "e2e_util.hpp"
-#include "sandbox/layers.hpp"
+#include "kernel_view.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,12 +33,14 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <map>
 #include <set>
 #include <string>
 #include <thread>
 
 using namespace torchexam::e2e;
+using torchexam::test::KernelView;
 using torchexam::test::wait_for;
 
 namespace {
@@ -104,64 +116,146 @@ int unix_listener(bool abstract) {
   return s;
 }
 
-// Processes left in job cgroups whose supervisor is gone (other tests may
-// run jobs at the same time: their supervisors are alive).
-int processes_in_job_cgroups() {
-  int n = 0;
-  for (const char* root : {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified"}) {
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      const std::string name = it->path().filename().string();
-      if (name.rfind("torchexam-job-", 0) != 0) continue;
-      it.disable_recursion_pending();
-      if (kill(std::atoi(name.c_str() + 14), 0) == 0) continue;  // its supervisor still runs
-      std::ifstream procs(it->path() / "cgroup.procs");
-      for (int pid; procs >> pid;) ++n;
-      it.disable_recursion_pending();
-    }
-  }
-  return n;
-}
-
 struct Expect {
   std::set<std::string> verdicts;
   std::string message;  // a part the message must contain ("" for any)
 };
 
+// The attack's number in attack_list.hpp.
+int attack_number(const std::string& name) {
+  static const std::vector<std::string> kNames = {
+#define TORCHEXAM_HOSTILE_NAME(name) #name,
+      TORCHEXAM_HOSTILE_ATTACKS(TORCHEXAM_HOSTILE_NAME)
+#undef TORCHEXAM_HOSTILE_NAME
+  };
+  const auto it = std::find(kNames.begin(), kNames.end(), name);
+  REQUIRE_MESSAGE(it != kNames.end(), "no attack '" << name << "' in tests/hostile/attack_list.hpp");
+  return static_cast<int>(it - kNames.begin()) + 1;
+}
+
+// The one solution every attack is graded as: the list, then the attacks.
+const fs::path& hostile_solution() {
+  static const fs::path source = [] {
+    const fs::path dir = torchexam::test::temp_dir("hostile-solution");
+    std::ofstream out(dir / "attacks.cpp");
+    out << torchexam::read_file(kSource / "tests/hostile/attack_list.hpp") << "\n"
+        << torchexam::read_file(kSource / "tests/hostile/attacks.cpp");
+    return dir / "attacks.cpp";
+  }();
+  return source;
+}
+
+// The layers a job must have on this machine, from the kernel's view of
+// this host (never from the sandbox's probe): as root, the namespaces,
+// seccomp, rlimits and the unprivileged uid, and the memory and pids
+// cgroups when this host mounts those controllers.
+std::set<std::string> required_layers() {
+  std::set<std::string> out = {"pid_namespace", "mount_namespace", "network_namespace",
+                               "seccomp",       "rlimits",         "unprivileged_uid"};
+  if (torchexam::test::kernel::hierarchy_of("memory")) out.insert("cgroup_memory");
+  if (torchexam::test::kernel::hierarchy_of("pids")) out.insert("cgroup_pids");
+  return out;
+}
+
+// The task's memory limit as environment.yaml's task states it.
+uint64_t task_memory_limit() {
+  const auto env = torchexam::config::load_environment(kSource / "environments/practice");
+  return env.find_task("fashion_mnist")->memory_limit_bytes;
+}
+
+// Asserts the kernel's view of the held job against what this machine
+// requires and against what the harness reported for the job.
+void check_view(const KernelView& view, const json::object& result) {
+  const std::set<std::string> seen = view.layers();
+  std::string seen_text;
+  for (const auto& l : seen) seen_text += " " + l;
+  INFO("in force on pid " << view.pid << " (kernel view):" << seen_text);
+  REQUIRE_FALSE(view.status.empty());  // the process was there to look at
+  for (const auto& layer : required_layers()) CHECK_MESSAGE(seen.count(layer) == 1, layer << " is not in force");
+  // The limits in force are the task's, as the harness says it set them.
+  const json::object& limits = result.at("limits").as_object();
+  if (view.memory_limit) {
+    CHECK(*view.memory_limit == limits.at("memory_bytes").to_number<uint64_t>());
+    CHECK(*view.memory_limit == task_memory_limit());
+  }
+  if (view.pids_max) CHECK(*view.pids_max == limits.at("max_pids").to_number<uint64_t>());
+  // The job's report names exactly the layers the kernel shows (Landlock
+  // has no outside view).
+  std::set<std::string> reported;
+  for (const auto& l : result.at("sandbox").at("layers").as_array()) reported.insert(std::string(l.as_string()));
+  reported.erase("landlock");
+  reported.erase("landlock_network");
+  for (const auto& l : reported) CHECK_MESSAGE(seen.count(l) == 1, "reported " << l << ", not in force");
+  for (const auto& l : seen) CHECK_MESSAGE(reported.count(l) == 1, l << " in force, not reported");
+}
+
+// Sends SIGUSR1 with the attack's number to the held thread.
+bool release(int pid, int tid, int attack) {
+  siginfo_t info{};
+  info.si_signo = SIGUSR1;
+  info.si_code = SI_QUEUE;
+  info.si_pid = getpid();
+  info.si_uid = getuid();
+  info.si_value.sival_int = attack;
+  return syscall(SYS_rt_tgsigqueueinfo, pid, tid, SIGUSR1, &info) == 0;
+}
+
 json::object attack(const std::string& name, const Expect& expect, std::vector<std::string> extra = {}) {
+  if (geteuid() != 0) torchexam::test::skip_test("the hostile suite checks the full sandbox, which needs root here");
   for (const char* p : kMustNotExist) fs::remove(p);
   std::map<std::string, std::string> before;
   for (const char* p : kMustNotChange) before[p] = fingerprint(p);
 
-  const fs::path dir = torchexam::test::temp_dir("hostile-" + name);
-  const fs::path source = dir / (name + ".cpp");
-  {
-    std::string upper = name;
-    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    std::ofstream out(source);
-    out << "#define ATTACK_" << upper << "\n" << torchexam::read_file(kSource / "tests/hostile/attacks.cpp");
-  }
   std::vector<std::string> args{"--limit", "300"};
   if (std::find(extra.begin(), extra.end(), "--budget") == extra.end()) args.insert(args.end(), {"--budget", "20"});
   args.insert(args.end(), extra.begin(), extra.end());
-  Graded g = grade(source, args);
+  const int number = attack_number(name);
+  auto graded = std::async(std::launch::async, [&] { return grade(hostile_solution(), args); });
+
+  // The job, held at the start of train() (after the build: minutes at most).
+  std::vector<std::pair<int, int>> held;
+  const bool found = wait_for(
+      [&] {
+        held = torchexam::test::kernel::threads_named("texam_held", getpid());
+        return !held.empty() || graded.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+      },
+      std::chrono::seconds(240));
+  CHECK_MESSAGE(found, "the job was never held");
+  CHECK_MESSAGE(held.size() == 1, held.size() << " held threads");
+  KernelView view;
+  int job_ns_fd = -1;  // keeps the job's PID namespace, so its inode is not reused by another job's
+  if (!held.empty()) {
+    view = torchexam::test::look_at(held.front().first);
+    job_ns_fd = open(("/proc/" + std::to_string(held.front().first) + "/ns/pid").c_str(), O_RDONLY | O_CLOEXEC);
+    CHECK(release(held.front().first, held.front().second, number));
+  }
+  Graded g = graded.get();
   const std::string verdict = str(g.result, "verdict"), message = str(g.result, "message");
   INFO("attack " << name << ": " << verdict << ": " << message);
+  REQUIRE_MESSAGE(!held.empty(), "the job was never held: nothing of it was seen from outside");
+  check_view(view, g.result);
   CHECK(expect.verdicts.count(verdict) == 1);
   CHECK(message.find("ESCAPED") == std::string::npos);
+  CHECK(message.find("HELD") == std::string::npos);
   if (!expect.message.empty()) CHECK(message.find(expect.message) != std::string::npos);
 
-  // Nothing of the job survives.
+  // Nothing of the job survives: its PID namespace and its cgroups are empty.
   CHECK(wait_for([] { return processes_named("texam_hostile").empty(); }, std::chrono::seconds(5)));
   for (int pid : processes_named("texam_hostile")) kill(pid, SIGKILL);
-  CHECK(wait_for([] { return processes_in_job_cgroups() == 0; }, std::chrono::seconds(5)));
+  const ino_t job_ns = view.ns["pid"];
+  struct stat ns_stat {};
+  CHECK((job_ns_fd >= 0 && fstat(job_ns_fd, &ns_stat) == 0 && ns_stat.st_ino == job_ns));
+  CHECK(job_ns != view.own_ns["pid"]);
+  CHECK(wait_for([&] { return torchexam::test::processes_in_namespace(job_ns) == 0; }, std::chrono::seconds(5)));
+  if (job_ns_fd >= 0) close(job_ns_fd);
+  for (const auto& group : {view.memory_cgroup, view.pids_cgroup})
+    CHECK_MESSAGE(wait_for([&] { return torchexam::test::processes_in_cgroup(group) == 0; }, std::chrono::seconds(5)),
+                  group << " still holds processes");
   // Nothing outside the job directory changed.
   for (const char* p : kMustNotExist) CHECK_MESSAGE(!fs::exists(p), p << " was created");
   for (const char* p : kMustNotChange) CHECK_MESSAGE(fingerprint(p) == before[p], p << " changed");
   const fs::path job = std::string(g.result.at("job_dir").as_string());
   CHECK_FALSE(fs::exists(job / "torchexam-hostile-pwned"));
-  fs::remove_all(dir);
   return g.result;
 }
 
@@ -170,15 +264,27 @@ const Expect ok{{"ok"}, ""};
 }  // namespace
 
 TEST_SUITE("hostile") {
-  TEST_CASE("hostile.spin_one: spin forever on one thread") { attack("spin_one", {{"timeout"}, "did not finish"}, {"--budget", "3"}); }
-  TEST_CASE("hostile.spin_many: spin forever on many threads") { attack("spin_many", {{"timeout", "cpu_limit"}, ""}, {"--budget", "3"}); }
-  TEST_CASE("hostile.ignore_sigterm: sleep ignoring SIGTERM") { attack("ignore_sigterm", {{"timeout"}, ""}, {"--budget", "3"}); }
-  TEST_CASE("hostile.fork_bomb: fork bomb") { attack("fork_bomb", {{"timeout", "killed", "cpu_limit"}, ""}, {"--budget", "3"}); }
+  TEST_CASE("hostile.spin_one: spin forever on one thread") {
+    attack("spin_one", {{"timeout"}, "did not finish"}, {"--budget", "3"});
+  }
+  TEST_CASE("hostile.spin_many: spin forever on many threads") {
+    attack("spin_many", {{"timeout", "cpu_limit"}, ""}, {"--budget", "3"});
+  }
+  TEST_CASE("hostile.ignore_sigterm: sleep ignoring SIGTERM") {
+    attack("ignore_sigterm", {{"timeout"}, ""}, {"--budget", "3"});
+  }
+  TEST_CASE("hostile.fork_bomb: fork bomb") {
+    attack("fork_bomb", {{"timeout", "killed", "cpu_limit"}, ""}, {"--budget", "3"});
+  }
   TEST_CASE("hostile.thread_bomb: thread bomb") { attack("thread_bomb", {{"killed"}, "process/thread limit"}); }
   TEST_CASE("hostile.touch_50g: touch 50 GB") { attack("touch_50g", {{"memory_limit"}, "memory limit"}); }
   TEST_CASE("hostile.reserve_50g: reserve 50 GB without touching it") { attack("reserve_50g", ok); }
-  TEST_CASE("hostile.fill_scratch: fill the scratch directory") { attack("fill_scratch", {{"runtime_error"}, "scratch full"}); }
-  TEST_CASE("hostile.many_files: create 100k files") { attack("many_files", {{"runtime_error"}, "files before a limit"}); }
+  TEST_CASE("hostile.fill_scratch: fill the scratch directory") {
+    attack("fill_scratch", {{"runtime_error"}, "scratch full"});
+  }
+  TEST_CASE("hostile.many_files: create 100k files") {
+    attack("many_files", {{"runtime_error"}, "files before a limit"});
+  }
   TEST_CASE("hostile.many_fds: open 100k descriptors") { attack("many_fds", {{"runtime_error"}, "descriptor limit"}); }
   TEST_CASE("hostile.flood_stdout: flood stdout with 10 GB") { attack("flood_stdout", {{"output_limit"}, ""}); }
   TEST_CASE("hostile.tcp_loopback: TCP to 127.0.0.1") {
@@ -309,15 +415,9 @@ TEST_SUITE("hostile") {
     fs::remove_all(dir);
   }
   TEST_CASE("hostile.control: the control, an honest job with every layer on") {
+    // attack() has checked every layer this machine requires in force, as
+    // the kernel shows it, and the job's report against that view.
     auto r = attack("control", ok);
-    std::set<std::string> layers;
-    for (const auto& l : r.at("sandbox").at("layers").as_array()) layers.insert(std::string(l.as_string()));
-    // Every layer this machine offers was active (on this machine kind: all).
-    const std::set<std::string> applied_by_runner = {"pid_namespace", "mount_namespace", "network_namespace",
-                                                     "cgroup_memory", "cgroup_pids",     "seccomp",
-                                                     "rlimits"};
-    for (const auto& probe : torchexam::sandbox::probe_layers())
-      if (probe.available && applied_by_runner.count(probe.name))
-        CHECK_MESSAGE(layers.count(probe.name) == 1, probe.name << " is available but was not active");
+    CHECK(r.at("sandbox").at("layers").as_array().size() >= required_layers().size());
   }
 }

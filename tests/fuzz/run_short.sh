@@ -1,12 +1,17 @@
 #!/bin/sh
-# run_short.sh — builds tests/fuzz/fuzz_protocol.cpp with clang++ and libFuzzer
-# (ASan + UBSan) in its own folder, independent of the compiler the project is
-# configured with, then fuzzes for a short while on a copy of the seed corpus.
+# run_short.sh — builds a fuzz target (tests/fuzz/fuzz_<TARGET>.cpp) with
+# clang++ and libFuzzer (ASan + UBSan) in its own folder, independent of the
+# compiler the project is configured with, then fuzzes for a short while on a
+# fresh copy of the seed corpus.
 #
-# Usage: run_short.sh SOURCE_DIR BUILD_DIR
+# Usage: run_short.sh SOURCE_DIR BUILD_DIR [TARGET]
 #   SOURCE_DIR  the project's source tree
 #   BUILD_DIR   a folder of this script's own (made if missing): the fuzzer,
 #               the working corpus and any crash-*/timeout-* artifacts go there
+#   TARGET      protocol (default): the wire protocol, seeds tests/fuzz/corpus;
+#               yaml: the environment loader, seeds laid out from every
+#               environment in environments/ and tests/environments/ plus
+#               tests/fuzz/corpus_yaml
 # Environment:
 #   FUZZ_CLANGXX         the clang++ to use (default: clang++)
 #   FUZZ_SECONDS         how long to fuzz (default: 60)
@@ -18,13 +23,14 @@
 # when the build fails, 125 when there is no clang++ (CTest: skipped).
 set -eu
 
-if [ $# -ne 2 ]; then
-  echo "usage: $0 SOURCE_DIR BUILD_DIR" >&2
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+  echo "usage: $0 SOURCE_DIR BUILD_DIR [protocol|yaml]" >&2
   exit 2
 fi
 src=$(cd "$1" && pwd)
 mkdir -p "$2"
 build=$(cd "$2" && pwd)
+target=${3:-protocol}
 cxx=${FUZZ_CLANGXX:-clang++}
 seconds=${FUZZ_SECONDS:-60}
 
@@ -33,55 +39,99 @@ if ! command -v "$cxx" >/dev/null 2>&1; then
   exit 125
 fi
 
-# The protocol layer and what its objects reference, nothing more:
-# messages.cpp's to_json(TaskSummary) needs torchexam::to_json(diagnostics)
-# from grade_json.cpp, whose to_json(GradeResult) needs to_string(Verdict)
-# from sandbox/verdict.cpp and to_valid_utf8 from sandbox/text.cpp; the exam summary's and env/verify's checks and
-# forecasts need harness/doctor/json.cpp and check.cpp (to_string(Status)).
-# Everything else is in headers; only Boost.JSON is
-# a library to link (fmt, yaml-cpp, OpenSSL, SQLite are not referenced).
-# All of it is compiled here, so all of it is coverage-instrumented.
-sources="
-  $src/tests/fuzz/fuzz_protocol.cpp
-  $src/harness/protocol/framing.cpp
-  $src/harness/protocol/jsonrpc.cpp
-  $src/harness/protocol/messages.cpp
-  $src/harness/grading/grade_json.cpp
-  $src/sandbox/verdict.cpp
-  $src/sandbox/text.cpp
-  $src/harness/doctor/check.cpp
-  $src/harness/doctor/json.cpp
-"
-echo "run_short.sh: building $build/fuzz_protocol with $cxx" >&2
-# shellcheck disable=SC2086  # word splitting of $sources and the extra flags is intended
+case "$target" in
+protocol)
+  # The protocol layer and what its objects reference, nothing more:
+  # messages.cpp's to_json(TaskSummary) needs torchexam::to_json(diagnostics)
+  # from grade_json.cpp, whose to_json(GradeResult) needs to_string(Verdict)
+  # from sandbox/verdict.cpp and to_valid_utf8 from sandbox/text.cpp; the
+  # exam summary's and env/verify's checks and forecasts need
+  # harness/doctor/json.cpp and check.cpp (to_string(Status)). Everything
+  # else is in headers; only Boost.JSON is a library to link (fmt, yaml-cpp,
+  # OpenSSL, SQLite are not referenced). All of it is compiled here, so all
+  # of it is coverage-instrumented.
+  sources="
+    $src/tests/fuzz/fuzz_protocol.cpp
+    $src/harness/protocol/framing.cpp
+    $src/harness/protocol/jsonrpc.cpp
+    $src/harness/protocol/messages.cpp
+    $src/harness/grading/grade_json.cpp
+    $src/sandbox/verdict.cpp
+    $src/sandbox/text.cpp
+    $src/harness/doctor/check.cpp
+    $src/harness/doctor/json.cpp
+  "
+  libs="-lboost_json"
+  fuzz_args=""
+  ;;
+yaml)
+  # The loader and what it references: the version requirements, and the
+  # sandbox's layer names (layers.cpp, whose probes need cgroup.cpp and
+  # libseccomp; they are linked, never called). yaml-cpp is the system's,
+  # not instrumented: coverage guides through the loader's own code.
+  sources="
+    $src/tests/fuzz/fuzz_yaml.cpp
+    $src/harness/config/config.cpp
+    $src/harness/config/version_spec.cpp
+    $src/sandbox/layers.cpp
+    $src/sandbox/cgroup.cpp
+  "
+  libs="-lyaml-cpp -lseccomp"
+  fuzz_args="-dict=$src/tests/fuzz/yaml.dict"
+  ;;
+*)
+  echo "run_short.sh: unknown target '$target' (protocol or yaml)" >&2
+  exit 2
+  ;;
+esac
+
+fuzzer="$build/fuzz_$target"
+echo "run_short.sh: building $fuzzer with $cxx" >&2
+# shellcheck disable=SC2086  # word splitting of $sources, $libs and the extra flags is intended
 if ! "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -DBOOST_ASIO_NO_DEPRECATED ${FUZZ_EXTRA_CXXFLAGS:-} \
     -I"$src/harness" -I"$src" -I"$src/plugins/include" \
-    $sources -lboost_json -o "$build/fuzz_protocol.new"; then
+    $sources $libs -o "$fuzzer.new"; then
   echo "run_short.sh: building the fuzzer failed" >&2
   exit 1
 fi
-mv -f "$build/fuzz_protocol.new" "$build/fuzz_protocol"
+mv -f "$fuzzer.new" "$fuzzer"
 
 # A fresh copy of the seeds each run: the fuzzer adds what it finds to the
 # working corpus, never to the source tree.
 rm -rf "$build/corpus"
-cp -R "$src/tests/fuzz/corpus" "$build/corpus"
+if [ "$target" = protocol ]; then
+  cp -R "$src/tests/fuzz/corpus" "$build/corpus"
+else
+  # One seed per task of every environment: environment.yaml, a NUL byte,
+  # the task's task.yaml (fuzz_yaml.cpp's input format).
+  mkdir -p "$build/corpus"
+  for env in "$src"/environments/*/ "$src"/tests/environments/*/; do
+    [ -f "$env/environment.yaml" ] || continue
+    for task in "$env"*/; do
+      [ -f "$task/task.yaml" ] || continue
+      seed="$build/corpus/$(basename "$env")-$(basename "$task")"
+      { cat "$env/environment.yaml"; printf '\000'; cat "$task/task.yaml"; } >"$seed"
+    done
+  done
+  cp "$src"/tests/fuzz/corpus_yaml/* "$build/corpus/" 2>/dev/null || true
+fi
 
 echo "run_short.sh: fuzzing for ${seconds} s" >&2
 status=0
+# shellcheck disable=SC2086  # $fuzz_args is zero or more options
 (
   cd "$build"
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-    ./fuzz_protocol -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-      -artifact_prefix="$build/" corpus
+    "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      -artifact_prefix="$build/" $fuzz_args corpus
 ) || status=$?
 
 if [ "$status" -ne 0 ]; then
   for f in "$build"/crash-* "$build"/timeout-* "$build"/oom-* "$build"/leak-*; do
-    [ -e "$f" ] && echo "run_short.sh: found $f; reproduce with: $build/fuzz_protocol $f" >&2
+    [ -e "$f" ] && echo "run_short.sh: found $f; reproduce with: $fuzzer $f" >&2
   done
 fi
 exit "$status"

@@ -363,6 +363,27 @@ TEST_SUITE("config") {
     CHECK(errors.size() == 6);
   }
 
+  TEST_CASE("durations longer than a year are refused, before the clock types they become overflow") {
+    // Found by fuzz_yaml: 9999999999h loaded, and the exam's deadline, the
+    // budget or the Slurm poll interval then overflowed a clock type.
+    std::string environment = kEnvironment, task = kTask;
+    environment.replace(environment.find("duration: 5h"), 12, "duration: 9999999999h");
+    environment.replace(environment.find("tasks:"), 0,
+                        "compiler: {timeout: 8785h}\n"
+                        "grading: {slurm: {shared_dir: /shared, poll: 100000000000000000000s}}\n");
+    task.replace(task.find("time_budget: 10m"), 16, "time_budget: 2562048h");
+    Fixture f(environment, task);
+    const std::vector<Diagnostic> errors = errors_of(f.dir);
+    CHECK(find(errors, "key 'duration' must be at most 8784h (a year), got '9999999999h'").where.line == 3);
+    CHECK(find(errors, "key 'timeout' must be at most 8784h").where.line == 5);
+    CHECK(find(errors, "key 'poll' must be at most 8784h").where.line == 6);
+    CHECK(find(errors, "key 'time_budget' must be at most 8784h").where.line == 6);
+    CHECK(errors.size() == 4);
+    // A year itself is still a duration.
+    CHECK(parse_duration("8784h") == 366.0 * 24 * 3600);
+    CHECK_THROWS_AS(parse_duration("8784h1s"), std::invalid_argument);
+  }
+
   TEST_CASE("pass_mark may equal five per task but not be negative") {
     Fixture ok("name: practice\ntitle: P\nduration: 5h\npass_mark: 5\ntasks: [mnist]\n");
     CHECK(load_environment(ok.dir).pass_mark == 5);

@@ -1,4 +1,5 @@
 // The layer probes and the job cgroup, against this machine's kernel.
+#include "../test_util.hpp"
 #include "sandbox/cgroup.hpp"
 #include "sandbox/layers.hpp"
 
@@ -21,6 +22,15 @@ std::map<std::string, LayerProbe> probes() {
   std::map<std::string, LayerProbe> out;
   for (auto& p : probe_layers()) out[p.name] = p;
   return out;
+}
+
+// The controller's probe, or the reason it is off; TORCHEXAM_SANDBOX_DISABLE
+// (cgroup_memory, cgroup_pids) turns it off as it does for the runner, which
+// is how a machine without the controller is simulated.
+CgroupProbe cgroup_or_why_not(CgroupController controller) {
+  const char* layer = controller == CgroupController::memory ? "cgroup_memory" : "cgroup_pids";
+  if (disabled_by_environment(layer)) return {false, std::string(layer) + " disabled by TORCHEXAM_SANDBOX_DISABLE"};
+  return probe_cgroup(controller);
 }
 
 struct ScopedEnv {
@@ -60,11 +70,8 @@ TEST_SUITE("layers") {
   }
 
   TEST_CASE("a job cgroup limits memory: the kernel kills a hog, and the group is removed") {
-    auto probe = probe_cgroup(CgroupController::memory);
-    if (!probe.ok) {
-      MESSAGE("no memory cgroup on this machine: " << probe.detail);
-      return;
-    }
+    auto probe = cgroup_or_why_not(CgroupController::memory);
+    if (!probe.ok) torchexam::test::skip_test("no memory cgroup on this machine: " + probe.detail);
     std::vector<std::string> notes;
     std::string name = "torchexam-test-" + std::to_string(getpid());
     std::filesystem::path where;
@@ -104,11 +111,8 @@ TEST_SUITE("layers") {
   }
 
   TEST_CASE("a job cgroup limits processes") {
-    auto probe = probe_cgroup(CgroupController::pids);
-    if (!probe.ok) {
-      MESSAGE("no pids cgroup on this machine: " << probe.detail);
-      return;
-    }
+    auto probe = cgroup_or_why_not(CgroupController::pids);
+    if (!probe.ok) torchexam::test::skip_test("no pids cgroup on this machine: " + probe.detail);
     std::vector<std::string> notes;
     auto group = JobCgroup::create("torchexam-test-pids-" + std::to_string(getpid()), {0, 4}, notes);
     REQUIRE(group->has_pids());
