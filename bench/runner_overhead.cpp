@@ -16,6 +16,7 @@
 #include "grading/compiler.hpp"
 #include "grading/grader.hpp"
 #include "grading/runner_launch.hpp"
+#include "support/stats.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -26,14 +27,10 @@
 
 namespace fs = std::filesystem;
 using namespace torchexam;
+using bench::median;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 double bare(int threads, bool tunables) {
   ProcessSpec spec;

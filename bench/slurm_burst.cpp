@@ -25,6 +25,7 @@
 #include "grading/backend/backend.hpp"
 #include "grading/backend/slurm_backend.hpp"
 #include "grading/grader.hpp"
+#include "support/stats.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -43,18 +44,13 @@
 
 namespace fs = std::filesystem;
 using namespace torchexam;
+using bench::percentile;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
 double epoch_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5))];
 }
 
 struct Burst {

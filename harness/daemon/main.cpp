@@ -9,7 +9,6 @@
 // running.
 #include "base/clock.hpp"
 #include "base/paths.hpp"
-#include "base/thread_sched.hpp"
 #include "daemon/adapter.hpp"
 #include "daemon/server.hpp"
 #include "daemon/watcher.hpp"
@@ -24,13 +23,10 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <fstream>
-#include <optional>
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
@@ -67,9 +63,6 @@ int main(int argc, char** argv) {
   int concurrency = 1;
   int job_nice = 10;
   std::string watcher = "inotify";
-  std::string job_policy = "normal";
-  int io_slice_us = 0;
-  std::optional<int> io_nice;
   app.add_option("--socket", socket, "Unix socket to listen on (default: $XDG_RUNTIME_DIR/torchexam/daemon.sock)");
   app.add_option("--state-dir", state,
                  "database, artifacts and job folders (default: $TORCHEXAM_STATE_DIR, $XDG_STATE_HOME/torchexam, "
@@ -79,18 +72,6 @@ int main(int argc, char** argv) {
                  "niceness of grading jobs (compiler and training): they yield the CPU to the daemon and the editor")
       ->check(CLI::Range(0, 19))
       ->capture_default_str();
-  app.add_option("--job-policy", job_policy,
-                 "scheduling policy of grading jobs: normal, batch (never preempt on wake-up) or idle (run only "
-                 "on CPU time nobody else wants; --job-nice does not apply)")
-      ->check(CLI::IsMember({"normal", "batch", "idle"}))
-      ->capture_default_str();
-  app.add_option("--io-slice-us", io_slice_us,
-                 "time slice the io thread asks the scheduler for, in microseconds (Linux >= 6.12: a short slice "
-                 "lets it preempt a running job when a client's request wakes it); 0: the kernel's default")
-      ->check(CLI::Range(0, 100000))
-      ->capture_default_str();
-  app.add_option("--io-nice", io_nice, "niceness of the io thread (below 0 needs CAP_SYS_NICE)")
-      ->check(CLI::Range(-20, 19));
   app.add_option("--watcher", watcher, "workspace watcher backend: inotify, or none")
       ->check(CLI::IsMember({"inotify", "none"}));
   CLI11_PARSE(app, argc, argv);
@@ -113,7 +94,6 @@ int main(int argc, char** argv) {
     ServiceOptions so;
     so.concurrency = concurrency;
     so.job_nice = job_nice;
-    so.job_policy = job_policy;
     so.jobs_dir = state / "jobs";
     so.state_dir = state;
     so.verify = [](const config::Environment& env) { return doctor::verify(env, {/*check_daemon=*/false}); };
@@ -165,14 +145,6 @@ int main(int argc, char** argv) {
       });
     };
     tick();
-    // The io thread's own scheduling, set after the service has made its
-    // worker threads (they keep the default); a failure is reported, not fatal.
-    if (io_nice && ::setpriority(PRIO_PROCESS, 0, *io_nice) != 0)
-      fmt::print(stderr, "torchexamd: io thread stays at nice {}: {}\n", ::getpriority(PRIO_PROCESS, 0),
-                 std::strerror(errno));
-    if (io_slice_us > 0)
-      if (auto why = set_thread_slice(io_slice_us); !why.empty())
-        fmt::print(stderr, "torchexamd: io thread keeps the default time slice: {}\n", why);
     fmt::print(stderr, "torchexamd {}: listening on {} (state in {})\n", ::getpid(), socket.string(), state.string());
     io.run();
     fmt::print(stderr, "torchexamd {}: stopped\n", ::getpid());

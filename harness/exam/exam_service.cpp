@@ -9,7 +9,6 @@
 
 #include "base/hash.hpp"
 #include "base/paths.hpp"
-#include "base/thread_sched.hpp"
 #include "exam/provision.hpp"
 #include "grading/backend/backend.hpp"
 #include "grading/grade_json.hpp"
@@ -408,16 +407,12 @@ struct ExamService::Impl {
     // Held until the artifacts are stored: pruning leaves the folder alone.
     auto in_use = std::make_shared<JobDirInUse>(dir);
     asio::post(job.remote() ? *remote_workers : workers, [this, job, req, in_use]() mutable {
-      // Linux keeps the nice value and the policy per thread and a child
-      // inherits its creator's: set once per worker thread, they apply to
-      // every job.
+      // Linux keeps the nice value per thread and a child inherits its
+      // creator's: set once per worker thread, it applies to every job.
       thread_local bool scheduled = false;
-      if (!scheduled) {
-        if (opts.job_policy != "normal") scheduled = set_thread_policy(opts.job_policy, opts.job_nice).empty();
-        else if (opts.job_nice > 0)
-          scheduled = ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), opts.job_nice) == 0;
-        else scheduled = true;
-      }
+      if (!scheduled)
+        scheduled =
+            opts.job_nice <= 0 || ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), opts.job_nice) == 0;
       Observer obs(*this, job);
       GradeResult r;
       try {

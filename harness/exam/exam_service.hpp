@@ -151,9 +151,6 @@ struct ServiceOptions {
   // and the candidate's editor, and loses nothing when the machine is
   // otherwise idle. 0 leaves it alone. Syntax checks on save keep 0.
   int job_nice = 0;
-  // Scheduling policy of the grading jobs, the same way (thread_sched.hpp):
-  // "normal", "batch" or "idle". With "idle" job_nice does not apply.
-  std::string job_policy = "normal";
   VerifyFn verify;                  // empty: exam/start checks nothing, env/verify reports no checks
   std::filesystem::path state_dir;  // where the forecast is stored (empty: paths::state_dir())
 };
