@@ -277,10 +277,13 @@ TEST_SUITE("slurm") {
     CHECK(wait_for([] { return count_processes("torchexam-runne") == 0; }, std::chrono::seconds(30)));
   }
 
+  // 40 submissions (TORCHEXAM_BURST sets another number): ten times the
+  // cluster's 4 slots, so Slurm queues most of them, and a fifth of them
+  // graded before the kill -9 leaves 32 in flight or queued across it.
   TEST_CASE("a burst of submissions is graded exactly once, across a kill -9 of the daemon") {
     const int n = [] {
       const char* v = std::getenv("TORCHEXAM_BURST");
-      return v ? std::atoi(v) : 100;
+      return v ? std::atoi(v) : 40;
     }();
     SlurmEnvironment e("burst", /*own_shared_dir=*/true);  // its jobs/ holds only the burst's
     Daemon d("slurm-burst");
@@ -322,7 +325,7 @@ TEST_SUITE("slurm") {
     CHECK(unfinished_jobs() > 0);  // the cluster's jobs outlive the daemon
     REQUIRE_FALSE(d.start());
     c = d.client();
-    const bool all = wait_for([&] { return finished_count() == n; }, std::chrono::seconds(1500));
+    const bool all = wait_for([&] { return finished_count() == n; }, std::chrono::seconds(900));
     REQUIRE(all);
 
     int first_score = -1;
