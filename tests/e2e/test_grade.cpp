@@ -74,11 +74,11 @@ TEST_SUITE("e2e") {
 
   // The full-data references are graded once (the fixtures of the "slow"
   // suite); that grading is seeded, so the same source gets the same metric
-  // every time. Shown here on reduced data with the fashion_mnist reference
+  // every time. Shown here on 1000 images with the fashion_mnist reference
   // (convolutions, batch norm, dropout, Adam, shuffled batches, two threads).
   TEST_CASE("a seeded grading is reproducible: the reference gets the same metric twice") {
     const fs::path reference = kSource / "environments/practice/fashion_mnist/reference.cpp";
-    const std::vector<std::string> args = {"--limit", "3000"};
+    const std::vector<std::string> args = {"--limit", "1000"};
     auto g = grade(reference, args);
     INFO(json::serialize(g.result));
     REQUIRE(str(g.result, "verdict") == "ok");
@@ -371,7 +371,7 @@ TEST_SUITE("slow") {
   // The fixture torchexam_reference_<task>: the one full-data grading of the
   // reference, kept for slow.<task>.reference and slurm.same_score.<task>.
   // It asserts only that there is a result; the readers judge it.
-  TEST_CASE("one grading of the task's reference, shared with the tests that read it") {
+  TEST_CASE("one grading of the task's reference for the tests that share it") {
     const std::string task = test_task();
     const fs::path file = shared_reference_file(task);
     fs::create_directories(file.parent_path());
