@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,31 @@ inline Graded grade(const fs::path& solution, std::vector<std::string> extra, co
 }
 
 inline std::string str(const json::object& o, const char* key) { return std::string(o.at(key).as_string()); }
+
+// The full-data grading of a task's reference that CTest shares (fixture
+// torchexam_reference_<task>, tests/CMakeLists.txt): slow.<task>.grade_reference
+// grades it once and stores the CLI's --json result in this file; the tests
+// that need a local grading of the reference read it instead of training again.
+inline fs::path shared_reference_file(const std::string& task) {
+  const char* dir = std::getenv("TORCHEXAM_REFERENCE_DIR");
+  REQUIRE_MESSAGE(dir, "TORCHEXAM_REFERENCE_DIR is not set: run this test through ctest (fixture torchexam_reference_"
+                           << task << ")");
+  return fs::path(dir) / (task + ".json");
+}
+
+// That stored result. Fails the test when the fixture did not write it.
+inline json::object shared_reference(const std::string& task) {
+  const fs::path file = shared_reference_file(task);
+  std::ifstream in(file);
+  REQUIRE_MESSAGE(in, "no " << file << ": slow." << task << ".grade_reference (the fixture) did not run");
+  const std::string text(std::istreambuf_iterator<char>(in), {});
+  json::error_code ec;
+  json::value v = json::parse(text, ec);
+  INFO(file << ": " << text);
+  REQUIRE_FALSE(ec);
+  REQUIRE(v.is_object());
+  return std::move(v.get_object());
+}
 
 // Processes whose command name is `comm`.
 inline std::vector<int> processes_named(const std::string& comm) {

@@ -72,6 +72,23 @@ TEST_SUITE("e2e") {
     }
   }
 
+  // The full-data references are graded once (the fixtures of the "slow"
+  // suite); that grading is seeded, so the same source gets the same metric
+  // every time. Shown here on 1000 images with the fashion_mnist reference
+  // (convolutions, batch norm, dropout, Adam, shuffled batches, two threads).
+  TEST_CASE("a seeded grading is reproducible: the reference gets the same metric twice") {
+    const fs::path reference = kSource / "environments/practice/fashion_mnist/reference.cpp";
+    const std::vector<std::string> args = {"--limit", "1000"};
+    auto g = grade(reference, args);
+    INFO(json::serialize(g.result));
+    REQUIRE(str(g.result, "verdict") == "ok");
+    auto again = grade(reference, args);
+    INFO(json::serialize(again.result));
+    REQUIRE(str(again.result, "verdict") == "ok");
+    CHECK(again.result.at("metric").as_double() == g.result.at("metric").as_double());  // identical, not close
+    CHECK(again.result.at("score").as_int64() == g.result.at("score").as_int64());
+  }
+
   TEST_CASE("a solution that throws gets runtime_error with its message") {
     auto g = grade(solution("throws.cpp"), {"--limit", "200", "--budget", "30"});
     CHECK(g.exit_code == 0);
@@ -351,15 +368,32 @@ TEST_SUITE("e2e") {
 
 // The full-data cases run once per task: CTest sets TORCHEXAM_TEST_TASK.
 TEST_SUITE("slow") {
-  TEST_CASE("the task's reference scores 5/5 on the full data, the same twice") {
+  // The fixture torchexam_reference_<task>: the one full-data grading of the
+  // reference, kept for slow.<task>.reference and slurm.same_score.<task>.
+  // It asserts only that there is a result; the readers judge it.
+  TEST_CASE("one grading of the task's reference for the tests that share it") {
     const std::string task = test_task();
+    const fs::path file = shared_reference_file(task);
+    fs::create_directories(file.parent_path());
+    fs::remove(file);  // never a result of an earlier run
     auto g = grade(kSource / "environments/practice" / task / "reference.cpp", {}, task);
     MESSAGE(task << " reference: " << json::serialize(g.result));
-    CHECK(str(g.result, "verdict") == "ok");
-    CHECK(g.result.at("score").as_int64() == 5);
-    auto again = grade(kSource / "environments/practice" / task / "reference.cpp", {}, task);
-    CHECK(again.result.at("score").as_int64() == g.result.at("score").as_int64());
-    CHECK(again.result.at("metric").as_double() == g.result.at("metric").as_double());  // seeded: identical
+    REQUIRE(g.exit_code == 0);
+    const fs::path partial = file.string() + ".partial";
+    std::ofstream out(partial);
+    out << json::serialize(g.result);
+    out.close();
+    REQUIRE_FALSE(out.fail());
+    fs::rename(partial, file);
+  }
+
+  TEST_CASE("the task's reference scores 5/5 on the full data") {
+    const std::string task = test_task();
+    const json::object result = shared_reference(task);
+    INFO(task << " reference: " << json::serialize(result));
+    CHECK(str(result, "backend") == "local");
+    CHECK(str(result, "verdict") == "ok");
+    CHECK(result.at("score").as_int64() == 5);
   }
 
   TEST_CASE("the task's starter scores at most 1 on the full data") {
