@@ -154,6 +154,10 @@ struct ServiceOptions {
   // Scheduling policy of the grading jobs, the same way (thread_sched.hpp):
   // "normal", "batch" or "idle". With "idle" job_nice does not apply.
   std::string job_policy = "normal";
+  // Where gradings run, made by the daemon's main and outliving the
+  // service; nullptr: a local environment grades here, a cluster one fails
+  // with internal_error (grader.hpp).
+  BackendRegistry* backends = nullptr;
   VerifyFn verify;                  // empty: exam/start checks nothing, env/verify reports no checks
   std::filesystem::path state_dir;  // where the forecast is stored (empty: paths::state_dir())
 };
