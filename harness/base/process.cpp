@@ -40,8 +40,11 @@ bp::filesystem::path native(const fs::path& p) { return bp::filesystem::path(p.s
 // would call exit(), which runs this process's atexit handlers and static
 // destructors in a copy of a multithreaded process.
 struct ExitQuietlyOnExecError {
-  bp::error_code on_exec_setup(bp::posix::default_launcher&, const bp::filesystem::path&, const char* const*) { return {}; }
-  void on_exec_error(bp::posix::default_launcher&, const bp::filesystem::path&, const char* const*, const bp::error_code&) {
+  bp::error_code on_exec_setup(bp::posix::default_launcher&, const bp::filesystem::path&, const char* const*) {
+    return {};
+  }
+  void on_exec_error(bp::posix::default_launcher&, const bp::filesystem::path&, const char* const*,
+                     const bp::error_code&) {
     ::_exit(127);
   }
 };
@@ -291,8 +294,8 @@ class SystemLauncher final : public ProcessLauncher {
     asio::io_context io;
     bp::posix::default_launcher launcher;
     bp::error_code ec;
-    bp::process child =
-        launcher(io.get_executor(), ec, native(spec.exe), spec.args, bp::process_stdio{nullptr, log.get(), log.get()}, detach);
+    bp::process child = launcher(io.get_executor(), ec, native(spec.exe), spec.args,
+                                 bp::process_stdio{nullptr, log.get(), log.get()}, detach);
     ::close(detach.pid_pipe[1]);
     detach.pid_pipe[1] = -1;
     if (ec) throw std::runtime_error(cannot_start(spec.exe, ec.message()));

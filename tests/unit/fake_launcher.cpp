@@ -1,7 +1,7 @@
 #include "fake_launcher.hpp"
 
-#include <cstdlib>
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <stdexcept>
 
@@ -53,7 +53,8 @@ ProcessResult FakeLauncher::run(const ProcessSpec& spec, const std::function<voi
     reply = rule->second;
   }
   if (reply.effect) reply.effect(spec, reply);
-  if (!spec.stderr_file.empty()) std::ofstream(spec.stderr_file, std::ios::binary | std::ios::trunc) << reply.stderr_text;
+  if (!spec.stderr_file.empty())
+    std::ofstream(spec.stderr_file, std::ios::binary | std::ios::trunc) << reply.stderr_text;
   for (const auto& line : reply.stdout_lines) on_line(line);
   return reply.result;
 }
@@ -97,7 +98,9 @@ namespace {
 bool has(const ProcessSpec& spec, const std::string& arg) {
   return std::find(spec.args.begin(), spec.args.end(), arg) != spec.args.end();
 }
-bool sandboxed_compiler(const ProcessSpec& spec) { return spec.exe.filename() == "torchexam-sandbox" && has(spec, "--"); }
+bool sandboxed_compiler(const ProcessSpec& spec) {
+  return spec.exe.filename() == "torchexam-sandbox" && has(spec, "--");
+}
 }  // namespace
 
 bool is_compiler_identity(const ProcessSpec& spec) { return spec.args == std::vector<std::string>{"--version"}; }
@@ -128,8 +131,10 @@ FakeHelpers::FakeHelpers(const std::filesystem::path& dir) {
 
 FakeHelpers::~FakeHelpers() {
   for (const auto& [variable, old] : saved_) {
-    if (old) ::setenv(variable.c_str(), old->c_str(), 1);
-    else ::unsetenv(variable.c_str());
+    if (old)
+      ::setenv(variable.c_str(), old->c_str(), 1);
+    else
+      ::unsetenv(variable.c_str());
   }
 }
 

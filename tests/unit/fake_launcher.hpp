@@ -51,7 +51,7 @@ class FakeLauncher final : public ProcessLauncher {
   // The commands `m` matches.
   std::vector<ProcessSpec> commands(const Match& m) const;
 
-  pid_t detached_pid = 4242;  // what start_detached() returns
+  pid_t detached_pid = 4242;                  // what start_detached() returns
   std::vector<std::string> missing_programs;  // find_executable() finds everything else in /fake/bin
 
  private:

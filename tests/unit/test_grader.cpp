@@ -9,8 +9,8 @@
 #include "sandbox/predictions.hpp"
 #include "sandbox/staged_task.hpp"
 
-#include <boost/json.hpp>
 #include <doctest/doctest.h>
+#include <boost/json.hpp>
 
 #include <signal.h>
 
@@ -136,9 +136,12 @@ TEST_SUITE("grader") {
     const auto commands = f.launcher.commands();
     std::vector<std::string> order;
     for (const auto& c : commands)
-      if (test::is_solution_build(c)) order.push_back("build");
-      else if (is_runner(c, "train")) order.push_back("train");
-      else if (is_runner(c, "evaluate")) order.push_back("evaluate");
+      if (test::is_solution_build(c))
+        order.push_back("build");
+      else if (is_runner(c, "train"))
+        order.push_back("train");
+      else if (is_runner(c, "evaluate"))
+        order.push_back("evaluate");
     CHECK(order == std::vector<std::string>{"build", "train", "evaluate"});
     const ProcessSpec build = f.launcher.commands(test::is_solution_build).at(0);
     const ProcessSpec train = f.launcher.commands(runner("train")).at(0);
@@ -203,10 +206,7 @@ TEST_SUITE("grader") {
 
   TEST_CASE("a training out of time with a checkpoint is graded on it, under its verdict") {
     Fixture f;
-    f.launcher.on(runner("train"), {{},
-                                    "",
-                                    FakeLauncher::exited(0),
-                                    [](const ProcessSpec& spec, FakeLauncher::Reply&) {
+    f.launcher.on(runner("train"), {{}, "", FakeLauncher::exited(0), [](const ProcessSpec& spec, FakeLauncher::Reply&) {
                                       std::ofstream(test::arg_after(spec.args, "--checkpoint")) << "epoch 3";
                                       write_status(spec, std::nullopt, SIGKILL, /*timed_out=*/true);
                                     }});
@@ -227,13 +227,11 @@ TEST_SUITE("grader") {
   TEST_CASE("internal_error: the runner's trusted report of the harness's fault, or a missing runner") {
     Fixture f;
     SUBCASE("harness fault") {
-      f.launcher.on(runner("evaluate"), {{},
-                                         "",
-                                         FakeLauncher::exited(1),
-                                         [](const ProcessSpec& spec, FakeLauncher::Reply&) {
-                                           std::ofstream(test::arg_after(spec.args, "--status-file"))
-                                               << R"({"harness_fault": "cannot open the inputs"})";
-                                         }});
+      f.launcher.on(runner("evaluate"),
+                    {{}, "", FakeLauncher::exited(1), [](const ProcessSpec& spec, FakeLauncher::Reply&) {
+                       std::ofstream(test::arg_after(spec.args, "--status-file"))
+                           << R"({"harness_fault": "cannot open the inputs"})";
+                     }});
       const GradeResult r = f.grade();
       CHECK(r.verdict == Verdict::internal_error);
       CHECK(r.message == "evaluation: the harness failed to set up evaluation: cannot open the inputs");

@@ -145,7 +145,8 @@ TEST_SUITE("process") {
     const fs::path log = dir / "logs" / "out.log";
     const fs::path marker = dir / "marker";
     const pid_t pid = system_launcher().start_detached(
-        {"/bin/sh", {"-c", "echo \"$$ $(cut -d' ' -f6 /proc/$$/stat)\"; touch " + marker.string() + "; exec sleep 30"},
+        {"/bin/sh",
+         {"-c", "echo \"$$ $(cut -d' ' -f6 /proc/$$/stat)\"; touch " + marker.string() + "; exec sleep 30"},
          log});
     REQUIRE(pid > 0);
     CHECK(test::wait_for([&] { return fs::exists(marker); }, std::chrono::seconds(10)));

@@ -9,8 +9,8 @@
 #include "grading/compiler.hpp"
 #include "idx_writer.hpp"  // temp_dir
 
-#include <boost/json.hpp>
 #include <doctest/doctest.h>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <fstream>
@@ -77,8 +77,8 @@ TEST_SUITE("provision") {
     CHECK(args.front() == build_config::kCxx);
     CHECK(args[1] == "-std=" + f.env.compiler_std);
     for (const auto& flag : f.flags) {
-      const bool harness_only = std::find(std::begin(kHarnessOnlyFlags), std::end(kHarnessOnlyFlags), flag) !=
-                                std::end(kHarnessOnlyFlags);
+      const bool harness_only =
+          std::find(std::begin(kHarnessOnlyFlags), std::end(kHarnessOnlyFlags), flag) != std::end(kHarnessOnlyFlags);
       CHECK_MESSAGE((std::find(args.begin(), args.end(), flag) != args.end()) != harness_only, flag);
     }
   }

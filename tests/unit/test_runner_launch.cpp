@@ -6,8 +6,8 @@
 #include "fake_launcher.hpp"
 #include "idx_writer.hpp"  // temp_dir
 
-#include <boost/json.hpp>
 #include <doctest/doctest.h>
+#include <boost/json.hpp>
 
 #include <signal.h>
 
@@ -57,15 +57,15 @@ struct Fixture {
               ProcessResult result = FakeLauncher::exited(0)) {
     std::vector<std::string> lines;
     for (const auto& e : events) lines.push_back(events::to_json_line(e));
-    launcher.on(is_runner, {lines, "runner's stderr\n", result,
-                            [status](const ProcessSpec& spec, FakeLauncher::Reply&) {
-                              if (status)
-                                std::ofstream(test::arg_after(spec.args, "--status-file")) << json::serialize(*status);
-                            }});
+    launcher.on(is_runner,
+                {lines, "runner's stderr\n", result, [status](const ProcessSpec& spec, FakeLauncher::Reply&) {
+                   if (status) std::ofstream(test::arg_after(spec.args, "--status-file")) << json::serialize(*status);
+                 }});
   }
 
   RunnerOutcome launch() {
-    return launch_runner(job, [&](const events::Event& e) { seen.push_back(e); }, backend);
+    return launch_runner(
+        job, [&](const events::Event& e) { seen.push_back(e); }, backend);
   }
 };
 
@@ -238,7 +238,8 @@ TEST_SUITE("runner_launch") {
     fs::create_directories(f.dir / "job");
     std::ofstream(f.dir / "job" / "train.status.json") << json::serialize(exit_status(0, std::nullopt));
     f.job.resume = true;
-    f.launcher.on(is_runner, {{events::to_json_line(events::Result{Verdict::ok, "", ""})}, "", FakeLauncher::exited(0), {}});
+    f.launcher.on(is_runner,
+                  {{events::to_json_line(events::Result{Verdict::ok, "", ""})}, "", FakeLauncher::exited(0), {}});
     CHECK(f.launch().verdict == Verdict::ok);
     f.job.resume = false;  // a fresh run removes it first: no report, a claimed ok is not enough
     CHECK(f.launch().verdict == Verdict::internal_error);

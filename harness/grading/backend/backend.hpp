@@ -28,8 +28,8 @@
 namespace torchexam {
 
 struct PhaseJob {
-  ProcessSpec process;  // what to run, its wall-clock deadline and its cancel flag
-  std::string phase;    // "build", "train", "evaluate": names the job for the scheduler
+  ProcessSpec process;        // what to run, its wall-clock deadline and its cancel flag
+  std::string phase;          // "build", "train", "evaluate": names the job for the scheduler
   int cpus = 1;               // CPUs the process uses (the scheduler reserves them)
   uint64_t memory_bytes = 0;  // the phase's memory limit (0: the backend's default)
   // Folders the process writes into. A backend that runs the job as another
