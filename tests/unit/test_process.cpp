@@ -44,7 +44,12 @@ struct Shell {
   }
 };
 
-bool alive(pid_t pid) { return ::kill(pid, 0) == 0; }
+// Running, not a zombie waiting for whoever it was reparented to.
+bool alive(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string pid_field, comm, state;
+  return stat >> pid_field >> comm >> state && state != "Z";
+}
 
 }  // namespace
 
