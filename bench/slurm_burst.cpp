@@ -200,7 +200,7 @@ int main(int argc, char** argv) {
     cfg.max_jobs = n;
     fs::create_directories(cfg.shared_dir);
     {
-      slurm::SlurmBackend backend(cfg);
+      slurm::SlurmBackend backend(cfg, system_launcher());
       const Burst b = tiny_jobs(backend, cfg.shared_dir / "tiny", n, n);
       // The build cache is the shared folder's: build once before timing.
       gradings(backend, env, cfg.shared_dir / "warm", 1, 1);

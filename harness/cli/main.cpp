@@ -81,7 +81,8 @@ int run_data(const config::Environment& env, bool check_only, bool as_json) {
   for (const auto& set : env.data) {
     if (!check_only) {
       try {
-        data_sets::install(set, root, [](const std::string& line) { fmt::print(stderr, "{}\n", line); });
+        data_sets::install(
+            set, root, [](const std::string& line) { fmt::print(stderr, "{}\n", line); }, system_launcher());
       } catch (const std::exception& e) {
         fmt::print(stderr, "torchexam: {}\n", e.what());
       }
@@ -269,7 +270,9 @@ int main(int argc, char** argv) {
   req.source = source;
   req.threads = threads;
   req.budget_s = budget;
-  if (local) req.backend = &local_backend();
+  BackendRegistry backends(system_launcher());
+  req.backends = &backends;
+  if (local) req.backend = &backends.local();
   for (const auto& kv : plugin_options) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {

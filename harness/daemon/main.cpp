@@ -91,7 +91,9 @@ int main(int argc, char** argv) {
     asio::io_context io;
     SystemClock clock;
     auto db = store::Store::open(state);
+    BackendRegistry backends(system_launcher());
     ServiceOptions so;
+    so.backends = &backends;
     so.concurrency = concurrency;
     so.job_nice = job_nice;
     so.jobs_dir = state / "jobs";

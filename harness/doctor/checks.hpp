@@ -3,10 +3,11 @@
 // failure), plus the probes that gather those facts from this machine.
 //
 // Probes run commands (the compiler, cmake, update-alternatives, the LibTorch
-// probe) or read /proc; they never throw: a probe that cannot find out says
+// probe) through the launcher they are given, or read /proc; they never throw: a probe that cannot find out says
 // so in its result. Checks are pure. Thread-safe: no shared state.
 #pragma once
 
+#include "base/process.hpp"
 #include "config/config.hpp"
 #include "doctor/check.hpp"
 #include "sandbox/layers.hpp"
@@ -26,7 +27,7 @@ struct CompilerInfo {
   std::string banner;   // the first line of --version
 };
 // Runs `cxx --version`; nullopt when it does not run.
-std::optional<CompilerInfo> probe_compiler(const std::filesystem::path& cxx);
+std::optional<CompilerInfo> probe_compiler(ProcessLauncher& launcher, const std::filesystem::path& cxx);
 CheckResult check_compiler(const config::Pins& pins, const std::optional<CompilerInfo>& found,
                            const std::filesystem::path& cxx);
 
@@ -37,14 +38,15 @@ struct LibTorchInfo {
 // The installed LibTorch's version: the Debian package that owns libc10.so
 // in `lib_dir` (Debian's headers say 1.13.0 for 1.13.1), else torch/version.h
 // in `include_dirs` (';'-separated).
-LibTorchInfo probe_libtorch_version(const std::string& include_dirs, const std::filesystem::path& lib_dir);
+LibTorchInfo probe_libtorch_version(ProcessLauncher& launcher, const std::string& include_dirs,
+                                    const std::filesystem::path& lib_dir);
 CheckResult check_libtorch_version(const config::Pins& pins, const LibTorchInfo& found);
 
 // `torch_cxx_flags`: the flags LibTorch's CMake package gives (build_config::kTorchCxxFlags).
 CheckResult check_cxx11_abi(const config::Pins& pins, const std::string& torch_cxx_flags);
 
 // `cmake --version`'s version, or nullopt when cmake does not run.
-std::optional<std::string> probe_cmake();
+std::optional<std::string> probe_cmake(ProcessLauncher& launcher);
 CheckResult check_cmake(const config::Pins& pins, const std::optional<std::string>& found);
 
 // What torchexam-torch-probe saw in a fresh process.
@@ -55,7 +57,7 @@ struct TorchProbe {
   bool cuda = false;       // torch::cuda::is_available()
   std::string error;       // why it did not run, or the exception
 };
-TorchProbe run_torch_probe(const std::filesystem::path& probe_exe);
+TorchProbe run_torch_probe(ProcessLauncher& launcher, const std::filesystem::path& probe_exe);
 CheckResult check_libtorch_runs(const TorchProbe& probe);
 CheckResult check_cuda(const config::Pins& pins, const TorchProbe& probe);
 
@@ -74,7 +76,7 @@ CheckResult check_data_set(const config::DataSet& set, const std::filesystem::pa
 
 // The libblas.so.3 alternative in use (`update-alternatives --query`, else
 // the resolved symlink); "" when none.
-std::string probe_blas();
+std::string probe_blas(ProcessLauncher& launcher);
 CheckResult check_blas(const std::string& blas_library);
 
 // Creates `dir` if needed and writes and removes a file in it.
@@ -99,8 +101,8 @@ CheckResult check_daemon(const std::filesystem::path& socket);
 
 // stdout of `exe args...` (searched in PATH when it has no '/'), or nullopt
 // when it cannot start, fails or times out.
-std::optional<std::string> command_output(const std::string& exe, const std::vector<std::string>& args,
-                                          double timeout_s = 20);
+std::optional<std::string> command_output(ProcessLauncher& launcher, const std::string& exe,
+                                          const std::vector<std::string>& args, double timeout_s = 20);
 
 // "4.0 GiB", "512 MiB"
 std::string format_bytes(uint64_t bytes);

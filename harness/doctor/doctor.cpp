@@ -20,16 +20,17 @@ fs::path torch_probe_path() {
 std::vector<CheckResult> verify(const config::Environment& env, const VerifyOptions& o) {
   const config::Pins& pins = env.pins;
   std::vector<CheckResult> out;
+  ProcessLauncher& launcher = o.launcher ? *o.launcher : system_launcher();
 
   const fs::path cxx = build_config::kCxx;
-  out.push_back(check_compiler(pins, probe_compiler(cxx), cxx));
+  out.push_back(check_compiler(pins, probe_compiler(launcher, cxx), cxx));
   out.push_back(check_libtorch_version(
-      pins, probe_libtorch_version(build_config::kTorchIncludeDirs, build_config::kTorchLibDir)));
+      pins, probe_libtorch_version(launcher, build_config::kTorchIncludeDirs, build_config::kTorchLibDir)));
   out.push_back(check_cxx11_abi(pins, build_config::kTorchCxxFlags));
-  const TorchProbe probe = run_torch_probe(torch_probe_path());
+  const TorchProbe probe = run_torch_probe(launcher, torch_probe_path());
   out.push_back(check_libtorch_runs(probe));
   out.push_back(check_cuda(pins, probe));
-  out.push_back(check_cmake(pins, probe_cmake()));
+  out.push_back(check_cmake(pins, probe_cmake(launcher)));
 
   std::set<std::string> plugins;
   for (const auto& task : env.tasks) {
@@ -46,7 +47,7 @@ std::vector<CheckResult> verify(const config::Environment& env, const VerifyOpti
   const fs::path data_root = paths::data_dir();
   for (const auto& set : env.data) out.push_back(check_data_set(set, data_root, env.dir));
 
-  out.push_back(check_blas(probe_blas()));
+  out.push_back(check_blas(probe_blas(launcher)));
   const fs::path state = paths::state_dir(), cache = paths::cache_dir(), socket = paths::socket_path();
   out.push_back(check_writable("state", state, "TORCHEXAM_STATE_DIR"));
   out.push_back(check_writable("cache", cache, "TORCHEXAM_CACHE_DIR"));

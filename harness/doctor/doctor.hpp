@@ -10,6 +10,7 @@
 // forecast is separate (forecast.hpp): it takes about 5 s per task.
 #pragma once
 
+#include "base/process.hpp"
 #include "config/config.hpp"
 #include "doctor/check.hpp"
 #include "doctor/forecast.hpp"
@@ -23,6 +24,7 @@ namespace torchexam::doctor {
 
 struct VerifyOptions {
   bool check_daemon = true;  // false inside the daemon itself
+  ProcessLauncher* launcher = nullptr;  // runs the probes' commands; nullptr: system_launcher()
 };
 
 std::vector<CheckResult> verify(const config::Environment& env, const VerifyOptions& o = {});

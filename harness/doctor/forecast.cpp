@@ -117,7 +117,11 @@ Forecast forecast_task(const config::Environment& env, const config::TaskConfig&
   std::error_code ec;
   try {
     say(fmt::format("task {}: building the reference", task.id));
-    Compiler compiler(compiler_options(env, o.cache_dir));
+    ProcessLauncher& launcher = o.launcher ? *o.launcher : system_launcher();
+    LocalBackend here(launcher);
+    CompilerOptions co = compiler_options(env, o.cache_dir);
+    co.launcher = &launcher;
+    Compiler compiler(co);
     const BuildOutput build = compiler.build(task.reference, "reference.cpp");
     if (!build.ok) {
       f.error = "the reference does not build" + std::string(build.timed_out ? " (timed out)" : "") +
@@ -154,7 +158,7 @@ Forecast forecast_task(const config::Environment& env, const config::TaskConfig&
       if (p->kind == events::Progress::Kind::batch && !first && p->elapsed_s >= kWarmUp_s) first = *p;
       last = *p;
       if (p->elapsed_s >= o.measure_s && p->eta_s >= 0) enough = true;
-    });
+    }, here);
     note_steal();
     fs::remove_all(work, ec);
     if (!last) {

@@ -16,6 +16,7 @@
 // Blocking; one task at a time (it measures the machine).
 #pragma once
 
+#include "base/process.hpp"
 #include "config/config.hpp"
 #include "doctor/check.hpp"
 
@@ -63,6 +64,7 @@ struct ForecastOptions {
   std::filesystem::path cache_dir;              // build cache
   std::filesystem::path work_dir;               // runner job folders (removed afterwards)
   std::function<void(const std::string&)> say;  // progress lines; may be empty
+  ProcessLauncher* launcher = nullptr;          // the compiler and the runner; nullptr: system_launcher()
 };
 
 Forecast forecast_task(const config::Environment& env, const config::TaskConfig& task, const ForecastOptions& o);

@@ -63,8 +63,8 @@ std::string format_bytes(uint64_t bytes) {
   return fmt::format("{:.0f} MiB", static_cast<double>(bytes) / kMiB);
 }
 
-std::string probe_blas() {
-  if (auto out = command_output("update-alternatives", {"--query", kBlasAlternative})) {
+std::string probe_blas(ProcessLauncher& launcher) {
+  if (auto out = command_output(launcher, "update-alternatives", {"--query", kBlasAlternative})) {
     std::istringstream lines(*out);
     for (std::string line; std::getline(lines, line);)
       if (line.rfind("Value: ", 0) == 0) return line.substr(7);

@@ -14,25 +14,11 @@
 namespace torchexam::doctor {
 namespace fs = std::filesystem;
 
-std::optional<std::string> command_output(const std::string& exe, const std::vector<std::string>& args,
-                                          double timeout_s) {
-  fs::path path = exe;
-  if (exe.find('/') == std::string::npos) {
-    path.clear();
-    const char* env_path = std::getenv("PATH");
-    std::istringstream dirs(env_path ? env_path : "/usr/local/bin:/usr/bin:/bin");
-    for (std::string dir; std::getline(dirs, dir, ':');) {
-      std::error_code ec;
-      if (!dir.empty() && fs::is_regular_file(fs::path(dir) / exe, ec) &&
-          access((fs::path(dir) / exe).c_str(), X_OK) == 0) {
-        path = fs::path(dir) / exe;
-        break;
-      }
-    }
-    if (path.empty()) return std::nullopt;
-  }
+std::optional<std::string> command_output(ProcessLauncher& launcher, const std::string& exe,
+                                          const std::vector<std::string>& args, double timeout_s) {
+  const fs::path path = launcher.find_executable(exe);
+  if (path.empty()) return std::nullopt;
   std::error_code ec;
-  if (!fs::exists(path, ec)) return std::nullopt;
   const fs::path err =
       fs::temp_directory_path() / fmt::format("torchexam-doctor-{}-{}.err", getpid(), path.filename().string());
   ProcessSpec spec;
@@ -42,7 +28,7 @@ std::optional<std::string> command_output(const std::string& exe, const std::vec
   spec.wall_timeout_s = timeout_s;
   std::string out;
   try {
-    const ProcessResult r = run_process(spec, [&](std::string_view line) { out += std::string(line) + "\n"; });
+    const ProcessResult r = launcher.run(spec, [&](std::string_view line) { out += std::string(line) + "\n"; });
     fs::remove(err, ec);
     if (r.timed_out || !r.exit_code || *r.exit_code != 0) return std::nullopt;
   } catch (const std::exception&) {
@@ -71,8 +57,8 @@ CheckResult result(std::string name, Status status, std::string found, std::stri
 
 }  // namespace
 
-std::optional<CompilerInfo> probe_compiler(const fs::path& cxx) {
-  const auto out = command_output(cxx.string(), {"--version"});
+std::optional<CompilerInfo> probe_compiler(ProcessLauncher& launcher, const fs::path& cxx) {
+  const auto out = command_output(launcher, cxx.string(), {"--version"});
   if (!out) return std::nullopt;
   CompilerInfo info;
   info.banner = first_line(*out);
@@ -105,14 +91,14 @@ CheckResult check_compiler(const config::Pins& pins, const std::optional<Compile
   return result("compiler", Status::ok, seen, expected);
 }
 
-LibTorchInfo probe_libtorch_version(const std::string& include_dirs, const fs::path& lib_dir) {
+LibTorchInfo probe_libtorch_version(ProcessLauncher& launcher, const std::string& include_dirs, const fs::path& lib_dir) {
   LibTorchInfo info;
   std::error_code ec;
   const fs::path c10 = fs::canonical(lib_dir / "libc10.so", ec);
   if (!ec) {
-    if (auto owner = command_output("dpkg-query", {"-S", c10.string()})) {
+    if (auto owner = command_output(launcher, "dpkg-query", {"-S", c10.string()})) {
       const std::string package = owner->substr(0, owner->find(':'));
-      if (auto version = command_output("dpkg-query", {"-W", "-f=${Version}", package})) {
+      if (auto version = command_output(launcher, "dpkg-query", {"-W", "-f=${Version}", package})) {
         if (auto v = parse_version(*version)) {
           info.version = torchexam::to_string(*v);
           info.source = "Debian package " + package + " " + first_line(*version);
@@ -171,8 +157,8 @@ CheckResult check_cxx11_abi(const config::Pins& pins, const std::string& torch_c
   return result("libtorch abi", Status::ok, seen, expected);
 }
 
-std::optional<std::string> probe_cmake() {
-  const auto out = command_output("cmake", {"--version"});
+std::optional<std::string> probe_cmake(ProcessLauncher& launcher) {
+  const auto out = command_output(launcher, "cmake", {"--version"});
   if (!out) return std::nullopt;
   return last_version_word(first_line(*out));
 }
@@ -189,7 +175,7 @@ CheckResult check_cmake(const config::Pins& pins, const std::optional<std::strin
   return result("cmake", Status::ok, *found, expected);
 }
 
-TorchProbe run_torch_probe(const fs::path& probe_exe) {
+TorchProbe run_torch_probe(ProcessLauncher& launcher, const fs::path& probe_exe) {
   TorchProbe p;
   std::error_code ec;
   if (!fs::exists(probe_exe, ec)) {
@@ -205,7 +191,7 @@ TorchProbe run_torch_probe(const fs::path& probe_exe) {
   std::string out;
   ProcessResult r;
   try {
-    r = run_process(spec, [&](std::string_view line) { out += line; });
+    r = launcher.run(spec, [&](std::string_view line) { out += line; });
   } catch (const std::exception& e) {
     p.error = e.what();
     return p;

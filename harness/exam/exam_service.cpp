@@ -402,6 +402,7 @@ struct ExamService::Impl {
     req.job_dir = dir;
     req.display_name = (fs::path(job.session->rec.workspace) / job.task / rec.source_name).string();
     req.cache_dir = opts.cache_dir;
+    req.backends = opts.backends;
     req.cancel = job.cancel.get();
     req.resume = resumed;
     // Held until the artifacts are stored: pruning leaves the folder alone.
@@ -957,7 +958,7 @@ void ExamService::shutdown() {
   auto& I = *impl_;
   if (I.stopping) return;
   I.stopping = true;
-  detach_remote_jobs();  // cluster jobs run on; the next daemon picks them up
+  if (I.opts.backends) I.opts.backends->detach_remote_jobs();  // cluster jobs run on; the next daemon picks them up
   for (auto& [id, job] : I.running) job.cancel->store(true);
   for (auto& [id, s] : I.sessions) s->watch.reset();
   I.workers.join();

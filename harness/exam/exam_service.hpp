@@ -151,6 +151,10 @@ struct ServiceOptions {
   // and the candidate's editor, and loses nothing when the machine is
   // otherwise idle. 0 leaves it alone. Syntax checks on save keep 0.
   int job_nice = 0;
+  // Where gradings run, made by the daemon's main and outliving the
+  // service; nullptr: a local environment grades here, a cluster one fails
+  // with internal_error (grader.hpp).
+  BackendRegistry* backends = nullptr;
   VerifyFn verify;                  // empty: exam/start checks nothing, env/verify reports no checks
   std::filesystem::path state_dir;  // where the forecast is stored (empty: paths::state_dir())
 };

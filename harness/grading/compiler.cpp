@@ -53,7 +53,7 @@ std::string read_or_empty(const fs::path& path) {
 }
 
 // "g++ (Debian 12.2.0-14) 12.2.0" — part of every cache key.
-std::string compiler_identity() {
+std::string compiler_identity(ProcessLauncher& launcher) {
   const fs::path tmp = fs::temp_directory_path() / fmt::format("torchexam-cxx-version-{}", getpid());
   std::string first_line;
   ProcessSpec spec;
@@ -61,7 +61,7 @@ std::string compiler_identity() {
   spec.args = {"--version"};
   spec.stderr_file = tmp;
   spec.wall_timeout_s = 30;
-  run_process(spec, [&](std::string_view line) {
+  launcher.run(spec, [&](std::string_view line) {
     if (first_line.empty()) first_line = line;
   });
   fs::remove(tmp);
@@ -321,7 +321,11 @@ CompilerOptions compiler_options(const config::Environment& env, fs::path cache_
 }
 
 Compiler::Compiler(CompilerOptions options)
-    : o_(std::move(options)), compiler_id_(compiler_identity()), sdk_id_(sdk_identity()) {}
+    : o_(std::move(options)),
+      launcher_(o_.launcher ? *o_.launcher : system_launcher()),
+      local_(launcher_),
+      compiler_id_(compiler_identity(launcher_)),
+      sdk_id_(sdk_identity()) {}
 
 std::vector<std::string> Compiler::compile_flags() const {
   std::vector<std::string> f = {"-std=" + o_.standard};
@@ -364,7 +368,7 @@ fs::path Compiler::ensure_pch() {
   ProcessSpec spec = sandboxed(dir, {}, args, kPchMemoryBytes);
   spec.stderr_file = log;
   spec.wall_timeout_s = std::max(o_.timeout_s, 300.0);
-  auto r = run_process(spec, [](std::string_view) {});
+  auto r = launcher_.run(spec, [](std::string_view) {});
   if (r.timed_out || r.exit_code != 0 || !fs::exists(tmp)) {
     fs::remove(tmp);
     throw std::runtime_error("building the precompiled LibTorch header failed" +
@@ -386,7 +390,7 @@ std::vector<Diagnostic> Compiler::check_syntax(const fs::path& source, double ti
   spec.stderr_file = log;
   spec.wall_timeout_s = timeout_s;
   spec.cpu_limit_s = timeout_s;
-  auto r = run_process(spec, [](std::string_view) {});
+  auto r = launcher_.run(spec, [](std::string_view) {});
   const std::string file = fs::absolute(source).string();
   std::vector<Diagnostic> out = parse_gcc_diagnostics(read_or_empty(log), file, file);
   fs::remove(log);
@@ -447,7 +451,7 @@ BuildOutput Compiler::build(const fs::path& source, const std::string& display_n
   job.process = spec;
   job.phase = "build";
   job.output_dirs = {dir};
-  auto r = (o_.backend ? *o_.backend : local_backend()).run(job, [](std::string_view) {});
+  auto r = (o_.backend ? *o_.backend : local_).run(job, [](std::string_view) {});
   if (r.cancelled) {
     fs::remove(tmp_lib);
     fs::remove(tmp_log);

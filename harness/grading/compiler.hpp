@@ -15,7 +15,9 @@
 // Everything is written under a temporary name and renamed into place, so a
 // killed build never leaves a half-written entry. Builds of the same key
 // (the same source submitted twice at once) take turns on a lock file, so the
-// second finds the first's entry. One Compiler per thread.
+// second finds the first's entry. Every process (the compiler's identity,
+// the PCH, the syntax check) starts through the options' launcher, the build
+// itself through their backend. One Compiler per thread.
 #pragma once
 
 #include "base/process.hpp"
@@ -62,10 +64,11 @@ struct CompilerOptions {
   // and check_syntax() always run here: they are the harness's own work and
   // the candidate's editor loop.
   Backend* backend = nullptr;
+  ProcessLauncher* launcher = nullptr;  // nullptr: system_launcher(); must outlive the Compiler
 };
 
 // The options the environment's `compiler:` section gives: standard, flags,
-// time limit; cache_dir as given, no cancel flag, local backend.
+// time limit; cache_dir as given, no cancel flag, local backend, the system launcher.
 CompilerOptions compiler_options(const config::Environment& env, std::filesystem::path cache_dir);
 
 class Compiler {
@@ -95,6 +98,8 @@ class Compiler {
   // The precompiled LibTorch header's build peaks near 1.5 GB.
   static constexpr uint64_t kPchMemoryBytes = uint64_t{6} << 30;
   CompilerOptions o_;
+  ProcessLauncher& launcher_;
+  LocalBackend local_;  // build()'s backend when the options name none
   std::string compiler_id_;
   std::string sdk_id_;
 };

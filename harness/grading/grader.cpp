@@ -105,7 +105,11 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
   };
 
   try {
-    Backend& backend = req.backend ? *req.backend : backend_for(env.grading);
+    if (!req.backend && !req.backends && env.grading.backend != config::Grading::Backend::local)
+      throw std::runtime_error("the harness gave no backend registry to grade on the environment's grading.backend");
+    Backend& backend = req.backend     ? *req.backend
+                       : req.backends ? req.backends->for_grading(env.grading)
+                                      : local_backend();
     out.backend = std::string(backend.name());
     out.job_dir = req.job_dir.empty() ? new_job_dir(task.id) : req.job_dir;
     fs::path cache = req.cache_dir.empty() ? paths::cache_dir() : req.cache_dir;
@@ -189,6 +193,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       CompilerOptions co = compiler_options(env, cache);
       co.cancel = req.cancel;
       co.backend = &backend;
+      co.launcher = req.launcher;
       Compiler compiler(co);
       BuildOutput build = compiler.build(req.source, req.display_name);
       if (build.cancelled) return cancelled();

@@ -46,11 +46,18 @@ struct GradeRequest {
   std::filesystem::path job_dir;
   std::filesystem::path cache_dir; // empty: paths::cache_dir()
   const std::atomic<bool>* cancel = nullptr;  // when it turns true, the running phase is killed
-  // Where build, train and evaluate run; nullptr: the environment's
-  // `grading:` backend. A backend with a shared folder (Slurm) gets the job
-  // folder and the cache inside it: job_dir and cache_dir outside it are
-  // mapped to <shared>/jobs/<hash>-<name> and <shared>/cache.
+  // Where build, train and evaluate run: `backend` when set, else the one
+  // `backends` has for the environment's `grading:` section (one of the two
+  // is needed for an environment that grades on a cluster; with neither, a
+  // local environment grades here through system_launcher(), for bench/
+  // until it takes a registry). A backend with a shared folder (Slurm) gets
+  // the job folder and the cache inside it: job_dir and cache_dir outside it
+  // are mapped to <shared>/jobs/<hash>-<name> and <shared>/cache.
   Backend* backend = nullptr;
+  BackendRegistry* backends = nullptr;
+  // The compiler's own processes (its identity, the precompiled header);
+  // nullptr: system_launcher().
+  ProcessLauncher* launcher = nullptr;
   bool resume = false;  // a re-run after a daemon restart (see PhaseJob::resume)
 };
 

@@ -116,6 +116,6 @@ std::map<std::string, std::string> runner_environment(int threads);
 // Runs the phase through `backend` (here, or as a cluster job); the verdict
 // is decided the same way for both.
 RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const events::Event&)>& on_event,
-                            Backend& backend = local_backend());
+                            Backend& backend);
 
 }  // namespace torchexam

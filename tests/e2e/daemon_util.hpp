@@ -4,15 +4,14 @@
 #pragma once
 
 #include "../test_util.hpp"
+#include "base/process.hpp"
 #include "client/client.hpp"
 
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -41,7 +40,7 @@ struct Daemon {
   fs::path socket;
   fs::path state;
   fs::path log;
-  pid_t pid = -1;
+  pid_t pid = -1;  // while it runs
 
   std::vector<std::string> extra_args;  // more torchexamd options
 
@@ -54,25 +53,16 @@ struct Daemon {
     log = root / "daemon.log";
   }
   ~Daemon() {
-    if (pid > 0) kill9();
+    child.reset();  // kills it (-9) if it still runs
     fs::remove_all(root);
   }
 
-  // Forks and execs torchexamd with its output in `log`.
+  // Starts torchexamd with its output in `log`.
   void spawn() {
-    pid = fork();
-    if (pid == 0) {
-      int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      dup2(out, 1);
-      dup2(out, 2);
-      std::vector<std::string> args = {kDaemon.string(), "--socket", socket.string(), "--state-dir", state.string()};
-      args.insert(args.end(), extra_args.begin(), extra_args.end());
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(kDaemon.c_str(), argv.data());
-      _exit(127);
-    }
+    std::vector<std::string> args = {"--socket", socket.string(), "--state-dir", state.string()};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    child = std::make_unique<ChildProcess>(kDaemon, args, log);
+    pid = child->pid();
   }
 
   // Starts torchexamd; returns its exit status if it exits at once instead.
@@ -81,11 +71,7 @@ struct Daemon {
     std::optional<int> exited;
     const bool up = wait_for(
         [&] {
-          int status = 0;
-          if (waitpid(pid, &status, WNOHANG) == pid) {
-            exited = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            return true;
-          }
+          if ((exited = child->exited())) return true;
           try {
             Client::connect(socket);
             return true;
@@ -104,17 +90,20 @@ struct Daemon {
     return wait_exit();
   }
   void kill9() {
-    ::kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
+    child->kill(SIGKILL);
+    child->wait();
     pid = -1;
   }
+  // Its exit code (128 + N when signal N ended it).
   int wait_exit() {
-    int status = 0;
-    waitpid(pid, &status, 0);
+    const int status = child->wait();
     pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return status;
   }
   std::unique_ptr<Client> client() { return Client::connect(socket); }
+
+ private:
+  std::unique_ptr<ChildProcess> child;
 };
 
 // Processes of ours whose command name starts with `prefix`.

@@ -8,20 +8,7 @@
 
 namespace torchexam {
 
-Backend& local_backend() {
-  static LocalBackend local;
-  return local;
-}
-
 namespace {
-struct Registry {
-  std::mutex mu;
-  std::map<std::string, std::unique_ptr<slurm::SlurmBackend>> slurm;
-};
-Registry& registry() {
-  static Registry r;
-  return r;
-}
 std::string key_of(const config::Grading::Slurm& s) {
   std::string k = s.shared_dir.string() + '\n' + s.partition + '\n' + s.user + '\n' + s.conf.string() + '\n' +
                   std::to_string(s.poll_s) + '\n';
@@ -30,19 +17,32 @@ std::string key_of(const config::Grading::Slurm& s) {
 }
 }  // namespace
 
-Backend& backend_for(const config::Grading& grading) {
-  if (grading.backend == config::Grading::Backend::local) return local_backend();
-  auto& r = registry();
-  std::lock_guard lock(r.mu);
-  auto& slot = r.slurm[key_of(grading.slurm)];
-  if (!slot) slot = std::make_unique<slurm::SlurmBackend>(grading.slurm);
+struct BackendRegistry::Remote {
+  std::mutex mu;
+  std::map<std::string, std::unique_ptr<slurm::SlurmBackend>> slurm;
+};
+
+BackendRegistry::BackendRegistry(ProcessLauncher& launcher)
+    : launcher_(launcher), local_(launcher), remote_(std::make_unique<Remote>()) {}
+
+BackendRegistry::~BackendRegistry() = default;
+
+Backend& BackendRegistry::for_grading(const config::Grading& grading) {
+  if (grading.backend == config::Grading::Backend::local) return local_;
+  std::lock_guard lock(remote_->mu);
+  auto& slot = remote_->slurm[key_of(grading.slurm)];
+  if (!slot) slot = std::make_unique<slurm::SlurmBackend>(grading.slurm, launcher_);
   return *slot;
 }
 
-void detach_remote_jobs() {
-  auto& r = registry();
-  std::lock_guard lock(r.mu);
-  for (auto& [k, b] : r.slurm) b->detach();
+void BackendRegistry::detach_remote_jobs() {
+  std::lock_guard lock(remote_->mu);
+  for (auto& [k, b] : remote_->slurm) b->detach();
+}
+
+Backend& local_backend() {
+  static LocalBackend* local = new LocalBackend(system_launcher());
+  return *local;
 }
 
 }  // namespace torchexam

@@ -2,8 +2,8 @@
 //
 // The grader (grader.hpp) decides *what* runs: the compiler in
 // torchexam-sandbox (build), torchexam-runner (train, evaluate). A Backend
-// decides *where*: `local` runs it as a child of this process (process.hpp);
-// `slurm` (slurm/slurm_backend.hpp) hands it to a cluster scheduler as a
+// decides *where*: `local` runs it as a child of this process (base/process.hpp);
+// `slurm` (slurm_backend.hpp) hands it to a cluster scheduler as a
 // batch job. Staging and scoring never go through a backend: they stay in
 // the trusted process, so the hidden labels never leave it.
 //
@@ -28,8 +28,8 @@
 namespace torchexam {
 
 struct PhaseJob {
-  ProcessSpec process;  // what to run, its wall-clock deadline and its cancel flag
-  std::string phase;    // "build", "train", "evaluate": names the job for the scheduler
+  ProcessSpec process;        // what to run, its wall-clock deadline and its cancel flag
+  std::string phase;          // "build", "train", "evaluate": names the job for the scheduler
   int cpus = 1;               // CPUs the process uses (the scheduler reserves them)
   uint64_t memory_bytes = 0;  // the phase's memory limit (0: the backend's default)
   // Folders the process writes into. A backend that runs the job as another
@@ -54,28 +54,56 @@ class Backend {
   virtual std::filesystem::path shared_dir() const { return {}; }
 };
 
-// Runs the process here, as a child (run_process).
+// Runs the process here, as a child, through a ProcessLauncher (which must
+// outlive it).
 class LocalBackend final : public Backend {
  public:
+  explicit LocalBackend(ProcessLauncher& launcher) : launcher_(launcher) {}
   std::string_view name() const override { return "local"; }
   ProcessResult run(const PhaseJob& job, const std::function<void(std::string_view)>& on_line) override {
-    return run_process(job.process, on_line);
+    return launcher_.run(job.process, on_line);
   }
-};
 
-// The process-wide local backend (stateless).
-Backend& local_backend();
+ private:
+  ProcessLauncher& launcher_;
+};
 
 namespace config {
 struct Grading;
 }
-// The backend an environment's `grading:` section names. One per distinct
-// configuration for the life of the process (a Slurm backend keeps a poller
-// thread). Throws std::runtime_error when it cannot be made.
-Backend& backend_for(const config::Grading& grading);
-// For a daemon that stops: every remote backend's waiting run() returns
-// `cancelled` at once and leaves its job to the scheduler, for the next
-// daemon to pick up (see slurm_backend.hpp). Local jobs are unaffected.
-void detach_remote_jobs();
+
+// The backends of one daemon or one `torchexam grade`, made by its main (or
+// a test) and handed to what grades: the local one, and one per distinct
+// Slurm configuration an environment names, made on first use and kept for
+// the registry's life (a Slurm backend keeps a poller thread). Every backend
+// runs its processes (Slurm's tools too) through `launcher`, which must
+// outlive the registry. Thread-safe.
+class BackendRegistry {
+ public:
+  explicit BackendRegistry(ProcessLauncher& launcher);
+  ~BackendRegistry();
+  BackendRegistry(const BackendRegistry&) = delete;
+  BackendRegistry& operator=(const BackendRegistry&) = delete;
+
+  Backend& local() { return local_; }
+  // The backend an environment's `grading:` section names. Throws
+  // std::runtime_error when it cannot be made.
+  Backend& for_grading(const config::Grading& grading);
+  // For a daemon that stops: every remote backend's waiting run() returns
+  // `cancelled` at once and leaves its job to the scheduler, for the next
+  // daemon to pick up (see slurm_backend.hpp). Local jobs are unaffected.
+  void detach_remote_jobs();
+
+ private:
+  struct Remote;
+  ProcessLauncher& launcher_;
+  LocalBackend local_;
+  std::unique_ptr<Remote> remote_;
+};
+
+// Transitional, for bench/ until it takes a registry (issue 18): a local
+// backend over system_launcher(). Production code gets its backends from a
+// BackendRegistry.
+Backend& local_backend();
 
 }  // namespace torchexam

@@ -161,8 +161,8 @@ std::string batch_script(const ProcessSpec& spec, const fs::path& stdout_file, c
   return s;
 }
 
-SlurmBackend::SlurmBackend(config::Grading::Slurm cfg)
-    : cfg_(std::move(cfg)), tools_(ToolOptions{cfg_.conf}), monitor_(std::make_unique<Monitor>(tools_, cfg_.poll_s)) {}
+SlurmBackend::SlurmBackend(config::Grading::Slurm cfg, ProcessLauncher& launcher)
+    : cfg_(std::move(cfg)), tools_(launcher, ToolOptions{cfg_.conf}), monitor_(std::make_unique<Monitor>(tools_, cfg_.poll_s)) {}
 
 SlurmBackend::~SlurmBackend() = default;
 

@@ -37,7 +37,8 @@ class Monitor;
 class SlurmBackend final : public Backend {
  public:
   static constexpr int kMaxResubmits = 3;
-  explicit SlurmBackend(config::Grading::Slurm cfg);
+  // Slurm's tools run through `launcher`, which must outlive the backend.
+  SlurmBackend(config::Grading::Slurm cfg, ProcessLauncher& launcher);
   ~SlurmBackend() override;
   std::string_view name() const override { return "slurm"; }
   ProcessResult run(const PhaseJob& job, const std::function<void(std::string_view)>& on_line) override;

@@ -4,7 +4,6 @@
 #include "base/process.hpp"
 
 #include <boost/json.hpp>
-#include <boost/process/search_path.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -132,10 +131,10 @@ std::optional<JobInfo> parse_sacct_line(std::string_view line) {
   return info;
 }
 
-Tools::Tools(ToolOptions o) : o_(std::move(o)) {}
+Tools::Tools(ProcessLauncher& launcher, ToolOptions o) : launcher_(launcher), o_(std::move(o)) {}
 
 Tools::Output Tools::run(const std::string& tool, const std::vector<std::string>& args) const {
-  const fs::path exe = boost::process::search_path(tool).string();
+  const fs::path exe = launcher_.find_executable(tool);
   if (exe.empty())
     throw SlurmError(fmt::format("'{}' is not on the PATH; install Slurm's client tools (apt-get install "
                                  "slurm-client) or run the daemon where they are",
@@ -148,7 +147,7 @@ Tools::Output Tools::run(const std::string& tool, const std::vector<std::string>
   spec.stderr_file = fs::temp_directory_path() / fmt::format("torchexam-{}-{}-{}.err", tool, getpid(), counter++);
   spec.wall_timeout_s = o_.timeout_s;
   Output out;
-  ProcessResult r = run_process(spec, [&](std::string_view line) {
+  ProcessResult r = launcher_.run(spec, [&](std::string_view line) {
     out.out.append(line);
     out.out.push_back('\n');
   });

@@ -9,8 +9,12 @@
 //
 // JSON from squeue differs between releases (22.05 gives plain numbers and a
 // state string, 23.02+ {"set","number"} objects and a state list); the
-// parser takes both. Thread-safe: no state besides the options.
+// parser takes both. The tools run through a ProcessLauncher (base/
+// process.hpp), which must outlive the Tools. Thread-safe: no state besides
+// the options.
 #pragma once
+
+#include "base/process.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -75,7 +79,7 @@ struct ToolOptions {
 
 class Tools {
  public:
-  explicit Tools(ToolOptions o = {});
+  explicit Tools(ProcessLauncher& launcher, ToolOptions o = {});
 
   // sbatch --parsable; returns the job id. A retry first asks squeue whether
   // the earlier attempt went through after all (by job name), so a timeout
@@ -101,6 +105,7 @@ class Tools {
   // run() until it succeeds or the attempts are used up; throws SlurmError.
   std::string run_retried(const std::string& tool, const std::vector<std::string>& args,
                           const char* what) const;
+  ProcessLauncher& launcher_;
   ToolOptions o_;
 };
 
