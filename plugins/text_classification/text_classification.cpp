@@ -41,6 +41,7 @@
 // Not thread-safe; the ABI asks for none. Messages are read once per task and
 // kept (about 12 MB).
 #include <torchexam/plugin.hpp>
+#include <torchexam/scoring.hpp>
 
 #include <algorithm>
 #include <array>
@@ -404,12 +405,10 @@ class TextClassification final : public torchexam::TaskBase {
  public:
   explicit TextClassification(const std::map<std::string, std::string>& options) {
     torchexam::check_option_keys(options, {"data_dir"});
-    auto dir = options.find("data_dir");
-    if (dir == options.end() || dir->second.empty())
-      throw std::invalid_argument(
-          "option data_dir is required: the folder holding easy-ham-1/, easy-ham-2/, hard-ham-1/, spam-1/ and "
-          "spam-2/ (the spam-assassin data set, installed by `torchexam data`)");
-    data_dir_ = dir->second;
+    data_dir_ = torchexam::required_option(
+        options, "data_dir",
+        "the folder holding easy-ham-1/, easy-ham-2/, hard-ham-1/, spam-1/ and spam-2/ (the spam-assassin data set, "
+        "installed by `torchexam data`)");
   }
 
   torchexam_task_info describe() const override {
@@ -436,21 +435,9 @@ class TextClassification final : public torchexam::TaskBase {
   torchexam_array test_inputs() override { return rows(split(true)); }
 
   double score(const torchexam_array& predictions) override {
-    const auto truth = split(true);
-    const auto n = static_cast<int64_t>(truth.size());
-    if (predictions.dtype != TORCHEXAM_DTYPE_FLOAT32 || predictions.ndim != 2 || predictions.shape[0] != n ||
-        predictions.shape[1] != kClasses)
-      throw std::invalid_argument("predictions must be [" + std::to_string(n) + ", 2] float32, got " +
-                                  torchexam::shape_string(predictions.shape, predictions.ndim) + " " +
-                                  torchexam::dtype_name(predictions.dtype));
-    const auto* logits = static_cast<const float*>(predictions.data);
-    int64_t correct = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      // NaN never wins, so a NaN row counts as class 0.
-      const int64_t predicted = logits[i * kClasses + 1] > logits[i * kClasses] ? 1 : 0;
-      correct += predicted == truth[static_cast<size_t>(i)]->label;
-    }
-    return n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+    std::vector<int64_t> hidden;
+    for (const Message* m : split(true)) hidden.push_back(m->label);
+    return torchexam::score_classification(predictions, hidden, kClasses).accuracy;
   }
 
  private:
