@@ -70,15 +70,17 @@ TEST_SUITE("scoring") {
   }
 
   TEST_CASE("classification: ties go to the first maximum, NaN never wins, empty rates are 0") {
-    // A tie between 1 and 2 -> 1; an all-NaN row -> 0; NaN beside a number -> the number.
+    // A tie between 1 and 2 -> 1; an all-NaN row -> 0; a NaN after the best
+    // so far does not replace it -> 1; a NaN first is never replaced -> 0.
     const Array logits = floats({0, 4, 4, 0,  //
                                  kNaN, kNaN, kNaN, kNaN,  //
+                                 0, 1, kNaN, 0,  //
                                  kNaN, 1, 0, 0},
-                                {3, 4});
-    const auto s = torchexam::score_classification(logits.get(), {1, 0, 1}, 4);
+                                {4, 4});
+    const auto s = torchexam::score_classification(logits.get(), {1, 0, 1, 0}, 4);
     CHECK(s.accuracy == doctest::Approx(1.0));
     CHECK(s.count(1, 1) == 2);
-    CHECK(s.count(0, 0) == 1);
+    CHECK(s.count(0, 0) == 2);
     // Class 3 is neither present nor predicted: every rate is 0, not NaN.
     CHECK(s.per_class[3].support == 0);
     CHECK(s.per_class[3].precision == 0.0);

@@ -12,8 +12,9 @@
 // sample or a label, so a result may leave the scorer as a diagnostic.
 //
 // Conventions, the same in every built-in plugin:
-// - argmax: the first maximal logit wins a tie; a NaN logit never wins, so
-//   an all-NaN row counts as class 0;
+// - argmax: logits are compared with '>' from the first on, so the first
+//   maximal logit wins a tie and a NaN never replaces the best so far: an
+//   all-NaN row (or one whose first logit is NaN) counts as class 0;
 // - a rate whose denominator is 0 (no samples, no prediction of a class, no
 //   member of a class) is 0;
 // - a NaN or infinite prediction makes the mean absolute error NaN or
@@ -47,7 +48,8 @@ inline void check_predictions(const torchexam_array& predictions, int64_t rows, 
                               dtype_name(predictions.dtype));
 }
 
-// The index of the first maximal value of row[0, n); NaN never wins.
+// The index of the first maximal value of row[0, n), compared with '>' from
+// row[0] on: a NaN never replaces the best so far.
 inline int64_t argmax(const float* row, int64_t n) {
   int64_t best = 0;
   for (int64_t c = 1; c < n; ++c)
