@@ -34,11 +34,7 @@ std::optional<DataItem> read_data_item(Context& cx, const YAML::Node& node) {
                 })
       .required("sha256",
                 [&](const Entry& e) {
-                  const std::optional<std::string> hash = read_string(cx, e);
-                  if (hash && !is_sha256_hex(*hash))
-                    cx.report(e.where, "key 'sha256' must be 64 lower-case hex digits, got '" + *hash + "'");
-                  else
-                    set(item.sha256, hash);
+                  set(item.sha256, read_string_that(cx, e, is_sha256_hex, "be 64 lower-case hex digits"));
                 })
       .read(node);
   if (!have_path) {
@@ -70,13 +66,7 @@ std::optional<std::vector<DataSet>> read_data_list(Context& cx, const Entry& e) 
     d.where = cx.at(node);
     MapReader(cx, "a data set")
         .required("name",
-                  [&](const Entry& n) {
-                    const std::optional<std::string> name = read_string(cx, n);
-                    if (name && !is_valid_name(*name))
-                      cx.report(n.where, "a data set name must use only a-z, 0-9, '_' and '-', got '" + *name + "'");
-                    else
-                      set(d.name, name);
-                  })
+                  [&](const Entry& n) { set(d.name, read_string_that(cx, n, is_valid_name, kNameRule)); })
         .optional("apt", [&](const Entry& a) { set(d.apt, read_string(cx, a)); })
         .optional("npm", [&](const Entry& n) { set(d.npm, read_string(cx, n)); })
         .optional("installed", [&](const Entry& n) { set(d.installed, read_string(cx, n)); })

@@ -59,14 +59,7 @@ EnvironmentFile read_environment(Context& cx, const YAML::Node& root) {
   std::optional<Mark> pass_mark_at;  // set when pass_mark was read
   MapReader(cx, "environment.yaml")
       .required("name",
-                [&](const Entry& e) {
-                  const std::optional<std::string> name = read_string(cx, e);
-                  if (name && !is_valid_name(*name)) {
-                    cx.report(e.where, "key 'name' must use only a-z, 0-9, '_' and '-', got '" + *name + "'");
-                  } else {
-                    set(env.name, name);
-                  }
-                })
+                [&](const Entry& e) { set(env.name, read_string_that(cx, e, is_valid_name, kNameRule)); })
       .required("title", [&](const Entry& e) { set(env.title, read_string(cx, e)); })
       .required("duration", [&](const Entry& e) { set(env.duration_s, read_duration(cx, e)); })
       .required("pass_mark",

@@ -70,12 +70,7 @@ TaskConfig read_task(Context& cx, const YAML::Node& root, std::string id, fs::pa
       .required("statement", [&](const Entry& e) { set(task.statement, read_existing_file(cx, e, task.dir)); })
       .required("plugin",
                 [&](const Entry& e) {
-                  const std::optional<std::string> name = read_string(cx, e);
-                  if (name && !is_valid_name(*name)) {
-                    cx.report(e.where, "key 'plugin' must be a plugin name (a-z, 0-9, '_', '-'), got '" + *name + "'");
-                  } else {
-                    set(task.plugin, name);
-                  }
+                  set(task.plugin, read_string_that(cx, e, is_valid_name, "be a plugin name (a-z, 0-9, '_', '-')"));
                   task.plugin_mark = e.where;
                 })
       .required("metric",

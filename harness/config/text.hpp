@@ -56,5 +56,6 @@ std::optional<uint64_t> try_parse_size(std::string_view text, std::string& why);
 
 // [a-z0-9_-]+: environment, plugin and data set names.
 bool is_valid_name(std::string_view name);
+inline constexpr const char* kNameRule = "use only a-z, 0-9, '_' and '-'";  // for read_string_that
 
 }  // namespace torchexam::config::detail

@@ -93,6 +93,14 @@ std::optional<std::string> read_string(Context& cx, const Entry& e) {
   return e.value.Scalar();
 }
 
+std::optional<std::string> read_string_that(Context& cx, const Entry& e, bool (*valid)(std::string_view),
+                                            std::string_view requirement) {
+  std::optional<std::string> text = read_string(cx, e);
+  if (!text || valid(*text)) return text;
+  cx.report(e.where, "key '" + e.key + "' must " + std::string(requirement) + ", got '" + *text + "'");
+  return std::nullopt;
+}
+
 namespace {
 
 std::string range_text(int min, int max) {

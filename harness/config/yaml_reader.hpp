@@ -90,6 +90,10 @@ void type_error(Context& cx, const Entry& e, std::string_view expected, std::str
 
 // The typed readers: the value converted, or nullopt after a report.
 std::optional<std::string> read_string(Context& cx, const Entry& e);  // a non-empty scalar
+// A string for which `valid` holds; otherwise "key 'k' must <requirement>,
+// got '<text>'", e.g. requirement "use only a-z, 0-9, '_' and '-'".
+std::optional<std::string> read_string_that(Context& cx, const Entry& e, bool (*valid)(std::string_view),
+                                            std::string_view requirement);
 std::optional<int> read_int(Context& cx, const Entry& e, int min, int max);
 std::optional<uint64_t> read_unsigned(Context& cx, const Entry& e);
 std::optional<double> read_duration(Context& cx, const Entry& e);  // longer than zero, in seconds
