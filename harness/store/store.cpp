@@ -7,7 +7,7 @@
 //   2. Schema: kMigrations, the ordered list of migration scripts. Migration i
 //      (1-based) brings the file from user_version i-1 to i. Scripts are
 //      append-only: never edit one that has shipped, add a new one instead.
-//   3. Artifacts: file helpers (hash check, write-fsync-rename-fsync).
+//   3. Artifacts: their files are written by durable_file.hpp.
 //   4. Records: each record type described once, as its table's columns,
 //      from which the statements' column lists, the row reader and the
 //      binder come; then SqliteStore, the Store, one method per interface
@@ -22,23 +22,19 @@
 // values only ever travel as bound parameters.
 #include "store/store.hpp"
 
-#include <fcntl.h>
 #include <sqlite3.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <array>
-#include <cerrno>
 #include <cstddef>
-#include <cstring>
 #include <system_error>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "base/hash.hpp"
+#include "store/durable_file.hpp"
 
 namespace torchexam::store {
 namespace fs = std::filesystem;
@@ -226,56 +222,8 @@ void migrate(sqlite3* db, const fs::path& db_path) {
 // ---------------------------------------------------------------------------
 // 3. Artifacts
 
-[[noreturn]] void fail_errno(std::string_view what, const fs::path& path) {
-  const int err = errno;  // before anything else can overwrite it
-  throw StoreError("store: cannot " + std::string(what) + " " + path.string() + ": " + std::strerror(err));
-}
-
-// Closes a file descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
-void fsync_dir(const fs::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) fail_errno("open folder", dir);
-  if (::fsync(fd.get()) != 0) fail_errno("fsync folder", dir);
-}
-
-// Writes `bytes` to `path` atomically: a unique temporary file in the same
-// folder, fsync'ed, renamed over `path`, then the folder fsync'ed.
-void write_durably(const fs::path& path, std::string_view bytes) {
-  const fs::path dir = path.parent_path();
-  std::string tmp = (dir / ".tmp-XXXXXX").string();
-  Fd fd(::mkstemp(tmp.data()));
-  if (fd.get() < 0) fail_errno("create a temporary file in", dir);
-  try {
-    for (size_t done = 0; done < bytes.size();) {
-      const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail_errno("write", tmp);
-      done += static_cast<size_t>(n);
-    }
-    if (::fsync(fd.get()) != 0) fail_errno("fsync", tmp);
-    if (::close(fd.release()) != 0) fail_errno("close", tmp);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) fail_errno("rename into place", path);
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  fsync_dir(dir);
-}
+// Artifact files are written with durable_file.hpp's write_durably() and
+// fsync_dir().
 
 // ---------------------------------------------------------------------------
 // 4. Records and the Store
