@@ -2,6 +2,7 @@
 #include "sandbox/runner.hpp"
 
 #include "sandbox/array_file.hpp"
+#include "sandbox/cpu_pinning.hpp"
 #include "sandbox/predictions.hpp"
 #include "sandbox/sequence_feeder.hpp"
 #include "sandbox/staged_task.hpp"
@@ -11,17 +12,12 @@
 #include <torchexam/solution.h>
 
 #include <dlfcn.h>
-#include <sched.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
-#include <fstream>
 #include <memory>
 #include <new>
 #include <optional>
-#include <sstream>
-#include <thread>
 #include <vector>
 
 namespace torchexam::sandbox {
@@ -145,56 +141,6 @@ void save_module(torch::nn::Module& m, const std::filesystem::path& path) {
   const auto tmp = path.string() + ".tmp";
   archive.save_to(tmp);
   std::filesystem::rename(tmp, path);
-}
-
-// Busy ticks per CPU (user, nice, system, irq, softirq, steal) from /proc/stat.
-std::vector<unsigned long long> busy_ticks() {
-  std::vector<unsigned long long> out;
-  std::ifstream stat("/proc/stat");
-  for (std::string line; std::getline(stat, line);) {
-    if (line.rfind("cpu", 0) != 0 || line.size() < 4 || !std::isdigit(static_cast<unsigned char>(line[3]))) continue;
-    std::istringstream in(line);
-    std::string name;
-    unsigned long long v[8] = {};
-    in >> name >> v[0] >> v[1] >> v[2] >> v[3] >> v[4] >> v[5] >> v[6] >> v[7];
-    const size_t cpu = std::stoul(name.substr(3));
-    if (out.size() <= cpu) out.resize(cpu + 1);
-    out[cpu] = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];  // not idle, not iowait
-  }
-  return out;
-}
-
-// Pins the job to `threads` of the CPUs it may use, so a solution that asks
-// LibTorch for more threads shares those CPUs instead of taking the machine.
-// It takes the least busy ones over 20 ms (ties broken by the pid, so jobs
-// that start together on an idle machine spread out), so concurrent jobs
-// with fewer threads than CPUs do not pile onto the same ones. Returns how
-// many it pinned to (0 when nothing changed: the mask could not be read or
-// set, or the job may use no more CPUs than its thread count anyway).
-int pin_cpus(int threads) {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return 0;
-  std::vector<int> cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
-    if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
-  if (threads <= 0 || static_cast<int>(cpus.size()) <= threads) return 0;
-  const auto before = busy_ticks();
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  const auto after = busy_ticks();
-  const auto load = [&](int cpu) {
-    const auto c = static_cast<size_t>(cpu);
-    return c < before.size() && c < after.size() ? after[c] - before[c] : 0ull;
-  };
-  const int n = static_cast<int>(cpus.size());
-  const int shift = static_cast<int>(getpid() % n);
-  std::vector<int> order(cpus.size());
-  for (int i = 0; i < n; ++i) order[static_cast<size_t>(i)] = cpus[static_cast<size_t>((i + shift) % n)];
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return load(a) < load(b); });
-  cpu_set_t mine;
-  CPU_ZERO(&mine);
-  for (int i = 0; i < threads; ++i) CPU_SET(order[static_cast<size_t>(i)], &mine);
-  return sched_setaffinity(0, sizeof mine, &mine) == 0 ? threads : 0;
 }
 
 void setup_torch(const RunnerOptions& o, const EventSink& sink) {

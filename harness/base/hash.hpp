@@ -24,6 +24,8 @@ class Sha256 {
 };
 
 std::string sha256_hex(std::string_view data);
+// True when `text` could be sha256_hex's result: 64 lower-case hex digits.
+bool is_sha256_hex(std::string_view text);
 std::string read_file(const std::filesystem::path& path);
 // Writes a temporary file beside `path` and renames it into place: readers
 // see the old content or the new, never a part. Throws on failure.

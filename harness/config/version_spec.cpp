@@ -1,5 +1,7 @@
 #include "config/version_spec.hpp"
 
+#include "config/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
@@ -7,11 +9,7 @@
 namespace torchexam {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+using config::detail::trim;
 
 // a <=> b, the shorter padded with zeros: 1.13 == 1.13.0.
 int compare(const Version& a, const Version& b) {

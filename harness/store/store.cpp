@@ -7,29 +7,34 @@
 //   2. Schema: kMigrations, the ordered list of migration scripts. Migration i
 //      (1-based) brings the file from user_version i-1 to i. Scripts are
 //      append-only: never edit one that has shipped, add a new one instead.
-//   3. Artifacts: file helpers (hash check, write-fsync-rename-fsync).
-//   4. SqliteStore: the Store, one method per interface call; every write is a
-//      single statement and so its own (autocommit) transaction.
+//   3. Artifacts: their files are written by durable_file.hpp.
+//   4. Records: each record type described once, as its table's columns,
+//      from which the statements' column lists, the row reader and the
+//      binder come; then SqliteStore, the Store, one method per interface
+//      call; every write is a single statement and so its own (autocommit)
+//      transaction.
 //   5. Store::open: directories, connection, pragmas, migrations.
 //
 // Durability: journal_mode=WAL with synchronous=FULL, so a commit has reached
 // the disk before the call that made it returns (WAL + NORMAL would already
 // survive a killed process; FULL also survives a power loss).
-// All SQL is static text; values only ever travel as bound parameters.
+// All SQL is built from constant text (statements, table and column names);
+// values only ever travel as bound parameters.
 #include "store/store.hpp"
 
-#include <fcntl.h>
 #include <sqlite3.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include <fmt/format.h>
 
 #include <array>
-#include <cerrno>
-#include <cstring>
+#include <cstddef>
 #include <system_error>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "base/hash.hpp"
+#include "store/durable_file.hpp"
 
 namespace torchexam::store {
 namespace fs = std::filesystem;
@@ -102,6 +107,14 @@ class Stmt {
   std::optional<int64_t> opt_int64(int col) const { return null(col) ? std::nullopt : std::optional(int64(col)); }
   std::optional<double> opt_real(int col) const { return null(col) ? std::nullopt : std::optional(real(col)); }
   std::optional<std::string> opt_text(int col) const { return null(col) ? std::nullopt : std::optional(text(col)); }
+
+  // Column `col` into `v`, by v's type: what Table::read uses.
+  void get(int col, std::string& v) const { v = text(col); }
+  void get(int col, int64_t& v) const { v = int64(col); }
+  void get(int col, int& v) const { v = static_cast<int>(int64(col)); }
+  void get(int col, std::optional<std::string>& v) const { v = opt_text(col); }
+  void get(int col, std::optional<int64_t>& v) const { v = opt_int64(col); }
+  void get(int col, std::optional<double>& v) const { v = opt_real(col); }
 
  private:
   Stmt& check(int rc) {
@@ -209,132 +222,108 @@ void migrate(sqlite3* db, const fs::path& db_path) {
 // ---------------------------------------------------------------------------
 // 3. Artifacts
 
-bool is_hash(std::string_view h) {
-  if (h.size() != 64) return false;
-  for (char c : h)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
-[[noreturn]] void fail_errno(std::string_view what, const fs::path& path) {
-  const int err = errno;  // before anything else can overwrite it
-  throw StoreError("store: cannot " + std::string(what) + " " + path.string() + ": " + std::strerror(err));
-}
-
-// Closes a file descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
-void fsync_dir(const fs::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) fail_errno("open folder", dir);
-  if (::fsync(fd.get()) != 0) fail_errno("fsync folder", dir);
-}
-
-// Writes `bytes` to `path` atomically: a unique temporary file in the same
-// folder, fsync'ed, renamed over `path`, then the folder fsync'ed.
-void write_durably(const fs::path& path, std::string_view bytes) {
-  const fs::path dir = path.parent_path();
-  std::string tmp = (dir / ".tmp-XXXXXX").string();
-  Fd fd(::mkstemp(tmp.data()));
-  if (fd.get() < 0) fail_errno("create a temporary file in", dir);
-  try {
-    for (size_t done = 0; done < bytes.size();) {
-      const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail_errno("write", tmp);
-      done += static_cast<size_t>(n);
-    }
-    if (::fsync(fd.get()) != 0) fail_errno("fsync", tmp);
-    if (::close(fd.release()) != 0) fail_errno("close", tmp);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) fail_errno("rename into place", path);
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  fsync_dir(dir);
-}
+// Artifact files are written with durable_file.hpp's write_durably() and
+// fsync_dir().
 
 // ---------------------------------------------------------------------------
-// 4. The Store
+// 4. Records and the Store
 
-constexpr const char* kSessionColumns =
-    "id, environment_dir, workspace, mode, started_at_ms, duration_ms, paused_total_ms, "
-    "paused_since_ms, state, closed_at_ms";
+// Each record is described once, as its table: the columns in schema
+// order (migration 1), each with the member it holds. Statements' column
+// lists, reading a row and binding a record's values all come from it.
+template <class Record, class T>
+struct Column {
+  std::string_view name;
+  T Record::*member;
+};
 
-SessionRecord read_session(const Stmt& q) {
-  SessionRecord s;
-  s.id = q.text(0);
-  s.environment_dir = q.text(1);
-  s.workspace = q.text(2);
-  s.mode = q.text(3);
-  s.started_at_ms = q.int64(4);
-  s.duration_ms = q.int64(5);
-  s.paused_total_ms = q.int64(6);
-  s.paused_since_ms = q.opt_int64(7);
-  s.state = q.text(8);
-  s.closed_at_ms = q.opt_int64(9);
-  return s;
+template <class Record, class... Ts>
+struct Table {
+  std::string_view name;
+  std::tuple<Column<Record, Ts>...> columns;
+
+  static constexpr size_t kSize = sizeof...(Ts);
+
+  // The column names from the `skip`-th on, each written as `format` says
+  // ({0}: the name, {1}: its parameter number, from 1), joined by ", ".
+  std::string list(std::string_view format, size_t skip = 0) const {
+    std::vector<std::string_view> names;
+    std::apply([&](const auto&... c) { (names.push_back(c.name), ...); }, columns);
+    std::vector<std::string> items;
+    for (size_t i = skip; i < names.size(); ++i)
+      items.push_back(fmt::format(fmt::runtime(format), names[i], i - skip + 1));
+    return fmt::format("{}", fmt::join(items, ", "));
+  }
+
+  // "SELECT <every column> FROM <table> <rest>"
+  std::string select(std::string_view rest) const {
+    return fmt::format("SELECT {} FROM {} {}", list("{0}"), name, rest);
+  }
+  // "INSERT INTO <table> (<columns from skip>) VALUES (?1, ...)"
+  std::string insert(size_t skip = 0) const {
+    return fmt::format("INSERT INTO {} ({}) VALUES ({})", name, list("{0}", skip), list("?{1}", skip));
+  }
+
+  // The current row of `q`, a statement made with select().
+  Record read(const Stmt& q) const {
+    Record r;
+    int col = 0;
+    std::apply([&](const auto&... c) { (q.get(col++, r.*c.member), ...); }, columns);
+    return r;
+  }
+  // Every row `q` gives; the first alone.
+  std::vector<Record> rows(Stmt& q) const {
+    std::vector<Record> out;
+    while (q.step()) out.push_back(read(q));
+    return out;
+  }
+  std::optional<Record> first(Stmt& q) const {
+    if (!q.step()) return std::nullopt;
+    return read(q);
+  }
+
+  // Binds the record's columns from the `skip`-th on to parameters 1, 2, ...
+  void bind(Stmt& q, const Record& r, size_t skip = 0) const {
+    size_t index = 0;
+    int parameter = 0;
+    const auto one = [&](const auto& c) {
+      if (index++ >= skip) q.bind(++parameter, r.*c.member);
+    };
+    std::apply([&](const auto&... c) { (one(c), ...); }, columns);
+  }
+};
+
+template <class Record, class T>
+constexpr Column<Record, T> column(std::string_view name, T Record::*member) {
+  return {name, member};
 }
 
-constexpr const char* kSubmissionColumns =
-    "id, session_id, task, source_hash, source_name, submitted_at_ms, state, verdict, metric, "
-    "score, message, detail, result_json, curve_json, finished_at_ms, attempts";
-
-SubmissionRecord read_submission(const Stmt& q) {
-  SubmissionRecord s;
-  s.id = q.int64(0);
-  s.session_id = q.text(1);
-  s.task = q.text(2);
-  s.source_hash = q.text(3);
-  s.source_name = q.text(4);
-  s.submitted_at_ms = q.int64(5);
-  s.state = q.text(6);
-  s.verdict = q.opt_text(7);
-  s.metric = q.opt_real(8);
-  s.score = static_cast<int>(q.int64(9));
-  s.message = q.text(10);
-  s.detail = q.text(11);
-  s.result_json = q.text(12);
-  s.curve_json = q.text(13);
-  s.finished_at_ms = q.opt_int64(14);
-  s.attempts = static_cast<int>(q.int64(15));
-  return s;
+template <class Record, class... Ts>
+Table<Record, Ts...> table(std::string_view name, Column<Record, Ts>... columns) {
+  return {name, {columns...}};
 }
 
-// Binds every submission field except id to parameters 1..15, in
-// kSubmissionColumns order.
-void bind_submission(Stmt& q, const SubmissionRecord& s) {
-  q.bind(1, s.session_id)
-      .bind(2, s.task)
-      .bind(3, s.source_hash)
-      .bind(4, s.source_name)
-      .bind(5, s.submitted_at_ms)
-      .bind(6, s.state)
-      .bind(7, s.verdict)
-      .bind(8, s.metric)
-      .bind(9, s.score)
-      .bind(10, s.message)
-      .bind(11, s.detail)
-      .bind(12, s.result_json)
-      .bind(13, s.curve_json)
-      .bind(14, s.finished_at_ms)
-      .bind(15, s.attempts);
-}
+const auto kSessions =
+    table("sessions", column("id", &SessionRecord::id), column("environment_dir", &SessionRecord::environment_dir),
+          column("workspace", &SessionRecord::workspace), column("mode", &SessionRecord::mode),
+          column("started_at_ms", &SessionRecord::started_at_ms), column("duration_ms", &SessionRecord::duration_ms),
+          column("paused_total_ms", &SessionRecord::paused_total_ms),
+          column("paused_since_ms", &SessionRecord::paused_since_ms), column("state", &SessionRecord::state),
+          column("closed_at_ms", &SessionRecord::closed_at_ms));
 
-std::string select_from(const char* columns, const char* rest) { return std::string("SELECT ") + columns + " " + rest; }
+// The id comes first, so that skipping kIdColumns leaves out the column
+// SQLite assigns (and an update matches on).
+const auto kSubmissions =
+    table("submissions", column("id", &SubmissionRecord::id), column("session_id", &SubmissionRecord::session_id),
+          column("task", &SubmissionRecord::task), column("source_hash", &SubmissionRecord::source_hash),
+          column("source_name", &SubmissionRecord::source_name),
+          column("submitted_at_ms", &SubmissionRecord::submitted_at_ms), column("state", &SubmissionRecord::state),
+          column("verdict", &SubmissionRecord::verdict), column("metric", &SubmissionRecord::metric),
+          column("score", &SubmissionRecord::score), column("message", &SubmissionRecord::message),
+          column("detail", &SubmissionRecord::detail), column("result_json", &SubmissionRecord::result_json),
+          column("curve_json", &SubmissionRecord::curve_json),
+          column("finished_at_ms", &SubmissionRecord::finished_at_ms), column("attempts", &SubmissionRecord::attempts));
+constexpr size_t kIdColumns = 1;
 
 class SqliteStore final : public Store {
  public:
@@ -346,50 +335,26 @@ class SqliteStore final : public Store {
 
   void put_session(const SessionRecord& s) override {
     Stmt q(db(),
-           "INSERT INTO sessions (id, environment_dir, workspace, mode, started_at_ms, duration_ms, "
-           "paused_total_ms, paused_since_ms, state, closed_at_ms) "
-           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-           "ON CONFLICT(id) DO UPDATE SET environment_dir = excluded.environment_dir, "
-           "workspace = excluded.workspace, mode = excluded.mode, "
-           "started_at_ms = excluded.started_at_ms, duration_ms = excluded.duration_ms, "
-           "paused_total_ms = excluded.paused_total_ms, paused_since_ms = excluded.paused_since_ms, "
-           "state = excluded.state, closed_at_ms = excluded.closed_at_ms",
+           kSessions.insert() + " ON CONFLICT(id) DO UPDATE SET " + kSessions.list("{0} = excluded.{0}", kIdColumns),
            "put_session");
-    q.bind(1, s.id)
-        .bind(2, s.environment_dir)
-        .bind(3, s.workspace)
-        .bind(4, s.mode)
-        .bind(5, s.started_at_ms)
-        .bind(6, s.duration_ms)
-        .bind(7, s.paused_total_ms)
-        .bind(8, s.paused_since_ms)
-        .bind(9, s.state)
-        .bind(10, s.closed_at_ms)
-        .run();
+    kSessions.bind(q, s);
+    q.run();
   }
 
   std::optional<SessionRecord> session(const std::string& id) const override {
-    Stmt q(db(), select_from(kSessionColumns, "FROM sessions WHERE id = ?1"), "session");
+    Stmt q(db(), kSessions.select("WHERE id = ?1"), "session");
     q.bind(1, id);
-    if (!q.step()) return std::nullopt;
-    return read_session(q);
+    return kSessions.first(q);
   }
 
   std::vector<SessionRecord> sessions() const override {
-    Stmt q(db(), select_from(kSessionColumns, "FROM sessions ORDER BY started_at_ms, id"), "sessions");
-    std::vector<SessionRecord> out;
-    while (q.step()) out.push_back(read_session(q));
-    return out;
+    Stmt q(db(), kSessions.select("ORDER BY started_at_ms, id"), "sessions");
+    return kSessions.rows(q);
   }
 
   int64_t add_submission(const SubmissionRecord& s) override {
-    Stmt q(db(),
-           "INSERT INTO submissions (session_id, task, source_hash, source_name, submitted_at_ms, "
-           "state, verdict, metric, score, message, detail, result_json, curve_json, "
-           "finished_at_ms, attempts) "
-           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id",
-           "add_submission");
-    bind_submission(q, s);
+    Stmt q(db(), kSubmissions.insert(kIdColumns) + " RETURNING id", "add_submission");
+    kSubmissions.bind(q, s, kIdColumns);
     if (!q.step()) fail(db(), "add_submission");
     const int64_t id = q.int64(0);
     q.run();  // finishes the statement, which commits the insert
@@ -397,42 +362,33 @@ class SqliteStore final : public Store {
   }
 
   void update_submission(const SubmissionRecord& s) override {
+    // SET every column but the id to ?1 ... ?15; the id is the last parameter.
+    constexpr int kIdParameter = static_cast<int>(decltype(kSubmissions)::kSize - kIdColumns + 1);
     Stmt q(db(),
-           "UPDATE submissions SET session_id = ?1, task = ?2, source_hash = ?3, source_name = ?4, "
-           "submitted_at_ms = ?5, state = ?6, verdict = ?7, metric = ?8, score = ?9, message = ?10, "
-           "detail = ?11, result_json = ?12, curve_json = ?13, finished_at_ms = ?14, attempts = ?15 "
-           "WHERE id = ?16",
+           fmt::format("UPDATE submissions SET {} WHERE id = ?{}", kSubmissions.list("{0} = ?{1}", kIdColumns),
+                       kIdParameter),
            "update_submission");
-    bind_submission(q, s);
-    q.bind(16, s.id).run();
+    kSubmissions.bind(q, s, kIdColumns);
+    q.bind(kIdParameter, s.id).run();
     if (sqlite3_changes(db()) == 0)
       throw StoreError("store: update_submission: no submission with id " + std::to_string(s.id));
   }
 
   std::optional<SubmissionRecord> submission(int64_t id) const override {
-    Stmt q(db(), select_from(kSubmissionColumns, "FROM submissions WHERE id = ?1"), "submission");
+    Stmt q(db(), kSubmissions.select("WHERE id = ?1"), "submission");
     q.bind(1, id);
-    if (!q.step()) return std::nullopt;
-    return read_submission(q);
+    return kSubmissions.first(q);
   }
 
   std::vector<SubmissionRecord> submissions(const std::string& session_id, const std::string& task) const override {
-    Stmt q(db(),
-           select_from(kSubmissionColumns,
-                       "FROM submissions WHERE session_id = ?1 AND (?2 = '' OR task = ?2) ORDER BY id"),
-           "submissions");
+    Stmt q(db(), kSubmissions.select("WHERE session_id = ?1 AND (?2 = '' OR task = ?2) ORDER BY id"), "submissions");
     q.bind(1, session_id).bind(2, task);
-    std::vector<SubmissionRecord> out;
-    while (q.step()) out.push_back(read_submission(q));
-    return out;
+    return kSubmissions.rows(q);
   }
 
   std::vector<SubmissionRecord> unfinished_submissions() const override {
-    Stmt q(db(), select_from(kSubmissionColumns, "FROM submissions WHERE state IN ('queued', 'running') ORDER BY id"),
-           "unfinished_submissions");
-    std::vector<SubmissionRecord> out;
-    while (q.step()) out.push_back(read_submission(q));
-    return out;
+    Stmt q(db(), kSubmissions.select("WHERE state IN ('queued', 'running') ORDER BY id"), "unfinished_submissions");
+    return kSubmissions.rows(q);
   }
 
   void add_events(const std::vector<Event>& events) override {
@@ -473,7 +429,7 @@ class SqliteStore final : public Store {
 
   // A malformed hash names no artifact, so it is simply absent.
   std::optional<std::string> get_artifact(const std::string& hash) const override {
-    if (!is_hash(hash)) return std::nullopt;
+    if (!is_sha256_hex(hash)) return std::nullopt;
     const fs::path path = artifact_path(hash);
     std::error_code ec;
     if (!fs::exists(path, ec)) {
@@ -492,7 +448,7 @@ class SqliteStore final : public Store {
   }
 
   fs::path artifact_path(const std::string& hash) const override {
-    if (!is_hash(hash)) throw StoreError("store: not an artifact hash: \"" + hash + "\"");
+    if (!is_sha256_hex(hash)) throw StoreError("store: not an artifact hash: \"" + hash + "\"");
     return artifacts_ / hash.substr(0, 2) / hash.substr(2);
   }
 

@@ -9,6 +9,7 @@
 // only the first N training and N test samples; for tests).
 #include <torchexam/data/idx.hpp>
 #include <torchexam/plugin.hpp>
+#include <torchexam/scoring.hpp>
 
 #include <cmath>
 #include <string>
@@ -23,8 +24,7 @@ class FashionMnist final : public torchexam::TaskBase {
  public:
   explicit FashionMnist(const std::map<std::string, std::string>& options) {
     torchexam::check_option_keys(options, {"data_dir", "limit"});
-    data_dir_ = kDefaultDataDir;
-    if (auto it = options.find("data_dir"); it != options.end()) data_dir_ = it->second;
+    data_dir_ = torchexam::string_option(options, "data_dir", kDefaultDataDir);
     limit_ = torchexam::count_option(options, "limit");
   }
 
@@ -51,25 +51,9 @@ class FashionMnist final : public torchexam::TaskBase {
 
   double score(const torchexam_array& predictions) override {
     torchexam::Array truth(labels("t10k-labels-idx1-ubyte.gz"));
-    const int64_t n = truth.get().shape[0];
-    if (predictions.dtype != TORCHEXAM_DTYPE_FLOAT32 || predictions.ndim != 2 ||
-        predictions.shape[0] != n || predictions.shape[1] != kClasses)
-      throw std::invalid_argument(
-          "predictions must be [" + std::to_string(n) + ", 10] float32, got " +
-          torchexam::shape_string(predictions.shape, predictions.ndim) + " " +
-          torchexam::dtype_name(predictions.dtype));
-    const auto* logits = static_cast<const float*>(predictions.data);
     const auto* y = static_cast<const int64_t*>(truth.get().data);
-    int64_t correct = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      int64_t best = 0;
-      for (int64_t c = 1; c < kClasses; ++c) {
-        // NaN never wins, so a NaN row counts as class 0.
-        if (logits[i * kClasses + c] > logits[i * kClasses + best]) best = c;
-      }
-      correct += best == y[i];
-    }
-    return n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+    const std::vector<int64_t> hidden(y, y + truth.get().shape[0]);
+    return torchexam::score_classification(predictions, hidden, kClasses).accuracy;
   }
 
  private:

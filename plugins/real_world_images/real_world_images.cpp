@@ -28,6 +28,7 @@
 // Failure: std::runtime_error naming the file and what is wrong (missing
 // folder, unreadable PNG, no samples). Not thread-safe; the ABI asks for none.
 #include <torchexam/plugin.hpp>
+#include <torchexam/scoring.hpp>
 
 #include <png.h>
 
@@ -156,8 +157,7 @@ class RealWorldImages final : public torchexam::TaskBase {
  public:
   explicit RealWorldImages(const std::map<std::string, std::string>& options) {
     torchexam::check_option_keys(options, {"data_dir", "limit"});
-    data_dir_ = kDefaultDataDir;
-    if (auto it = options.find("data_dir"); it != options.end()) data_dir_ = it->second;
+    data_dir_ = torchexam::string_option(options, "data_dir", kDefaultDataDir);
     limit_ = torchexam::count_option(options, "limit");
   }
 
@@ -184,21 +184,9 @@ class RealWorldImages final : public torchexam::TaskBase {
   torchexam_array test_inputs() override { return images(split(true)); }
 
   double score(const torchexam_array& predictions) override {
-    const auto truth = split(true);
-    const auto n = static_cast<int64_t>(truth.size());
-    if (predictions.dtype != TORCHEXAM_DTYPE_FLOAT32 || predictions.ndim != 2 || predictions.shape[0] != n ||
-        predictions.shape[1] != kClasses)
-      throw std::invalid_argument("predictions must be [" + std::to_string(n) + ", 2] float32 logits, got " +
-                                  torchexam::shape_string(predictions.shape, predictions.ndim) + " " +
-                                  torchexam::dtype_name(predictions.dtype));
-    const auto* logits = static_cast<const float*>(predictions.data);
-    int64_t correct = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      // NaN never wins, so a NaN row counts as class 0.
-      const int64_t predicted = logits[i * kClasses + 1] > logits[i * kClasses] ? 1 : 0;
-      correct += predicted == truth[static_cast<size_t>(i)].label;
-    }
-    return n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+    std::vector<int64_t> hidden;
+    for (const Sample& s : split(true)) hidden.push_back(s.label);
+    return torchexam::score_classification(predictions, hidden, kClasses, "float32 logits").accuracy;
   }
 
  private:

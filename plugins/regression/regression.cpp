@@ -31,6 +31,7 @@
 // Failure: every problem throws with a message naming the file and, for a
 // malformed file, the line, column and byte offset.
 #include <torchexam/plugin.hpp>
+#include <torchexam/scoring.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -404,12 +405,11 @@ class Regression final : public torchexam::TaskBase {
  public:
   explicit Regression(const std::map<std::string, std::string>& options) {
     torchexam::check_option_keys(options, {"data_dir", "limit"});
-    auto dir = options.find("data_dir");
-    if (dir == options.end() || dir->second.empty())
-      throw std::invalid_argument(
-          "option data_dir is required: the folder holding cars.json (the auto-mpg data set, installed by "
-          "`torchexam data <environment folder>`; a task.yaml with `data: auto-mpg` passes it)");
-    path_ = dir->second + "/" + kFileName;
+    path_ = torchexam::required_option(options, "data_dir",
+                                       "the folder holding cars.json (the auto-mpg data set, installed by "
+                                       "`torchexam data <environment folder>`; a task.yaml with `data: auto-mpg` "
+                                       "passes it)") +
+            "/" + kFileName;
     limit_ = torchexam::count_option(options, "limit");
   }
 
@@ -434,17 +434,9 @@ class Regression final : public torchexam::TaskBase {
   torchexam_array test_inputs() override { return features(split().test); }
 
   double score(const torchexam_array& predictions) override {
-    const auto& rows = split().test;
-    const auto n = static_cast<int64_t>(rows.size());
-    if (predictions.dtype != TORCHEXAM_DTYPE_FLOAT32 || predictions.ndim != 2 || predictions.shape[0] != n ||
-        predictions.shape[1] != 1)
-      throw std::invalid_argument("predictions must be [" + std::to_string(n) + ", 1] float32, got " +
-                                  torchexam::shape_string(predictions.shape, predictions.ndim) + " " +
-                                  torchexam::dtype_name(predictions.dtype));
-    const auto* p = static_cast<const float*>(predictions.data);
-    double sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += std::fabs(static_cast<double>(p[i]) - rows[static_cast<size_t>(i)].mpg);
-    return n ? sum / static_cast<double>(n) : 0.0;  // NaN or inf predictions propagate
+    std::vector<double> hidden;
+    for (const Car& c : split().test) hidden.push_back(c.mpg);
+    return torchexam::score_mean_absolute_error(predictions, hidden, 1).mae;
   }
 
  private:

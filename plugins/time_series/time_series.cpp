@@ -40,6 +40,7 @@
 //
 // Failure: every problem throws with a message naming the file and line.
 #include <torchexam/plugin.hpp>
+#include <torchexam/scoring.hpp>
 
 #include <charconv>
 #include <chrono>
@@ -157,12 +158,11 @@ class TimeSeries final : public torchexam::TaskBase {
  public:
   explicit TimeSeries(const std::map<std::string, std::string>& options) {
     torchexam::check_option_keys(options, {"data_dir", "limit"});
-    auto dir = options.find("data_dir");
-    if (dir == options.end() || dir->second.empty())
-      throw std::invalid_argument(
-          "option data_dir is required: the folder holding co2.csv (the co2 data set, installed by "
-          "`torchexam data <environment folder>`; a task.yaml with `data: co2` passes it)");
-    path_ = dir->second + "/" + kFileName;
+    path_ = torchexam::required_option(options, "data_dir",
+                                       "the folder holding co2.csv (the co2 data set, installed by "
+                                       "`torchexam data <environment folder>`; a task.yaml with `data: co2` "
+                                       "passes it)") +
+            "/" + kFileName;
     limit_ = torchexam::count_option(options, "limit");
   }
 
@@ -186,11 +186,9 @@ class TimeSeries final : public torchexam::TaskBase {
     const int64_t first = kWindow, last = split_week() - kHorizon;  // window starts, inclusive
     const int64_t n = clamp(last - first + 1);
     inputs = windows(s, first, n);
-    std::vector<float> y;
-    y.reserve(static_cast<size_t>(n * kHorizon));
-    for (int64_t t = first; t < first + n; ++t)
-      for (int64_t h = 0; h < kHorizon; ++h) y.push_back(static_cast<float>(s[static_cast<size_t>(t + h)]));
-    targets = torchexam::Array::from_vector(std::move(y), TORCHEXAM_DTYPE_FLOAT32, {n, kHorizon});
+    const std::vector<double> y = window_targets(s, first, n);
+    targets = torchexam::Array::from_vector(std::vector<float>(y.begin(), y.end()), TORCHEXAM_DTYPE_FLOAT32,
+                                            {n, kHorizon});
   }
 
   torchexam_array test_inputs() override {
@@ -200,19 +198,8 @@ class TimeSeries final : public torchexam::TaskBase {
 
   double score(const torchexam_array& predictions) override {
     const auto& s = series();
-    const int64_t n = test_count();
-    if (predictions.dtype != TORCHEXAM_DTYPE_FLOAT32 || predictions.ndim != 2 || predictions.shape[0] != n ||
-        predictions.shape[1] != kHorizon)
-      throw std::invalid_argument("predictions must be [" + std::to_string(n) + ", " + std::to_string(kHorizon) +
-                                  "] float32, got " + torchexam::shape_string(predictions.shape, predictions.ndim) +
-                                  " " + torchexam::dtype_name(predictions.dtype));
-    const auto* p = static_cast<const float*>(predictions.data);
-    const int64_t first = split_week();
-    double sum = 0;
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t h = 0; h < kHorizon; ++h)
-        sum += std::fabs(static_cast<double>(p[i * kHorizon + h]) - s[static_cast<size_t>(first + i + h)]);
-    return n ? sum / static_cast<double>(n * kHorizon) : 0.0;  // NaN or inf predictions propagate
+    return torchexam::score_mean_absolute_error(predictions, window_targets(s, split_week(), test_count()), kHorizon)
+        .mae;
   }
 
  private:
@@ -232,6 +219,15 @@ class TimeSeries final : public torchexam::TaskBase {
     for (int64_t t = first; t < first + n; ++t)
       for (int64_t k = t - kWindow; k < t; ++k) x.push_back(static_cast<float>(s[static_cast<size_t>(k)]));
     return torchexam::Array::from_vector(std::move(x), TORCHEXAM_DTYPE_FLOAT32, {n, kWindow, 1});
+  }
+
+  // Targets of the same n windows, row-major [n, kHorizon].
+  static std::vector<double> window_targets(const std::vector<double>& s, int64_t first, int64_t n) {
+    std::vector<double> y;
+    y.reserve(static_cast<size_t>(n * kHorizon));
+    for (int64_t t = first; t < first + n; ++t)
+      for (int64_t h = 0; h < kHorizon; ++h) y.push_back(s[static_cast<size_t>(t + h)]);
+    return y;
   }
 
   std::string path_;

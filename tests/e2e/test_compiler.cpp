@@ -42,7 +42,9 @@ std::vector<std::string> candidate_headers() {
   for (const auto& e : fs::recursive_directory_iterator(root / "torchexam")) {
     if (!e.is_regular_file()) continue;
     const std::string name = e.path().lexically_relative(root).generic_string();
-    if (name != "torchexam/plugin.hpp" && name != "torchexam/plugin_abi.h") out.push_back(name);
+    // The plugin authors' headers: never part of a candidate's code.
+    if (name != "torchexam/plugin.hpp" && name != "torchexam/plugin_abi.h" && name != "torchexam/scoring.hpp")
+      out.push_back(name);
   }
   std::sort(out.begin(), out.end());
   return out;

@@ -65,18 +65,27 @@ protocol)
   fuzz_args=""
   ;;
 yaml)
-  # The loader and what it references: the version requirements, and the
+  # The loader (harness/config/ but for data_sets.cpp) and what it
+  # references: base/hash.cpp (is_sha256_hex), the version requirements, and the
   # sandbox's layer names (layers.cpp, whose probes need cgroup.cpp and
   # libseccomp; they are linked, never called). yaml-cpp is the system's,
   # not instrumented: coverage guides through the loader's own code.
   sources="
     $src/tests/fuzz/fuzz_yaml.cpp
-    $src/harness/config/config.cpp
+    $src/harness/config/loader.cpp
+    $src/harness/config/yaml_reader.cpp
+    $src/harness/config/environment_schema.cpp
+    $src/harness/config/settings_schema.cpp
+    $src/harness/config/data_schema.cpp
+    $src/harness/config/task_schema.cpp
+    $src/harness/config/model.cpp
+    $src/harness/config/text.cpp
     $src/harness/config/version_spec.cpp
+    $src/harness/base/hash.cpp
     $src/sandbox/layers.cpp
     $src/sandbox/cgroup.cpp
   "
-  libs="-lyaml-cpp -lseccomp"
+  libs="-lyaml-cpp -lseccomp -lcrypto -lfmt"
   fuzz_args="-dict=$src/tests/fuzz/yaml.dict"
   ;;
 *)

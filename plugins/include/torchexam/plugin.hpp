@@ -382,6 +382,24 @@ inline int64_t count_option(const std::map<std::string, std::string>& options, c
   return value;
 }
 
+// Option `key` as given (even empty), or `fallback` when it is absent.
+inline std::string string_option(const std::map<std::string, std::string>& options, const std::string& key,
+                                 const std::string& fallback) {
+  auto it = options.find(key);
+  return it == options.end() ? fallback : it->second;
+}
+
+// Option `key`, which must be given and not empty. Throws
+// std::invalid_argument "option KEY is required: WHAT" otherwise; `what`
+// says what the option names and where it comes from.
+inline std::string required_option(const std::map<std::string, std::string>& options, const std::string& key,
+                                   const std::string& what) {
+  auto it = options.find(key);
+  if (it == options.end() || it->second.empty())
+    throw std::invalid_argument("option " + key + " is required: " + what);
+  return it->second;
+}
+
 // Throws unless the options contain only `allowed` keys.
 inline void check_option_keys(const std::map<std::string, std::string>& options,
                               const std::vector<std::string>& allowed) {
