@@ -35,6 +35,7 @@ struct Diagnostic {
   int line = 0;
   int column = 0;
   std::string message;
+  friend bool operator==(const Diagnostic&, const Diagnostic&) = default;
 };
 
 struct BuildOutput {

@@ -33,19 +33,22 @@ if ! command -v "$cxx" >/dev/null 2>&1; then
   exit 125
 fi
 
-# The protocol layer and what its objects reference, nothing more:
-# messages.cpp's to_json(TaskSummary) needs torchexam::to_json(diagnostics)
-# from grade_json.cpp, whose to_json(GradeResult) needs to_string(Verdict)
-# from sandbox/verdict.cpp and to_valid_utf8 from sandbox/text.cpp; the exam summary's and env/verify's checks and
-# forecasts need harness/doctor/json.cpp and check.cpp (to_string(Status)).
-# Everything else is in headers; only Boost.JSON is
-# a library to link (fmt, yaml-cpp, OpenSSL, SQLite are not referenced).
+# The protocol layer and what its objects reference, nothing more: every
+# conversion reads through harness/base/json_shape.cpp; messages.cpp's
+# task summaries and submissions need the Diagnostic, GradeResult and curve
+# conversions of grade_json.cpp, which need to_string/parse_verdict from
+# sandbox/verdict.cpp and to_valid_utf8 from sandbox/text.cpp; the exam
+# summary's and env/verify's checks and forecasts need harness/doctor/json.cpp
+# and check.cpp (to_string(Status)). Everything else is in headers; only
+# Boost.JSON is a library to link (fmt, yaml-cpp, OpenSSL, SQLite are not
+# referenced).
 # All of it is compiled here, so all of it is coverage-instrumented.
 sources="
   $src/tests/fuzz/fuzz_protocol.cpp
   $src/harness/protocol/framing.cpp
   $src/harness/protocol/jsonrpc.cpp
   $src/harness/protocol/messages.cpp
+  $src/harness/base/json_shape.cpp
   $src/harness/grading/grade_json.cpp
   $src/sandbox/verdict.cpp
   $src/sandbox/text.cpp
