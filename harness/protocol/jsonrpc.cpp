@@ -86,6 +86,12 @@ std::optional<std::string> Fields::opt_string(const char* key) const {
   return guarded([&] { return obj_->optional<std::optional<std::string>>(key); });
 }
 
+Fields Fields::object(const char* key) const {
+  static const json::value empty = json::object();
+  const json::value* v = obj_->fields().if_contains(key);
+  return Fields(v && !v->is_null() ? *v : empty, where_ + "." + key);
+}
+
 void Binder::dispatch(const Message& m, const std::function<void(std::string)>& send) const {
   const bool answer = m.kind == Message::Kind::request;
   const json::value id = m.id;

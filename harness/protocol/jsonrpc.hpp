@@ -131,6 +131,14 @@ class Fields {
   Fields(const json::value& v, std::string where = "params");
   std::string string(const char* key) const;
   std::optional<std::string> opt_string(const char* key) const;
+  // Absent or null: `fallback`.
+  template <class T>
+  T optional(const char* key, T fallback = T{}) const {
+    return guarded([&] { return obj_->optional<T>(key, std::move(fallback)); });
+  }
+  // The object at `key`, read the same way; absent or null: an empty one.
+  Fields object(const char* key) const;
+  bool has(const char* key) const { return obj_->has(key); }
 
  private:
   template <class F>
