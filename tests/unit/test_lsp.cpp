@@ -458,3 +458,31 @@ TEST_SUITE("lsp") {
     CHECK(daemon.of("exam/status").size() == asked + 1);  // a known session: no more look-ups
   }
 }
+
+TEST_SUITE("lsp") {
+  TEST_CASE("server: a daemon reply of the wrong shape is shown with its method and field") {
+    FakeEndpoint editor, daemon;
+    daemon.answer = [&](const std::string&, const json::value&) -> std::optional<Result> {
+      json::value st = status_json("/ws");
+      st.as_object()["tasks"] = json::array{{{"id", 7}}};
+      return Result(std::move(st));
+    };
+    LspServer server(editor, daemon, "0.1.0", [](int) {});
+    torchexam::protocol::Binder editor_methods;
+    server.bind_editor(editor_methods);
+    torchexam::protocol::Message m;
+    m.kind = torchexam::protocol::Message::Kind::request;
+    m.id = 1;
+    m.method = "initialize";
+    m.params = init_params("/ws", true, true);
+    editor_methods.dispatch(m, [](std::string) {});
+    m.kind = torchexam::protocol::Message::Kind::notification;
+    m.method = "initialized";
+    editor_methods.dispatch(m, [](std::string) {});
+    auto shown = editor.of("window/showMessage");
+    REQUIRE(shown.size() == 1);
+    CHECK(shown[0].params.at("message") ==
+          "TorchExam: torchexamd's reply to exam/status does not match the protocol: result.tasks[0].id: expected a "
+          "string");
+  }
+}
