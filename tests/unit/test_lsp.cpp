@@ -87,6 +87,21 @@ json::value init_params(const fs::path& root, bool progress, bool lens_refresh) 
   return {{"processId", nullptr}, {"rootUri", file_uri(root)}, {"capabilities", caps}};
 }
 
+// The editor's first two messages: initialize (rooted at `root`) and initialized.
+void start_editor(LspServer& server, const fs::path& root) {
+  torchexam::protocol::Binder editor_methods;
+  server.bind_editor(editor_methods);
+  torchexam::protocol::Message m;
+  m.kind = torchexam::protocol::Message::Kind::request;
+  m.id = 1;
+  m.method = "initialize";
+  m.params = init_params(root, true, true);
+  editor_methods.dispatch(m, [](std::string) {});
+  m.kind = torchexam::protocol::Message::Kind::notification;
+  m.method = "initialized";
+  editor_methods.dispatch(m, [](std::string) {});
+}
+
 }  // namespace
 
 TEST_SUITE("lsp") {
@@ -325,17 +340,7 @@ TEST_SUITE("lsp") {
       return Result(status_json("/elsewhere"));  // the daemon's fallback: the only open session
     };
     LspServer server(editor, daemon, "0.1.0", [](int) {});
-    torchexam::protocol::Binder editor_methods, daemon_notes;
-    server.bind_editor(editor_methods);
-    torchexam::protocol::Message m;
-    m.kind = torchexam::protocol::Message::Kind::request;
-    m.id = 1;
-    m.method = "initialize";
-    m.params = init_params("/home/ana/other", true, true);
-    editor_methods.dispatch(m, [](std::string) {});
-    m.kind = torchexam::protocol::Message::Kind::notification;
-    m.method = "initialized";
-    editor_methods.dispatch(m, [](std::string) {});
+    start_editor(server, "/home/ana/other");
     auto shown = editor.of("window/showMessage");
     REQUIRE(shown.size() == 1);
     CHECK(shown[0].params.at("type") == 1);
@@ -468,17 +473,7 @@ TEST_SUITE("lsp") {
       return Result(std::move(st));
     };
     LspServer server(editor, daemon, "0.1.0", [](int) {});
-    torchexam::protocol::Binder editor_methods;
-    server.bind_editor(editor_methods);
-    torchexam::protocol::Message m;
-    m.kind = torchexam::protocol::Message::Kind::request;
-    m.id = 1;
-    m.method = "initialize";
-    m.params = init_params("/ws", true, true);
-    editor_methods.dispatch(m, [](std::string) {});
-    m.kind = torchexam::protocol::Message::Kind::notification;
-    m.method = "initialized";
-    editor_methods.dispatch(m, [](std::string) {});
+    start_editor(server, "/ws");
     auto shown = editor.of("window/showMessage");
     REQUIRE(shown.size() == 1);
     CHECK(shown[0].params.at("message") ==
