@@ -47,6 +47,7 @@ struct Progress {
   double eta_s = -1;  // seconds until the planned epochs end; -1 unknown
   double budget_left_s = 0;
   std::map<std::string, double> metrics;
+  friend bool operator==(const Progress&, const Progress&) = default;
 };
 
 struct Log {

@@ -26,32 +26,11 @@ namespace method = protocol::method;
 
 namespace {
 
-std::string text(const json::value& v, const char* key) {
-  const auto* o = v.if_object();
-  if (!o) return {};
-  auto it = o->find(key);
-  return it != o->end() && it->value().is_string() ? std::string(it->value().get_string()) : std::string();
-}
-
-double number(const json::value& v, const char* key, double fallback = 0) {
-  const auto* o = v.if_object();
-  if (!o) return fallback;
-  auto it = o->find(key);
-  if (it == o->end()) return fallback;
-  if (it->value().is_double()) return it->value().get_double();
-  if (it->value().is_int64()) return static_cast<double>(it->value().get_int64());
-  return fallback;
-}
-
-const json::array& array(const json::value& v, const char* key) {
-  static const json::array empty;
-  const auto* o = v.if_object();
-  if (!o) return empty;
-  auto it = o->find(key);
-  return it != o->end() && it->value().is_array() ? it->value().get_array() : empty;
-}
-
 void print_json(const json::value& v) { std::cout << json::serialize(v) << std::endl; }
+template <class T>
+void print_json(const T& x) {
+  print_json(json::value_from(x));
+}
 
 // `word` as one shell word: as it is when it needs no quotes, else in '...'.
 std::string shell_word(const std::string& word) {
@@ -81,77 +60,48 @@ std::string self_command() {
   return shell_word(self.string());
 }
 
-void print_status(const json::value& st) {
+// A compiler diagnostic as one line: "file:line:col: severity: message".
+std::string diagnostic_line(const Diagnostic& d) {
+  if (d.line > 0) return fmt::format("{}:{}:{}: {}: {}", d.file, d.line, d.column, d.severity, d.message);
+  return fmt::format("{}: {}: {}", d.file, d.severity, d.message);
+}
+
+void print_status(const protocol::ExamStatus& st) {
   constexpr size_t kShown = 5;  // diagnostics per task; --json has them all
-  fmt::print("session {} ({}, {}) in {}\n", text(st, "session"), text(st, "mode"), text(st, "state"),
-             text(st, "workspace"));
-  fmt::print("time left: {}\n", format_duration(number(st, "remaining_s")));
+  fmt::print("session {} ({}, {}) in {}\n", st.session, st.mode, st.state, st.workspace);
+  fmt::print("time left: {}\n", format_duration(st.remaining_s));
   fmt::print("{:<22} {:>5} {:>14} {:>11}  {}\n", "task", "best", "last verdict", "submissions", "diagnostics");
-  for (const auto& t : array(st, "tasks")) {
+  for (const auto& t : st.tasks) {
     size_t errors = 0, warnings = 0;
-    for (const auto& d : array(t, "diagnostics")) {
-      const std::string severity = text(d, "severity");
-      errors += severity.find("error") != std::string::npos;
-      warnings += severity == "warning";
+    for (const auto& d : t.diagnostics) {
+      errors += d.severity.find("error") != std::string::npos;
+      warnings += d.severity == "warning";
     }
-    const int submissions = static_cast<int>(number(t, "submissions"));
     std::string summary = errors ? fmt::format("{} error(s)", errors) : "";
     if (warnings) summary += fmt::format("{}{} warning(s)", summary.empty() ? "" : ", ", warnings);
-    fmt::print("{:<22} {:>5} {:>14} {:>11}  {}\n", text(t, "id"),
-               submissions ? fmt::format("{}/5", static_cast<int>(number(t, "best_score"))) : "-",
-               text(t, "last_verdict").empty() ? "-" : text(t, "last_verdict"), submissions,
-               summary.empty() ? "-" : summary);
-    const auto& diagnostics = array(t, "diagnostics");
-    for (size_t i = 0; i < diagnostics.size() && i < kShown; ++i) {
-      const auto& d = diagnostics[i];
-      if (number(d, "line") > 0)
-        fmt::print("    {}:{}:{}: {}: {}\n", text(d, "file"), static_cast<int>(number(d, "line")),
-                   static_cast<int>(number(d, "column")), text(d, "severity"), text(d, "message"));
-      else
-        fmt::print("    {}: {}: {}\n", text(d, "file"), text(d, "severity"), text(d, "message"));
-    }
-    if (diagnostics.size() > kShown)
-      fmt::print("    and {} more (torchexam status --json lists them all)\n", diagnostics.size() - kShown);
+    fmt::print("{:<22} {:>5} {:>14} {:>11}  {}\n", t.id, t.submissions ? fmt::format("{}/5", t.best_score) : "-",
+               t.last_verdict.empty() ? "-" : t.last_verdict, t.submissions, summary.empty() ? "-" : summary);
+    for (size_t i = 0; i < t.diagnostics.size() && i < kShown; ++i)
+      fmt::print("    {}\n", diagnostic_line(t.diagnostics[i]));
+    if (t.diagnostics.size() > kShown)
+      fmt::print("    and {} more (torchexam status --json lists them all)\n", t.diagnostics.size() - kShown);
   }
-  for (const auto& q : array(st, "queue"))
-    fmt::print("queue: submission {} ({}) {}\n", static_cast<long long>(number(q, "submission")), text(q, "task"),
-               text(q, "state") == "running" ? "running" : fmt::format("waiting, position {}", number(q, "position")));
-  fmt::print("total {}/{}; pass mark {}: {}\n", static_cast<int>(number(st, "total_score")),
-             5 * array(st, "tasks").size(), static_cast<int>(number(st, "pass_mark")),
-             st.as_object().at("passed").as_bool() ? "passing" : "not yet passing");
+  for (const auto& q : st.queue)
+    fmt::print("queue: submission {} ({}) {}\n", q.submission, q.task,
+               q.state == "running" ? "running" : fmt::format("waiting, position {}", q.position));
+  fmt::print("total {}/{}; pass mark {}: {}\n", st.total_score, 5 * st.tasks.size(), st.pass_mark,
+             st.passed ? "passing" : "not yet passing");
 }
 
-void print_submission(const json::value& s) {
-  const json::value& result = s.as_object().contains("result") ? s.at("result") : json::value(nullptr);
-  for (const auto& d : array(result, "diagnostics")) {
-    if (number(d, "line") > 0)
-      fmt::print("{}:{}:{}: {}: {}\n", text(d, "file"), static_cast<int>(number(d, "line")),
-                 static_cast<int>(number(d, "column")), text(d, "severity"), text(d, "message"));
-  }
-  fmt::print("submission {} ({}): {}\n", static_cast<long long>(number(s, "submission")), text(s, "task"),
-             text(s, "state"));
-  if (!text(s, "verdict").empty()) fmt::print("verdict: {}\n", text(s, "verdict"));
-  fmt::print("message: {}\n", text(s, "message"));
-  if (!text(s, "detail").empty()) fmt::print("detail:  {}\n", text(s, "detail"));
-  fmt::print("score:   {}/5\n", static_cast<int>(number(s, "score")));
-}
-
-events::Progress progress_of(const json::value& n) {
-  events::Progress p;
-  p.kind = text(n, "kind") == "epoch" ? events::Progress::Kind::epoch : events::Progress::Kind::batch;
-  p.epoch = static_cast<int>(number(n, "epoch"));
-  p.epochs = static_cast<int>(number(n, "epochs"));
-  p.batch = static_cast<long long>(number(n, "batch"));
-  p.batches = static_cast<long long>(number(n, "batches"));
-  p.loss = number(n, "loss", std::nan(""));
-  p.samples_per_s = number(n, "samples_per_s");
-  p.eta_s = number(n, "eta_s", -1);
-  p.budget_left_s = number(n, "budget_left_s");
-  p.elapsed_s = number(n, "elapsed_s");
-  if (const auto* m = n.as_object().if_contains("metrics"); m && m->is_object())
-    for (const auto& [k, v] : m->get_object())
-      if (v.is_double()) p.metrics[std::string(k)] = v.get_double();
-  return p;
+void print_submission(const protocol::Submission& s) {
+  if (s.result)
+    for (const auto& d : s.result->grade.diagnostics)
+      if (d.line > 0) fmt::print("{}\n", diagnostic_line(d));
+  fmt::print("submission {} ({}): {}\n", s.submission, s.task, s.state);
+  if (s.verdict) fmt::print("verdict: {}\n", *s.verdict);
+  fmt::print("message: {}\n", s.message);
+  if (!s.detail.empty()) fmt::print("detail:  {}\n", s.detail);
+  fmt::print("score:   {}/5\n", s.score);
 }
 
 // What Ctrl-C prints while a grading is followed: the grading goes on in the
@@ -179,9 +129,9 @@ void follow_submission(Client& client, int64_t id, bool as_json) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &before);
 
+  const protocol::SubmissionParams which{id};
   auto unfinished = [&] {
-    auto s = client.call(method::submission_get, json::object{{"submission", id}});
-    const std::string state = text(s, "state");
+    const std::string state = client.call(protocol::rpc::submission_get, which).state;
     return state == "queued" || state == "running";
   };
   {
@@ -193,20 +143,22 @@ void follow_submission(Client& client, int64_t id, bool as_json) {
         waiting = unfinished();  // nothing for a while: make sure it has not finished unseen
         continue;
       }
-      if (static_cast<int64_t>(number(n->params, "submission", -1)) != id) continue;
-      if (n->method == method::submission_finished) break;
-      if (n->method != method::submission_progress) continue;
-      const std::string stage = text(n->params, "stage");
-      if (stage != last_stage) {
-        line.stage(stage == "queued" ? fmt::format("queued, position {}", number(n->params, "queue_position"))
-                                     : stage);
-        last_stage = stage;
+      if (n->method == method::submission_finished) {
+        if (protocol::read_note(protocol::rpc::submission_finished, n->params).submission == id) break;
+        continue;
       }
-      if (n->params.as_object().contains("epoch")) line.progress(progress_of(n->params));
+      if (n->method != method::submission_progress) continue;
+      const auto note = protocol::read_note(protocol::rpc::submission_progress, n->params);
+      if (note.submission != id) continue;
+      if (note.stage != last_stage) {
+        line.stage(note.stage == "queued" ? fmt::format("queued, position {}", note.queue_position) : note.stage);
+        last_stage = note.stage;
+      }
+      if (note.progress) line.progress(*note.progress);
     }
   }
   sigaction(SIGINT, &before, nullptr);
-  auto s = client.call(method::submission_get, json::object{{"submission", id}});
+  const auto s = client.call(protocol::rpc::submission_get, which);
   if (as_json) print_json(s);
   else print_submission(s);
 }
@@ -290,8 +242,11 @@ std::optional<int> ExamCommands::run() {
     return 3;
   }
 
-  json::object where{{"workspace", fs::current_path().string()}};
-  if (!o_.session.empty()) where = {{"session", o_.session}};
+  // The session: --session, else the one whose workspace holds this folder.
+  protocol::SessionParams where;
+  if (!o_.session.empty()) where.session = o_.session;
+  else where.workspace = fs::current_path().string();
+  namespace rpc = protocol::rpc;
   try {
     if (cmd == start_) {
       fs::path environment;
@@ -301,105 +256,92 @@ std::optional<int> ExamCommands::run() {
         fmt::print(stderr, "torchexam: {}\n", e.what());
         return 2;
       }
-      json::object p{{"environment", fs::absolute(environment).string()},
-                     {"workspace", fs::absolute(o_.workspace).string()},
-                     {"mode", o_.mode},
-                     {"overwrite", o_.overwrite}};
-      if (!o_.duration.empty()) p["duration_s"] = config::parse_duration(o_.duration);
-      auto st = client->call(method::exam_start, p);
+      protocol::StartParams p{fs::absolute(environment).string(), fs::absolute(o_.workspace).string(), o_.mode,
+                              std::nullopt, o_.overwrite};
+      if (!o_.duration.empty()) p.duration_s = config::parse_duration(o_.duration);
+      const auto st = client->call(rpc::exam_start, p);
       if (o_.json) print_json(st);
       else {
-        fmt::print("started {} session {}: {} left\n", text(st, "mode"), text(st, "session"),
-                   format_duration(number(st, "remaining_s")));
-        for (const auto& t : array(st, "tasks"))
-          fmt::print("  {:<22} {}  ({})\n", text(t, "id"), text(t, "title"), text(t, "folder"));
-        for (const auto& c : array(st, "checks"))  // practice mode starts despite these
-          fmt::print(stderr, "{}: {}: {}; expected {}; fix: {}\n", text(c, "status") == "fail" ? "warning" : "note",
-                     text(c, "name"), text(c, "found"), text(c, "expected"), text(c, "fix"));
+        fmt::print("started {} session {}: {} left\n", st.mode, st.session, format_duration(st.remaining_s));
+        for (const auto& t : st.tasks) fmt::print("  {:<22} {}  ({})\n", t.id, t.title, t.folder.string());
+        for (const auto& c : st.checks)  // practice mode starts despite these
+          fmt::print(stderr, "{}: {}: {}; expected {}; fix: {}\n",
+                     c.status == doctor::Status::fail ? "warning" : "note", c.name, c.found, c.expected, c.fix);
         // Submitting finds the session by the folder it runs in (or the only open one).
         fmt::print("edit each task's solution.cpp, then submit it from the workspace:\n  cd {} && {} submit TASK --wait\n",
-                   shell_word(text(st, "workspace").empty() ? fs::absolute(o_.workspace).string() : text(st, "workspace")),
+                   shell_word(st.workspace.empty() ? fs::absolute(o_.workspace).string() : st.workspace),
                    self_command());
       }
     } else if (cmd == status_ || cmd == stop_ || cmd == pause_ || cmd == resume_) {
-      const char* m = cmd == status_ ? method::exam_status
-                      : cmd == stop_ ? method::exam_stop
-                      : cmd == pause_ ? method::exam_pause
-                                      : method::exam_resume;
-      auto st = client->call(m, where);
+      const auto& m = cmd == status_ ? rpc::exam_status
+                      : cmd == stop_ ? rpc::exam_stop
+                      : cmd == pause_ ? rpc::exam_pause
+                                      : rpc::exam_resume;
+      const auto st = client->call(m, where);
       if (o_.json) print_json(st);
       else print_status(st);
     } else if (cmd == submit_) {
-      json::object p = where;
-      p["task"] = o_.task;
-      p["file"] = o_.file;
-      auto r = client->call(method::task_submit, p);
-      const int64_t id = r.at("submission").as_int64();
+      const auto r = client->call(rpc::task_submit, protocol::SubmitParams{where.session, where.workspace, o_.task, o_.file});
+      const int64_t id = r.submission;
       if (!o_.wait) {
         if (o_.json) print_json(r);
-        else if (const int pos = static_cast<int>(number(r, "queue_position")); pos == 0)
+        else if (r.queue_position == 0)
           fmt::print("submission {} is being graded; follow it with: torchexam follow {}\n", id, id);
-        else fmt::print("submission {} queued (position {}); follow it with: torchexam follow {}\n", id, pos, id);
+        else
+          fmt::print("submission {} queued (position {}); follow it with: torchexam follow {}\n", id,
+                     r.queue_position, id);
         return 0;
       }
       follow_submission(*client, id, o_.json);
     } else if (cmd == follow_) {
       int64_t id = o_.submission;
       if (id == 0) {  // the running submission of this session, else the next queued one
-        auto st = client->call(method::exam_status, where);
-        for (const auto& q : array(st, "queue"))
-          if (id == 0 || text(q, "state") == "running") id = static_cast<int64_t>(number(q, "submission"));
+        const auto st = client->call(rpc::exam_status, where);
+        for (const auto& q : st.queue)
+          if (id == 0 || q.state == "running") id = q.submission;
         if (id == 0) {
           fmt::print(stderr, "torchexam: nothing is being graded in session {}; past results: torchexam history TASK\n",
-                     text(st, "session"));
+                     st.session);
           return 1;
         }
       }
       follow_submission(*client, id, o_.json);
     } else if (cmd == history_) {
-      json::object p = where;
-      p["task"] = o_.task;
-      auto r = client->call(method::submission_list, p);
+      const auto r =
+          client->call(rpc::submission_list, protocol::SubmissionListParams{where.session, where.workspace, o_.task});
       if (o_.json) print_json(r);
       else {
         fmt::print("{:>6} {:>11} {:>15} {:>6} {:>9}  {}\n", "id", "state", "verdict", "score", "metric", "message");
-        for (const auto& s : array(r, "submissions")) {
-          const auto& metric = s.at("metric");
-          fmt::print("{:>6} {:>11} {:>15} {:>4}/5 {:>9}  {}\n", static_cast<long long>(number(s, "submission")),
-                     text(s, "state"), text(s, "verdict").empty() ? "-" : text(s, "verdict"),
-                     static_cast<int>(number(s, "score")),
-                     metric.is_double() ? fmt::format("{:.4f}", metric.get_double()) : std::string("-"),
-                     text(s, "message"));
-        }
+        for (const auto& s : r.submissions)
+          fmt::print("{:>6} {:>11} {:>15} {:>4}/5 {:>9}  {}\n", s.submission, s.state, s.verdict.value_or("-"),
+                     s.score, s.metric ? fmt::format("{:.4f}", *s.metric) : std::string("-"), s.message);
       }
     } else if (cmd == restore_) {
-      auto s = client->call(method::submission_get, json::object{{"submission", o_.submission}});
-      if (text(s, "task") != o_.task)
+      const protocol::SubmissionParams which{o_.submission};
+      const auto s = client->call(rpc::submission_get, which);
+      if (s.task != o_.task)
         throw protocol::RpcError(protocol::error_code::invalid_params,
-                                 fmt::format("submission {} is of task {}, not {}", o_.submission, text(s, "task"),
-                                             o_.task));
-      auto r = client->call(method::submission_restore, json::object{{"submission", o_.submission}});
+                                 fmt::format("submission {} is of task {}, not {}", o_.submission, s.task, o_.task));
+      const auto r = client->call(rpc::submission_restore, which);
       if (o_.json) print_json(r);
       else {
-        fmt::print("restored submission {} into {}\n", o_.submission, text(r, "file"));
-        if (!text(r, "previous_copy").empty())
-          fmt::print("the source it replaced is kept in {} (and in the store as {})\n", text(r, "previous_copy"),
-                     text(r, "previous_hash").substr(0, 12));
+        fmt::print("restored submission {} into {}\n", o_.submission, r.file.string());
+        if (!r.previous_copy.empty())
+          fmt::print("the source it replaced is kept in {} (and in the store as {})\n", r.previous_copy.string(),
+                     r.previous_hash.substr(0, 12));
         else
           fmt::print("no backup was needed: the file held no other source\n");
       }
     } else if (cmd == daemon_) {
+      const auto info = client->call(rpc::daemon_info, protocol::Empty{});
       if (o_.daemon_action == "stop") {
-        auto info = client->call(method::daemon_info, json::object{});
-        client->call(method::daemon_shutdown, json::object{});
+        client->call(rpc::daemon_shutdown, protocol::Empty{});
         if (o_.json) print_json(info);
-        else fmt::print("torchexamd {} stopped\n", static_cast<long long>(number(info, "pid")));
+        else fmt::print("torchexamd {} stopped\n", info.pid);
       } else {
-        auto info = client->call(method::daemon_info, json::object{});
         if (o_.json) print_json(info);
-        else fmt::print("torchexamd {} running on {} (state in {}, {} session(s))\n",
-                        static_cast<long long>(number(info, "pid")), text(info, "socket"), text(info, "state_dir"),
-                        static_cast<long long>(number(info, "sessions")));
+        else fmt::print("torchexamd {} running on {} (state in {}, {} session(s))\n", info.pid, info.socket,
+                        info.state_dir, info.sessions);
       }
     }
     return 0;

@@ -291,7 +291,7 @@ int main(int argc, char** argv) {
   // Older job folders go (job_dirs.hpp); this one is the newest and stays.
   prune_job_dirs(paths::state_dir() / "jobs", kKeepJobDirs, is_grade_job_dir);
   if (as_json)
-    std::cout << json::serialize(to_json(r)) << std::endl;
+    std::cout << json::serialize(json::value_from(r)) << std::endl;
   else
     print_human(r);
   return r.verdict == Verdict::internal_error ? 3 : 0;

@@ -4,7 +4,9 @@
 //
 // Errors: ConnectError when nobody listens on the socket; protocol::RpcError
 // (with the daemon's code and message) for an error response;
-// std::runtime_error when the daemon goes away or answers garbage.
+// protocol::ReplyError (naming the method and the field) for a result or
+// notification whose shape is not its method's; std::runtime_error when the
+// daemon goes away or answers garbage.
 #pragma once
 
 #include "base/process.hpp"
@@ -38,6 +40,13 @@ class Client {
  public:
   static std::unique_ptr<Client> connect(const std::filesystem::path& socket);
 
+  // A method by its signature (protocol/messages.hpp's rpc::): the params
+  // written and the result read as its types.
+  template <class P, class R>
+  R call(const protocol::Call<P, R>& method, const P& params) {
+    return protocol::read_result(method, call(method.name, boost::json::value_from(params)));
+  }
+  // The raw exchange, for tests of the wire itself.
   boost::json::value call(std::string_view method, boost::json::value params);
   // The next notification, waiting up to `timeout`; nullopt on timeout.
   std::optional<Notification> next_notification(std::chrono::milliseconds timeout);

@@ -6,10 +6,11 @@
 #pragma once
 
 #include "exam/exam_service.hpp"
-#include "protocol/jsonrpc.hpp"
+#include "protocol/messages.hpp"
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace torchexam::daemon {
@@ -37,13 +38,14 @@ class Adapter final : public ExamListener {
                       const std::vector<Diagnostic>& diagnostics) override;
 
  private:
-  // exam/status is what every client polls: its reply is kept serialised per
-  // session until ExamService::generation() moves, and only the clock fields
-  // are written per call (the daemon_load benchmark: 200 clients at once).
-  protocol::RawResult status_reply(const std::string& session);
+  // exam/status is what every client polls: its summary is kept per
+  // session until ExamService::generation() moves, and only the clock
+  // fields are taken per call (the daemon_load benchmark: 200 clients at
+  // once).
+  protocol::ExamStatus status_reply(const std::string& session);
   struct CachedStatus {
     uint64_t generation = 0;
-    std::string tail;  // the serialised summary without its clock fields, after its '{'
+    std::optional<protocol::ExamStatus> status;
   };
   std::map<std::string, CachedStatus> status_cache_;
 

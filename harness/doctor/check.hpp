@@ -10,14 +10,19 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <boost/json/value_from.hpp>
+#include <boost/json/value_to.hpp>
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace torchexam::doctor {
 
 enum class Status { ok, info, warn, fail };
 const char* to_string(Status s);
+std::optional<Status> parse_status(std::string_view s);  // (json.cpp)
 
 struct CheckResult {
   std::string name;  // "compiler", "data auto-mpg", "plugin fashion_mnist", ...
@@ -25,6 +30,7 @@ struct CheckResult {
   std::string found;
   std::string expected;
   std::string fix;  // empty when ok
+  friend bool operator==(const CheckResult&, const CheckResult&) = default;
 };
 
 // True when no result is `fail`.
@@ -33,7 +39,9 @@ bool passed(const std::vector<CheckResult>& results);
 // "fail  data auto-mpg: found ...; expected ...; fix: ..." (one line).
 std::string to_line(const CheckResult& r);
 
-// {"name", "status", "found", "expected", "fix"} (json.cpp)
-boost::json::value to_json(const CheckResult& r);
+// {"name", "status", "found", "expected", "fix"}, both ways (json.cpp; a
+// wrong shape is a json_shape::ShapeError naming the field).
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const CheckResult& r);
+CheckResult tag_invoke(boost::json::value_to_tag<CheckResult>, const boost::json::value& v);
 
 }  // namespace torchexam::doctor

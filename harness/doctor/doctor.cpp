@@ -62,18 +62,19 @@ std::vector<CheckResult> verify(const config::Environment& env, const VerifyOpti
 
 json::value report_json(const config::Environment& env, const std::vector<CheckResult>& checks,
                         const std::vector<Forecast>& forecasts) {
-  json::array c, f;
-  for (const auto& r : checks) c.push_back(to_json(r));
+  json::array f;
   for (const auto& x : forecasts) {  // each with its verdict, like every check
-    json::value v = to_json(x);
+    json::object v = json::value_from(x).as_object();
     const CheckResult verdict = check_forecast(x);
-    v.as_object()["status"] = to_string(verdict.status);
-    v.as_object()["found"] = verdict.found;
-    v.as_object()["fix"] = verdict.fix;
+    v["status"] = to_string(verdict.status);
+    v["found"] = verdict.found;
+    v["fix"] = verdict.fix;
     f.push_back(std::move(v));
   }
-  return json::object{
-      {"environment", env.dir.string()}, {"ok", passed(checks)}, {"checks", std::move(c)}, {"forecasts", std::move(f)}};
+  return json::object{{"environment", env.dir.string()},
+                      {"ok", passed(checks)},
+                      {"checks", json::value_from(checks)},
+                      {"forecasts", std::move(f)}};
 }
 
 }  // namespace torchexam::doctor

@@ -1,5 +1,6 @@
 #include "doctor/forecast.hpp"
 
+#include "base/json_shape.hpp"
 #include "base/paths.hpp"
 #include "grading/compiler.hpp"
 #include "grading/grader.hpp"
@@ -226,12 +227,10 @@ fs::path forecast_file(const fs::path& state_dir, const std::string& environment
 
 void store_forecasts(const fs::path& file, const std::vector<Forecast>& forecasts) {
   fs::create_directories(file.parent_path());
-  json::array list;
-  for (const auto& f : forecasts) list.push_back(to_json(f));
   const fs::path tmp = file.string() + fmt::format(".tmp.{}", getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << json::serialize(json::object{{"forecasts", std::move(list)}}) << "\n";
+    out << json::serialize(json::object{{"forecasts", json::value_from(forecasts)}}) << "\n";
     if (!out) throw std::runtime_error("cannot write " + tmp.string());
   }
   fs::rename(tmp, file);
@@ -245,11 +244,16 @@ std::vector<Forecast> load_forecasts(const fs::path& file) {
   json::error_code ec;
   const json::value v = json::parse(text.str(), ec);
   std::vector<Forecast> out;
-  if (ec || !v.is_object()) return out;
-  const auto* list = v.get_object().if_contains("forecasts");
-  if (!list || !list->is_array()) return out;
-  for (const auto& item : list->get_array())
-    if (auto f = forecast_from_json(item)) out.push_back(std::move(*f));
+  if (ec) return out;
+  try {
+    for (const auto& item : json_shape::Object(v).optional<std::vector<json::value>>("forecasts")) {
+      try {
+        out.push_back(json::value_to<Forecast>(item));
+      } catch (const json_shape::ShapeError&) {  // one bad entry (an older file's): skipped
+      }
+    }
+  } catch (const json_shape::ShapeError&) {
+  }
   return out;
 }
 

@@ -50,6 +50,7 @@ struct Forecast {
   double steal = 0;  // 0..1
   int cpus = 0;
   bool busy() const { return cpus > 0 && (load_before > 0.75 * cpus || steal > 0.05); }
+  friend bool operator==(const Forecast&, const Forecast&) = default;
 };
 
 // What the machine is doing now, for a forecast's load fields.
@@ -76,14 +77,16 @@ CheckResult check_forecast(const Forecast& f);
 // plus "; the machine was busy while measuring (load 3.1 on 2 CPUs)" when it was.
 std::string describe(const Forecast& f);
 
-// (json.cpp)
-boost::json::value to_json(const Forecast& f);
-std::optional<Forecast> forecast_from_json(const boost::json::value& v);
+// Both ways (json.cpp): every field but `task` may be absent (0); `busy` is
+// written for readers and never read back. A wrong shape is a
+// json_shape::ShapeError naming the field.
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Forecast& f);
+Forecast tag_invoke(boost::json::value_to_tag<Forecast>, const boost::json::value& v);
 
 std::filesystem::path forecast_file(const std::filesystem::path& state_dir, const std::string& environment);
 // Writes atomically (temporary file, rename); throws std::runtime_error.
 void store_forecasts(const std::filesystem::path& file, const std::vector<Forecast>& forecasts);
-// Empty when the file is missing or unreadable.
+// Empty when the file is missing or unreadable; an entry of the wrong shape is skipped.
 std::vector<Forecast> load_forecasts(const std::filesystem::path& file);
 
 }  // namespace torchexam::doctor

@@ -1,61 +1,73 @@
-// JSON of checks and forecasts: for `torchexam doctor --json`, the stored
-// forecast and the protocol (which links only this, not the checks).
+// JSON of checks and forecasts, both ways: for `torchexam doctor --json`,
+// the stored forecast and the protocol (which links only this, not the
+// checks). Reading goes through base/json_shape.hpp: a wrong type is a
+// ShapeError naming the field.
+#include "base/json_shape.hpp"
 #include "doctor/check.hpp"
 #include "doctor/forecast.hpp"
 
-#include <boost/json.hpp>
-
 namespace torchexam::doctor {
 namespace json = boost::json;
+using json_shape::Object;
+using json_shape::write;
 
-json::value to_json(const CheckResult& r) {
-  return json::object{
+std::optional<Status> parse_status(std::string_view s) {
+  for (Status x : {Status::ok, Status::info, Status::warn, Status::fail})
+    if (s == to_string(x)) return x;
+  return std::nullopt;
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const CheckResult& r) {
+  v = json::object{
       {"name", r.name}, {"status", to_string(r.status)}, {"found", r.found}, {"expected", r.expected}, {"fix", r.fix}};
 }
 
-json::value to_json(const Forecast& f) {
-  return json::object{{"task", f.task},
-                      {"samples_per_s", f.samples_per_s},
-                      {"reference_s", f.reference_s},
-                      {"measured_s", f.measured_s},
-                      {"finished", f.finished},
-                      {"budget_s", f.budget_s},
-                      {"exam_s", f.exam_s},
-                      {"threads", f.threads},
-                      {"measured_at_ms", f.measured_at_ms},
-                      {"load_before", f.load_before},
-                      {"steal", f.steal},
-                      {"cpus", f.cpus},
-                      {"busy", f.busy()},
-                      {"error", f.error}};
+CheckResult tag_invoke(json::value_to_tag<CheckResult>, const json::value& v) {
+  const Object o(v);
+  CheckResult r;
+  r.name = o.required<std::string>("name");
+  const auto status = parse_status(o.required<std::string>("status"));
+  if (!status) throw json_shape::ShapeError(".status", "expected ok, info, warn or fail");
+  r.status = *status;
+  r.found = o.optional<std::string>("found");
+  r.expected = o.optional<std::string>("expected");
+  r.fix = o.optional<std::string>("fix");
+  return r;
 }
 
-std::optional<Forecast> forecast_from_json(const json::value& v) {
-  if (!v.is_object()) return std::nullopt;
-  const auto& o = v.get_object();
+void tag_invoke(json::value_from_tag, json::value& v, const Forecast& f) {
+  v = json::object{{"task", f.task},
+                   {"samples_per_s", write(f.samples_per_s)},
+                   {"reference_s", write(f.reference_s)},
+                   {"measured_s", write(f.measured_s)},
+                   {"finished", f.finished},
+                   {"budget_s", write(f.budget_s)},
+                   {"exam_s", write(f.exam_s)},
+                   {"threads", f.threads},
+                   {"measured_at_ms", f.measured_at_ms},
+                   {"load_before", write(f.load_before)},
+                   {"steal", write(f.steal)},
+                   {"cpus", f.cpus},
+                   {"busy", f.busy()},  // derived: never read back
+                   {"error", f.error}};
+}
+
+Forecast tag_invoke(json::value_to_tag<Forecast>, const json::value& v) {
+  const Object o(v);
   Forecast f;
-  auto number = [&](const char* key, double& out) {
-    if (const auto* x = o.if_contains(key); x && x->is_number()) out = x->to_number<double>();
-  };
-  const auto* task = o.if_contains("task");
-  if (!task || !task->is_string()) return std::nullopt;
-  f.task = task->get_string();
-  number("samples_per_s", f.samples_per_s);
-  number("reference_s", f.reference_s);
-  number("measured_s", f.measured_s);
-  number("budget_s", f.budget_s);
-  number("exam_s", f.exam_s);
-  number("load_before", f.load_before);
-  number("steal", f.steal);
-  double threads = 0, at = 0, cpus = 0;
-  number("cpus", cpus);
-  f.cpus = static_cast<int>(cpus);
-  number("threads", threads);
-  number("measured_at_ms", at);
-  f.threads = static_cast<int>(threads);
-  f.measured_at_ms = static_cast<int64_t>(at);
-  if (const auto* x = o.if_contains("finished"); x && x->is_bool()) f.finished = x->get_bool();
-  if (const auto* x = o.if_contains("error"); x && x->is_string()) f.error = x->get_string();
+  f.task = o.required<std::string>("task");
+  f.samples_per_s = o.optional<double>("samples_per_s");
+  f.reference_s = o.optional<double>("reference_s");
+  f.measured_s = o.optional<double>("measured_s");
+  f.finished = o.optional<bool>("finished");
+  f.budget_s = o.optional<double>("budget_s");
+  f.exam_s = o.optional<double>("exam_s");
+  f.threads = o.optional<int>("threads");
+  f.measured_at_ms = o.optional<int64_t>("measured_at_ms");
+  f.error = o.optional<std::string>("error");
+  f.load_before = o.optional<double>("load_before");
+  f.steal = o.optional<double>("steal");
+  f.cpus = o.optional<int>("cpus");
   return f;
 }
 

@@ -1,6 +1,7 @@
 // Toolchain checks: compiler, LibTorch (version, ABI, runs, CUDA), CMake.
 #include "doctor/checks.hpp"
 
+#include "base/json_shape.hpp"
 #include "base/process.hpp"
 
 #include <fmt/format.h>
@@ -207,12 +208,16 @@ TorchProbe run_torch_probe(ProcessLauncher& launcher, const fs::path& probe_exe)
     if (!stderr_text.empty()) p.error += ": " + stderr_text.substr(0, 500);
     return p;
   }
-  const auto& o = v.get_object();
-  p.ran = true;
-  if (auto* x = o.if_contains("tensor_ok"); x && x->is_bool()) p.tensor_ok = x->get_bool();
-  if (auto* x = o.if_contains("version"); x && x->is_string()) p.version = x->get_string();
-  if (auto* x = o.if_contains("cuda"); x && x->is_bool()) p.cuda = x->get_bool();
-  if (auto* x = o.if_contains("error"); x && x->is_string()) p.error = x->get_string();
+  try {
+    const json_shape::Object o(v);
+    p.tensor_ok = o.optional<bool>("tensor_ok");
+    p.version = o.optional<std::string>("version");
+    p.cuda = o.optional<bool>("cuda");
+    p.error = o.optional<std::string>("error");
+    p.ran = true;
+  } catch (const json_shape::ShapeError& e) {
+    p.error = std::string("its line does not read: ") + e.what();
+  }
   return p;
 }
 

@@ -333,15 +333,10 @@ struct ExamService::Impl {
     void event(const events::Event& e) override {
       const auto* p = std::get_if<events::Progress>(&e);
       if (!p) return;
-      if (p->kind == events::Progress::Kind::epoch) {
-        auto real = [](double v) { return std::isfinite(v) ? boost::json::value(v) : boost::json::value(nullptr); };
-        boost::json::object point{{"epoch", p->epoch}, {"loss", real(p->loss)}, {"elapsed_s", real(p->elapsed_s)}};
-        for (const auto& [k, v] : p->metrics) point[k] = real(v);
-        curve.push_back(std::move(point));
-      }
+      if (p->kind == events::Progress::Kind::epoch) curve.push_back(curve_point(*p));
       post("train", *p);
     }
-    boost::json::array curve;
+    std::vector<CurvePoint> curve;
 
    private:
     void post(std::string stage, std::optional<events::Progress> p) {
@@ -422,7 +417,7 @@ struct ExamService::Impl {
         r.verdict = Verdict::internal_error;
         r.message = e.what();
       }
-      boost::json::object artifacts;
+      std::map<std::string, std::string> artifacts;
       if (!r.cancelled) artifacts = store_artifacts(r.job_dir);
       in_use.reset();
       post_io([this, job, r, curve = obs.curve, artifacts = std::move(artifacts)] {
@@ -431,8 +426,8 @@ struct ExamService::Impl {
     });
   }
 
-  void finish(const Job& job, const GradeResult& r, const boost::json::array& curve,
-              const boost::json::object& artifacts = {}) {
+  void finish(const Job& job, const GradeResult& r, const std::vector<CurvePoint>& curve,
+              const std::map<std::string, std::string>& artifacts = {}) {
     touch();
     running.erase(job.id);
     SubmissionRecord rec = *db.submission(job.id);
@@ -449,10 +444,8 @@ struct ExamService::Impl {
       rec.score = r.score;
       rec.message = r.message;
       rec.detail = r.detail;
-      boost::json::object result = to_json(r);
-      result["artifacts"] = artifacts;
-      rec.result_json = boost::json::serialize(result);
-      rec.curve_json = boost::json::serialize(curve);
+      rec.result_json = boost::json::serialize(boost::json::value_from(GradeRecord{r, artifacts}));
+      rec.curve_json = boost::json::serialize(boost::json::value_from(curve));
       rec.finished_at_ms = clock.now_ms();
     }
     db.update_submission(rec);
@@ -481,8 +474,8 @@ struct ExamService::Impl {
 
   // The job's checkpoint and logs, kept by content hash in the store; called
   // on a worker thread.
-  boost::json::object store_artifacts(const fs::path& job_dir) {
-    boost::json::object out;
+  std::map<std::string, std::string> store_artifacts(const fs::path& job_dir) {
+    std::map<std::string, std::string> out;
     const std::lock_guard lock(artifact_mu);
     const std::pair<const char*, const char*> files[] = {{"checkpoint", "train/checkpoint.pt"},
                                                          {"train_log", "train/output.log"},

@@ -69,6 +69,7 @@ struct TaskSummary {
   std::string last_verdict;  // of the newest finished submission, "" when none
   int submissions = 0;
   std::vector<Diagnostic> diagnostics;  // from the last syntax check on save
+  friend bool operator==(const TaskSummary&, const TaskSummary&) = default;
 };
 
 struct QueueItem {
@@ -76,6 +77,7 @@ struct QueueItem {
   std::string task;
   std::string state;  // "running" | "queued"
   int position = 0;   // 0 = running, 1.. = waiting
+  friend bool operator==(const QueueItem&, const QueueItem&) = default;
 };
 
 struct ExamSummary {
@@ -98,6 +100,7 @@ struct VerifyReport {
   std::vector<doctor::CheckResult> checks;
   std::vector<doctor::Forecast> forecasts;  // from the last `torchexam doctor` run, possibly none
   bool ok = false;
+  friend bool operator==(const VerifyReport&, const VerifyReport&) = default;
 };
 
 // Checks this machine against an environment (the daemon passes doctor::verify).
@@ -110,12 +113,14 @@ struct ProgressNote {
   std::string stage;  // "queued", "build", "train", "evaluate", "score"
   int queue_position = 0;
   std::optional<events::Progress> progress;
+  friend bool operator==(const ProgressNote&, const ProgressNote&) = default;
 };
 
 struct RestoreResult {
   std::filesystem::path file;         // the solution file written
   std::string previous_hash;          // artifact holding what it replaced
   std::filesystem::path previous_copy;  // and a copy beside it
+  friend bool operator==(const RestoreResult&, const RestoreResult&) = default;
 };
 
 class ExamListener {

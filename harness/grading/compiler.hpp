@@ -37,6 +37,7 @@ struct Diagnostic {
   int line = 0;
   int column = 0;
   std::string message;
+  friend bool operator==(const Diagnostic&, const Diagnostic&) = default;
 };
 
 struct BuildOutput {

@@ -1,60 +1,152 @@
 #include "grading/grade_json.hpp"
 
+#include "base/json_shape.hpp"
 #include "sandbox/text.hpp"
-
-#include <cmath>
 
 namespace torchexam {
 namespace json = boost::json;
+using json_shape::Object;
+using json_shape::ShapeError;
+using json_shape::write;
 
-json::array to_json(const std::vector<Diagnostic>& diagnostics) {
-  json::array out;
-  for (const auto& d : diagnostics)
-    out.push_back({{"severity", d.severity}, {"file", to_valid_utf8(d.file)}, {"line", d.line}, {"column", d.column},
-                   {"message", to_valid_utf8(d.message)}});
-  return out;
+void tag_invoke(json::value_from_tag, json::value& v, const Diagnostic& d) {
+  v = json::object{{"severity", d.severity},
+                   {"file", to_valid_utf8(d.file)},
+                   {"line", d.line},
+                   {"column", d.column},
+                   {"message", to_valid_utf8(d.message)}};
 }
 
-json::object to_json(const GradeResult& r) {
-  json::array log, layers, notes;
+Diagnostic tag_invoke(json::value_to_tag<Diagnostic>, const json::value& v) {
+  const Object o(v);
+  return {o.required<std::string>("severity"), o.required<std::string>("file"), o.required<int>("line"),
+          o.required<int>("column"), o.required<std::string>("message")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const OutputLog& o) {
+  v = json::object{{"phase", o.phase}, {"path", to_valid_utf8(o.path.string())}, {"bytes", o.bytes}};
+}
+
+OutputLog tag_invoke(json::value_to_tag<OutputLog>, const json::value& v) {
+  const Object o(v);
+  return {o.required<std::string>("phase"), o.required<std::filesystem::path>("path"), o.required<uint64_t>("bytes")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const GradeResult& r) {
   // Every string as valid UTF-8: they hold what a job or a compiler said.
-  for (const auto& l : r.log) log.push_back(json::value(to_valid_utf8(l)));
-  for (const auto& l : r.sandbox_layers) layers.push_back(json::value(l));
-  for (const auto& n : r.sandbox_notes) notes.push_back(json::value(n));
-  json::array output;
-  for (const auto& o : r.output)
-    output.push_back({{"phase", o.phase}, {"path", to_valid_utf8(o.path.string())}, {"bytes", o.bytes}});
-  return {
+  std::vector<std::string> log;
+  for (const auto& l : r.log) log.push_back(to_valid_utf8(l));
+  v = json::object{
       {"verdict", to_string(r.verdict)},
       {"score", r.score},
       {"metric_name", r.metric_name},
-      {"metric", r.metric && std::isfinite(*r.metric) ? json::value(*r.metric) : json::value(nullptr)},
+      {"metric", write(r.metric)},
       {"message", to_valid_utf8(r.message)},
       {"detail", to_valid_utf8(r.detail)},
-      {"diagnostics", to_json(r.diagnostics)},
+      {"diagnostics", write(r.diagnostics)},
       {"build_cached", r.build_cached},
       {"stage_cached", r.stage_cached},
       {"job_dir", to_valid_utf8(r.job_dir.string())},
       {"backend", r.backend},
-      {"train_cpu_s", r.train_cpu_s},
+      {"train_cpu_s", write(r.train_cpu_s)},
       {"train_max_rss_kb", r.train_max_rss_kb},
       {"timings",
-       {{"stage_s", r.timings.stage_s},
-        {"build_s", r.timings.build_s},
-        {"train_s", r.timings.train_s},
-        {"evaluate_s", r.timings.evaluate_s},
-        {"score_s", r.timings.score_s},
-        {"total_s", r.timings.total_s}}},
+       {{"stage_s", write(r.timings.stage_s)},
+        {"build_s", write(r.timings.build_s)},
+        {"train_s", write(r.timings.train_s)},
+        {"evaluate_s", write(r.timings.evaluate_s)},
+        {"score_s", write(r.timings.score_s)},
+        {"total_s", write(r.timings.total_s)}}},
       {"peak_memory_bytes", r.peak_memory_bytes},
-      {"sandbox", {{"layers", std::move(layers)}, {"notes", std::move(notes)}}},
+      {"sandbox", {{"layers", write(r.sandbox_layers)}, {"notes", write(r.sandbox_notes)}}},
       {"limits",
-       {{"wall_s", r.limits.wall_s},
-        {"cpu_s", r.limits.cpu_s},
+       {{"wall_s", write(r.limits.wall_s)},
+        {"cpu_s", write(r.limits.cpu_s)},
         {"memory_bytes", r.limits.memory_bytes},
         {"max_pids", r.limits.max_pids}}},
-      {"log", std::move(log)},
-      {"output", std::move(output)},
+      {"log", write(log)},
+      {"output", write(r.output)},
   };
+}
+
+namespace {
+
+// An object inside the result ("timings", "sandbox", "limits"); absent: {}.
+template <class F>
+void inner(const Object& o, const char* key, F read) {
+  static const json::value empty = json::object();
+  const json::value* v = o.fields().if_contains(key);
+  try {
+    read(Object(v && !v->is_null() ? *v : empty));
+  } catch (const ShapeError& e) {
+    throw e.within(std::string(".") + key);
+  }
+}
+
+double real_or(const Object& o, const char* key, double fallback) {
+  return o.has(key) ? o.real(key) : fallback;
+}
+
+}  // namespace
+
+GradeResult tag_invoke(json::value_to_tag<GradeResult>, const json::value& v) {
+  const Object o(v);
+  GradeResult r;
+  const auto verdict = parse_verdict(o.required<std::string>("verdict"));
+  if (!verdict) throw ShapeError(".verdict", "expected a verdict (ok, compile_error, runtime_error, ...)");
+  r.verdict = *verdict;
+  r.score = o.optional<int>("score");
+  r.metric_name = o.optional<std::string>("metric_name");
+  r.metric = o.optional<std::optional<double>>("metric");
+  r.message = o.optional<std::string>("message");
+  r.detail = o.optional<std::string>("detail");
+  r.diagnostics = o.optional<std::vector<Diagnostic>>("diagnostics");
+  r.build_cached = o.optional<bool>("build_cached");
+  r.stage_cached = o.optional<bool>("stage_cached");
+  r.job_dir = o.optional<std::filesystem::path>("job_dir");
+  r.backend = o.optional<std::string>("backend");
+  r.train_cpu_s = real_or(o, "train_cpu_s", 0);
+  r.train_max_rss_kb = o.optional<long long>("train_max_rss_kb");
+  inner(o, "timings", [&](const Object& t) {
+    r.timings = {real_or(t, "stage_s", 0), real_or(t, "build_s", 0),    real_or(t, "train_s", 0),
+                 real_or(t, "evaluate_s", 0), real_or(t, "score_s", 0), real_or(t, "total_s", 0)};
+  });
+  r.peak_memory_bytes = o.optional<uint64_t>("peak_memory_bytes");
+  inner(o, "sandbox", [&](const Object& s) {
+    r.sandbox_layers = s.optional<std::vector<std::string>>("layers");
+    r.sandbox_notes = s.optional<std::vector<std::string>>("notes");
+  });
+  inner(o, "limits", [&](const Object& l) {
+    r.limits = {real_or(l, "wall_s", 0), real_or(l, "cpu_s", 0), l.optional<uint64_t>("memory_bytes"),
+                l.optional<uint64_t>("max_pids")};
+  });
+  r.log = o.optional<std::vector<std::string>>("log");
+  r.output = o.optional<std::vector<OutputLog>>("output");
+  return r;
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const GradeRecord& r) {
+  v = json::value_from(r.grade);
+  v.get_object()["artifacts"] = write(r.artifacts);
+}
+
+GradeRecord tag_invoke(json::value_to_tag<GradeRecord>, const json::value& v) {
+  const Object o(v);
+  return {json::value_to<GradeResult>(v), o.optional<std::map<std::string, std::string>>("artifacts")};
+}
+
+CurvePoint curve_point(const events::Progress& p) { return {p.epoch, p.loss, p.elapsed_s, p.metrics}; }
+
+void tag_invoke(json::value_from_tag, json::value& v, const CurvePoint& p) {
+  json::object o{{"epoch", p.epoch}, {"loss", write(p.loss)}, {"elapsed_s", write(p.elapsed_s)}};
+  for (const auto& [k, x] : p.metrics) o[k] = write(x);
+  v = std::move(o);
+}
+
+CurvePoint tag_invoke(json::value_to_tag<CurvePoint>, const json::value& v) {
+  const Object o(v);
+  return {o.required<int>("epoch"), o.real("loss"), o.real("elapsed_s"),
+          json_shape::read_reals(o, {"epoch", "loss", "elapsed_s"})};
 }
 
 }  // namespace torchexam

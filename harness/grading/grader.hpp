@@ -68,6 +68,7 @@ struct Timings {
   double evaluate_s = 0;
   double score_s = 0;
   double total_s = 0;
+  friend bool operator==(const Timings&, const Timings&) = default;
 };
 
 // Where a phase's printed output went (the candidate's stdout and stderr).
@@ -75,6 +76,7 @@ struct OutputLog {
   std::string phase;  // "train", "evaluate"
   std::filesystem::path path;
   uint64_t bytes = 0;
+  friend bool operator==(const OutputLog&, const OutputLog&) = default;
 };
 
 struct GradeResult {
@@ -101,6 +103,7 @@ struct GradeResult {
   std::vector<std::string> sandbox_layers;
   std::vector<std::string> sandbox_notes;
   AppliedLimits limits;
+  friend bool operator==(const GradeResult&, const GradeResult&) = default;
 };
 
 class GradeObserver {

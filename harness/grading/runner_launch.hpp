@@ -58,6 +58,7 @@ struct AppliedLimits {
   double cpu_s = 0;
   uint64_t memory_bytes = 0;
   uint64_t max_pids = 0;
+  friend bool operator==(const AppliedLimits&, const AppliedLimits&) = default;
 };
 
 struct RunnerOutcome {

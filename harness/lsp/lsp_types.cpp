@@ -7,24 +7,6 @@
 namespace torchexam::lsp {
 namespace {
 
-const json::object* object_at(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* cur = &v;
-  for (const char* key : path) {
-    const auto* o = cur->if_object();
-    if (!o) return nullptr;
-    cur = o->if_contains(key);
-    if (!cur) return nullptr;
-  }
-  return cur->if_object();
-}
-
-bool flag(const json::value& v, std::initializer_list<const char*> path, const char* key) {
-  const auto* o = object_at(v, path);
-  if (!o) return false;
-  const auto* f = o->if_contains(key);
-  return f && f->is_bool() && f->get_bool();
-}
-
 int hex(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -64,42 +46,35 @@ std::optional<std::filesystem::path> path_of_uri(std::string_view uri) {
 }
 
 InitializeParams initialize_params(const json::value& v) {
-  protocol::Fields f(v);
+  const protocol::Fields f(v);
   InitializeParams p;
   if (auto uri = f.opt_string("rootUri")) p.root = path_of_uri(*uri);
-  if (!p.root) {
-    if (const auto* folders = v.as_object().if_contains("workspaceFolders"); folders && folders->is_array())
-      for (const auto& folder : folders->get_array())
-        if (auto uri = protocol::Fields(folder, "params.workspaceFolders[]").opt_string("uri"); uri && !p.root)
-          p.root = path_of_uri(*uri);
-  }
+  if (!p.root)
+    for (const auto& folder : f.optional<std::vector<json::value>>("workspaceFolders"))
+      if (auto uri = protocol::Fields(folder, "params.workspaceFolders[]").opt_string("uri"); uri && !p.root)
+        p.root = path_of_uri(*uri);
   if (!p.root)
     if (auto path = f.opt_string("rootPath"); path && !path->empty()) p.root = std::filesystem::path(*path);
-  const json::value caps = v.as_object().contains("capabilities") ? v.at("capabilities") : json::value(json::object());
+  const protocol::Fields caps = f.object("capabilities");
   auto& c = p.capabilities;
-  c.work_done_progress = flag(caps, {"window"}, "workDoneProgress");
-  c.show_document = flag(caps, {"window", "showDocument"}, "support");
-  c.code_lens_refresh = flag(caps, {"workspace", "codeLens"}, "refreshSupport");
-  c.code_action_literals = object_at(caps, {"textDocument", "codeAction", "codeActionLiteralSupport"}) != nullptr;
-  c.timer_notification = flag(caps, {"experimental"}, "torchexamTimer");
+  c.work_done_progress = caps.object("window").optional<bool>("workDoneProgress");
+  c.show_document = caps.object("window").object("showDocument").optional<bool>("support");
+  c.code_lens_refresh = caps.object("workspace").object("codeLens").optional<bool>("refreshSupport");
+  c.code_action_literals = caps.object("textDocument").object("codeAction").has("codeActionLiteralSupport");
+  c.timer_notification = caps.object("experimental").optional<bool>("torchexamTimer");
   return p;
 }
 
 TextDocumentParams text_document_params(const json::value& v) {
-  protocol::Fields f(v);
-  const auto* doc = v.as_object().if_contains("textDocument");
-  if (!doc) throw protocol::RpcError(protocol::error_code::invalid_params, "params.textDocument: missing");
-  return {protocol::Fields(*doc, "params.textDocument").string("uri")};
+  const protocol::Fields f(v);
+  if (!f.has("textDocument")) throw protocol::RpcError(protocol::error_code::invalid_params, "params.textDocument: missing");
+  return {f.object("textDocument").string("uri")};
 }
 
 ExecuteCommandParams execute_command_params(const json::value& v) {
-  protocol::Fields f(v);
+  const protocol::Fields f(v);
   ExecuteCommandParams p{f.string("command"), {}};
-  if (const auto* args = v.as_object().if_contains("arguments"); args && !args->is_null()) {
-    if (!args->is_array())
-      throw protocol::RpcError(protocol::error_code::invalid_params, "params.arguments: expected an array");
-    p.arguments = args->get_array();
-  }
+  for (auto& a : f.optional<std::vector<json::value>>("arguments")) p.arguments.push_back(std::move(a));
   return p;
 }
 

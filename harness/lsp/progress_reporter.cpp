@@ -12,7 +12,7 @@ void ProgressReporter::log(const std::string& line) {
   editor_.notify("window/logMessage", show_message(MessageType::info, "torchexam: " + line));
 }
 
-void ProgressReporter::update(const daemon_view::Progress& p) {
+void ProgressReporter::update(const ProgressNote& p) {
   auto [it, fresh] = items_.try_emplace(p.submission);
   Item& item = it->second;
   if (item.state == State::done) return;
@@ -39,7 +39,8 @@ void ProgressReporter::update(const daemon_view::Progress& p) {
   }
   if (item.state == State::logging) {
     // A line per stage, and one per finished epoch; batches only in the progress UI.
-    const std::string key = p.has_training && p.kind == "epoch" ? item.message : p.stage;
+    const std::string key =
+        p.progress && p.progress->kind == events::Progress::Kind::epoch ? item.message : p.stage;
     if (key != item.last_logged) {
       item.last_logged = key;
       log(item.title + ": " + item.message);
@@ -64,11 +65,11 @@ void ProgressReporter::begin(int64_t id) {
   }
 }
 
-void ProgressReporter::finish(const daemon_view::Finished& f) {
+void ProgressReporter::finish(const protocol::Finished& f) {
   auto it = items_.find(f.submission);
   if (it == items_.end()) return;  // never saw it start (submitted before we connected)
   Item& item = it->second;
-  const std::string end = f.state == "cancelled" ? "cancelled" : fmt::format("score {}/5 ({})", f.score, f.verdict);
+  const std::string end = f.state == "cancelled" ? "cancelled" : fmt::format("score {}/5 ({})", f.score, f.verdict.value_or(""));
   item.end_message = end;
   if (item.state == State::active) {
     editor_.notify("$/progress",

@@ -8,8 +8,8 @@
 // the client refuses the token, that submission falls back to log messages.
 #pragma once
 
-#include "lsp/daemon_view.hpp"
 #include "lsp/rpc_peer.hpp"
+#include "protocol/messages.hpp"
 
 #include <map>
 #include <optional>
@@ -21,8 +21,8 @@ class ProgressReporter {
  public:
   ProgressReporter(Endpoint& editor, bool work_done_progress) : editor_(editor), work_done_(work_done_progress) {}
 
-  void update(const daemon_view::Progress& p);
-  void finish(const daemon_view::Finished& f);
+  void update(const ProgressNote& p);
+  void finish(const protocol::Finished& f);
 
  private:
   enum class State { creating, active, logging, done };

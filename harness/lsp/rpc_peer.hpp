@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
 namespace torchexam::lsp {
@@ -35,6 +36,26 @@ class Endpoint {
   virtual void request(std::string_view method, json::value params, Callback cb) = 0;
   virtual void notify(std::string_view method, json::value params) = 0;
 };
+
+// A request by its signature (protocol/messages.hpp's rpc::): the params
+// written and the result read as its types. A result of the wrong shape
+// reaches `cb` as an internal_error naming the method and the field.
+template <class R>
+using Typed = std::variant<R, protocol::RpcError>;
+template <class P, class R>
+void request(Endpoint& to, const protocol::Call<P, R>& call, const P& params,
+             std::type_identity_t<std::function<void(Typed<R>)>> cb) {
+  to.request(call.name, json::value_from(params), [call, cb](Result r) {
+    if (auto* e = std::get_if<protocol::RpcError>(&r)) return cb(std::move(*e));
+    std::optional<Typed<R>> typed;
+    try {
+      typed.emplace(protocol::read_result(call, std::get<json::value>(r)));
+    } catch (const protocol::ReplyError& e) {
+      typed.emplace(protocol::RpcError(protocol::error_code::internal_error, e.what()));
+    }
+    cb(std::move(*typed));
+  });
+}
 
 class RpcPeer : public Endpoint {
  public:

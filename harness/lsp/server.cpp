@@ -11,6 +11,7 @@
 namespace torchexam::lsp {
 namespace fs = std::filesystem;
 namespace method = protocol::method;
+namespace rpc = protocol::rpc;
 using protocol::RpcError;
 using Reply = protocol::Binder::Reply;
 
@@ -54,11 +55,11 @@ void LspServer::bind_editor(protocol::Binder& b) {
 }
 
 void LspServer::bind_daemon(protocol::Binder& b) {
-  b.method(method::submission_progress, [this](const json::value& p, Reply) { on_progress(p); });
-  b.method(method::submission_finished, [this](const json::value& p, Reply) { on_finished(p); });
-  b.method(method::exam_timer, [this](const json::value& p, Reply) { on_timer(p); });
-  b.method(method::exam_closed, [this](const json::value& p, Reply) { on_closed(p); });
-  b.method(method::workspace_diagnostics, [this](const json::value& p, Reply) { on_syntax_check(p); });
+  b.bind(rpc::submission_progress, [this](const ProgressNote& p) { on_progress(p); });
+  b.bind(rpc::submission_finished, [this](const protocol::Finished& f) { on_finished(f); });
+  b.bind(rpc::exam_timer, [this](const protocol::Timer& t) { on_timer(t); });
+  b.bind(rpc::exam_closed, [this](const protocol::Closed& c) { on_closed(c); });
+  b.bind(rpc::workspace_diagnostics, [this](const protocol::SyntaxCheck& c) { on_syntax_check(c); });
 }
 
 json::value LspServer::initialize(const json::value& params) {
@@ -81,7 +82,7 @@ json::value LspServer::initialize(const json::value& params) {
 void LspServer::initialized() {
   initialized_ = true;
   finder_.find(
-      [this](const daemon_view::ExamStatus& st) {
+      [this](const protocol::ExamStatus& st) {
         for (const auto& t : st.tasks) diagnostics_.set_syntax(t.folder / kSolution, to_lsp(t.diagnostics, "syntax"));
         if (caps_.timer_notification)
           editor_.notify("torchexam/timer", json::object{{"session", st.session},
@@ -100,8 +101,8 @@ void LspServer::code_lens(const json::value& params, Reply reply) {
   const auto path = path_of_uri(text_document_params(params).uri);
   if (!path || path->filename() != kSolution) return reply(json::value(json::array()));
   finder_.find(
-      [path = *path, reply](const daemon_view::ExamStatus& st) {
-        const auto* task = st.task_of(path);
+      [path = *path, reply](const protocol::ExamStatus& st) {
+        const auto* task = task_of(st, path);
         if (!task) return reply(json::value(json::array()));
         const Range top{{0, 0}, {0, 0}};
         json::array lenses{
@@ -117,8 +118,8 @@ void LspServer::code_action(const json::value& params, Reply reply) {
   const auto path = path_of_uri(text_document_params(params).uri);
   if (!path || path->filename() != kSolution) return reply(json::value(json::array()));
   finder_.find(
-      [this, path = *path, reply](const daemon_view::ExamStatus& st) {
-        const auto* task = st.task_of(path);
+      [this, path = *path, reply](const protocol::ExamStatus& st) {
+        const auto* task = task_of(st, path);
         if (!task) return reply(json::value(json::array()));
         const Command commands[] = {
             {fmt::format("TorchExam: submit {} & grade", task->id), kSubmitCommand, {json::value(task->id)}},
@@ -133,7 +134,7 @@ void LspServer::code_action(const json::value& params, Reply reply) {
       [reply](const RpcError&) { reply(json::value(json::array())); });
 }
 
-std::string LspServer::task_argument(const json::array& args, const daemon_view::ExamStatus& st) const {
+std::string LspServer::task_argument(const json::array& args, const protocol::ExamStatus& st) const {
   std::string arg;
   if (!args.empty() && args[0].is_string())
     arg = args[0].get_string();
@@ -142,7 +143,7 @@ std::string LspServer::task_argument(const json::array& args, const daemon_view:
   if (arg.empty())
     throw RpcError(protocol::error_code::invalid_params, "this command needs a task id or a file URI as its argument");
   if (auto path = path_of_uri(arg)) {
-    const auto* t = st.task_of(*path);
+    const auto* t = task_of(st, *path);
     if (!t)
       throw RpcError(protocol::error_code::invalid_params, path->string() + " is not in a task folder of this exam");
     return t->id;
@@ -161,8 +162,9 @@ void LspServer::execute_command(const json::value& params, Reply reply) {
   if (p.command == kHistoryCommand) return history(p.arguments, reply);
   if (p.command == kStatusCommand) {
     return finder_.find(
-        [this, forward](const daemon_view::ExamStatus& st) {
-          daemon_.request(method::exam_status, json::object{{"session", st.session}}, forward);
+        [this, forward](const protocol::ExamStatus& st) {
+          // The daemon's answer as it is: the editor gets the summary.
+          daemon_.request(method::exam_status, json::value_from(protocol::SessionParams{st.session, ""}), forward);
         },
         fail);
   }
@@ -170,14 +172,14 @@ void LspServer::execute_command(const json::value& params, Reply reply) {
     if (p.arguments.empty() || !p.arguments[0].is_number())
       throw RpcError(protocol::error_code::invalid_params, "torchexam.restore needs a submission id as its argument");
     return daemon_.request(method::submission_restore,
-                           json::object{{"submission", p.arguments[0].to_number<int64_t>()}}, forward);
+                           json::value_from(protocol::SubmissionParams{p.arguments[0].to_number<int64_t>()}), forward);
   }
   throw RpcError(protocol::error_code::invalid_params, "unknown command '" + p.command + "'");
 }
 
 void LspServer::with_task(const json::array& args, Reply reply, TaskCallback then) {
   finder_.find(
-      [this, args, reply, then](const daemon_view::ExamStatus& st) {
+      [this, args, reply, then](const protocol::ExamStatus& st) {
         std::string task;
         try {
           task = task_argument(args, st);
@@ -190,41 +192,38 @@ void LspServer::with_task(const json::array& args, Reply reply, TaskCallback the
 }
 
 void LspServer::submit(const json::array& args, Reply reply) {
-  with_task(args, reply, [this, reply](const daemon_view::ExamStatus& st, const std::string& task) {
-    daemon_.request(method::task_submit, json::object{{"session", st.session}, {"task", task}, {"file", kSolution}},
-                    [task, session = st.session, reply](Result r) {
-                      if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
-                      const auto& v = std::get<json::value>(r);
-                      reply(json::value{{"session", session},
-                                        {"task", task},
-                                        {"submission", v.at("submission")},
-                                        {"queue_position", v.at("queue_position")}});
-                    });
+  with_task(args, reply, [this, reply](const protocol::ExamStatus& st, const std::string& task) {
+    request(daemon_, rpc::task_submit, protocol::SubmitParams{st.session, "", task, kSolution},
+            [task, session = st.session, reply](Typed<protocol::Submitted> r) {
+              if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
+              const auto& s = std::get<protocol::Submitted>(r);
+              reply(json::value{{"session", session},
+                                {"task", task},
+                                {"submission", s.submission},
+                                {"queue_position", s.queue_position}});
+            });
   });
 }
 
 void LspServer::history(const json::array& args, Reply reply) {
-  with_task(args, reply, [this, reply](const daemon_view::ExamStatus& st, const std::string& task) {
-    daemon_.request(method::submission_list, json::object{{"session", st.session}, {"task", task}},
-                    [this, task, workspace = st.workspace, reply](Result r) {
-                      if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
-                      json::value list = std::get<json::value>(r);
-                      if (caps_.show_document) show_report(workspace, task, list);
-                      reply(std::move(list));
-                    });
+  with_task(args, reply, [this, reply](const protocol::ExamStatus& st, const std::string& task) {
+    request(daemon_, rpc::submission_list, protocol::SubmissionListParams{st.session, "", task},
+            [this, task, workspace = st.workspace, reply](Typed<protocol::SubmissionList> r) {
+              if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
+              const auto& list = std::get<protocol::SubmissionList>(r);
+              if (caps_.show_document) show_report(workspace, task, list);
+              reply(json::value_from(list));
+            });
   });
 }
 
-void LspServer::show_report(const fs::path& workspace, const std::string& task, const json::value& list) {
+void LspServer::show_report(const fs::path& workspace, const std::string& task, const protocol::SubmissionList& list) {
   // A Markdown table in a hidden folder, which the daemon's watcher ignores.
-  std::vector<daemon_view::Submission> submissions;
-  if (const auto* subs = list.as_object().if_contains("submissions"); subs && subs->is_array())
-    for (const auto& s : subs->get_array()) submissions.push_back(daemon_view::submission(s));
   const fs::path report = workspace / ".torchexam" / fmt::format("history-{}.md", task);
   std::error_code ec;
   fs::create_directories(report.parent_path(), ec);
   std::ofstream out(report);
-  out << history_markdown(task, submissions);
+  out << history_markdown(task, list.submissions);
   out.close();
   if (!out)
     return editor_.notify("window/logMessage",
@@ -232,8 +231,7 @@ void LspServer::show_report(const fs::path& workspace, const std::string& task, 
   editor_.request("window/showDocument", json::object{{"uri", file_uri(report)}, {"takeFocus", true}}, [](Result) {});
 }
 
-void LspServer::on_progress(const json::value& params) {
-  const auto p = daemon_view::progress(params);
+void LspServer::on_progress(const ProgressNote& p) {
   if (!finder_.ours(p.session)) return look_for(p.session);
   if (progress_) progress_->update(p);
 }
@@ -241,29 +239,27 @@ void LspServer::on_progress(const json::value& params) {
 void LspServer::look_for(const std::string& session) {
   // Perhaps a session started here after we did: look once per session id.
   if (!finder_.last() && looked_for_.insert(session).second)
-    finder_.find([](const daemon_view::ExamStatus&) {}, [](const RpcError&) {});
+    finder_.find([](const protocol::ExamStatus&) {}, [](const RpcError&) {});
 }
 
-void LspServer::on_finished(const json::value& params) {
-  const auto f = daemon_view::finished(params);
+void LspServer::on_finished(const protocol::Finished& f) {
   if (!finder_.ours(f.session)) return;
   if (progress_) progress_->finish(f);
   show(finished_type(f), finished_message(f));
   if (f.state == "finished") {
-    daemon_.request(method::submission_get, json::object{{"submission", f.submission}}, [this](Result r) {
-      if (!std::holds_alternative<json::value>(r) || !finder_.last()) return;
-      const auto s = daemon_view::submission(std::get<json::value>(r));
-      const auto* task = finder_.last()->task(s.task);
-      if (!task || s.file != kSolution) return;
-      const fs::path file = task->folder / s.file;
-      diagnostics_.set_submission(file, submission_diagnostics(s, read_text(file)));
+    request(daemon_, rpc::submission_get, protocol::SubmissionParams{f.submission}, [this](Typed<protocol::Submission> r) {
+      const auto* s = std::get_if<protocol::Submission>(&r);
+      if (!s || !finder_.last()) return;
+      const auto* task = find_task(*finder_.last(), s->task);
+      if (!task || s->file != kSolution) return;
+      const fs::path file = task->folder / s->file;
+      diagnostics_.set_submission(file, submission_diagnostics(*s, read_text(file)));
     });
   }
-  finder_.find([this](const daemon_view::ExamStatus&) { refresh_lenses(); }, [](const RpcError&) {});
+  finder_.find([this](const protocol::ExamStatus&) { refresh_lenses(); }, [](const RpcError&) {});
 }
 
-void LspServer::on_timer(const json::value& params) {
-  const auto t = daemon_view::timer(params);
+void LspServer::on_timer(const protocol::Timer& t) {
   if (!finder_.ours(t.session)) return look_for(t.session);
   if (caps_.timer_notification)
     editor_.notify(
@@ -277,8 +273,7 @@ void LspServer::on_timer(const json::value& params) {
                                            *t.warning_minutes == 1 ? "" : "s"));
 }
 
-void LspServer::on_closed(const json::value& params) {
-  const auto c = daemon_view::closed(params);
+void LspServer::on_closed(const protocol::Closed& c) {
   if (!finder_.ours(c.session)) return;
   finder_.last()->state = "closed";
   if (caps_.timer_notification)
@@ -288,8 +283,7 @@ void LspServer::on_closed(const json::value& params) {
   show(MessageType::warning, "TorchExam: the exam has closed; submissions made before the deadline are still graded");
 }
 
-void LspServer::on_syntax_check(const json::value& params) {
-  auto c = daemon_view::syntax_check(params);
+void LspServer::on_syntax_check(const protocol::SyntaxCheck& c) {
   if (!finder_.ours(c.session) && !finder_.may_be_ours(c.file)) return;
   diagnostics_.set_syntax(c.file, to_lsp(c.diagnostics, "syntax"));
 }

@@ -13,7 +13,6 @@
 // io_context's).
 #pragma once
 
-#include "lsp/daemon_view.hpp"
 #include "lsp/diagnostics_book.hpp"
 #include "lsp/lsp_types.hpp"
 #include "lsp/progress_reporter.hpp"
@@ -54,21 +53,21 @@ class LspServer {
   void execute_command(const json::value& params, protocol::Binder::Reply reply);
   void submit(const json::array& args, protocol::Binder::Reply reply);
   void history(const json::array& args, protocol::Binder::Reply reply);
-  using TaskCallback = std::function<void(const daemon_view::ExamStatus&, const std::string& task)>;
+  using TaskCallback = std::function<void(const protocol::ExamStatus&, const std::string& task)>;
   // Resolves the session and the task the arguments name; errors go to `reply`.
   void with_task(const json::array& args, protocol::Binder::Reply reply, TaskCallback then);
   // Writes the history report and asks the editor to open it.
-  void show_report(const std::filesystem::path& workspace, const std::string& task, const json::value& list);
+  void show_report(const std::filesystem::path& workspace, const std::string& task, const protocol::SubmissionList& list);
   // The task a command argument names: a task id, a file URI, or {"task"}.
-  std::string task_argument(const json::array& args, const daemon_view::ExamStatus& st) const;
+  std::string task_argument(const json::array& args, const protocol::ExamStatus& st) const;
 
   // A note of a session we do not know: find ours again, once per session.
   void look_for(const std::string& session);
-  void on_progress(const json::value& params);
-  void on_finished(const json::value& params);
-  void on_timer(const json::value& params);
-  void on_closed(const json::value& params);
-  void on_syntax_check(const json::value& params);
+  void on_progress(const ProgressNote& p);
+  void on_finished(const protocol::Finished& f);
+  void on_timer(const protocol::Timer& t);
+  void on_closed(const protocol::Closed& c);
+  void on_syntax_check(const protocol::SyntaxCheck& c);
 
   void show(MessageType type, const std::string& message);
   void refresh_lenses();

@@ -44,16 +44,15 @@ void SessionFinder::find(Found then, Failed fail) {
     tell_once(*unavailable_);
     return fail(RpcError(protocol::error_code::internal_error, *unavailable_));
   }
-  json::object where;
-  if (root_) where["workspace"] = root_->string();
-  daemon_.request(protocol::method::exam_status, where, [this, then, fail](Result r) {
+  protocol::SessionParams where;
+  if (root_) where.workspace = root_->string();
+  request(daemon_, protocol::rpc::exam_status, where, [this, then, fail](Typed<protocol::ExamStatus> r) {
     // This workspace's session has closed while another is open elsewhere:
     // keep following the one we knew.
-    if (std::holds_alternative<json::value>(r) && last_ && root_) {
-      const auto st = daemon_view::exam_status(std::get<json::value>(r));
-      if (st.session != last_->session && !inside(*root_, st.workspace) && !inside(st.workspace, *root_)) {
-        daemon_.request(protocol::method::exam_status, json::object{{"session", last_->session}},
-                        [this, then, fail](Result again) { accept(std::move(again), true, then, fail); });
+    if (const auto* st = std::get_if<protocol::ExamStatus>(&r); st && last_ && root_) {
+      if (st->session != last_->session && !inside(*root_, st->workspace) && !inside(st->workspace, *root_)) {
+        request(daemon_, protocol::rpc::exam_status, protocol::SessionParams{last_->session, ""},
+                [this, then, fail](Typed<protocol::ExamStatus> again) { accept(std::move(again), true, then, fail); });
         return;
       }
     }
@@ -61,7 +60,7 @@ void SessionFinder::find(Found then, Failed fail) {
   });
 }
 
-void SessionFinder::accept(Result r, bool by_session, const Found& then, const Failed& fail) {
+void SessionFinder::accept(Typed<protocol::ExamStatus> r, bool by_session, const Found& then, const Failed& fail) {
   if (auto* e = std::get_if<RpcError>(&r)) {
     // No session at all, or several open and none of them here.
     const bool none = e->code == protocol::error_code::not_found || e->code == protocol::error_code::conflict;
@@ -69,7 +68,7 @@ void SessionFinder::accept(Result r, bool by_session, const Found& then, const F
     tell_once(error.what());
     return fail(error);
   }
-  daemon_view::ExamStatus st = daemon_view::exam_status(std::get<json::value>(r));
+  protocol::ExamStatus st = std::move(std::get<protocol::ExamStatus>(r));
   if (root_ && !by_session && !inside(*root_, st.workspace) && !inside(st.workspace, *root_)) {
     const RpcError error = none_here();  // the daemon's fallback: an open session elsewhere
     tell_once(error.what());

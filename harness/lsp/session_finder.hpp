@@ -11,8 +11,8 @@
 // Threads: one (the io_context's).
 #pragma once
 
-#include "lsp/daemon_view.hpp"
 #include "lsp/rpc_peer.hpp"
+#include "protocol/messages.hpp"
 
 #include <filesystem>
 #include <functional>
@@ -23,7 +23,7 @@ namespace torchexam::lsp {
 
 class SessionFinder {
  public:
-  using Found = std::function<void(const daemon_view::ExamStatus&)>;
+  using Found = std::function<void(const protocol::ExamStatus&)>;
   using Failed = std::function<void(const protocol::RpcError&)>;
 
   SessionFinder(Endpoint& daemon, std::function<void(const std::string& message)> tell)
@@ -37,20 +37,20 @@ class SessionFinder {
   void find(Found then, Failed fail);
 
   // The last status found (nullptr before the first).
-  daemon_view::ExamStatus* last() { return last_ ? &*last_ : nullptr; }
+  protocol::ExamStatus* last() { return last_ ? &*last_ : nullptr; }
   bool ours(const std::string& session) const { return last_ && last_->session == session; }
   // No session known yet, but `file` is under the root: it may be ours.
   bool may_be_ours(const std::filesystem::path& file) const;
 
  private:
-  void accept(Result r, bool by_session, const Found& then, const Failed& fail);
+  void accept(Typed<protocol::ExamStatus> r, bool by_session, const Found& then, const Failed& fail);
   protocol::RpcError none_here() const;
   void tell_once(const std::string& message);
 
   Endpoint& daemon_;
   std::function<void(const std::string&)> tell_;
   std::optional<std::filesystem::path> root_;
-  std::optional<daemon_view::ExamStatus> last_;
+  std::optional<protocol::ExamStatus> last_;
   std::optional<std::string> unavailable_;
   bool told_ = false;
 };

@@ -30,13 +30,26 @@ std::optional<int> find_line(std::string_view source, std::initializer_list<std:
   return std::nullopt;
 }
 
-std::string with_detail(const daemon_view::Submission& s) {
+std::string with_detail(const protocol::Submission& s) {
   return s.detail.empty() ? s.message : s.message + "\n" + s.detail;
 }
 
 }  // namespace
 
-Diagnostic to_lsp(const daemon_view::Diagnostic& d, std::string code) {
+const TaskSummary* find_task(const protocol::ExamStatus& st, const std::string& id) {
+  for (const auto& t : st.tasks)
+    if (t.id == id) return &t;
+  return nullptr;
+}
+
+const TaskSummary* task_of(const protocol::ExamStatus& st, const std::filesystem::path& file) {
+  const auto parent = file.lexically_normal().parent_path();
+  for (const auto& t : st.tasks)
+    if (t.folder.lexically_normal() == parent) return &t;
+  return nullptr;
+}
+
+Diagnostic to_lsp(const torchexam::Diagnostic& d, std::string code) {
   Diagnostic out;
   const int line = d.line > 0 ? d.line - 1 : 0;
   const int col = d.column > 0 ? d.column - 1 : 0;
@@ -47,16 +60,16 @@ Diagnostic to_lsp(const daemon_view::Diagnostic& d, std::string code) {
   return out;
 }
 
-std::vector<Diagnostic> to_lsp(const std::vector<daemon_view::Diagnostic>& ds, const std::string& code) {
+std::vector<Diagnostic> to_lsp(const std::vector<torchexam::Diagnostic>& ds, const std::string& code) {
   std::vector<Diagnostic> out;
   for (const auto& d : ds) out.push_back(to_lsp(d, code));
   return out;
 }
 
-std::vector<Diagnostic> submission_diagnostics(const daemon_view::Submission& s, std::string_view source) {
+std::vector<Diagnostic> submission_diagnostics(const protocol::Submission& s, std::string_view source) {
   std::vector<Diagnostic> out;
   if (s.verdict == "compile_error") {
-    for (const auto& d : s.diagnostics) {
+    for (const auto& d : s.result ? s.result->grade.diagnostics : std::vector<torchexam::Diagnostic>{}) {
       // The compiler also reports lines of headers; keep the candidate's file.
       if (d.line > 0 && std::filesystem::path(d.file).filename() != s.file) continue;
       out.push_back(to_lsp(d, "compile_error"));
@@ -80,58 +93,60 @@ std::vector<Diagnostic> submission_diagnostics(const daemon_view::Submission& s,
   return out;
 }
 
-std::string lens_title(const daemon_view::Task& t) {
+std::string lens_title(const TaskSummary& t) {
   if (t.last_verdict.empty()) return fmt::format("best {}/5 · not submitted yet", t.best_score);
   return fmt::format("best {}/5 · last: {}", t.best_score, t.last_verdict);
 }
 
-std::string progress_message(const daemon_view::Progress& p) {
-  if (p.stage == "queued") return fmt::format("queued (position {})", p.queue_position);
-  if (p.stage == "stage") return "preparing the task's data";
-  if (p.stage == "build") return "building";
-  if (p.stage == "evaluate") return "evaluating on the hidden test data";
-  if (p.stage == "score") return "scoring";
-  if (p.stage != "train") return p.stage;
-  if (!p.has_training) return "training";
+std::string progress_message(const ProgressNote& n) {
+  if (n.stage == "queued") return fmt::format("queued (position {})", n.queue_position);
+  if (n.stage == "stage") return "preparing the task's data";
+  if (n.stage == "build") return "building";
+  if (n.stage == "evaluate") return "evaluating on the hidden test data";
+  if (n.stage == "score") return "scoring";
+  if (n.stage != "train") return n.stage;
+  if (!n.progress) return "training";
+  const auto& p = *n.progress;
   std::string s = fmt::format("training: epoch {}/{}", p.epoch, p.epochs);
   if (p.batches > 0) s += fmt::format(" · batch {}/{}", p.batch, p.batches);
-  if (p.loss) s += fmt::format(" · loss {:.4f}", *p.loss);
+  if (std::isfinite(p.loss)) s += fmt::format(" · loss {:.4f}", p.loss);
   if (p.eta_s >= 0) s += " · ETA " + remaining_text(p.eta_s);
   return s;
 }
 
-std::optional<int> progress_percentage(const daemon_view::Progress& p) {
-  if (p.stage == "queued") return std::nullopt;
-  if (p.stage == "stage") return 0;  // staging the data comes before the build
-  if (p.stage == "build") return 0;
-  if (p.stage == "evaluate") return 90;
-  if (p.stage == "score") return 95;
-  if (p.stage != "train" || !p.has_training || p.epochs <= 0) return 10;
+std::optional<int> progress_percentage(const ProgressNote& n) {
+  if (n.stage == "queued") return std::nullopt;
+  if (n.stage == "stage") return 0;  // staging the data comes before the build
+  if (n.stage == "build") return 0;
+  if (n.stage == "evaluate") return 90;
+  if (n.stage == "score") return 95;
+  if (n.stage != "train" || !n.progress || n.progress->epochs <= 0) return 10;
+  const auto& p = *n.progress;
   double epoch_part = p.batches > 0 ? static_cast<double>(p.batch) / static_cast<double>(p.batches) : 1.0;
-  if (p.kind == "epoch") epoch_part = 1.0;
+  if (p.kind == events::Progress::Kind::epoch) epoch_part = 1.0;
   const double done = (std::max(p.epoch, 1) - 1 + std::clamp(epoch_part, 0.0, 1.0)) / p.epochs;
   return 10 + static_cast<int>(std::lround(80 * std::clamp(done, 0.0, 1.0)));
 }
 
-std::string finished_message(const daemon_view::Finished& f) {
+std::string finished_message(const protocol::Finished& f) {
   if (f.state == "cancelled") return fmt::format("{}: submission {} was cancelled", f.task, f.submission);
-  return fmt::format("{}: {}/5 ({}) — {}", f.task, f.score, f.verdict, f.message);
+  return fmt::format("{}: {}/5 ({}) — {}", f.task, f.score, f.verdict.value_or(""), f.message);
 }
 
-MessageType finished_type(const daemon_view::Finished& f) {
+MessageType finished_type(const protocol::Finished& f) {
   if (f.verdict == "ok") return MessageType::info;
   if (f.verdict == "internal_error") return MessageType::error;
   return MessageType::warning;
 }
 
-std::string history_markdown(const std::string& task, const std::vector<daemon_view::Submission>& submissions) {
+std::string history_markdown(const std::string& task, const std::vector<protocol::SubmissionInfo>& submissions) {
   std::string out =
       fmt::format("# {}: submissions\n\n| id | state | verdict | score | message |\n|---|---|---|---|---|\n", task);
   for (const auto& s : submissions) {
     std::string message = s.message;
     for (auto& c : message)
       if (c == '|' || c == '\n') c = ' ';  // one table row
-    out += fmt::format("| {} | {} | {} | {}/5 | {} |\n", s.id, s.state, s.verdict.empty() ? "-" : s.verdict, s.score,
+    out += fmt::format("| {} | {} | {} | {}/5 | {} |\n", s.submission, s.state, s.verdict.value_or("-"), s.score,
                        message);
   }
   return out;

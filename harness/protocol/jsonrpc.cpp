@@ -63,87 +63,33 @@ std::string make_result(const json::value& id, json::value result) {
   return json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}});
 }
 
-std::string make_result(const json::value& id, const RawResult& result) {
-  std::string out = R"({"jsonrpc":"2.0","id":)";
-  out += json::serialize(id);
-  out += R"(,"result":)";
-  out += result.json;
-  out += '}';
-  return out;
-}
-
 std::string make_error(const json::value& id, int code, std::string_view message) {
   return json::serialize(
       json::object{{"jsonrpc", "2.0"}, {"id", id}, {"error", json::object{{"code", code}, {"message", message}}}});
 }
 
-Fields::Fields(const json::value& v, std::string where) : obj_(v.if_object()), where_(std::move(where)) {
-  if (!obj_) throw RpcError(error_code::invalid_params, where_ + ": expected an object");
-}
+ReplyError::ReplyError(const std::string& subject, const json_shape::ShapeError& e)
+    : std::runtime_error("torchexamd's " + subject + " does not match the protocol: " + e.what()) {}
 
-const json::value* Fields::find(const char* key) const {
-  auto it = obj_->find(key);
-  return it == obj_->end() || it->value().is_null() ? nullptr : &it->value();
-}
-
-void Fields::wrong(const char* key, const char* expected) const {
-  throw RpcError(error_code::invalid_params, where_ + "." + key + ": expected " + expected);
+Fields::Fields(const json::value& v, std::string where) : where_(std::move(where)) {
+  guarded([&] {
+    obj_.emplace(v);
+    return 0;
+  });
 }
 
 std::string Fields::string(const char* key) const {
-  auto s = opt_string(key);
-  if (!s) throw RpcError(error_code::invalid_params, where_ + "." + key + ": missing (a string is required)");
-  return *s;
+  return guarded([&] { return obj_->required<std::string>(key); });
 }
 
 std::optional<std::string> Fields::opt_string(const char* key) const {
-  const json::value* v = find(key);
-  if (!v) return std::nullopt;
-  if (!v->is_string()) wrong(key, "a string");
-  return std::string(v->get_string());
+  return guarded([&] { return obj_->optional<std::optional<std::string>>(key); });
 }
 
-int64_t Fields::integer(const char* key) const {
-  auto i = opt_integer(key);
-  if (!i) throw RpcError(error_code::invalid_params, where_ + "." + key + ": missing (an integer is required)");
-  return *i;
-}
-
-std::optional<int64_t> Fields::opt_integer(const char* key) const {
-  const json::value* v = find(key);
-  if (!v) return std::nullopt;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) return static_cast<int64_t>(v->get_uint64());
-  wrong(key, "an integer");
-}
-
-std::optional<double> Fields::opt_number(const char* key) const {
-  const json::value* v = find(key);
-  if (!v) return std::nullopt;
-  if (v->is_double() && std::isfinite(v->get_double())) return v->get_double();  // 1e400 parses as infinity
-  if (v->is_int64()) return static_cast<double>(v->get_int64());
-  if (v->is_uint64()) return static_cast<double>(v->get_uint64());
-  wrong(key, "a finite number");
-}
-
-std::optional<bool> Fields::opt_bool(const char* key) const {
-  const json::value* v = find(key);
-  if (!v) return std::nullopt;
-  if (!v->is_bool()) wrong(key, "true or false");
-  return v->get_bool();
-}
-
-void Fields::only(std::initializer_list<const char*> known) const {
-  for (const auto& [k, v] : *obj_) {
-    bool ok = false;
-    for (const char* name : known) ok = ok || k == name;
-    if (!ok) {
-      std::string list;
-      for (const char* name : known) list += (list.empty() ? "" : ", ") + std::string(name);
-      throw RpcError(error_code::invalid_params,
-                     where_ + ": unknown field '" + std::string(k) + "' (known: " + (list.empty() ? "none" : list) + ")");
-    }
-  }
+Fields Fields::object(const char* key) const {
+  static const json::value empty = json::object();
+  const json::value* v = obj_->fields().if_contains(key);
+  return Fields(v && !v->is_null() ? *v : empty, where_ + "." + key);
 }
 
 void Binder::dispatch(const Message& m, const std::function<void(std::string)>& send) const {
@@ -154,12 +100,10 @@ void Binder::dispatch(const Message& m, const std::function<void(std::string)>& 
     if (answer) send(make_error(id, error_code::method_not_found, "unknown method '" + m.method + "'"));
     return;
   }
-  Reply reply = [answer, id, send](std::variant<json::value, RpcError, RawResult> r) {
+  Reply reply = [answer, id, send](std::variant<json::value, RpcError> r) {
     if (!answer) return;
     if (auto* v = std::get_if<json::value>(&r))
       send(make_result(id, std::move(*v)));
-    else if (auto* raw = std::get_if<RawResult>(&r))
-      send(make_result(id, *raw));
     else {
       const auto& e = std::get<RpcError>(r);
       send(make_error(id, e.code, e.what()));

@@ -6,7 +6,11 @@
 // invalid_request (-32600). Handlers throw RpcError to answer with an error;
 // the Binder answers params that do not convert with invalid_params
 // (-32602) itself, so no handler parses JSON by hand (clangd's LSPBinder).
+// On the calling side, a result or notification that does not convert is a
+// ReplyError naming the method and the field.
 #pragma once
+
+#include "base/json_shape.hpp"
 
 #include <boost/json.hpp>
 
@@ -16,6 +20,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
 namespace torchexam::protocol {
@@ -64,56 +69,119 @@ std::variant<Message, ParseFailure> parse_message(std::string_view body, bool nu
 std::string make_request(const json::value& id, std::string_view method, json::value params);
 std::string make_notification(std::string_view method, json::value params);
 std::string make_result(const json::value& id, json::value result);
-// A result that is already serialised JSON (a cached reply), spliced in as is.
-struct RawResult {
-  std::string json;
-};
-std::string make_result(const json::value& id, const RawResult& result);
 std::string make_error(const json::value& id, int code, std::string_view message);
 
-// Reads fields of a params object with messages that say which field was
-// wrong: "params.task: expected a string". Throws RpcError(invalid_params).
+// A method by its signature: its name, the params it takes and the result
+// it answers with (protocol/messages.hpp lists them all), and a notification
+// by its name and params.
+template <class P, class R>
+struct Call {
+  using Params = P;
+  using Result = R;
+  const char* name;
+};
+template <class N>
+struct Note {
+  using Params = N;
+  const char* name;
+};
+
+// Params as P (its value_to): a wrong shape is RpcError(invalid_params)
+// naming the field, "params.task: expected a string".
+template <class P>
+P read_params(const json::value& params) {
+  try {
+    return json::value_to<P>(params);
+  } catch (const json_shape::ShapeError& e) {
+    throw RpcError(error_code::invalid_params, "params" + e.what_at());
+  }
+}
+
+// A reply or notification of the daemon that does not have its method's
+// shape: "torchexamd's reply to exam/status does not match the protocol:
+// result.tasks[0].best_score: expected an integer".
+class ReplyError : public std::runtime_error {
+ public:
+  ReplyError(const std::string& subject, const json_shape::ShapeError& e);
+};
+
+template <class P, class R>
+R read_result(const Call<P, R>& call, const json::value& result) {
+  try {
+    return json::value_to<R>(result);
+  } catch (const json_shape::ShapeError& e) {
+    throw ReplyError(std::string("reply to ") + call.name, e.within("result"));
+  }
+}
+
+template <class N>
+N read_note(const Note<N>& note, const json::value& params) {
+  try {
+    return json::value_to<N>(params);
+  } catch (const json_shape::ShapeError& e) {
+    throw ReplyError(std::string(note.name) + " notification", e.within("params"));
+  }
+}
+
+// Reads fields of an object someone else's protocol defines (the LSP's
+// editor params), with the messages of read_params: "params.textDocument.uri:
+// expected a string". Throws RpcError(invalid_params).
 class Fields {
  public:
   Fields(const json::value& v, std::string where = "params");
   std::string string(const char* key) const;
   std::optional<std::string> opt_string(const char* key) const;
-  int64_t integer(const char* key) const;
-  std::optional<int64_t> opt_integer(const char* key) const;
-  std::optional<double> opt_number(const char* key) const;
-  std::optional<bool> opt_bool(const char* key) const;
-  // Keys not in `known` are an error ("unknown field").
-  void only(std::initializer_list<const char*> known) const;
+  // Absent or null: `fallback`.
+  template <class T>
+  T optional(const char* key, T fallback = T{}) const {
+    return guarded([&] { return obj_->optional<T>(key, std::move(fallback)); });
+  }
+  // The object at `key`, read the same way; absent or null: an empty one.
+  Fields object(const char* key) const;
+  bool has(const char* key) const { return obj_->has(key); }
 
  private:
-  const json::value* find(const char* key) const;
-  [[noreturn]] void wrong(const char* key, const char* expected) const;
-  const json::object* obj_;
+  template <class F>
+  auto guarded(F f) const {
+    try {
+      return f();
+    } catch (const json_shape::ShapeError& e) {
+      throw RpcError(error_code::invalid_params, where_ + e.what_at());
+    }
+  }
+  std::optional<json_shape::Object> obj_;
   std::string where_;
 };
 
-// Binds methods to handlers. A handler gets the raw params, converts them
-// with a typed from_json (throwing RpcError(invalid_params)) and returns the
-// result as JSON; replies may be given later (async) through `Reply`.
+// Binds methods to handlers. A handler gets the raw params and answers
+// through `Reply`, at once or later (async). bind() binds one by its
+// signature: the params are read as P here, so a wrong shape is answered
+// with invalid_params before the handler runs, and the result R is written
+// with value_from.
 class Binder {
  public:
-  using Reply = std::function<void(std::variant<json::value, RpcError, RawResult>)>;
+  using Reply = std::function<void(std::variant<json::value, RpcError>)>;
   using Handler = std::function<void(const json::value& params, Reply reply)>;
+  template <class R>
+  using TypedReply = std::function<void(std::variant<R, RpcError>)>;
 
   void method(std::string name, Handler h) { methods_[std::move(name)] = std::move(h); }
 
-  // Synchronous convenience: Params P parsed by `P from_json(const json::value&)`
-  // and a result R converted by `json::value to_json(const R&)`.
   template <class P, class R>
-  void sync(std::string name, std::function<R(const P&)> f) {
-    method(std::move(name), [f](const json::value& params, Reply reply) {
-      try {
-        P p = from_json(params, static_cast<P*>(nullptr));
-        reply(json::value(to_json(f(p))));
-      } catch (const RpcError& e) {
-        reply(e);
-      }
+  void bind(const Call<P, R>& call, std::type_identity_t<std::function<void(const P&, TypedReply<R>)>> handler) {
+    method(call.name, [handler](const json::value& params, Reply reply) {
+      handler(read_params<P>(params), [reply](std::variant<R, RpcError> r) {
+        if (auto* e = std::get_if<RpcError>(&r)) return reply(std::move(*e));
+        reply(json::value_from(std::get<R>(r)));
+      });
     });
+  }
+
+  // A notification by its name: its params read as N, and dropped (never
+  // answered) when they do not have that shape.
+  template <class N>
+  void bind(const Note<N>& note, std::type_identity_t<std::function<void(const N&)>> handler) {
+    method(note.name, [note, handler](const json::value& params, Reply) { handler(read_note(note, params)); });
   }
 
   // Dispatches a request (answered through `send`) or a notification (never

@@ -1,209 +1,462 @@
 #include "protocol/messages.hpp"
 
+#include "base/json_shape.hpp"
 #include "doctor/check.hpp"
 #include "doctor/forecast.hpp"
-#include "grading/grade_json.hpp"
-
-#include <cmath>
 
 namespace torchexam::protocol {
+using json_shape::Object;
+using json_shape::ShapeError;
+using json_shape::write;
 
-StartParams from_json(const json::value& v, StartParams*) {
-  Fields f(v);
-  f.only({"environment", "workspace", "mode", "duration_s", "overwrite"});
-  StartParams p;
-  p.environment = f.string("environment");
-  p.workspace = f.string("workspace");
-  p.mode = f.opt_string("mode").value_or("practice");
-  p.duration_s = f.opt_number("duration_s");
-  p.overwrite = f.opt_bool("overwrite").value_or(false);
-  return p;
+namespace {
+
+// Sets `key` only when `value` differs from the default a reader assumes.
+template <class T>
+void unless_default(json::object& o, const char* key, const T& value, const T& fallback = T{}) {
+  if (value != fallback) o[key] = write(value);
 }
 
-VerifyParams from_json(const json::value& v, VerifyParams*) {
-  Fields f(v);
-  f.only({"environment"});
-  VerifyParams p;
-  p.environment = f.string("environment");
-  return p;
+// A stored JSON text read as T; empty when it does not read (an older row,
+// or a number that was not finite).
+template <class T>
+std::optional<T> stored(const std::string& text) {
+  json::error_code ec;
+  const json::value v = json::parse(text, ec);
+  if (ec) return std::nullopt;
+  try {
+    return json::value_to<T>(v);
+  } catch (const ShapeError&) {
+    return std::nullopt;
+  }
 }
 
-SessionParams from_json(const json::value& v, SessionParams*) {
-  Fields f(v);
-  f.only({"session", "workspace"});
-  return {f.opt_string("session").value_or(""), f.opt_string("workspace").value_or("")};
+}  // namespace
+
+// ---- Params
+
+void tag_invoke(json::value_from_tag, json::value& v, const StartParams& p) {
+  json::object o{{"environment", p.environment}, {"workspace", p.workspace}, {"mode", p.mode}, {"overwrite", p.overwrite}};
+  if (p.duration_s) o["duration_s"] = write(*p.duration_s);
+  v = std::move(o);
 }
 
-SubmitParams from_json(const json::value& v, SubmitParams*) {
-  Fields f(v);
-  f.only({"session", "workspace", "task", "file"});
-  SubmitParams p;
-  p.session = f.opt_string("session").value_or("");
-  p.workspace = f.opt_string("workspace").value_or("");
-  p.task = f.string("task");
-  p.file = f.opt_string("file").value_or("solution.cpp");
-  return p;
+StartParams tag_invoke(json::value_to_tag<StartParams>, const json::value& v) {
+  const Object o(v);
+  o.only({"environment", "workspace", "mode", "duration_s", "overwrite"});
+  return {o.required<std::string>("environment"), o.required<std::string>("workspace"),
+          o.optional<std::string>("mode", "practice"), o.optional<std::optional<double>>("duration_s"),
+          o.optional<bool>("overwrite")};
 }
 
-SubmissionListParams from_json(const json::value& v, SubmissionListParams*) {
-  Fields f(v);
-  f.only({"session", "workspace", "task"});
-  return {f.opt_string("session").value_or(""), f.opt_string("workspace").value_or(""),
-          f.opt_string("task").value_or("")};
+void tag_invoke(json::value_from_tag, json::value& v, const SessionParams& p) {
+  json::object o;
+  unless_default(o, "session", p.session);
+  unless_default(o, "workspace", p.workspace);
+  v = std::move(o);
 }
 
-SubmissionParams from_json(const json::value& v, SubmissionParams*) {
-  Fields f(v);
-  f.only({"submission", "include_source"});
-  return {f.integer("submission"), f.opt_bool("include_source").value_or(false)};
+SessionParams tag_invoke(json::value_to_tag<SessionParams>, const json::value& v) {
+  const Object o(v);
+  o.only({"session", "workspace"});
+  return {o.optional<std::string>("session"), o.optional<std::string>("workspace")};
 }
 
-EmptyParams from_json(const json::value& v, EmptyParams*) {
-  Fields f(v);
-  f.only({});
+void tag_invoke(json::value_from_tag, json::value& v, const SubmitParams& p) {
+  json::object o;
+  unless_default(o, "session", p.session);
+  unless_default(o, "workspace", p.workspace);
+  o["task"] = p.task;
+  o["file"] = p.file;
+  v = std::move(o);
+}
+
+SubmitParams tag_invoke(json::value_to_tag<SubmitParams>, const json::value& v) {
+  const Object o(v);
+  o.only({"session", "workspace", "task", "file"});
+  return {o.optional<std::string>("session"), o.optional<std::string>("workspace"), o.required<std::string>("task"),
+          o.optional<std::string>("file", "solution.cpp")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const SubmissionListParams& p) {
+  json::object o;
+  unless_default(o, "session", p.session);
+  unless_default(o, "workspace", p.workspace);
+  unless_default(o, "task", p.task);
+  v = std::move(o);
+}
+
+SubmissionListParams tag_invoke(json::value_to_tag<SubmissionListParams>, const json::value& v) {
+  const Object o(v);
+  o.only({"session", "workspace", "task"});
+  return {o.optional<std::string>("session"), o.optional<std::string>("workspace"), o.optional<std::string>("task")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const SubmissionParams& p) {
+  json::object o{{"submission", p.submission}};
+  unless_default(o, "include_source", p.include_source);
+  v = std::move(o);
+}
+
+SubmissionParams tag_invoke(json::value_to_tag<SubmissionParams>, const json::value& v) {
+  const Object o(v);
+  o.only({"submission", "include_source"});
+  return {o.required<int64_t>("submission"), o.optional<bool>("include_source")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const VerifyParams& p) {
+  v = json::object{{"environment", p.environment}};
+}
+
+VerifyParams tag_invoke(json::value_to_tag<VerifyParams>, const json::value& v) {
+  const Object o(v);
+  o.only({"environment"});
+  return {o.required<std::string>("environment")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const Empty&) { v = json::object(); }
+
+Empty tag_invoke(json::value_to_tag<Empty>, const json::value& v) {
+  Object(v).only({});
   return {};
 }
 
-namespace {
-json::value opt(const std::optional<int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); }
-// JSON has no NaN or infinity: they go out as null.
-json::value real(double v) { return std::isfinite(v) ? json::value(v) : json::value(nullptr); }
-json::value opt(const std::optional<double>& v) { return v ? real(*v) : json::value(nullptr); }
-json::value opt(const std::optional<std::string>& v) { return v ? json::value(*v) : json::value(nullptr); }
+// ---- Results
 
-json::value parse_or_null(const std::string& text) {
-  json::error_code ec;
-  json::value v = json::parse(text, ec);
-  return ec ? json::value(nullptr) : v;
-}
-}  // namespace
-
-json::value to_json(const TaskSummary& t) {
-  json::array ladder;
-  for (double x : t.ladder) ladder.push_back(x);
-  return json::object{{"id", t.id},
-                      {"title", t.title},
-                      {"metric", t.metric},
-                      {"ladder", std::move(ladder)},
-                      {"time_budget_s", t.time_budget_s},
-                      {"folder", t.folder.string()},
-                      {"best_score", t.best_score},
-                      {"best_submission", opt(t.best_submission)},
-                      {"last_verdict", t.last_verdict},
-                      {"submissions", t.submissions},
-                      {"diagnostics", torchexam::to_json(t.diagnostics)}};
+ExamStatus exam_status(const ExamSummary& s) {
+  return {s.session.id, s.session.environment_dir, s.session.workspace, s.session.mode, s.session.state,
+          s.session.started_at_ms, s.deadline_ms, s.remaining_s, s.tasks, s.queue, s.total_score, s.pass_mark,
+          s.passed, s.checks};
 }
 
-namespace {
-json::array checks_json(const std::vector<doctor::CheckResult>& checks) {
-  json::array out;
-  for (const auto& c : checks) out.push_back(doctor::to_json(c));
-  return out;
-}
-}  // namespace
-
-json::value to_json(const ExamSummary& s) {
-  json::array tasks, queue;
-  for (const auto& t : s.tasks) tasks.push_back(to_json(t));
-  for (const auto& q : s.queue)
-    queue.push_back(json::object{{"submission", q.submission}, {"task", q.task}, {"state", q.state},
-                                 {"position", q.position}});
-  return json::object{{"session", s.session.id},
-                      {"environment", s.session.environment_dir},
-                      {"workspace", s.session.workspace},
-                      {"mode", s.session.mode},
-                      {"state", s.session.state},
-                      {"started_at_ms", s.session.started_at_ms},
-                      {"deadline_ms", s.deadline_ms},
-                      {"remaining_s", s.remaining_s},
-                      {"tasks", std::move(tasks)},
-                      {"queue", std::move(queue)},
-                      {"total_score", s.total_score},
-                      {"pass_mark", s.pass_mark},
-                      {"passed", s.passed},
-                      {"checks", checks_json(s.checks)}};
+void tag_invoke(json::value_from_tag, json::value& v, const ExamStatus& s) {
+  v = json::object{{"session", s.session},
+                   {"environment", s.environment},
+                   {"workspace", s.workspace},
+                   {"mode", s.mode},
+                   {"state", s.state},
+                   {"started_at_ms", s.started_at_ms},
+                   {"deadline_ms", s.deadline_ms},
+                   {"remaining_s", write(s.remaining_s)},
+                   {"tasks", write(s.tasks)},
+                   {"queue", write(s.queue)},
+                   {"total_score", s.total_score},
+                   {"pass_mark", s.pass_mark},
+                   {"passed", s.passed},
+                   {"checks", write(s.checks)}};
 }
 
-json::value to_json(const VerifyReport& r) {
-  json::array forecasts;
-  for (const auto& f : r.forecasts) forecasts.push_back(doctor::to_json(f));
-  return json::object{{"environment", r.environment.string()},
-                      {"ok", r.ok},
-                      {"checks", checks_json(r.checks)},
-                      {"forecasts", std::move(forecasts)}};
+ExamStatus tag_invoke(json::value_to_tag<ExamStatus>, const json::value& v) {
+  const Object o(v);
+  return {o.required<std::string>("session"),
+          o.required<std::string>("environment"),
+          o.required<std::string>("workspace"),
+          o.required<std::string>("mode"),
+          o.required<std::string>("state"),
+          o.required<int64_t>("started_at_ms"),
+          o.required<int64_t>("deadline_ms"),
+          o.required<double>("remaining_s"),
+          o.required<std::vector<TaskSummary>>("tasks"),
+          o.required<std::vector<QueueItem>>("queue"),
+          o.required<int>("total_score"),
+          o.required<int>("pass_mark"),
+          o.required<bool>("passed"),
+          o.optional<std::vector<doctor::CheckResult>>("checks")};
 }
 
-json::value to_json(const store::SubmissionRecord& r, int queue_position) {
-  return json::object{{"submission", r.id},
-                      {"session", r.session_id},
-                      {"task", r.task},
-                      {"file", r.source_name},
-                      {"source_hash", r.source_hash},
-                      {"submitted_at_ms", r.submitted_at_ms},
-                      {"state", r.state},
-                      {"queue_position", queue_position},
-                      {"verdict", opt(r.verdict)},
-                      {"metric", opt(r.metric)},
-                      {"score", r.score},
-                      {"message", r.message},
-                      {"detail", r.detail},
-                      {"finished_at_ms", opt(r.finished_at_ms)},
-                      {"attempts", r.attempts},
-                      {"result", parse_or_null(r.result_json)},
-                      {"curve", parse_or_null(r.curve_json)}};
+void tag_invoke(json::value_from_tag, json::value& v, const TaskList& l) { v = {{"tasks", write(l.tasks)}}; }
+
+TaskList tag_invoke(json::value_to_tag<TaskList>, const json::value& v) {
+  return {Object(v).required<std::vector<TaskSummary>>("tasks")};
 }
 
-json::value to_json(const RestoreResult& r) {
-  return json::object{{"file", r.file.string()},
-                      {"previous_hash", r.previous_hash},
-                      {"previous_copy", r.previous_copy.string()}};
+void tag_invoke(json::value_from_tag, json::value& v, const Submitted& s) {
+  v = {{"submission", s.submission}, {"queue_position", s.queue_position}};
 }
 
-json::value to_json(const ProgressNote& n) {
+Submitted tag_invoke(json::value_to_tag<Submitted>, const json::value& v) {
+  const Object o(v);
+  return {o.required<int64_t>("submission"), o.required<int>("queue_position")};
+}
+
+SubmissionInfo submission_info(const store::SubmissionRecord& r, int queue_position) {
+  return {r.id,      r.session_id, r.task,    r.source_name, r.source_hash,    r.submitted_at_ms, r.state,
+          queue_position, r.verdict, r.metric, r.score, r.message, r.detail, r.finished_at_ms, r.attempts};
+}
+
+Submission submission(const store::SubmissionRecord& r, int queue_position) {
+  Submission s;
+  static_cast<SubmissionInfo&>(s) = submission_info(r, queue_position);
+  if (r.result_json != "{}") s.result = stored<GradeRecord>(r.result_json);
+  s.curve = stored<std::vector<CurvePoint>>(r.curve_json);
+  return s;
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const SubmissionInfo& s) {
+  v = json::object{{"submission", s.submission},
+                   {"session", s.session},
+                   {"task", s.task},
+                   {"file", s.file},
+                   {"source_hash", s.source_hash},
+                   {"submitted_at_ms", s.submitted_at_ms},
+                   {"state", s.state},
+                   {"queue_position", s.queue_position},
+                   {"verdict", write(s.verdict)},
+                   {"metric", write(s.metric)},
+                   {"score", s.score},
+                   {"message", s.message},
+                   {"detail", s.detail},
+                   {"finished_at_ms", write(s.finished_at_ms)},
+                   {"attempts", s.attempts}};
+}
+
+SubmissionInfo tag_invoke(json::value_to_tag<SubmissionInfo>, const json::value& v) {
+  const Object o(v);
+  return {o.required<int64_t>("submission"),
+          o.required<std::string>("session"),
+          o.required<std::string>("task"),
+          o.required<std::string>("file"),
+          o.required<std::string>("source_hash"),
+          o.required<int64_t>("submitted_at_ms"),
+          o.required<std::string>("state"),
+          o.required<int>("queue_position"),
+          o.optional<std::optional<std::string>>("verdict"),
+          o.optional<std::optional<double>>("metric"),
+          o.required<int>("score"),
+          o.required<std::string>("message"),
+          o.required<std::string>("detail"),
+          o.optional<std::optional<int64_t>>("finished_at_ms"),
+          o.required<int>("attempts")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const Submission& s) {
+  json::object o = json::value_from(static_cast<const SubmissionInfo&>(s)).get_object();
+  // No result yet is {}; a finished submission's result that does not read is null.
+  o["result"] = s.result ? json::value_from(*s.result)
+                         : s.state == "finished" ? json::value(nullptr) : json::value(json::object());
+  o["curve"] = write(s.curve);
+  if (s.with_source) o["source"] = write(s.source);
+  v = std::move(o);
+}
+
+Submission tag_invoke(json::value_to_tag<Submission>, const json::value& v) {
+  const Object o(v);
+  Submission s;
+  static_cast<SubmissionInfo&>(s) = json::value_to<SubmissionInfo>(v);
+  const auto result = o.optional<std::optional<json::value>>("result");
+  if (result && !(result->is_object() && result->get_object().empty())) {
+    try {
+      s.result = json::value_to<GradeRecord>(*result);
+    } catch (const ShapeError& e) {
+      throw e.within(".result");
+    }
+  }
+  s.curve = o.optional<std::optional<std::vector<CurvePoint>>>("curve");
+  s.with_source = o.fields().contains("source");
+  s.source = o.optional<std::optional<std::string>>("source");
+  return s;
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const SubmissionList& l) {
+  v = {{"submissions", write(l.submissions)}};
+}
+
+SubmissionList tag_invoke(json::value_to_tag<SubmissionList>, const json::value& v) {
+  return {Object(v).required<std::vector<SubmissionInfo>>("submissions")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const Cancelled& c) { v = {{"cancelled", c.cancelled}}; }
+
+Cancelled tag_invoke(json::value_to_tag<Cancelled>, const json::value& v) {
+  return {Object(v).required<bool>("cancelled")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const DaemonStatus& d) {
+  v = {{"pid", d.pid}, {"version", d.version}, {"socket", d.socket}, {"state_dir", d.state_dir}, {"sessions", d.sessions}};
+}
+
+DaemonStatus tag_invoke(json::value_to_tag<DaemonStatus>, const json::value& v) {
+  const Object o(v);
+  return {o.required<int>("pid"), o.required<std::string>("version"), o.required<std::string>("socket"),
+          o.required<std::string>("state_dir"), o.required<int64_t>("sessions")};
+}
+
+// ---- Notifications
+
+Finished finished_note(const store::SubmissionRecord& r) {
+  return {r.session_id, r.id, r.task, r.state, r.verdict, r.metric, r.score, r.message};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const Finished& f) {
+  v = {{"session", f.session}, {"submission", f.submission},    {"task", f.task},   {"state", f.state},
+       {"verdict", write(f.verdict)}, {"metric", write(f.metric)}, {"score", f.score}, {"message", f.message}};
+}
+
+Finished tag_invoke(json::value_to_tag<Finished>, const json::value& v) {
+  const Object o(v);
+  return {o.required<std::string>("session"),
+          o.required<int64_t>("submission"),
+          o.required<std::string>("task"),
+          o.required<std::string>("state"),
+          o.optional<std::optional<std::string>>("verdict"),
+          o.optional<std::optional<double>>("metric"),
+          o.required<int>("score"),
+          o.required<std::string>("message")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const Timer& t) {
+  v = {{"session", t.session}, {"remaining_s", write(t.remaining_s)}, {"warning_minutes", write(t.warning_minutes)}};
+}
+
+Timer tag_invoke(json::value_to_tag<Timer>, const json::value& v) {
+  const Object o(v);
+  return {o.required<std::string>("session"), o.real("remaining_s"), o.optional<std::optional<int>>("warning_minutes")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const Closed& c) {
+  v = {{"session", c.session}, {"closed_at_ms", write(c.closed_at_ms)}, {"state", c.state}};
+}
+
+Closed tag_invoke(json::value_to_tag<Closed>, const json::value& v) {
+  const Object o(v);
+  return {o.required<std::string>("session"), o.optional<std::optional<int64_t>>("closed_at_ms"),
+          o.required<std::string>("state")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const SyntaxCheck& c) {
+  v = {{"session", c.session}, {"task", c.task}, {"file", c.file.string()}, {"diagnostics", write(c.diagnostics)}};
+}
+
+SyntaxCheck tag_invoke(json::value_to_tag<SyntaxCheck>, const json::value& v) {
+  const Object o(v);
+  return {o.required<std::string>("session"), o.required<std::string>("task"),
+          o.required<std::filesystem::path>("file"), o.required<std::vector<Diagnostic>>("diagnostics")};
+}
+
+}  // namespace torchexam::protocol
+
+namespace torchexam {
+namespace json = boost::json;
+using json_shape::Object;
+using json_shape::write;
+
+void tag_invoke(json::value_from_tag, json::value& v, const TaskSummary& t) {
+  v = json::object{{"id", t.id},
+                   {"title", t.title},
+                   {"metric", t.metric},
+                   {"ladder", write(t.ladder)},
+                   {"time_budget_s", write(t.time_budget_s)},
+                   {"folder", t.folder.string()},
+                   {"best_score", t.best_score},
+                   {"best_submission", write(t.best_submission)},
+                   {"last_verdict", t.last_verdict},
+                   {"submissions", t.submissions},
+                   {"diagnostics", write(t.diagnostics)}};
+}
+
+TaskSummary tag_invoke(json::value_to_tag<TaskSummary>, const json::value& v) {
+  const Object o(v);
+  return {o.required<std::string>("id"),
+          o.required<std::string>("title"),
+          o.required<std::string>("metric"),
+          o.required<std::vector<double>>("ladder"),
+          o.required<double>("time_budget_s"),
+          o.required<std::filesystem::path>("folder"),
+          o.required<int>("best_score"),
+          o.optional<std::optional<int64_t>>("best_submission"),
+          o.required<std::string>("last_verdict"),
+          o.required<int>("submissions"),
+          o.required<std::vector<Diagnostic>>("diagnostics")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const QueueItem& q) {
+  v = {{"submission", q.submission}, {"task", q.task}, {"state", q.state}, {"position", q.position}};
+}
+
+QueueItem tag_invoke(json::value_to_tag<QueueItem>, const json::value& v) {
+  const Object o(v);
+  return {o.required<int64_t>("submission"), o.required<std::string>("task"), o.required<std::string>("state"),
+          o.required<int>("position")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const RestoreResult& r) {
+  v = {{"file", r.file.string()}, {"previous_hash", r.previous_hash}, {"previous_copy", r.previous_copy.string()}};
+}
+
+RestoreResult tag_invoke(json::value_to_tag<RestoreResult>, const json::value& v) {
+  const Object o(v);
+  return {o.required<std::filesystem::path>("file"), o.required<std::string>("previous_hash"),
+          o.required<std::filesystem::path>("previous_copy")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const VerifyReport& r) {
+  v = {{"environment", r.environment.string()},
+       {"ok", r.ok},
+       {"checks", write(r.checks)},
+       {"forecasts", write(r.forecasts)}};
+}
+
+VerifyReport tag_invoke(json::value_to_tag<VerifyReport>, const json::value& v) {
+  const Object o(v);
+  VerifyReport r;
+  r.environment = o.required<std::filesystem::path>("environment");
+  r.ok = o.required<bool>("ok");
+  r.checks = o.required<std::vector<doctor::CheckResult>>("checks");
+  r.forecasts = o.required<std::vector<doctor::Forecast>>("forecasts");
+  return r;
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const ProgressNote& n) {
   json::object o{{"session", n.session},
                  {"submission", n.submission},
                  {"task", n.task},
                  {"stage", n.stage},
                  {"queue_position", n.queue_position}};
-  if (n.progress) {
+  if (n.progress) {  // the runner's training fields, flat beside the stage
     const auto& p = *n.progress;
-    json::object metrics;
-    for (const auto& [k, v] : p.metrics) metrics[k] = real(v);
     o["kind"] = p.kind == events::Progress::Kind::batch ? "batch" : "epoch";
     o["epoch"] = p.epoch;
     o["epochs"] = p.epochs;
     o["batch"] = p.batch;
     o["batches"] = p.batches;
-    o["loss"] = real(p.loss);
-    o["metrics"] = std::move(metrics);
-    o["samples_per_s"] = real(p.samples_per_s);
-    o["eta_s"] = real(p.eta_s);
-    o["budget_left_s"] = real(p.budget_left_s);
-    o["elapsed_s"] = real(p.elapsed_s);
+    o["loss"] = write(p.loss);
+    o["metrics"] = write(p.metrics);
+    o["samples_per_s"] = write(p.samples_per_s);
+    o["eta_s"] = write(p.eta_s);
+    o["budget_left_s"] = write(p.budget_left_s);
+    o["elapsed_s"] = write(p.elapsed_s);
   }
-  return o;
+  v = std::move(o);
 }
 
-json::value finished_note(const store::SubmissionRecord& r) {
-  return json::object{{"session", r.session_id}, {"submission", r.id},       {"task", r.task},
-                      {"state", r.state},        {"verdict", opt(r.verdict)}, {"metric", opt(r.metric)},
-                      {"score", r.score},        {"message", r.message}};
+ProgressNote tag_invoke(json::value_to_tag<ProgressNote>, const json::value& v) {
+  const Object o(v);
+  ProgressNote n{o.required<std::string>("session"), o.required<int64_t>("submission"),
+                 o.required<std::string>("task"), o.required<std::string>("stage"),
+                 o.required<int>("queue_position"), std::nullopt};
+  if (!o.has("epoch")) return n;
+  events::Progress p;
+  const std::string kind = o.required<std::string>("kind");
+  if (kind != "batch" && kind != "epoch") throw json_shape::ShapeError(".kind", "expected batch or epoch");
+  p.kind = kind == "batch" ? events::Progress::Kind::batch : events::Progress::Kind::epoch;
+  p.epoch = o.required<int>("epoch");
+  p.epochs = o.required<int>("epochs");
+  p.batch = o.required<long long>("batch");
+  p.batches = o.required<long long>("batches");
+  p.loss = o.real("loss");
+  if (o.has("metrics")) {
+    try {
+      p.metrics = json_shape::read_reals(Object(o.required<json::value>("metrics")));  // NaN was null
+    } catch (const json_shape::ShapeError& e) {
+      throw e.within(".metrics");
+    }
+  }
+  p.samples_per_s = o.real("samples_per_s");
+  p.eta_s = o.real("eta_s");
+  p.budget_left_s = o.real("budget_left_s");
+  p.elapsed_s = o.real("elapsed_s");
+  n.progress = p;
+  return n;
 }
 
-json::value timer_note(const store::SessionRecord& s, double remaining_s, std::optional<int> warning) {
-  return json::object{{"session", s.id},
-                      {"remaining_s", real(remaining_s)},
-                      {"warning_minutes", warning ? json::value(*warning) : json::value(nullptr)}};
-}
-
-json::value closed_note(const store::SessionRecord& s) {
-  return json::object{{"session", s.id}, {"closed_at_ms", opt(s.closed_at_ms)}, {"state", s.state}};
-}
-
-json::value diagnostics_note(const std::string& session, const std::string& task, const std::string& file,
-                             const std::vector<Diagnostic>& diagnostics) {
-  return json::object{{"session", session}, {"task", task}, {"file", file},
-                      {"diagnostics", torchexam::to_json(diagnostics)}};
-}
-
-}  // namespace torchexam::protocol
+}  // namespace torchexam

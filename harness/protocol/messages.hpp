@@ -1,17 +1,32 @@
 // messages.hpp — every message of the TorchExam protocol as a typed struct
-// with its JSON conversion (docs/protocol.md shows each on the wire).
+// with Boost.JSON conversions both ways (`tag_invoke` for value_from and
+// value_to; docs/protocol.md shows each on the wire), and every method by
+// its signature (rpc::exam_status is a Call<SessionParams, ExamStatus>).
 //
-// Params: `P from_json(const json::value&, P*)` reads a params object with
-// Fields, refusing unknown fields and wrong types with invalid_params.
-// Results and notifications: `json::value to_json(const T&)`.
-// This layer converts; it decides nothing.
+// The daemon reads params and writes results and notifications; clients
+// (client/, lsp/, cli/) write params and read the rest, through the same
+// conversions. Types the core owns are used as they are: TaskSummary,
+// QueueItem, RestoreResult, VerifyReport and ProgressNote are converted here
+// (only the protocol sends them); Diagnostic, GradeResult and the curve in
+// grading/grade_json.hpp, CheckResult and Forecast in doctor/ (they are also
+// stored and printed). Nothing converts a type twice.
+//
+// Reading (base/json_shape.hpp): params refuse unknown fields, then read
+// each field in the order of the docs' params table; a field set to null
+// counts as absent. Results and notifications ignore fields they do not know
+// (a newer daemon may add some) but need every field the docs list, with its
+// type. Wrong shapes become RpcError(invalid_params) through read_params and
+// ReplyError through read_result / read_note (jsonrpc.hpp). This layer
+// converts; it decides nothing.
 #pragma once
 
 #include "exam/exam_service.hpp"
+#include "grading/grade_json.hpp"
 #include "protocol/jsonrpc.hpp"
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace torchexam::protocol {
 
@@ -38,62 +53,239 @@ inline constexpr const char* exam_closed = "exam/closed";
 inline constexpr const char* workspace_diagnostics = "workspace/diagnostics";
 }  // namespace method
 
+// ---- Params. Written with only the fields a client sets: an empty
+// session, workspace or task, a false include_source and an unset
+// duration_s are left out (the defaults the daemon reads them as).
+
 struct StartParams {
   std::string environment;
   std::string workspace;
   std::string mode = "practice";
   std::optional<double> duration_s;
   bool overwrite = false;
+  friend bool operator==(const StartParams&, const StartParams&) = default;
 };
-StartParams from_json(const json::value& v, StartParams*);
 
 // Names a session: by id, or by a folder inside its workspace, or neither
 // when exactly one session is open.
 struct SessionParams {
   std::string session;
   std::string workspace;
+  friend bool operator==(const SessionParams&, const SessionParams&) = default;
 };
-SessionParams from_json(const json::value& v, SessionParams*);
 
 struct SubmitParams {
   std::string session;
   std::string workspace;
   std::string task;
   std::string file = "solution.cpp";
+  friend bool operator==(const SubmitParams&, const SubmitParams&) = default;
 };
-SubmitParams from_json(const json::value& v, SubmitParams*);
 
 struct SubmissionListParams {
   std::string session;
   std::string workspace;
   std::string task;  // empty: every task
+  friend bool operator==(const SubmissionListParams&, const SubmissionListParams&) = default;
 };
-SubmissionListParams from_json(const json::value& v, SubmissionListParams*);
 
 struct SubmissionParams {
   int64_t submission = 0;
   bool include_source = false;  // submission/get only
+  friend bool operator==(const SubmissionParams&, const SubmissionParams&) = default;
 };
-SubmissionParams from_json(const json::value& v, SubmissionParams*);
 
 struct VerifyParams {
   std::string environment;
+  friend bool operator==(const VerifyParams&, const VerifyParams&) = default;
 };
-VerifyParams from_json(const json::value& v, VerifyParams*);
 
-struct EmptyParams {};
-EmptyParams from_json(const json::value& v, EmptyParams*);
+// No params ({}), and daemon/shutdown's result.
+struct Empty {
+  friend bool operator==(const Empty&, const Empty&) = default;
+};
 
-json::value to_json(const ExamSummary& s);
-json::value to_json(const TaskSummary& t);
-json::value to_json(const store::SubmissionRecord& r, int queue_position);
-json::value to_json(const RestoreResult& r);
-json::value to_json(const VerifyReport& r);
-json::value to_json(const ProgressNote& n);
-json::value finished_note(const store::SubmissionRecord& r);
-json::value timer_note(const store::SessionRecord& s, double remaining_s, std::optional<int> warning);
-json::value closed_note(const store::SessionRecord& s);
-json::value diagnostics_note(const std::string& session, const std::string& task, const std::string& file,
-                             const std::vector<Diagnostic>& diagnostics);
+// ---- Results (docs/protocol.md §4, §5).
+
+// The exam summary: exam/start, status, stop, pause and resume.
+struct ExamStatus {
+  std::string session;
+  std::string environment;
+  std::string workspace;
+  std::string mode;
+  std::string state;
+  int64_t started_at_ms = 0;
+  int64_t deadline_ms = 0;
+  double remaining_s = 0;
+  std::vector<TaskSummary> tasks;
+  std::vector<QueueItem> queue;
+  int total_score = 0;
+  int pass_mark = 0;
+  bool passed = false;
+  std::vector<doctor::CheckResult> checks;  // exam/start only; [] elsewhere
+  friend bool operator==(const ExamStatus&, const ExamStatus&) = default;
+};
+ExamStatus exam_status(const ExamSummary& s);
+
+struct TaskList {
+  std::vector<TaskSummary> tasks;
+  friend bool operator==(const TaskList&, const TaskList&) = default;
+};
+
+struct Submitted {  // task/submit
+  int64_t submission = 0;
+  int queue_position = 0;
+  friend bool operator==(const Submitted&, const Submitted&) = default;
+};
+
+// A submission record as submission/list has it.
+struct SubmissionInfo {
+  int64_t submission = 0;
+  std::string session;
+  std::string task;
+  std::string file;
+  std::string source_hash;
+  int64_t submitted_at_ms = 0;
+  std::string state;
+  int queue_position = -1;  // 0 running, 1.. waiting, -1 not in the queue
+  std::optional<std::string> verdict;
+  std::optional<double> metric;
+  int score = 0;
+  std::string message;
+  std::string detail;
+  std::optional<int64_t> finished_at_ms;
+  int attempts = 0;
+  friend bool operator==(const SubmissionInfo&, const SubmissionInfo&) = default;
+};
+SubmissionInfo submission_info(const store::SubmissionRecord& r, int queue_position);
+
+// submission/get: the record with its result, curve and (when asked) source.
+struct Submission : SubmissionInfo {
+  // The stored result. Empty before grading ends ({} on the wire), and for a
+  // finished submission whose stored result does not read (null).
+  std::optional<GradeRecord> result;
+  // The training curve; empty when its stored text does not read (null).
+  std::optional<std::vector<CurvePoint>> curve = std::vector<CurvePoint>{};
+  bool with_source = false;           // include_source was asked
+  std::optional<std::string> source;  // the snapshot; empty when not text (a TorchScript model)
+  friend bool operator==(const Submission&, const Submission&) = default;
+};
+Submission submission(const store::SubmissionRecord& r, int queue_position);
+
+struct SubmissionList {
+  std::vector<SubmissionInfo> submissions;
+  friend bool operator==(const SubmissionList&, const SubmissionList&) = default;
+};
+
+struct Cancelled {  // submission/cancel
+  bool cancelled = false;
+  friend bool operator==(const Cancelled&, const Cancelled&) = default;
+};
+
+struct DaemonStatus {  // daemon/info
+  int pid = 0;
+  std::string version;
+  std::string socket;
+  std::string state_dir;
+  int64_t sessions = 0;
+  friend bool operator==(const DaemonStatus&, const DaemonStatus&) = default;
+};
+
+// ---- Notifications (docs/protocol.md §6). submission/progress is the
+// core's ProgressNote, its training fields flat beside the stage.
+
+struct Finished {  // submission/finished
+  std::string session;
+  int64_t submission = 0;
+  std::string task;
+  std::string state;  // finished or cancelled
+  std::optional<std::string> verdict;
+  std::optional<double> metric;
+  int score = 0;
+  std::string message;
+  friend bool operator==(const Finished&, const Finished&) = default;
+};
+Finished finished_note(const store::SubmissionRecord& r);
+
+struct Timer {  // exam/timer
+  std::string session;
+  double remaining_s = 0;
+  std::optional<int> warning_minutes;  // 30, 10 or 1
+  friend bool operator==(const Timer&, const Timer&) = default;
+};
+
+struct Closed {  // exam/closed
+  std::string session;
+  std::optional<int64_t> closed_at_ms;
+  std::string state;
+  friend bool operator==(const Closed&, const Closed&) = default;
+};
+
+struct SyntaxCheck {  // workspace/diagnostics
+  std::string session;
+  std::string task;
+  std::filesystem::path file;
+  std::vector<Diagnostic> diagnostics;
+  friend bool operator==(const SyntaxCheck&, const SyntaxCheck&) = default;
+};
+
+// ---- Every method and notification by its signature.
+namespace rpc {
+inline constexpr Call<StartParams, ExamStatus> exam_start{method::exam_start};
+inline constexpr Call<SessionParams, ExamStatus> exam_status{method::exam_status};
+inline constexpr Call<SessionParams, ExamStatus> exam_stop{method::exam_stop};
+inline constexpr Call<SessionParams, ExamStatus> exam_pause{method::exam_pause};
+inline constexpr Call<SessionParams, ExamStatus> exam_resume{method::exam_resume};
+inline constexpr Call<SessionParams, TaskList> task_list{method::task_list};
+inline constexpr Call<SubmitParams, Submitted> task_submit{method::task_submit};
+inline constexpr Call<SubmissionListParams, SubmissionList> submission_list{method::submission_list};
+inline constexpr Call<SubmissionParams, Submission> submission_get{method::submission_get};
+inline constexpr Call<SubmissionParams, Cancelled> submission_cancel{method::submission_cancel};
+inline constexpr Call<SubmissionParams, RestoreResult> submission_restore{method::submission_restore};
+inline constexpr Call<VerifyParams, VerifyReport> env_verify{method::env_verify};
+inline constexpr Call<Empty, DaemonStatus> daemon_info{method::daemon_info};
+inline constexpr Call<Empty, Empty> daemon_shutdown{method::daemon_shutdown};
+inline constexpr Note<ProgressNote> submission_progress{method::submission_progress};
+inline constexpr Note<Finished> submission_finished{method::submission_finished};
+inline constexpr Note<Timer> exam_timer{method::exam_timer};
+inline constexpr Note<Closed> exam_closed{method::exam_closed};
+inline constexpr Note<SyntaxCheck> workspace_diagnostics{method::workspace_diagnostics};
+}  // namespace rpc
+
+#define TORCHEXAM_PROTOCOL_CONVERTS(T)                                               \
+  void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const T& x); \
+  T tag_invoke(boost::json::value_to_tag<T>, const boost::json::value& v)
+
+TORCHEXAM_PROTOCOL_CONVERTS(StartParams);
+TORCHEXAM_PROTOCOL_CONVERTS(SessionParams);
+TORCHEXAM_PROTOCOL_CONVERTS(SubmitParams);
+TORCHEXAM_PROTOCOL_CONVERTS(SubmissionListParams);
+TORCHEXAM_PROTOCOL_CONVERTS(SubmissionParams);
+TORCHEXAM_PROTOCOL_CONVERTS(VerifyParams);
+TORCHEXAM_PROTOCOL_CONVERTS(Empty);
+TORCHEXAM_PROTOCOL_CONVERTS(ExamStatus);
+TORCHEXAM_PROTOCOL_CONVERTS(TaskList);
+TORCHEXAM_PROTOCOL_CONVERTS(Submitted);
+TORCHEXAM_PROTOCOL_CONVERTS(SubmissionInfo);
+TORCHEXAM_PROTOCOL_CONVERTS(Submission);
+TORCHEXAM_PROTOCOL_CONVERTS(SubmissionList);
+TORCHEXAM_PROTOCOL_CONVERTS(Cancelled);
+TORCHEXAM_PROTOCOL_CONVERTS(DaemonStatus);
+TORCHEXAM_PROTOCOL_CONVERTS(Finished);
+TORCHEXAM_PROTOCOL_CONVERTS(Timer);
+TORCHEXAM_PROTOCOL_CONVERTS(Closed);
+TORCHEXAM_PROTOCOL_CONVERTS(SyntaxCheck);
 
 }  // namespace torchexam::protocol
+
+// The core's types that only the protocol sends, converted here (found by
+// argument-dependent lookup, so they sit in the core's namespace).
+namespace torchexam {
+TORCHEXAM_PROTOCOL_CONVERTS(TaskSummary);
+TORCHEXAM_PROTOCOL_CONVERTS(QueueItem);
+TORCHEXAM_PROTOCOL_CONVERTS(RestoreResult);
+TORCHEXAM_PROTOCOL_CONVERTS(VerifyReport);
+TORCHEXAM_PROTOCOL_CONVERTS(ProgressNote);
+}  // namespace torchexam
+
+#undef TORCHEXAM_PROTOCOL_CONVERTS

@@ -1,6 +1,6 @@
 // fuzz_protocol — libFuzzer target for the daemon's wire protocol: LSP
 // framing (protocol::FrameReader), JSON-RPC parsing (protocol::parse_message)
-// and every typed params conversion in protocol/messages.hpp.
+// and every typed params conversion in protocol/messages.hpp, both ways.
 //
 // The input is the byte stream a client would send. It is fed to the reader
 // in up to four chunks whose split points are derived from the data (so one
@@ -10,8 +10,11 @@
 // path and the resynchronisation after it are exercised too.
 //
 // What counts as a bug (the fuzzer stops with a crash):
-//  - any exception escaping, other than protocol::RpcError from a from_json
-//    (parse_message and the reader are documented never to throw);
+//  - any exception escaping, other than protocol::RpcError(invalid_params)
+//    from read_params (parse_message and the reader are documented never to
+//    throw);
+//  - typed params that do not survive value_from -> read_params unchanged
+//    (what a client writes, the daemon must read back as it was);
 //  - a FramingError that consumes no input: the reader's state is then
 //    unchanged, so the next next() returns the same error again, and a
 //    drain loop like the daemon's (`while (auto f = reader.next())`) never
@@ -38,6 +41,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -92,13 +96,21 @@ bool has_non_finite(const json::value& v) {
 }
 
 // Every typed params conversion; RpcError is their documented way to refuse.
+// What reads must write back to params that read the same.
 template <class P>
 void convert(const json::value& params) {
+  std::optional<P> p;
   try {
-    P p = from_json(params, static_cast<P*>(nullptr));
-    (void)p;
+    p = read_params<P>(params);
   } catch (const RpcError& e) {
-    if (e.code != error_code::invalid_params) bug("from_json threw an RpcError that is not invalid_params", e.what());
+    if (e.code != error_code::invalid_params) bug("read_params threw an RpcError that is not invalid_params", e.what());
+    return;
+  }
+  const json::value written = json::value_from(*p);
+  try {
+    if (!(read_params<P>(written) == *p)) bug("typed params do not survive value_from -> read_params", json::serialize(written));
+  } catch (const RpcError& e) {
+    bug("typed params written by value_from do not read back", e.what());
   }
 }
 
@@ -122,7 +134,7 @@ void check_message(const std::string& body) {
   // daemon never writes params back), but no typed params may take it.
   const bool non_finite = has_non_finite(m.params);
   try {
-    const StartParams p = from_json(m.params, static_cast<StartParams*>(nullptr));
+    const StartParams p = read_params<StartParams>(m.params);
     if (p.duration_s && !std::isfinite(*p.duration_s)) bug("StartParams took a non-finite duration_s", body);
   } catch (const RpcError&) {
   }
@@ -132,7 +144,8 @@ void check_message(const std::string& body) {
   convert<SubmitParams>(m.params);
   convert<SubmissionListParams>(m.params);
   convert<SubmissionParams>(m.params);
-  convert<EmptyParams>(m.params);
+  convert<VerifyParams>(m.params);
+  convert<Empty>(m.params);
   if (non_finite) return;  // would not survive the round trip below (Infinity is not JSON)
 
   // What the client sends for this message must parse back to it.

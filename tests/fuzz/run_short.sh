@@ -41,9 +41,10 @@ fi
 
 case "$target" in
 protocol)
-  # The protocol layer and what its objects reference, nothing more:
-  # messages.cpp's to_json(TaskSummary) needs torchexam::to_json(diagnostics)
-  # from grade_json.cpp, whose to_json(GradeResult) needs to_string(Verdict)
+  # The protocol layer and what its objects reference, nothing more: every
+  # conversion reads through harness/base/json_shape.cpp; messages.cpp's
+  # task summaries and submissions need the Diagnostic, GradeResult and
+  # curve conversions of grade_json.cpp, which need to_string/parse_verdict
   # from sandbox/verdict.cpp and to_valid_utf8 from sandbox/text.cpp; the
   # exam summary's and env/verify's checks and forecasts need
   # harness/doctor/json.cpp and check.cpp (to_string(Status)). Everything
@@ -55,6 +56,7 @@ protocol)
     $src/harness/protocol/framing.cpp
     $src/harness/protocol/jsonrpc.cpp
     $src/harness/protocol/messages.cpp
+    $src/harness/base/json_shape.cpp
     $src/harness/grading/grade_json.cpp
     $src/sandbox/verdict.cpp
     $src/sandbox/text.cpp

@@ -6,6 +6,15 @@
 using namespace torchexam::protocol;
 
 namespace {
+struct Echo {
+  std::string text;
+};
+Echo tag_invoke(json::value_to_tag<Echo>, const json::value& v) {
+  const torchexam::json_shape::Object o(v);
+  o.only({"text"});
+  return {o.required<std::string>("text")};
+}
+
 std::vector<std::string> drain(FrameReader& r, std::vector<std::string>* errors = nullptr) {
   std::vector<std::string> bodies;
   while (auto f = r.next()) {
@@ -98,11 +107,8 @@ TEST_SUITE("framing") {
 
   TEST_CASE("the binder answers unknown methods and bad params itself") {
     Binder b;
-    b.method("echo", [](const json::value& params, Binder::Reply reply) {
-      Fields f(params);
-      f.only({"text"});
-      reply(json::value(f.string("text")));
-    });
+    b.bind(Call<Echo, std::string>{"echo"},
+           [](const Echo& p, Binder::TypedReply<std::string> reply) { reply(p.text); });
     std::vector<std::string> sent;
     auto send = [&](std::string s) { sent.push_back(std::move(s)); };
     auto dispatch = [&](const char* body) { b.dispatch(std::get<Message>(parse_message(body)), send); };

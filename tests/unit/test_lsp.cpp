@@ -14,6 +14,9 @@
 
 using namespace torchexam::lsp;
 namespace json = boost::json;
+namespace protocol = torchexam::protocol;
+using torchexam::ProgressNote;
+using Kind = torchexam::events::Progress::Kind;
 namespace fs = std::filesystem;
 
 namespace {
@@ -47,47 +50,56 @@ struct FakeEndpoint : Endpoint {
   }
 };
 
-daemon_view::Progress train_note(int epoch, int64_t batch) {
-  daemon_view::Progress p;
-  p.session = "s1";
-  p.task = "fashion_mnist";
-  p.submission = 7;
-  p.stage = "train";
-  p.has_training = true;
-  p.kind = "batch";
+ProgressNote train_note(int epoch, int64_t batch) {
+  ProgressNote n{"s1", 7, "fashion_mnist", "train", 0, torchexam::events::Progress{}};
+  auto& p = *n.progress;
+  p.kind = Kind::batch;
   p.epoch = epoch;
   p.epochs = 2;
   p.batch = batch;
   p.batches = 20;
   p.loss = 0.5;
   p.eta_s = 3;
-  return p;
+  return n;
 }
 
 json::value status_json(const fs::path& ws) {
-  return json::value{
-      {"session", "s1"},
-      {"mode", "practice"},
-      {"state", "running"},
-      {"workspace", ws.string()},
-      {"remaining_s", 3.6E3},
-      {"tasks", json::array{{{"id", "fashion_mnist"},
-                             {"folder", (ws / "fashion_mnist").string()},
-                             {"best_score", 4},
-                             {"last_verdict", "timeout"},
-                             {"submissions", 2},
-                             {"diagnostics", json::array{{{"severity", "error"},
-                                                          {"file", (ws / "fashion_mnist/solution.cpp").string()},
-                                                          {"line", 3},
-                                                          {"column", 5},
-                                                          {"message", "expected ';'"}}}}}}},
-  };
+  protocol::ExamStatus st;
+  st.session = "s1";
+  st.mode = "practice";
+  st.state = "running";
+  st.workspace = ws.string();
+  st.remaining_s = 3.6E3;
+  torchexam::TaskSummary t;
+  t.id = "fashion_mnist";
+  t.folder = ws / "fashion_mnist";
+  t.best_score = 4;
+  t.last_verdict = "timeout";
+  t.submissions = 2;
+  t.diagnostics = {{"error", (ws / "fashion_mnist/solution.cpp").string(), 3, 5, "expected ';'"}};
+  st.tasks = {t};
+  return json::value_from(st);
 }
 
 json::value init_params(const fs::path& root, bool progress, bool lens_refresh) {
   json::object caps{{"window", {{"workDoneProgress", progress}, {"showDocument", {{"support", false}}}}},
                     {"workspace", {{"codeLens", {{"refreshSupport", lens_refresh}}}}}};
   return {{"processId", nullptr}, {"rootUri", file_uri(root)}, {"capabilities", caps}};
+}
+
+// The editor's first two messages: initialize (rooted at `root`) and initialized.
+void start_editor(LspServer& server, const fs::path& root) {
+  torchexam::protocol::Binder editor_methods;
+  server.bind_editor(editor_methods);
+  torchexam::protocol::Message m;
+  m.kind = torchexam::protocol::Message::Kind::request;
+  m.id = 1;
+  m.method = "initialize";
+  m.params = init_params(root, true, true);
+  editor_methods.dispatch(m, [](std::string) {});
+  m.kind = torchexam::protocol::Message::Kind::notification;
+  m.method = "initialized";
+  editor_methods.dispatch(m, [](std::string) {});
 }
 
 }  // namespace
@@ -118,18 +130,18 @@ TEST_SUITE("lsp") {
   }
 
   TEST_CASE("compiler diagnostics: 1-based to 0-based, severities") {
-    auto d = to_lsp(daemon_view::Diagnostic{"error", "/x/solution.cpp", 10, 72, "expected ';'"}, "syntax");
+    auto d = to_lsp(torchexam::Diagnostic{"error", "/x/solution.cpp", 10, 72, "expected ';'"}, "syntax");
     CHECK(d.range.start.line == 9);
     CHECK(d.range.start.character == 71);
     CHECK(d.severity == Severity::error);
-    CHECK(to_lsp(daemon_view::Diagnostic{"warning", "", 0, 0, "stopped"}, "syntax").range.start.line == 0);
-    CHECK(to_lsp(daemon_view::Diagnostic{"note", "", 1, 0, ""}, "").severity == Severity::information);
+    CHECK(to_lsp(torchexam::Diagnostic{"warning", "", 0, 0, "stopped"}, "syntax").range.start.line == 0);
+    CHECK(to_lsp(torchexam::Diagnostic{"note", "", 1, 0, ""}, "").severity == Severity::information);
   }
 
   TEST_CASE("a submission's verdict points at the right line") {
     const std::string source =
         "#include <x>\n\nstruct NetImpl : torch::nn::Module {\n};\nTORCH_MODULE(Net);\n\nvoid train(Net& m) {\n}\n";
-    daemon_view::Submission s;
+    protocol::Submission s;
     s.file = "solution.cpp";
     s.verdict = "contract";
     s.message = "the model's output has shape [50, 3]; expected [50, 10]";
@@ -145,8 +157,9 @@ TEST_SUITE("lsp") {
     CHECK(submission_diagnostics(s, source).at(0).range.start.line == 1);
 
     s.verdict = "compile_error";
-    s.diagnostics = {{"error", "/state/jobs/3-1/src/solution.cpp", 8, 3, "'x' was not declared"},
-                     {"note", "/usr/include/torch/nn.h", 100, 1, "in a header"}};
+    s.result = torchexam::GradeRecord{};
+    s.result->grade.diagnostics = {{"error", "/state/jobs/3-1/src/solution.cpp", 8, 3, "'x' was not declared"},
+                                   {"note", "/usr/include/torch/nn.h", 100, 1, "in a header"}};
     auto ce = submission_diagnostics(s, source);
     REQUIRE(ce.size() == 1);
     CHECK(ce[0].range.start.line == 7);
@@ -156,7 +169,7 @@ TEST_SUITE("lsp") {
   }
 
   TEST_CASE("lens titles, progress text and percentage") {
-    daemon_view::Task t;
+    torchexam::TaskSummary t;
     t.best_score = 4;
     t.last_verdict = "timeout";
     CHECK(lens_title(t) == "best 4/5 · last: timeout");
@@ -167,7 +180,7 @@ TEST_SUITE("lsp") {
     auto p = train_note(2, 10);
     CHECK(progress_message(p) == "training: epoch 2/2 · batch 10/20 · loss 0.5000 · ETA 3s");
     CHECK(progress_percentage(p) == 10 + 60);
-    p.kind = "epoch";
+    p.progress->kind = Kind::epoch;
     CHECK(progress_percentage(p) == 90);
     p.stage = "queued";
     p.queue_position = 2;
@@ -185,7 +198,7 @@ TEST_SUITE("lsp") {
     ProgressReporter r(editor, true);
     auto queued = train_note(1, 0);
     queued.stage = "queued";
-    queued.has_training = false;
+    queued.progress.reset();
     r.update(queued);
     r.update(train_note(1, 5));
     REQUIRE(editor.of("window/workDoneProgress/create").size() == 1);
@@ -196,7 +209,7 @@ TEST_SUITE("lsp") {
     CHECK(progress[0].params.at("value").at("kind") == "begin");
     CHECK(progress[0].params.at("value").at("message") == "training: epoch 1/2 · batch 5/20 · loss 0.5000 · ETA 3s");
     r.update(train_note(2, 10));
-    daemon_view::Finished f;
+    protocol::Finished f;
     f.submission = 7;
     f.state = "finished";
     f.verdict = "ok";
@@ -214,11 +227,11 @@ TEST_SUITE("lsp") {
     ProgressReporter r(editor, false);
     auto build = train_note(1, 0);
     build.stage = "build";
-    build.has_training = false;
+    build.progress.reset();
     r.update(build);
     for (int b = 1; b <= 5; ++b) r.update(train_note(1, b));
     auto epoch = train_note(1, 20);
-    epoch.kind = "epoch";
+    epoch.progress->kind = Kind::epoch;
     r.update(epoch);
     CHECK(editor.of("$/progress").empty());
     CHECK(editor.of("window/workDoneProgress/create").empty());
@@ -327,17 +340,7 @@ TEST_SUITE("lsp") {
       return Result(status_json("/elsewhere"));  // the daemon's fallback: the only open session
     };
     LspServer server(editor, daemon, "0.1.0", [](int) {});
-    torchexam::protocol::Binder editor_methods, daemon_notes;
-    server.bind_editor(editor_methods);
-    torchexam::protocol::Message m;
-    m.kind = torchexam::protocol::Message::Kind::request;
-    m.id = 1;
-    m.method = "initialize";
-    m.params = init_params("/home/ana/other", true, true);
-    editor_methods.dispatch(m, [](std::string) {});
-    m.kind = torchexam::protocol::Message::Kind::notification;
-    m.method = "initialized";
-    editor_methods.dispatch(m, [](std::string) {});
+    start_editor(server, "/home/ana/other");
     auto shown = editor.of("window/showMessage");
     REQUIRE(shown.size() == 1);
     CHECK(shown[0].params.at("type") == 1);
@@ -378,13 +381,13 @@ TEST_SUITE("lsp") {
 
 TEST_SUITE("lsp") {
   TEST_CASE("the history report is one Markdown row per submission") {
-    daemon_view::Submission ok, queued;
-    ok.id = 3;
+    protocol::SubmissionInfo ok, queued;
+    ok.submission = 3;
     ok.state = "finished";
     ok.verdict = "ok";
     ok.score = 4;
     ok.message = "accuracy 0.8 | good\nline";
-    queued.id = 4;
+    queued.submission = 4;
     queued.state = "queued";
     CHECK(history_markdown("fashion_mnist", {ok, queued}) ==
           "# fashion_mnist: submissions\n\n| id | state | verdict | score | message |\n|---|---|---|---|---|\n"
@@ -458,5 +461,23 @@ TEST_SUITE("lsp") {
     CHECK(editor.of("window/showMessage").back().params.at("message") == "TorchExam: 30 minutes left in the exam");
     dispatch(daemon_notes, "exam/timer", json::value{{"session", "other"}, {"remaining_s", 5.0}}, false);
     CHECK(daemon.of("exam/status").size() == asked + 1);  // a known session: no more look-ups
+  }
+}
+
+TEST_SUITE("lsp") {
+  TEST_CASE("server: a daemon reply of the wrong shape is shown with its method and field") {
+    FakeEndpoint editor, daemon;
+    daemon.answer = [&](const std::string&, const json::value&) -> std::optional<Result> {
+      json::value st = status_json("/ws");
+      st.as_object()["tasks"] = json::array{{{"id", 7}}};
+      return Result(std::move(st));
+    };
+    LspServer server(editor, daemon, "0.1.0", [](int) {});
+    start_editor(server, "/ws");
+    auto shown = editor.of("window/showMessage");
+    REQUIRE(shown.size() == 1);
+    CHECK(shown[0].params.at("message") ==
+          "TorchExam: torchexamd's reply to exam/status does not match the protocol: result.tasks[0].id: expected a "
+          "string");
   }
 }

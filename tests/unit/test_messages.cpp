@@ -1,0 +1,281 @@
+// The protocol's messages, typed both ways: every param, result and
+// notification survives value_from -> value_to unchanged, the wire keeps
+// the shapes docs/protocol.md shows, and a reply or params of the wrong
+// shape gets an error that names the method and the field.
+#include <doctest/doctest.h>
+
+#include "protocol/messages.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace json = boost::json;
+namespace protocol = torchexam::protocol;
+namespace rpc = torchexam::protocol::rpc;
+using namespace torchexam;
+
+namespace {
+
+template <class T>
+void round_trip(const T& x) {
+  const json::value v = json::value_from(x);
+  CAPTURE(json::serialize(v));
+  CHECK(json::value_to<T>(v) == x);
+  // And through the text, as the wire carries it.
+  CHECK(json::value_to<T>(json::parse(json::serialize(v))) == x);
+}
+
+Diagnostic diagnostic(int line) { return {"error", "/ws/t/solution.cpp", line, 5, "expected ';' before 'out'"}; }
+
+TaskSummary task() {
+  return {"fashion_mnist", "Fashion-MNIST", "accuracy", {0.78, 0.82, 0.85, 0.89, 0.91}, 600, "/ws/fashion_mnist", 3, 1,
+          "ok",            2,               {diagnostic(10), diagnostic(0)}};
+}
+
+doctor::CheckResult check() { return {"compiler", doctor::Status::warn, "g++ 12", "g++ 13", "apt install g++-13"}; }
+
+doctor::Forecast forecast() {
+  doctor::Forecast f;
+  f.task = "fashion_mnist";
+  f.samples_per_s = 7400.5;
+  f.reference_s = 70;
+  f.measured_s = 5;
+  f.budget_s = 600;
+  f.exam_s = 18000;
+  f.threads = 2;
+  f.measured_at_ms = 1772445600000;
+  f.load_before = 0.5;
+  f.steal = 0.01;
+  f.cpus = 2;
+  return f;
+}
+
+GradeRecord grade_record() {
+  GradeRecord r;
+  auto& g = r.grade;
+  g.verdict = Verdict::ok;
+  g.backend = "local";
+  g.score = 3;
+  g.metric_name = "accuracy";
+  g.metric = 0.8558;
+  g.message = "accuracy 0.8558 on the hidden test data: score 3/5";
+  g.detail = "more";
+  g.diagnostics = {diagnostic(8)};
+  g.build_cached = true;
+  g.timings = {0.002, 6.4, 2.7, 1.2, 0.03, 10.4};
+  g.job_dir = "/state/jobs/1-1";
+  g.log = {"staged 60000 samples"};
+  g.output = {{"train", "/state/jobs/1-1/train/output.log", 120}};
+  g.train_cpu_s = 5.31;
+  g.train_max_rss_kb = 689412;
+  g.peak_memory_bytes = 1u << 30;
+  g.sandbox_layers = {"namespaces", "seccomp"};
+  g.sandbox_notes = {"no cgroup"};
+  g.limits = {600, 1200, 2u << 30, 64};
+  r.artifacts = {{"checkpoint", "d440e5"}, {"train_log", "d6ba2b"}};
+  return r;
+}
+
+protocol::SubmissionInfo submission_info() {
+  return {1,  "3f9c2a71b0e4", "fashion_mnist", "solution.cpp", "a4c123", 1772446050112, "finished", -1, "ok", 0.8558,
+          3,  "accuracy 0.8558", "",            1772446060530, 1};
+}
+
+events::Progress training() {
+  events::Progress p;
+  p.kind = events::Progress::Kind::epoch;
+  p.epoch = 2;
+  p.epochs = 3;
+  p.batch = 469;
+  p.batches = 469;
+  p.loss = 0.4127;
+  p.metrics = {{"train_accuracy", 0.8512}};
+  p.samples_per_s = 74010.1;
+  p.eta_s = 0.866;
+  p.budget_left_s = 598.2;
+  p.elapsed_s = 1.7;
+  return p;
+}
+
+// The message of the error `f` throws, as E.
+template <class E, class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "(nothing thrown)";
+}
+
+}  // namespace
+
+TEST_SUITE("messages") {
+  TEST_CASE("every params type survives the round trip") {
+    round_trip(protocol::StartParams{"/env", "/ws", "exam", std::nullopt, true});
+    round_trip(protocol::StartParams{"/env", "/ws", "practice", 5400.0, false});
+    round_trip(protocol::SessionParams{"3f9c2a71b0e4", ""});
+    round_trip(protocol::SessionParams{"", "/ws/fashion_mnist"});
+    round_trip(protocol::SubmitParams{"", "/ws", "fashion_mnist", "model.pt"});
+    round_trip(protocol::SubmissionListParams{"s", "", "fashion_mnist"});
+    round_trip(protocol::SubmissionParams{7, true});
+    round_trip(protocol::VerifyParams{"/env"});
+    round_trip(protocol::Empty{});
+  }
+
+  TEST_CASE("every result survives the round trip") {
+    protocol::ExamStatus st{"3f9c2a71b0e4", "/env", "/ws", "practice", "running", 1772445600000, 1772463600000,
+                            17999.59,       {task(), task()}, {{2, "fashion_mnist", "running", 0}, {3, "t", "queued", 1}},
+                            3,              3, true, {check()}};
+    round_trip(st);
+    round_trip(protocol::TaskList{{task()}});
+    round_trip(protocol::Submitted{4, 1});
+    round_trip(protocol::SubmissionList{{submission_info(), protocol::SubmissionInfo{}}});
+    round_trip(protocol::Cancelled{true});
+    round_trip(RestoreResult{"/ws/t/solution.cpp", "09ec44", "/ws/t/.torchexam/solution.cpp.1"});
+    round_trip(VerifyReport{"/env", {check()}, {forecast()}, true});
+    round_trip(protocol::DaemonStatus{48211, "0.1.0", "/run/user/1000/torchexam/daemon.sock", "/state", 1});
+
+    protocol::Submission s;
+    static_cast<protocol::SubmissionInfo&>(s) = submission_info();
+    s.result = grade_record();
+    s.curve = std::vector<CurvePoint>{{1, 0.6, 0.9, {{"train_accuracy", 0.7}}}, {2, 0.41, 1.7, {}}};
+    round_trip(s);
+    s.with_source = true;
+    s.source = "int main() {}\n";
+    round_trip(s);
+    s.source.reset();  // a TorchScript model: not text
+    round_trip(s);
+    s.result.reset();  // a finished submission whose stored result does not read
+    s.curve.reset();
+    round_trip(s);
+    s.state = "queued";  // not graded yet
+    round_trip(s);
+  }
+
+  TEST_CASE("every notification survives the round trip") {
+    round_trip(ProgressNote{"s", 1, "fashion_mnist", "queued", 1, std::nullopt});
+    round_trip(ProgressNote{"s", 1, "fashion_mnist", "train", 0, training()});
+    round_trip(protocol::Finished{"s", 1, "fashion_mnist", "finished", "ok", 0.8558, 3, "accuracy 0.8558"});
+    round_trip(protocol::Finished{"s", 3, "fashion_mnist", "cancelled", std::nullopt, std::nullopt, 0, "cancelled"});
+    round_trip(protocol::Timer{"s", 1799.65, 30});
+    round_trip(protocol::Timer{"s", 17939.588, std::nullopt});
+    round_trip(protocol::Closed{"s", 1772464800250, "closed"});
+    round_trip(protocol::SyntaxCheck{"s", "fashion_mnist", "/ws/fashion_mnist/solution.cpp", {diagnostic(10)}});
+  }
+
+  TEST_CASE("the core's stored and printed shapes survive the round trip") {
+    round_trip(diagnostic(3));
+    round_trip(grade_record());
+    round_trip(grade_record().grade);
+    round_trip(CurvePoint{3, 0.25, 4.5, {{"val_accuracy", 0.9}, {"train_accuracy", 0.95}}});
+    round_trip(check());
+    round_trip(forecast());
+  }
+
+  TEST_CASE("the wire keeps the documented shapes") {
+    // The CLI sends only what it sets.
+    CHECK(json::serialize(json::value_from(protocol::SessionParams{"", "/ws/t"})) == R"({"workspace":"/ws/t"})");
+    CHECK(json::serialize(json::value_from(protocol::SubmitParams{"", "/ws/t", "t", "solution.cpp"})) ==
+          R"({"workspace":"/ws/t","task":"t","file":"solution.cpp"})");
+    CHECK(json::serialize(json::value_from(protocol::SubmissionParams{1, false})) == R"({"submission":1})");
+    CHECK(json::serialize(json::value_from(protocol::StartParams{"/e", "/w", "practice", std::nullopt, false})) ==
+          R"({"environment":"/e","workspace":"/w","mode":"practice","overwrite":false})");
+    CHECK(json::serialize(json::value_from(protocol::Timer{"3f9c2a71b0e4", 1799.65, 30})) ==
+          R"({"session":"3f9c2a71b0e4","remaining_s":1.79965E3,"warning_minutes":30})");
+    CHECK(json::serialize(json::value_from(protocol::Finished{"s", 3, "t", "cancelled", std::nullopt, std::nullopt, 0,
+                                                              "cancelled"})) ==
+          R"({"session":"s","submission":3,"task":"t","state":"cancelled","verdict":null,"metric":null,"score":0,"message":"cancelled"})");
+    // A list item has no result, curve or source; submission/get has them.
+    const json::value info = json::value_from(submission_info());
+    CHECK_FALSE(info.as_object().contains("result"));
+    CHECK_FALSE(info.as_object().contains("curve"));
+    protocol::Submission queued;
+    queued.state = "queued";
+    const json::value q = json::value_from(queued);
+    CHECK(q.at("result") == json::object());
+    CHECK(q.at("curve") == json::array());
+    CHECK_FALSE(q.as_object().contains("source"));
+    protocol::Submission unreadable;
+    unreadable.state = "finished";
+    unreadable.curve.reset();
+    unreadable.with_source = true;
+    const json::value u = json::value_from(unreadable);
+    CHECK(u.at("result").is_null());
+    CHECK(u.at("curve").is_null());
+    CHECK(u.at("source").is_null());
+    // A non-finite number is null (Boost.JSON would write NaN, which no client parses) and NaN again.
+    auto p = training();
+    p.loss = std::numeric_limits<double>::quiet_NaN();
+    p.metrics["x"] = std::numeric_limits<double>::infinity();
+    const json::value note = json::value_from(ProgressNote{"s", 1, "t", "train", 0, p});
+    CHECK(note.at("loss").is_null());
+    CHECK(note.at("metrics").at("x").is_null());
+    const auto back = json::value_to<ProgressNote>(note);
+    CHECK(std::isnan(back.progress->loss));
+    CHECK(std::isnan(back.progress->metrics.at("x")));
+  }
+
+  TEST_CASE("params of the wrong shape: invalid_params naming the field, unknown fields first") {
+    auto message = [](auto read) { return error_of<protocol::RpcError>(read); };
+    CHECK(message([] { protocol::read_params<protocol::SessionParams>(json::value{{"sesion", "x"}}); }) ==
+          "params: unknown field 'sesion' (known: session, workspace)");
+    CHECK(message([] { protocol::read_params<protocol::StartParams>(json::value{{"workspace", "/w"}}); }) ==
+          "params.environment: missing (a string is required)");
+    CHECK(message([] {
+            protocol::read_params<protocol::StartParams>(
+                json::parse(R"({"environment":"/e","workspace":"/w","duration_s":1e400})"));
+          }) == "params.duration_s: expected a finite number");
+    CHECK(message([] { protocol::read_params<protocol::SubmitParams>(json::value{{"task", 5}}); }) ==
+          "params.task: expected a string");
+    CHECK(message([] { protocol::read_params<protocol::SubmissionParams>(json::object()); }) ==
+          "params.submission: missing (an integer is required)");
+    CHECK(message([] {
+            protocol::read_params<protocol::SubmissionParams>(json::value{{"submission", 1}, {"include_source", 1}});
+          }) == "params.include_source: expected true or false");
+    CHECK(message([] { protocol::read_params<protocol::SessionParams>(json::array{"x"}); }) ==
+          "params: expected an object");
+    CHECK(message([] { protocol::read_params<protocol::Empty>(json::value{{"x", 1}}); }) ==
+          "params: unknown field 'x' (known: none)");
+    // null counts as absent.
+    CHECK(protocol::read_params<protocol::SubmitParams>(json::value{{"task", "t"}, {"file", nullptr}}).file ==
+          "solution.cpp");
+    try {
+      protocol::read_params<protocol::SessionParams>(json::value{{"session", 1}});
+      FAIL("no error");
+    } catch (const protocol::RpcError& e) {
+      CHECK(e.code == protocol::error_code::invalid_params);
+    }
+  }
+
+  TEST_CASE("a reply or notification of the wrong shape names the method and the field") {
+    auto message = [](auto read) { return error_of<protocol::ReplyError>(read); };
+    json::value st = json::value_from(protocol::ExamStatus{"s", "/e", "/w", "practice", "running", 0, 0, 1.0, {task()}, {}, 0, 0, false, {}});
+    st.at("tasks").at(0).as_object()["best_score"] = "3";
+    CHECK(message([&] { protocol::read_result(rpc::exam_status, st); }) ==
+          "torchexamd's reply to exam/status does not match the protocol: result.tasks[0].best_score: expected an "
+          "integer");
+    st.as_object().erase("remaining_s");
+    CHECK(message([&] { protocol::read_result(rpc::exam_pause, st); }) ==
+          "torchexamd's reply to exam/pause does not match the protocol: result.remaining_s: missing (a finite number "
+          "is required)");
+    CHECK(message([] { protocol::read_result(rpc::task_submit, json::value("ok")); }) ==
+          "torchexamd's reply to task/submit does not match the protocol: result: expected an object");
+    json::value s = json::value_from(protocol::Submission{});
+    s.as_object()["result"] = json::value{{"verdict", "fine"}};
+    CHECK(message([&] { protocol::read_result(rpc::submission_get, s); }) ==
+          "torchexamd's reply to submission/get does not match the protocol: result.result.verdict: expected a verdict "
+          "(ok, compile_error, runtime_error, ...)");
+    CHECK(message([] { protocol::read_note(rpc::exam_timer, json::value{{"session", 5}}); }) ==
+          "torchexamd's exam/timer notification does not match the protocol: params.session: expected a string");
+    json::value note = json::value_from(ProgressNote{"s", 1, "t", "train", 0, training()});
+    note.as_object()["metrics"] = json::value{{"acc", "high"}};
+    CHECK(message([&] { protocol::read_note(rpc::submission_progress, note); }) ==
+          "torchexamd's submission/progress notification does not match the protocol: params.metrics.acc: expected a "
+          "finite number");
+    // Fields a newer daemon adds are not an error in a reply.
+    json::value more = json::value_from(protocol::Submitted{1, 0});
+    more.as_object()["eta_s"] = 3;
+    CHECK(protocol::read_result(rpc::task_submit, more) == protocol::Submitted{1, 0});
+  }
+}
