@@ -118,14 +118,20 @@ TEST_SUITE("job_queue") {
 
   TEST_CASE("a job the runner cannot start ends with internal_error and holds no slot") {
     QueueFixture f;
-    f.runner.refuse = {1};
-    const int64_t refused = f.add(), next = f.add();
-    REQUIRE(refused == 1);
-    const auto rec = f.submission(refused);
+    f.runner.refuse = {1, 3};
+    const int64_t refused_at_once = f.add(), first = f.add();
+    REQUIRE(refused_at_once == 1);
+    const auto rec = f.submission(refused_at_once);
     CHECK(state_of(rec) == SubmissionState::finished);
     CHECK(rec.verdict == "internal_error");
     CHECK(rec.message == "could not start grading: disk full");
-    CHECK(f.runner.started_ids() == std::vector<int64_t>{next});
+    // One refused while the queue starts the jobs behind it: the next one still starts.
+    const int64_t refused_later = f.add(), last = f.add();
+    REQUIRE(refused_later == 3);
+    f.runner.grade(first, 1);
+    CHECK(f.state(refused_later) == SubmissionState::finished);
+    CHECK(f.runner.started_ids() == std::vector<int64_t>{first, last});
+    CHECK(f.queue->position(last) == 0);
   }
 
   TEST_CASE("after a restart: a job that was running runs again as resumed, one whose session is gone is interrupted") {
