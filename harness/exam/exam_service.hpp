@@ -3,10 +3,18 @@
 // The core of torchexamd; it knows nothing of JSON-RPC or sockets (the
 // protocol adapter in harness/daemon/ turns messages into these calls).
 //
+// ExamService is a facade over the pieces in this folder, each with its own
+// contract: SessionBook (sessions, deadlines, timers), JobQueue (the
+// submissions' order, slots and states) fed by JobWorkers (the grading
+// threads), SyntaxChecker (checks on save), EnvironmentProbe (exam/start's
+// and env/verify's machine checks), ArtifactKeeper and restore_source()
+// (what the store keeps of a job), Scoreboard and summarize() (status).
+//
 // Threads: every public member is called on the io_context's thread, and
 // every listener callback runs there. Grading runs on a pool of
-// `concurrency` worker threads, syntax checks on one more; their results are
-// posted back to the io thread, which alone touches the store.
+// `concurrency` worker threads, syntax checks on one more, machine checks
+// and job-folder pruning on another; their results are posted back to the
+// io thread, which alone touches the store.
 //
 // Durability: every state change is written to the store before the call
 // returns (a submission is stored before its id is returned). recover()
@@ -14,40 +22,35 @@
 // (deadlines are wall-clock), watchers, and every queued or running
 // submission re-queued (its attempts count says it ran before).
 //
-// Errors: ServiceError with a kind the adapter maps to a protocol error and a
-// message for the candidate.
+// Errors: ServiceError (service_error.hpp) with a kind the adapter maps to a
+// protocol error and a message for the candidate.
 #pragma once
 
 #include "base/clock.hpp"
 #include "config/config.hpp"
-#include "doctor/check.hpp"
-#include "doctor/forecast.hpp"
-#include "grading/compiler.hpp"
+#include "exam/artifacts.hpp"
+#include "exam/environment_probe.hpp"
+#include "exam/io_handoff.hpp"
+#include "exam/job_workers.hpp"
+#include "exam/listener.hpp"
+#include "exam/service_error.hpp"
+#include "exam/states.hpp"
+#include "exam/status.hpp"
 #include "grading/grader.hpp"
-#include "sandbox/events.hpp"
 #include "store/store.hpp"
 
 #include <boost/asio/io_context.hpp>
 
-#include <chrono>
+#include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace torchexam {
-
-class ServiceError : public std::runtime_error {
- public:
-  enum class Kind { not_found, exam_closed, conflict, invalid_state, environment_error, invalid_argument };
-  ServiceError(Kind kind, std::string message) : std::runtime_error(std::move(message)), kind(kind) {}
-  Kind kind;
-};
 
 struct StartOptions {
   std::filesystem::path environment;  // folder with environment.yaml
@@ -56,88 +59,6 @@ struct StartOptions {
   std::optional<double> duration_s;    // practice only: overrides the environment's
   bool overwrite = false;              // provision into a non-empty workspace (old files kept aside)
 };
-
-struct TaskSummary {
-  std::string id;
-  std::string title;
-  std::string metric;
-  std::vector<double> ladder;
-  double time_budget_s = 0;
-  std::filesystem::path folder;
-  int best_score = 0;  // maximum over graded submissions
-  std::optional<int64_t> best_submission;
-  std::string last_verdict;  // of the newest finished submission, "" when none
-  int submissions = 0;
-  std::vector<Diagnostic> diagnostics;  // from the last syntax check on save
-  friend bool operator==(const TaskSummary&, const TaskSummary&) = default;
-};
-
-struct QueueItem {
-  int64_t submission = 0;
-  std::string task;
-  std::string state;  // "running" | "queued"
-  int position = 0;   // 0 = running, 1.. = waiting
-  friend bool operator==(const QueueItem&, const QueueItem&) = default;
-};
-
-struct ExamSummary {
-  store::SessionRecord session;
-  double remaining_s = 0;
-  int64_t deadline_ms = 0;
-  std::vector<TaskSummary> tasks;
-  std::vector<QueueItem> queue;
-  int total_score = 0;
-  int pass_mark = 0;
-  bool passed = false;
-  // exam/start only: the environment checks that did not pass (practice mode
-  // starts anyway, with these as warnings; exam mode refuses on a `fail`).
-  std::vector<doctor::CheckResult> checks;
-};
-
-// env/verify: the environment checks and the stored forecast.
-struct VerifyReport {
-  std::filesystem::path environment;
-  std::vector<doctor::CheckResult> checks;
-  std::vector<doctor::Forecast> forecasts;  // from the last `torchexam doctor` run, possibly none
-  bool ok = false;
-  friend bool operator==(const VerifyReport&, const VerifyReport&) = default;
-};
-
-// Checks this machine against an environment (the daemon passes doctor::verify).
-using VerifyFn = std::function<std::vector<doctor::CheckResult>(const config::Environment&)>;
-
-struct ProgressNote {
-  std::string session;
-  int64_t submission = 0;
-  std::string task;
-  std::string stage;  // "queued", "build", "train", "evaluate", "score"
-  int queue_position = 0;
-  std::optional<events::Progress> progress;
-  friend bool operator==(const ProgressNote&, const ProgressNote&) = default;
-};
-
-struct RestoreResult {
-  std::filesystem::path file;         // the solution file written
-  std::string previous_hash;          // artifact holding what it replaced
-  std::filesystem::path previous_copy;  // and a copy beside it
-  friend bool operator==(const RestoreResult&, const RestoreResult&) = default;
-};
-
-class ExamListener {
- public:
-  virtual ~ExamListener() = default;
-  virtual void on_progress(const ProgressNote&) {}
-  virtual void on_finished(const store::SubmissionRecord&) {}
-  // Every minute while running; `warning` is set once when 30, 10 and 1
-  // minutes are left.
-  virtual void on_timer(const store::SessionRecord&, double /*remaining_s*/, std::optional<int> /*warning*/) {}
-  // The session closed at its deadline, or was stopped (see its state).
-  virtual void on_closed(const store::SessionRecord&) {}
-  virtual void on_diagnostics(const std::string& /*session*/, const std::string& /*task*/,
-                              const std::filesystem::path& /*file*/, const std::vector<Diagnostic>&) {}
-};
-
-using GradeFn = std::function<GradeResult(const GradeRequest&, GradeObserver&)>;
 
 // Watching a workspace is an effect the daemon provides (harness/daemon/
 // watcher.hpp): the factory starts watching `root` and calls `changed` on the
@@ -166,6 +87,7 @@ struct ServiceOptions {
 
 class ExamService {
  public:
+  // Throws std::invalid_argument without options.jobs_dir.
   ExamService(boost::asio::io_context& io, const Clock& clock, store::Store& store, ServiceOptions options,
               GradeFn grade_fn = grade);
   ~ExamService();
@@ -176,13 +98,15 @@ class ExamService {
   void remove_listener(ExamListener* l);
 
   // After a restart: sessions, timers, watchers, and the unfinished queue.
+  // Throws ServiceError (invalid_state) when the store holds a session or
+  // submission state this build does not know.
   void recover();
 
   // The answer of an *_async call, on the io thread: the ServiceError (or
   // other exception) that refused it, or null and the result. Not called if
   // the service is destroyed first.
   template <class R>
-  using Done = std::function<void(std::exception_ptr error, R result)>;
+  using Done = Reply<R>;
 
   // Runs ServiceOptions::verify first: in exam mode a failed check refuses
   // the start (environment_error, one line per failed check with its fix);
@@ -237,17 +161,8 @@ class ExamService {
   void shutdown();
 
  private:
-  struct PendingStart;
-  PendingStart prepare_start(const StartOptions& o) const;                            // io thread
-  std::vector<doctor::CheckResult> start_checks(const PendingStart& p) const;         // any thread
-  ExamSummary finish_start(PendingStart p, std::vector<doctor::CheckResult> problems);  // io thread
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// A session's deadline at `now_ms` (a paused session's moves with the clock)
-// and the time left (never below zero; zero once closed or stopped).
-int64_t deadline_ms(const store::SessionRecord& s, int64_t now_ms);
-double remaining_seconds(const store::SessionRecord& s, int64_t now_ms);
 
 }  // namespace torchexam

@@ -1,0 +1,73 @@
+#include "exam/states.hpp"
+
+#include "exam/service_error.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <utility>
+
+namespace torchexam {
+namespace {
+
+// Each enum's names, in one table that both directions read.
+constexpr std::array<std::pair<SessionState, std::string_view>, 4> kSessionStates{{
+    {SessionState::running, "running"},
+    {SessionState::paused, "paused"},
+    {SessionState::closed, "closed"},
+    {SessionState::stopped, "stopped"},
+}};
+
+constexpr std::array<std::pair<SubmissionState, std::string_view>, 5> kSubmissionStates{{
+    {SubmissionState::queued, "queued"},
+    {SubmissionState::running, "running"},
+    {SubmissionState::finished, "finished"},
+    {SubmissionState::cancelled, "cancelled"},
+    {SubmissionState::interrupted, "interrupted"},
+}};
+
+template <class E, size_t N>
+std::string_view name_of(const std::array<std::pair<E, std::string_view>, N>& table, E value) {
+  for (const auto& [e, name] : table)
+    if (e == value) return name;
+  return "unknown";  // unreachable for a value of the enum
+}
+
+template <class E, size_t N>
+std::optional<E> value_of(const std::array<std::pair<E, std::string_view>, N>& table, std::string_view text) {
+  for (const auto& [e, name] : table)
+    if (name == text) return e;
+  return std::nullopt;
+}
+
+[[noreturn]] void unknown_state(const std::string& record, const std::string& text) {
+  throw ServiceError(ServiceError::Kind::invalid_state,
+                     fmt::format("{} has the unknown state '{}' in the store (written by a newer torchexam?)", record,
+                                 text));
+}
+
+}  // namespace
+
+std::string_view to_string(SessionState s) { return name_of(kSessionStates, s); }
+std::string_view to_string(SubmissionState s) { return name_of(kSubmissionStates, s); }
+std::optional<SessionState> parse_session_state(std::string_view text) { return value_of(kSessionStates, text); }
+std::optional<SubmissionState> parse_submission_state(std::string_view text) {
+  return value_of(kSubmissionStates, text);
+}
+
+bool is_open(SessionState s) { return s == SessionState::running || s == SessionState::paused; }
+
+SessionState state_of(const store::SessionRecord& r) {
+  if (auto s = parse_session_state(r.state)) return *s;
+  unknown_state("exam session " + r.id, r.state);
+}
+
+SubmissionState state_of(const store::SubmissionRecord& r) {
+  if (auto s = parse_submission_state(r.state)) return *s;
+  unknown_state("submission " + std::to_string(r.id), r.state);
+}
+
+void set_state(store::SessionRecord& r, SessionState s) { r.state = std::string(to_string(s)); }
+void set_state(store::SubmissionRecord& r, SubmissionState s) { r.state = std::string(to_string(s)); }
+
+}  // namespace torchexam

@@ -1,0 +1,50 @@
+// states.hpp — the states of an exam session and of a submission, and the
+// one place each is turned into the text the store keeps and back.
+//
+// The store's records (store::SessionRecord, store::SubmissionRecord) hold
+// the state as text, the form it has in the database and in protocol
+// replies. The exam core reads and writes it only through state_of() and
+// set_state() here, never by comparing strings.
+//
+// Failure: parse_*() gives nullopt for a text it does not know; state_of()
+// throws ServiceError (invalid_state) naming the record and the text (a
+// database written by a newer torchexam, say): a clear error, not a crash.
+// Threads: any (pure functions).
+#pragma once
+
+#include "store/store.hpp"
+
+#include <optional>
+#include <string_view>
+
+namespace torchexam {
+
+enum class SessionState {
+  running,  // open, the clock runs
+  paused,   // open, the clock stands still (practice mode only)
+  closed,   // the deadline passed; submissions made before it are still graded
+  stopped,  // ended early by the candidate, or its environment went away
+};
+
+enum class SubmissionState {
+  queued,       // waiting for a slot (or to be graded again after a restart)
+  running,      // being graded
+  finished,     // graded: it has a verdict and a score
+  cancelled,    // cancelled by the candidate
+  interrupted,  // its session or task no longer exists after a restart
+};
+
+std::string_view to_string(SessionState s);
+std::string_view to_string(SubmissionState s);
+std::optional<SessionState> parse_session_state(std::string_view text);
+std::optional<SubmissionState> parse_submission_state(std::string_view text);
+
+// Running or paused: the session takes submissions and its timer runs.
+bool is_open(SessionState s);
+
+SessionState state_of(const store::SessionRecord& r);
+SubmissionState state_of(const store::SubmissionRecord& r);
+void set_state(store::SessionRecord& r, SessionState s);
+void set_state(store::SubmissionRecord& r, SubmissionState s);
+
+}  // namespace torchexam
