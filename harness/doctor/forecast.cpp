@@ -134,19 +134,9 @@ Forecast forecast_task(const config::Environment& env, const config::TaskConfig&
     // The data as the grader stages it (cached: the second forecast is instant).
     const StagedTask staged =
         stage_task({paths::plugin(task.plugin), task_plugin_options(env, task), o.cache_dir, {}}, say);
-    RunnerJob job;
-    job.phase = RunnerJob::Phase::train;
-    job.spec = staged.spec_file();
-    job.inputs = staged.train_inputs();
-    job.targets = staged.train_targets();
-    job.solution = build.library;
-    job.checkpoint = work / "checkpoint.pt";
-    job.workdir = work;
-    job.seed = task.seed;
-    job.threads = f.threads;
-    job.budget_s = task.time_budget_s;  // the reference sees the real budget: same epochs, same ETA
+    // The reference sees the real budget: same epochs, same ETA.
+    RunnerJob job = training_job(staged, task, build.library, work, f.threads, task.time_budget_s);
     job.wall_timeout_s = o.measure_s + kStartAllowance_s;
-    job.memory_bytes = task.memory_limit_bytes;
     std::atomic<bool> enough{false};
     job.cancel = &enough;
     std::optional<events::Progress> first, last;  // batch events of the current epoch with a known rate

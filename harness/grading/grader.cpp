@@ -209,18 +209,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
 
       observer.phase("train");
       t0 = Clock::now();
-      RunnerJob train;
-      train.phase = RunnerJob::Phase::train;
-      train.spec = staged.spec_file();
-      train.inputs = staged.train_inputs();
-      train.targets = staged.train_targets();
-      train.solution = build.library;
-      train.workdir = out.job_dir / "train";
-      train.checkpoint = train.workdir / "checkpoint.pt";
-      train.seed = task.seed;
-      train.threads = threads;
-      train.budget_s = budget;
-      train.memory_bytes = task.memory_limit_bytes;
+      RunnerJob train = training_job(staged, task, build.library, out.job_dir / "train", threads, budget);
       train.cancel = req.cancel;
       train.resume = req.resume;
       train.on_queued = [&](int position) { observer.queued("train", position); };

@@ -88,6 +88,23 @@ std::optional<Status> read_status(const fs::path& file) {
 
 }  // namespace
 
+RunnerJob training_job(const StagedTask& staged, const config::TaskConfig& task, const fs::path& library,
+                       const fs::path& workdir, int threads, double budget_s) {
+  RunnerJob job;
+  job.phase = RunnerJob::Phase::train;
+  job.spec = staged.spec_file();
+  job.inputs = staged.train_inputs();
+  job.targets = staged.train_targets();
+  job.solution = library;
+  job.workdir = workdir;
+  job.checkpoint = workdir / "checkpoint.pt";
+  job.seed = task.seed;
+  job.threads = threads;
+  job.budget_s = budget_s;
+  job.memory_bytes = task.memory_limit_bytes;
+  return job;
+}
+
 RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const events::Event&)>& on_event,
                             Backend& backend) {
   fs::create_directories(job.workdir);

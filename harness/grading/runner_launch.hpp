@@ -14,7 +14,9 @@
 // job's claimed result, its exit code.
 #pragma once
 
+#include "config/config.hpp"
 #include "grading/backend/backend.hpp"
+#include "grading/staging.hpp"
 #include "sandbox/events.hpp"
 
 #include <atomic>
@@ -113,6 +115,13 @@ double runner_grace(double budget_s);
 // beside one busy process ran 4x slower than with 10000, which costs about 3%
 // on an idle machine (docs/benchmarks.md, "The OpenMP spin").
 std::map<std::string, std::string> runner_environment(int threads);
+
+// The training phase of `task` on `staged`'s training split with the
+// candidate's `library`, in `workdir` (its checkpoint at
+// workdir/checkpoint.pt), under the task's seed and memory limit; the grader
+// and the doctor's forecast set what else they need (cancel, timeouts).
+RunnerJob training_job(const StagedTask& staged, const config::TaskConfig& task, const std::filesystem::path& library,
+                       const std::filesystem::path& workdir, int threads, double budget_s);
 
 // Runs the phase through `backend` (here, or as a cluster job); the verdict
 // is decided the same way for both.
