@@ -67,6 +67,8 @@ void tag_invoke(json::value_from_tag, json::value& v, const GradeResult& r) {
       {"log", write(log)},
       {"output", write(r.output)},
   };
+  if (r.task_diagnostics) v.get_object()["task_diagnostics"] = write(*r.task_diagnostics);
+  if (r.fingerprint) v.get_object()["fingerprint"] = write(*r.fingerprint);
 }
 
 namespace {
@@ -122,6 +124,8 @@ GradeResult tag_invoke(json::value_to_tag<GradeResult>, const json::value& v) {
   });
   r.log = o.optional<std::vector<std::string>>("log");
   r.output = o.optional<std::vector<OutputLog>>("output");
+  r.task_diagnostics = o.optional<std::optional<TaskDiagnostics>>("task_diagnostics");
+  r.fingerprint = o.optional<std::optional<Fingerprint>>("fingerprint");
   return r;
 }
 

@@ -20,7 +20,9 @@
 
 #include "config/config.hpp"
 #include "grading/compiler.hpp"
+#include "grading/fingerprint.hpp"
 #include "grading/runner_launch.hpp"
+#include "grading/task_diagnostics.hpp"
 #include "sandbox/events.hpp"
 
 #include <atomic>
@@ -103,6 +105,12 @@ struct GradeResult {
   std::vector<std::string> sandbox_layers;
   std::vector<std::string> sandbox_notes;
   AppliedLimits limits;
+  // The task's aggregate diagnostics, when its plugin gives them and the
+  // grading was scored (task_diagnostics.hpp).
+  std::optional<TaskDiagnostics> task_diagnostics;
+  // What the grading depended on (fingerprint.hpp); empty for a grading
+  // stored before fingerprints were kept.
+  std::optional<Fingerprint> fingerprint;
   friend bool operator==(const GradeResult&, const GradeResult&) = default;
 };
 

@@ -76,6 +76,32 @@ GradeRecord grade_record() {
   return r;
 }
 
+TaskDiagnostics classification_diagnostics() {
+  ClassificationDiagnostics c;
+  c.accuracy = 0.9;
+  c.classes = {"ham", "spam"};
+  c.confusion = {{90, 10}, {10, 90}};
+  c.per_class = {{"ham", 0.9, 0.9, 0.9, 100}, {"spam", 0.9, 0.9, 0.9, 100}};
+  return {"classification", c, std::nullopt, std::nullopt};
+}
+
+Fingerprint fingerprint() {
+  Fingerprint f;
+  f.harness_version = "0.9.0";
+  f.source_sha256 = "a4c123";
+  f.seed = 42;
+  f.threads = 2;
+  f.deterministic = true;
+  f.libtorch = {"1.13.1", true, "OpenMP"};
+  f.blas = {"/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3", "0.3.21"};
+  f.compiler = {"GNU", "12.2.0", {"-O2", "-std=c++17"}};
+  f.plugin = {"5e1f", 2};
+  f.task_sha256 = "77ab";
+  f.data = {{"fashion_mnist", "c0ffee"}};
+  f.sandbox_layers = {"pid namespace", "seccomp"};
+  return f;
+}
+
 protocol::SubmissionInfo submission_info() {
   return {1,  "3f9c2a71b0e4", "fashion_mnist", "solution.cpp", "a4c123", 1772446050112, "finished", -1, "ok", 0.8558,
           3,  "accuracy 0.8558", "",            1772446060530, 1};
@@ -168,9 +194,42 @@ TEST_SUITE("messages") {
     round_trip(diagnostic(3));
     round_trip(grade_record());
     round_trip(grade_record().grade);
+    GradeRecord with_more = grade_record();
+    with_more.grade.task_diagnostics = classification_diagnostics();
+    with_more.grade.fingerprint = fingerprint();
+    round_trip(with_more);
+    round_trip(TaskDiagnostics{"regression", std::nullopt,
+                               RegressionDiagnostics{{{9, 13, 8, 2.1}, {13, 17, 8, 1.5}}, {{-2, 0, 2}, {7, 9}}},
+                               std::nullopt});
+    round_trip(TaskDiagnostics{"forecast", std::nullopt, std::nullopt,
+                               ForecastDiagnostics{"week", {0.3, 0.35, 0.4}, {{-1, 0, 1}, {20, 22}}}});
     round_trip(CurvePoint{3, 0.25, 4.5, {{"val_accuracy", 0.9}, {"train_accuracy", 0.95}}});
     round_trip(check());
     round_trip(forecast());
+  }
+
+  TEST_CASE("task diagnostics hold aggregates of a consistent shape only") {
+    const auto refusal = [](const char* text) {
+      return error_of<json_shape::ShapeError>([&] { boost::json::value_to<TaskDiagnostics>(boost::json::parse(text)); });
+    };
+    // A confusion matrix that is not classes x classes.
+    CHECK(refusal(R"({"kind":"classification","classification":{"accuracy":1,"classes":["a","b"],)"
+                  R"("confusion":[[1,0]],"per_class":[]}})") ==
+          ".classification.confusion: 1 rows for 2 classes (one row per true class)");
+    // A list as long as a label vector is refused.
+    std::string long_list = "[0";
+    for (int i = 1; i <= 300; ++i) long_list += ",0";
+    long_list += "]";
+    const std::string forecast =
+        R"({"kind":"forecast","forecast":{"step_unit":"week","mae_per_step":)" + long_list +
+        R"(,"residuals":{"edges":[0,1],"counts":[1]}}})";
+    CHECK(refusal(forecast.c_str()).find("more than the 256 a diagnostic may hold") != std::string::npos);
+    CHECK(refusal(R"({"kind":"regression","regression":{"by_target_range":[],"residuals":{"edges":[0,1],"counts":[1,2]}}})") ==
+          ".regression.residuals.counts: 2 counts for 2 edges (a histogram has one count fewer than edges, and at least two edges)");
+    CHECK(refusal(R"({"kind":"votes"})").find("'votes' is not a kind") != std::string::npos);
+    CHECK(refusal(R"({"kind":"forecast","forecast":{"step_unit":"week","mae_per_step":[],"residuals":{"edges":[0,1],"counts":[1]}},)"
+                  R"("regression":{"by_target_range":[],"residuals":{"edges":[0,1],"counts":[1]}}})")
+              .find("holds more than the one section") != std::string::npos);
   }
 
   TEST_CASE("the wire keeps the documented shapes") {
