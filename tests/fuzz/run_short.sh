@@ -4,14 +4,18 @@
 # compiler the project is configured with, then fuzzes for a short while on a
 # fresh copy of the seed corpus.
 #
-# Usage: run_short.sh SOURCE_DIR BUILD_DIR [TARGET]
+# Usage: run_short.sh SOURCE_DIR BUILD_DIR TARGET SOURCES
 #   SOURCE_DIR  the project's source tree
 #   BUILD_DIR   a folder of this script's own (made if missing): the fuzzer,
 #               the working corpus and any crash-*/timeout-* artifacts go there
-#   TARGET      protocol (default): the wire protocol, seeds tests/fuzz/corpus;
+#   TARGET      protocol: the wire protocol, seeds tests/fuzz/corpus;
 #               yaml: the environment loader, seeds laid out from every
 #               environment in environments/ and tests/environments/ plus
 #               tests/fuzz/corpus_yaml
+#   SOURCES     the file listing what the target compiles besides
+#               tests/fuzz/fuzz_TARGET.cpp, one path per line: CMake writes
+#               it as build/tests/fuzz/TARGET_sources.txt (tests/fuzz/CMakeLists.txt
+#               says why each file is there)
 # Environment:
 #   FUZZ_CLANGXX         the clang++ to use (default: clang++)
 #   FUZZ_SECONDS         how long to fuzz (default: 60)
@@ -23,14 +27,19 @@
 # when the build fails, 125 when there is no clang++ (CTest: skipped).
 set -eu
 
-if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-  echo "usage: $0 SOURCE_DIR BUILD_DIR [protocol|yaml]" >&2
+if [ $# -ne 4 ]; then
+  echo "usage: $0 SOURCE_DIR BUILD_DIR protocol|yaml SOURCES_FILE" >&2
   exit 2
 fi
 src=$(cd "$1" && pwd)
 mkdir -p "$2"
 build=$(cd "$2" && pwd)
-target=${3:-protocol}
+target=$3
+if [ ! -r "$4" ]; then
+  echo "run_short.sh: cannot read the source list $4 (configure the build: CMake writes it)" >&2
+  exit 2
+fi
+sources="$src/tests/fuzz/fuzz_$target.cpp $(cat "$4")"
 cxx=${FUZZ_CLANGXX:-clang++}
 seconds=${FUZZ_SECONDS:-60}
 
@@ -41,52 +50,14 @@ fi
 
 case "$target" in
 protocol)
-  # The protocol layer and what its objects reference, nothing more: every
-  # conversion reads through harness/base/json_shape.cpp; messages.cpp's
-  # task summaries and submissions need the Diagnostic, GradeResult and
-  # curve conversions of grade_json.cpp, which need to_string/parse_verdict
-  # from sandbox/verdict.cpp and to_valid_utf8 from sandbox/text.cpp; the
-  # exam summary's and env/verify's checks and forecasts need
-  # harness/doctor/json.cpp and check.cpp (to_string(Status)). Everything
-  # else is in headers; only Boost.JSON is a library to link (fmt, yaml-cpp,
-  # OpenSSL, SQLite are not referenced). All of it is compiled here, so all
-  # of it is coverage-instrumented.
-  sources="
-    $src/tests/fuzz/fuzz_protocol.cpp
-    $src/harness/protocol/framing.cpp
-    $src/harness/protocol/jsonrpc.cpp
-    $src/harness/protocol/messages.cpp
-    $src/harness/base/json_shape.cpp
-    $src/harness/grading/grade_json.cpp
-    $src/sandbox/verdict.cpp
-    $src/sandbox/text.cpp
-    $src/harness/doctor/check.cpp
-    $src/harness/doctor/json.cpp
-  "
+  # Only Boost.JSON is a library to link (fmt, yaml-cpp, OpenSSL, SQLite
+  # are not referenced by the protocol's objects).
   libs="-lboost_json"
   fuzz_args=""
   ;;
 yaml)
-  # The loader (harness/config/ but for data_sets.cpp) and what it
-  # references: base/hash.cpp (is_sha256_hex), the version requirements, and the
-  # sandbox's layer names (layers.cpp, whose probes need cgroup.cpp and
-  # libseccomp; they are linked, never called). yaml-cpp is the system's,
-  # not instrumented: coverage guides through the loader's own code.
-  sources="
-    $src/tests/fuzz/fuzz_yaml.cpp
-    $src/harness/config/loader.cpp
-    $src/harness/config/yaml_reader.cpp
-    $src/harness/config/environment_schema.cpp
-    $src/harness/config/settings_schema.cpp
-    $src/harness/config/data_schema.cpp
-    $src/harness/config/task_schema.cpp
-    $src/harness/config/model.cpp
-    $src/harness/config/text.cpp
-    $src/harness/config/version_spec.cpp
-    $src/harness/base/hash.cpp
-    $src/sandbox/layers.cpp
-    $src/sandbox/cgroup.cpp
-  "
+  # yaml-cpp is the system's, not instrumented: coverage guides through
+  # the loader's own code.
   libs="-lyaml-cpp -lseccomp -lcrypto -lfmt"
   fuzz_args="-dict=$src/tests/fuzz/yaml.dict"
   ;;
