@@ -3,13 +3,17 @@
 #include <openssl/evp.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include <algorithm>
-#include <atomic>
+#include <chrono>
+#include <system_error>
+#include <thread>
+#include <utility>
 
 #include <fstream>
 #include <sstream>
@@ -61,29 +65,86 @@ std::string read_file(const std::filesystem::path& path) {
   return s.str();
 }
 
-FileLock::FileLock(const std::filesystem::path& file) : fd_(::open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644)) {
+FileLock::FileLock(const std::filesystem::path& file, const std::atomic<bool>* cancel)
+    : fd_(::open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644)) {
   if (fd_ < 0) throw std::runtime_error("cannot create the lock file " + file.string() + ": " + std::strerror(errno));
-  while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+  if (!cancel) {
+    while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+    }
+    held_ = true;
+    return;
+  }
+  // flock() has no timeout: ask without blocking, and look at `cancel`
+  // between tries.
+  for (;;) {
+    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) {
+      held_ = true;
+      return;
+    }
+    if (errno != EWOULDBLOCK && errno != EINTR)
+      throw std::runtime_error("cannot lock " + file.string() + ": " + std::strerror(errno));
+    if (cancel->load()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 
 FileLock::~FileLock() { ::close(fd_); }
 
-void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
-  static std::atomic<unsigned> counter{0};
-  const std::filesystem::path tmp =
-      path.parent_path() / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()) + "." +
-                            std::to_string(counter++));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out.flush()) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw std::runtime_error("cannot write " + tmp.string());
-    }
+namespace {
+
+[[noreturn]] void fail_errno(std::string_view what, const std::filesystem::path& path) {
+  const int err = errno;  // before anything else can overwrite it
+  throw std::system_error(err, std::generic_category(), "cannot " + std::string(what) + " " + path.string());
+}
+
+// Closes a file descriptor on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
   }
-  std::filesystem::rename(tmp, path);
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+void fsync_dir(const std::filesystem::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) fail_errno("open the folder", dir);
+  if (::fsync(fd.get()) != 0) fail_errno("fsync the folder", dir);
+}
+
+void write_file_atomically(const std::filesystem::path& path, std::string_view bytes, Durability durability) {
+  const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
+  std::string tmp = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
+  Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
+  if (fd.get() < 0) fail_errno("create a temporary file in", dir);
+  try {
+    // mkstemp makes the file 0600; give it what a plain create would.
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    if (::fchmod(fd.get(), 0666 & ~mask) != 0) fail_errno("set the mode of", tmp);
+    for (size_t done = 0; done < bytes.size();) {
+      const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail_errno("write", tmp);
+      done += static_cast<size_t>(n);
+    }
+    if (durability == Durability::synced && ::fsync(fd.get()) != 0) fail_errno("fsync", tmp);
+    if (::close(fd.release()) != 0) fail_errno("close", tmp);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) fail_errno("rename into place", path);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (durability == Durability::synced) fsync_dir(dir);
 }
 
 }  // namespace torchexam

@@ -2,6 +2,7 @@
 // source snapshots. Pure functions; throw std::runtime_error on I/O failure.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -27,22 +28,40 @@ std::string sha256_hex(std::string_view data);
 // True when `text` could be sha256_hex's result: 64 lower-case hex digits.
 bool is_sha256_hex(std::string_view text);
 std::string read_file(const std::filesystem::path& path);
-// Writes a temporary file beside `path` and renames it into place: readers
-// see the old content or the new, never a part. Throws on failure.
-void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
+// Writes `bytes` to a unique temporary file beside `path` (mkstemp) and
+// renames it into place: readers see the old content or the new, never a
+// part, and concurrent writers of one path leave one content whole. With
+// Durability::synced the file is fsync'ed before the rename and its folder
+// after, so the new content has reached the disk when the call returns (the
+// store's artifacts). Failure: std::system_error naming the step, the path
+// and errno's text ("cannot write /x/.tmp-AbC123: No space left on device");
+// no temporary file is left behind.
+enum class Durability { renamed, synced };
+void write_file_atomically(const std::filesystem::path& path, std::string_view bytes,
+                           Durability durability = Durability::renamed);
+// Makes a folder's entries (a file created or renamed in it) durable.
+// Failure: std::system_error as above.
+void fsync_dir(const std::filesystem::path& dir);
 
 // Holds an exclusive flock() on `file` (created if missing) while alive, so
 // that the makers of one cache entry take turns across threads and
 // processes. Throws when the file cannot be created.
+//
+// With `cancel`, the wait gives up once *cancel is true (looked at every
+// 50 ms while another holder has the lock): held() is then false and the
+// caller must not touch what the lock guards. Without it, held() is always
+// true once constructed.
 class FileLock {
  public:
-  explicit FileLock(const std::filesystem::path& file);
+  explicit FileLock(const std::filesystem::path& file, const std::atomic<bool>* cancel = nullptr);
   ~FileLock();
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
+  bool held() const { return held_; }
 
  private:
   int fd_;
+  bool held_ = false;
 };
 
 }  // namespace torchexam

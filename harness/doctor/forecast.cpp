@@ -1,11 +1,13 @@
 #include "doctor/forecast.hpp"
 
+#include "base/hash.hpp"
 #include "base/json_shape.hpp"
 #include "base/paths.hpp"
 #include "grading/compiler.hpp"
 #include "grading/grader.hpp"
 #include "grading/runner_launch.hpp"
 #include "grading/staging.hpp"
+#include "sandbox/proc_stat.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -81,13 +83,9 @@ MachineSample sample_machine() {
   MachineSample m;
   std::ifstream load("/proc/loadavg");
   load >> m.load1;
-  std::ifstream stat("/proc/stat");
-  std::string cpu;
-  stat >> cpu;
-  unsigned long long v = 0;
-  for (int i = 0; i < 10 && stat >> v; ++i) {  // user nice system idle iowait irq softirq steal guest guest_nice
-    if (i < 8) m.total += v;
-    if (i == 7) m.steal = v;
+  if (const auto all = sandbox::read_proc_stat().all) {
+    m.total = all->total();
+    m.steal = all->steal;
   }
   return m;
 }
@@ -217,13 +215,7 @@ fs::path forecast_file(const fs::path& state_dir, const std::string& environment
 
 void store_forecasts(const fs::path& file, const std::vector<Forecast>& forecasts) {
   fs::create_directories(file.parent_path());
-  const fs::path tmp = file.string() + fmt::format(".tmp.{}", getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << json::serialize(json::object{{"forecasts", json::value_from(forecasts)}}) << "\n";
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
-  }
-  fs::rename(tmp, file);
+  write_file_atomically(file, json::serialize(json::object{{"forecasts", json::value_from(forecasts)}}) + "\n");
 }
 
 std::vector<Forecast> load_forecasts(const fs::path& file) {

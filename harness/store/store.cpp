@@ -7,7 +7,7 @@
 //   2. Schema: kMigrations, the ordered list of migration scripts. Migration i
 //      (1-based) brings the file from user_version i-1 to i. Scripts are
 //      append-only: never edit one that has shipped, add a new one instead.
-//   3. Artifacts: their files are written by durable_file.hpp.
+//   3. Artifacts: their files are written durably (base/hash.hpp).
 //   4. Records: each record type described once, as its table's columns,
 //      from which the statements' column lists, the row reader and the
 //      binder come; then SqliteStore, the Store, one method per interface
@@ -34,7 +34,6 @@
 #include <vector>
 
 #include "base/hash.hpp"
-#include "store/durable_file.hpp"
 
 namespace torchexam::store {
 namespace fs = std::filesystem;
@@ -222,8 +221,28 @@ void migrate(sqlite3* db, const fs::path& db_path) {
 // ---------------------------------------------------------------------------
 // 3. Artifacts
 
-// Artifact files are written with durable_file.hpp's write_durably() and
-// fsync_dir().
+// An artifact file is written durably (fsync'ed, renamed, its folder
+// fsync'ed), a new folder made durable in its parent; an I/O failure is a
+// StoreError naming the step and the path.
+void write_artifact(const fs::path& path, std::string_view bytes) {
+  try {
+    write_file_atomically(path, bytes, Durability::synced);
+  } catch (const std::system_error& e) {
+    throw StoreError(std::string("store: ") + e.what());
+  }
+}
+
+void make_durable_folder(const fs::path& parent, const fs::path& dir) {
+  std::error_code ec;
+  const bool created = fs::create_directory(dir, ec);
+  if (ec) throw StoreError("store: cannot create " + dir.string() + ": " + ec.message());
+  if (!created) return;
+  try {
+    fsync_dir(parent);
+  } catch (const std::system_error& e) {
+    throw StoreError(std::string("store: ") + e.what());
+  }
+}
 
 // ---------------------------------------------------------------------------
 // 4. Records and the Store
@@ -420,10 +439,8 @@ class SqliteStore final : public Store {
     const fs::path path = artifact_path(hash);
     std::error_code ec;
     if (fs::exists(path, ec)) return hash;  // content-addressed: already stored
-    const fs::path dir = path.parent_path();
-    if (fs::create_directory(dir, ec)) fsync_dir(artifacts_);  // make the new folder durable
-    if (ec) throw StoreError("store: cannot create " + dir.string() + ": " + ec.message());
-    write_durably(path, bytes);
+    make_durable_folder(artifacts_, path.parent_path());
+    write_artifact(path, bytes);
     return hash;
   }
 
