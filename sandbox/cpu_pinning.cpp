@@ -2,35 +2,23 @@
 // /proc/stat sampled 20 ms apart.
 #include "sandbox/cpu_pinning.hpp"
 
+#include "sandbox/proc_stat.hpp"
+
 #include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
-#include <fstream>
-#include <sstream>
-#include <string>
 #include <thread>
 #include <vector>
 
 namespace torchexam::sandbox {
 namespace {
 
-// Busy ticks per CPU (user, nice, system, irq, softirq, steal) from /proc/stat.
+// Busy ticks per CPU.
 std::vector<unsigned long long> busy_ticks() {
   std::vector<unsigned long long> out;
-  std::ifstream stat("/proc/stat");
-  for (std::string line; std::getline(stat, line);) {
-    if (line.rfind("cpu", 0) != 0 || line.size() < 4 || !std::isdigit(static_cast<unsigned char>(line[3]))) continue;
-    std::istringstream in(line);
-    std::string name;
-    unsigned long long v[8] = {};
-    in >> name >> v[0] >> v[1] >> v[2] >> v[3] >> v[4] >> v[5] >> v[6] >> v[7];
-    const size_t cpu = std::stoul(name.substr(3));
-    if (out.size() <= cpu) out.resize(cpu + 1);
-    out[cpu] = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];  // not idle, not iowait
-  }
+  for (const CpuTicks& t : read_proc_stat().cpus) out.push_back(t.busy());
   return out;
 }
 

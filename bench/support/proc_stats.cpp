@@ -1,5 +1,7 @@
 #include "proc_stats.hpp"
 
+#include "sandbox/proc_stat.hpp"
+
 #include <fmt/format.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -87,12 +89,10 @@ SchedStat operator-(const SchedStat& after, const SchedStat& before) {
 }
 
 MachineCpu machine_cpu() {
-  std::istringstream in(slurp("/proc/stat"));
-  std::string cpu;
-  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  const sandbox::CpuTicks t = sandbox::read_proc_stat().all.value_or(sandbox::CpuTicks{});
   const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  return {(user + nice + system + idle + iowait + irq + softirq + steal) / hz, steal / hz, (idle + iowait) / hz};
+  return {static_cast<double>(t.total()) / hz, static_cast<double>(t.steal) / hz,
+          static_cast<double>(t.idle + t.iowait) / hz};
 }
 
 }  // namespace torchexam::bench

@@ -2,6 +2,7 @@
 #include "../test_util.hpp"
 #include "sandbox/cgroup.hpp"
 #include "sandbox/layers.hpp"
+#include "sandbox/proc_stat.hpp"
 
 #include <doctest/doctest.h>
 
@@ -140,5 +141,32 @@ TEST_SUITE("layers") {
     CHECK(WEXITSTATUS(status) <= 3);  // the child itself is one of the four
     CHECK(group->pids_limit_hit());
     group->kill_all();
+  }
+}
+
+// /proc/stat, read once for the runner's CPU pinning, the doctor's forecast
+// and the benchmarks.
+TEST_SUITE("layers") {
+  TEST_CASE("/proc/stat: the machine's line and each CPU's, busy and total ticks") {
+    const ProcStat s = parse_proc_stat(
+        "cpu  100 5 50 1000 20 3 2 7 0 0\n"
+        "cpu0 60 5 30 400 10 2 1 4 0 0\n"
+        "cpu2 40 0 20 600 10 1 1 3\n"
+        "cpufreq 1 2 3 4\n"
+        "intr 12345 0 0\n"
+        "ctxt 999\n");
+    REQUIRE(s.all);
+    CHECK(s.all->busy() == 100 + 5 + 50 + 3 + 2 + 7);
+    CHECK(s.all->total() == s.all->busy() + 1000 + 20);
+    CHECK(s.all->steal == 7);
+    REQUIRE(s.cpus.size() == 3);  // cpu1 absent (offline): zeros
+    CHECK(s.cpus[0].busy() == 60 + 5 + 30 + 2 + 1 + 4);
+    CHECK(s.cpus[1].total() == 0);
+    CHECK(s.cpus[2].idle == 600);
+    CHECK_FALSE(parse_proc_stat("").all);
+    const ProcStat here = read_proc_stat();  // this machine's
+    REQUIRE(here.all);
+    CHECK(here.all->total() > 0);
+    CHECK_FALSE(here.cpus.empty());
   }
 }
