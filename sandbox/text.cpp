@@ -54,6 +54,13 @@ bool is_valid_utf8(std::string_view text) {
   return true;
 }
 
+std::vector<std::string> to_valid_utf8(const std::vector<std::string>& texts) {
+  std::vector<std::string> out;
+  out.reserve(texts.size());
+  for (const auto& t : texts) out.push_back(to_valid_utf8(t));
+  return out;
+}
+
 std::string to_valid_utf8(std::string_view text) {
   if (is_valid_utf8(text)) return std::string(text);
   std::string out;

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace torchexam {
 
@@ -19,6 +20,8 @@ bool is_valid_utf8(std::string_view text);
 // `text` with each maximal ill-formed subsequence replaced by U+FFFD, as
 // Unicode recommends; valid text is returned unchanged.
 std::string to_valid_utf8(std::string_view text);
+// Each of `texts` so.
+std::vector<std::string> to_valid_utf8(const std::vector<std::string>& texts);
 
 // `s` (valid UTF-8) cut to at most about `max_bytes`: the head and a short
 // tail are kept around a line "[... N bytes omitted ...]", never splitting a

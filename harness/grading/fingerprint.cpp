@@ -10,15 +10,6 @@ namespace json = boost::json;
 using json_shape::Object;
 using json_shape::write;
 
-namespace {
-std::vector<std::string> valid_utf8(const std::vector<std::string>& list) {
-  std::vector<std::string> out;
-  out.reserve(list.size());
-  for (const auto& s : list) out.push_back(to_valid_utf8(s));
-  return out;
-}
-}  // namespace
-
 void tag_invoke(json::value_from_tag, json::value& v, const LibTorchBuild& x) {
   v = json::object{{"version", x.version}, {"cxx11_abi", x.cxx11_abi}, {"parallel", to_valid_utf8(x.parallel)}};
 }
@@ -38,7 +29,7 @@ BlasLibrary tag_invoke(json::value_to_tag<BlasLibrary>, const json::value& v) {
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const CompilerId& x) {
-  v = json::object{{"id", x.id}, {"version", to_valid_utf8(x.version)}, {"flags", write(valid_utf8(x.flags))}};
+  v = json::object{{"id", x.id}, {"version", to_valid_utf8(x.version)}, {"flags", write(to_valid_utf8(x.flags))}};
 }
 
 CompilerId tag_invoke(json::value_to_tag<CompilerId>, const json::value& v) {
@@ -68,7 +59,7 @@ void tag_invoke(json::value_from_tag, json::value& v, const Fingerprint& x) {
                    {"plugin", write(x.plugin)},
                    {"task_sha256", x.task_sha256},
                    {"data", write(x.data)},
-                   {"sandbox_layers", write(valid_utf8(x.sandbox_layers))}};
+                   {"sandbox_layers", write(to_valid_utf8(x.sandbox_layers))}};
 }
 
 Fingerprint tag_invoke(json::value_to_tag<Fingerprint>, const json::value& v) {

@@ -34,8 +34,7 @@ OutputLog tag_invoke(json::value_to_tag<OutputLog>, const json::value& v) {
 
 void tag_invoke(json::value_from_tag, json::value& v, const GradeResult& r) {
   // Every string as valid UTF-8: they hold what a job or a compiler said.
-  std::vector<std::string> log;
-  for (const auto& l : r.log) log.push_back(to_valid_utf8(l));
+  const std::vector<std::string> log = to_valid_utf8(r.log);
   v = json::object{
       {"verdict", to_string(r.verdict)},
       {"score", r.score},

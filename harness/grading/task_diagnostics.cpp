@@ -27,12 +27,6 @@ std::vector<T> bounded(const Object& o, std::string_view key) {
   return list;
 }
 
-std::vector<std::string> valid_utf8(const std::vector<std::string>& names) {
-  std::vector<std::string> out;
-  out.reserve(names.size());
-  for (const auto& n : names) out.push_back(to_valid_utf8(n));
-  return out;
-}
 
 }  // namespace
 
@@ -52,7 +46,7 @@ ClassFigures tag_invoke(json::value_to_tag<ClassFigures>, const json::value& v) 
 
 void tag_invoke(json::value_from_tag, json::value& v, const ClassificationDiagnostics& x) {
   v = json::object{{"accuracy", write(x.accuracy)},
-                   {"classes", write(valid_utf8(x.classes))},
+                   {"classes", write(to_valid_utf8(x.classes))},
                    {"confusion", write(x.confusion)},
                    {"per_class", write(x.per_class)}};
 }
