@@ -54,17 +54,15 @@ std::string read_or_empty(const fs::path& path) {
 
 // "g++ (Debian 12.2.0-14) 12.2.0" — part of every cache key.
 std::string compiler_identity(ProcessLauncher& launcher) {
-  const fs::path tmp = fs::temp_directory_path() / fmt::format("torchexam-cxx-version-{}", getpid());
   std::string first_line;
   ProcessSpec spec;
   spec.exe = build_config::kCxx;
   spec.args = {"--version"};
-  spec.stderr_file = tmp;
+  spec.stderr_file = "/dev/null";  // the version is on stdout
   spec.wall_timeout_s = 30;
   launcher.run(spec, [&](std::string_view line) {
     if (first_line.empty()) first_line = line;
   });
-  fs::remove(tmp);
   if (first_line.empty()) throw std::runtime_error(std::string("the compiler ") + build_config::kCxx + " did not run");
   return first_line;
 }
@@ -345,6 +343,11 @@ std::vector<std::string> Compiler::compile_flags() const {
 }
 
 fs::path Compiler::ensure_pch() {
+  if (auto header = pch_unless_cancelled()) return *header;
+  throw std::runtime_error("building the precompiled LibTorch header was cancelled");
+}
+
+std::optional<fs::path> Compiler::pch_unless_cancelled() {
   const auto flags = compile_flags();
   Sha256 h;
   h.field(compiler_id_).field(read_file(paths::sdk_include_dir() / "torchexam" / "solution.h"));
@@ -355,7 +358,8 @@ fs::path Compiler::ensure_pch() {
   if (fs::exists(gch) && fs::exists(header)) return header;
 
   fs::create_directories(dir);
-  const FileLock lock(dir.parent_path() / (dir.filename().string() + ".lock"));
+  const FileLock lock(dir.parent_path() / (dir.filename().string() + ".lock"), o_.cancel);
+  if (!lock.held()) return std::nullopt;
   if (fs::exists(gch) && fs::exists(header)) return header;  // built while we waited
   write_text(header, "// Precompiled by TorchExam.\n#include <torchexam/solution.h>\n");
   const fs::path tmp = temp_beside(gch);
@@ -368,7 +372,12 @@ fs::path Compiler::ensure_pch() {
   ProcessSpec spec = sandboxed(dir, {}, args, kPchMemoryBytes);
   spec.stderr_file = log;
   spec.wall_timeout_s = std::max(o_.timeout_s, 300.0);
+  spec.cancel = o_.cancel;
   auto r = launcher_.run(spec, [](std::string_view) {});
+  if (r.cancelled) {
+    fs::remove(tmp);
+    return std::nullopt;
+  }
   if (r.timed_out || r.exit_code != 0 || !fs::exists(tmp)) {
     fs::remove(tmp);
     throw std::runtime_error("building the precompiled LibTorch header failed" +
@@ -379,7 +388,9 @@ fs::path Compiler::ensure_pch() {
 }
 
 std::vector<Diagnostic> Compiler::check_syntax(const fs::path& source, double timeout_s) {
-  const fs::path pch = ensure_pch();
+  const std::optional<fs::path> header = pch_unless_cancelled();
+  if (!header) return {};  // cancelled: nothing to say
+  const fs::path& pch = *header;
   const std::string tag = fmt::format("syntax-{}-{}", getpid(), std::hash<std::string>{}(source.string()));
   const fs::path log = o_.cache_dir / (tag + ".log");
   const fs::path work = o_.cache_dir / tag;  // an empty, writable job folder for the sandbox
@@ -405,7 +416,12 @@ BuildOutput Compiler::build(const fs::path& source, const std::string& display_n
   const auto start = std::chrono::steady_clock::now();
   BuildOutput out;
   const std::string text = read_file(source);
-  const fs::path pch = ensure_pch();
+  const std::optional<fs::path> header = pch_unless_cancelled();
+  if (!header) {
+    out.cancelled = true;
+    return out;
+  }
+  const fs::path& pch = *header;
   auto args = compile_flags();
   args.insert(args.end(), {"-include", pch.string()});
 
@@ -432,7 +448,11 @@ BuildOutput Compiler::build(const fs::path& source, const std::string& display_n
 
   fs::create_directories(dir);
   // One build per key at a time (threads, daemons, cluster nodes sharing the cache).
-  const FileLock lock(dir.parent_path() / (dir.filename().string() + ".lock"));
+  const FileLock lock(dir.parent_path() / (dir.filename().string() + ".lock"), o_.cancel);
+  if (!lock.held()) {
+    out.cancelled = true;
+    return out;
+  }
   if (fs::exists(log)) return finish(true);  // built while we waited
 
   write_text(snapshot, text);

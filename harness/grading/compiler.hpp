@@ -26,6 +26,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,13 +87,17 @@ class Compiler {
   std::vector<Diagnostic> check_syntax(const std::filesystem::path& source, double timeout_s);
 
   // Makes sure the precompiled header exists; returns the header to -include.
-  // Throws std::runtime_error with the compiler's output when it fails.
+  // Throws std::runtime_error with the compiler's output when it fails, or
+  // when the options' cancel flag stopped it.
   std::filesystem::path ensure_pch();
 
   // The flags every compile uses (-std= first), PCH included or not.
   std::vector<std::string> compile_flags() const;
 
  private:
+  // ensure_pch(), or nullopt once the options' cancel flag is set (while
+  // waiting for another maker of the header, or while building it).
+  std::optional<std::filesystem::path> pch_unless_cancelled();
   // torchexam-sandbox around the compiler; memory_bytes 0: the sandbox's default (2 GiB).
   ProcessSpec sandboxed(const std::filesystem::path& workdir, const std::vector<std::filesystem::path>& readable,
                         const std::vector<std::string>& compiler_args, uint64_t memory_bytes = 0) const;

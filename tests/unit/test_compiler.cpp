@@ -5,12 +5,14 @@
 #include "grading/compiler.hpp"
 
 #include "base/build_config.hpp"
+#include "base/hash.hpp"
 #include "fake_launcher.hpp"
 #include "idx_writer.hpp"  // temp_dir
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 
 using namespace torchexam;
@@ -167,6 +169,43 @@ TEST_SUITE("compiler") {
     const fs::path src = f.source("s.cpp", "int s;\n");
     CHECK(compiler.build(src).cancelled);
     CHECK_FALSE(compiler.build(src).cached);
+  }
+
+  TEST_CASE("a build waiting for another maker of its cache entry or header stops when cancelled") {
+    Fixture f;
+    std::atomic<bool> cancel{false};
+    CompilerOptions o = f.options();
+    o.cancel = &cancel;
+    const fs::path src = f.source("s.cpp", "int s;\n");
+    Compiler compiler(o);
+    const BuildOutput first = compiler.build(src);  // names the entry's and the header's locks
+    REQUIRE(first.ok);
+    const fs::path entry = first.library.parent_path();
+    std::vector<fs::path> pch_locks;
+    for (const auto& e : fs::directory_iterator(f.dir / "cache" / "pch"))
+      if (e.path().extension() == ".lock") pch_locks.push_back(e.path());
+    REQUIRE(pch_locks.size() == 1);
+    const size_t pch_builds = f.launcher.commands(test::is_pch_build).size();
+
+    // Another process makes the same entry (it holds the lock, nothing is
+    // there yet) while this build is cancelled: it returns without waiting.
+    fs::remove_all(entry);
+    {
+      const FileLock other_maker(entry.parent_path() / (entry.filename().string() + ".lock"));
+      cancel = true;
+      const BuildOutput out = compiler.build(src);
+      CHECK(out.cancelled);
+      CHECK_FALSE(out.ok);
+      CHECK_FALSE(fs::exists(entry / "compiler.log"));
+    }
+
+    // The same while another process makes the precompiled header.
+    fs::remove_all(pch_locks[0].parent_path() / pch_locks[0].stem());
+    const FileLock other_maker(pch_locks[0]);
+    CHECK(compiler.build(src).cancelled);
+    CHECK(compiler.check_syntax(src, 10).empty());
+    CHECK_THROWS_WITH_AS(compiler.ensure_pch(), doctest::Contains("cancelled"), std::runtime_error);
+    CHECK(f.launcher.commands(test::is_pch_build).size() == pch_builds);
   }
 
   TEST_CASE("the compiler's identity is part of the key") {
