@@ -182,6 +182,10 @@ std::string closest_match(std::string_view word, const std::vector<std::string>&
   std::string best;
   size_t best_distance = limit + 1;
   for (const std::string& candidate : known) {
+    // The lengths' difference is a lower bound of the distance: a word far
+    // longer than every name (a pasted 4 MB value) costs nothing.
+    const size_t longer = std::max(word.size(), candidate.size());
+    if (longer - std::min(word.size(), candidate.size()) > limit) continue;
     const size_t distance = detail::edit_distance(lower_word, detail::lowercase(candidate));
     if (distance < best_distance) {
       best = candidate;

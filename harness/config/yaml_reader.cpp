@@ -224,7 +224,15 @@ std::optional<std::map<std::string, std::string>> read_string_map(Context& cx, c
 std::optional<fs::path> read_existing_file(Context& cx, const Entry& e, const fs::path& dir) {
   const std::optional<std::string> name = read_string(cx, e);
   if (!name) return std::nullopt;
-  const fs::path path = (dir / *name).lexically_normal();
+  // A task's files live in its folder: a name that leaves it (absolute, or
+  // through "..") could hand a candidate another task's reference.
+  const fs::path relative = fs::path(*name).lexically_normal();
+  if (relative.is_absolute() || relative.empty() || *relative.begin() == "..") {
+    cx.report(e.where, "key '" + e.key + "' names '" + *name + "', which is outside " + cx.folder() +
+                           ": name a file inside it, relative to it");
+    return std::nullopt;
+  }
+  const fs::path path = (dir / relative).lexically_normal();
   std::error_code error;
   if (!fs::is_regular_file(path, error)) {
     cx.report(e.where, "key '" + e.key + "' names '" + *name + "', which is not a file in " + cx.folder());

@@ -103,7 +103,7 @@ std::optional<std::vector<Located>> read_string_list(Context& cx, const Entry& e
 std::vector<std::string> texts(const std::vector<Located>& items);
 // A flat map of scalars to scalars, kept as strings.
 std::optional<std::map<std::string, std::string>> read_string_map(Context& cx, const Entry& e);
-// A file named by the value, relative to `dir`; it must exist.
+// A file named by the value, relative to `dir` and inside it; it must exist.
 std::optional<std::filesystem::path> read_existing_file(Context& cx, const Entry& e,
                                                         const std::filesystem::path& dir);
 // A version requirement: "1.13.1", "1.13", ">=12", ">=1.13, <2".

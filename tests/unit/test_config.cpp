@@ -445,6 +445,18 @@ TEST_SUITE("config") {
     find(errors, "key 'reference' names '../reference.cpp'");
   }
 
+  TEST_CASE("files named by a task must be inside its folder, even when they exist") {
+    std::string task = kTask;
+    task.replace(task.find("starter: starter.cpp"), 20, "starter: /etc/hostname");
+    Fixture f(kEnvironment, task + "reference: ../other/reference.cpp\n");
+    fs::create_directories(f.dir / "other");
+    std::ofstream(f.dir / "other" / "reference.cpp") << "// another task's reference\n";
+    const std::vector<Diagnostic> errors = errors_of(f.dir);
+    const Diagnostic reference = find(errors, "key 'reference' names '../other/reference.cpp', which is outside");
+    CHECK(reference.message.find("name a file inside it") != std::string::npos);
+    find(errors, "key 'starter' names '/etc/hostname', which is outside");
+  }
+
   TEST_CASE("missing files and folders are named") {
     SUBCASE("no environment folder") {
       TempDir tmp;
