@@ -54,18 +54,36 @@ inline std::string str(const json::object& o, const char* key) { return std::str
 // torchexam_reference_<task>, tests/CMakeLists.txt): slow.<task>.grade_reference
 // grades it once and stores the CLI's --json result in this file; the tests
 // that need a local grading of the reference read it instead of training again.
-inline fs::path shared_reference_file(const std::string& task) {
+// `reduced`: the grading of the reference on reduced data
+// (kReducedReferenceArgs) that e2e.reproducible makes and stores
+// (fixture torchexam_reference_<task>_reduced), for fashion_mnist, whose
+// full-data grading takes about 3 minutes.
+inline const std::vector<std::string> kReducedReferenceArgs = {"--limit", "1000"};
+
+inline fs::path shared_reference_file(const std::string& task, bool reduced = false) {
   const char* dir = std::getenv("TORCHEXAM_REFERENCE_DIR");
   REQUIRE_MESSAGE(dir, "TORCHEXAM_REFERENCE_DIR is not set: run this test through ctest (fixture torchexam_reference_"
-                           << task << ")");
-  return fs::path(dir) / (task + ".json");
+                           << task << (reduced ? "_reduced" : "") << ")");
+  return fs::path(dir) / (task + (reduced ? "-reduced" : "") + ".json");
+}
+
+// Stores a grading's result for the tests that share it: whole or not at all.
+inline void store_shared_reference(const fs::path& file, const json::object& result) {
+  fs::create_directories(file.parent_path());
+  const fs::path partial = file.string() + ".partial";
+  std::ofstream out(partial);
+  out << json::serialize(result);
+  out.close();
+  REQUIRE_FALSE(out.fail());
+  fs::rename(partial, file);
 }
 
 // That stored result. Fails the test when the fixture did not write it.
-inline json::object shared_reference(const std::string& task) {
-  const fs::path file = shared_reference_file(task);
+inline json::object shared_reference(const std::string& task, bool reduced = false) {
+  const fs::path file = shared_reference_file(task, reduced);
   std::ifstream in(file);
-  REQUIRE_MESSAGE(in, "no " << file << ": slow." << task << ".grade_reference (the fixture) did not run");
+  REQUIRE_MESSAGE(in, "no " << file << ": the test that grades it (fixture torchexam_reference_" << task
+                            << (reduced ? "_reduced" : "") << ") did not run");
   const std::string text(std::istreambuf_iterator<char>(in), {});
   json::error_code ec;
   json::value v = json::parse(text, ec);
