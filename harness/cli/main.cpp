@@ -22,6 +22,7 @@
 #include "config/config.hpp"
 #include "config/data_sets.hpp"
 #include "doctor/doctor.hpp"
+#include "exam/report_visibility.hpp"
 #include "grading/compiler.hpp"
 #include "grading/grade_json.hpp"
 #include "grading/grader.hpp"
@@ -169,7 +170,9 @@ int main(int argc, char** argv) {
   grade_cmd->add_option("SOURCE", source, "solution.cpp, or a TorchScript model (.pt) to evaluate as is")
       ->required()
       ->check(CLI::ExistingFile);
-  grade_cmd->add_flag("--json", as_json, "print one JSON object with the result on stdout");
+  grade_cmd->add_flag("--json", as_json,
+                      "print one JSON object with the result on stdout (task_diagnostics included unless the "
+                      "environment's report.diagnostics is metric_only)");
   grade_cmd->add_option("--threads", threads, "LibTorch threads (default: the environment's)")->check(CLI::Range(1, 64));
   grade_cmd->add_option("--limit", limit, "use only the first N training and N test samples (for quick checks)")
       ->check(CLI::PositiveNumber);
@@ -288,6 +291,9 @@ int main(int argc, char** argv) {
     cli::ProgressPrinter progress;
     r = grade(req, progress);
   }
+  // A grading outside a session is practice: its task diagnostics are shown
+  // unless the environment keeps them back (report_visibility.hpp).
+  if (!diagnostics_visible(env, SessionMode::practice, false)) r.task_diagnostics.reset();
   // Older job folders go (job_dirs.hpp); this one is the newest and stays.
   prune_job_dirs(paths::state_dir() / "jobs", kKeepJobDirs, is_grade_job_dir);
   if (as_json)

@@ -42,6 +42,10 @@
 //       poll: 500ms             #   optional: how often job states are read (default 500ms)
 //       max_jobs: 256           #   optional: submissions in the scheduler at once
 //       sbatch_args: [--qos=exam]     # optional: more sbatch options
+//   report:                     # optional: what a report and the daemon's replies show
+//     diagnostics: full         #   full or metric_only; unset: full in a practice session,
+//                               #   metric_only in an exam-mode one until it closes
+//                               #   (exam/report_visibility.hpp)
 //   tasks: [fashion_mnist]      # required, non-empty; each a sub-folder with task.yaml
 //   data:                       # optional: data sets installed by `torchexam data`
 //     - name: auto-mpg          #   [a-z0-9_-]+
@@ -79,6 +83,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -196,6 +201,19 @@ struct Grading {
 
 const char* to_string(Grading::Backend b);
 
+// What a report, and the daemon's submission records, may show of the task
+// diagnostics computed from the hidden labels (environment.yaml `report:`).
+struct Report {
+  enum class Diagnostics {
+    full,         // the metric and the task's diagnostics
+    metric_only,  // the metric only
+  };
+  // Unset: the session's mode decides (exam/report_visibility.hpp).
+  std::optional<Diagnostics> diagnostics;
+};
+
+const char* to_string(Report::Diagnostics d);
+
 struct Environment {
   std::string name;
   std::string title;
@@ -210,6 +228,7 @@ struct Environment {
   std::vector<DataSet> data;
   Pins pins;
   Grading grading;
+  Report report;
 
   const TaskConfig* find_task(std::string_view id) const;
   // "no task 'fashion' in WHERE; did you mean 'fashion_mnist'? (tasks: ...)"

@@ -78,6 +78,7 @@ EnvironmentFile read_environment(Context& cx, const YAML::Node& root) {
       .optional("cuda", [&](const Entry& e) { read_cuda(cx, e, env.pins); })
       .optional("sandbox", [&](const Entry& e) { read_sandbox(cx, e, env.pins); })
       .optional("grading", [&](const Entry& e) { read_grading(cx, e, env.grading); })
+      .optional("report", [&](const Entry& e) { read_report(cx, e, env.report); })
       .required("tasks",
                 [&](const Entry& e) {
                   set(file.tasks, read_task_list(cx, e));
@@ -88,6 +89,8 @@ EnvironmentFile read_environment(Context& cx, const YAML::Node& root) {
       .alias("torch", "libtorch")
       .alias("requirements", "resources")
       .alias("gpu", "cuda")
+      .alias("reports", "report")
+      .alias("results", "report")
       .read(root);
   check_pass_mark(cx, file, pass_mark_at);
   return file;

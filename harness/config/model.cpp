@@ -51,6 +51,8 @@ const char* to_string(Pins::Cuda c) {
 
 const char* to_string(Grading::Backend b) { return b == Grading::Backend::slurm ? "slurm" : "local"; }
 
+const char* to_string(Report::Diagnostics d) { return d == Report::Diagnostics::metric_only ? "metric_only" : "full"; }
+
 std::string Environment::unknown_task(std::string_view id, std::string_view where) const {
   std::vector<std::string> ids;
   for (const auto& t : tasks) ids.push_back(t.id);

@@ -5,7 +5,7 @@
 //   task_schema.cpp         task.yaml: read_task(), the ladder
 //   environment_schema.cpp  environment.yaml's top level and task list
 //   settings_schema.cpp     its settings: compiler, libtorch, cmake,
-//                           resources, cuda, sandbox, grading
+//                           resources, cuda, sandbox, grading, report
 //   data_schema.cpp         its data sets
 //
 // Every reader validates YAML nodes into the model of config.hpp with the
@@ -44,6 +44,7 @@ void read_resources(Context& cx, const Entry& e, Pins& pins);
 void read_cuda(Context& cx, const Entry& e, Pins& pins);
 void read_sandbox(Context& cx, const Entry& e, Pins& pins);
 void read_grading(Context& cx, const Entry& e, Grading& g);
+void read_report(Context& cx, const Entry& e, Report& r);
 
 // environment.yaml as read: the model without tasks, and the task list.
 struct EnvironmentFile {

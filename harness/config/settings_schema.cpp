@@ -1,6 +1,6 @@
 // settings_schema.cpp — environment.yaml's settings (schema.hpp): the
 // compiler, the pins `torchexam doctor` checks (libtorch, cmake, resources,
-// cuda, the sandbox floor) and where grading runs.
+// cuda, the sandbox floor), where grading runs and what a report shows.
 #include "config/schema.hpp"
 
 #include "config/text.hpp"
@@ -166,5 +166,26 @@ void read_grading(Context& cx, const Entry& e, Grading& g) {
                          "the job folders and the build cache (see docs/slurm.md)");
 }
 
+// report: {diagnostics: full | metric_only}
+void read_report(Context& cx, const Entry& e, Report& r) {
+  if (!is_map_or_null(cx, e)) return;
+  MapReader(cx, "'report'")
+      .optional("diagnostics",
+                [&](const Entry& d) {
+                  const auto shown = read_choice(cx, d, {"full", "metric_only"},
+                                                 {{"all", "full"},
+                                                  {"true", "full"},
+                                                  {"metric", "metric_only"},
+                                                  {"metric-only", "metric_only"},
+                                                  {"hidden", "metric_only"},
+                                                  {"none", "metric_only"},
+                                                  {"false", "metric_only"}});
+                  if (shown)
+                    r.diagnostics = *shown == "full" ? Report::Diagnostics::full : Report::Diagnostics::metric_only;
+                })
+      .alias("task_diagnostics", "diagnostics")
+      .alias("show", "diagnostics")
+      .read(e.value);
+}
 
 }  // namespace torchexam::config::detail

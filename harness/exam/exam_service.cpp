@@ -8,6 +8,7 @@
 #include "base/paths.hpp"
 #include "exam/job_queue.hpp"
 #include "exam/provision.hpp"
+#include "exam/report_visibility.hpp"
 #include "exam/session_book.hpp"
 #include "exam/syntax_checker.hpp"
 #include "grading/backend/backend.hpp"
@@ -95,7 +96,8 @@ struct ExamService::Impl final : ExamListener {
   }
   void on_finished(const SubmissionRecord& r) override {
     scores.count(r, false);
-    notify([&](ExamListener& l) { l.on_finished(r); });
+    const SubmissionRecord shown = as_shown(r);
+    notify([&](ExamListener& l) { l.on_finished(shown); });
   }
   void on_timer(const SessionRecord& s, double left, std::optional<int> warning) override {
     notify([&](ExamListener& l) { l.on_timer(s, left, warning); });
@@ -109,6 +111,15 @@ struct ExamService::Impl final : ExamListener {
   }
 
   fs::path cache_dir() const { return opts.cache_dir.empty() ? paths::cache_dir() : opts.cache_dir; }
+
+  // A submission as it may leave the core: without its task diagnostics
+  // while its session hides them (report_visibility.hpp), or when its
+  // session is not one this service holds.
+  SubmissionRecord as_shown(SubmissionRecord r) const {
+    const Session* s = book.find(r.session_id);
+    if (s && diagnostics_visible(*s->env, s->rec)) return r;
+    return without_task_diagnostics(std::move(r));
+  }
 
   // A save in a task folder: a syntax check of that task's solution.
   std::shared_ptr<void> watch(const Session& s) {
@@ -286,13 +297,15 @@ int64_t ExamService::submit(const std::string& session, const std::string& task,
 std::vector<SubmissionRecord> ExamService::history(const std::string& session, const std::string& task) const {
   const std::string sid = resolve(session);
   if (!task.empty()) task_of(impl_->book.get(sid), task);
-  return impl_->db.submissions(sid, task);
+  std::vector<SubmissionRecord> out = impl_->db.submissions(sid, task);
+  for (auto& r : out) r = impl_->as_shown(std::move(r));
+  return out;
 }
 
 SubmissionRecord ExamService::submission(int64_t id) const {
   auto rec = impl_->db.submission(id);
   if (!rec) throw ServiceError(Kind::not_found, "no submission " + std::to_string(id));
-  return *rec;
+  return impl_->as_shown(std::move(*rec));
 }
 
 std::vector<std::string> ExamService::submission_events(int64_t id) const {

@@ -142,6 +142,9 @@ class ExamService {
 
   // Snapshots <workspace>/<task>/<file> and queues it; returns the id at once.
   int64_t submit(const std::string& session, const std::string& task, const std::string& file = "solution.cpp");
+  // Submissions as they may be shown: while a session hides its task
+  // diagnostics (report_visibility.hpp), the results these give, and those
+  // of on_finished notes, have none; the store keeps them.
   std::vector<store::SubmissionRecord> history(const std::string& session, const std::string& task) const;
   store::SubmissionRecord submission(int64_t id) const;
   std::vector<std::string> submission_events(int64_t id) const;

@@ -26,6 +26,11 @@ constexpr std::array<std::pair<SubmissionState, std::string_view>, 5> kSubmissio
     {SubmissionState::interrupted, "interrupted"},
 }};
 
+constexpr std::array<std::pair<SessionMode, std::string_view>, 2> kSessionModes{{
+    {SessionMode::practice, "practice"},
+    {SessionMode::exam, "exam"},
+}};
+
 template <class E, size_t N>
 std::string_view name_of(const std::array<std::pair<E, std::string_view>, N>& table, E value) {
   for (const auto& [e, name] : table)
@@ -69,5 +74,16 @@ SubmissionState state_of(const store::SubmissionRecord& r) {
 
 void set_state(store::SessionRecord& r, SessionState s) { r.state = std::string(to_string(s)); }
 void set_state(store::SubmissionRecord& r, SubmissionState s) { r.state = std::string(to_string(s)); }
+
+std::string_view to_string(SessionMode m) { return name_of(kSessionModes, m); }
+std::optional<SessionMode> parse_session_mode(std::string_view text) { return value_of(kSessionModes, text); }
+
+SessionMode mode_of(const store::SessionRecord& r) {
+  if (auto m = parse_session_mode(r.mode)) return *m;
+  throw ServiceError(ServiceError::Kind::invalid_state,
+                     fmt::format("exam session {} has the unknown mode '{}' in the store (written by a newer "
+                                 "torchexam?)",
+                                 r.id, r.mode));
+}
 
 }  // namespace torchexam

@@ -1,5 +1,6 @@
-// states.hpp — the states of an exam session and of a submission, and the
-// one place each is turned into the text the store keeps and back.
+// states.hpp — the states of an exam session and of a submission, a
+// session's mode, and the one place each is turned into the text the store
+// keeps and back.
 //
 // The store's records (store::SessionRecord, store::SubmissionRecord) hold
 // the state as text, the form it has in the database and in protocol
@@ -46,5 +47,16 @@ SessionState state_of(const store::SessionRecord& r);
 SubmissionState state_of(const store::SubmissionRecord& r);
 void set_state(store::SessionRecord& r, SessionState s);
 void set_state(store::SubmissionRecord& r, SubmissionState s);
+
+// How a session was started (store::SessionRecord::mode).
+enum class SessionMode {
+  practice,  // may be paused and given its own duration
+  exam,      // the environment's duration, no pause, the machine checks must pass
+};
+
+std::string_view to_string(SessionMode m);
+std::optional<SessionMode> parse_session_mode(std::string_view text);
+// Throws ServiceError (invalid_state) for a mode it does not know.
+SessionMode mode_of(const store::SessionRecord& r);
 
 }  // namespace torchexam

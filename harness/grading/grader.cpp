@@ -287,6 +287,11 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       ScoreOutcome s = score_predictions(plugin, options, predictions, task.ladder);
       out.metric = s.metric;
       out.score = s.score;
+      out.task_diagnostics = std::move(s.diagnostics);
+      if (!s.diagnostics_note.empty()) {
+        out.log.push_back(s.diagnostics_note);
+        observer.event(events::Log{s.diagnostics_note});
+      }
       out.verdict = Verdict::ok;
       out.message = fmt::format("{} {:.4f} on the hidden test data: score {}/5", task.metric, s.metric, s.score);
       if (stopped)

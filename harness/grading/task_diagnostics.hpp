@@ -35,8 +35,8 @@
 
 namespace torchexam {
 
-// The longest list a diagnostic may hold (classes, ranges, steps, bins),
-// and the most cells of a confusion matrix.
+// The longest list a diagnostic may hold (classes, ranges, steps, bins); a
+// confusion matrix has at most that many rows, each of one column per class.
 inline constexpr std::size_t kMaxDiagnosticValues = 256;
 
 struct ClassFigures {

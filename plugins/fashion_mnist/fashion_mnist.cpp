@@ -7,17 +7,24 @@
 //
 // Options: data_dir (default /usr/share/datasets/fashion-mnist), limit (keep
 // only the first N training and N test samples; for tests).
+//
+// Scoring: accuracy, with the confusion matrix and per-class figures as the
+// task's diagnostics (scored_classification), classes named as in the
+// data set's documentation.
 #include <torchexam/data/idx.hpp>
 #include <torchexam/plugin.hpp>
 #include <torchexam/scoring.hpp>
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 namespace {
 
 constexpr int64_t kSide = 28;
 constexpr int64_t kClasses = 10;
+const std::vector<std::string> kClassNames = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                              "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnist";
 
 class FashionMnist final : public torchexam::TaskBase {
@@ -49,11 +56,13 @@ class FashionMnist final : public torchexam::TaskBase {
 
   torchexam_array test_inputs() override { return images("t10k-images-idx3-ubyte.gz"); }
 
-  double score(const torchexam_array& predictions) override {
+  double score(const torchexam_array& predictions) override { return score_with_diagnostics(predictions).metric; }
+
+  torchexam::Scored score_with_diagnostics(const torchexam_array& predictions) override {
     torchexam::Array truth(labels("t10k-labels-idx1-ubyte.gz"));
     const auto* y = static_cast<const int64_t*>(truth.get().data);
     const std::vector<int64_t> hidden(y, y + truth.get().shape[0]);
-    return torchexam::score_classification(predictions, hidden, kClasses).accuracy;
+    return torchexam::scored_classification(predictions, hidden, kClassNames);
   }
 
  private:

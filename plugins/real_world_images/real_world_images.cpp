@@ -47,6 +47,7 @@ namespace fs = std::filesystem;
 constexpr int64_t kSide = 128;    // canvas side; larger images are downscaled
 constexpr int64_t kChannels = 4;  // RGBA
 constexpr int64_t kClasses = 2;   // 0 = not an animal, 1 = animal
+const std::vector<std::string> kClassNames = {"not an animal", "animal"};  // as the diagnostics name them
 constexpr double kTestFraction = 0.3;
 constexpr const char* kDefaultDataDir = "/usr/share/tuxpaint/stamps";
 constexpr const char* kMirrorSuffix = "_mirror.png";
@@ -183,10 +184,13 @@ class RealWorldImages final : public torchexam::TaskBase {
 
   torchexam_array test_inputs() override { return images(split(true)); }
 
-  double score(const torchexam_array& predictions) override {
+  double score(const torchexam_array& predictions) override { return score_with_diagnostics(predictions).metric; }
+
+  // Accuracy, with the confusion matrix and per-class figures.
+  torchexam::Scored score_with_diagnostics(const torchexam_array& predictions) override {
     std::vector<int64_t> hidden;
     for (const Sample& s : split(true)) hidden.push_back(s.label);
-    return torchexam::score_classification(predictions, hidden, kClasses, "float32 logits").accuracy;
+    return torchexam::scored_classification(predictions, hidden, kClassNames, "float32 logits");
   }
 
  private:

@@ -23,6 +23,9 @@
 //
 // Metric: mean absolute error in mpg over the test rows, lower is better. A
 // prediction that is NaN or infinite makes the metric NaN (score 0).
+// Diagnostics (scored_regression): the MAE per decile of the hidden mpg
+// values and a histogram of the residuals; none when a prediction is NaN or
+// infinite.
 //
 // Options: data_dir (required; the folder holding cars.json — the grader
 // passes it for `data: auto-mpg`), limit (keep only the first N training and
@@ -433,10 +436,12 @@ class Regression final : public torchexam::TaskBase {
 
   torchexam_array test_inputs() override { return features(split().test); }
 
-  double score(const torchexam_array& predictions) override {
+  double score(const torchexam_array& predictions) override { return score_with_diagnostics(predictions).metric; }
+
+  torchexam::Scored score_with_diagnostics(const torchexam_array& predictions) override {
     std::vector<double> hidden;
     for (const Car& c : split().test) hidden.push_back(c.mpg);
-    return torchexam::score_mean_absolute_error(predictions, hidden, 1).mae;
+    return torchexam::scored_regression(predictions, hidden);
   }
 
  private:

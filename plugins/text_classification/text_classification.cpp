@@ -66,6 +66,7 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kMaxBytes = 2048;  // row length; longer messages are cut
 constexpr int64_t kClasses = 2;      // 0 ham, 1 spam
+const std::vector<std::string> kClassNames = {"ham", "spam"};  // as the diagnostics name them
 constexpr double kTestFraction = 0.2;
 constexpr const char* kMessageExtension = ".txt";
 
@@ -133,10 +134,13 @@ class TextClassification final : public torchexam::TaskBase {
 
   torchexam_array test_inputs() override { return rows(split(true)); }
 
-  double score(const torchexam_array& predictions) override {
+  double score(const torchexam_array& predictions) override { return score_with_diagnostics(predictions).metric; }
+
+  // Accuracy, with the confusion matrix and per-class figures.
+  torchexam::Scored score_with_diagnostics(const torchexam_array& predictions) override {
     std::vector<int64_t> hidden;
     for (const Message* m : split(true)) hidden.push_back(m->label);
-    return torchexam::score_classification(predictions, hidden, kClasses).accuracy;
+    return torchexam::scored_classification(predictions, hidden, kClassNames);
   }
 
  private:

@@ -33,6 +33,8 @@
 //
 // Metric: mean absolute error in ppm over every test window and all 13
 // horizons, lower is better. NaN or infinite predictions make it NaN (0).
+// Diagnostics (scored_forecast): the MAE per horizon week (1..13) and a
+// histogram of the residuals; none when a prediction is NaN or infinite.
 //
 // Options: data_dir (required; the folder holding co2.csv — the grader passes
 // it for `data: co2`), limit (keep only the first N training and N test
@@ -196,10 +198,11 @@ class TimeSeries final : public torchexam::TaskBase {
     return windows(s, split_week(), test_count());
   }
 
-  double score(const torchexam_array& predictions) override {
+  double score(const torchexam_array& predictions) override { return score_with_diagnostics(predictions).metric; }
+
+  torchexam::Scored score_with_diagnostics(const torchexam_array& predictions) override {
     const auto& s = series();
-    return torchexam::score_mean_absolute_error(predictions, window_targets(s, split_week(), test_count()), kHorizon)
-        .mae;
+    return torchexam::scored_forecast(predictions, window_targets(s, split_week(), test_count()), kHorizon, "week");
   }
 
  private:

@@ -213,6 +213,24 @@ TEST_SUITE("config") {
     CHECK(find(errors, "unknown key 'partion'").message.find("did you mean 'partition'") != std::string::npos);
   }
 
+  TEST_CASE("report.diagnostics: unset by default (the session's mode decides), full or metric_only") {
+    CHECK_FALSE(load_environment(Fixture().dir).report.diagnostics);
+    CHECK(load_environment(Fixture(kEnvironment + "report: {diagnostics: full}\n").dir).report.diagnostics ==
+          Report::Diagnostics::full);
+    CHECK(load_environment(Fixture(kEnvironment + "report:\n  diagnostics: metric_only\n").dir).report.diagnostics ==
+          Report::Diagnostics::metric_only);
+    Fixture hidden(kEnvironment + "report:\n  diagnostics: hidden\n");
+    const Diagnostic d = find(errors_of(hidden.dir), "key 'diagnostics' must be one of full, metric_only, got 'hidden'");
+    CHECK(d.message.find("did you mean 'metric_only'?") != std::string::npos);
+    CHECK(d.where.str() == hidden.environment_file() + ":7:16");
+    Fixture key(kEnvironment + "report: {diagnostic: full}\n");
+    CHECK(find(errors_of(key.dir), "unknown key 'diagnostic' in 'report'").message.find("did you mean 'diagnostics'?") !=
+          std::string::npos);
+    Fixture top(kEnvironment + "reports: {diagnostics: full}\n");
+    CHECK(find(errors_of(top.dir), "unknown key 'reports' in environment.yaml").message.find("did you mean 'report'?") !=
+          std::string::npos);
+  }
+
   TEST_CASE("compiler.std: c++17 by default, one of the standards, with line, column and a suggestion") {
     CHECK(load_environment(Fixture().dir).compiler_std == "c++17");
     CHECK(load_environment(Fixture(kEnvironment + "compiler: {std: gnu++20}\n").dir).compiler_std == "gnu++20");

@@ -39,6 +39,7 @@ struct FakeGrader {
   // The scheduling of the thread the last job ran on (its compiler and
   // runner inherit it).
   std::atomic<int> policy{-1}, nice{-100};
+  std::optional<TaskDiagnostics> diagnostics;  // given to every result; set before the first job
   GradeResult operator()(const GradeRequest& req, GradeObserver& obs) {
     ++started;
     policy = ::sched_getscheduler(0);
@@ -67,6 +68,7 @@ struct FakeGrader {
     r.score = pos == std::string::npos ? 0 : src[pos + 6] - '0';
     r.metric = r.score / 5.0;
     r.message = "fake";
+    r.task_diagnostics = diagnostics;
     if (!req.job_dir.empty()) {  // a checkpoint, as the runner leaves one
       fs::create_directories(req.job_dir / "train");
       std::ofstream(req.job_dir / "train" / "checkpoint.pt") << "weights of " << src;
@@ -338,6 +340,68 @@ TEST_SUITE("exam_service") {
     const auto result = boost::json::parse(rec->result_json).as_object();
     CHECK(result.at("artifacts").at("checkpoint").as_string() == hash);
     CHECK(f.db->get_artifact(hash) == "weights of // score 3");
+  }
+
+  TEST_CASE("task diagnostics: an exam's replies leave them out until it is over, practice shows them") {
+    const TaskDiagnostics forecast{"forecast", std::nullopt, std::nullopt,
+                                   ForecastDiagnostics{"week", {0.3, 0.4}, {{-1, 0, 1}, {2, 2}}}};
+    const auto has = [](const store::SubmissionRecord& r) {
+      return boost::json::parse(r.result_json).as_object().contains("task_diagnostics");
+    };
+    {
+      Fixture f;
+      f.grader.diagnostics = forecast;
+      f.start("exam");
+      f.write_solution("// score 3");
+      const int64_t id = f.service->submit("", "fashion_mnist");
+      REQUIRE(f.run_until([&] { return f.service->idle(); }));
+      CHECK(has(*f.db->submission(id)));  // the store keeps the whole grading
+      CHECK_FALSE(has(f.service->submission(id)));
+      CHECK_FALSE(has(f.service->history("", "fashion_mnist").at(0)));
+      REQUIRE(f.rec.finished.size() == 1);
+      CHECK_FALSE(has(f.rec.finished[0]));
+      const protocol::Submission reply = protocol::submission(f.service->submission(id), -1);
+      REQUIRE(reply.result);
+      CHECK(reply.result->grade.score == 3);
+      CHECK_FALSE(reply.result->grade.task_diagnostics);
+      // Over: the deadline passes, and they show.
+      f.clock.advance(5 * 3600'000LL);
+      f.service->tick();
+      REQUIRE(f.service->status("").session.state == "closed");
+      const protocol::Submission after = protocol::submission(f.service->submission(id), -1);
+      REQUIRE(after.result);
+      CHECK(after.result->grade.task_diagnostics == forecast);
+      CHECK(has(f.service->history("", "fashion_mnist").at(0)));
+    }
+    {
+      Fixture f;
+      f.grader.diagnostics = forecast;
+      f.start();
+      f.write_solution("// score 2");
+      const int64_t id = f.service->submit("", "fashion_mnist");
+      REQUIRE(f.run_until([&] { return f.service->idle(); }));
+      CHECK(has(f.service->submission(id)));
+      CHECK(has(f.rec.finished.at(0)));
+    }
+    {
+      // An environment that says metric_only hides them in practice too.
+      Fixture f;
+      f.grader.diagnostics = forecast;
+      const fs::path env = f.root / "env-metric-only";
+      fs::copy(kEnv, env, fs::copy_options::recursive);
+      std::ofstream(env / "environment.yaml", std::ios::app) << "report: {diagnostics: metric_only}\n";
+      StartOptions o;
+      o.environment = env;
+      o.workspace = f.root / "ws";
+      f.service->start(o);
+      f.write_solution("// score 2");
+      const int64_t id = f.service->submit("", "fashion_mnist");
+      REQUIRE(f.run_until([&] { return f.service->idle(); }));
+      CHECK(has(*f.db->submission(id)));
+      CHECK_FALSE(has(f.service->submission(id)));
+      f.service->stop("");
+      CHECK_FALSE(has(f.service->submission(id)));
+    }
   }
 
   TEST_CASE("grading jobs run at the configured niceness") {

@@ -1,10 +1,13 @@
 // Session and submission states: the one place that names them.
 #include <doctest/doctest.h>
 
+#include "exam/report_visibility.hpp"
 #include "exam/service_error.hpp"
 #include "exam/states.hpp"
 #include "exam/status.hpp"
 #include "exam_fakes.hpp"
+
+#include <boost/json.hpp>
 
 using namespace torchexam;
 
@@ -36,6 +39,59 @@ TEST_SUITE("exam_states") {
     }
     CHECK(to_string(SubmissionState::interrupted) == "interrupted");
     CHECK_FALSE(parse_submission_state("done"));
+  }
+
+  TEST_CASE("every session mode goes to its stored text and back; an unknown one is refused") {
+    for (auto m : {SessionMode::practice, SessionMode::exam}) {
+      CAPTURE(to_string(m));
+      CHECK(parse_session_mode(to_string(m)) == m);
+      store::SessionRecord r;
+      r.mode = std::string(to_string(m));
+      CHECK(mode_of(r) == m);
+    }
+    store::SessionRecord odd;
+    odd.id = "s1";
+    odd.mode = "proctored";
+    CHECK_THROWS_WITH_AS(mode_of(odd), doctest::Contains("exam session s1 has the unknown mode 'proctored'"),
+                         ServiceError);
+  }
+
+  TEST_CASE("task diagnostics: practice shows them, an exam hides them until it is over, the environment decides") {
+    config::Environment env;  // report.diagnostics unset: the mode decides
+    CHECK(diagnostics_visible(env, SessionMode::practice, false));
+    CHECK(diagnostics_visible(env, SessionMode::practice, true));
+    CHECK_FALSE(diagnostics_visible(env, SessionMode::exam, false));
+    CHECK(diagnostics_visible(env, SessionMode::exam, true));
+    env.report.diagnostics = config::Report::Diagnostics::metric_only;
+    for (auto m : {SessionMode::practice, SessionMode::exam})
+      for (bool closed : {false, true}) CHECK_FALSE(diagnostics_visible(env, m, closed));
+    env.report.diagnostics = config::Report::Diagnostics::full;
+    for (auto m : {SessionMode::practice, SessionMode::exam})
+      for (bool closed : {false, true}) CHECK(diagnostics_visible(env, m, closed));
+
+    // A stored session: paused is open, stopped is over.
+    env.report.diagnostics.reset();
+    store::SessionRecord s;
+    s.mode = "exam";
+    for (auto [state, shown] : {std::pair{SessionState::running, false}, std::pair{SessionState::paused, false},
+                                std::pair{SessionState::closed, true}, std::pair{SessionState::stopped, true}}) {
+      set_state(s, state);
+      CAPTURE(s.state);
+      CHECK(diagnostics_visible(env, s) == shown);
+    }
+  }
+
+  TEST_CASE("a record without task diagnostics keeps the rest of its result") {
+    store::SubmissionRecord r;
+    r.id = 3;
+    r.result_json = R"({"verdict":"ok","metric":0.5,"task_diagnostics":{"kind":"forecast"},"log":["a"]})";
+    const store::SubmissionRecord hidden = without_task_diagnostics(r);
+    CHECK(boost::json::parse(hidden.result_json) == boost::json::parse(R"({"verdict":"ok","metric":0.5,"log":["a"]})"));
+    CHECK(hidden.id == 3);
+    r.result_json = "{}";  // not graded yet
+    CHECK(without_task_diagnostics(r).result_json == "{}");
+    r.result_json = "{not json";  // left alone: no reply carries it
+    CHECK(without_task_diagnostics(r).result_json == "{not json");
   }
 
   TEST_CASE("a stored text no state has is refused with the record and the text") {

@@ -131,6 +131,12 @@ TEST_SUITE("grader") {
     CHECK_FALSE(r.stage_cached);
     CHECK_FALSE(r.build_cached);
     CHECK(r.train_cpu_s == 0.5);
+    // The plugin's diagnostics, from the trusted scorer: two of each class, all right.
+    REQUIRE(r.task_diagnostics);
+    REQUIRE(r.task_diagnostics->classification);
+    const auto& confusion = r.task_diagnostics->classification->confusion;
+    REQUIRE(confusion.size() == 10);
+    for (size_t c = 0; c < 10; ++c) CHECK(confusion[c][c] == 2);
 
     // Build, train, evaluate: each one command, each phase fed the one before.
     const auto commands = f.launcher.commands();

@@ -1,6 +1,11 @@
 #include <doctest/doctest.h>
 #include <torchexam/plugin.hpp>
 
+#include "grading/task_diagnostics.hpp"
+
+#include <boost/json.hpp>
+
+#include <cstddef>
 #include <filesystem>
 #include <string>
 
@@ -39,6 +44,23 @@ TEST_SUITE("plugin_abi") {
     CHECK(e.max_batch == 0);
     CHECK(e.in_order == 0);
     CHECK(task.test_inputs().shape() == std::vector<int64_t>{3, 2});
+  }
+
+  TEST_CASE("a plugin built before the optional score_with_diagnostics member loads and reports the metric only") {
+    auto lib = torchexam::PluginLibrary::open(test_plugin("abi_v1_before_diagnostics"));
+    CHECK(lib->name() == "before_diagnostics");
+    CHECK(lib->vtable().header.struct_size == offsetof(torchexam_plugin_v1, score_with_diagnostics));
+    CHECK(TORCHEXAM_PLUGIN_HAS(lib->vtable().header.struct_size, evaluation));
+    CHECK_FALSE(TORCHEXAM_PLUGIN_HAS(lib->vtable().header.struct_size, score_with_diagnostics));
+    auto task = lib->create({});
+    CHECK_FALSE(task.has_diagnostics());
+    torchexam::Array p(torchexam::Array::from_vector(std::vector<float>(3), TORCHEXAM_DTYPE_FLOAT32, {3}));
+    const torchexam::Scored s = task.score_with_diagnostics(p.get());  // through score(), not past the table's end
+    CHECK(s.metric == 0.25);
+    CHECK(s.diagnostics_json.empty());
+    auto oldest = torchexam::PluginLibrary::open(test_plugin("abi_v1_without_evaluation"))->create({});
+    CHECK_FALSE(oldest.has_diagnostics());
+    CHECK(oldest.score_with_diagnostics(p.get()).diagnostics_json.empty());
   }
 
   TEST_CASE("a plugin built with this SDK has the evaluation member; time_series declares one window per call, in order") {
@@ -101,6 +123,25 @@ TEST_SUITE("plugin_abi") {
     logits[2 * 10 + 0] = 1;
     torchexam::Array p(torchexam::Array::from_vector(logits, TORCHEXAM_DTYPE_FLOAT32, {3, 10}));
     CHECK(task.score(p.get()) == doctest::Approx(2.0 / 3.0));
+    // The same metric with the confusion matrix: rows the truth, columns the prediction.
+    REQUIRE(task.has_diagnostics());
+    const torchexam::Scored scored = task.score_with_diagnostics(p.get());
+    CHECK(scored.metric == doctest::Approx(2.0 / 3.0));
+    const auto d = boost::json::value_to<torchexam::TaskDiagnostics>(boost::json::parse(scored.diagnostics_json));
+    REQUIRE(d.classification);
+    const auto& c = *d.classification;
+    CHECK(c.classes.size() == 10);
+    CHECK(c.classes[0] == "T-shirt/top");
+    CHECK(c.classes[9] == "Ankle boot");
+    std::vector<std::vector<int64_t>> confusion(10, std::vector<int64_t>(10, 0));
+    confusion[3][3] = 1;
+    confusion[1][1] = 1;
+    confusion[4][0] = 1;
+    CHECK(c.confusion == confusion);
+    CHECK(c.per_class[4].support == 1);
+    CHECK(c.per_class[4].recall == 0.0);
+    CHECK(c.per_class[0].precision == 0.0);  // predicted once, wrongly
+    CHECK(c.per_class[3].f1 == 1.0);
     torchexam::Array wrong(torchexam::Array::from_vector(std::vector<float>(15), TORCHEXAM_DTYPE_FLOAT32, {3, 5}));
     try {
       task.score(wrong.get());

@@ -4,8 +4,11 @@
 // write (PNGs encoded here with zlib) and on the installed data set.
 #include <doctest/doctest.h>
 
+#include "grading/task_diagnostics.hpp"
 #include "plugin_test_util.hpp"
 #include <torchexam/plugin.hpp>
+
+#include <boost/json.hpp>
 
 #include <unistd.h>
 #include <zlib.h>
@@ -241,6 +244,14 @@ TEST_SUITE("real_world_images") {
     CHECK(task.score(logits(truth).get()) == 1.0);
     CHECK(task.score(logits(inverted).get()) == 0.0);
     CHECK(task.score(logits(zeros).get()) == doctest::Approx(4.0 / 7.0));  // 3 animals of 7
+    // The diagnostics of "never an animal": every animal in the wrong column.
+    const auto d = boost::json::value_to<torchexam::TaskDiagnostics>(
+        boost::json::parse(task.score_with_diagnostics(logits(zeros).get()).diagnostics_json));
+    REQUIRE(d.classification);
+    CHECK(d.classification->classes == std::vector<std::string>{"not an animal", "animal"});
+    CHECK(d.classification->confusion == std::vector<std::vector<int64_t>>{{4, 0}, {3, 0}});
+    CHECK(d.classification->per_class[1].recall == 0.0);
+    CHECK(d.classification->per_class[0].precision == doctest::Approx(4.0 / 7.0));
 
     // A NaN row counts as "not an animal".
     std::vector<float> nan_rows(truth.size() * 2, std::numeric_limits<float>::quiet_NaN());

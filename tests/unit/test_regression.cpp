@@ -3,15 +3,21 @@
 // cars.json and on small files the tests write.
 #include <doctest/doctest.h>
 
+#include "grading/task_diagnostics.hpp"
 #include "plugin_test_util.hpp"
 #include <torchexam/plugin.hpp>
 
+#include <boost/json.hpp>
+
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <set>
 #include <string>
 #include <vector>
@@ -211,6 +217,60 @@ TEST_SUITE("regression") {
     }
     torchexam::Array too_few(torchexam::Array::from_vector(std::vector<float>(7), TORCHEXAM_DTYPE_FLOAT32, {7, 1}));
     CHECK_THROWS_WITH_AS(task.score(too_few.get()), doctest::Contains("got [7, 1] float32"), torchexam::PluginError);
+    fs::remove_all(dir);
+  }
+
+  TEST_CASE("regression diagnostics: the MAE per decile of the hidden mpg values, and the residuals") {
+    const auto dir = temp_dir("regression-diagnostics");
+    write_file(dir / "cars.json", synthetic_cars(250));
+    auto task = open_plugin()->create({{"data_dir", dir.string()}});
+    const torchexam::Array t = task.test_inputs();
+    REQUIRE(t.shape() == std::vector<int64_t>{50, kFeatures});
+    std::vector<float> truth;
+    const auto tv = values(t);
+    for (int64_t i = 0; i < 50; ++i)
+      truth.push_back(10.125f + 0.25f * (tv[static_cast<size_t>(i * kFeatures + kWeightColumn)] - 2000));
+    // The sample of rank r by mpg is off by r / 5 + 1, up and down in turn:
+    // decile g (ranks 5g .. 5g+4) has MAE g + 1.
+    std::vector<size_t> order(truth.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return truth[a] < truth[b]; });
+    std::vector<float> predicted = truth;
+    for (size_t r = 0; r < order.size(); ++r) {
+      const auto error = static_cast<float>(r / 5 + 1);
+      predicted[order[r]] += r % 2 ? error : -error;
+    }
+    torchexam::Array p(torchexam::Array::from_vector(predicted, TORCHEXAM_DTYPE_FLOAT32, {50, 1}));
+    const torchexam::Scored s = task.score_with_diagnostics(p.get());
+    CHECK(s.metric == doctest::Approx(5.5));
+    CHECK(task.score(p.get()) == s.metric);
+    const auto d = boost::json::value_to<torchexam::TaskDiagnostics>(boost::json::parse(s.diagnostics_json));
+    REQUIRE(d.regression);
+    const auto& ranges = d.regression->by_target_range;
+    REQUIRE(ranges.size() == 10);
+    for (size_t g = 0; g < 10; ++g) {
+      CAPTURE(g);
+      CHECK(ranges[g].count == 5);
+      CHECK(ranges[g].mae == doctest::Approx(g + 1.0));
+      CHECK(ranges[g].low == truth[order[5 * g]]);
+      CHECK(ranges[g].high == truth[order[5 * g + 4]]);
+    }
+    // Residuals up to 10 mpg: 20 bins over [-10, 10], every test row counted.
+    const auto& h = d.regression->residuals;
+    CHECK(h.edges.front() == -10);
+    CHECK(h.edges.back() == 10);
+    CHECK(std::accumulate(h.counts.begin(), h.counts.end(), int64_t{0}) == 50);
+    // Aggregates only: no list as long as the hidden targets.
+    CHECK(ranges.size() < truth.size());
+    CHECK(h.counts.size() < truth.size());
+    CHECK(h.edges.size() < truth.size());
+
+    // A NaN prediction: the metric says so, and there are no diagnostics.
+    predicted[7] = std::nanf("");
+    torchexam::Array nan(torchexam::Array::from_vector(predicted, TORCHEXAM_DTYPE_FLOAT32, {50, 1}));
+    const torchexam::Scored none = task.score_with_diagnostics(nan.get());
+    CHECK(std::isnan(none.metric));
+    CHECK(none.diagnostics_json.empty());
     fs::remove_all(dir);
   }
 

@@ -4,8 +4,11 @@
 // the tests write and on the real data set.
 #include <doctest/doctest.h>
 
+#include "grading/task_diagnostics.hpp"
 #include "plugin_test_util.hpp"
 #include <torchexam/plugin.hpp>
+
+#include <boost/json.hpp>
 
 #include <unistd.h>
 
@@ -265,6 +268,13 @@ TEST_SUITE("text_classification") {
     }
     CHECK(task.score(logits(truth).get()) == doctest::Approx(1.0));
     CHECK(task.score(logits(wrong).get()) == doctest::Approx(0.0));
+    // Every ham called spam and every spam ham: the confusion matrix's off-diagonal.
+    const auto d = boost::json::value_to<torchexam::TaskDiagnostics>(
+        boost::json::parse(task.score_with_diagnostics(logits(wrong).get()).diagnostics_json));
+    REQUIRE(d.classification);
+    CHECK(d.classification->classes == std::vector<std::string>{"ham", "spam"});
+    CHECK(d.classification->confusion == std::vector<std::vector<int64_t>>{{0, 6}, {4, 0}});  // 3 ham and 2 spam folders
+    CHECK(d.classification->per_class[0].support == 6);
     fs::remove_all(dir);
   }
 

@@ -3,8 +3,11 @@
 // installed co2.csv and on small files the tests write.
 #include <doctest/doctest.h>
 
+#include "grading/task_diagnostics.hpp"
 #include "plugin_test_util.hpp"
 #include <torchexam/plugin.hpp>
+
+#include <boost/json.hpp>
 
 #include <unistd.h>
 
@@ -14,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -211,6 +215,30 @@ TEST_SUITE("time_series") {
     torchexam::Array ints(
         torchexam::Array::from_vector(std::vector<int64_t>(48 * 13), TORCHEXAM_DTYPE_INT64, {48, 13}));
     CHECK_THROWS_WITH_AS(task.score(ints.get()), doctest::Contains("got [48, 13] int64"), torchexam::PluginError);
+    fs::remove_all(dir);
+  }
+
+  TEST_CASE("time_series diagnostics: the MAE per horizon week, and the residuals") {
+    // 300 weeks: 48 test windows. Every forecast of week h + 1 is off by (h + 1) / 8.
+    const auto dir = temp_dir("time-series-diagnostics");
+    std::ofstream(dir / "co2.csv", std::ios::binary) << linear_csv(300, [](int) { return false; });
+    auto task = open_plugin()->create({{"data_dir", dir.string()}});
+    std::vector<float> predicted;
+    for (int64_t w = 0; w < 48; ++w)
+      for (int64_t h = 0; h < kHorizon; ++h) predicted.push_back(week_value(240 + w + h) + static_cast<float>(h + 1) / 8);
+    torchexam::Array p(torchexam::Array::from_vector(predicted, TORCHEXAM_DTYPE_FLOAT32, {48, kHorizon}));
+    const torchexam::Scored s = task.score_with_diagnostics(p.get());
+    CHECK(s.metric == doctest::Approx(7.0 / 8));
+    const auto d = boost::json::value_to<torchexam::TaskDiagnostics>(boost::json::parse(s.diagnostics_json));
+    REQUIRE(d.forecast);
+    CHECK(d.forecast->step_unit == "week");
+    REQUIRE(d.forecast->mae_per_step.size() == static_cast<size_t>(kHorizon));
+    for (int64_t h = 0; h < kHorizon; ++h) CHECK(d.forecast->mae_per_step[static_cast<size_t>(h)] == (h + 1) / 8.0);
+    // Residuals 0.125 .. 1.625: bins of 0.2 over [-2, 2], every forecast counted.
+    const auto& r = d.forecast->residuals;
+    CHECK(r.edges.back() == 2);
+    CHECK(std::accumulate(r.counts.begin(), r.counts.end(), int64_t{0}) == 48 * kHorizon);
+    CHECK(std::accumulate(r.counts.begin(), r.counts.begin() + 10, int64_t{0}) == 0);  // none below 0
     fs::remove_all(dir);
   }
 

@@ -3,7 +3,8 @@
 // Host side (the trusted harness only): `PluginLibrary` dlopens a plugin,
 // checks its ABI version and creates `Task`s. Optional table members a
 // plugin's `struct_size` does not cover (it was built against an older
-// header) get their documented defaults (plugin_abi.h). Failures throw `PluginError`
+// header) get their documented defaults (plugin_abi.h): such a plugin's
+// Task::score_with_diagnostics() gives its metric with no diagnostics. Failures throw `PluginError`
 // whose message names the plugin and says what to do. `Array` owns an array a
 // plugin produced and releases it once.
 //
@@ -27,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <new>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -39,6 +41,15 @@ namespace torchexam {
 class PluginError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// A metric and the task's diagnostics (plugin_abi.h, score_with_diagnostics):
+// JSON text in the shape docs/plugins.md gives, or empty for none. Both
+// sides use it: a TaskBase returns one, Task::score_with_diagnostics() hands
+// one to the host, which validates the text before using it.
+struct Scored {
+  double metric = 0;
+  std::string diagnostics_json;
 };
 
 inline const char* dtype_name(int32_t dtype) {
@@ -249,9 +260,7 @@ class Task {
   }
 
   double score(const torchexam_array& predictions) {
-    torchexam_array borrowed = predictions;  // the plugin must not release our data
-    borrowed.release = nullptr;
-    borrowed.producer_state = nullptr;
+    torchexam_array borrowed = borrow(predictions);
     double metric = 0;
     char* err = nullptr;
     if (vt_->score(handle_.get(), &borrowed, &metric, &err) != 0)
@@ -259,8 +268,38 @@ class Task {
     return metric;
   }
 
+  // True when the plugin's table has a score_with_diagnostics member.
+  bool has_diagnostics() const {
+    return TORCHEXAM_PLUGIN_HAS(vt_->header.struct_size, score_with_diagnostics) && vt_->score_with_diagnostics;
+  }
+
+  // The metric and the plugin's diagnostics text, as the plugin gave it
+  // (unchecked: the host validates it). A plugin without the member
+  // (has_diagnostics() false) is scored through score(), with no
+  // diagnostics. Throws PluginError when the call fails.
+  Scored score_with_diagnostics(const torchexam_array& predictions) {
+    if (!has_diagnostics()) return {score(predictions), {}};
+    torchexam_array borrowed = borrow(predictions);
+    Scored out;
+    char* text = nullptr;
+    char* err = nullptr;
+    const int failed = vt_->score_with_diagnostics(handle_.get(), &borrowed, &out.metric, &text, &err);
+    const std::unique_ptr<char, void (*)(void*)> owned(text, std::free);
+    if (failed) throw PluginError(plugin_ + ": scoring failed: " + detail::take_error(err, "no message"));
+    if (text) out.diagnostics_json = text;
+    return out;
+  }
+
  private:
   std::shared_ptr<const PluginLibrary> lib_;  // destroyed last: handle_'s deleter is plugin code
+  // Predictions lent to the plugin: it must not release our data.
+  static torchexam_array borrow(const torchexam_array& predictions) {
+    torchexam_array borrowed = predictions;
+    borrowed.release = nullptr;
+    borrowed.producer_state = nullptr;
+    return borrowed;
+  }
+
   const torchexam_plugin_v1* vt_;
   std::unique_ptr<torchexam_task, void (*)(torchexam_task*)> handle_;
   std::string plugin_;
@@ -295,6 +334,13 @@ class TaskBase {
   // torchexam_evaluation). The default allows any batching and any order;
   // a task whose test samples overlap in time returns {1, 1}.
   virtual torchexam_evaluation evaluation() const { return {0, 0, 0}; }
+  // The metric with the task's diagnostics (plugin_abi.h,
+  // score_with_diagnostics; <torchexam/scoring.hpp> builds them). The host
+  // calls this instead of score() when the plugin has it, which every plugin
+  // built with this SDK has. The default is score()'s metric and no
+  // diagnostics; a task that gives diagnostics overrides this and has its
+  // score() return this one's metric.
+  virtual Scored score_with_diagnostics(const torchexam_array& predictions) { return {score(predictions), {}}; }
 };
 
 namespace detail {
@@ -302,6 +348,16 @@ inline char* dup_error(const char* msg) {
   size_t n = std::strlen(msg) + 1;
   char* s = static_cast<char*>(std::malloc(n));
   if (s) std::memcpy(s, msg, n);
+  return s;
+}
+
+// `text` copied into malloc()ed memory the caller frees, NUL-terminated.
+// Throws std::bad_alloc when there is no memory.
+inline char* malloc_copy(std::string_view text) {
+  char* s = static_cast<char*>(std::malloc(text.size() + 1));
+  if (!s) throw std::bad_alloc();
+  std::memcpy(s, text.data(), text.size());
+  s[text.size()] = '\0';
   return s;
 }
 
@@ -349,6 +405,14 @@ struct Exporter {
   }
   static int evaluation(const torchexam_task* t, torchexam_evaluation* out, char** error) noexcept {
     return guarded(error, [&] { *out = reinterpret_cast<const TaskBase*>(t)->evaluation(); });
+  }
+  static int score_with_diagnostics(torchexam_task* t, const torchexam_array* p, double* metric, char** json,
+                                    char** error) noexcept {
+    return guarded(error, [&] {
+      const Scored s = reinterpret_cast<TaskBase*>(t)->score_with_diagnostics(*p);
+      *json = s.diagnostics_json.empty() ? nullptr : malloc_copy(s.diagnostics_json);
+      *metric = s.metric;
+    });
   }
 };
 }  // namespace detail
@@ -423,6 +487,6 @@ inline void check_option_keys(const std::map<std::string, std::string>& options,
     static const torchexam_plugin_v1 table = {                                      \
         {TORCHEXAM_PLUGIN_ABI_VERSION, sizeof(torchexam_plugin_v1), NAME},          \
         &E::create, &E::destroy, &E::describe, &E::train_split, &E::test_inputs,    \
-        &E::score, &E::evaluation};                                                 \
+        &E::score, &E::evaluation, &E::score_with_diagnostics};                     \
     return &table.header;                                                           \
   }

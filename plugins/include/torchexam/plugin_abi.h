@@ -23,7 +23,7 @@
  * loads in an older host, which ignores what it does not know.
  *
  * Lifecycle: entry() -> create() -> any number of describe/train_split/
- * test_inputs/score/evaluation calls -> destroy(). destroy(NULL) is a no-op, so a host
+ * test_inputs/score/evaluation/score_with_diagnostics calls -> destroy(). destroy(NULL) is a no-op, so a host
  * may call it on a failed create. A task handle is used by one thread at a
  * time; distinct handles are independent.
  *
@@ -38,8 +38,8 @@
  * test_inputs are called when the harness stages a task (harness/grading/staging.hpp)
  * and their results are written to files the sandboxed runner reads, so they
  * must be deterministic for the same plugin file, options and data, and must
- * never return labels of the hidden split. score is the only call that reads
- * hidden labels.
+ * never return labels of the hidden split. score and score_with_diagnostics
+ * are the only calls that read hidden labels.
  */
 #ifndef TORCHEXAM_PLUGIN_ABI_H
 #define TORCHEXAM_PLUGIN_ABI_H
@@ -153,6 +153,29 @@ typedef struct torchexam_plugin_v1 {
    * NULL: {0, 0}, any batching and any order. `out` is zeroed by the host. */
   int (*evaluation)(const torchexam_task* task, torchexam_evaluation* out,
                     char** error);
+
+  /* Scores like `score` and also returns the task's diagnostics: aggregates
+   * of the predictions against the hidden labels (a confusion matrix, the
+   * error per target range or per forecast step), as one JSON text in the
+   * shape docs/plugins.md gives ("Task diagnostics"). Trusted side only.
+   * Aggregates only: never a hidden sample, a hidden label or a per-sample
+   * target.
+   *
+   * The host sets *diagnostics_json to NULL before the call. On success
+   * *metric is set, and *diagnostics_json is either left NULL (no
+   * diagnostics for this grading) or set to a NUL-terminated UTF-8 JSON text
+   * allocated with malloc(); the caller owns it and releases it with free().
+   * On failure, as score: non-zero, *error set as for every call, and
+   * *diagnostics_json left NULL (a host frees it anyway if it is not).
+   *
+   * The host validates the text; a malformed or oversized one is dropped
+   * with a note in the grading's log, and the metric stands. Absent (a
+   * table that ends before it) or NULL: the host calls score and the
+   * grading has no diagnostics. */
+  int (*score_with_diagnostics)(torchexam_task* task,
+                                const torchexam_array* predictions,
+                                double* metric, char** diagnostics_json,
+                                char** error);
 } torchexam_plugin_v1;
 
 /* The size of a version-1 table with only its required members. */
