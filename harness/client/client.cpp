@@ -1,15 +1,6 @@
 #include "client/client.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
-#include <fmt/format.h>
-
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
@@ -21,50 +12,34 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 using local = asio::local::stream_protocol;
 
-Client::Client(asio::io_context* io) : io_(io), socket_(*io) {}
+namespace {
 
-std::unique_ptr<Client> Client::connect(const std::filesystem::path& socket) {
-  std::unique_ptr<Client> c(new Client(new asio::io_context));
+local::socket connect_socket(asio::io_context& io, const std::filesystem::path& socket) {
+  local::socket s(io);
   boost::system::error_code ec;
-  c->socket_.connect(local::endpoint(socket.string()), ec);
+  s.connect(local::endpoint(socket.string()), ec);
   if (ec) throw ConnectError("cannot connect to torchexamd at " + socket.string() + ": " + ec.message());
-  return c;
+  return s;
 }
 
-bool Client::read_body(std::string& body, std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    while (auto next = reader_.next()) {
-      if (auto* f = std::get_if<protocol::Frame>(&*next)) {
-        body = std::move(f->body);
-        return true;
-      }
-      throw std::runtime_error("torchexamd sent a malformed frame: " + std::get<protocol::FramingError>(*next).message);
-    }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{socket_.native_handle(), POLLIN, 0};
-    const int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
-    if (r < 0 && errno != EINTR) throw std::runtime_error("poll on the daemon's socket failed");
-    if (r <= 0) continue;
-    char buf[65536];
-    boost::system::error_code ec;
-    const size_t n = socket_.read_some(asio::buffer(buf), ec);
-    if (ec) throw std::runtime_error("torchexamd closed the connection (" + ec.message() + ")");
-    reader_.feed(std::string_view(buf, n));
-  }
+}  // namespace
+
+Client::Client(std::unique_ptr<asio::io_context> io, local::socket socket)
+    : channel_(std::move(io), std::move(socket), "torchexamd") {}
+
+std::unique_ptr<Client> Client::connect(const std::filesystem::path& socket) {
+  auto io = std::make_unique<asio::io_context>();
+  local::socket s = connect_socket(*io, socket);
+  return std::make_unique<Client>(std::move(io), std::move(s));
 }
 
 json::value Client::call(std::string_view method, json::value params) {
   const int64_t id = next_id_++;
-  const std::string frame = protocol::encode_frame(protocol::make_request(id, method, std::move(params)));
-  boost::system::error_code ec;
-  asio::write(socket_, asio::buffer(frame), ec);
-  if (ec) throw std::runtime_error("cannot send to torchexamd: " + ec.message());
+  channel_.send(protocol::make_request(id, method, std::move(params)));
   for (;;) {
-    std::string body;
-    if (!read_body(body, std::chrono::hours(24))) continue;
-    auto parsed = protocol::parse_message(body);
+    const auto body = channel_.receive(std::chrono::steady_clock::time_point::max());
+    if (!body) continue;
+    auto parsed = protocol::parse_message(*body);
     if (auto* failure = std::get_if<protocol::ParseFailure>(&parsed)) {
       if (failure->id == id) throw protocol::RpcError(failure->code, failure->message);
       continue;
@@ -83,10 +58,9 @@ json::value Client::call(std::string_view method, json::value params) {
 std::optional<Notification> Client::next_notification(std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (notes_.empty()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    std::string body;
-    if (left.count() <= 0 || !read_body(body, left)) return std::nullopt;
-    auto parsed = protocol::parse_message(body);
+    const auto body = channel_.receive(until);
+    if (!body) return std::nullopt;
+    auto parsed = protocol::parse_message(*body);
     if (auto* m = std::get_if<protocol::Message>(&parsed); m && m->kind == protocol::Message::Kind::notification)
       notes_.push_back({m->method, std::move(m->params)});
   }
@@ -114,11 +88,11 @@ std::string log_since(const std::filesystem::path& log, std::uintmax_t offset) {
 
 }  // namespace
 
-std::unique_ptr<Client> connect_or_start(const std::filesystem::path& socket, const std::filesystem::path& daemon_exe,
-                                         const std::filesystem::path& log, bool autostart,
-                                         ProcessLauncher& launcher) {
+local::socket connect_or_start(asio::io_context& io, const std::filesystem::path& socket,
+                               const std::filesystem::path& daemon_exe, const std::filesystem::path& log,
+                               bool autostart, ProcessLauncher& launcher) {
   try {
-    return Client::connect(socket);
+    return connect_socket(io, socket);
   } catch (const ConnectError&) {
     if (!autostart) throw;
   }
@@ -128,14 +102,14 @@ std::unique_ptr<Client> connect_or_start(const std::filesystem::path& socket, co
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (auto wait = std::chrono::milliseconds(10);; wait = std::min(wait * 2, std::chrono::milliseconds(200))) {
     try {
-      return Client::connect(socket);
+      return connect_socket(io, socket);
     } catch (const ConnectError& e) {
       // A daemon that refused to start (its socket folder is not private,
       // another one holds the state folder, ...) has said why in its log:
       // say it now rather than after the 10 s.
       if (daemon > 0 && ::kill(daemon, 0) != 0 && errno == ESRCH) {
         try {
-          return Client::connect(socket);  // it handed over to one that was starting beside it
+          return connect_socket(io, socket);  // it handed over to one that was starting beside it
         } catch (const ConnectError&) {
         }
         const std::string said = log_since(log, size_ec ? 0 : log_offset);
@@ -147,6 +121,14 @@ std::unique_ptr<Client> connect_or_start(const std::filesystem::path& socket, co
     }
     std::this_thread::sleep_for(wait);
   }
+}
+
+std::unique_ptr<Client> connect_or_start(const std::filesystem::path& socket, const std::filesystem::path& daemon_exe,
+                                         const std::filesystem::path& log, bool autostart,
+                                         ProcessLauncher& launcher) {
+  auto io = std::make_unique<asio::io_context>();
+  local::socket s = connect_or_start(*io, socket, daemon_exe, log, autostart, launcher);
+  return std::make_unique<Client>(std::move(io), std::move(s));
 }
 
 }  // namespace torchexam

@@ -1,16 +1,18 @@
 // client.hpp — a blocking JSON-RPC client of torchexamd, for the CLI (and
-// tests): one Unix-socket connection, LSP framing, requests answered in
-// order, notifications queued until the caller asks for them.
+// tests): one Unix-socket connection through protocol::BlockingChannel,
+// requests answered in order, notifications queued until the caller asks
+// for them. Also how the language server reaches the daemon: the same
+// connect-or-start, handing over the socket.
 //
 // Errors: ConnectError when nobody listens on the socket; protocol::RpcError
 // (with the daemon's code and message) for an error response;
 // protocol::ReplyError (naming the method and the field) for a result or
-// notification whose shape is not its method's; std::runtime_error when the
-// daemon goes away or answers garbage.
+// notification whose shape is not its method's; protocol::ChannelError (a
+// std::runtime_error) when the daemon goes away or sends a malformed frame.
 #pragma once
 
 #include "base/process.hpp"
-#include "protocol/framing.hpp"
+#include "protocol/channel.hpp"
 #include "protocol/jsonrpc.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -19,7 +21,6 @@
 #include <chrono>
 #include <deque>
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,8 @@ struct Notification {
 class Client {
  public:
   static std::unique_ptr<Client> connect(const std::filesystem::path& socket);
+  // Over a socket connected on `io`.
+  Client(std::unique_ptr<boost::asio::io_context> io, boost::asio::local::stream_protocol::socket socket);
 
   // A method by its signature (protocol/messages.hpp's rpc::): the params
   // written and the result read as its types.
@@ -48,17 +51,12 @@ class Client {
   }
   // The raw exchange, for tests of the wire itself.
   boost::json::value call(std::string_view method, boost::json::value params);
-  // The next notification, waiting up to `timeout`; nullopt on timeout.
+  // The next notification, waiting up to `timeout` (0: only what has
+  // arrived); nullopt on timeout.
   std::optional<Notification> next_notification(std::chrono::milliseconds timeout);
 
  private:
-  explicit Client(boost::asio::io_context* io);
-  // Reads one message body; false on timeout.
-  bool read_body(std::string& body, std::chrono::milliseconds timeout);
-
-  std::unique_ptr<boost::asio::io_context> io_;
-  boost::asio::local::stream_protocol::socket socket_;
-  protocol::FrameReader reader_;
+  protocol::BlockingChannel channel_;
   std::deque<Notification> notes_;
   int64_t next_id_ = 1;
 };
@@ -66,7 +64,13 @@ class Client {
 // Connects, starting `daemon_exe --socket SOCKET` through `launcher`
 // (detached, logging to `log`) when nobody listens yet and `autostart` is
 // set; waits up to 10 s for it to come up, and says at once what the log
-// says when it exits before.
+// says when it exits before. ConnectError when it cannot.
+boost::asio::local::stream_protocol::socket connect_or_start(boost::asio::io_context& io,
+                                                             const std::filesystem::path& socket,
+                                                             const std::filesystem::path& daemon_exe,
+                                                             const std::filesystem::path& log, bool autostart,
+                                                             ProcessLauncher& launcher = system_launcher());
+// The same, as a Client.
 std::unique_ptr<Client> connect_or_start(const std::filesystem::path& socket, const std::filesystem::path& daemon_exe,
                                          const std::filesystem::path& log, bool autostart,
                                          ProcessLauncher& launcher = system_launcher());
