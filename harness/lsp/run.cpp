@@ -15,7 +15,6 @@
 
 namespace torchexam::lsp {
 namespace asio = boost::asio;
-using local = asio::local::stream_protocol;
 
 int run(const RunOptions& o) {
   std::signal(SIGPIPE, SIG_IGN);

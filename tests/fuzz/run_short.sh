@@ -47,10 +47,11 @@ protocol)
   # curve conversions of grade_json.cpp, which need to_string/parse_verdict
   # from sandbox/verdict.cpp and to_valid_utf8 from sandbox/text.cpp; the
   # exam summary's and env/verify's checks and forecasts need
-  # harness/doctor/json.cpp and check.cpp (to_string(Status)). Everything
-  # else is in headers; only Boost.JSON is a library to link (fmt, yaml-cpp,
-  # OpenSSL, SQLite are not referenced). All of it is compiled here, so all
-  # of it is coverage-instrumented.
+  # harness/doctor/json.cpp and check.cpp (to_string(Status)); states and
+  # stages are named by harness/exam/states.cpp (which formats its errors
+  # with fmt). Everything else is in headers; Boost.JSON and fmt are the
+  # libraries to link (yaml-cpp, OpenSSL, SQLite are not referenced). All of
+  # it is compiled here, so all of it is coverage-instrumented.
   sources="
     $src/tests/fuzz/fuzz_protocol.cpp
     $src/harness/protocol/framing.cpp
@@ -62,8 +63,9 @@ protocol)
     $src/sandbox/text.cpp
     $src/harness/doctor/check.cpp
     $src/harness/doctor/json.cpp
+    $src/harness/exam/states.cpp
   "
-  libs="-lboost_json"
+  libs="-lboost_json -lfmt"
   fuzz_args=""
   ;;
 yaml)
