@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 #include <thread>
+#include <utility>
 
 namespace torchexam {
 namespace asio = boost::asio;
@@ -25,7 +26,16 @@ local::socket connect_socket(asio::io_context& io, const std::filesystem::path& 
 }  // namespace
 
 Client::Client(std::unique_ptr<asio::io_context> io, local::socket socket)
-    : channel_(std::move(io), std::move(socket), "torchexamd") {}
+    : io_(std::move(io)), channel_(std::make_shared<protocol::SocketChannel>(std::move(socket))) {
+  channel_->start({[this](std::string body) { receive(body); },
+                   [this](const std::string& error) { bad_frame_ = "torchexamd sent a malformed frame: " + error; },
+                   [this](const boost::system::error_code& why) {
+                     closed_ = "torchexamd closed the connection (" + why.message() + ")";
+                   }});
+}
+
+// The channel's handlers point here: it closes (running them a last time) first.
+Client::~Client() { channel_->close(); }
 
 std::unique_ptr<Client> Client::connect(const std::filesystem::path& socket) {
   auto io = std::make_unique<asio::io_context>();
@@ -33,37 +43,42 @@ std::unique_ptr<Client> Client::connect(const std::filesystem::path& socket) {
   return std::make_unique<Client>(std::move(io), std::move(s));
 }
 
-json::value Client::call(std::string_view method, json::value params) {
-  const int64_t id = next_id_++;
-  channel_.send(protocol::make_request(id, method, std::move(params)));
+void Client::receive(const std::string& body) {
+  auto parsed = protocol::parse_message(body);
+  if (auto* failure = std::get_if<protocol::ParseFailure>(&parsed)) {
+    if (awaited_ != 0 && failure->id == awaited_) answer_ = protocol::RpcError(failure->code, failure->message);
+    return;
+  }
+  auto& m = std::get<protocol::Message>(parsed);
+  if (m.kind == protocol::Message::Kind::notification) notes_.push_back({m.method, std::move(m.params)});
+  if (m.kind != protocol::Message::Kind::response || awaited_ == 0 || m.id != awaited_) return;
+  if (m.error) answer_ = protocol::RpcError(m.error->first, m.error->second);
+  else answer_ = std::move(m.result);
+}
+
+bool Client::wait(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline) {
   for (;;) {
-    const auto body = channel_.receive(std::chrono::steady_clock::time_point::max());
-    if (!body) continue;
-    auto parsed = protocol::parse_message(*body);
-    if (auto* failure = std::get_if<protocol::ParseFailure>(&parsed)) {
-      if (failure->id == id) throw protocol::RpcError(failure->code, failure->message);
-      continue;
-    }
-    auto& m = std::get<protocol::Message>(parsed);
-    if (m.kind == protocol::Message::Kind::notification) {
-      notes_.push_back({m.method, std::move(m.params)});
-      continue;
-    }
-    if (m.kind != protocol::Message::Kind::response || m.id != id) continue;
-    if (m.error) throw protocol::RpcError(m.error->first, m.error->second);
-    return std::move(m.result);
+    if (bad_frame_) throw std::runtime_error(*std::exchange(bad_frame_, std::nullopt));
+    if (done()) return true;
+    if (closed_) throw std::runtime_error(*closed_);
+    if (io_->stopped()) io_->restart();
+    if (std::chrono::steady_clock::now() < deadline) io_->run_one_until(deadline);
+    else if (io_->poll() == 0) return false;
   }
 }
 
+json::value Client::call(std::string_view method, json::value params) {
+  awaited_ = next_id_++;
+  answer_.reset();
+  channel_->send(protocol::make_request(awaited_, method, std::move(params)));
+  wait([this] { return answer_.has_value(); }, std::chrono::steady_clock::time_point::max());
+  awaited_ = 0;
+  if (auto* error = std::get_if<protocol::RpcError>(&*answer_)) throw *error;
+  return std::move(std::get<json::value>(*answer_));
+}
+
 std::optional<Notification> Client::next_notification(std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (notes_.empty()) {
-    const auto body = channel_.receive(until);
-    if (!body) return std::nullopt;
-    auto parsed = protocol::parse_message(*body);
-    if (auto* m = std::get_if<protocol::Message>(&parsed); m && m->kind == protocol::Message::Kind::notification)
-      notes_.push_back({m->method, std::move(m->params)});
-  }
+  if (!wait([this] { return !notes_.empty(); }, std::chrono::steady_clock::now() + timeout)) return std::nullopt;
   Notification n = std::move(notes_.front());
   notes_.pop_front();
   return n;

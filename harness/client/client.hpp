@@ -1,14 +1,18 @@
 // client.hpp — a blocking JSON-RPC client of torchexamd, for the CLI (and
-// tests): one Unix-socket connection through protocol::BlockingChannel,
-// requests answered in order, notifications queued until the caller asks
-// for them. Also how the language server reaches the daemon: the same
-// connect-or-start, handing over the socket.
+// tests): one Unix-socket connection through a protocol::SocketChannel
+// that runs on the client's own io_context while a call waits for its
+// answer or next_notification() for a note (io_context::run_one_until:
+// Asio's timed wait); requests answered in order, notifications queued
+// until the caller asks for them. Also how the language server reaches the
+// daemon: the same connect-or-start, handing over the socket.
 //
 // Errors: ConnectError when nobody listens on the socket; protocol::RpcError
 // (with the daemon's code and message) for an error response;
 // protocol::ReplyError (naming the method and the field) for a result or
-// notification whose shape is not its method's; protocol::ChannelError (a
-// std::runtime_error) when the daemon goes away or sends a malformed frame.
+// notification whose shape is not its method's; std::runtime_error when the
+// daemon goes away ("torchexamd closed the connection (...)", from then on)
+// or sends a malformed frame ("torchexamd sent a malformed frame: ...", once).
+// Threads: one at a time.
 #pragma once
 
 #include "base/process.hpp"
@@ -21,9 +25,11 @@
 #include <chrono>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 
 namespace torchexam {
 
@@ -42,6 +48,7 @@ class Client {
   static std::unique_ptr<Client> connect(const std::filesystem::path& socket);
   // Over a socket connected on `io`.
   Client(std::unique_ptr<boost::asio::io_context> io, boost::asio::local::stream_protocol::socket socket);
+  ~Client();
 
   // A method by its signature (protocol/messages.hpp's rpc::): the params
   // written and the result read as its types.
@@ -56,9 +63,18 @@ class Client {
   std::optional<Notification> next_notification(std::chrono::milliseconds timeout);
 
  private:
-  protocol::BlockingChannel channel_;
+  void receive(const std::string& body);
+  // Runs the channel until `done()` or `deadline` (then false); what has
+  // already arrived is read even when the deadline has passed.
+  bool wait(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline);
+
+  std::unique_ptr<boost::asio::io_context> io_;
+  std::shared_ptr<protocol::SocketChannel> channel_;
   std::deque<Notification> notes_;
   int64_t next_id_ = 1;
+  int64_t awaited_ = 0;  // the id of the call waiting for its answer
+  std::optional<std::variant<boost::json::value, protocol::RpcError>> answer_;
+  std::optional<std::string> bad_frame_, closed_;  // why the daemon could not be read
 };
 
 // Connects, starting `daemon_exe --socket SOCKET` through `launcher`

@@ -19,8 +19,8 @@ namespace asio = boost::asio;
 int run(const RunOptions& o) {
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io;
-  auto editor_channel = std::make_shared<protocol::StdioChannel>(protocol::StdioStream(
-      asio::posix::stream_descriptor(io, ::dup(STDIN_FILENO)), asio::posix::stream_descriptor(io, ::dup(STDOUT_FILENO))));
+  auto editor_channel = std::make_shared<protocol::StdioChannel>(protocol::StdioStream{
+      asio::posix::stream_descriptor(io, ::dup(STDIN_FILENO)), asio::posix::stream_descriptor(io, ::dup(STDOUT_FILENO))});
   std::shared_ptr<protocol::SocketChannel> daemon_channel;
   std::optional<std::string> daemon_error;
   try {

@@ -1,26 +1,24 @@
 // channel.hpp — the protocol's one framed transport: LSP base framing
 // (framing.hpp) over a byte stream. The daemon serves each client through a
 // Channel, the language server talks to the editor (stdin/stdout) and to the
-// daemon through one each, and the CLI's client through BlockingChannel. As
-// clangd's Transport, a channel only moves message bodies; what a body means
-// (JSON-RPC, the binder, the LSP) is decided above it.
+// daemon through one each, and the CLI's client (client/client.hpp) through
+// one. As clangd's Transport, a channel only moves message bodies; what a
+// body means (JSON-RPC, the binder, the LSP) is decided above it.
 //
-// Shape: one asynchronous reader/writer, Channel<Stream>, and for blocking
-// users BlockingChannel, which owns a private io_context and runs that same
-// Channel until a body arrives or a deadline passes
-// (io_context::run_one_until, Asio's own timed wait). A synchronous face of
-// its own would repeat the read loop, the resynchronisation and the write
-// queue for one caller; the adapter repeats none of them, and is all the
-// blocking side needs.
+// Shape: one asynchronous reader/writer, no synchronous face. A blocking
+// user runs the channel on an io_context of its own until what it waits for
+// has arrived or its deadline passes (io_context::run_one_until, Asio's own
+// timed wait): the client does that in a few lines, where a synchronous
+// reader and writer beside this one would repeat the read loop, the
+// resynchronisation and the write queue.
 //
 // Stream: an Asio stream with async_read_some, write_some of a buffer
 // sequence (non-blocking once non_blocking(true) is set), async_wait(
 // Stream::wait_write), non_blocking() and close(); shutdown() is used when it
 // has one. A Unix socket is one; SplitStream below makes one of a pair of
-// descriptors (stdin, stdout). Another transport is another Stream and one
-// explicit instantiation in channel.cpp.
+// descriptors (stdin, stdout). Another transport is another Stream.
 //
-// Channel contract:
+// Contract:
 //  - Threads: every call and every handler runs on the stream's executor, on
 //    the one thread that runs its io_context. Not thread-safe.
 //  - Ownership: the channel owns its stream and is held by shared_ptr (make
@@ -30,9 +28,10 @@
 //  - Reading: on_body gets each body, in order. The bodies of one read are
 //    all handled before anything is written: what the handlers send
 //    meanwhile goes out together after the last of them.
-//  - A malformed frame (a bad header block, a body over max_body) goes to
-//    on_framing_error with the reader's message (docs/protocol.md §1 lists
-//    them); the reader resynchronises and the channel stays open.
+//  - A malformed frame (a bad header block; a body over max_body, which is
+//    skipped unread) goes to on_framing_error with the reader's message
+//    (docs/protocol.md §1 lists them); the reader resynchronises and the
+//    channel stays open.
 //  - End of input (in the middle of a frame too: the partial frame is
 //    dropped), a read or write error, or close(): on_close runs once, with
 //    the error (asio::error::eof at end of input, operation_aborted after
@@ -44,24 +43,21 @@
 //    order they were sent; none is dropped while the channel is open. The
 //    queue has no cap.
 //  - Timeouts: none. A channel waits for its peer for ever; deadlines are
-//    the blocking side's (BlockingChannel).
+//    the blocking user's.
 #pragma once
 
 #include "protocol/framing.hpp"
 
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
 #include <array>
-#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <optional>
-#include <stdexcept>
+#include <span>
 #include <string>
-#include <variant>
 
 namespace torchexam::protocol {
 
@@ -74,19 +70,89 @@ struct ChannelHandlers {
 template <class Stream>
 class Channel : public std::enable_shared_from_this<Channel<Stream>> {
  public:
-  explicit Channel(Stream stream, size_t max_body = kMaxBody);
+  explicit Channel(Stream stream, size_t max_body = kMaxBody) : stream_(std::move(stream)), reader_(max_body) {}
+
   // Starts reading; call once.
-  void start(ChannelHandlers handlers);
-  void send(std::string_view body);
+  void start(ChannelHandlers handlers) {
+    h_ = std::move(handlers);
+    boost::system::error_code ec;
+    stream_.non_blocking(true, ec);  // writes are tried at once, and never block the thread
+    if (ec) return closed(ec);
+    read();
+  }
+
+  void send(std::string_view body) {
+    if (!open_) return;
+    out_.push_back(encode_frame(body));
+    if (!batching_) flush();
+  }
+
   // Closes the stream now (on_close runs, with operation_aborted).
-  void close();
+  void close() { closed(boost::asio::error::operation_aborted); }
   bool open() const { return open_; }
 
  private:
-  void read();
-  void flush();
-  void consume(size_t n);  // drops what was written from the queue
-  void closed(const boost::system::error_code& why);
+  void read() {
+    stream_.async_read_some(boost::asio::buffer(buf_), [self = this->shared_from_this()](auto ec, size_t n) {
+      if (!self->open_) return;
+      if (ec) return self->closed(ec);
+      self->reader_.feed(std::string_view(self->buf_.data(), n));
+      self->batching_ = true;
+      while (self->open_) {
+        auto next = self->reader_.next();
+        if (!next) break;
+        if (auto* frame = std::get_if<Frame>(&*next)) {
+          if (self->h_.on_body) self->h_.on_body(std::move(frame->body));
+        } else if (self->h_.on_framing_error) {
+          self->h_.on_framing_error(std::get<FramingError>(*next).message);
+        }
+      }
+      self->batching_ = false;
+      self->flush();
+      if (self->open_) self->read();
+    });
+  }
+
+  void flush() {
+    while (open_ && !waiting_writable_ && !out_.empty()) {
+      // One gather write of as many queued frames as Asio hands the kernel at once (64).
+      std::array<boost::asio::const_buffer, 64> buffers;
+      size_t count = 0;
+      for (auto it = out_.begin(); it != out_.end() && count < buffers.size(); ++it, ++count)
+        buffers[count] = boost::asio::buffer(*it) + (count == 0 ? out_offset_ : 0);
+      boost::system::error_code ec;
+      size_t n = stream_.write_some(std::span(buffers.data(), count), ec);
+      if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+        waiting_writable_ = true;
+        stream_.async_wait(Stream::wait_write, [self = this->shared_from_this()](auto wait_ec) {
+          self->waiting_writable_ = false;
+          if (!self->open_) return;
+          if (wait_ec) return self->closed(wait_ec);
+          self->flush();
+        });
+        return;
+      }
+      if (ec) return closed(ec);
+      for (; n > 0 && n >= out_.front().size() - out_offset_; out_offset_ = 0) {  // frames written whole
+        n -= out_.front().size() - out_offset_;
+        out_.pop_front();
+      }
+      out_offset_ += n;  // and part of the next one
+    }
+  }
+
+  void closed(const boost::system::error_code& why) {
+    if (!open_) return;
+    open_ = false;
+    out_.clear();
+    boost::system::error_code ignored;
+    // A socket is shut down as well as closed: a copy of its descriptor that
+    // a child process inherited would otherwise keep the connection open.
+    if constexpr (requires { stream_.shutdown(Stream::shutdown_both, ignored); })
+      stream_.shutdown(Stream::shutdown_both, ignored);
+    stream_.close(ignored);
+    if (h_.on_close) h_.on_close(why);
+  }
 
   Stream stream_;
   ChannelHandlers h_;
@@ -99,78 +165,28 @@ class Channel : public std::enable_shared_from_this<Channel<Stream>> {
   bool open_ = true;
 };
 
-// Reads from `In` and writes to `Out`: the language server's stdin and
-// stdout as one Stream. Closing it closes both.
+// Reads `In` and writes `Out`: the language server's stdin and stdout as one
+// Stream. Closing it closes both.
 template <class In, class Out = In>
-class SplitStream {
- public:
-  using executor_type = typename In::executor_type;
+struct SplitStream {
   static constexpr typename Out::wait_type wait_write = Out::wait_write;
-
-  SplitStream(In in, Out out) : in_(std::move(in)), out_(std::move(out)) {}
-  executor_type get_executor() { return in_.get_executor(); }
+  In in;
+  Out out;
   template <class Buffers, class Handler>
-  void async_read_some(const Buffers& buffers, Handler&& handler) {
-    in_.async_read_some(buffers, std::forward<Handler>(handler));
-  }
+  void async_read_some(const Buffers& b, Handler&& h) { in.async_read_some(b, std::forward<Handler>(h)); }
   template <class Buffers>
-  size_t write_some(const Buffers& buffers, boost::system::error_code& ec) {
-    return out_.write_some(buffers, ec);
-  }
+  size_t write_some(const Buffers& b, boost::system::error_code& ec) { return out.write_some(b, ec); }
   template <class Handler>
-  void async_wait(typename Out::wait_type what, Handler&& handler) {
-    out_.async_wait(what, std::forward<Handler>(handler));
-  }
-  void non_blocking(bool on, boost::system::error_code& ec) { out_.non_blocking(on, ec); }
+  void async_wait(typename Out::wait_type w, Handler&& h) { out.async_wait(w, std::forward<Handler>(h)); }
+  void non_blocking(bool on, boost::system::error_code& ec) { out.non_blocking(on, ec); }
   void close(boost::system::error_code& ec) {
-    in_.close(ec);
-    out_.close(ec);
+    in.close(ec);
+    out.close(ec);
   }
-
- private:
-  In in_;
-  Out out_;
 };
 
 using SocketChannel = Channel<boost::asio::local::stream_protocol::socket>;
 using StdioStream = SplitStream<boost::asio::posix::stream_descriptor>;
 using StdioChannel = Channel<StdioStream>;
-
-class ChannelError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// A SocketChannel for a caller that waits: one connected socket, used from
-// one thread at a time.
-//  - receive(deadline): the next body; nullopt when `deadline` passes before
-//    one is whole (bytes already in the socket are read first, even when the
-//    deadline has passed). Throws ChannelError "<peer> sent a malformed
-//    frame: ..." for a framing error, in its place among the bodies (the
-//    next receive() goes on after it), and "<peer> closed the connection
-//    (...)" once the channel closed and every body before the end was
-//    returned; from then on every call throws that.
-//  - send(body): queues and writes what the socket takes at once; the rest
-//    is written while a later receive() waits. Throws ChannelError once the
-//    channel closed.
-class BlockingChannel {
- public:
-  // `socket` must belong to `io`; `peer` names the other end in errors.
-  BlockingChannel(std::unique_ptr<boost::asio::io_context> io, boost::asio::local::stream_protocol::socket socket,
-                  std::string peer, size_t max_body = kMaxBody);
-  ~BlockingChannel();
-  BlockingChannel(const BlockingChannel&) = delete;
-  BlockingChannel& operator=(const BlockingChannel&) = delete;
-
-  std::optional<std::string> receive(std::chrono::steady_clock::time_point deadline);
-  void send(std::string_view body);
-
- private:
-  std::unique_ptr<boost::asio::io_context> io_;
-  std::string peer_;
-  std::shared_ptr<SocketChannel> channel_;
-  std::deque<std::variant<std::string, FramingError>> inbox_;
-  std::optional<std::string> closed_;  // why, once the channel closed
-};
 
 }  // namespace torchexam::protocol

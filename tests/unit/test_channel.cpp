@@ -1,8 +1,10 @@
-// protocol::Channel and BlockingChannel on a socketpair: frames split and
-// joined by the stream, malformed input, the size cap, end of input, writes
-// the peer does not read yet, and the blocking side's deadline.
+// protocol::Channel on a socketpair (and on two pipes, as the language
+// server's stdio): frames split and joined by the stream, malformed input,
+// the size cap, end of input, writes the peer does not read yet; and the
+// blocking client over it: deadlines, errors, answers among notifications.
 #include <doctest/doctest.h>
 
+#include "client/client.hpp"
 #include "protocol/channel.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -21,6 +23,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+namespace json = boost::json;
 using local = asio::local::stream_protocol;
 using namespace torchexam::protocol;
 using namespace std::chrono_literals;
@@ -172,7 +175,7 @@ TEST_SUITE("channel") {
     REQUIRE(::pipe(in) == 0);
     REQUIRE(::pipe(out) == 0);
     auto ch = std::make_shared<StdioChannel>(
-        StdioStream(asio::posix::stream_descriptor(io, in[0]), asio::posix::stream_descriptor(io, out[1])));
+        StdioStream{asio::posix::stream_descriptor(io, in[0]), asio::posix::stream_descriptor(io, out[1])});
     StdioChannel* raw = ch.get();
     ch->start({[raw](std::string body) { raw->send("re:" + body); }, nullptr, nullptr});
     const std::string request = encode_frame("{}");
@@ -195,36 +198,62 @@ TEST_SUITE("channel") {
     ::close(out[0]);
   }
 
-  TEST_CASE("blocking: receive gives up at its deadline, then returns what arrives later") {
+  TEST_CASE("the blocking client: a wait gives up at its deadline, then takes what arrives later") {
     auto io = std::make_unique<asio::io_context>();
-    local::socket ours(*io), peer(*io);
-    asio::local::connect_pair(ours, peer);
-    BlockingChannel ch(std::move(io), std::move(ours), "the peer");
-    CHECK_FALSE(ch.receive(std::chrono::steady_clock::now() + 20ms));
-    CHECK_FALSE(ch.receive(std::chrono::steady_clock::now()));  // a passed deadline: only what is there
-    asio::write(peer, asio::buffer(encode_frame("{}")));
-    CHECK(ch.receive(std::chrono::steady_clock::now()) == "{}");  // already in the socket
-    asio::write(peer, asio::buffer(encode_frame("[]")));
-    CHECK(ch.receive(std::chrono::steady_clock::now() + 10s) == "[]");
-    ch.send("{\"x\":1}");
-    std::string back(64, '\0');
-    back.resize(peer.read_some(asio::buffer(back)));
-    CHECK(back == encode_frame("{\"x\":1}"));
+    local::socket ours(*io), daemon(*io);
+    asio::local::connect_pair(ours, daemon);
+    torchexam::Client client(std::move(io), std::move(ours));
+    CHECK_FALSE(client.next_notification(20ms));
+    CHECK_FALSE(client.next_notification(0ms));  // only what has arrived
+    const std::string note = R"({"jsonrpc":"2.0","method":"exam/timer","params":{"session":"s","remaining_s":1}})";
+    asio::write(daemon, asio::buffer(encode_frame(note)));
+    auto got = client.next_notification(0ms);  // already in the socket
+    REQUIRE(got);
+    CHECK(got->method == "exam/timer");
+    asio::write(daemon, asio::buffer(encode_frame(note)));
+    CHECK(client.next_notification(10s));
   }
 
-  TEST_CASE("blocking: a malformed frame throws in its place, and the end of input after every body") {
+  TEST_CASE("the blocking client: a malformed frame fails the wait once, the end of input every wait after") {
     auto io = std::make_unique<asio::io_context>();
-    local::socket ours(*io), peer(*io);
-    asio::local::connect_pair(ours, peer);
-    BlockingChannel ch(std::move(io), std::move(ours), "torchexamd");
-    asio::write(peer, asio::buffer(encode_frame("1") + "Content-Length: x\r\n\r\n" + encode_frame("2") + "Content-Le"));
-    peer.close();
-    CHECK(ch.receive(std::chrono::steady_clock::now() + 10s) == "1");
-    CHECK_THROWS_WITH_AS(ch.receive(std::chrono::steady_clock::now() + 10s),
-                         "torchexamd sent a malformed frame: Content-Length is not a number: 'x'", ChannelError);
-    CHECK(ch.receive(std::chrono::steady_clock::now() + 10s) == "2");
-    CHECK_THROWS_WITH_AS(ch.receive(std::chrono::steady_clock::now() + 10s),
-                         "torchexamd closed the connection (End of file)", ChannelError);
-    CHECK_THROWS_AS(ch.send("{}"), ChannelError);
+    local::socket ours(*io), daemon(*io);
+    asio::local::connect_pair(ours, daemon);
+    torchexam::Client client(std::move(io), std::move(ours));
+    asio::write(daemon, asio::buffer("Content-Length: x\r\n\r\n" +
+                                     encode_frame(R"({"jsonrpc":"2.0","method":"exam/timer","params":{}})") +
+                                     "Content-Le"));
+    daemon.close();
+    CHECK_THROWS_WITH(client.next_notification(10s),
+                      "torchexamd sent a malformed frame: Content-Length is not a number: 'x'");
+    CHECK(client.next_notification(10s));  // read in the same go: still delivered
+    CHECK_THROWS_WITH(client.next_notification(10s), "torchexamd closed the connection (End of file)");
+    CHECK_THROWS_WITH(client.call("daemon/info", json::object()), "torchexamd closed the connection (End of file)");
+  }
+
+  TEST_CASE("the blocking client: a call skips notifications and other answers, and an error answer throws") {
+    auto io = std::make_unique<asio::io_context>();
+    local::socket ours(*io), daemon(*io);
+    asio::local::connect_pair(ours, daemon);
+    torchexam::Client client(std::move(io), std::move(ours));
+    asio::write(daemon, asio::buffer(encode_frame(R"({"jsonrpc":"2.0","method":"exam/closed","params":{}})") +
+                                     encode_frame(R"({"jsonrpc":"2.0","id":99,"result":"not ours"})") +
+                                     encode_frame(R"({"jsonrpc":"2.0","id":1,"result":{"pid":7}})")));
+    CHECK(client.call("daemon/info", json::object()) == json::value{{"pid", 7}});
+    asio::write(daemon, asio::buffer(encode_frame(R"({"jsonrpc":"2.0","id":2,"error":{"code":-32001,"message":"no"}})")));
+    CHECK_THROWS_WITH_AS(client.call("submission/get", json::object()), "no", RpcError);
+    auto note = client.next_notification(0ms);
+    REQUIRE(note);
+    CHECK(note->method == "exam/closed");
+    // Both requests reached the daemon, framed.
+    FrameReader reader;
+    std::vector<std::string> sent;
+    while (sent.size() < 2) {
+      std::string buf(4096, '\0');
+      buf.resize(daemon.read_some(asio::buffer(buf)));
+      reader.feed(buf);
+      while (auto f = reader.next()) sent.push_back(std::get<Frame>(*f).body);
+    }
+    CHECK(json::parse(sent[0]).at("method") == "daemon/info");
+    CHECK(json::parse(sent[1]).at("id") == 2);
   }
 }
