@@ -80,6 +80,7 @@ constexpr const char* describe() {
   else if constexpr (std::is_integral_v<T>) return "an integer";
   else if constexpr (std::is_floating_point_v<T>) return "a finite number";
   else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::filesystem::path>) return "a string";
+  else if constexpr (std::is_enum_v<T>) return "a string";  // enums travel by name
   else if constexpr (detail::is_vector<T>::value) return "an array";
   else return "an object";
 }

@@ -68,7 +68,7 @@ std::string diagnostic_line(const Diagnostic& d) {
 
 void print_status(const protocol::ExamStatus& st) {
   constexpr size_t kShown = 5;  // diagnostics per task; --json has them all
-  fmt::print("session {} ({}, {}) in {}\n", st.session, st.mode, st.state, st.workspace);
+  fmt::print("session {} ({}, {}) in {}\n", st.session, st.mode, to_string(st.state), st.workspace);
   fmt::print("time left: {}\n", format_duration(st.remaining_s));
   fmt::print("{:<22} {:>5} {:>14} {:>11}  {}\n", "task", "best", "last verdict", "submissions", "diagnostics");
   for (const auto& t : st.tasks) {
@@ -88,7 +88,7 @@ void print_status(const protocol::ExamStatus& st) {
   }
   for (const auto& q : st.queue)
     fmt::print("queue: submission {} ({}) {}\n", q.submission, q.task,
-               q.state == "running" ? "running" : fmt::format("waiting, position {}", q.position));
+               q.state == SubmissionState::running ? "running" : fmt::format("waiting, position {}", q.position));
   fmt::print("total {}/{}; pass mark {}: {}\n", st.total_score, 5 * st.tasks.size(), st.pass_mark,
              st.passed ? "passing" : "not yet passing");
 }
@@ -97,7 +97,7 @@ void print_submission(const protocol::Submission& s) {
   if (s.result)
     for (const auto& d : s.result->grade.diagnostics)
       if (d.line > 0) fmt::print("{}\n", diagnostic_line(d));
-  fmt::print("submission {} ({}): {}\n", s.submission, s.task, s.state);
+  fmt::print("submission {} ({}): {}\n", s.submission, s.task, to_string(s.state));
   if (s.verdict) fmt::print("verdict: {}\n", *s.verdict);
   fmt::print("message: {}\n", s.message);
   if (!s.detail.empty()) fmt::print("detail:  {}\n", s.detail);
@@ -131,12 +131,12 @@ void follow_submission(Client& client, int64_t id, bool as_json) {
 
   const protocol::SubmissionParams which{id};
   auto unfinished = [&] {
-    const std::string state = client.call(protocol::rpc::submission_get, which).state;
-    return state == "queued" || state == "running";
+    const SubmissionState state = client.call(protocol::rpc::submission_get, which).state;
+    return state == SubmissionState::queued || state == SubmissionState::running;
   };
   {
     ProgressLine line;
-    std::string last_stage;
+    std::optional<Stage> last_stage;
     for (bool waiting = unfinished(); waiting;) {
       auto n = client.next_notification(std::chrono::seconds(5));
       if (!n) {
@@ -151,7 +151,8 @@ void follow_submission(Client& client, int64_t id, bool as_json) {
       const auto note = protocol::read_note(protocol::rpc::submission_progress, n->params);
       if (note.submission != id) continue;
       if (note.stage != last_stage) {
-        line.stage(note.stage == "queued" ? fmt::format("queued, position {}", note.queue_position) : note.stage);
+        line.stage(note.stage == Stage::queued ? fmt::format("queued, position {}", note.queue_position)
+                                               : std::string(to_string(note.stage)));
         last_stage = note.stage;
       }
       if (note.progress) line.progress(*note.progress);
@@ -298,7 +299,7 @@ std::optional<int> ExamCommands::run() {
       if (id == 0) {  // the running submission of this session, else the next queued one
         const auto st = client->call(rpc::exam_status, where);
         for (const auto& q : st.queue)
-          if (id == 0 || q.state == "running") id = q.submission;
+          if (id == 0 || q.state == SubmissionState::running) id = q.submission;
         if (id == 0) {
           fmt::print(stderr, "torchexam: nothing is being graded in session {}; past results: torchexam history TASK\n",
                      st.session);
@@ -313,7 +314,7 @@ std::optional<int> ExamCommands::run() {
       else {
         fmt::print("{:>6} {:>11} {:>15} {:>6} {:>9}  {}\n", "id", "state", "verdict", "score", "metric", "message");
         for (const auto& s : r.submissions)
-          fmt::print("{:>6} {:>11} {:>15} {:>4}/5 {:>9}  {}\n", s.submission, s.state, s.verdict.value_or("-"),
+          fmt::print("{:>6} {:>11} {:>15} {:>4}/5 {:>9}  {}\n", s.submission, to_string(s.state), s.verdict.value_or("-"),
                      s.score, s.metric ? fmt::format("{:.4f}", *s.metric) : std::string("-"), s.message);
       }
     } else if (cmd == restore_) {

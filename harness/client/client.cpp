@@ -1,95 +1,84 @@
 #include "client/client.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
-#include <fmt/format.h>
-
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
 #include <iterator>
 #include <thread>
+#include <utility>
 
 namespace torchexam {
 namespace asio = boost::asio;
 namespace json = boost::json;
 using local = asio::local::stream_protocol;
 
-Client::Client(asio::io_context* io) : io_(io), socket_(*io) {}
+namespace {
 
-std::unique_ptr<Client> Client::connect(const std::filesystem::path& socket) {
-  std::unique_ptr<Client> c(new Client(new asio::io_context));
+local::socket connect_socket(asio::io_context& io, const std::filesystem::path& socket) {
+  local::socket s(io);
   boost::system::error_code ec;
-  c->socket_.connect(local::endpoint(socket.string()), ec);
+  s.connect(local::endpoint(socket.string()), ec);
   if (ec) throw ConnectError("cannot connect to torchexamd at " + socket.string() + ": " + ec.message());
-  return c;
+  return s;
 }
 
-bool Client::read_body(std::string& body, std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
+}  // namespace
+
+Client::Client(std::unique_ptr<asio::io_context> io, local::socket socket)
+    : io_(std::move(io)), channel_(std::make_shared<protocol::SocketChannel>(std::move(socket))) {
+  channel_->start({[this](std::string body) { receive(body); },
+                   [this](const std::string& error) { bad_frame_ = "torchexamd sent a malformed frame: " + error; },
+                   [this](const boost::system::error_code& why) {
+                     closed_ = "torchexamd closed the connection (" + why.message() + ")";
+                   }});
+}
+
+// The channel's handlers point here: it closes (running them a last time) first.
+Client::~Client() { channel_->close(); }
+
+std::unique_ptr<Client> Client::connect(const std::filesystem::path& socket) {
+  auto io = std::make_unique<asio::io_context>();
+  local::socket s = connect_socket(*io, socket);
+  return std::make_unique<Client>(std::move(io), std::move(s));
+}
+
+void Client::receive(const std::string& body) {
+  auto parsed = protocol::parse_message(body);
+  if (auto* failure = std::get_if<protocol::ParseFailure>(&parsed)) {
+    if (awaited_ != 0 && failure->id == awaited_) answer_ = protocol::RpcError(failure->code, failure->message);
+    return;
+  }
+  auto& m = std::get<protocol::Message>(parsed);
+  if (m.kind == protocol::Message::Kind::notification) notes_.push_back({m.method, std::move(m.params)});
+  if (m.kind != protocol::Message::Kind::response || awaited_ == 0 || m.id != awaited_) return;
+  if (m.error) answer_ = protocol::RpcError(m.error->first, m.error->second);
+  else answer_ = std::move(m.result);
+}
+
+bool Client::wait(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline) {
   for (;;) {
-    while (auto next = reader_.next()) {
-      if (auto* f = std::get_if<protocol::Frame>(&*next)) {
-        body = std::move(f->body);
-        return true;
-      }
-      throw std::runtime_error("torchexamd sent a malformed frame: " + std::get<protocol::FramingError>(*next).message);
-    }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{socket_.native_handle(), POLLIN, 0};
-    const int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
-    if (r < 0 && errno != EINTR) throw std::runtime_error("poll on the daemon's socket failed");
-    if (r <= 0) continue;
-    char buf[65536];
-    boost::system::error_code ec;
-    const size_t n = socket_.read_some(asio::buffer(buf), ec);
-    if (ec) throw std::runtime_error("torchexamd closed the connection (" + ec.message() + ")");
-    reader_.feed(std::string_view(buf, n));
+    if (bad_frame_) throw std::runtime_error(*std::exchange(bad_frame_, std::nullopt));
+    if (done()) return true;
+    if (closed_) throw std::runtime_error(*closed_);
+    if (io_->stopped()) io_->restart();
+    if (std::chrono::steady_clock::now() < deadline) io_->run_one_until(deadline);
+    else if (io_->poll() == 0) return false;
   }
 }
 
 json::value Client::call(std::string_view method, json::value params) {
-  const int64_t id = next_id_++;
-  const std::string frame = protocol::encode_frame(protocol::make_request(id, method, std::move(params)));
-  boost::system::error_code ec;
-  asio::write(socket_, asio::buffer(frame), ec);
-  if (ec) throw std::runtime_error("cannot send to torchexamd: " + ec.message());
-  for (;;) {
-    std::string body;
-    if (!read_body(body, std::chrono::hours(24))) continue;
-    auto parsed = protocol::parse_message(body);
-    if (auto* failure = std::get_if<protocol::ParseFailure>(&parsed)) {
-      if (failure->id == id) throw protocol::RpcError(failure->code, failure->message);
-      continue;
-    }
-    auto& m = std::get<protocol::Message>(parsed);
-    if (m.kind == protocol::Message::Kind::notification) {
-      notes_.push_back({m.method, std::move(m.params)});
-      continue;
-    }
-    if (m.kind != protocol::Message::Kind::response || m.id != id) continue;
-    if (m.error) throw protocol::RpcError(m.error->first, m.error->second);
-    return std::move(m.result);
-  }
+  awaited_ = next_id_++;
+  answer_.reset();
+  channel_->send(protocol::make_request(awaited_, method, std::move(params)));
+  wait([this] { return answer_.has_value(); }, std::chrono::steady_clock::time_point::max());
+  awaited_ = 0;
+  if (auto* error = std::get_if<protocol::RpcError>(&*answer_)) throw *error;
+  return std::move(std::get<json::value>(*answer_));
 }
 
 std::optional<Notification> Client::next_notification(std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (notes_.empty()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    std::string body;
-    if (left.count() <= 0 || !read_body(body, left)) return std::nullopt;
-    auto parsed = protocol::parse_message(body);
-    if (auto* m = std::get_if<protocol::Message>(&parsed); m && m->kind == protocol::Message::Kind::notification)
-      notes_.push_back({m->method, std::move(m->params)});
-  }
+  if (!wait([this] { return !notes_.empty(); }, std::chrono::steady_clock::now() + timeout)) return std::nullopt;
   Notification n = std::move(notes_.front());
   notes_.pop_front();
   return n;
@@ -114,11 +103,11 @@ std::string log_since(const std::filesystem::path& log, std::uintmax_t offset) {
 
 }  // namespace
 
-std::unique_ptr<Client> connect_or_start(const std::filesystem::path& socket, const std::filesystem::path& daemon_exe,
-                                         const std::filesystem::path& log, bool autostart,
-                                         ProcessLauncher& launcher) {
+local::socket connect_or_start(asio::io_context& io, const std::filesystem::path& socket,
+                               const std::filesystem::path& daemon_exe, const std::filesystem::path& log,
+                               bool autostart, ProcessLauncher& launcher) {
   try {
-    return Client::connect(socket);
+    return connect_socket(io, socket);
   } catch (const ConnectError&) {
     if (!autostart) throw;
   }
@@ -128,14 +117,14 @@ std::unique_ptr<Client> connect_or_start(const std::filesystem::path& socket, co
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (auto wait = std::chrono::milliseconds(10);; wait = std::min(wait * 2, std::chrono::milliseconds(200))) {
     try {
-      return Client::connect(socket);
+      return connect_socket(io, socket);
     } catch (const ConnectError& e) {
       // A daemon that refused to start (its socket folder is not private,
       // another one holds the state folder, ...) has said why in its log:
       // say it now rather than after the 10 s.
       if (daemon > 0 && ::kill(daemon, 0) != 0 && errno == ESRCH) {
         try {
-          return Client::connect(socket);  // it handed over to one that was starting beside it
+          return connect_socket(io, socket);  // it handed over to one that was starting beside it
         } catch (const ConnectError&) {
         }
         const std::string said = log_since(log, size_ec ? 0 : log_offset);
@@ -147,6 +136,14 @@ std::unique_ptr<Client> connect_or_start(const std::filesystem::path& socket, co
     }
     std::this_thread::sleep_for(wait);
   }
+}
+
+std::unique_ptr<Client> connect_or_start(const std::filesystem::path& socket, const std::filesystem::path& daemon_exe,
+                                         const std::filesystem::path& log, bool autostart,
+                                         ProcessLauncher& launcher) {
+  auto io = std::make_unique<asio::io_context>();
+  local::socket s = connect_or_start(*io, socket, daemon_exe, log, autostart, launcher);
+  return std::make_unique<Client>(std::move(io), std::move(s));
 }
 
 }  // namespace torchexam

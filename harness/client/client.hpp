@@ -1,16 +1,22 @@
 // client.hpp — a blocking JSON-RPC client of torchexamd, for the CLI (and
-// tests): one Unix-socket connection, LSP framing, requests answered in
-// order, notifications queued until the caller asks for them.
+// tests): one Unix-socket connection through a protocol::SocketChannel
+// that runs on the client's own io_context while a call waits for its
+// answer or next_notification() for a note (io_context::run_one_until:
+// Asio's timed wait); requests answered in order, notifications queued
+// until the caller asks for them. Also how the language server reaches the
+// daemon: the same connect-or-start, handing over the socket.
 //
 // Errors: ConnectError when nobody listens on the socket; protocol::RpcError
 // (with the daemon's code and message) for an error response;
 // protocol::ReplyError (naming the method and the field) for a result or
 // notification whose shape is not its method's; std::runtime_error when the
-// daemon goes away or answers garbage.
+// daemon goes away ("torchexamd closed the connection (...)", from then on)
+// or sends a malformed frame ("torchexamd sent a malformed frame: ...", once).
+// Threads: one at a time.
 #pragma once
 
 #include "base/process.hpp"
-#include "protocol/framing.hpp"
+#include "protocol/channel.hpp"
 #include "protocol/jsonrpc.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -23,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 
 namespace torchexam {
 
@@ -39,6 +46,9 @@ struct Notification {
 class Client {
  public:
   static std::unique_ptr<Client> connect(const std::filesystem::path& socket);
+  // Over a socket connected on `io`.
+  Client(std::unique_ptr<boost::asio::io_context> io, boost::asio::local::stream_protocol::socket socket);
+  ~Client();
 
   // A method by its signature (protocol/messages.hpp's rpc::): the params
   // written and the result read as its types.
@@ -48,25 +58,35 @@ class Client {
   }
   // The raw exchange, for tests of the wire itself.
   boost::json::value call(std::string_view method, boost::json::value params);
-  // The next notification, waiting up to `timeout`; nullopt on timeout.
+  // The next notification, waiting up to `timeout` (0: only what has
+  // arrived); nullopt on timeout.
   std::optional<Notification> next_notification(std::chrono::milliseconds timeout);
 
  private:
-  explicit Client(boost::asio::io_context* io);
-  // Reads one message body; false on timeout.
-  bool read_body(std::string& body, std::chrono::milliseconds timeout);
+  void receive(const std::string& body);
+  // Runs the channel until `done()` or `deadline` (then false); what has
+  // already arrived is read even when the deadline has passed.
+  bool wait(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline);
 
   std::unique_ptr<boost::asio::io_context> io_;
-  boost::asio::local::stream_protocol::socket socket_;
-  protocol::FrameReader reader_;
+  std::shared_ptr<protocol::SocketChannel> channel_;
   std::deque<Notification> notes_;
   int64_t next_id_ = 1;
+  int64_t awaited_ = 0;  // the id of the call waiting for its answer
+  std::optional<std::variant<boost::json::value, protocol::RpcError>> answer_;
+  std::optional<std::string> bad_frame_, closed_;  // why the daemon could not be read
 };
 
 // Connects, starting `daemon_exe --socket SOCKET` through `launcher`
 // (detached, logging to `log`) when nobody listens yet and `autostart` is
 // set; waits up to 10 s for it to come up, and says at once what the log
-// says when it exits before.
+// says when it exits before. ConnectError when it cannot.
+boost::asio::local::stream_protocol::socket connect_or_start(boost::asio::io_context& io,
+                                                             const std::filesystem::path& socket,
+                                                             const std::filesystem::path& daemon_exe,
+                                                             const std::filesystem::path& log, bool autostart,
+                                                             ProcessLauncher& launcher = system_launcher());
+// The same, as a Client.
 std::unique_ptr<Client> connect_or_start(const std::filesystem::path& socket, const std::filesystem::path& daemon_exe,
                                          const std::filesystem::path& log, bool autostart,
                                          ProcessLauncher& launcher = system_launcher());

@@ -148,7 +148,7 @@ void Adapter::on_timer(const store::SessionRecord& s, double remaining_s, std::o
 }
 
 void Adapter::on_closed(const store::SessionRecord& s) {
-  notify_(make_notification(method::exam_closed, json::value_from(Closed{s.id, s.closed_at_ms, s.state})));
+  notify_(make_notification(method::exam_closed, json::value_from(Closed{s.id, s.closed_at_ms, state_of(s)})));
 }
 
 void Adapter::on_diagnostics(const std::string& session, const std::string& task, const std::filesystem::path& file,

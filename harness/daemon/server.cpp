@@ -1,12 +1,10 @@
 #include "daemon/server.hpp"
 
-#include <boost/asio/read.hpp>
+#include <boost/asio/post.hpp>
 #include <fmt/core.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
-#include <span>
 #include <vector>
 
 #include <fcntl.h>
@@ -17,110 +15,6 @@
 namespace torchexam::daemon {
 namespace asio = boost::asio;
 using local = asio::local::stream_protocol;
-
-Connection::Connection(local::socket socket, const protocol::Binder& binder, std::function<void(Connection*)> on_close)
-    : socket_(std::move(socket)), binder_(binder), on_close_(std::move(on_close)) {}
-
-void Connection::start() {
-  // Writes are tried at once and never block the io thread: a full socket
-  // means waiting for it to become writable (flush()).
-  boost::system::error_code ec;
-  socket_.non_blocking(true, ec);
-  if (ec) return close();
-  read();
-}
-
-void Connection::read() {
-  socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
-    if (ec) {
-      self->close();
-      return;
-    }
-    self->reader_.feed(std::string_view(self->buf_.data(), n));
-    // Every request of this read is answered before anything is written: the
-    // replies go out together, in order.
-    self->reading_batch_ = true;
-    while (auto next = self->reader_.next()) {
-      if (auto* frame = std::get_if<protocol::Frame>(&*next))
-        self->handle(frame->body);
-      else
-        self->send(protocol::make_error(nullptr, protocol::error_code::parse_error,
-                                        "bad framing: " + std::get<protocol::FramingError>(*next).message));
-    }
-    self->reading_batch_ = false;
-    self->flush();
-    if (self->open_) self->read();
-  });
-}
-
-void Connection::handle(const std::string& body) {
-  auto parsed = protocol::parse_message(body);
-  if (auto* failure = std::get_if<protocol::ParseFailure>(&parsed)) {
-    send(protocol::make_error(failure->id, failure->code, failure->message));
-    return;
-  }
-  const auto& m = std::get<protocol::Message>(parsed);
-  if (m.kind == protocol::Message::Kind::response) return;  // clients do not answer us
-  std::weak_ptr<Connection> weak = shared_from_this();
-  binder_.dispatch(m, [weak](std::string reply) {
-    if (auto self = weak.lock()) self->send(std::move(reply));
-  });
-}
-
-void Connection::send(std::string body) {
-  if (!open_) return;
-  out_.push_back(protocol::encode_frame(body));
-  if (!reading_batch_) flush();
-}
-
-void Connection::flush() {
-  while (open_ && !waiting_writable_ && !out_.empty()) {
-    // One sendmsg for as many queued frames as fit in its iovec.
-    std::array<asio::const_buffer, 64> buffers;
-    size_t count = 0;
-    for (auto it = out_.begin(); it != out_.end() && count < buffers.size(); ++it, ++count)
-      buffers[count] = asio::buffer(*it) + (count == 0 ? out_offset_ : 0);
-    boost::system::error_code ec;
-    const size_t n = socket_.send(std::span(buffers.data(), count), 0, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      waiting_writable_ = true;
-      socket_.async_wait(local::socket::wait_write, [self = shared_from_this()](const boost::system::error_code& wait_ec) {
-        self->waiting_writable_ = false;
-        if (wait_ec) return self->close();
-        self->flush();
-      });
-      return;
-    }
-    if (ec) return close();
-    consume(n);
-  }
-}
-
-// Drops the first `n` bytes of the queue (frames written whole, and the part
-// of the next one).
-void Connection::consume(size_t n) {
-  while (n > 0 && !out_.empty()) {
-    const size_t left = out_.front().size() - out_offset_;
-    if (n < left) {
-      out_offset_ += n;
-      return;
-    }
-    n -= left;
-    out_.pop_front();
-    out_offset_ = 0;
-  }
-}
-
-void Connection::close() {
-  if (!open_) return;
-  open_ = false;
-  out_.clear();
-  out_offset_ = 0;
-  boost::system::error_code ignored;
-  socket_.shutdown(local::socket::shutdown_both, ignored);
-  socket_.close(ignored);
-  if (on_close_) on_close_(this);
-}
 
 Server::Server(asio::io_context& io, std::filesystem::path socket_path, const protocol::Binder& binder)
     : io_(io), path_(std::move(socket_path)), binder_(binder), acceptor_(io), retry_(io) {
@@ -180,18 +74,41 @@ void Server::accept() {
       ::close(fd);
       return accept();
     }
-    auto c = std::make_shared<Connection>(std::move(socket), binder_, [this](Connection* gone) {
-      for (auto it = connections_.begin(); it != connections_.end(); ++it)
-        if (it->get() == gone) {
-          // Release after the current handler: it may still hold `gone`.
-          asio::post(io_, [keep = *it] {});
-          connections_.erase(it);
-          break;
-        }
-    });
-    connections_.insert(c);
-    c->start();
+    serve(std::move(socket));
     accept();
+  });
+}
+
+void Server::serve(local::socket socket) {
+  auto client = std::make_shared<protocol::SocketChannel>(std::move(socket));
+  connections_.insert(client);
+  const std::weak_ptr<protocol::SocketChannel> weak = client;
+  client->start({[this, weak](std::string body) {
+                   if (auto c = weak.lock()) handle(c, body);
+                 },
+                 [weak](const std::string& error) {
+                   if (auto c = weak.lock())
+                     c->send(protocol::make_error(nullptr, protocol::error_code::parse_error, "bad framing: " + error));
+                 },
+                 [this, gone = client.get()](const boost::system::error_code&) {
+                   for (auto it = connections_.begin(); it != connections_.end(); ++it)
+                     if (it->get() == gone) {
+                       // Release after the current handler: it may still hold `gone`.
+                       asio::post(io_, [keep = *it] {});
+                       connections_.erase(it);
+                       break;
+                     }
+                 }});
+}
+
+void Server::handle(const std::shared_ptr<protocol::SocketChannel>& client, const std::string& body) {
+  auto parsed = protocol::parse_message(body);
+  if (auto* failure = std::get_if<protocol::ParseFailure>(&parsed))
+    return client->send(protocol::make_error(failure->id, failure->code, failure->message));
+  const auto& m = std::get<protocol::Message>(parsed);
+  if (m.kind == protocol::Message::Kind::response) return;  // clients do not answer us
+  binder_.dispatch(m, [weak = std::weak_ptr(client)](std::string reply) {
+    if (auto c = weak.lock()) c->send(reply);
   });
 }
 
@@ -203,13 +120,13 @@ void Server::stop() {
     std::error_code ec;
     std::filesystem::remove(path_, ec);
   }
-  for (auto c : std::set<std::shared_ptr<Connection>>(connections_)) c->close();
+  for (const auto& c : std::set<std::shared_ptr<protocol::SocketChannel>>(connections_)) c->close();
 }
 
 void Server::broadcast(const std::string& body) {
   // A send may close its connection at once (the peer is gone), which
   // erases it from connections_: walk a copy.
-  const std::vector<std::shared_ptr<Connection>> all(connections_.begin(), connections_.end());
+  const std::vector<std::shared_ptr<protocol::SocketChannel>> all(connections_.begin(), connections_.end());
   for (const auto& c : all) c->send(body);
 }
 

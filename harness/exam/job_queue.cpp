@@ -83,11 +83,11 @@ std::vector<QueueItem> JobQueue::items(const std::string& session) const {
   std::vector<QueueItem> out;
   for (const auto& [id, job] : running_)
     if (job.target.session == session)
-      out.push_back({id, job.task, std::string(to_string(SubmissionState::running)), 0});
+      out.push_back({id, job.task, SubmissionState::running, 0});
   int pos = 1;
   for (const auto& job : pending_) {
     if (job.target.session == session)
-      out.push_back({job.id, job.task, std::string(to_string(SubmissionState::queued)), pos});
+      out.push_back({job.id, job.task, SubmissionState::queued, pos});
     ++pos;
   }
   return out;
@@ -102,7 +102,7 @@ void JobQueue::enqueue(Job job) {
   ++generation_;
   pending_.push_back(std::move(job));
   const Job& j = pending_.back();
-  out_.on_progress({j.target.session, j.id, j.task, "queued", position(j.id), std::nullopt});
+  out_.on_progress({j.target.session, j.id, j.task, Stage::queued, position(j.id), std::nullopt});
   pump();
 }
 

@@ -87,7 +87,7 @@ class JobRunner {
 struct QueueItem {
   int64_t submission = 0;
   std::string task;
-  std::string state;  // "running" | "queued" (SubmissionState's text)
+  SubmissionState state = SubmissionState::queued;  // running or queued
   int position = 0;   // 0 = running, 1.. = waiting
   friend bool operator==(const QueueItem&, const QueueItem&) = default;
 };

@@ -9,34 +9,46 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <stdexcept>
 
 namespace torchexam {
 namespace fs = std::filesystem;
+
+namespace {
+
+// The grader names its phases by the stages' names (grader.cpp); another
+// name is the harness's own fault, and the grading ends as internal_error.
+Stage stage_of(std::string_view phase) {
+  if (auto s = parse_stage(phase)) return *s;
+  throw std::logic_error("the grader reported a phase that is no stage: '" + std::string(phase) + "'");
+}
+
+}  // namespace
 
 // Turns the grader's callbacks into notes on the io thread and the job's
 // training curve; lives on the worker thread for one job.
 class JobWorkers::Observer final : public GradeObserver {
  public:
   Observer(JobWorkers& workers, Job job) : w_(workers), job_(std::move(job)) {}
-  void phase(std::string_view name) override { post(std::string(name), std::nullopt); }
+  void phase(std::string_view name) override { post(stage_of(name), std::nullopt); }
   void queued(std::string_view phase, int position) override {
-    note(std::string(position > 0 ? "queued" : phase), position, std::nullopt);
+    note(position > 0 ? Stage::queued : stage_of(phase), position, std::nullopt);
   }
   void event(const events::Event& e) override {
     const auto* p = std::get_if<events::Progress>(&e);
     if (!p) return;
     if (p->kind == events::Progress::Kind::epoch) curve.push_back(curve_point(*p));
-    post("train", *p);
+    post(Stage::train, *p);
   }
   std::vector<CurvePoint> curve;
 
  private:
-  void post(std::string stage, std::optional<events::Progress> p) {
+  void post(Stage stage, std::optional<events::Progress> p) {
     if (p) w_.events_.append(job_.id, events::to_json_line(*p));
-    note(std::move(stage), 0, std::move(p));
+    note(stage, 0, std::move(p));
   }
-  void note(std::string stage, int position, std::optional<events::Progress> p) {
-    w_.io_.post([&out = w_.out_, n = ProgressNote{job_.target.session, job_.id, job_.task, std::move(stage), position,
+  void note(Stage stage, int position, std::optional<events::Progress> p) {
+    w_.io_.post([&out = w_.out_, n = ProgressNote{job_.target.session, job_.id, job_.task, stage, position,
                                                   std::move(p)}] { out.on_progress(n); });
   }
   JobWorkers& w_;

@@ -9,6 +9,7 @@
 // or remove listeners from a callback other than its own removal.
 #pragma once
 
+#include "exam/states.hpp"
 #include "grading/compiler.hpp"
 #include "sandbox/events.hpp"
 #include "store/store.hpp"
@@ -25,7 +26,7 @@ struct ProgressNote {
   std::string session;
   int64_t submission = 0;
   std::string task;
-  std::string stage;  // "queued", "build", "train", "evaluate", "score"
+  Stage stage = Stage::queued;
   int queue_position = 0;
   std::optional<events::Progress> progress;
   friend bool operator==(const ProgressNote&, const ProgressNote&) = default;

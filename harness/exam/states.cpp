@@ -31,6 +31,15 @@ constexpr std::array<std::pair<SessionMode, std::string_view>, 2> kSessionModes{
     {SessionMode::exam, "exam"},
 }};
 
+constexpr std::array<std::pair<Stage, std::string_view>, 6> kStages{{
+    {Stage::queued, "queued"},
+    {Stage::stage, "stage"},
+    {Stage::build, "build"},
+    {Stage::train, "train"},
+    {Stage::evaluate, "evaluate"},
+    {Stage::score, "score"},
+}};
+
 template <class E, size_t N>
 std::string_view name_of(const std::array<std::pair<E, std::string_view>, N>& table, E value) {
   for (const auto& [e, name] : table)
@@ -43,6 +52,13 @@ std::optional<E> value_of(const std::array<std::pair<E, std::string_view>, N>& t
   for (const auto& [e, name] : table)
     if (name == text) return e;
   return std::nullopt;
+}
+
+template <class E, size_t N>
+std::string names_in(const std::array<std::pair<E, std::string_view>, N>& table) {
+  std::string out;
+  for (const auto& [e, name] : table) out.append(out.empty() ? "" : ", ").append(name);
+  return out;
 }
 
 [[noreturn]] void unknown_state(const std::string& record, const std::string& text) {
@@ -59,6 +75,12 @@ std::optional<SessionState> parse_session_state(std::string_view text) { return 
 std::optional<SubmissionState> parse_submission_state(std::string_view text) {
   return value_of(kSubmissionStates, text);
 }
+
+std::string_view to_string(Stage s) { return name_of(kStages, s); }
+std::optional<Stage> parse_stage(std::string_view text) { return value_of(kStages, text); }
+std::string session_state_names() { return names_in(kSessionStates); }
+std::string submission_state_names() { return names_in(kSubmissionStates); }
+std::string stage_names() { return names_in(kStages); }
 
 bool is_open(SessionState s) { return s == SessionState::running || s == SessionState::paused; }
 

@@ -1,6 +1,7 @@
-// states.hpp — the states of an exam session and of a submission, a
-// session's mode, and the one place each is turned into the text the store
-// keeps and back.
+// states.hpp — the states of an exam session and of a submission, the
+// stages of a submission's grading, a session's mode, and the one place each
+// is turned into its name (the text the store keeps and the protocol sends)
+// and back.
 //
 // The store's records (store::SessionRecord, store::SubmissionRecord) hold
 // the state as text, the form it has in the database and in protocol
@@ -16,6 +17,7 @@
 #include "store/store.hpp"
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace torchexam {
@@ -35,10 +37,26 @@ enum class SubmissionState {
   interrupted,  // its session or task no longer exists after a restart
 };
 
+// Where a submission is, as its progress notes say.
+enum class Stage {
+  queued,    // waiting for a slot (for the whole job, or a cluster's queue for a phase)
+  stage,     // the task's data is staged
+  build,     // the solution is compiled
+  train,     // the runner trains
+  evaluate,  // the runner predicts on the hidden test inputs
+  score,     // the plugin scores the predictions
+};
+
 std::string_view to_string(SessionState s);
 std::string_view to_string(SubmissionState s);
+std::string_view to_string(Stage s);
 std::optional<SessionState> parse_session_state(std::string_view text);
 std::optional<SubmissionState> parse_submission_state(std::string_view text);
+std::optional<Stage> parse_stage(std::string_view text);
+// Every name a parse_*() takes, "a, b, c", for an error that lists them.
+std::string session_state_names();
+std::string submission_state_names();
+std::string stage_names();
 
 // Running or paused: the session takes submissions and its timer runs.
 bool is_open(SessionState s);

@@ -40,7 +40,7 @@ void ProgressReporter::update(const ProgressNote& p) {
   if (item.state == State::logging) {
     // A line per stage, and one per finished epoch; batches only in the progress UI.
     const std::string key =
-        p.progress && p.progress->kind == events::Progress::Kind::epoch ? item.message : p.stage;
+        p.progress && p.progress->kind == events::Progress::Kind::epoch ? item.message : std::string(to_string(p.stage));
     if (key != item.last_logged) {
       item.last_logged = key;
       log(item.title + ": " + item.message);
@@ -69,7 +69,7 @@ void ProgressReporter::finish(const protocol::Finished& f) {
   auto it = items_.find(f.submission);
   if (it == items_.end()) return;  // never saw it start (submitted before we connected)
   Item& item = it->second;
-  const std::string end = f.state == "cancelled" ? "cancelled" : fmt::format("score {}/5 ({})", f.score, f.verdict.value_or(""));
+  const std::string end = f.state == SubmissionState::cancelled ? "cancelled" : fmt::format("score {}/5 ({})", f.score, f.verdict.value_or(""));
   item.end_message = end;
   if (item.state == State::active) {
     editor_.notify("$/progress",

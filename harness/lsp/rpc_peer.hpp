@@ -4,7 +4,7 @@
 //
 // Endpoint is the small interface the server logic talks to, so it can be
 // driven by a fake in tests. RpcPeer implements it over a function that
-// writes one message body (the transport, e.g. FramedChannel::send).
+// writes one message body (the transport, e.g. protocol::Channel::send).
 //
 // Contract: single-threaded (the io_context's thread). Incoming requests and
 // notifications go to the Binder; a reply callback runs exactly once, with

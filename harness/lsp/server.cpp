@@ -88,11 +88,11 @@ void LspServer::initialized() {
           editor_.notify("torchexam/timer", json::object{{"session", st.session},
                                                          {"remaining_s", st.remaining_s},
                                                          {"warning_minutes", nullptr},
-                                                         {"state", st.state}});
+                                                         {"state", to_string(st.state)}});
         editor_.notify(
             "window/logMessage",
             show_message(MessageType::info, fmt::format("torchexam: session {} ({}, {}), {} left", st.session, st.mode,
-                                                        st.state, remaining_text(st.remaining_s))));
+                                                        to_string(st.state), remaining_text(st.remaining_s))));
       },
       [](const RpcError&) {});  // the finder has told the user
 }
@@ -246,7 +246,7 @@ void LspServer::on_finished(const protocol::Finished& f) {
   if (!finder_.ours(f.session)) return;
   if (progress_) progress_->finish(f);
   show(finished_type(f), finished_message(f));
-  if (f.state == "finished") {
+  if (f.state == SubmissionState::finished) {
     request(daemon_, rpc::submission_get, protocol::SubmissionParams{f.submission}, [this](Typed<protocol::Submission> r) {
       const auto* s = std::get_if<protocol::Submission>(&r);
       if (!s || !finder_.last()) return;
@@ -267,7 +267,7 @@ void LspServer::on_timer(const protocol::Timer& t) {
         json::object{{"session", t.session},
                      {"remaining_s", t.remaining_s},
                      {"warning_minutes", t.warning_minutes ? json::value(*t.warning_minutes) : json::value(nullptr)},
-                     {"state", finder_.last()->state}});
+                     {"state", to_string(finder_.last()->state)}});
   if (t.warning_minutes)
     show(MessageType::warning, fmt::format("TorchExam: {} minute{} left in the exam", *t.warning_minutes,
                                            *t.warning_minutes == 1 ? "" : "s"));
@@ -275,7 +275,7 @@ void LspServer::on_timer(const protocol::Timer& t) {
 
 void LspServer::on_closed(const protocol::Closed& c) {
   if (!finder_.ours(c.session)) return;
-  finder_.last()->state = "closed";
+  finder_.last()->state = SessionState::closed;
   if (caps_.timer_notification)
     editor_.notify(
         "torchexam/timer",

@@ -99,12 +99,14 @@ std::string lens_title(const TaskSummary& t) {
 }
 
 std::string progress_message(const ProgressNote& n) {
-  if (n.stage == "queued") return fmt::format("queued (position {})", n.queue_position);
-  if (n.stage == "stage") return "preparing the task's data";
-  if (n.stage == "build") return "building";
-  if (n.stage == "evaluate") return "evaluating on the hidden test data";
-  if (n.stage == "score") return "scoring";
-  if (n.stage != "train") return n.stage;
+  switch (n.stage) {
+    case Stage::queued: return fmt::format("queued (position {})", n.queue_position);
+    case Stage::stage: return "preparing the task's data";
+    case Stage::build: return "building";
+    case Stage::evaluate: return "evaluating on the hidden test data";
+    case Stage::score: return "scoring";
+    case Stage::train: break;
+  }
   if (!n.progress) return "training";
   const auto& p = *n.progress;
   std::string s = fmt::format("training: epoch {}/{}", p.epoch, p.epochs);
@@ -115,12 +117,15 @@ std::string progress_message(const ProgressNote& n) {
 }
 
 std::optional<int> progress_percentage(const ProgressNote& n) {
-  if (n.stage == "queued") return std::nullopt;
-  if (n.stage == "stage") return 0;  // staging the data comes before the build
-  if (n.stage == "build") return 0;
-  if (n.stage == "evaluate") return 90;
-  if (n.stage == "score") return 95;
-  if (n.stage != "train" || !n.progress || n.progress->epochs <= 0) return 10;
+  switch (n.stage) {
+    case Stage::queued: return std::nullopt;
+    case Stage::stage: return 0;  // staging the data comes before the build
+    case Stage::build: return 0;
+    case Stage::evaluate: return 90;
+    case Stage::score: return 95;
+    case Stage::train: break;
+  }
+  if (!n.progress || n.progress->epochs <= 0) return 10;
   const auto& p = *n.progress;
   double epoch_part = p.batches > 0 ? static_cast<double>(p.batch) / static_cast<double>(p.batches) : 1.0;
   if (p.kind == events::Progress::Kind::epoch) epoch_part = 1.0;
@@ -129,7 +134,7 @@ std::optional<int> progress_percentage(const ProgressNote& n) {
 }
 
 std::string finished_message(const protocol::Finished& f) {
-  if (f.state == "cancelled") return fmt::format("{}: submission {} was cancelled", f.task, f.submission);
+  if (f.state == SubmissionState::cancelled) return fmt::format("{}: submission {} was cancelled", f.task, f.submission);
   return fmt::format("{}: {}/5 ({}) — {}", f.task, f.score, f.verdict.value_or(""), f.message);
 }
 
@@ -146,7 +151,7 @@ std::string history_markdown(const std::string& task, const std::vector<protocol
     std::string message = s.message;
     for (auto& c : message)
       if (c == '|' || c == '\n') c = ' ';  // one table row
-    out += fmt::format("| {} | {} | {} | {}/5 | {} |\n", s.submission, s.state, s.verdict.value_or("-"), s.score,
+    out += fmt::format("| {} | {} | {} | {}/5 | {} |\n", s.submission, to_string(s.state), s.verdict.value_or("-"), s.score,
                        message);
   }
   return out;

@@ -15,6 +15,9 @@
 
 namespace torchexam::protocol {
 
+// The largest body a reader takes by default (docs/protocol.md §1).
+inline constexpr size_t kMaxBody = size_t{16} << 20;
+
 struct Frame {
   std::string body;
 };
@@ -25,7 +28,7 @@ struct FramingError {
 
 class FrameReader {
  public:
-  explicit FrameReader(size_t max_body = size_t{16} << 20) : max_body_(max_body) {}
+  explicit FrameReader(size_t max_body = kMaxBody) : max_body_(max_body) {}
 
   void feed(std::string_view bytes) { buf_.append(bytes); }
 

@@ -124,7 +124,7 @@ Empty tag_invoke(json::value_to_tag<Empty>, const json::value& v) {
 // ---- Results
 
 ExamStatus exam_status(const ExamSummary& s) {
-  return {s.session.id, s.session.environment_dir, s.session.workspace, s.session.mode, s.session.state,
+  return {s.session.id, s.session.environment_dir, s.session.workspace, s.session.mode, state_of(s.session),
           s.session.started_at_ms, s.deadline_ms, s.remaining_s, s.tasks, s.queue, s.total_score, s.pass_mark,
           s.passed, s.checks};
 }
@@ -134,7 +134,7 @@ void tag_invoke(json::value_from_tag, json::value& v, const ExamStatus& s) {
                    {"environment", s.environment},
                    {"workspace", s.workspace},
                    {"mode", s.mode},
-                   {"state", s.state},
+                   {"state", write(s.state)},
                    {"started_at_ms", s.started_at_ms},
                    {"deadline_ms", s.deadline_ms},
                    {"remaining_s", write(s.remaining_s)},
@@ -152,7 +152,7 @@ ExamStatus tag_invoke(json::value_to_tag<ExamStatus>, const json::value& v) {
           o.required<std::string>("environment"),
           o.required<std::string>("workspace"),
           o.required<std::string>("mode"),
-          o.required<std::string>("state"),
+          o.required<SessionState>("state"),
           o.required<int64_t>("started_at_ms"),
           o.required<int64_t>("deadline_ms"),
           o.required<double>("remaining_s"),
@@ -180,7 +180,7 @@ Submitted tag_invoke(json::value_to_tag<Submitted>, const json::value& v) {
 }
 
 SubmissionInfo submission_info(const store::SubmissionRecord& r, int queue_position) {
-  return {r.id,      r.session_id, r.task,    r.source_name, r.source_hash,    r.submitted_at_ms, r.state,
+  return {r.id,      r.session_id, r.task,    r.source_name, r.source_hash,    r.submitted_at_ms, state_of(r),
           queue_position, r.verdict, r.metric, r.score, r.message, r.detail, r.finished_at_ms, r.attempts};
 }
 
@@ -199,7 +199,7 @@ void tag_invoke(json::value_from_tag, json::value& v, const SubmissionInfo& s) {
                    {"file", s.file},
                    {"source_hash", s.source_hash},
                    {"submitted_at_ms", s.submitted_at_ms},
-                   {"state", s.state},
+                   {"state", write(s.state)},
                    {"queue_position", s.queue_position},
                    {"verdict", write(s.verdict)},
                    {"metric", write(s.metric)},
@@ -218,7 +218,7 @@ SubmissionInfo tag_invoke(json::value_to_tag<SubmissionInfo>, const json::value&
           o.required<std::string>("file"),
           o.required<std::string>("source_hash"),
           o.required<int64_t>("submitted_at_ms"),
-          o.required<std::string>("state"),
+          o.required<SubmissionState>("state"),
           o.required<int>("queue_position"),
           o.optional<std::optional<std::string>>("verdict"),
           o.optional<std::optional<double>>("metric"),
@@ -233,7 +233,7 @@ void tag_invoke(json::value_from_tag, json::value& v, const Submission& s) {
   json::object o = json::value_from(static_cast<const SubmissionInfo&>(s)).get_object();
   // No result yet is {}; a finished submission's result that does not read is null.
   o["result"] = s.result ? json::value_from(*s.result)
-                         : s.state == "finished" ? json::value(nullptr) : json::value(json::object());
+                         : s.state == SubmissionState::finished ? json::value(nullptr) : json::value(json::object());
   o["curve"] = write(s.curve);
   if (s.with_source) o["source"] = write(s.source);
   v = std::move(o);
@@ -284,11 +284,11 @@ DaemonStatus tag_invoke(json::value_to_tag<DaemonStatus>, const json::value& v) 
 // ---- Notifications
 
 Finished finished_note(const store::SubmissionRecord& r) {
-  return {r.session_id, r.id, r.task, r.state, r.verdict, r.metric, r.score, r.message};
+  return {r.session_id, r.id, r.task, state_of(r), r.verdict, r.metric, r.score, r.message};
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const Finished& f) {
-  v = {{"session", f.session}, {"submission", f.submission},    {"task", f.task},   {"state", f.state},
+  v = {{"session", f.session}, {"submission", f.submission},    {"task", f.task},   {"state", write(f.state)},
        {"verdict", write(f.verdict)}, {"metric", write(f.metric)}, {"score", f.score}, {"message", f.message}};
 }
 
@@ -297,7 +297,7 @@ Finished tag_invoke(json::value_to_tag<Finished>, const json::value& v) {
   return {o.required<std::string>("session"),
           o.required<int64_t>("submission"),
           o.required<std::string>("task"),
-          o.required<std::string>("state"),
+          o.required<SubmissionState>("state"),
           o.optional<std::optional<std::string>>("verdict"),
           o.optional<std::optional<double>>("metric"),
           o.required<int>("score"),
@@ -314,13 +314,13 @@ Timer tag_invoke(json::value_to_tag<Timer>, const json::value& v) {
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const Closed& c) {
-  v = {{"session", c.session}, {"closed_at_ms", write(c.closed_at_ms)}, {"state", c.state}};
+  v = {{"session", c.session}, {"closed_at_ms", write(c.closed_at_ms)}, {"state", write(c.state)}};
 }
 
 Closed tag_invoke(json::value_to_tag<Closed>, const json::value& v) {
   const Object o(v);
   return {o.required<std::string>("session"), o.optional<std::optional<int64_t>>("closed_at_ms"),
-          o.required<std::string>("state")};
+          o.required<SessionState>("state")};
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const SyntaxCheck& c) {
@@ -339,6 +339,31 @@ namespace torchexam {
 namespace json = boost::json;
 using json_shape::Object;
 using json_shape::write;
+
+namespace {
+
+// A name from one of the core's tables (exam/states.hpp).
+template <class E>
+E read_name(const json::value& v, std::optional<E> (*parse)(std::string_view), std::string (*names)()) {
+  const auto name = json_shape::read<std::string>(v);
+  if (auto e = parse(name)) return *e;
+  throw json_shape::ShapeError("", "expected one of " + names() + " (got '" + name + "')");
+}
+
+}  // namespace
+
+void tag_invoke(json::value_from_tag, json::value& v, const SessionState& s) { v = to_string(s); }
+SessionState tag_invoke(json::value_to_tag<SessionState>, const json::value& v) {
+  return read_name(v, parse_session_state, session_state_names);
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const SubmissionState& s) { v = to_string(s); }
+SubmissionState tag_invoke(json::value_to_tag<SubmissionState>, const json::value& v) {
+  return read_name(v, parse_submission_state, submission_state_names);
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const Stage& s) { v = to_string(s); }
+Stage tag_invoke(json::value_to_tag<Stage>, const json::value& v) { return read_name(v, parse_stage, stage_names); }
 
 void tag_invoke(json::value_from_tag, json::value& v, const TaskSummary& t) {
   v = json::object{{"id", t.id},
@@ -370,12 +395,12 @@ TaskSummary tag_invoke(json::value_to_tag<TaskSummary>, const json::value& v) {
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const QueueItem& q) {
-  v = {{"submission", q.submission}, {"task", q.task}, {"state", q.state}, {"position", q.position}};
+  v = {{"submission", q.submission}, {"task", q.task}, {"state", write(q.state)}, {"position", q.position}};
 }
 
 QueueItem tag_invoke(json::value_to_tag<QueueItem>, const json::value& v) {
   const Object o(v);
-  return {o.required<int64_t>("submission"), o.required<std::string>("task"), o.required<std::string>("state"),
+  return {o.required<int64_t>("submission"), o.required<std::string>("task"), o.required<SubmissionState>("state"),
           o.required<int>("position")};
 }
 
@@ -410,7 +435,7 @@ void tag_invoke(json::value_from_tag, json::value& v, const ProgressNote& n) {
   json::object o{{"session", n.session},
                  {"submission", n.submission},
                  {"task", n.task},
-                 {"stage", n.stage},
+                 {"stage", write(n.stage)},
                  {"queue_position", n.queue_position}};
   if (n.progress) {  // the runner's training fields, flat beside the stage
     const auto& p = *n.progress;
@@ -432,7 +457,7 @@ void tag_invoke(json::value_from_tag, json::value& v, const ProgressNote& n) {
 ProgressNote tag_invoke(json::value_to_tag<ProgressNote>, const json::value& v) {
   const Object o(v);
   ProgressNote n{o.required<std::string>("session"), o.required<int64_t>("submission"),
-                 o.required<std::string>("task"), o.required<std::string>("stage"),
+                 o.required<std::string>("task"), o.required<Stage>("stage"),
                  o.required<int>("queue_position"), std::nullopt};
   if (!o.has("epoch")) return n;
   events::Progress p;

@@ -15,7 +15,11 @@
 // each field in the order of the docs' params table; a field set to null
 // counts as absent. Results and notifications ignore fields they do not know
 // (a newer daemon may add some) but need every field the docs list, with its
-// type. Wrong shapes become RpcError(invalid_params) through read_params and
+// type. States and stages (exam/states.hpp: SessionState, SubmissionState,
+// Stage) travel by their names, read and written through the core's one
+// table; a name it does not know is a ShapeError naming the field
+// ("state: expected one of running, paused, closed, stopped (got 'x')").
+// Wrong shapes become RpcError(invalid_params) through read_params and
 // ReplyError through read_result / read_note (jsonrpc.hpp). This layer
 // converts; it decides nothing.
 #pragma once
@@ -113,7 +117,7 @@ struct ExamStatus {
   std::string environment;
   std::string workspace;
   std::string mode;
-  std::string state;
+  SessionState state = SessionState::running;
   int64_t started_at_ms = 0;
   int64_t deadline_ms = 0;
   double remaining_s = 0;
@@ -146,7 +150,7 @@ struct SubmissionInfo {
   std::string file;
   std::string source_hash;
   int64_t submitted_at_ms = 0;
-  std::string state;
+  SubmissionState state = SubmissionState::queued;
   int queue_position = -1;  // 0 running, 1.. waiting, -1 not in the queue
   std::optional<std::string> verdict;
   std::optional<double> metric;
@@ -198,7 +202,7 @@ struct Finished {  // submission/finished
   std::string session;
   int64_t submission = 0;
   std::string task;
-  std::string state;  // finished or cancelled
+  SubmissionState state = SubmissionState::finished;  // finished or cancelled
   std::optional<std::string> verdict;
   std::optional<double> metric;
   int score = 0;
@@ -217,7 +221,7 @@ struct Timer {  // exam/timer
 struct Closed {  // exam/closed
   std::string session;
   std::optional<int64_t> closed_at_ms;
-  std::string state;
+  SessionState state = SessionState::closed;
   friend bool operator==(const Closed&, const Closed&) = default;
 };
 
@@ -279,8 +283,13 @@ TORCHEXAM_PROTOCOL_CONVERTS(SyntaxCheck);
 }  // namespace torchexam::protocol
 
 // The core's types that only the protocol sends, converted here (found by
-// argument-dependent lookup, so they sit in the core's namespace).
+// argument-dependent lookup, so they sit in the core's namespace). The
+// state enums are the store's text in the core; only the protocol sends
+// them as JSON.
 namespace torchexam {
+TORCHEXAM_PROTOCOL_CONVERTS(SessionState);
+TORCHEXAM_PROTOCOL_CONVERTS(SubmissionState);
+TORCHEXAM_PROTOCOL_CONVERTS(Stage);
 TORCHEXAM_PROTOCOL_CONVERTS(TaskSummary);
 TORCHEXAM_PROTOCOL_CONVERTS(QueueItem);
 TORCHEXAM_PROTOCOL_CONVERTS(RestoreResult);

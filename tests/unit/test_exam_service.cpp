@@ -83,7 +83,7 @@ struct Recorder final : ExamListener {
   int timer_notes = 0;
   int closed = 0;
   std::vector<store::SubmissionRecord> finished;
-  std::vector<std::string> stages;
+  std::vector<Stage> stages;
   void on_timer(const store::SessionRecord&, double, std::optional<int> w) override {
     ++timer_notes;
     if (w) warnings.push_back(w);

@@ -1,4 +1,4 @@
-// Session and submission states: the one place that names them.
+// Session and submission states and grading stages: the one place that names them.
 #include <doctest/doctest.h>
 
 #include "exam/report_visibility.hpp"
@@ -92,6 +92,17 @@ TEST_SUITE("exam_states") {
     CHECK(without_task_diagnostics(r).result_json == "{}");
     r.result_json = "{not json";  // left alone: no reply carries it
     CHECK(without_task_diagnostics(r).result_json == "{not json");
+  }
+
+  TEST_CASE("every stage has its name, the one the grader gives its phase") {
+    for (auto s : {Stage::queued, Stage::stage, Stage::build, Stage::train, Stage::evaluate, Stage::score}) {
+      CAPTURE(to_string(s));
+      CHECK(parse_stage(to_string(s)) == s);
+    }
+    for (const char* phase : {"stage", "build", "train", "evaluate", "score"}) CHECK(parse_stage(phase));
+    CHECK(stage_names() == "queued, stage, build, train, evaluate, score");
+    CHECK(session_state_names() == "running, paused, closed, stopped");
+    CHECK_FALSE(parse_stage("compile"));
   }
 
   TEST_CASE("a stored text no state has is refused with the record and the text") {

@@ -55,14 +55,14 @@ TEST_SUITE("job_queue") {
     CHECK(f.queue->position(d) == 2);
     CHECK(f.queue->position(999) == -1);
     REQUIRE(f.notes.progress.size() == 4);  // "queued", with the place each took
-    CHECK(f.notes.progress[3].stage == "queued");
+    CHECK(f.notes.progress[3].stage == Stage::queued);
     CHECK(f.notes.progress[3].queue_position == 2);
 
     const auto items = f.queue->items("s1");
     REQUIRE(items.size() == 4);
-    CHECK(items[0].state == "running");
+    CHECK(items[0].state == SubmissionState::running);
     CHECK(items[2].submission == c);
-    CHECK(items[2].state == "queued");
+    CHECK(items[2].state == SubmissionState::queued);
     CHECK(items[2].position == 1);
     CHECK(f.queue->items("another").empty());
 

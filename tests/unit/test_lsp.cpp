@@ -51,7 +51,7 @@ struct FakeEndpoint : Endpoint {
 };
 
 ProgressNote train_note(int epoch, int64_t batch) {
-  ProgressNote n{"s1", 7, "fashion_mnist", "train", 0, torchexam::events::Progress{}};
+  ProgressNote n{"s1", 7, "fashion_mnist", torchexam::Stage::train, 0, torchexam::events::Progress{}};
   auto& p = *n.progress;
   p.kind = Kind::batch;
   p.epoch = epoch;
@@ -67,7 +67,7 @@ json::value status_json(const fs::path& ws) {
   protocol::ExamStatus st;
   st.session = "s1";
   st.mode = "practice";
-  st.state = "running";
+  st.state = torchexam::SessionState::running;
   st.workspace = ws.string();
   st.remaining_s = 3.6E3;
   torchexam::TaskSummary t;
@@ -182,11 +182,11 @@ TEST_SUITE("lsp") {
     CHECK(progress_percentage(p) == 10 + 60);
     p.progress->kind = Kind::epoch;
     CHECK(progress_percentage(p) == 90);
-    p.stage = "queued";
+    p.stage = torchexam::Stage::queued;
     p.queue_position = 2;
     CHECK(progress_message(p) == "queued (position 2)");
     CHECK_FALSE(progress_percentage(p));
-    p.stage = "stage";  // the data is staged before the build: the bar starts at 0, never goes back
+    p.stage = torchexam::Stage::stage;  // the data is staged before the build: the bar starts at 0, never goes back
     CHECK(progress_message(p) == "preparing the task's data");
     CHECK(progress_percentage(p) == 0);
     CHECK(remaining_text(3599.6) == "1h 00m");
@@ -197,7 +197,7 @@ TEST_SUITE("lsp") {
     FakeEndpoint editor;
     ProgressReporter r(editor, true);
     auto queued = train_note(1, 0);
-    queued.stage = "queued";
+    queued.stage = torchexam::Stage::queued;
     queued.progress.reset();
     r.update(queued);
     r.update(train_note(1, 5));
@@ -211,7 +211,7 @@ TEST_SUITE("lsp") {
     r.update(train_note(2, 10));
     protocol::Finished f;
     f.submission = 7;
-    f.state = "finished";
+    f.state = torchexam::SubmissionState::finished;
     f.verdict = "ok";
     f.score = 3;
     r.finish(f);
@@ -226,7 +226,7 @@ TEST_SUITE("lsp") {
     FakeEndpoint editor;
     ProgressReporter r(editor, false);
     auto build = train_note(1, 0);
-    build.stage = "build";
+    build.stage = torchexam::Stage::build;
     build.progress.reset();
     r.update(build);
     for (int b = 1; b <= 5; ++b) r.update(train_note(1, b));
@@ -383,12 +383,12 @@ TEST_SUITE("lsp") {
   TEST_CASE("the history report is one Markdown row per submission") {
     protocol::SubmissionInfo ok, queued;
     ok.submission = 3;
-    ok.state = "finished";
+    ok.state = torchexam::SubmissionState::finished;
     ok.verdict = "ok";
     ok.score = 4;
     ok.message = "accuracy 0.8 | good\nline";
     queued.submission = 4;
-    queued.state = "queued";
+    queued.state = torchexam::SubmissionState::queued;
     CHECK(history_markdown("fashion_mnist", {ok, queued}) ==
           "# fashion_mnist: submissions\n\n| id | state | verdict | score | message |\n|---|---|---|---|---|\n"
           "| 3 | finished | ok | 4/5 | accuracy 0.8   good line |\n| 4 | queued | - | 0/5 |  |\n");

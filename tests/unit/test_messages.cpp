@@ -150,8 +150,8 @@ TEST_SUITE("messages") {
   }
 
   TEST_CASE("every result survives the round trip") {
-    protocol::ExamStatus st{"3f9c2a71b0e4", "/env", "/ws", "practice", "running", 1772445600000, 1772463600000,
-                            17999.59,       {task(), task()}, {{2, "fashion_mnist", "running", 0}, {3, "t", "queued", 1}},
+    protocol::ExamStatus st{"3f9c2a71b0e4", "/env", "/ws", "practice", SessionState::running, 1772445600000, 1772463600000,
+                            17999.59,       {task(), task()}, {{2, "fashion_mnist", SubmissionState::running, 0}, {3, "t", SubmissionState::queued, 1}},
                             3,              3, true, {check()}};
     round_trip(st);
     round_trip(protocol::TaskList{{task()}});
@@ -175,18 +175,18 @@ TEST_SUITE("messages") {
     s.result.reset();  // a finished submission whose stored result does not read
     s.curve.reset();
     round_trip(s);
-    s.state = "queued";  // not graded yet
+    s.state = SubmissionState::queued;  // not graded yet
     round_trip(s);
   }
 
   TEST_CASE("every notification survives the round trip") {
-    round_trip(ProgressNote{"s", 1, "fashion_mnist", "queued", 1, std::nullopt});
-    round_trip(ProgressNote{"s", 1, "fashion_mnist", "train", 0, training()});
-    round_trip(protocol::Finished{"s", 1, "fashion_mnist", "finished", "ok", 0.8558, 3, "accuracy 0.8558"});
-    round_trip(protocol::Finished{"s", 3, "fashion_mnist", "cancelled", std::nullopt, std::nullopt, 0, "cancelled"});
+    round_trip(ProgressNote{"s", 1, "fashion_mnist", Stage::queued, 1, std::nullopt});
+    round_trip(ProgressNote{"s", 1, "fashion_mnist", Stage::train, 0, training()});
+    round_trip(protocol::Finished{"s", 1, "fashion_mnist", SubmissionState::finished, "ok", 0.8558, 3, "accuracy 0.8558"});
+    round_trip(protocol::Finished{"s", 3, "fashion_mnist", SubmissionState::cancelled, std::nullopt, std::nullopt, 0, "cancelled"});
     round_trip(protocol::Timer{"s", 1799.65, 30});
     round_trip(protocol::Timer{"s", 17939.588, std::nullopt});
-    round_trip(protocol::Closed{"s", 1772464800250, "closed"});
+    round_trip(protocol::Closed{"s", 1772464800250, SessionState::closed});
     round_trip(protocol::SyntaxCheck{"s", "fashion_mnist", "/ws/fashion_mnist/solution.cpp", {diagnostic(10)}});
   }
 
@@ -242,7 +242,7 @@ TEST_SUITE("messages") {
           R"({"environment":"/e","workspace":"/w","mode":"practice","overwrite":false})");
     CHECK(json::serialize(json::value_from(protocol::Timer{"3f9c2a71b0e4", 1799.65, 30})) ==
           R"({"session":"3f9c2a71b0e4","remaining_s":1.79965E3,"warning_minutes":30})");
-    CHECK(json::serialize(json::value_from(protocol::Finished{"s", 3, "t", "cancelled", std::nullopt, std::nullopt, 0,
+    CHECK(json::serialize(json::value_from(protocol::Finished{"s", 3, "t", SubmissionState::cancelled, std::nullopt, std::nullopt, 0,
                                                               "cancelled"})) ==
           R"({"session":"s","submission":3,"task":"t","state":"cancelled","verdict":null,"metric":null,"score":0,"message":"cancelled"})");
     // A list item has no result, curve or source; submission/get has them.
@@ -250,13 +250,13 @@ TEST_SUITE("messages") {
     CHECK_FALSE(info.as_object().contains("result"));
     CHECK_FALSE(info.as_object().contains("curve"));
     protocol::Submission queued;
-    queued.state = "queued";
+    queued.state = SubmissionState::queued;
     const json::value q = json::value_from(queued);
     CHECK(q.at("result") == json::object());
     CHECK(q.at("curve") == json::array());
     CHECK_FALSE(q.as_object().contains("source"));
     protocol::Submission unreadable;
-    unreadable.state = "finished";
+    unreadable.state = SubmissionState::finished;
     unreadable.curve.reset();
     unreadable.with_source = true;
     const json::value u = json::value_from(unreadable);
@@ -267,7 +267,7 @@ TEST_SUITE("messages") {
     auto p = training();
     p.loss = std::numeric_limits<double>::quiet_NaN();
     p.metrics["x"] = std::numeric_limits<double>::infinity();
-    const json::value note = json::value_from(ProgressNote{"s", 1, "t", "train", 0, p});
+    const json::value note = json::value_from(ProgressNote{"s", 1, "t", Stage::train, 0, p});
     CHECK(note.at("loss").is_null());
     CHECK(note.at("metrics").at("x").is_null());
     const auto back = json::value_to<ProgressNote>(note);
@@ -327,11 +327,37 @@ TEST_SUITE("messages") {
           "(ok, compile_error, runtime_error, ...)");
     CHECK(message([] { protocol::read_note(rpc::exam_timer, json::value{{"session", 5}}); }) ==
           "torchexamd's exam/timer notification does not match the protocol: params.session: expected a string");
-    json::value note = json::value_from(ProgressNote{"s", 1, "t", "train", 0, training()});
+    json::value note = json::value_from(ProgressNote{"s", 1, "t", Stage::train, 0, training()});
     note.as_object()["metrics"] = json::value{{"acc", "high"}};
     CHECK(message([&] { protocol::read_note(rpc::submission_progress, note); }) ==
           "torchexamd's submission/progress notification does not match the protocol: params.metrics.acc: expected a "
           "finite number");
+    // States and stages are read by their names; another name is an error naming the field.
+    json::value finished = json::value_from(protocol::Finished{});
+    finished.as_object()["state"] = "done";
+    CHECK(message([&] { protocol::read_note(rpc::submission_finished, finished); }) ==
+          "torchexamd's submission/finished notification does not match the protocol: params.state: expected one of "
+          "queued, running, finished, cancelled, interrupted (got 'done')");
+    note.as_object().erase("metrics");
+    note.as_object()["stage"] = 3;
+    CHECK(message([&] { protocol::read_note(rpc::submission_progress, note); }) ==
+          "torchexamd's submission/progress notification does not match the protocol: params.stage: expected a string");
+    note.as_object()["stage"] = "compile";
+    CHECK(message([&] { protocol::read_note(rpc::submission_progress, note); }) ==
+          "torchexamd's submission/progress notification does not match the protocol: params.stage: expected one of "
+          "queued, stage, build, train, evaluate, score (got 'compile')");
+    json::value closed = json::value_from(protocol::Closed{});
+    closed.as_object().erase("state");
+    CHECK(message([&] { protocol::read_note(rpc::exam_closed, closed); }) ==
+          "torchexamd's exam/closed notification does not match the protocol: params.state: missing (a string is "
+          "required)");
+    json::value status = json::value_from(protocol::ExamStatus{});
+    status.as_object()["queue"] = json::array{{{"submission", 1}, {"task", "t"}, {"state", "finished"}, {"position", 0}}};
+    CHECK(protocol::read_result(rpc::exam_status, status).queue[0].state == SubmissionState::finished);
+    status.as_object()["state"] = "over";
+    CHECK(message([&] { protocol::read_result(rpc::exam_status, status); }) ==
+          "torchexamd's reply to exam/status does not match the protocol: result.state: expected one of running, "
+          "paused, closed, stopped (got 'over')");
     // Fields a newer daemon adds are not an error in a reply.
     json::value more = json::value_from(protocol::Submitted{1, 0});
     more.as_object()["eta_s"] = 3;
