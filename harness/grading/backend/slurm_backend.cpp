@@ -125,7 +125,7 @@ class Tail {
       for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1)
         on_line(std::string_view(partial_).substr(start, nl - start));
       partial_.erase(0, start);
-      if (partial_.size() > (1u << 20)) {  // as run_process: cut lines longer than 1 MiB
+      if (partial_.size() > (1u << 20)) {  // as the process launcher does: cut lines longer than 1 MiB
         on_line(partial_);
         partial_.clear();
       }
