@@ -129,8 +129,9 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
 
   try {
     if (!req.backend && !req.backends)
-      throw std::runtime_error("the harness gave grade() no backend and no backend registry to run the phases on "
-                               "(set GradeRequest::backend or GradeRequest::backends)");
+      throw std::runtime_error(
+          "the harness gave grade() no backend and no backend registry to run the phases on "
+          "(set GradeRequest::backend or GradeRequest::backends)");
     Backend& backend = req.backend ? *req.backend : req.backends->for_grading(env.grading);
     out.backend = std::string(backend.name());
     out.job_dir = req.job_dir.empty() ? new_job_dir(task.id) : req.job_dir;
@@ -244,9 +245,10 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
         stopped = trained;  // graded below, under this verdict
       } else if (trained.verdict != Verdict::ok) {
         judge(out, trained,
-              out_of_time ? trained.message + "; no checkpoint was saved, so nothing could be graded (call "
-                                              "ctx.checkpoint() after each epoch to have the last one graded when "
-                                              "time runs out)"
+              out_of_time ? trained.message +
+                                "; no checkpoint was saved, so nothing could be graded (call "
+                                "ctx.checkpoint() after each epoch to have the last one graded when "
+                                "time runs out)"
                           : trained.message);
         return done();
       }

@@ -223,8 +223,7 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   // A cgroup counts only what was charged after the job joined it (on cgroup
   // v1, not the LibTorch pages the runner faulted in before): the larger of
   // that and the worker's peak resident size.
-  out.used.peak_memory_bytes =
-      std::max(out.used.peak_memory_bytes, static_cast<uint64_t>(out.used.max_rss_kb) * 1024);
+  out.used.peak_memory_bytes = std::max(out.used.peak_memory_bytes, static_cast<uint64_t>(out.used.max_rss_kb) * 1024);
 
   const char* phase = train ? "training" : "evaluation";
   if (pr.cancelled) {

@@ -224,8 +224,8 @@ TEST_SUITE("runner_launch") {
       f.runner({events::Result{Verdict::ok, "trained", ""}}, status);
       RunnerOutcome out = f.launch();
       CHECK(out.verdict == Verdict::internal_error);
-      CHECK(out.message == "training ended, but the sandbox's status file " + file +
-                               ": .cgroup.oom_kill: expected true or false");
+      CHECK(out.message ==
+            "training ended, but the sandbox's status file " + file + ": .cgroup.oom_kill: expected true or false");
 
       f.runner({events::Result{Verdict::ok, "trained", ""}}, json::object{{"exit", json::object{{"cpu_s", 1}}}});
       out = f.launch();

@@ -52,8 +52,8 @@ TEST_SUITE("slurm_cli") {
   TEST_CASE("squeue output that is not its JSON is an error naming what was wrong") {
     CHECK_THROWS_WITH_AS(parse_squeue_json("slurm_load_jobs error: Unable to contact slurm controller"),
                          doctest::Contains("not JSON"), SlurmError);
-    CHECK_THROWS_WITH_AS(parse_squeue_json(R"({"meta":{}})"),
-                         "squeue --json: .jobs: missing (an array is required)", SlurmError);
+    CHECK_THROWS_WITH_AS(parse_squeue_json(R"({"meta":{}})"), "squeue --json: .jobs: missing (an array is required)",
+                         SlurmError);
   }
 
   TEST_CASE("a squeue field of a shape no release writes is an error naming the job and the field") {
@@ -87,8 +87,9 @@ TEST_SUITE("slurm_cli") {
     job.phase = "train";
     job.output_dirs = {dir};
     job.resume = true;
-    CHECK_THROWS_WITH(backend.run(job, [](std::string_view) {}),
-                      doctest::Contains(("the Slurm job ledger " + ledger.string() + ": .job_id: expected an integer").c_str()));
+    CHECK_THROWS_WITH(
+        backend.run(job, [](std::string_view) {}),
+        doctest::Contains(("the Slurm job ledger " + ledger.string() + ": .job_id: expected an integer").c_str()));
     CHECK(launcher.commands().empty());
     fs::remove_all(dir);
   }

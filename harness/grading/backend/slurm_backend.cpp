@@ -101,7 +101,9 @@ std::optional<Ledger> read_ledger(const fs::path& file) {
   }
 }
 
-void write_ledger(const fs::path& file, const Ledger& l) { write_file_atomically(file, json::serialize(json::value_from(l))); }
+void write_ledger(const fs::path& file, const Ledger& l) {
+  write_file_atomically(file, json::serialize(json::value_from(l)));
+}
 
 // Hands `dirs` (recursively) to `uid`/`gid`.
 void chown_tree(const std::vector<fs::path>& dirs, uid_t uid, gid_t gid) {
