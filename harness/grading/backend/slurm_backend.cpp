@@ -3,6 +3,7 @@
 #include "base/hash.hpp"
 #include "base/json_shape.hpp"
 #include "grading/backend/slurm_monitor.hpp"
+#include "sandbox/events.hpp"
 #include "sandbox/text.hpp"
 
 #include <boost/json.hpp>
@@ -356,8 +357,8 @@ ProcessResult SlurmBackend::run(const PhaseJob& job, const std::function<void(st
     if (is_final(info.state)) {
       if ((info.state == "NODE_FAIL" || info.state == "BOOT_FAIL" || info.state == "PREEMPTED") && !cancel_sent &&
           ledger.submissions <= kMaxResubmits) {
-        on_line(fmt::format(R"({{"type":"log","message":"Slurm job {} ended in {}; submitting it again"}})",
-                            ledger.job_id, info.state));
+        on_line(events::to_json_line(
+            events::Log{fmt::format("Slurm job {} ended in {}; submitting it again", ledger.job_id, info.state)}));
         monitor_->unwatch(ledger.job_id);
         submit();
         started = false;
