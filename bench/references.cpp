@@ -6,7 +6,9 @@
 // Usage: references [--env DIR] [--threads 1,2] [--task ID]
 // Target (issue 4): all five references 5/5 within 6 minutes of training in
 // total on 2 cores.
+#include "base/process.hpp"
 #include "config/config.hpp"
+#include "grading/backend/backend.hpp"
 #include "grading/grader.hpp"
 
 #include <fmt/format.h>
@@ -36,6 +38,7 @@ int main(int argc, char** argv) {
   const auto env = config::load_environment(env_dir);
   if (thread_counts.empty()) thread_counts.push_back(0);  // 0: each task's own setting
   const fs::path work = fs::temp_directory_path() / fmt::format("torchexam-references-{}", getpid());
+  BackendRegistry backends(system_launcher());  // the environment's `grading:` backend, as the daemon picks it
 
   fmt::print("references: {} ({} tasks), thread counts:", env_dir.string(), env.tasks.size());
   for (int t : thread_counts) fmt::print(" {}", t == 0 ? std::string("task default") : std::to_string(t));
@@ -56,6 +59,7 @@ int main(int argc, char** argv) {
       req.source = task.reference;
       req.threads = threads;
       req.job_dir = work / fmt::format("{}-{}", task.id, threads);
+      req.backends = &backends;
       GradeObserver quiet;
       const GradeResult r = grade(req, quiet);
       const int shown = threads > 0 ? threads : task.threads > 0 ? task.threads : env.threads;

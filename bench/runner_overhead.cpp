@@ -13,6 +13,7 @@
 #include "base/hash.hpp"
 #include "base/process.hpp"
 #include "config/config.hpp"
+#include "grading/backend/backend.hpp"
 #include "grading/compiler.hpp"
 #include "grading/grader.hpp"
 #include "grading/runner_launch.hpp"
@@ -41,7 +42,7 @@ double bare(int threads, bool tunables) {
   spec.stderr_file = fs::temp_directory_path() / "bench-bare.stderr";
   spec.wall_timeout_s = 600;
   double sps = 0;
-  run_process(spec, [&](std::string_view line) {
+  system_launcher().run(spec, [&](std::string_view line) {
     if (line.rfind("samples_per_s ", 0) == 0) sps = std::stod(std::string(line.substr(14)));
   });
   return sps;
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
   const auto* task = env.find_task("fashion_mnist");
   const fs::path work = fs::temp_directory_path() / fmt::format("torchexam-bench-{}", getpid());
   fs::create_directories(work);
+  BackendRegistry backends(system_launcher());  // the environment's backend: local for the practice exam
 
   // The runner-side solution: the shared model header pasted in place of its
   // #include, so the graded file is self-contained like a candidate's.
@@ -97,6 +99,7 @@ int main(int argc, char** argv) {
     req.threads = threads;
     req.job_dir = work / fmt::format("job-{}-{}", r, layers ? "layers" : "bare");
     req.cache_dir = work / "cache";
+    req.backends = &backends;
     GradeObserver quiet;
     GradeResult g = grade(req, quiet);
     unsetenv("TORCHEXAM_SANDBOX_DISABLE");
@@ -106,7 +109,7 @@ int main(int argc, char** argv) {
     if (rs == 0) fmt::print(stderr, "runner side failed: {} {}\n", to_string(g.verdict), g.message);
     if (layers && r == 1) {
       std::string names;
-      for (const auto& l : g.sandbox_layers) names += " " + l;
+      for (const auto& l : g.sandbox.layers) names += " " + l;
       fmt::print("layers on:{}\n", names);
     }
     return rs;
@@ -150,6 +153,7 @@ int main(int argc, char** argv) {
   req.budget_s = 20;  // enough to reach the first batch; the score is not the point
   req.job_dir = work / "first-batch";
   req.cache_dir = cache;
+  req.backends = &backends;
   const auto submit = Clock::now();
   FirstBatch fb(submit);
   grade(req, fb);

@@ -175,10 +175,11 @@ int main(int argc, char** argv) {
              "start p50", "start p90", "start max", "failed", "grades", "grades/min", "failed");
 
   {  // The local backend: 1 and 2 at once. "start" is fork to first line.
-    gradings(local_backend(), env, root / "local-warm", 1, 1);  // the build cache, before timing
+    BackendRegistry backends(system_launcher());
+    gradings(backends.local(), env, root / "local-warm", 1, 1);  // the build cache, before timing
     for (int parallel : {1, 2}) {
-      const Burst b = tiny_jobs(local_backend(), root / fmt::format("local{}", parallel), n, parallel);
-      auto [wall, failed] = gradings(local_backend(), env, root / "local-jobs", g, parallel);
+      const Burst b = tiny_jobs(backends.local(), root / fmt::format("local{}", parallel), n, parallel);
+      auto [wall, failed] = gradings(backends.local(), env, root / "local-jobs", g, parallel);
       row(fmt::format("local x{}", parallel), n, b, wall, g, failed);
     }
   }
@@ -189,7 +190,7 @@ int main(int argc, char** argv) {
     up.args = {"--dir", cluster.string(), "--slots", std::to_string(slots), "--mem-mb", "20000"};
     up.stderr_file = root / "slurm-up.err";
     up.wall_timeout_s = 120;
-    if (run_process(up, [](std::string_view) {}).exit_code != 0) {
+    if (system_launcher().run(up, [](std::string_view) {}).exit_code != 0) {
       fmt::print(stderr, "slurm-up --slots {} failed:\n{}\n", slots, read_file(up.stderr_file));
       return 1;
     }
@@ -210,7 +211,7 @@ int main(int argc, char** argv) {
     ProcessSpec down = up;
     down.exe = source / "scripts/slurm-down";
     down.args = {"--dir", cluster.string()};
-    run_process(down, [](std::string_view) {});
+    system_launcher().run(down, [](std::string_view) {});
   }
   std::error_code ec;
   fs::remove_all(root, ec);

@@ -15,7 +15,8 @@
 // Failure: ShapeError, with the path inside the value read and the problem;
 // each layer turns it into its own error (the protocol's invalid_params for
 // params, a reply error naming the method for results). Nothing else is
-// thrown for a wrong shape. Threads: none; pure functions.
+// thrown for a wrong shape, but by parse(), which reads a whole file's text
+// and names the file in a std::runtime_error. Threads: none; pure functions.
 #pragma once
 
 #include <boost/json.hpp>
@@ -209,6 +210,22 @@ class Object {
   }
   const json::object* obj_;
 };
+
+// `text` parsed as JSON and read as T, for a file the harness reads back:
+// `source` (the file's path, or what printed the text) starts every error.
+// Throws std::runtime_error: "<source>: not JSON (<reason>)" or
+// "<source>: <ShapeError>" (".exit.code: expected an integer").
+template <class T>
+T parse(std::string_view text, const std::string& source) {
+  json::error_code ec;
+  const json::value v = json::parse(text, ec);
+  if (ec) throw std::runtime_error(source + ": not JSON (" + ec.message() + ")");
+  try {
+    return read<T>(v);
+  } catch (const ShapeError& e) {
+    throw std::runtime_error(source + ": " + (e.path().empty() ? e.problem() : e.what_at()));
+  }
+}
 
 // Every field of `o` but those in `skip`, each a number that may be null
 // (read_real): a curve point's metrics, a progress note's.

@@ -322,10 +322,6 @@ ProcessLauncher& system_launcher() {
   return *launcher;
 }
 
-ProcessResult run_process(const ProcessSpec& spec, const std::function<void(std::string_view)>& on_line) {
-  return system_launcher().run(spec, on_line);
-}
-
 // ChildProcess
 
 ChildProcess::ChildProcess(const fs::path& exe, const std::vector<std::string>& args, const fs::path& log) {

@@ -117,9 +117,4 @@ class ChildProcess {
   std::optional<int> status_;
 };
 
-// Transitional, for bench/ until it takes a launcher (issue 18): the same as
-// system_launcher().run(spec, on_line). Production code takes a
-// ProcessLauncher& instead.
-ProcessResult run_process(const ProcessSpec& spec, const std::function<void(std::string_view)>& on_line);
-
 }  // namespace torchexam

@@ -144,7 +144,7 @@ int run_doctor(const config::Environment& env, bool has_env, bool forecast, doub
   }
   const bool ok = doctor::passed(checks);
   if (as_json)
-    std::cout << json::serialize(doctor::report_json(env, checks, forecasts)) << std::endl;
+    std::cout << json::serialize(json::value_from(doctor::make_report(env, std::move(checks), forecasts))) << std::endl;
   else
     fmt::print("{}\n", ok ? "every required check passed" : "a required check failed: see the fix on its line");
   return ok ? 0 : 1;

@@ -4,13 +4,10 @@
 #include "base/paths.hpp"
 #include "doctor/checks.hpp"
 
-#include <boost/json.hpp>
-
 #include <set>
 
 namespace torchexam::doctor {
 namespace fs = std::filesystem;
-namespace json = boost::json;
 
 fs::path torch_probe_path() {
   if (const char* v = std::getenv("TORCHEXAM_TORCH_PROBE"); v && *v) return v;
@@ -60,21 +57,14 @@ std::vector<CheckResult> verify(const config::Environment& env, const VerifyOpti
   return out;
 }
 
-json::value report_json(const config::Environment& env, const std::vector<CheckResult>& checks,
-                        const std::vector<Forecast>& forecasts) {
-  json::array f;
-  for (const auto& x : forecasts) {  // each with its verdict, like every check
-    json::object v = json::value_from(x).as_object();
-    const CheckResult verdict = check_forecast(x);
-    v["status"] = to_string(verdict.status);
-    v["found"] = verdict.found;
-    v["fix"] = verdict.fix;
-    f.push_back(std::move(v));
-  }
-  return json::object{{"environment", env.dir.string()},
-                      {"ok", passed(checks)},
-                      {"checks", json::value_from(checks)},
-                      {"forecasts", std::move(f)}};
+Report make_report(const config::Environment& env, std::vector<CheckResult> checks,
+                   const std::vector<Forecast>& forecasts) {
+  Report r;
+  r.environment = env.dir.string();
+  r.ok = passed(checks);
+  r.checks = std::move(checks);
+  for (const auto& f : forecasts) r.forecasts.push_back({f, check_forecast(f)});
+  return r;
 }
 
 }  // namespace torchexam::doctor

@@ -32,8 +32,30 @@ std::vector<CheckResult> verify(const config::Environment& env, const VerifyOpti
 // torchexam-torch-probe: $TORCHEXAM_TORCH_PROBE, else in paths::helper_dir().
 std::filesystem::path torch_probe_path();
 
-// {"environment", "ok", "checks": [...], "forecasts": [...]}
-boost::json::value report_json(const config::Environment& env, const std::vector<CheckResult>& checks,
-                               const std::vector<Forecast>& forecasts);
+// A forecast with its verdict (check_forecast), as the report lists it: the
+// forecast's fields, then its `status`, `found` and `fix` like every check.
+struct JudgedForecast {
+  Forecast forecast;
+  CheckResult check;
+  friend bool operator==(const JudgedForecast&, const JudgedForecast&) = default;
+};
+
+// What `torchexam doctor --json` prints: {"environment", "ok", "checks":
+// [...], "forecasts": [...]} (docs/environment-yaml.md).
+struct Report {
+  std::string environment;  // the environment's folder
+  bool ok = false;          // no check is `fail`
+  std::vector<CheckResult> checks;
+  std::vector<JudgedForecast> forecasts;
+  friend bool operator==(const Report&, const Report&) = default;
+};
+
+// The report of `env`, each forecast judged by check_forecast().
+Report make_report(const config::Environment& env, std::vector<CheckResult> checks,
+                   const std::vector<Forecast>& forecasts);
+
+// Written once, as one object (json.cpp); every string as valid UTF-8.
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const JudgedForecast& f);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Report& r);
 
 }  // namespace torchexam::doctor

@@ -1,10 +1,13 @@
-// JSON of checks and forecasts, both ways: for `torchexam doctor --json`,
-// the stored forecast and the protocol (which links only this, not the
-// checks). Reading goes through base/json_shape.hpp: a wrong type is a
-// ShapeError naming the field.
+// JSON of checks and forecasts, both ways, and of the doctor's report: for
+// `torchexam doctor --json`, the stored forecast and the protocol (which
+// links only this, not the checks). Reading goes through
+// base/json_shape.hpp: a wrong type is a ShapeError naming the field.
+// Strings a probe or a path brought in are written as valid UTF-8.
 #include "base/json_shape.hpp"
 #include "doctor/check.hpp"
+#include "doctor/doctor.hpp"
 #include "doctor/forecast.hpp"
+#include "sandbox/text.hpp"
 
 namespace torchexam::doctor {
 namespace json = boost::json;
@@ -18,8 +21,11 @@ std::optional<Status> parse_status(std::string_view s) {
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const CheckResult& r) {
-  v = json::object{
-      {"name", r.name}, {"status", to_string(r.status)}, {"found", r.found}, {"expected", r.expected}, {"fix", r.fix}};
+  v = json::object{{"name", to_valid_utf8(r.name)},
+                   {"status", to_string(r.status)},
+                   {"found", to_valid_utf8(r.found)},
+                   {"expected", to_valid_utf8(r.expected)},
+                   {"fix", to_valid_utf8(r.fix)}};
 }
 
 CheckResult tag_invoke(json::value_to_tag<CheckResult>, const json::value& v) {
@@ -35,21 +41,46 @@ CheckResult tag_invoke(json::value_to_tag<CheckResult>, const json::value& v) {
   return r;
 }
 
-void tag_invoke(json::value_from_tag, json::value& v, const Forecast& f) {
-  v = json::object{{"task", f.task},
-                   {"samples_per_s", write(f.samples_per_s)},
-                   {"reference_s", write(f.reference_s)},
-                   {"measured_s", write(f.measured_s)},
-                   {"finished", f.finished},
-                   {"budget_s", write(f.budget_s)},
-                   {"exam_s", write(f.exam_s)},
-                   {"threads", f.threads},
-                   {"measured_at_ms", f.measured_at_ms},
-                   {"load_before", write(f.load_before)},
-                   {"steal", write(f.steal)},
-                   {"cpus", f.cpus},
-                   {"busy", f.busy()},  // derived: never read back
-                   {"error", f.error}};
+namespace {
+
+// A forecast's fields, with its verdict's after them when it has one (the
+// doctor's report).
+json::object forecast_object(const Forecast& f, const CheckResult* verdict) {
+  json::object o{{"task", f.task},
+                 {"samples_per_s", write(f.samples_per_s)},
+                 {"reference_s", write(f.reference_s)},
+                 {"measured_s", write(f.measured_s)},
+                 {"finished", f.finished},
+                 {"budget_s", write(f.budget_s)},
+                 {"exam_s", write(f.exam_s)},
+                 {"threads", f.threads},
+                 {"measured_at_ms", f.measured_at_ms},
+                 {"load_before", write(f.load_before)},
+                 {"steal", write(f.steal)},
+                 {"cpus", f.cpus},
+                 {"busy", f.busy()},  // derived: never read back
+                 {"error", to_valid_utf8(f.error)}};
+  if (verdict) {
+    o["status"] = to_string(verdict->status);
+    o["found"] = to_valid_utf8(verdict->found);
+    o["fix"] = to_valid_utf8(verdict->fix);
+  }
+  return o;
+}
+
+}  // namespace
+
+void tag_invoke(json::value_from_tag, json::value& v, const Forecast& f) { v = forecast_object(f, nullptr); }
+
+void tag_invoke(json::value_from_tag, json::value& v, const JudgedForecast& f) {
+  v = forecast_object(f.forecast, &f.check);
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const Report& r) {
+  v = json::object{{"environment", to_valid_utf8(r.environment)},
+                   {"ok", r.ok},
+                   {"checks", write(r.checks)},
+                   {"forecasts", write(r.forecasts)}};
 }
 
 Forecast tag_invoke(json::value_to_tag<Forecast>, const json::value& v) {

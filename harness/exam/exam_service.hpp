@@ -78,8 +78,8 @@ struct ServiceOptions {
   // otherwise idle. 0 leaves it alone. Syntax checks on save keep 0.
   int job_nice = 0;
   // Where gradings run, made by the daemon's main and outliving the
-  // service; nullptr: a local environment grades here, a cluster one fails
-  // with internal_error (grader.hpp).
+  // service. Required by the real grader (grader.hpp: without it every
+  // grading is an internal_error saying so); a GradeFn fake may go without.
   BackendRegistry* backends = nullptr;
   VerifyFn verify;                  // empty: exam/start checks nothing, env/verify reports no checks
   std::filesystem::path state_dir;  // where the forecast is stored (empty: paths::state_dir())

@@ -47,8 +47,8 @@ void tag_invoke(json::value_from_tag, json::value& v, const GradeResult& r) {
       {"stage_cached", r.stage_cached},
       {"job_dir", to_valid_utf8(r.job_dir.string())},
       {"backend", r.backend},
-      {"train_cpu_s", write(r.train_cpu_s)},
-      {"train_max_rss_kb", r.train_max_rss_kb},
+      {"train_cpu_s", write(r.used.cpu_s)},
+      {"train_max_rss_kb", r.used.max_rss_kb},
       {"timings",
        {{"stage_s", write(r.timings.stage_s)},
         {"build_s", write(r.timings.build_s)},
@@ -56,13 +56,13 @@ void tag_invoke(json::value_from_tag, json::value& v, const GradeResult& r) {
         {"evaluate_s", write(r.timings.evaluate_s)},
         {"score_s", write(r.timings.score_s)},
         {"total_s", write(r.timings.total_s)}}},
-      {"peak_memory_bytes", r.peak_memory_bytes},
-      {"sandbox", {{"layers", write(r.sandbox_layers)}, {"notes", write(r.sandbox_notes)}}},
+      {"peak_memory_bytes", r.used.peak_memory_bytes},
+      {"sandbox", {{"layers", write(r.sandbox.layers)}, {"notes", write(r.sandbox.notes)}}},
       {"limits",
-       {{"wall_s", write(r.limits.wall_s)},
-        {"cpu_s", write(r.limits.cpu_s)},
-        {"memory_bytes", r.limits.memory_bytes},
-        {"max_pids", r.limits.max_pids}}},
+       {{"wall_s", write(r.sandbox.limits.wall_s)},
+        {"cpu_s", write(r.sandbox.limits.cpu_s)},
+        {"memory_bytes", r.sandbox.limits.memory_bytes},
+        {"max_pids", r.sandbox.limits.max_pids}}},
       {"log", write(log)},
       {"output", write(r.output)},
   };
@@ -106,20 +106,20 @@ GradeResult tag_invoke(json::value_to_tag<GradeResult>, const json::value& v) {
   r.stage_cached = o.optional<bool>("stage_cached");
   r.job_dir = o.optional<std::filesystem::path>("job_dir");
   r.backend = o.optional<std::string>("backend");
-  r.train_cpu_s = real_or(o, "train_cpu_s", 0);
-  r.train_max_rss_kb = o.optional<long long>("train_max_rss_kb");
+  r.used.cpu_s = real_or(o, "train_cpu_s", 0);
+  r.used.max_rss_kb = o.optional<long long>("train_max_rss_kb");
   inner(o, "timings", [&](const Object& t) {
     r.timings = {real_or(t, "stage_s", 0), real_or(t, "build_s", 0),    real_or(t, "train_s", 0),
                  real_or(t, "evaluate_s", 0), real_or(t, "score_s", 0), real_or(t, "total_s", 0)};
   });
-  r.peak_memory_bytes = o.optional<uint64_t>("peak_memory_bytes");
+  r.used.peak_memory_bytes = o.optional<uint64_t>("peak_memory_bytes");
   inner(o, "sandbox", [&](const Object& s) {
-    r.sandbox_layers = s.optional<std::vector<std::string>>("layers");
-    r.sandbox_notes = s.optional<std::vector<std::string>>("notes");
+    r.sandbox.layers = s.optional<std::vector<std::string>>("layers");
+    r.sandbox.notes = s.optional<std::vector<std::string>>("notes");
   });
   inner(o, "limits", [&](const Object& l) {
-    r.limits = {real_or(l, "wall_s", 0), real_or(l, "cpu_s", 0), l.optional<uint64_t>("memory_bytes"),
-                l.optional<uint64_t>("max_pids")};
+    r.sandbox.limits = {real_or(l, "wall_s", 0), real_or(l, "cpu_s", 0), l.optional<uint64_t>("memory_bytes"),
+                        l.optional<uint64_t>("max_pids")};
   });
   r.log = o.optional<std::vector<std::string>>("log");
   r.output = o.optional<std::vector<OutputLog>>("output");

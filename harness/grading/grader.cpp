@@ -50,13 +50,36 @@ std::string first_error(const std::vector<Diagnostic>& ds) {
   return out;
 }
 
-// The candidate's printed output of a phase (policy.cpp: output.log in the
-// phase's folder), when there is any.
-void note_output(GradeResult& out, const std::string& phase, const fs::path& workdir) {
+// The one place a runner phase's outcome enters the result: its log lines,
+// what it used (the training's CPU time and RSS; the largest peak memory),
+// its sandbox (the last layers reported; the first phase's limits), and the
+// candidate's printed output (policy.cpp: output.log in the phase's folder),
+// when there is any. The verdict is the caller's to take (judge()).
+void add_phase(GradeResult& out, const RunnerJob& job, const RunnerOutcome& phase) {
+  const bool train = job.phase == RunnerJob::Phase::train;
+  out.log.insert(out.log.end(), phase.log.begin(), phase.log.end());
+  if (train) {
+    out.used.cpu_s = phase.used.cpu_s;
+    out.used.max_rss_kb = phase.used.max_rss_kb;
+  }
+  out.used.peak_memory_bytes = std::max(out.used.peak_memory_bytes, phase.used.peak_memory_bytes);
+  if (!phase.sandbox.layers.empty() || out.sandbox.layers.empty()) {
+    out.sandbox.layers = phase.sandbox.layers;
+    out.sandbox.notes = phase.sandbox.notes;
+  }
+  if (out.sandbox.limits.wall_s == 0) out.sandbox.limits = phase.sandbox.limits;
   std::error_code ec;
-  const fs::path log = workdir / "output.log";
+  const fs::path log = job.workdir / "output.log";
   const auto size = fs::file_size(log, ec);
-  if (!ec && fs::is_regular_file(fs::symlink_status(log, ec))) out.output.push_back({phase, log, size});
+  if (!ec && fs::is_regular_file(fs::symlink_status(log, ec)))
+    out.output.push_back({train ? "train" : "evaluate", log, size});
+}
+
+// The result judged by a phase's outcome, with `message` in its words.
+void judge(GradeResult& out, const RunnerOutcome& phase, std::string message) {
+  out.verdict = phase.verdict;
+  out.message = std::move(message);
+  out.detail = phase.detail;
 }
 
 bool regular_file(const fs::path& p) {
@@ -105,11 +128,11 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
   };
 
   try {
-    if (!req.backend && !req.backends && env.grading.backend != config::Grading::Backend::local)
-      throw std::runtime_error("the harness gave no backend registry to grade on the environment's grading.backend");
-    Backend& backend = req.backend     ? *req.backend
-                       : req.backends ? req.backends->for_grading(env.grading)
-                                      : local_backend();
+    if (!req.backend && !req.backends)
+      throw std::runtime_error(
+          "the harness gave grade() no backend and no backend registry to run the phases on "
+          "(set GradeRequest::backend or GradeRequest::backends)");
+    Backend& backend = req.backend ? *req.backend : req.backends->for_grading(env.grading);
     out.backend = std::string(backend.name());
     out.job_dir = req.job_dir.empty() ? new_job_dir(task.id) : req.job_dir;
     fs::path cache = req.cache_dir.empty() ? paths::cache_dir() : req.cache_dir;
@@ -215,25 +238,18 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       train.on_queued = [&](int position) { observer.queued("train", position); };
       RunnerOutcome trained = launch_runner(train, [&](const events::Event& e) { observer.event(e); }, backend);
       out.timings.train_s = since(t0);
-      out.train_cpu_s = trained.cpu_s;
-      out.train_max_rss_kb = trained.max_rss_kb;
-      out.log.insert(out.log.end(), trained.log.begin(), trained.log.end());
-      out.peak_memory_bytes = trained.memory_peak_bytes;
-      out.sandbox_layers = trained.layers;
-      out.sandbox_notes = trained.sandbox_notes;
-      out.limits = trained.limits;
-      note_output(out, "train", train.workdir);
+      add_phase(out, train, trained);
       if (trained.cancelled) return cancelled();
       const bool out_of_time = trained.verdict == Verdict::timeout || trained.verdict == Verdict::cpu_limit;
       if (out_of_time && regular_file(train.checkpoint)) {
         stopped = trained;  // graded below, under this verdict
       } else if (trained.verdict != Verdict::ok) {
-        out.verdict = trained.verdict;
-        out.message = trained.message;
-        if (out_of_time)
-          out.message += "; no checkpoint was saved, so nothing could be graded (call ctx.checkpoint() after "
-                         "each epoch to have the last one graded when time runs out)";
-        out.detail = trained.detail;
+        judge(out, trained,
+              out_of_time ? trained.message +
+                                "; no checkpoint was saved, so nothing could be graded (call "
+                                "ctx.checkpoint() after each epoch to have the last one graded when "
+                                "time runs out)"
+                          : trained.message);
         return done();
       }
       if (!stopped) {  // Written by untrusted code: a link would make the next phase read a host file.
@@ -256,26 +272,13 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     eval.on_queued = [&](int position) { observer.queued("evaluate", position); };
     RunnerOutcome evaluated = launch_runner(eval, [&](const events::Event& e) { observer.event(e); }, backend);
     out.timings.evaluate_s = since(t0);
-    out.log.insert(out.log.end(), evaluated.log.begin(), evaluated.log.end());
-    out.peak_memory_bytes = std::max(out.peak_memory_bytes, evaluated.memory_peak_bytes);
-    if (!evaluated.layers.empty() || out.sandbox_layers.empty()) {
-      out.sandbox_layers = evaluated.layers;
-      out.sandbox_notes = evaluated.sandbox_notes;
-    }
-    if (out.limits.wall_s == 0) out.limits = evaluated.limits;
-    note_output(out, "evaluate", eval.workdir);
+    add_phase(out, eval, evaluated);
     if (evaluated.cancelled) return cancelled();
     // What the run is judged by when training ran out of time: its verdict,
     // with the last checkpoint's score (or why there is none).
-    auto judged_as_stopped = [&](const std::string& what) {
-      out.verdict = stopped->verdict;
-      out.message = stopped->message + "; " + what;
-      out.detail = stopped->detail;
-    };
+    auto judged_as_stopped = [&](const std::string& what) { judge(out, *stopped, stopped->message + "; " + what); };
     if (evaluated.verdict != Verdict::ok) {
-      out.verdict = evaluated.verdict;
-      out.message = "evaluation: " + evaluated.message;
-      out.detail = evaluated.detail;
+      judge(out, evaluated, "evaluation: " + evaluated.message);
       if (stopped) judged_as_stopped("its last checkpoint could not be evaluated: " + evaluated.message);
       return done();
     }

@@ -50,11 +50,10 @@ struct GradeRequest {
   const std::atomic<bool>* cancel = nullptr;  // when it turns true, the running phase is killed
   // Where build, train and evaluate run: `backend` when set, else the one
   // `backends` has for the environment's `grading:` section (one of the two
-  // is needed for an environment that grades on a cluster; with neither, a
-  // local environment grades here through system_launcher(), for bench/
-  // until it takes a registry). A backend with a shared folder (Slurm) gets
-  // the job folder and the cache inside it: job_dir and cache_dir outside it
-  // are mapped to <shared>/jobs/<hash>-<name> and <shared>/cache.
+  // is required: with neither, grade() returns internal_error saying so).
+  // A backend with a shared folder (Slurm) gets the job folder and the cache
+  // inside it: job_dir and cache_dir outside it are mapped to
+  // <shared>/jobs/<hash>-<name> and <shared>/cache.
   Backend* backend = nullptr;
   BackendRegistry* backends = nullptr;
   // The compiler's own processes (its identity, the precompiled header);
@@ -97,14 +96,12 @@ struct GradeResult {
   std::filesystem::path job_dir;
   std::vector<std::string> log;
   std::vector<OutputLog> output;  // the candidate's own printed output, per phase that ran
-  double train_cpu_s = 0;
-  long long train_max_rss_kb = 0;
-  uint64_t peak_memory_bytes = 0;  // the largest of the phases' (cgroup peak, else max RSS)
-  // The sandbox of the last phase that ran: its layers, why any was weaker,
-  // and the limits it ran under.
-  std::vector<std::string> sandbox_layers;
-  std::vector<std::string> sandbox_notes;
-  AppliedLimits limits;
+  // What the runner phases used: the training's CPU time and peak RSS, and
+  // the largest peak memory of any phase (cgroup peak, else max RSS).
+  ResourceUse used;
+  // The layers and notes of the last phase that reported any, and the limits
+  // of the first that ran (the training's, or the evaluation's alone).
+  SandboxReport sandbox;
   // The task's aggregate diagnostics, when its plugin gives them and the
   // grading was scored (task_diagnostics.hpp).
   std::optional<TaskDiagnostics> task_diagnostics;

@@ -1,10 +1,10 @@
 #include "grading/runner_launch.hpp"
 
 #include "base/hash.hpp"
+#include "base/json_shape.hpp"
 #include "base/paths.hpp"
 #include "base/process.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include <signal.h>
@@ -43,47 +43,58 @@ std::string signal_text(int sig) {
 
 std::string tail(const std::string& s, size_t n) { return s.size() <= n ? s : "..." + s.substr(s.size() - n); }
 
-struct Status {
-  std::optional<events::Exit> exit;
-  std::optional<std::string> harness_fault;
+// The supervisor's report (sandbox/containment.cpp, finish()): how the job
+// ended, a fault on the trusted channel, and what its cgroup saw.
+struct StatusExit {
+  std::optional<int> code;
+  std::optional<int> signal;
+  double cpu_s = 0;
+  int64_t max_rss_kb = 0;
+  bool timed_out = false;
+};
+
+StatusExit tag_invoke(boost::json::value_to_tag<StatusExit>, const boost::json::value& v) {
+  const json_shape::Object o(v);
+  StatusExit e{o.optional<std::optional<int>>("code"), o.optional<std::optional<int>>("signal"),
+               o.optional<double>("cpu_s"), o.optional<int64_t>("max_rss_kb"), o.optional<bool>("timed_out")};
+  if (e.code.has_value() == e.signal.has_value())
+    throw json_shape::ShapeError("", "exactly one of 'code' and 'signal' is required");
+  return e;
+}
+
+struct StatusCgroup {
   bool oom_kill = false;
   bool pids_limit_hit = false;
   uint64_t memory_peak_bytes = 0;
   int64_t left_after_kill = 0;
 };
 
+StatusCgroup tag_invoke(boost::json::value_to_tag<StatusCgroup>, const boost::json::value& v) {
+  const json_shape::Object o(v);
+  return {o.optional<bool>("oom_kill"), o.optional<bool>("pids_limit_hit"), o.optional<uint64_t>("memory_peak_bytes"),
+          o.optional<int64_t>("left_after_kill")};
+}
+
+struct Status {
+  std::optional<StatusExit> exit;  // null when the supervisor saw no end of the job
+  std::optional<std::string> harness_fault;
+  StatusCgroup cgroup;  // all false and 0 without a job cgroup
+};
+
+Status tag_invoke(boost::json::value_to_tag<Status>, const boost::json::value& v) {
+  const json_shape::Object o(v);
+  return {o.optional<std::optional<StatusExit>>("exit"), o.optional<std::optional<std::string>>("harness_fault"),
+          o.optional<StatusCgroup>("cgroup")};
+}
+
 // The supervisor's report (see ContainOptions::status_file); nullopt when
-// missing or unreadable (the supervisor was killed at the deadline).
+// there is none (the supervisor was killed at the deadline). It is written
+// atomically, so one that does not read was not written by the supervisor:
+// std::runtime_error naming the file and the field.
 std::optional<Status> read_status(const fs::path& file) {
-  namespace json = boost::json;
-  try {
-    std::error_code ec;
-    if (!fs::is_regular_file(file, ec)) return std::nullopt;
-    json::value v = json::parse(read_file(file));
-    const auto& o = v.as_object();
-    Status s;
-    if (auto* x = o.if_contains("exit"); x && x->is_object()) {
-      const auto& xo = x->as_object();
-      events::Exit e;
-      if (auto* c = xo.if_contains("code")) e.code = static_cast<int>(c->to_number<int64_t>());
-      if (auto* g = xo.if_contains("signal")) e.signal = static_cast<int>(g->to_number<int64_t>());
-      if (auto* c = xo.if_contains("cpu_s")) e.cpu_s = c->to_number<double>();
-      if (auto* m = xo.if_contains("max_rss_kb")) e.max_rss_kb = m->to_number<int64_t>();
-      if (auto* t = xo.if_contains("timed_out"); t && t->is_bool()) e.timed_out = t->as_bool();
-      if (e.code.has_value() != e.signal.has_value()) s.exit = e;
-    }
-    if (auto* f = o.if_contains("harness_fault"); f && f->is_string()) s.harness_fault = std::string(f->as_string());
-    if (auto* g = o.if_contains("cgroup"); g && g->is_object()) {
-      const auto& go = g->as_object();
-      if (auto* b = go.if_contains("oom_kill"); b && b->is_bool()) s.oom_kill = b->as_bool();
-      if (auto* b = go.if_contains("pids_limit_hit"); b && b->is_bool()) s.pids_limit_hit = b->as_bool();
-      if (auto* n = go.if_contains("memory_peak_bytes")) s.memory_peak_bytes = n->to_number<uint64_t>();
-      if (auto* n = go.if_contains("left_after_kill")) s.left_after_kill = n->to_number<int64_t>();
-    }
-    return s;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) return std::nullopt;
+  return json_shape::parse<Status>(read_file(file), "the sandbox's status file " + file.string());
 }
 
 }  // namespace
@@ -161,8 +172,8 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
       result = *r;
     if (auto* l = std::get_if<events::Log>(&*e)) out.log.push_back(l->message);
     if (auto* sb = std::get_if<events::Sandbox>(&*e)) {
-      out.layers = sb->layers;
-      out.sandbox_notes = sb->notes;
+      out.sandbox.layers = sb->layers;
+      out.sandbox.notes = sb->notes;
     }
     on_event(*e);
   };
@@ -176,7 +187,7 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   phase_job.resume = job.resume;
   ProcessResult pr = backend.run(phase_job, on_line);
   out.wall_s = pr.wall_s;
-  out.limits = {wall, cpu, job.memory_bytes, job.max_pids};
+  out.sandbox.limits = {wall, cpu, job.memory_bytes, job.max_pids};
 
   // The supervisor's report outranks the event stream's exit event, which
   // the candidate's code could have written.
@@ -185,33 +196,46 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   ev.result = result;
   ev.cpu_limit_s = cpu;
   ev.oom_kill = pr.memory_exceeded;  // the scheduler's memory limit
-  if (auto status = read_status(status_file)) {
-    ev.exit = status->exit;
+  std::optional<Status> status;
+  std::string unreadable_status;  // why the status file does not read
+  try {
+    status = read_status(status_file);
+  } catch (const std::exception& e) {
+    unreadable_status = e.what();
+  }
+  if (status) {
+    if (const auto& x = status->exit) ev.exit = events::Exit{x->code, x->signal, x->cpu_s, x->max_rss_kb, x->timed_out};
     ev.harness_fault = status->harness_fault;
-    ev.oom_kill = ev.oom_kill || status->oom_kill;
-    ev.pids_limit_hit = status->pids_limit_hit;
-    out.memory_peak_bytes = status->memory_peak_bytes;
-    if (status->left_after_kill > 0)
+    ev.oom_kill = ev.oom_kill || status->cgroup.oom_kill;
+    ev.pids_limit_hit = status->cgroup.pids_limit_hit;
+    out.used.peak_memory_bytes = status->cgroup.memory_peak_bytes;
+    if (status->cgroup.left_after_kill > 0)
       out.log.push_back(fmt::format("sandbox: {} process(es) still in the job's cgroup after the kill",
-                                    status->left_after_kill));
+                                    status->cgroup.left_after_kill));
   } else {
     ev.contained = false;  // an `exit` event on the stream is then only a claim: not used
     if (pr.exit_code || pr.signal) ev.runner_exit = events::Exit{pr.exit_code, pr.signal, 0, 0, false};
   }
   if (ev.exit) {
-    out.cpu_s = ev.exit->cpu_s;
-    out.max_rss_kb = ev.exit->max_rss_kb;
+    out.used.cpu_s = ev.exit->cpu_s;
+    out.used.max_rss_kb = ev.exit->max_rss_kb;
   }
   // A cgroup counts only what was charged after the job joined it (on cgroup
   // v1, not the LibTorch pages the runner faulted in before): the larger of
   // that and the worker's peak resident size.
-  out.memory_peak_bytes = std::max(out.memory_peak_bytes, static_cast<uint64_t>(out.max_rss_kb) * 1024);
+  out.used.peak_memory_bytes = std::max(out.used.peak_memory_bytes, static_cast<uint64_t>(out.used.max_rss_kb) * 1024);
 
   const char* phase = train ? "training" : "evaluation";
   if (pr.cancelled) {
     out.cancelled = true;
     out.verdict = Verdict::internal_error;
     out.message = std::string(phase) + " was cancelled";
+    return out;
+  }
+  if (!unreadable_status.empty()) {
+    // The harness's own file: nothing to judge the candidate by.
+    out.verdict = Verdict::internal_error;
+    out.message = fmt::format("{} ended, but {}", phase, unreadable_status);
     return out;
   }
   if (auto d = decide_verdict(ev, phase)) {

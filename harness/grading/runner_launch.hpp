@@ -6,8 +6,9 @@
 // harness. Event lines are parsed as hostile input (malformed ones are logged
 // and skipped). Only the trusted side can produce internal_error: the
 // supervisor's status file (its `harness_fault`, written from the runner's
-// trusted channel before candidate code was loaded), the runner failing
-// before it contained the job, and the harness's own I/O. A `result` event
+// trusted channel before candidate code was loaded; a status file that does
+// not read is internal_error naming the file and the field), the runner
+// failing before it contained the job, and the harness's own I/O. A `result` event
 // claiming internal_error is the solution's runtime_error. The verdict comes
 // from, in order of precedence: the deadline (the harness's, or the
 // reaper's `timed_out`), what the kernel saw (memory cgroup, signals), the
@@ -63,18 +64,32 @@ struct AppliedLimits {
   friend bool operator==(const AppliedLimits&, const AppliedLimits&) = default;
 };
 
+// The sandbox a phase ran in, as the runner reported it (its `sandbox`
+// event) with the limits the harness gave it. A phase's outcome and a
+// grading's result (grader.hpp) both carry one.
+struct SandboxReport {
+  std::vector<std::string> layers;  // the isolation layers that were applied
+  std::vector<std::string> notes;   // why any was weaker than asked
+  AppliedLimits limits;
+  friend bool operator==(const SandboxReport&, const SandboxReport&) = default;
+};
+
+// What a phase's job used, from the supervisor's status file.
+struct ResourceUse {
+  double cpu_s = 0;
+  long long max_rss_kb = 0;
+  uint64_t peak_memory_bytes = 0;  // of the whole job (cgroup), at least max_rss_kb * 1024
+  friend bool operator==(const ResourceUse&, const ResourceUse&) = default;
+};
+
 struct RunnerOutcome {
   Verdict verdict = Verdict::internal_error;
   std::string message;
   std::string detail;
   double wall_s = 0;
-  double cpu_s = 0;
-  long long max_rss_kb = 0;
-  uint64_t memory_peak_bytes = 0;  // of the whole job (cgroup), else max_rss_kb * 1024
+  ResourceUse used;
   std::vector<std::string> log;  // log events, in order
-  std::vector<std::string> layers;         // sandbox layers the runner reported
-  std::vector<std::string> sandbox_notes;  // and why any was weaker
-  AppliedLimits limits;
+  SandboxReport sandbox;
   bool cancelled = false;
 };
 

@@ -33,7 +33,8 @@ inline CliRun run_cli(const std::filesystem::path& exe, std::vector<std::string>
   spec.stderr_file = std::filesystem::temp_directory_path() / ("torchexam-e2e-" + std::to_string(getpid()) + ".stderr");
   spec.wall_timeout_s = timeout_s;
   CliRun run;
-  const ProcessResult r = run_process(spec, [&](std::string_view line) { run.out += std::string(line) + "\n"; });
+  const ProcessResult r =
+      system_launcher().run(spec, [&](std::string_view line) { run.out += std::string(line) + "\n"; });
   run.exit_code = r.exit_code.value_or(-1);
   std::ifstream err(spec.stderr_file);
   run.err.assign(std::istreambuf_iterator<char>(err), {});

@@ -158,7 +158,7 @@ TEST_SUITE("compiler") {
     };
     const fs::path work = test::temp_dir("sandbox-pdeath");
     // The harness's side: a process that starts torchexam-sandbox as the
-    // daemon does (run_process), then is killed with -9.
+    // daemon does (through the process launcher), then is killed with -9.
     const pid_t daemon = fork();
     REQUIRE(daemon >= 0);
     if (daemon == 0) {
@@ -167,7 +167,7 @@ TEST_SUITE("compiler") {
       spec.args = {"--workdir", work.string(), "--", "/bin/sleep", marker};
       spec.stderr_file = work.parent_path() / (work.filename().string() + ".stderr");
       spec.wall_timeout_s = 600;
-      run_process(spec, [](std::string_view) {});
+      system_launcher().run(spec, [](std::string_view) {});
       _exit(0);
     }
     REQUIRE(test::wait_for([&] { return !sleeping().empty(); }, std::chrono::seconds(30)));

@@ -203,7 +203,7 @@ TEST_SUITE("e2e") {
       spec.exe = TORCHEXAM_MAKE_TORCHSCRIPT;
       spec.args = {kind, (dir / (std::string(kind) + ".pt")).string()};
       spec.stderr_file = dir / "make.stderr";
-      REQUIRE(torchexam::run_process(spec, [](std::string_view) {}).exit_code == 0);
+      REQUIRE(torchexam::system_launcher().run(spec, [](std::string_view) {}).exit_code == 0);
       return dir / (std::string(kind) + ".pt");
     };
     const std::string data = "data_dir=" + (dir / "data").string();
@@ -327,7 +327,7 @@ TEST_SUITE("e2e") {
     spec.exe = kCli;
     spec.args = {"grade", (kSource / "environments/practice").string(), "fashion", solution("small_ok.cpp").string()};
     spec.stderr_file = fs::temp_directory_path() / ("torchexam-e2e-usage-" + std::to_string(getpid()));
-    auto r = torchexam::run_process(spec, [](std::string_view) {});
+    auto r = torchexam::system_launcher().run(spec, [](std::string_view) {});
     std::ifstream err(spec.stderr_file);
     std::string text(std::istreambuf_iterator<char>(err), {});
     fs::remove(spec.stderr_file);

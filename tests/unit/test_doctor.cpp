@@ -18,9 +18,12 @@
 #include "doctor/forecast.hpp"
 #include "idx_writer.hpp"  // temp_dir, ScopedEnv
 
+#include <boost/json.hpp>
+
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace fs = std::filesystem;
 using namespace torchexam;
@@ -374,6 +377,48 @@ TEST_SUITE("doctor") {
     CHECK(back[1].load_before == doctest::Approx(0.3));
     CHECK(load_forecasts(file.parent_path() / "none.json").empty());
     fs::remove_all(file.parent_path().parent_path());
+  }
+
+  TEST_CASE("the --json report: every check, and each forecast's fields followed by its verdict") {
+    config::Environment env;
+    env.dir = "/envs/practice";
+    Forecast f;
+    f.task = "fashion_mnist";
+    f.samples_per_s = 4100;
+    f.reference_s = 900;
+    f.budget_s = 600;
+    f.threads = 2;
+    f.cpus = 2;
+    const CheckResult warn{"cpu", Status::warn, "no avx2", "avx2", "none needed"};
+    const Report r = make_report(env, {warn}, {f});
+    CHECK(r.ok);
+    REQUIRE(r.forecasts.size() == 1);
+    CHECK(r.forecasts[0].check == check_forecast(f));
+
+    namespace json = boost::json;
+    const json::object v = json::value_from(r).as_object();
+    std::vector<std::string> keys;
+    for (const auto& [k, x] : v) keys.emplace_back(k);
+    CHECK(keys == std::vector<std::string>{"environment", "ok", "checks", "forecasts"});
+    CHECK(v.at("environment").as_string() == "/envs/practice");
+    CHECK(v.at("ok").as_bool());
+    CHECK(json::serialize(v.at("checks")) == json::serialize(json::array{json::value_from(warn)}));
+    // The forecast as stored, then its verdict like every check's.
+    json::object expected = json::value_from(f).as_object();
+    expected["status"] = "warn";
+    expected["found"] = check_forecast(f).found;
+    expected["fix"] = check_forecast(f).fix;
+    const json::object& written = v.at("forecasts").at(0).as_object();
+    CHECK(json::serialize(written) == json::serialize(expected));
+    CHECK_FALSE(written.contains("expected"));
+
+    // A failed check makes the report not ok; bytes that are not UTF-8 are replaced.
+    const Report failed =
+        make_report(env, {{"compiler", Status::fail, "g++ \xff", "g++ 12", "apt-get install g++"}}, {});
+    CHECK_FALSE(failed.ok);
+    const json::value text = json::parse(json::serialize(json::value_from(failed)));
+    CHECK(text.at("checks").at(0).at("found").as_string() == "g++ \uFFFD");
+    CHECK(text.at("forecasts").as_array().empty());
   }
 
   TEST_CASE("a check's line says status, found, expected and fix") {

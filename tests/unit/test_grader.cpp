@@ -130,7 +130,11 @@ TEST_SUITE("grader") {
     CHECK(r.log.back() == "epoch 1 of 1");
     CHECK_FALSE(r.stage_cached);
     CHECK_FALSE(r.build_cached);
-    CHECK(r.train_cpu_s == 0.5);
+    CHECK(r.used.cpu_s == 0.5);
+    CHECK(r.used.max_rss_kb == 1024);
+    CHECK(r.used.peak_memory_bytes == 1024 * 1024);
+    CHECK(r.sandbox.limits.memory_bytes == f.env.tasks.at(0).memory_limit_bytes);
+    CHECK(r.sandbox.limits.wall_s > 0);
     // The plugin's diagnostics, from the trusted scorer: two of each class, all right.
     REQUIRE(r.task_diagnostics);
     REQUIRE(r.task_diagnostics->classification);
@@ -252,9 +256,8 @@ TEST_SUITE("grader") {
     }
   }
 
-  TEST_CASE("an environment that grades on a cluster needs a backend from the caller") {
+  TEST_CASE("grade() needs a backend or a registry from the caller, for a local environment too") {
     Fixture f;
-    f.env.grading.backend = config::Grading::Backend::slurm;
     GradeRequest req;
     req.environment = &f.env;
     req.task = &f.env.tasks.at(0);
@@ -264,7 +267,13 @@ TEST_SUITE("grader") {
     req.launcher = &f.launcher;
     GradeResult r = torchexam::grade(req, f.observer);
     CHECK(r.verdict == Verdict::internal_error);
-    CHECK(r.message.find("no backend registry") != std::string::npos);
+    CHECK(r.message.find("no backend and no backend registry") != std::string::npos);
+    CHECK(r.message.find("GradeRequest::backends") != std::string::npos);
+    CHECK(f.launcher.commands().empty());  // nothing ran
+    f.env.grading.backend = config::Grading::Backend::slurm;
+    r = torchexam::grade(req, f.observer);
+    CHECK(r.verdict == Verdict::internal_error);
+    CHECK(r.message.find("no backend and no backend registry") != std::string::npos);
     req.backend = &f.backends.local();  // torchexam grade --local
     r = torchexam::grade(req, f.observer);
     CHECK(r.verdict == Verdict::ok);

@@ -66,12 +66,8 @@ GradeRecord grade_record() {
   g.job_dir = "/state/jobs/1-1";
   g.log = {"staged 60000 samples"};
   g.output = {{"train", "/state/jobs/1-1/train/output.log", 120}};
-  g.train_cpu_s = 5.31;
-  g.train_max_rss_kb = 689412;
-  g.peak_memory_bytes = 1u << 30;
-  g.sandbox_layers = {"namespaces", "seccomp"};
-  g.sandbox_notes = {"no cgroup"};
-  g.limits = {600, 1200, 2u << 30, 64};
+  g.used = {5.31, 689412, 1u << 30};
+  g.sandbox = {{"namespaces", "seccomp"}, {"no cgroup"}, {600, 1200, 2u << 30, 64}};
   r.artifacts = {{"checkpoint", "d440e5"}, {"train_log", "d6ba2b"}};
   return r;
 }

@@ -81,12 +81,12 @@ TEST_SUITE("runner_launch") {
     const RunnerOutcome out = f.launch();
     CHECK(out.verdict == Verdict::ok);
     CHECK(out.message == "trained");
-    CHECK(out.cpu_s == 1.5);
-    CHECK(out.max_rss_kb == 2048);
-    CHECK(out.memory_peak_bytes == 2048 * 1024);
+    CHECK(out.used.cpu_s == 1.5);
+    CHECK(out.used.max_rss_kb == 2048);
+    CHECK(out.used.peak_memory_bytes == 2048 * 1024);
     CHECK(out.log == std::vector<std::string>{"epoch 1"});
-    CHECK(out.layers == std::vector<std::string>{"namespaces", "seccomp"});
-    CHECK(out.sandbox_notes.size() == 1);
+    CHECK(out.sandbox.layers == std::vector<std::string>{"namespaces", "seccomp"});
+    CHECK(out.sandbox.notes == std::vector<std::string>{"no cgroup: not delegated"});
     CHECK(f.seen.size() == 3);
 
     const auto runs = f.launcher.commands(is_runner);
@@ -105,7 +105,8 @@ TEST_SUITE("runner_launch") {
     // The budget plus its grace (a tenth, 5..30 s); the harness kills 5 s after the runner's own deadline.
     CHECK(test::arg_after(r.args, "--wall-seconds") == "110.000");
     CHECK(r.wall_timeout_s == doctest::Approx(115));
-    CHECK(out.limits.wall_s == doctest::Approx(110));
+    CHECK(out.sandbox.limits.wall_s == doctest::Approx(110));
+    CHECK(out.sandbox.limits.memory_bytes == uint64_t{1} << 30);
     // The status file lies beside the job's folder, where the job cannot reach it.
     CHECK(fs::path(test::arg_after(r.args, "--status-file")) == f.dir / "job" / "train.status.json");
     CHECK(r.env.at("OMP_NUM_THREADS") == "3");
@@ -159,7 +160,7 @@ TEST_SUITE("runner_launch") {
     f.runner({}, exit_status(std::nullopt, SIGKILL, /*timed_out=*/true));
     out = f.launch();
     CHECK(out.verdict == Verdict::timeout);
-    CHECK(out.cpu_s == 1.5);  // the reaper still reports what the job used
+    CHECK(out.used.cpu_s == 1.5);  // the reaper still reports what the job used
   }
 
   TEST_CASE("memory_limit: the kernel's memory cgroup, or the scheduler") {
@@ -171,7 +172,7 @@ TEST_SUITE("runner_launch") {
     RunnerOutcome out = f.launch();
     CHECK(out.verdict == Verdict::memory_limit);
     CHECK(out.message.find("memory limit of 2.0 GiB") != std::string::npos);
-    CHECK(out.memory_peak_bytes == 3ull << 30);
+    CHECK(out.used.peak_memory_bytes == 3ull << 30);
 
     ProcessResult scheduler = FakeLauncher::killed_by(SIGKILL);
     scheduler.memory_exceeded = true;
@@ -213,6 +214,31 @@ TEST_SUITE("runner_launch") {
       CHECK(out.verdict == Verdict::internal_error);
       CHECK(out.message.find("the runner ended without a result (exit code 2)") != std::string::npos);
       CHECK(out.message.find("runner's stderr") != std::string::npos);
+    }
+    SUBCASE("a status file that does not read names the file and the field") {
+      // The supervisor writes it whole (a rename): one that does not read
+      // says nothing about the candidate.
+      const std::string file = (f.dir / "job" / "train.status.json").string();
+      json::object status = exit_status(0, std::nullopt);
+      status["cgroup"] = json::object{{"oom_kill", "yes"}};
+      f.runner({events::Result{Verdict::ok, "trained", ""}}, status);
+      RunnerOutcome out = f.launch();
+      CHECK(out.verdict == Verdict::internal_error);
+      CHECK(out.message ==
+            "training ended, but the sandbox's status file " + file + ": .cgroup.oom_kill: expected true or false");
+
+      f.runner({events::Result{Verdict::ok, "trained", ""}}, json::object{{"exit", json::object{{"cpu_s", 1}}}});
+      out = f.launch();
+      CHECK(out.verdict == Verdict::internal_error);
+      CHECK(out.message == "training ended, but the sandbox's status file " + file +
+                               ": .exit: exactly one of 'code' and 'signal' is required");
+
+      f.launcher.on(is_runner, {{}, "", FakeLauncher::exited(0), [](const ProcessSpec& spec, FakeLauncher::Reply&) {
+                                  std::ofstream(test::arg_after(spec.args, "--status-file")) << "{\"exit\":";
+                                }});
+      out = f.launch();
+      CHECK(out.verdict == Verdict::internal_error);
+      CHECK(out.message.find("the sandbox's status file " + file + ": not JSON") != std::string::npos);
     }
     SUBCASE("a runner that cannot start throws (the grader's internal_error)") {
       CHECK_THROWS_WITH(f.launch(), doctest::Contains("cannot start"));

@@ -40,9 +40,4 @@ void BackendRegistry::detach_remote_jobs() {
   for (auto& [k, b] : remote_->slurm) b->detach();
 }
 
-Backend& local_backend() {
-  static LocalBackend* local = new LocalBackend(system_launcher());
-  return *local;
-}
-
 }  // namespace torchexam

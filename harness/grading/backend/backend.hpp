@@ -101,9 +101,4 @@ class BackendRegistry {
   std::unique_ptr<Remote> remote_;
 };
 
-// Transitional, for bench/ until it takes a registry (issue 18): a local
-// backend over system_launcher(). Production code gets its backends from a
-// BackendRegistry.
-Backend& local_backend();
-
 }  // namespace torchexam

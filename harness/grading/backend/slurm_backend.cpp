@@ -1,7 +1,10 @@
 #include "grading/backend/slurm_backend.hpp"
 
 #include "base/hash.hpp"
+#include "base/json_shape.hpp"
 #include "grading/backend/slurm_monitor.hpp"
+#include "sandbox/events.hpp"
+#include "sandbox/text.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -58,35 +61,49 @@ struct Ledger {
   std::string note;
 };
 
+Ledger tag_invoke(json::value_to_tag<Ledger>, const json::value& v) {
+  const json_shape::Object o(v);
+  Ledger l;
+  l.job_id = o.required<int64_t>("job_id");
+  l.script_hash = o.required<std::string>("script_hash");
+  l.name = o.required<std::string>("name");
+  l.state = o.required<std::string>("state");
+  l.submissions = o.required<int>("submissions");
+  l.timed_out = o.required<bool>("timed_out");
+  l.memory_exceeded = o.required<bool>("memory_exceeded");
+  l.note = o.required<std::string>("note");
+  return l;
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const Ledger& l) {
+  v = json::object{{"job_id", l.job_id},
+                   {"script_hash", l.script_hash},
+                   {"name", l.name},
+                   {"state", l.state},
+                   {"submissions", l.submissions},
+                   {"timed_out", l.timed_out},
+                   {"memory_exceeded", l.memory_exceeded},
+                   {"note", to_valid_utf8(l.note)}};
+}
+
+// nullopt when there is none. It is written atomically, so one that does not
+// read was not written by a daemon: whether its job runs is unknown, and
+// submitting again could run the phase twice. Throws std::runtime_error
+// naming the file, the field and the fix.
 std::optional<Ledger> read_ledger(const fs::path& file) {
   auto text = read_if_exists(file);
   if (!text) return std::nullopt;
   try {
-    const auto v = json::parse(*text).as_object();
-    Ledger l;
-    l.job_id = v.at("job_id").to_number<int64_t>();
-    l.script_hash = std::string(v.at("script_hash").as_string());
-    l.name = std::string(v.at("name").as_string());
-    l.state = std::string(v.at("state").as_string());
-    l.submissions = static_cast<int>(v.at("submissions").to_number<int64_t>());
-    l.timed_out = v.at("timed_out").as_bool();
-    l.memory_exceeded = v.at("memory_exceeded").as_bool();
-    l.note = std::string(v.at("note").as_string());
-    return l;
-  } catch (const std::exception&) {
-    return std::nullopt;  // torn or foreign: submit again
+    return json_shape::parse<Ledger>(*text, "the Slurm job ledger " + file.string());
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(e.what()) +
+                             " (cancel the job it names, if any, with scancel, then delete the file to submit the "
+                             "phase again)");
   }
 }
 
 void write_ledger(const fs::path& file, const Ledger& l) {
-  write_file_atomically(file, json::serialize(json::object{{"job_id", l.job_id},
-                                                          {"script_hash", l.script_hash},
-                                                          {"name", l.name},
-                                                          {"state", l.state},
-                                                          {"submissions", l.submissions},
-                                                          {"timed_out", l.timed_out},
-                                                          {"memory_exceeded", l.memory_exceeded},
-                                                          {"note", l.note}}));
+  write_file_atomically(file, json::serialize(json::value_from(l)));
 }
 
 // Hands `dirs` (recursively) to `uid`/`gid`.
@@ -125,7 +142,7 @@ class Tail {
       for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1)
         on_line(std::string_view(partial_).substr(start, nl - start));
       partial_.erase(0, start);
-      if (partial_.size() > (1u << 20)) {  // as run_process: cut lines longer than 1 MiB
+      if (partial_.size() > (1u << 20)) {  // as the process launcher does: cut lines longer than 1 MiB
         on_line(partial_);
         partial_.clear();
       }
@@ -229,6 +246,8 @@ ProcessResult SlurmBackend::run(const PhaseJob& job, const std::function<void(st
         if (rc > 128 && rc < 128 + 65) r.signal = rc - 128;
         else r.exit_code = rc;
       } catch (const std::exception&) {
+        r.scheduler_note = fmt::format("the job's exit file {} holds no exit status ('{}')", exit_file.string(),
+                                       to_valid_utf8(rc_text->substr(0, 40)));
       }
     }
   };
@@ -338,8 +357,8 @@ ProcessResult SlurmBackend::run(const PhaseJob& job, const std::function<void(st
     if (is_final(info.state)) {
       if ((info.state == "NODE_FAIL" || info.state == "BOOT_FAIL" || info.state == "PREEMPTED") && !cancel_sent &&
           ledger.submissions <= kMaxResubmits) {
-        on_line(fmt::format(R"({{"type":"log","message":"Slurm job {} ended in {}; submitting it again"}})",
-                            ledger.job_id, info.state));
+        on_line(events::to_json_line(
+            events::Log{fmt::format("Slurm job {} ended in {}; submitting it again", ledger.job_id, info.state)}));
         monitor_->unwatch(ledger.job_id);
         submit();
         started = false;

@@ -1,6 +1,7 @@
 #include "grading/backend/slurm_cli.hpp"
 
 #include "base/hash.hpp"
+#include "base/json_shape.hpp"
 #include "base/process.hpp"
 
 #include <boost/json.hpp>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <thread>
 
 namespace torchexam::slurm {
@@ -21,44 +23,87 @@ namespace {
 constexpr std::string_view kFinal[] = {"COMPLETED", "FAILED",   "TIMEOUT",   "OUT_OF_MEMORY", "CANCELLED",
                                        "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "PREEMPTED"};
 
-// 22.05 gives a number; 23.02+ {"set": bool, "infinite": bool, "number": n}.
-std::optional<int64_t> number_of(const json::value* v) {
-  if (!v) return std::nullopt;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(std::min<uint64_t>(v->as_uint64(), INT64_MAX));
-  if (v->is_double()) return static_cast<int64_t>(v->as_double());
-  if (v->is_object()) {
-    const auto& o = v->as_object();
-    if (auto* set = o.if_contains("set"); set && set->is_bool() && !set->as_bool()) return std::nullopt;
-    return number_of(o.if_contains("number"));
-  }
-  return std::nullopt;
+// squeue's JSON, read through json_shape: a field of a shape neither
+// release writes is a SlurmError naming it ("jobs[2].priority: ...").
+
+// A number: 22.05 writes it plain; 23.02+ as {"set": bool, "infinite":
+// bool, "number": n}, where an unset one has no value.
+struct SlurmNumber {
+  std::optional<int64_t> value;
+};
+
+SlurmNumber tag_invoke(json::value_to_tag<SlurmNumber>, const json::value& v) {
+  if (v.is_int64()) return {v.get_int64()};
+  if (v.is_uint64()) return {static_cast<int64_t>(std::min<uint64_t>(v.get_uint64(), INT64_MAX))};
+  if (v.is_double() && std::isfinite(v.get_double())) return {static_cast<int64_t>(v.get_double())};
+  if (!v.is_object()) throw json_shape::ShapeError("", "expected a number or {\"set\", \"number\"}");
+  const json_shape::Object o(v);
+  if (!o.optional<bool>("set", true)) return {};
+  return o.optional<SlurmNumber>("number");
 }
 
-std::string string_of(const json::value* v) {
-  if (!v) return {};
-  if (v->is_string()) return std::string(v->as_string());
-  // 23.02+: a list of flags, the base state first.
-  if (v->is_array() && !v->as_array().empty() && v->as_array()[0].is_string())
-    return std::string(v->as_array()[0].as_string());
-  return {};
+// A job state: 22.05 a string; 23.02+ a list of flags, the base state first.
+struct SlurmState {
+  std::string base;
+};
+
+SlurmState tag_invoke(json::value_to_tag<SlurmState>, const json::value& v) {
+  if (v.is_string()) return {std::string(v.get_string())};
+  if (!v.is_array()) throw json_shape::ShapeError("", "expected a string or a list of strings");
+  const auto flags = json_shape::read<std::vector<std::string>>(v);
+  return {flags.empty() ? std::string() : flags.front()};
 }
 
-// exit_code: 22.05 gives the raw wait status (768 for `exit 3`, 9 for
-// SIGKILL); 23.02+ {"status": [...], "return_code": n}. A signal gives nullopt.
-std::optional<int> exit_code_of(const json::value* v) {
-  if (!v) return std::nullopt;
-  if (v->is_object()) {
-    if (auto n = number_of(v->as_object().if_contains("return_code"))) return static_cast<int>(*n);
-    if (v->as_object().if_contains("number")) return static_cast<int>(number_of(v).value_or(0));
-    return std::nullopt;
+// exit_code: 22.05 writes the raw wait status (768 for `exit 3`, 9 for
+// SIGKILL); 23.02+ {"status": [...], "return_code": n}. A signal has no code.
+struct SlurmExitCode {
+  std::optional<int> code;
+};
+
+SlurmExitCode tag_invoke(json::value_to_tag<SlurmExitCode>, const json::value& v) {
+  if (v.is_object()) {
+    const json_shape::Object o(v);
+    if (auto n = o.optional<SlurmNumber>("return_code").value) return {static_cast<int>(*n)};
+    if (o.has("number")) return {static_cast<int>(json_shape::read<SlurmNumber>(v).value.value_or(0))};
+    return {};
   }
-  if (auto n = number_of(v)) {
-    const int status = static_cast<int>(*n);
-    if ((status & 0x7f) != 0) return std::nullopt;  // killed by a signal
-    return (status >> 8) & 0xff;
-  }
-  return std::nullopt;
+  const auto n = json_shape::read<SlurmNumber>(v).value;
+  if (!n) return {};
+  const int status = static_cast<int>(*n);
+  if ((status & 0x7f) != 0) return {};  // killed by a signal
+  return {(status >> 8) & 0xff};
+}
+
+// One entry of "jobs"; id 0 when squeue gives none (the entry is skipped).
+struct SqueueJob {
+  JobInfo info;
+};
+
+SqueueJob tag_invoke(json::value_to_tag<SqueueJob>, const json::value& v) {
+  const json_shape::Object o(v);
+  SqueueJob j;
+  JobInfo& info = j.info;
+  if (!o.has("job_id")) throw json_shape::ShapeError(".job_id", "missing (a number is required)");
+  info.id = o.optional<SlurmNumber>("job_id").value.value_or(0);
+  info.name = o.optional<std::string>("name");
+  info.state = o.optional<SlurmState>("job_state").base;
+  info.reason = o.optional<SlurmState>("state_reason").base;
+  info.partition = o.optional<std::string>("partition");
+  info.priority = o.optional<SlurmNumber>("priority").value.value_or(0);
+  info.submit_time = o.optional<SlurmNumber>("submit_time").value.value_or(0);
+  info.start_time = o.optional<SlurmNumber>("start_time").value.value_or(0);
+  info.end_time = o.optional<SlurmNumber>("end_time").value.value_or(0);
+  info.exit_code = o.optional<SlurmExitCode>("exit_code").code;
+  info.restarts = static_cast<int>(o.optional<SlurmNumber>("restart_cnt").value.value_or(0));
+  return j;
+}
+
+struct SqueueOutput {
+  std::vector<SqueueJob> jobs;
+};
+
+SqueueOutput tag_invoke(json::value_to_tag<SqueueOutput>, const json::value& v) {
+  return {json_shape::Object(v).required<std::vector<SqueueJob>>("jobs")};
 }
 
 std::string trim(std::string s) {
@@ -73,33 +118,15 @@ bool is_final(std::string_view state) {
 }
 
 std::vector<JobInfo> parse_squeue_json(std::string_view text) {
-  json::value root;
+  SqueueOutput parsed;
   try {
-    root = json::parse(text);
-  } catch (const std::exception& e) {
-    throw SlurmError(std::string("squeue --json printed something that is not JSON: ") + e.what());
+    parsed = json_shape::parse<SqueueOutput>(text, "squeue --json");
+  } catch (const std::runtime_error& e) {
+    throw SlurmError(e.what());
   }
-  const auto* jobs = root.is_object() ? root.as_object().if_contains("jobs") : nullptr;
-  if (!jobs || !jobs->is_array()) throw SlurmError("squeue --json printed no 'jobs' list");
   std::vector<JobInfo> out;
-  for (const auto& j : jobs->as_array()) {
-    if (!j.is_object()) continue;
-    const auto& o = j.as_object();
-    JobInfo info;
-    info.id = number_of(o.if_contains("job_id")).value_or(0);
-    if (info.id == 0) continue;
-    info.name = string_of(o.if_contains("name"));
-    info.state = string_of(o.if_contains("job_state"));
-    info.reason = string_of(o.if_contains("state_reason"));
-    info.partition = string_of(o.if_contains("partition"));
-    info.priority = number_of(o.if_contains("priority")).value_or(0);
-    info.submit_time = number_of(o.if_contains("submit_time")).value_or(0);
-    info.start_time = number_of(o.if_contains("start_time")).value_or(0);
-    info.end_time = number_of(o.if_contains("end_time")).value_or(0);
-    info.exit_code = exit_code_of(o.if_contains("exit_code"));
-    info.restarts = static_cast<int>(number_of(o.if_contains("restart_cnt")).value_or(0));
-    out.push_back(std::move(info));
-  }
+  for (auto& j : parsed.jobs)
+    if (j.info.id != 0) out.push_back(std::move(j.info));
   return out;
 }
 
