@@ -92,6 +92,10 @@ class Compiler {
   // The flags every compile uses (-std= first), PCH included or not.
   std::vector<std::string> compile_flags() const;
 
+  // The compiler's first line of --version ("g++ (Debian 12.2.0-14) 12.2.0"),
+  // part of every cache key and of a grading's fingerprint.
+  const std::string& identity() const { return compiler_id_; }
+
  private:
   // torchexam-sandbox around the compiler; memory_bytes 0: the sandbox's default (2 GiB).
   ProcessSpec sandboxed(const std::filesystem::path& workdir, const std::vector<std::filesystem::path>& readable,

@@ -43,6 +43,7 @@ struct RunnerJob {
   std::filesystem::path workdir;  // created if missing
   uint64_t seed = 0;
   int threads = 2;
+  bool deterministic = true;  // LibTorch's deterministic algorithms (warn-only), runner.hpp
   double budget_s = 600;      // the candidate's training budget
   double wall_timeout_s = 0;  // 0: budget_s + grace
   double cpu_seconds = 0;     // 0: threads * wall timeout + grace
@@ -76,6 +77,9 @@ struct RunnerOutcome {
   std::vector<std::string> sandbox_notes;  // and why any was weaker
   AppliedLimits limits;
   bool cancelled = false;
+  // The phase's first `platform` event (events.hpp): the runner writes it
+  // before candidate code is loaded; later ones are ignored.
+  std::optional<events::Platform> platform;
 };
 
 // What is known when a phase ended; decide_verdict() picks the verdict of
