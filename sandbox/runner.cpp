@@ -162,9 +162,9 @@ void setup_torch(const RunnerOptions& o, const EventSink& sink) {
 std::string parallel_backend() {
   const std::string info = at::get_parallel_info();
   constexpr std::string_view kKey = "ATen parallel backend: ";
-  const auto at = info.find(kKey);
-  if (at == std::string::npos) return {};
-  const auto start = at + kKey.size();
+  const auto found = info.find(kKey);
+  if (found == std::string::npos) return {};
+  const auto start = found + kKey.size();
   return info.substr(start, info.find('\n', start) - start);
 }
 
