@@ -10,6 +10,7 @@
 // the other tasks' data sets are small and used whole.
 #include "config/config.hpp"
 #include "grading/grader.hpp"
+#include "support/stats.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 
 namespace fs = std::filesystem;
 using namespace torchexam;
+using bench::median;
 
 namespace {
 
@@ -35,13 +37,6 @@ struct Throughput final : GradeObserver {
   }
   double mean() const { return epochs ? sum / epochs : 0; }
 };
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 struct Side {
   std::vector<double> samples_per_s, train_s;
