@@ -313,7 +313,7 @@ int main(int argc, char** argv) {
       predictions.push_back(fs::is_regular_file(file, ec) ? sha256_hex(read_file(file)) : "");
     }
     prune_job_dirs(paths::state_dir() / "jobs", std::max<size_t>(kKeepJobDirs, repeat), is_grade_job_dir);
-    const RepeatSummary summary = summarize_repeats(std::move(runs), std::move(predictions));
+    const RepeatSummary summary = summarize_repeats(std::move(runs), std::move(predictions), env.grading.repeat_score);
     if (as_json) std::cout << json::serialize(json::value_from(summary)) << std::endl;
     else
       for (const auto& line : repeat_lines(summary)) fmt::print("{}\n", line);

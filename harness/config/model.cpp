@@ -51,6 +51,15 @@ const char* to_string(Pins::Cuda c) {
 
 const char* to_string(Grading::Backend b) { return b == Grading::Backend::slurm ? "slurm" : "local"; }
 
+const char* to_string(Grading::RepeatScore r) {
+  switch (r) {
+    case Grading::RepeatScore::live: return "live";
+    case Grading::RepeatScore::best: return "best";
+    case Grading::RepeatScore::median: return "median";
+  }
+  return "live";
+}
+
 std::string Environment::unknown_task(std::string_view id, std::string_view where) const {
   std::vector<std::string> ids;
   for (const auto& t : tasks) ids.push_back(t.id);

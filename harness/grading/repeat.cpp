@@ -20,8 +20,24 @@ bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; 
 
 }  // namespace
 
-RepeatSummary summarize_repeats(std::vector<GradeResult> runs, std::vector<std::string> predictions_sha256) {
+int taken_score(const std::vector<int>& scores, config::Grading::RepeatScore rule) {
+  if (scores.empty()) return 0;
+  switch (rule) {
+    case config::Grading::RepeatScore::live: return scores.front();
+    case config::Grading::RepeatScore::best: return *std::max_element(scores.begin(), scores.end());
+    case config::Grading::RepeatScore::median: {
+      std::vector<int> sorted = scores;
+      std::sort(sorted.begin(), sorted.end());
+      return sorted[(sorted.size() - 1) / 2];
+    }
+  }
+  return scores.front();
+}
+
+RepeatSummary summarize_repeats(std::vector<GradeResult> runs, std::vector<std::string> predictions_sha256,
+                                config::Grading::RepeatScore rule) {
   RepeatSummary s;
+  s.score_rule = rule;
   predictions_sha256.resize(runs.size());
   s.predictions_sha256 = std::move(predictions_sha256);
   if (!runs.empty()) s.metric_name = runs.front().metric_name;
@@ -39,6 +55,7 @@ RepeatSummary summarize_repeats(std::vector<GradeResult> runs, std::vector<std::
   }
   for (const auto& r : runs)
     if (r.score != runs.front().score || r.verdict != runs.front().verdict) s.score_flips = true;
+  s.score_taken = taken_score(s.scores, rule);
   s.metrics_identical = !runs.empty() && metrics.size() == runs.size() &&
                         std::all_of(metrics.begin(), metrics.end(), [&](double m) { return same_bits(m, metrics[0]); });
   s.predictions_identical =
@@ -64,8 +81,9 @@ std::vector<std::string> repeat_lines(const RepeatSummary& s) {
   if (s.metric)
     out.push_back(fmt::format("{} over {} runs: min {:.6f}  median {:.6f}  max {:.6f}  (spread {:.3g})", s.metric_name,
                               n, s.metric->min, s.metric->median, s.metric->max, s.metric->max - s.metric->min));
-  out.push_back(s.score_flips ? fmt::format("score FLIPS between runs: {}", fmt::join(s.scores, ", "))
-                              : fmt::format("score stable: {}/5 in every run", s.scores.empty() ? 0 : s.scores[0]));
+  out.push_back(s.score_flips ? fmt::format("score FLIPS between runs: {}; taken: {}/5 (grading.repeat_score: {})",
+                                            fmt::join(s.scores, ", "), s.score_taken, to_string(s.score_rule))
+                              : fmt::format("score stable: {}/5 in every run", s.score_taken));
   out.push_back(fmt::format("metrics bit-identical: {}; predictions identical: {}", s.metrics_identical ? "yes" : "no",
                             s.predictions_identical ? "yes" : "no"));
   if (s.fingerprint_differences.empty()) out.push_back("fingerprints: the same in every run");
@@ -85,6 +103,8 @@ void tag_invoke(json::value_from_tag, json::value& v, const RepeatSummary& s) {
                    {"metric", std::move(metric)},
                    {"scores", write(s.scores)},
                    {"score_flips", s.score_flips},
+                   {"score_rule", to_string(s.score_rule)},
+                   {"score_taken", s.score_taken},
                    {"metrics_identical", s.metrics_identical},
                    {"predictions_identical", s.predictions_identical},
                    {"predictions_sha256", write(s.predictions_sha256)},

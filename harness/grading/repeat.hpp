@@ -9,6 +9,7 @@
 //   {"repeat": 3, "metric_name": "accuracy",
 //    "metric": {"min": 0.85, "median": 0.85, "max": 0.85, "spread": 0},   null when no run has one
 //    "scores": [4, 4, 4], "score_flips": false,
+//    "score_rule": "live", "score_taken": 4,        the environment's grading.repeat_score
 //    "metrics_identical": true, "predictions_identical": true,
 //    "predictions_sha256": ["…", …],                                   "" for a run without predictions
 //    "fingerprint_differences": ["run 2: thread count 2 -> 1", …],
@@ -39,6 +40,8 @@ struct RepeatSummary {
   std::optional<MetricSpread> metric;
   std::vector<int> scores;
   bool score_flips = false;            // not every run has the same score and verdict
+  config::Grading::RepeatScore score_rule = config::Grading::RepeatScore::live;
+  int score_taken = 0;                 // taken_score(scores, score_rule)
   bool metrics_identical = false;      // every run has a metric, bit for bit the same
   bool predictions_identical = false;  // every run wrote predictions, byte for byte the same
   std::vector<std::string> predictions_sha256;
@@ -46,9 +49,16 @@ struct RepeatSummary {
   std::vector<GradeResult> runs;
 };
 
+// The score a task takes from gradings of one source that may disagree:
+// live, the first (the judging that was live before any regrade); best,
+// the highest; median, the middle one (of an even count the lower of the
+// two middle ones, a score some grading gave). 0 for no scores.
+int taken_score(const std::vector<int>& scores, config::Grading::RepeatScore rule);
+
 // `predictions_sha256[i]` is run i's prediction file's sha256, "" when it
 // wrote none; the vector is as long as `runs`.
-RepeatSummary summarize_repeats(std::vector<GradeResult> runs, std::vector<std::string> predictions_sha256);
+RepeatSummary summarize_repeats(std::vector<GradeResult> runs, std::vector<std::string> predictions_sha256,
+                                config::Grading::RepeatScore rule = config::Grading::RepeatScore::live);
 
 // The summary as lines for a person (no trailing newlines).
 std::vector<std::string> repeat_lines(const RepeatSummary& s);

@@ -305,6 +305,21 @@ TEST_SUITE("fingerprint") {
     CHECK_FALSE(summarize_repeats({run(0, 0.0), run(0, -0.0)}, {"p", "p"}).metrics_identical);
   }
 
+  TEST_CASE("grade --repeat: the score taken when the runs disagree follows the environment's rule") {
+    using Rule = config::Grading::RepeatScore;
+    CHECK(taken_score({3, 5, 4}, Rule::live) == 3);
+    CHECK(taken_score({3, 5, 4}, Rule::best) == 5);
+    CHECK(taken_score({3, 5, 4}, Rule::median) == 4);
+    CHECK(taken_score({5, 3, 4, 2}, Rule::median) == 3);  // the lower middle: a score some run gave
+    CHECK(taken_score({}, Rule::best) == 0);
+    const RepeatSummary s = summarize_repeats({run(3, 0.84), run(4, 0.86), run(4, 0.87)}, {"p", "q", "r"}, Rule::median);
+    CHECK(s.score_taken == 4);
+    CHECK(json::value_from(s).at("score_rule").as_string() == "median");
+    const auto lines = repeat_lines(s);
+    CHECK(std::find(lines.begin(), lines.end(), "score FLIPS between runs: 3, 4, 4; taken: 4/5 (grading.repeat_score: median)") !=
+          lines.end());
+  }
+
   TEST_CASE("grade --repeat: the runs' fingerprint differences are named per run, and the JSON says it all") {
     Fixture f;
     GradeResult a = run(4, 0.85), b = run(4, 0.85);
