@@ -1,6 +1,8 @@
 #include "sandbox/platform.hpp"
 
 #include <dlfcn.h>
+#include <limits.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <array>
@@ -83,16 +85,32 @@ std::string version_from_library_name(std::string_view path) {
 
 BlasFound read_blas() {
   BlasFound out;
-  std::ifstream maps("/proc/self/maps");
-  if (!maps) return out;
-  std::stringstream text;
-  text << maps.rdbuf();
-  out.path = blas_in_maps(text.str());
-  if (out.path.empty()) return out;
+  // The library this process's calls to sgemm_ reach: when several BLAS
+  // libraries are mapped (LibTorch on Debian maps both libblas.so.3 and
+  // libopenblas.so.0), the first in the global search order answers.
+  void* handle = nullptr;
+  Dl_info info{};
+  if (void* gemm = dlsym(RTLD_DEFAULT, "sgemm_"); gemm && dladdr(gemm, &info) && info.dli_fname) {
+    char resolved[PATH_MAX];
+    out.path = realpath(info.dli_fname, resolved) ? resolved : info.dli_fname;
+    handle = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+  } else {
+    std::ifstream maps("/proc/self/maps");
+    if (!maps) return out;
+    std::stringstream text;
+    text << maps.rdbuf();
+    out.path = blas_in_maps(text.str());
+    if (out.path.empty()) return out;
+    handle = dlopen(out.path.c_str(), RTLD_LAZY | RTLD_NOLOAD);
+  }
   // OpenBLAS states its version; other libraries only in their file name.
+  // Looked up in that library (and what it loads), not in the whole process.
   using ConfigFn = const char* (*)();
-  if (auto config = reinterpret_cast<ConfigFn>(dlsym(RTLD_DEFAULT, "openblas_get_config")))
-    if (const char* c = config()) out.version = version_from_openblas_config(c);
+  if (handle) {
+    if (auto config = reinterpret_cast<ConfigFn>(dlsym(handle, "openblas_get_config")))
+      if (const char* c = config()) out.version = version_from_openblas_config(c);
+    dlclose(handle);
+  }
   if (out.version.empty()) out.version = version_from_library_name(out.path);
   return out;
 }

@@ -7,9 +7,8 @@
 //
 // No LibTorch here: the runner (runner.cpp) adds LibTorch's own build facts
 // and sends everything as a `platform` event (events.hpp). Pure functions
-// over text, except read_blas(), which reads /proc/self/maps and looks up
-// OpenBLAS's openblas_get_config in the loaded libraries; it never throws
-// (an unreadable map gives an empty path).
+// over text, except read_blas(), which asks the dynamic linker and reads
+// /proc/self/maps; it never throws (nothing found gives an empty path).
 #pragma once
 
 #include <string>
@@ -36,8 +35,10 @@ std::string version_from_openblas_config(std::string_view config);
 // "0.3.21"); "" when there is none.
 std::string version_from_library_name(std::string_view path);
 
-// This process's BLAS: blas_in_maps over /proc/self/maps, the version from
-// openblas_get_config when that symbol is loaded, else from the file name.
+// This process's BLAS: the file that defines sgemm_ as the process
+// resolves it (dladdr, symbolic links resolved), else blas_in_maps over
+// /proc/self/maps; its version from that library's openblas_get_config when
+// it has one, else from the file name.
 BlasFound read_blas();
 
 }  // namespace torchexam::sandbox
