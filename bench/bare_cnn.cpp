@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   at::set_num_threads(threads);
   at::set_num_interop_threads(1);
   torch::manual_seed(42);
+  // As the runner sets up every phase (sandbox/runner.hpp), so that the
+  // comparison is of the harness, not of LibTorch's deterministic mode.
+  at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
   auto idx = torchexam::data::read_idx(std::string(dir) + "/train-images-idx3-ubyte.gz");
   auto lab = torchexam::data::read_idx(std::string(dir) + "/train-labels-idx1-ubyte.gz");
   const int64_t n = idx.dims[0];

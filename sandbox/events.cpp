@@ -74,6 +74,16 @@ struct ToJson {
     for (const auto& n : s.notes) notes.push_back(json::string(to_valid_utf8(n)));
     return {{"type", "sandbox"}, {"layers", std::move(layers)}, {"notes", std::move(notes)}};
   }
+  json::object operator()(const Platform& p) const {
+    return {{"type", "platform"},
+            {"libtorch", {{"version", to_valid_utf8(p.libtorch_version)},
+                          {"cxx11_abi", p.cxx11_abi},
+                          {"parallel", to_valid_utf8(p.parallel)}}},
+            {"blas", {{"path", to_valid_utf8(p.blas_path)}, {"version", to_valid_utf8(p.blas_version)}}},
+            {"threads", p.threads},
+            {"interop_threads", p.interop_threads},
+            {"deterministic", p.deterministic}};
+  }
   json::object operator()(const Exit& e) const {
     json::object o{{"type", "exit"}, {"cpu_s", real(e.cpu_s)}, {"max_rss_kb", e.max_rss_kb}};
     if (e.code) o["code"] = *e.code;
@@ -133,6 +143,39 @@ Event from_object(const json::object& o) {
     strings("layers", s.layers);
     strings("notes", s.notes);
     return s;
+  }
+  if (type == "platform") {
+    // Bounded like every hostile line: short strings, small thread counts.
+    auto inner = [&](const char* key) -> const json::object& {
+      static const json::object empty;
+      auto it = o.find(key);
+      if (it == o.end()) return empty;
+      if (!it->value().is_object()) throw std::invalid_argument(std::string("field '") + key + "' must be an object");
+      return it->value().get_object();
+    };
+    auto text = [](const json::object& from, const char* key) {
+      std::string s = str(from, key);
+      if (s.size() > 4096) throw std::invalid_argument(std::string("field '") + key + "' is too long");
+      return s;
+    };
+    auto flag = [](const json::object& from, const char* key) {
+      auto it = from.find(key);
+      if (it == from.end()) return false;
+      if (!it->value().is_bool()) throw std::invalid_argument(std::string("field '") + key + "' must be true or false");
+      return it->value().get_bool();
+    };
+    Platform p;
+    const auto& torch = inner("libtorch");
+    p.libtorch_version = text(torch, "version");
+    p.cxx11_abi = flag(torch, "cxx11_abi");
+    p.parallel = text(torch, "parallel");
+    const auto& blas = inner("blas");
+    p.blas_path = text(blas, "path");
+    p.blas_version = text(blas, "version");
+    p.threads = static_cast<int>(integer(o, "threads", 0, 4096));
+    p.interop_threads = static_cast<int>(integer(o, "interop_threads", 0, 4096));
+    p.deterministic = flag(o, "deterministic");
+    return p;
   }
   if (type == "exit") {
     Exit e;

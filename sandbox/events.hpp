@@ -9,6 +9,7 @@
 //   {"type":"log","message":...}                       a line for the log
 //   {"type":"result","verdict":...,"message":...}      how the phase ended
 //   {"type":"sandbox","layers":[...],"notes":[...]}    the isolation layers applied
+//   {"type":"platform","libtorch":...,"blas":...,...}  what the runner computes with
 //   {"type":"exit","code":N|"signal":N,...}            written by the process that
 //                                                      reaped the worker (init, or
 //                                                      the runner in fallback mode)
@@ -67,6 +68,24 @@ struct Sandbox {
   std::vector<std::string> notes;
 };
 
+// What the runner computes with, written once per phase after it set the
+// thread count, the seeds and the deterministic mode, before candidate code
+// is loaded (platform.hpp). Candidate code can write this event too, but
+// only after the runner's own: the harness keeps the first one of a phase
+// (runner_launch.hpp). It goes into the grading's fingerprint; nothing in it
+// changes a verdict or a score.
+struct Platform {
+  std::string libtorch_version;  // "1.13.1"
+  bool cxx11_abi = false;        // _GLIBCXX_USE_CXX11_ABI the runner (and LibTorch) were built with
+  std::string parallel;          // at::get_parallel_info()'s backend: "OpenMP", "native thread pool"
+  std::string blas_path;         // the BLAS library mapped into the runner, "" when none was found
+  std::string blas_version;      // its version when it says, else ""
+  int threads = 0;               // LibTorch's intra-op threads in force
+  int interop_threads = 0;
+  bool deterministic = false;  // at::globalContext().deterministicAlgorithms()
+  friend bool operator==(const Platform&, const Platform&) = default;
+};
+
 // The runner's child ended: exactly one of code/signal is set.
 struct Exit {
   std::optional<int> code;
@@ -76,7 +95,7 @@ struct Exit {
   bool timed_out = false;  // the reaper killed the worker at the wall deadline
 };
 
-using Event = std::variant<Progress, Log, Result, Exit, Sandbox>;
+using Event = std::variant<Progress, Log, Result, Exit, Sandbox, Platform>;
 
 std::string to_json_line(const Event& e);  // no trailing newline
 

@@ -3,11 +3,14 @@
 
 #include "sandbox/array_file.hpp"
 #include "sandbox/cpu_pinning.hpp"
+#include "sandbox/platform.hpp"
 #include "sandbox/predictions.hpp"
 #include "sandbox/sequence_feeder.hpp"
 #include "sandbox/staged_task.hpp"
 
+#include <ATen/Parallel.h>
 #include <torch/script.h>
+#include <torch/version.h>
 #include <torchexam/plugin.hpp>
 #include <torchexam/solution.h>
 
@@ -150,6 +153,35 @@ void setup_torch(const RunnerOptions& o, const EventSink& sink) {
   at::set_num_interop_threads(1);
   torch::manual_seed(o.seed);
   std::srand(static_cast<unsigned>(o.seed));
+  // Warn-only: an operation that has no deterministic version still runs,
+  // and LibTorch says which in the job's log.
+  at::globalContext().setDeterministicAlgorithms(o.deterministic, /*warn_only=*/true);
+}
+
+// "ATen parallel backend: OpenMP" in at::get_parallel_info()'s text -> "OpenMP".
+std::string parallel_backend() {
+  const std::string info = at::get_parallel_info();
+  constexpr std::string_view kKey = "ATen parallel backend: ";
+  const auto found = info.find(kKey);
+  if (found == std::string::npos) return {};
+  const auto start = found + kKey.size();
+  return info.substr(start, info.find('\n', start) - start);
+}
+
+// What this phase computes with (events.hpp Platform), written before
+// candidate code is loaded, so the harness's first `platform` event is ours.
+void report_platform(const EventSink& sink) {
+  events::Platform p;
+  p.libtorch_version = TORCH_VERSION;
+  p.cxx11_abi = _GLIBCXX_USE_CXX11_ABI != 0;
+  p.parallel = parallel_backend();
+  const BlasFound blas = read_blas();
+  p.blas_path = blas.path;
+  p.blas_version = blas.version;
+  p.threads = at::get_num_threads();
+  p.interop_threads = at::get_num_interop_threads();
+  p.deterministic = at::globalContext().deterministicAlgorithms();
+  sink.emit(p);
 }
 
 // Says so in the log when the solution changed LibTorch's thread count: the
@@ -316,6 +348,7 @@ void check_contract(Solution& s, const torch::Tensor& x, const TaskSpec& task) {
 
 int run_train(const RunnerOptions& o, const EventSink& sink, TrustedChannel& trusted) {
   setup_torch(o, sink);
+  report_platform(sink);
   TaskSpec spec;
   torch::Tensor x, y;
   std::unique_ptr<LoadedSolution> lib;
@@ -350,6 +383,7 @@ int run_train(const RunnerOptions& o, const EventSink& sink, TrustedChannel& tru
 
 int run_evaluate(const RunnerOptions& o, const EventSink& sink, TrustedChannel& trusted) {
   setup_torch(o, sink);
+  report_platform(sink);
   TaskSpec task;
   torchexam_tensor_spec spec{};
   torch::Tensor x;

@@ -35,8 +35,15 @@ struct RunnerOptions {
   uint64_t seed = 0;
   int threads = 1;
   double budget_s = 600;  // training budget the candidate sees
+  // LibTorch's deterministic algorithms, in warn-only mode (an operation
+  // without a deterministic version warns in the log instead of failing).
+  bool deterministic = true;
 };
 
+// Before loading candidate code each phase pins LibTorch's thread counts
+// (intra-op `threads`, inter-op 1), seeds LibTorch's generator and the C
+// library's rand() with `seed`, sets the deterministic mode, and writes a
+// `platform` event (events.hpp) saying what is in force.
 // Returns the process exit code (0 when a result was reported).
 int run_train(const RunnerOptions& o, const EventSink& sink, TrustedChannel& trusted);
 int run_evaluate(const RunnerOptions& o, const EventSink& sink, TrustedChannel& trusted);

@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
     sub->add_option("--workdir", workdir, "per-job working directory")->required()->check(CLI::ExistingDirectory);
     sub->add_option("--threads", o.threads, "LibTorch intra-op threads")->check(CLI::Range(1, 256));
     sub->add_option("--seed", o.seed, "seed for every generator");
+    sub->add_option("--deterministic", o.deterministic,
+                    "LibTorch's deterministic algorithms, warn-only (true or false; default true)");
     sub->add_option("--cpu-seconds", cpu_seconds, "RLIMIT_CPU (0: none)");
     sub->add_option("--max-files", limits.max_open_files, "RLIMIT_NOFILE");
     sub->add_option("--max-file-size", limits.max_file_size, "RLIMIT_FSIZE in bytes");

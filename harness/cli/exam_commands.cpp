@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <signal.h>
 #include <unistd.h>
@@ -313,9 +314,22 @@ std::optional<int> ExamCommands::run() {
       if (o_.json) print_json(r);
       else {
         fmt::print("{:>6} {:>11} {:>15} {:>6} {:>9}  {}\n", "id", "state", "verdict", "score", "metric", "message");
-        for (const auto& s : r.submissions)
+        // Under a grading whose fingerprint differs from the one graded
+        // before it in more than the source, what changed (fingerprint.hpp);
+        // --json has the fingerprints whole.
+        const Fingerprint* previous = nullptr;
+        for (const auto& s : r.submissions) {
           fmt::print("{:>6} {:>11} {:>15} {:>4}/5 {:>9}  {}\n", s.submission, to_string(s.state), s.verdict.value_or("-"),
                      s.score, s.metric ? fmt::format("{:.4f}", *s.metric) : std::string("-"), s.message);
+          if (!s.fingerprint) continue;
+          if (previous) {
+            Fingerprint now = *s.fingerprint;
+            now.source_sha256 = previous->source_sha256;
+            if (auto changed = fingerprint_differences(*previous, now); !changed.empty())
+              fmt::print("{:>6} graded differently: {}\n", "", fmt::join(changed, "; "));
+          }
+          previous = &*s.fingerprint;
+        }
       }
     } else if (cmd == restore_) {
       const protocol::SubmissionParams which{o_.submission};

@@ -4,7 +4,7 @@
 // (`practice`; paths::environment_dir).
 //
 //   torchexam grade ENV_DIR TASK SOURCE [--json] [--threads N] [--limit N] [--budget S] [--local]
-//                   [--option KEY=VALUE]...
+//                   [--option KEY=VALUE]... [--repeat N]
 //   torchexam prepare ENV_DIR
 //   torchexam doctor [ENV_DIR] [--json] [--no-forecast]   (exit 0 iff every required check passes)
 //   torchexam start|status|submit|history|restore|stop|pause|resume|daemon ...
@@ -15,6 +15,7 @@
 // verdict, compile errors included); 2 for a usage or configuration error;
 // 3 when the harness itself failed (internal_error).
 #include "base/build_config.hpp"
+#include "base/hash.hpp"
 #include "base/paths.hpp"
 #include "cli/exam_commands.hpp"
 #include "cli/parse_errors.hpp"
@@ -27,6 +28,7 @@
 #include "grading/grade_json.hpp"
 #include "grading/grader.hpp"
 #include "grading/job_dirs.hpp"
+#include "grading/repeat.hpp"
 #include "lsp/run.hpp"
 
 #include <torchexam/plugin_abi.h>
@@ -36,6 +38,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -43,6 +46,7 @@
 namespace {
 using namespace torchexam;
 namespace json = boost::json;
+namespace fs = std::filesystem;
 
 void print_human(const GradeResult& r) {
   for (const auto& d : r.diagnostics) {
@@ -56,6 +60,11 @@ void print_human(const GradeResult& r) {
   if (!r.detail.empty()) fmt::print("detail:  {}\n", r.detail);
   if (r.metric) fmt::print("{}: {:.4f}\n", r.metric_name, *r.metric);
   fmt::print("score:   {}/5\n", r.score);
+  if (const auto& f = r.fingerprint)
+    fmt::print("fingerprint: LibTorch {} ({}), BLAS {}, {} thread{}, deterministic {}, seed {}\n",
+               f->libtorch.version.empty() ? "?" : f->libtorch.version, f->libtorch.parallel.empty() ? "?" : f->libtorch.parallel,
+               f->blas.path.empty() ? "?" : blas_label(f->blas), f->threads, f->threads == 1 ? "" : "s",
+               f->deterministic ? "on" : "off", f->seed);
   fmt::print("time:    stage {:.1f}s{}  build {:.1f}s{}  train {:.1f}s  evaluate {:.1f}s  total {:.1f}s\n",
              r.timings.stage_s, r.stage_cached ? " (cached)" : "", r.timings.build_s,
              r.build_cached ? " (cached)" : "", r.timings.train_s, r.timings.evaluate_s, r.timings.total_s);
@@ -184,6 +193,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> plugin_options;
   grade_cmd->add_option("--option", plugin_options,
                         "task plugin option KEY=VALUE over the task's own (e.g. data_dir=DIR); repeatable");
+  int repeat = 1;
+  grade_cmd->add_option("--repeat", repeat,
+                        "grade the same source N times (the build and the staged data are reused) and report the "
+                        "metric's spread, whether the score flips and whether the predictions are identical")
+      ->check(CLI::Range(1, 100));
 
   auto* prepare_cmd = app.add_subcommand("prepare", "build the precompiled LibTorch header for an environment");
   prepare_cmd->add_option("ENV_DIR", env_dir, "exam environment folder or name")->required();
@@ -285,6 +299,31 @@ int main(int argc, char** argv) {
     req.extra_options[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   if (limit > 0) req.extra_options["limit"] = std::to_string(limit);
+
+  if (repeat > 1) {
+    // Each run in a job folder of its own; every run's folder is kept (the
+    // pruning below keeps the newest kKeepJobDirs, more than --repeat allows).
+    std::vector<GradeResult> runs;
+    std::vector<std::string> predictions;
+    for (int i = 0; i < repeat; ++i) {
+      if (!as_json) fmt::print(stderr, "run {}/{}\n", i + 1, repeat);
+      {
+        cli::ProgressPrinter progress;
+        runs.push_back(grade(req, progress));
+      }
+      const auto file = runs.back().job_dir / "evaluate" / "predictions.bin";
+      std::error_code ec;
+      predictions.push_back(fs::is_regular_file(file, ec) ? sha256_hex(read_file(file)) : "");
+    }
+    prune_job_dirs(paths::state_dir() / "jobs", std::max<size_t>(kKeepJobDirs, repeat), is_grade_job_dir);
+    const RepeatSummary summary = summarize_repeats(std::move(runs), std::move(predictions), env.grading.repeat_score);
+    if (as_json) std::cout << json::serialize(json::value_from(summary)) << std::endl;
+    else
+      for (const auto& line : repeat_lines(summary)) fmt::print("{}\n", line);
+    const bool harness_failed = std::any_of(summary.runs.begin(), summary.runs.end(),
+                                            [](const GradeResult& x) { return x.verdict == Verdict::internal_error; });
+    return harness_failed ? 3 : 0;
+  }
 
   GradeResult r;
   {

@@ -42,6 +42,9 @@
 //       poll: 500ms             #   optional: how often job states are read (default 500ms)
 //       max_jobs: 256           #   optional: submissions in the scheduler at once
 //       sbatch_args: [--qos=exam]     # optional: more sbatch options
+//     repeat_score: live        #   optional: the score taken when gradings of one source
+//                               #   disagree (a regrade, `grade --repeat`): live (default,
+//                               #   the first), best, or median
 //   report:                     # optional: what a report and the daemon's replies show
 //     diagnostics: full         #   full or metric_only; unset: full in a practice session,
 //                               #   metric_only in an exam-mode one until it closes
@@ -197,9 +200,12 @@ struct Grading {
     int max_jobs = 256;
     std::vector<std::string> sbatch_args;
   } slurm;
+  // How a task's score is taken when gradings of one source disagree.
+  enum class RepeatScore { live, best, median } repeat_score = RepeatScore::live;
 };
 
 const char* to_string(Grading::Backend b);
+const char* to_string(Grading::RepeatScore r);
 
 // What a report, and the daemon's submission records, may show of the task
 // diagnostics computed from the hidden labels (environment.yaml `report:`).

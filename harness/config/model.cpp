@@ -53,6 +53,15 @@ const char* to_string(Grading::Backend b) { return b == Grading::Backend::slurm 
 
 const char* to_string(Report::Diagnostics d) { return d == Report::Diagnostics::metric_only ? "metric_only" : "full"; }
 
+const char* to_string(Grading::RepeatScore r) {
+  switch (r) {
+    case Grading::RepeatScore::live: return "live";
+    case Grading::RepeatScore::best: return "best";
+    case Grading::RepeatScore::median: return "median";
+  }
+  return "live";
+}
+
 std::string Environment::unknown_task(std::string_view id, std::string_view where) const {
   std::vector<std::string> ids;
   for (const auto& t : tasks) ids.push_back(t.id);

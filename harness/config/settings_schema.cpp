@@ -159,6 +159,13 @@ void read_grading(Context& cx, const Entry& e, Grading& g) {
                   if (kind && *kind == "slurm") slurm_at = b.where;
                 })
       .optional("slurm", [&](const Entry& s) { read_slurm(cx, s, g.slurm, has_shared_dir); })
+      .optional("repeat_score",
+                [&](const Entry& r) {
+                  const auto how = read_choice(cx, r, {"live", "best", "median"}, {{"max", "best"}, {"first", "live"}});
+                  if (how) g.repeat_score = *how == "best"     ? Grading::RepeatScore::best
+                                            : *how == "median" ? Grading::RepeatScore::median
+                                                               : Grading::RepeatScore::live;
+                })
       .alias("scheduler", "backend")
       .read(e.value);
   if (slurm_at && !has_shared_dir)

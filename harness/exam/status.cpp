@@ -1,6 +1,7 @@
 #include "exam/status.hpp"
 
 #include "exam/states.hpp"
+#include "grading/grade_json.hpp"
 
 namespace torchexam {
 namespace fs = std::filesystem;
@@ -14,6 +15,7 @@ void Scoreboard::count(const store::SubmissionRecord& r, bool is_new) {
   if (!t.best_submission || r.score > t.best_score) {
     t.best_score = r.score;
     t.best_submission = r.id;
+    t.best_fingerprint = stored_fingerprint(r.result_json);
   }
   t.last_verdict = r.verdict.value_or("");
 }
@@ -43,6 +45,7 @@ ExamSummary summarize(const Session& s, const Scoreboard& scores, const Diagnost
       ts.best_score = tally->best_score;
       ts.best_submission = tally->best_submission;
       ts.last_verdict = tally->last_verdict;
+      ts.fingerprint = tally->best_fingerprint;
     }
     ts.diagnostics = diagnostics(t.id);
     out.total_score += ts.best_score;

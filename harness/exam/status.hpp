@@ -14,6 +14,7 @@
 #include "exam/job_queue.hpp"
 #include "exam/session_book.hpp"
 #include "grading/compiler.hpp"
+#include "grading/fingerprint.hpp"
 #include "store/store.hpp"
 
 #include <cstdint>
@@ -39,6 +40,7 @@ struct TaskSummary {
   std::string last_verdict;  // of the newest finished submission, "" when none
   int submissions = 0;
   std::vector<Diagnostic> diagnostics;  // from the last syntax check on save
+  std::optional<Fingerprint> fingerprint;  // of the best submission's grading, when it has one
   friend bool operator==(const TaskSummary&, const TaskSummary&) = default;
 };
 
@@ -63,6 +65,7 @@ class Scoreboard {
     int best_score = 0;
     std::optional<int64_t> best_submission;
     std::string last_verdict;
+    std::optional<Fingerprint> best_fingerprint;
   };
   // Counts a submission's record: `is_new` once when it is made (or read
   // back after a restart), and again (false) each time its state changes;

@@ -94,6 +94,10 @@ class Compiler {
   // The flags every compile uses (-std= first), PCH included or not.
   std::vector<std::string> compile_flags() const;
 
+  // The compiler's first line of --version ("g++ (Debian 12.2.0-14) 12.2.0"),
+  // part of every cache key and of a grading's fingerprint.
+  const std::string& identity() const { return compiler_id_; }
+
  private:
   // ensure_pch(), or nullopt once the options' cancel flag is set (while
   // waiting for another maker of the header, or while building it).

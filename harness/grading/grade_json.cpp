@@ -138,6 +138,19 @@ GradeRecord tag_invoke(json::value_to_tag<GradeRecord>, const json::value& v) {
   return {json::value_to<GradeResult>(v), o.optional<std::map<std::string, std::string>>("artifacts")};
 }
 
+std::optional<Fingerprint> stored_fingerprint(std::string_view result_json) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(result_json, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const json::value* f = v.get_object().if_contains("fingerprint");
+  if (!f || f->is_null()) return std::nullopt;
+  try {
+    return json::value_to<Fingerprint>(*f);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 CurvePoint curve_point(const events::Progress& p) { return {p.epoch, p.loss, p.elapsed_s, p.metrics}; }
 
 void tag_invoke(json::value_from_tag, json::value& v, const CurvePoint& p) {

@@ -43,6 +43,11 @@ struct CurvePoint {
 };
 CurvePoint curve_point(const events::Progress& epoch_end);
 
+// The fingerprint in a stored result's JSON text (store::SubmissionRecord::
+// result_json); nullopt when there is none or it does not read. Never throws:
+// for listings, which must not fail on one odd row.
+std::optional<Fingerprint> stored_fingerprint(std::string_view result_json);
+
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Diagnostic& d);
 Diagnostic tag_invoke(boost::json::value_to_tag<Diagnostic>, const boost::json::value& v);
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const OutputLog& o);

@@ -122,7 +122,13 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
   const auto& env = *req.environment;
   const auto& task = *req.task;
   out.metric_name = task.metric;
+  // Filled as the grading learns them; the fingerprint is taken at the end.
+  std::optional<FingerprintInputs> fp;
   auto done = [&]() -> GradeResult {
+    if (fp) {
+      fp->sandbox_layers = out.sandbox_layers;
+      out.fingerprint = capture_fingerprint(*fp, req.probes ? *req.probes : system_fingerprint_probes(), &out.log);
+    }
     out.timings.total_s = since(start);
     return std::move(out);
   };
@@ -158,6 +164,16 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     for (const auto& [k, v] : req.extra_options) options[k] = v;
     const int threads = req.threads > 0 ? req.threads : task.threads > 0 ? task.threads : env.threads;
     const double budget = req.budget_s > 0 ? req.budget_s : task.time_budget_s;
+    fp.emplace();
+    fp->environment = &env;
+    fp->task = &task;
+    fp->source = req.source;
+    fp->plugin = plugin;
+    fp->options = options;
+    fp->seed = task.seed;
+    fp->threads = threads;
+    fp->budget_s = budget;
+    fp->deterministic = req.deterministic;
 
     // Stage: the plugin runs here, on the trusted side, and leaves the
     // training split and the test inputs (never their labels) in the cache.
@@ -170,6 +186,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       if (dd != options.end() && dd->second == data_sets::set_dir(*set, paths::data_dir()).string())
         for (const auto& item : set->items) stage_request.data_pins.push_back(item.sha256);
     }
+    fp->data_pins = stage_request.data_pins;
     const StagedTask staged = stage_task(stage_request, [&](const std::string& line) {
       out.log.push_back(line);
       observer.event(events::Log{line});
@@ -198,6 +215,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     eval.predictions = eval.workdir / "predictions.bin";
     eval.seed = task.seed;
     eval.threads = threads;
+    eval.deterministic = req.deterministic;
     eval.budget_s = 120;
     eval.memory_bytes = task.memory_limit_bytes;
     eval.cancel = req.cancel;
@@ -218,6 +236,8 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       co.backend = &backend;
       co.launcher = req.launcher;
       Compiler compiler(co);
+      fp->compiler_identity = compiler.identity();
+      fp->compiler_flags = codegen_flags(co.standard, co.flags);
       BuildOutput build = compiler.build(req.source, req.display_name);
       if (build.cancelled) return cancelled();
       out.timings.build_s = since(t0);
@@ -235,10 +255,12 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
       RunnerJob train = training_job(staged, task, build.library, out.job_dir / "train", threads, budget);
       train.cancel = req.cancel;
       train.resume = req.resume;
+      train.deterministic = req.deterministic;
       train.on_queued = [&](int position) { observer.queued("train", position); };
       RunnerOutcome trained = launch_runner(train, [&](const events::Event& e) { observer.event(e); }, backend);
       out.timings.train_s = since(t0);
       add_phase(out, train, trained);
+      fp->platform = trained.platform;
       if (trained.cancelled) return cancelled();
       const bool out_of_time = trained.verdict == Verdict::timeout || trained.verdict == Verdict::cpu_limit;
       if (out_of_time && regular_file(train.checkpoint)) {
@@ -273,6 +295,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     RunnerOutcome evaluated = launch_runner(eval, [&](const events::Event& e) { observer.event(e); }, backend);
     out.timings.evaluate_s = since(t0);
     add_phase(out, eval, evaluated);
+    if (evaluated.platform) fp->platform = evaluated.platform;
     if (evaluated.cancelled) return cancelled();
     // What the run is judged by when training ran out of time: its verdict,
     // with the last checkpoint's score (or why there is none).

@@ -16,11 +16,16 @@
 // verdict, but when the solution saved a checkpoint (ctx.checkpoint()) that
 // checkpoint is evaluated and scored, and the message says so. Progress is reported to the observer on the calling
 // thread.
+//
+// Every grading that got as far as finding its task plugin carries a
+// fingerprint (fingerprint_capture.hpp): what was known when it ended, the
+// runner's `platform` report from the last phase that ran among them.
 #pragma once
 
 #include "config/config.hpp"
 #include "grading/compiler.hpp"
 #include "grading/fingerprint.hpp"
+#include "grading/fingerprint_capture.hpp"
 #include "grading/runner_launch.hpp"
 #include "grading/task_diagnostics.hpp"
 #include "sandbox/events.hpp"
@@ -42,6 +47,9 @@ struct GradeRequest {
   std::string display_name;      // how diagnostics name the source (default: its path)
   std::map<std::string, std::string> extra_options;  // merged over the task's plugin options
   int threads = 0;                 // 0: the environment's
+  // LibTorch's deterministic algorithms (warn-only) in both runners; off only
+  // to measure what they cost (bench/determinism.cpp).
+  bool deterministic = true;
   double budget_s = 0;             // 0: the task's
   // Empty: a new folder under the state dir, held as in use (job_dirs.hpp)
   // while grade() runs; a caller that names one holds it itself.
@@ -60,6 +68,9 @@ struct GradeRequest {
   // nullptr: system_launcher().
   ProcessLauncher* launcher = nullptr;
   bool resume = false;  // a re-run after a daemon restart (see PhaseJob::resume)
+  // Where the fingerprint's costly facts come from (fingerprint_capture.hpp);
+  // nullptr: system_fingerprint_probes().
+  FingerprintProbes* probes = nullptr;
 };
 
 struct Timings {

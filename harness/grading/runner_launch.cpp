@@ -127,7 +127,8 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   spec.exe = paths::runner();
   spec.args = {train ? "train" : "evaluate", "--spec", job.spec.string(), "--inputs", job.inputs.string(),
                "--workdir", job.workdir.string(),
-               "--threads", std::to_string(job.threads), "--seed", std::to_string(job.seed), "--cpu-seconds",
+               "--threads", std::to_string(job.threads), "--seed", std::to_string(job.seed),
+               "--deterministic", job.deterministic ? "true" : "false", "--cpu-seconds",
                std::to_string(static_cast<long long>(cpu))};
   if (job.memory_bytes > 0) spec.args.insert(spec.args.end(), {"--memory-bytes", std::to_string(job.memory_bytes)});
   spec.args.insert(spec.args.end(), {"--max-pids", std::to_string(job.max_pids)});
@@ -171,6 +172,7 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
     if (auto* r = std::get_if<events::Result>(&*e); r && (!result || precedence(r->verdict) > precedence(result->verdict)))
       result = *r;
     if (auto* l = std::get_if<events::Log>(&*e)) out.log.push_back(l->message);
+    if (auto* p = std::get_if<events::Platform>(&*e); p && !out.platform) out.platform = *p;
     if (auto* sb = std::get_if<events::Sandbox>(&*e)) {
       out.sandbox.layers = sb->layers;
       out.sandbox.notes = sb->notes;

@@ -44,6 +44,7 @@ struct RunnerJob {
   std::filesystem::path workdir;  // created if missing
   uint64_t seed = 0;
   int threads = 2;
+  bool deterministic = true;  // LibTorch's deterministic algorithms (warn-only), runner.hpp
   double budget_s = 600;      // the candidate's training budget
   double wall_timeout_s = 0;  // 0: budget_s + grace
   double cpu_seconds = 0;     // 0: threads * wall timeout + grace
@@ -91,6 +92,9 @@ struct RunnerOutcome {
   std::vector<std::string> log;  // log events, in order
   SandboxReport sandbox;
   bool cancelled = false;
+  // The phase's first `platform` event (events.hpp): the runner writes it
+  // before candidate code is loaded; later ones are ignored.
+  std::optional<events::Platform> platform;
 };
 
 // What is known when a phase ended; decide_verdict() picks the verdict of

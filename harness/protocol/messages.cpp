@@ -181,7 +181,8 @@ Submitted tag_invoke(json::value_to_tag<Submitted>, const json::value& v) {
 
 SubmissionInfo submission_info(const store::SubmissionRecord& r, int queue_position) {
   return {r.id,      r.session_id, r.task,    r.source_name, r.source_hash,    r.submitted_at_ms, state_of(r),
-          queue_position, r.verdict, r.metric, r.score, r.message, r.detail, r.finished_at_ms, r.attempts};
+          queue_position, r.verdict, r.metric, r.score, r.message, r.detail, r.finished_at_ms, r.attempts,
+          stored_fingerprint(r.result_json)};
 }
 
 Submission submission(const store::SubmissionRecord& r, int queue_position) {
@@ -207,7 +208,8 @@ void tag_invoke(json::value_from_tag, json::value& v, const SubmissionInfo& s) {
                    {"message", s.message},
                    {"detail", s.detail},
                    {"finished_at_ms", write(s.finished_at_ms)},
-                   {"attempts", s.attempts}};
+                   {"attempts", s.attempts},
+                   {"fingerprint", write(s.fingerprint)}};
 }
 
 SubmissionInfo tag_invoke(json::value_to_tag<SubmissionInfo>, const json::value& v) {
@@ -226,7 +228,8 @@ SubmissionInfo tag_invoke(json::value_to_tag<SubmissionInfo>, const json::value&
           o.required<std::string>("message"),
           o.required<std::string>("detail"),
           o.optional<std::optional<int64_t>>("finished_at_ms"),
-          o.required<int>("attempts")};
+          o.required<int>("attempts"),
+          o.optional<std::optional<Fingerprint>>("fingerprint")};
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const Submission& s) {
@@ -376,7 +379,8 @@ void tag_invoke(json::value_from_tag, json::value& v, const TaskSummary& t) {
                    {"best_submission", write(t.best_submission)},
                    {"last_verdict", t.last_verdict},
                    {"submissions", t.submissions},
-                   {"diagnostics", write(t.diagnostics)}};
+                   {"diagnostics", write(t.diagnostics)},
+                   {"fingerprint", write(t.fingerprint)}};
 }
 
 TaskSummary tag_invoke(json::value_to_tag<TaskSummary>, const json::value& v) {
@@ -391,7 +395,8 @@ TaskSummary tag_invoke(json::value_to_tag<TaskSummary>, const json::value& v) {
           o.optional<std::optional<int64_t>>("best_submission"),
           o.required<std::string>("last_verdict"),
           o.required<int>("submissions"),
-          o.required<std::vector<Diagnostic>>("diagnostics")};
+          o.required<std::vector<Diagnostic>>("diagnostics"),
+          o.optional<std::optional<Fingerprint>>("fingerprint")};
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const QueueItem& q) {

@@ -159,6 +159,7 @@ struct SubmissionInfo {
   std::string detail;
   std::optional<int64_t> finished_at_ms;
   int attempts = 0;
+  std::optional<Fingerprint> fingerprint;  // of its grading (null: not graded, or graded before fingerprints)
   friend bool operator==(const SubmissionInfo&, const SubmissionInfo&) = default;
 };
 SubmissionInfo submission_info(const store::SubmissionRecord& r, int queue_position);

@@ -231,6 +231,17 @@ TEST_SUITE("config") {
           std::string::npos);
   }
 
+  TEST_CASE("grading.repeat_score: live by default; live, best or median, and what else is allowed") {
+    CHECK(load_environment(Fixture().dir).grading.repeat_score == Grading::RepeatScore::live);
+    CHECK(load_environment(Fixture(kEnvironment + "grading: {repeat_score: median}\n").dir).grading.repeat_score ==
+          Grading::RepeatScore::median);
+    CHECK(load_environment(Fixture(kEnvironment + "grading: {repeat_score: best}\n").dir).grading.repeat_score ==
+          Grading::RepeatScore::best);
+    Fixture wrong(kEnvironment + "grading:\n  repeat_score: mean\n");
+    const Diagnostic d = find(errors_of(wrong.dir), "key 'repeat_score' must be one of live, best, median, got 'mean'");
+    CHECK(d.where.line == 7);
+  }
+
   TEST_CASE("compiler.std: c++17 by default, one of the standards, with line, column and a suggestion") {
     CHECK(load_environment(Fixture().dir).compiler_std == "c++17");
     CHECK(load_environment(Fixture(kEnvironment + "compiler: {std: gnu++20}\n").dir).compiler_std == "gnu++20");

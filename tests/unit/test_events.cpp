@@ -121,6 +121,38 @@ TEST_SUITE("events") {
     }
   }
 
+  TEST_CASE("the runner's platform report survives a round trip; a malformed one is refused") {
+    events::Platform p;
+    p.libtorch_version = "1.13.0";
+    p.cxx11_abi = true;
+    p.parallel = "OpenMP";
+    p.blas_path = "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3";
+    p.blas_version = "0.3.21";
+    p.threads = 2;
+    p.interop_threads = 1;
+    p.deterministic = true;
+    std::string err;
+    auto back = events::parse_line(events::to_json_line(p), &err);
+    REQUIRE_MESSAGE(back, err);
+    CHECK(std::get<events::Platform>(*back) == p);
+    // An older runner's line without the optional parts reads as unknown.
+    auto bare = events::parse_line(R"({"type":"platform"})", &err);
+    REQUIRE(bare);
+    CHECK(std::get<events::Platform>(*bare) == events::Platform{});
+    for (const char* line : {R"({"type":"platform","threads":-1})", R"({"type":"platform","threads":1e9})",
+                             R"({"type":"platform","blas":"openblas"})",
+                             R"({"type":"platform","deterministic":"yes"})",
+                             R"({"type":"platform","libtorch":{"version":7}})"}) {
+      CAPTURE(line);
+      err.clear();
+      CHECK_FALSE(events::parse_line(line, &err));
+      CHECK_FALSE(err.empty());
+    }
+    const std::string huge = R"({"type":"platform","blas":{"path":")" + std::string(5000, 'x') + R"("}})";
+    CHECK_FALSE(events::parse_line(huge, &err));
+    CHECK(err.find("too long") != std::string::npos);
+  }
+
   TEST_CASE("a NaN loss travels as null and comes back as NaN") {
     events::Progress p;
     p.loss = std::nan("");

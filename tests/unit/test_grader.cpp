@@ -4,6 +4,8 @@
 // scoring use the real fashion_mnist plugin on a 20-image data set.
 #include "grading/grader.hpp"
 
+#include "base/hash.hpp"
+
 #include "fake_launcher.hpp"
 #include "idx_writer.hpp"  // temp_dir, write_fashion_like
 #include "sandbox/predictions.hpp"
@@ -278,5 +280,55 @@ TEST_SUITE("grader") {
     r = torchexam::grade(req, f.observer);
     CHECK(r.verdict == Verdict::ok);
     CHECK(r.backend == "local");
+  }
+  TEST_CASE("the fingerprint: the runner's first platform report, the compiler, the plugin, the source, the task") {
+    Fixture f;
+    events::Platform mine;
+    mine.libtorch_version = "1.13.0";
+    mine.parallel = "OpenMP";
+    mine.blas_path = "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3";
+    mine.blas_version = "0.3.21";
+    mine.threads = 2;
+    mine.interop_threads = 1;
+    mine.deterministic = true;
+    events::Platform forged = mine;  // written by candidate code, after the runner's own
+    forged.blas_path = "/fake/libblas.so.3";
+    forged.threads = 64;
+    f.launcher.on(runner("train"), {{events::to_json_line(mine), events::to_json_line(forged),
+                                     events::to_json_line(events::Result{Verdict::ok, "trained", ""})},
+                                    "",
+                                    FakeLauncher::exited(0),
+                                    [](const ProcessSpec& spec, FakeLauncher::Reply&) {
+                                      std::ofstream(test::arg_after(spec.args, "--checkpoint")) << "weights";
+                                      write_status(spec, 0, std::nullopt);
+                                    }});
+    const GradeResult r = f.grade();
+    CHECK_MESSAGE(r.verdict == Verdict::ok, r.message);
+    REQUIRE(r.fingerprint);
+    const Fingerprint& fp = *r.fingerprint;
+    CHECK(fp.blas == BlasLibrary{mine.blas_path, "0.3.21"});
+    CHECK(fp.threads == 2);
+    CHECK(fp.deterministic);
+    CHECK(fp.libtorch.version == "1.13.0");
+    CHECK(fp.compiler.id == "GNU");  // "c++ (Fake 1.0) 1.0.0"
+    CHECK(fp.compiler.version == "1.0.0");
+    CHECK(fp.source_sha256 == sha256_hex(read_file(f.source)));
+    CHECK(fp.plugin.sha256.size() == 64);
+    CHECK(fp.seed == 7);
+    CHECK(fp.task.ladder == std::vector<double>{0.30, 0.40, 0.50, 0.60, 0.70});
+    // Both runners were told to run deterministically.
+    for (const char* phase : {"train", "evaluate"})
+      CHECK(test::arg_after(f.launcher.commands(runner(phase)).at(0).args, "--deterministic") == "true");
+  }
+
+  TEST_CASE("a grading that stops at the build still has a fingerprint, without the runner's part") {
+    Fixture f;
+    f.launcher.on(test::is_solution_build, {{}, "", FakeLauncher::exited(1), {}});
+    const GradeResult r = f.grade();
+    CHECK(r.verdict == Verdict::compile_error);
+    REQUIRE(r.fingerprint);
+    CHECK(r.fingerprint->compiler.id == "GNU");
+    CHECK(r.fingerprint->blas.path.empty());
+    CHECK(r.fingerprint->threads == 2);  // as asked: the environment's
   }
 }

@@ -29,7 +29,7 @@ Diagnostic diagnostic(int line) { return {"error", "/ws/t/solution.cpp", line, 5
 
 TaskSummary task() {
   return {"fashion_mnist", "Fashion-MNIST", "accuracy", {0.78, 0.82, 0.85, 0.89, 0.91}, 600, "/ws/fashion_mnist", 3, 1,
-          "ok",            2,               {diagnostic(10), diagnostic(0)}};
+          "ok",            2,               {diagnostic(10), diagnostic(0)}, std::nullopt};
 }
 
 doctor::CheckResult check() { return {"compiler", doctor::Status::warn, "g++ 12", "g++ 13", "apt install g++-13"}; }
@@ -93,6 +93,7 @@ Fingerprint fingerprint() {
   f.compiler = {"GNU", "12.2.0", {"-O2", "-std=c++17"}};
   f.plugin = {"5e1f", 2};
   f.task_sha256 = "77ab";
+  f.task = {{0.78, 0.82, 0.85}, true, 600, 4ull << 30, "0c7e"};
   f.data = {{"fashion_mnist", "c0ffee"}};
   f.sandbox_layers = {"pid namespace", "seccomp"};
   return f;
@@ -100,7 +101,7 @@ Fingerprint fingerprint() {
 
 protocol::SubmissionInfo submission_info() {
   return {1,  "3f9c2a71b0e4", "fashion_mnist", "solution.cpp", "a4c123", 1772446050112, "finished", -1, "ok", 0.8558,
-          3,  "accuracy 0.8558", "",            1772446060530, 1};
+          3,  "accuracy 0.8558", "",            1772446060530, 1, std::nullopt};
 }
 
 events::Progress training() {
@@ -194,6 +195,13 @@ TEST_SUITE("messages") {
     with_more.grade.task_diagnostics = classification_diagnostics();
     with_more.grade.fingerprint = fingerprint();
     round_trip(with_more);
+    // Listings carry the grading's fingerprint: history (submission/list) and status.
+    auto listed = submission_info();
+    listed.fingerprint = fingerprint();
+    round_trip(protocol::SubmissionList{{listed}});
+    auto summary = task();
+    summary.fingerprint = fingerprint();
+    round_trip(protocol::TaskList{{summary}});
     round_trip(TaskDiagnostics{"regression", std::nullopt,
                                RegressionDiagnostics{{{9, 13, 8, 2.1}, {13, 17, 8, 1.5}}, {{-2, 0, 2}, {7, 9}}},
                                std::nullopt});
