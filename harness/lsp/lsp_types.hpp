@@ -29,6 +29,10 @@ struct ClientCapabilities {
   bool code_lens_refresh = false;     // workspace.codeLens.refreshSupport
   bool code_action_literals = false;  // textDocument.codeAction.codeActionLiteralSupport
   bool timer_notification = false;    // experimental.torchexamTimer (our own)
+  // experimental.torchexamReportView (our own, the VS Code extension): the
+  // client shows an HTML report itself, so window/showDocument asks for no
+  // external program.
+  bool report_view = false;
 };
 
 struct InitializeParams {
