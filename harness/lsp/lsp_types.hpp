@@ -31,7 +31,8 @@ struct ClientCapabilities {
   bool timer_notification = false;    // experimental.torchexamTimer (our own)
   // experimental.torchexamReportView (our own, the VS Code extension): the
   // client shows an HTML report itself, so window/showDocument asks for no
-  // external program.
+  // external program, and it gets each submission/progress note as
+  // torchexam/progress (the daemon's params) for its live loss curve.
   bool report_view = false;
 };
 

@@ -269,6 +269,9 @@ void LspServer::show_report(const fs::path& workspace, const std::string& task, 
 void LspServer::on_progress(const ProgressNote& p) {
   if (!finder_.ours(p.session)) return look_for(p.session);
   if (progress_) progress_->update(p);
+  // A client that shows reports itself also draws the live loss curve: it
+  // gets the daemon's note as it is.
+  if (caps_.report_view) editor_.notify("torchexam/progress", json::value_from(p));
 }
 
 void LspServer::look_for(const std::string& session) {
