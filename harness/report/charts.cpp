@@ -132,7 +132,7 @@ std::string line_chart(const ChartText& text, const std::vector<Series>& series,
       for (size_t i = 0; i < pts.size(); ++i) svg.circle(pts[i].first, pts[i].second, 4, "dot " + s.cls, tips[i]);
     if (!s.name.empty()) names.emplace_back(s.name, "key " + s.cls);
   }
-  if (names.size() > 1 || (names.size() == 1 && !series.front().name.empty() && series.size() > 1)) legend(svg, names);
+  if (names.size() > 1) legend(svg, names);  // one series needs no key: the chart's title names it
   return svg.str();
 }
 

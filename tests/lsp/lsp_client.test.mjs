@@ -28,7 +28,7 @@ test('a full client: diagnostics on save, lenses, submit with progress, score, h
   const init = await client.initialize(exam.workspace, fullCapabilities);
   const caps = init.capabilities;
   assert.deepEqual(caps.executeCommandProvider.commands,
-                   ['torchexam.submit', 'torchexam.status', 'torchexam.history', 'torchexam.restore']);
+                   ['torchexam.submit', 'torchexam.status', 'torchexam.history', 'torchexam.restore', 'torchexam.report']);
   assert.equal(caps.codeLensProvider.resolveProvider, false);
   assert.deepEqual(caps.codeActionProvider, { codeActionKinds: ['source'] });
   for (const absent of ['hoverProvider', 'completionProvider', 'definitionProvider'])
