@@ -20,10 +20,11 @@ BEGIN {
   allow["doctor"] = "base config grading doctor sandbox"
   allow["exam"] = core
   allow["protocol"] = core " protocol"
+  allow["report"] = core " protocol report"
   allow["client"] = core " protocol client"
-  allow["daemon"] = core " protocol daemon"
-  allow["lsp"] = core " protocol client lsp"
-  allow["cli"] = core " protocol client lsp cli"
+  allow["daemon"] = core " protocol report daemon"
+  allow["lsp"] = core " protocol report client lsp"
+  allow["cli"] = core " protocol report client lsp cli"
   allow["sandbox"] = "sandbox"
   allow["plugins"] = ""
   bad = 0; files = 0

@@ -9,6 +9,8 @@
 //   torchexam doctor [ENV_DIR] [--json] [--no-forecast]   (exit 0 iff every required check passes)
 //   torchexam start|status|submit|history|restore|stop|pause|resume|daemon ...
 //                   (through the daemon; see exam_commands.hpp)
+//   torchexam report [SUBMISSION] [--task T] [-o FILE] [--open] [--json]
+//                   (through the daemon; see report_command.hpp)
 //   torchexam lsp [--socket PATH]   the language server on stdin/stdout (lsp/run.hpp)
 //
 // Exit status: 0 when a submission was graded (whatever its score or
@@ -20,6 +22,7 @@
 #include "cli/exam_commands.hpp"
 #include "cli/parse_errors.hpp"
 #include "cli/progress.hpp"
+#include "cli/report_command.hpp"
 #include "config/config.hpp"
 #include "config/data_sets.hpp"
 #include "doctor/doctor.hpp"
@@ -219,6 +222,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1.0, 60.0));
 
   cli::ExamCommands exam_commands(app);
+  cli::ReportCommand report_command(app);
 
   std::string lsp_socket;
   auto* lsp_cmd = app.add_subcommand("lsp", "the language server for editors, on stdin/stdout (see docs/editors.md)");
@@ -239,6 +243,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (auto rc = exam_commands.run()) return *rc;
+  if (auto rc = report_command.run()) return *rc;
   if (lsp_cmd->parsed()) {
     lsp::RunOptions o;
     o.socket = lsp_socket.empty() ? paths::socket_path() : std::filesystem::path(lsp_socket);

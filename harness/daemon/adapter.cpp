@@ -1,8 +1,11 @@
 #include "daemon/adapter.hpp"
 
 #include "base/build_config.hpp"
+#include "daemon/report_source.hpp"
 #include "protocol/messages.hpp"
 #include "sandbox/text.hpp"
+
+#include <fmt/format.h>
 
 namespace torchexam::daemon {
 using namespace protocol;
@@ -113,6 +116,10 @@ Adapter::Adapter(ExamService& service, std::function<void(std::string)> notify, 
     return DaemonStatus{info.pid, build_config::kVersion, info.socket, info.state_dir,
                         static_cast<int64_t>(s.sessions().size())};
   });
+  bind(binder_, rpc::report_data, [&s, sid](const ReportParams& p) {
+    const std::string session = p.submission != 0 ? std::string() : sid(p);
+    return report_data(s, session, p.task, p.submission);
+  });
   binder_.bind(rpc::daemon_shutdown, [shutdown](const Empty&, Binder::TypedReply<Empty> reply) {
     reply(Empty{});
     shutdown();
@@ -141,6 +148,14 @@ void Adapter::on_progress(const ProgressNote& n) {
 
 void Adapter::on_finished(const store::SubmissionRecord& r) {
   notify_(make_notification(method::submission_finished, json::value_from(finished_note(r))));
+  // A job submitted before the close finished after it: the session report
+  // written at the close is brought up to date.
+  try {
+    const auto st = service_.status(r.session_id).session.state;
+    if (st == "closed") write_session_report(service_, r.session_id);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "torchexamd: the report of session {} was not updated: {}\n", r.session_id, e.what());
+  }
 }
 
 void Adapter::on_timer(const store::SessionRecord& s, double remaining_s, std::optional<int> warning) {
@@ -148,7 +163,13 @@ void Adapter::on_timer(const store::SessionRecord& s, double remaining_s, std::o
 }
 
 void Adapter::on_closed(const store::SessionRecord& s) {
-  notify_(make_notification(method::exam_closed, json::value_from(Closed{s.id, s.closed_at_ms, state_of(s)})));
+  Closed note{s.id, s.closed_at_ms, state_of(s), std::nullopt};
+  try {
+    note.report = write_session_report(service_, s.id).string();
+  } catch (const std::exception& e) {  // the close itself stands; the report can be written with `torchexam report`
+    fmt::print(stderr, "torchexamd: the report of session {} was not written at its close: {}\n", s.id, e.what());
+  }
+  notify_(make_notification(method::exam_closed, json::value_from(note)));
 }
 
 void Adapter::on_diagnostics(const std::string& session, const std::string& task, const std::filesystem::path& file,

@@ -62,6 +62,7 @@ InitializeParams initialize_params(const json::value& v) {
   c.code_lens_refresh = caps.object("workspace").object("codeLens").optional<bool>("refreshSupport");
   c.code_action_literals = caps.object("textDocument").object("codeAction").has("codeActionLiteralSupport");
   c.timer_notification = caps.object("experimental").optional<bool>("torchexamTimer");
+  c.report_view = caps.object("experimental").optional<bool>("torchexamReportView");
   return p;
 }
 

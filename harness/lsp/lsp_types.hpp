@@ -29,6 +29,11 @@ struct ClientCapabilities {
   bool code_lens_refresh = false;     // workspace.codeLens.refreshSupport
   bool code_action_literals = false;  // textDocument.codeAction.codeActionLiteralSupport
   bool timer_notification = false;    // experimental.torchexamTimer (our own)
+  // experimental.torchexamReportView (our own, the VS Code extension): the
+  // client shows an HTML report itself, so window/showDocument asks for no
+  // external program, and it gets each submission/progress note as
+  // torchexam/progress (the daemon's params) for its live loss curve.
+  bool report_view = false;
 };
 
 struct InitializeParams {

@@ -2,6 +2,9 @@
 
 #include "lsp/translate.hpp"
 #include "protocol/messages.hpp"
+#include "report/model.hpp"
+#include "report/render.hpp"
+#include "report/report_file.hpp"
 
 #include <fmt/format.h>
 
@@ -73,7 +76,7 @@ json::value LspServer::initialize(const json::value& params) {
       {"codeActionProvider",
        caps_.code_action_literals ? json::value{{"codeActionKinds", json::array{"source"}}} : json::value(true)},
       {"executeCommandProvider",
-       {{"commands", json::array{kSubmitCommand, kStatusCommand, kHistoryCommand, kRestoreCommand}}}},
+       {{"commands", json::array{kSubmitCommand, kStatusCommand, kHistoryCommand, kRestoreCommand, kReportCommand}}}},
       {"experimental", {{"torchexamTimer", true}}},
   };
   return {{"capabilities", std::move(capabilities)}, {"serverInfo", {{"name", "torchexam"}, {"version", version_}}}};
@@ -108,6 +111,7 @@ void LspServer::code_lens(const json::value& params, Reply reply) {
         json::array lenses{
             to_json(CodeLens{top, {"Submit & grade", kSubmitCommand, {json::value(task->id)}}}),
             to_json(CodeLens{top, {lens_title(*task), kHistoryCommand, {json::value(task->id)}}}),
+            to_json(CodeLens{top, {"Open report", kReportCommand, {json::value(task->id)}}}),
         };
         reply(json::value(std::move(lenses)));
       },
@@ -160,6 +164,7 @@ void LspServer::execute_command(const json::value& params, Reply reply) {
   auto fail = [reply](const RpcError& e) { reply(e); };
   if (p.command == kSubmitCommand) return submit(p.arguments, reply);
   if (p.command == kHistoryCommand) return history(p.arguments, reply);
+  if (p.command == kReportCommand) return open_report(p.arguments, reply);
   if (p.command == kStatusCommand) {
     return finder_.find(
         [this, forward](const protocol::ExamStatus& st) {
@@ -217,6 +222,36 @@ void LspServer::history(const json::array& args, Reply reply) {
   });
 }
 
+void LspServer::open_report(const json::array& args, Reply reply) {
+  auto write_and_show = [this, reply](const protocol::ReportParams& params, const std::string& task) {
+    request(daemon_, rpc::report_data, params, [this, task, reply](Typed<protocol::ReportData> r) {
+      if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
+      const auto& data = std::get<protocol::ReportData>(r);
+      const fs::path file = report::default_report_path(data.status.workspace, task, 0);
+      try {
+        report::write_report(file, report::render_html(report::build_report(data)));
+      } catch (const std::exception& e) {
+        return reply(RpcError(protocol::error_code::internal_error, e.what()));
+      }
+      const std::string uri = file_uri(file);
+      if (caps_.show_document)
+        editor_.request("window/showDocument",
+                        json::object{{"uri", uri}, {"external", !caps_.report_view}, {"takeFocus", true}},
+                        [](Result) {});
+      else
+        show(MessageType::info, "TorchExam: the report is in " + file.string());
+      reply(json::value{{"file", file.string()}, {"uri", uri}});
+    });
+  };
+  if (args.empty())  // the session's report
+    return finder_.find(
+        [write_and_show](const protocol::ExamStatus& st) { write_and_show({st.session, "", "", 0}, ""); },
+        [reply](const RpcError& e) { reply(e); });
+  with_task(args, reply, [write_and_show](const protocol::ExamStatus& st, const std::string& task) {
+    write_and_show({st.session, "", task, 0}, task);
+  });
+}
+
 void LspServer::show_report(const fs::path& workspace, const std::string& task, const protocol::SubmissionList& list) {
   // A Markdown table in a hidden folder, which the daemon's watcher ignores.
   const fs::path report = workspace / ".torchexam" / fmt::format("history-{}.md", task);
@@ -234,6 +269,9 @@ void LspServer::show_report(const fs::path& workspace, const std::string& task, 
 void LspServer::on_progress(const ProgressNote& p) {
   if (!finder_.ours(p.session)) return look_for(p.session);
   if (progress_) progress_->update(p);
+  // A client that shows reports itself also draws the live loss curve: it
+  // gets the daemon's note as it is.
+  if (caps_.report_view) editor_.notify("torchexam/progress", json::value_from(p));
 }
 
 void LspServer::look_for(const std::string& session) {

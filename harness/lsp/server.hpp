@@ -32,6 +32,10 @@ inline constexpr const char* kSubmitCommand = "torchexam.submit";
 inline constexpr const char* kStatusCommand = "torchexam.status";
 inline constexpr const char* kHistoryCommand = "torchexam.history";
 inline constexpr const char* kRestoreCommand = "torchexam.restore";
+// Writes the HTML report (a task's with a task or file argument, the
+// session's without) and asks the editor to show it (window/showDocument;
+// external unless the client shows HTML itself). Its result: {"file", "uri"}.
+inline constexpr const char* kReportCommand = "torchexam.report";
 
 class LspServer {
  public:
@@ -53,6 +57,7 @@ class LspServer {
   void execute_command(const json::value& params, protocol::Binder::Reply reply);
   void submit(const json::array& args, protocol::Binder::Reply reply);
   void history(const json::array& args, protocol::Binder::Reply reply);
+  void open_report(const json::array& args, protocol::Binder::Reply reply);
   using TaskCallback = std::function<void(const protocol::ExamStatus&, const std::string& task)>;
   // Resolves the session and the task the arguments name; errors go to `reply`.
   void with_task(const json::array& args, protocol::Binder::Reply reply, TaskCallback then);

@@ -317,13 +317,15 @@ Timer tag_invoke(json::value_to_tag<Timer>, const json::value& v) {
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const Closed& c) {
-  v = {{"session", c.session}, {"closed_at_ms", write(c.closed_at_ms)}, {"state", write(c.state)}};
+  json::object o{{"session", c.session}, {"closed_at_ms", write(c.closed_at_ms)}, {"state", write(c.state)}};
+  if (c.report) o["report"] = *c.report;
+  v = std::move(o);
 }
 
 Closed tag_invoke(json::value_to_tag<Closed>, const json::value& v) {
   const Object o(v);
   return {o.required<std::string>("session"), o.optional<std::optional<int64_t>>("closed_at_ms"),
-          o.required<SessionState>("state")};
+          o.required<SessionState>("state"), o.optional<std::optional<std::string>>("report")};
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const SyntaxCheck& c) {
@@ -334,6 +336,43 @@ SyntaxCheck tag_invoke(json::value_to_tag<SyntaxCheck>, const json::value& v) {
   const Object o(v);
   return {o.required<std::string>("session"), o.required<std::string>("task"),
           o.required<std::filesystem::path>("file"), o.required<std::vector<Diagnostic>>("diagnostics")};
+}
+
+// ---- report/data
+
+void tag_invoke(json::value_from_tag, json::value& v, const ReportParams& p) {
+  json::object o;
+  unless_default(o, "session", p.session);
+  unless_default(o, "workspace", p.workspace);
+  unless_default(o, "task", p.task);
+  unless_default(o, "submission", p.submission);
+  v = std::move(o);
+}
+
+ReportParams tag_invoke(json::value_to_tag<ReportParams>, const json::value& v) {
+  const Object o(v);
+  o.only({"session", "workspace", "task", "submission"});
+  return {o.optional<std::string>("session"), o.optional<std::string>("workspace"), o.optional<std::string>("task"),
+          o.optional<int64_t>("submission")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const ReportData& d) {
+  v = {{"scope", d.scope},
+       {"status", json::value_from(d.status)},
+       {"history", write(d.history)},
+       {"details", write(d.details)},
+       {"progress", write(d.progress)},
+       {"diagnostics_visible", d.diagnostics_visible}};
+}
+
+ReportData tag_invoke(json::value_to_tag<ReportData>, const json::value& v) {
+  const Object o(v);
+  return {o.required<std::string>("scope"),
+          o.required<ExamStatus>("status"),
+          o.required<std::vector<SubmissionInfo>>("history"),
+          o.required<std::vector<Submission>>("details"),
+          o.required<std::vector<SubmissionProgress>>("progress"),
+          o.required<bool>("diagnostics_visible")};
 }
 
 }  // namespace torchexam::protocol
@@ -436,35 +475,25 @@ VerifyReport tag_invoke(json::value_to_tag<VerifyReport>, const json::value& v) 
   return r;
 }
 
-void tag_invoke(json::value_from_tag, json::value& v, const ProgressNote& n) {
-  json::object o{{"session", n.session},
-                 {"submission", n.submission},
-                 {"task", n.task},
-                 {"stage", write(n.stage)},
-                 {"queue_position", n.queue_position}};
-  if (n.progress) {  // the runner's training fields, flat beside the stage
-    const auto& p = *n.progress;
-    o["kind"] = p.kind == events::Progress::Kind::batch ? "batch" : "epoch";
-    o["epoch"] = p.epoch;
-    o["epochs"] = p.epochs;
-    o["batch"] = p.batch;
-    o["batches"] = p.batches;
-    o["loss"] = write(p.loss);
-    o["metrics"] = write(p.metrics);
-    o["samples_per_s"] = write(p.samples_per_s);
-    o["eta_s"] = write(p.eta_s);
-    o["budget_left_s"] = write(p.budget_left_s);
-    o["elapsed_s"] = write(p.elapsed_s);
-  }
-  v = std::move(o);
+namespace {
+
+// A progress event's training fields, as submission/progress and
+// report/data carry them.
+void write_progress(json::object& o, const events::Progress& p) {
+  o["kind"] = p.kind == events::Progress::Kind::batch ? "batch" : "epoch";
+  o["epoch"] = p.epoch;
+  o["epochs"] = p.epochs;
+  o["batch"] = p.batch;
+  o["batches"] = p.batches;
+  o["loss"] = write(p.loss);
+  o["metrics"] = write(p.metrics);
+  o["samples_per_s"] = write(p.samples_per_s);
+  o["eta_s"] = write(p.eta_s);
+  o["budget_left_s"] = write(p.budget_left_s);
+  o["elapsed_s"] = write(p.elapsed_s);
 }
 
-ProgressNote tag_invoke(json::value_to_tag<ProgressNote>, const json::value& v) {
-  const Object o(v);
-  ProgressNote n{o.required<std::string>("session"), o.required<int64_t>("submission"),
-                 o.required<std::string>("task"), o.required<Stage>("stage"),
-                 o.required<int>("queue_position"), std::nullopt};
-  if (!o.has("epoch")) return n;
+events::Progress read_progress(const Object& o) {
   events::Progress p;
   const std::string kind = o.required<std::string>("kind");
   if (kind != "batch" && kind != "epoch") throw json_shape::ShapeError(".kind", "expected batch or epoch");
@@ -485,7 +514,57 @@ ProgressNote tag_invoke(json::value_to_tag<ProgressNote>, const json::value& v) 
   p.eta_s = o.real("eta_s");
   p.budget_left_s = o.real("budget_left_s");
   p.elapsed_s = o.real("elapsed_s");
-  n.progress = p;
+  return p;
+}
+
+}  // namespace
+
+namespace protocol {
+
+void tag_invoke(json::value_from_tag, json::value& v, const SubmissionProgress& p) {
+  json::array events;
+  events.reserve(p.events.size());
+  for (const auto& e : p.events) {
+    json::object o;
+    write_progress(o, e);
+    events.push_back(std::move(o));
+  }
+  v = {{"submission", p.submission}, {"events", std::move(events)}};
+}
+
+SubmissionProgress tag_invoke(json::value_to_tag<SubmissionProgress>, const json::value& v) {
+  const Object o(v);
+  SubmissionProgress p{o.required<int64_t>("submission"), {}};
+  const auto events = o.required<std::vector<json::value>>("events");
+  for (size_t i = 0; i < events.size(); ++i) {
+    try {
+      p.events.push_back(read_progress(Object(events[i])));
+    } catch (const json_shape::ShapeError& e) {
+      throw e.within(".events[" + std::to_string(i) + "]");
+    }
+  }
+  return p;
+}
+
+}  // namespace protocol
+
+void tag_invoke(json::value_from_tag, json::value& v, const ProgressNote& n) {
+  json::object o{{"session", n.session},
+                 {"submission", n.submission},
+                 {"task", n.task},
+                 {"stage", write(n.stage)},
+                 {"queue_position", n.queue_position}};
+  if (n.progress) write_progress(o, *n.progress);  // the runner's training fields, flat beside the stage
+  v = std::move(o);
+}
+
+ProgressNote tag_invoke(json::value_to_tag<ProgressNote>, const json::value& v) {
+  const Object o(v);
+  ProgressNote n{o.required<std::string>("session"), o.required<int64_t>("submission"),
+                 o.required<std::string>("task"), o.required<Stage>("stage"),
+                 o.required<int>("queue_position"), std::nullopt};
+  if (!o.has("epoch")) return n;
+  n.progress = read_progress(o);
   return n;
 }
 

@@ -49,6 +49,7 @@ inline constexpr const char* submission_restore = "submission/restore";
 inline constexpr const char* env_verify = "env/verify";
 inline constexpr const char* daemon_info = "daemon/info";
 inline constexpr const char* daemon_shutdown = "daemon/shutdown";
+inline constexpr const char* report_data = "report/data";
 // Notifications, daemon to client.
 inline constexpr const char* submission_progress = "submission/progress";
 inline constexpr const char* submission_finished = "submission/finished";
@@ -102,6 +103,16 @@ struct SubmissionParams {
 struct VerifyParams {
   std::string environment;
   friend bool operator==(const VerifyParams&, const VerifyParams&) = default;
+};
+
+// report/data: one submission (submission != 0), every submission of a
+// task (task), or the whole session (neither).
+struct ReportParams {
+  std::string session;
+  std::string workspace;
+  std::string task;
+  int64_t submission = 0;
+  friend bool operator==(const ReportParams&, const ReportParams&) = default;
 };
 
 // No params ({}), and daemon/shutdown's result.
@@ -196,6 +207,31 @@ struct DaemonStatus {  // daemon/info
   friend bool operator==(const DaemonStatus&, const DaemonStatus&) = default;
 };
 
+// report/data: what `torchexam report` draws (docs/protocol.md, report/data).
+// The runner's progress events of one submission, in the order they came
+// (batch and epoch notes; batch notes thinned evenly to at most
+// kReportMaxBatchEvents, every epoch note kept).
+inline constexpr size_t kReportMaxBatchEvents = 2000;
+struct SubmissionProgress {
+  int64_t submission = 0;
+  std::vector<events::Progress> events;
+  friend bool operator==(const SubmissionProgress&, const SubmissionProgress&) = default;
+};
+struct ReportData {
+  std::string scope;  // "submission", "task" or "session"
+  ExamStatus status;  // the session the submissions belong to
+  // Every submission in scope, by id (the session's for "session").
+  std::vector<SubmissionInfo> history;
+  // The ones drawn in full, with result and curve: the one asked for; every
+  // one of the task; per task its best, else its newest finished.
+  std::vector<Submission> details;
+  std::vector<SubmissionProgress> progress;  // one per detail, same order
+  // False: the environment shows the metric only for now (an exam not yet
+  // closed); the daemon left every result's task_diagnostics out.
+  bool diagnostics_visible = true;
+  friend bool operator==(const ReportData&, const ReportData&) = default;
+};
+
 // ---- Notifications (docs/protocol.md §6). submission/progress is the
 // core's ProgressNote, its training fields flat beside the stage.
 
@@ -223,6 +259,9 @@ struct Closed {  // exam/closed
   std::string session;
   std::optional<int64_t> closed_at_ms;
   SessionState state = SessionState::closed;
+  // The session report the daemon wrote beside the workspace at the close
+  // (absent when it could not be written; the daemon's log says why).
+  std::optional<std::string> report;
   friend bool operator==(const Closed&, const Closed&) = default;
 };
 
@@ -250,6 +289,7 @@ inline constexpr Call<SubmissionParams, RestoreResult> submission_restore{method
 inline constexpr Call<VerifyParams, VerifyReport> env_verify{method::env_verify};
 inline constexpr Call<Empty, DaemonStatus> daemon_info{method::daemon_info};
 inline constexpr Call<Empty, Empty> daemon_shutdown{method::daemon_shutdown};
+inline constexpr Call<ReportParams, ReportData> report_data{method::report_data};
 inline constexpr Note<ProgressNote> submission_progress{method::submission_progress};
 inline constexpr Note<Finished> submission_finished{method::submission_finished};
 inline constexpr Note<Timer> exam_timer{method::exam_timer};
@@ -280,6 +320,9 @@ TORCHEXAM_PROTOCOL_CONVERTS(Finished);
 TORCHEXAM_PROTOCOL_CONVERTS(Timer);
 TORCHEXAM_PROTOCOL_CONVERTS(Closed);
 TORCHEXAM_PROTOCOL_CONVERTS(SyntaxCheck);
+TORCHEXAM_PROTOCOL_CONVERTS(ReportParams);
+TORCHEXAM_PROTOCOL_CONVERTS(SubmissionProgress);
+TORCHEXAM_PROTOCOL_CONVERTS(ReportData);
 
 }  // namespace torchexam::protocol
 

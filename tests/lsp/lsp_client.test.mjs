@@ -28,7 +28,7 @@ test('a full client: diagnostics on save, lenses, submit with progress, score, h
   const init = await client.initialize(exam.workspace, fullCapabilities);
   const caps = init.capabilities;
   assert.deepEqual(caps.executeCommandProvider.commands,
-                   ['torchexam.submit', 'torchexam.status', 'torchexam.history', 'torchexam.restore']);
+                   ['torchexam.submit', 'torchexam.status', 'torchexam.history', 'torchexam.restore', 'torchexam.report']);
   assert.equal(caps.codeLensProvider.resolveProvider, false);
   assert.deepEqual(caps.codeActionProvider, { codeActionKinds: ['source'] });
   for (const absent of ['hoverProvider', 'completionProvider', 'definitionProvider'])
@@ -54,7 +54,7 @@ test('a full client: diagnostics on save, lenses, submit with progress, score, h
     diagnosticsFor(solution, (d) => d.length === 0)(e));
 
   const lenses = await client.request('textDocument/codeLens', { textDocument: { uri: uri(solution) } });
-  assert.deepEqual(lenses.map((l) => l.command.title), ['Submit & grade', 'best 0/5 · not submitted yet']);
+  assert.deepEqual(lenses.map((l) => l.command.title), ['Submit & grade', 'best 0/5 · not submitted yet', 'Open report']);
   assert.equal(lenses[0].command.command, 'torchexam.submit');
   const actions = await client.request('textDocument/codeAction', {
     textDocument: { uri: uri(solution) }, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },

@@ -2,7 +2,9 @@
 -- vim.lsp.start on 0.8+), headless, against a private daemon grading the
 -- tiny exam. Run by tests/lsp/run_nvim.sh under with_daemon.sh:
 --   open a task's solution, save a syntax error, see the diagnostic at its
---   line, fix it, run the "Submit & grade" lens, see progress and the score.
+--   line, fix it, run the "Submit & grade" lens, see progress and the score,
+--   then run the "Open report" lens: the report file is written and the
+--   server asks the editor to show it (window/showDocument).
 -- Waits are vim.wait on a condition with a deadline; exits 0 on success.
 local torchexam = assert(os.getenv('TORCHEXAM_BIN'))
 local root = assert(os.getenv('TORCHEXAM_TEST_ROOT'))
@@ -41,10 +43,18 @@ local function main()
       return default(err, result, ctx, config)
     end
   end
+  -- "Open report" asks the editor to show a file: record the request and say it was shown.
+  handlers['window/showDocument'] = function(_, result)
+    table.insert(events, { method = 'window/showDocument', params = result })
+    return { success = true }
+  end
+  local capabilities = vim.lsp.protocol.make_client_capabilities()
+  capabilities.window = capabilities.window or {}
+  capabilities.window.showDocument = { support = true }
   local exit_code
   local config = {
     name = 'torchexam', cmd = { torchexam, 'lsp' }, root_dir = exam.workspace, handlers = handlers,
-    on_exit = function(code) exit_code = code end,
+    capabilities = capabilities, on_exit = function(code) exit_code = code end,
   }
   vim.cmd('edit ' .. vim.fn.fnameescape(solution))
   local bufnr = vim.api.nvim_get_current_buf()
@@ -86,15 +96,17 @@ local function main()
   local lenses
   wait('the code lenses', 20, function()
     lenses = vim.lsp.codelens.get(bufnr)
-    return lenses ~= nil and #lenses == 2
+    return lenses ~= nil and #lenses == 3
   end)
   local titles = {}
   for _, l in ipairs(lenses) do titles[#titles + 1] = l.command.title end
   check(vim.tbl_contains(titles, 'Submit & grade'), 'lenses: %s', table.concat(titles, ' | '))
   check(vim.tbl_contains(titles, 'best 0/5 · not submitted yet'), 'lenses: %s', table.concat(titles, ' | '))
-  vim.ui.select = function(items, opts, on_choice)  -- the user picks "Submit & grade"
+  check(vim.tbl_contains(titles, 'Open report'), 'lenses: %s', table.concat(titles, ' | '))
+  local pick = 'Submit & grade'
+  vim.ui.select = function(items, opts, on_choice)  -- the user picks the lens named `pick`
     for i, item in ipairs(items) do
-      if opts.format_item(item) == 'Submit & grade' then return on_choice(item, i) end
+      if opts.format_item(item) == pick then return on_choice(item, i) end
     end
     on_choice(nil, nil)
   end
@@ -131,6 +143,25 @@ local function main()
     end
     return false
   end)
+
+  -- 6. "Open report": the report is written and shown.
+  pick = 'Open report'
+  vim.api.nvim_win_set_cursor(0, { 1, 0 })
+  vim.lsp.codelens.run()
+  local shown
+  wait('the report to be shown', 60, function()
+    shown = find('window/showDocument')
+    return shown ~= nil
+  end)
+  local file = vim.uri_to_fname(shown.params.uri)
+  check(file == exam.workspace .. '/torchexam-report-fashion_mnist.html', 'showDocument of %s', file)
+  check(shown.params.external == true, 'external: %s (the client did not say it shows HTML)', tostring(shown.params.external))
+  local html = table.concat(vim.fn.readfile(file), '\n')
+  check(html:find('<svg', 1, true), 'the report has no chart')
+  check(html:find('Score on the ladder', 1, true), 'the report has no ladder')
+  check(not html:find('http://', 1, true) and not html:find('https://', 1, true), 'the report refers to the network')
+  check(not html:find('<script', 1, true), 'the report has a script')
+  say('report shown: %s (%d bytes)', file, #html)
 
   vim.lsp.stop_client(client_id)
   wait('the server to exit', 20, function() return exit_code ~= nil end)

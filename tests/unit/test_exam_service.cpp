@@ -282,6 +282,51 @@ TEST_SUITE("exam_service") {
     CHECK(fashion(f.service->status("")).best_score == 4);
   }
 
+  TEST_CASE("report/data hides task diagnostics during an exam; at the close the report is written and named") {
+    Fixture f;
+    std::vector<boost::json::value> notes;
+    daemon::Adapter adapter(*f.service, [&](std::string body) { notes.push_back(boost::json::parse(body)); }, [] {}, {});
+    auto call = [&](boost::json::object params) {
+      auto m = std::get<protocol::Message>(protocol::parse_message(protocol::make_request(9, "report/data", params)));
+      std::string body;
+      adapter.binder().dispatch(m, [&](std::string b) { body = std::move(b); });
+      return boost::json::parse(body);
+    };
+    f.start("exam");
+    f.write_solution("// score 3");
+    const int64_t id = f.service->submit("", "fashion_mnist");
+    REQUIRE(f.run_until([&] { return f.service->idle(); }));
+
+    auto during = call({}).at("result");
+    CHECK(during.at("scope") == "session");
+    CHECK(during.at("diagnostics_visible") == false);  // an exam that is running: metric only
+    REQUIRE(during.at("details").as_array().size() == 1);
+    CHECK(during.at("details").at(0).at("submission") == id);
+    CHECK(during.at("progress").at(0).at("submission") == id);
+    CHECK(during.at("progress").at(0).at("events").at(0).at("kind") == "epoch");  // the fake grader's one event
+    CHECK(call({{"task", "fashion_mnist"}}).at("result").at("scope") == "task");
+    CHECK(call({{"submission", id}}).at("result").at("history").as_array().size() == 1);
+    CHECK(call({{"submission", 999}}).at("error").at("code") == protocol::error_code::not_found);
+    const auto unknown = call({{"task", "nope"}}).at("error");
+    CHECK(unknown.at("code") == protocol::error_code::not_found);
+    CHECK(std::string(unknown.at("message").as_string()).find("no task 'nope'") != std::string::npos);
+    CHECK(call({{"colour", "red"}}).at("error").at("code") == protocol::error_code::invalid_params);
+
+    f.clock.advance(5 * 3600 * 1000LL);  // the deadline
+    f.service->tick();
+    const boost::json::value* closed = nullptr;
+    for (const auto& n : notes)
+      if (n.at("method") == "exam/closed") closed = &n;
+    REQUIRE(closed);
+    const fs::path report = f.root / "ws" / "torchexam-report.html";
+    CHECK(closed->at("params").at("report") == report.string());
+    const std::string html = read_file(report);
+    CHECK(html.find("Exam result") != std::string::npos);
+    CHECK(html.find("Submission " + std::to_string(id)) != std::string::npos);
+    CHECK(html.find("shows the metric only") == std::string::npos);  // closed: everything shows
+    CHECK(call({}).at("result").at("diagnostics_visible") == true);
+  }
+
   TEST_CASE("practice mode pauses, and a pause moves the deadline") {
     Fixture f;
     f.start();

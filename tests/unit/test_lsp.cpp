@@ -273,7 +273,7 @@ TEST_SUITE("lsp") {
     auto init = call("initialize", init_params(ws, false, true));
     const auto& caps = init.at("result").at("capabilities");
     CHECK(caps.at("codeLensProvider").at("resolveProvider") == false);
-    CHECK(caps.at("executeCommandProvider").at("commands").as_array().size() == 4);
+    CHECK(caps.at("executeCommandProvider").at("commands").as_array().size() == 5);
     CHECK_FALSE(caps.as_object().contains("hoverProvider"));
     note(editor_methods, "initialized", json::object{});
     auto published = editor.of("textDocument/publishDiagnostics");
@@ -284,10 +284,13 @@ TEST_SUITE("lsp") {
     const std::string uri = file_uri(ws / "fashion_mnist/solution.cpp");
     auto lenses = call("textDocument/codeLens", json::value{{"textDocument", {{"uri", uri}}}});
     const auto& l = lenses.at("result").as_array();
-    REQUIRE(l.size() == 2);
+    REQUIRE(l.size() == 3);
     CHECK(l[0].at("command").at("title") == "Submit & grade");
     CHECK(l[0].at("command").at("command") == "torchexam.submit");
     CHECK(l[1].at("command").at("title") == "best 4/5 · last: timeout");
+    CHECK(l[2].at("command").at("title") == "Open report");
+    CHECK(l[2].at("command").at("command") == "torchexam.report");
+    CHECK(l[2].at("command").at("arguments") == json::array{"fashion_mnist"});
     CHECK(call("textDocument/codeLens", json::value{{"textDocument", {{"uri", file_uri(ws / "notes.txt")}}}})
               .at("result")
               .as_array()

@@ -34,6 +34,7 @@ export class Controller implements vscode.Disposable {
       vscode.commands.registerCommand('torchexam.startExam', () => this.startExam()),
       vscode.commands.registerCommand('torchexam.submitCurrentTask', () => this.submitCurrentTask()),
       vscode.commands.registerCommand('torchexam.showHistory', () => this.showHistory()),
+      vscode.commands.registerCommand('torchexam.openReport', () => this.openReport()),
       vscode.window.onDidChangeActiveTextEditor(() => this.render()),
     );
     server.onTimer((note) => {
@@ -124,6 +125,19 @@ export class Controller implements vscode.Disposable {
     if (answer !== 'Restore') return;
     const r = await this.server.executeCommand('torchexam.restore', [picked.submission]);
     void vscode.window.showInformationMessage(`TorchExam: restored; the previous source is in ${r.previous_copy || 'nothing (no file was there)'}.`);
+  }
+
+  // The report of the open task, else of the session: the server writes it
+  // and asks to show it (window/showDocument), which extension.ts turns into
+  // the report panel.
+  async openReport(): Promise<void> {
+    const doc = vscode.window.activeTextEditor?.document;
+    const args = doc && doc.uri.fsPath.endsWith('/solution.cpp') ? [doc.uri.toString()] : [];
+    try {
+      await this.server.executeCommand('torchexam.report', args);
+    } catch (e: any) {
+      void vscode.window.showErrorMessage(`TorchExam: ${e?.message ?? e}`);
+    }
   }
 
   async startExam(): Promise<void> {

@@ -1,20 +1,25 @@
 // The TorchExam extension: starts `torchexam lsp` with vscode-languageclient
 // (diagnostics, code lenses, progress and messages come from the server) and
 // adds what LSP cannot show: a countdown and the task's best score in the
-// status bar, and three commands. The behaviour lives in controller.ts.
+// status bar, four commands, and the report in a webview panel with the live
+// loss curve while a grading trains (report_panel.ts). The behaviour lives in
+// controller.ts and report_panel.ts.
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, StaticFeature } from 'vscode-languageclient/node';
 import { Controller, Launcher } from './controller';
+import { isReportUri, ProgressNote, ReportPanel } from './report_panel';
 import { TimerNote } from './status';
 
 let client: LanguageClient | undefined;
 let controller: Controller | undefined;
 
-// Tells the server we display torchexam/timer (an experimental capability).
+// Tells the server we display torchexam/timer, and show HTML reports and
+// torchexam/progress ourselves (experimental capabilities).
 class TimerFeature implements StaticFeature {
   fillClientCapabilities(capabilities: any): void {
-    capabilities.experimental = { ...(capabilities.experimental ?? {}), torchexamTimer: true };
+    capabilities.experimental = { ...(capabilities.experimental ?? {}), torchexamTimer: true, torchexamReportView: true };
   }
   initialize(): void {}
   getState() { return { kind: 'static' as const }; }
@@ -24,8 +29,25 @@ class TimerFeature implements StaticFeature {
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const torchexam = vscode.workspace.getConfiguration('torchexam').get<string>('path', 'torchexam');
   const serverOptions: ServerOptions = { command: torchexam, args: ['lsp'] };
+  const panel = new ReportPanel((path) => readFile(path, 'utf8'));
+  context.subscriptions.push(panel);
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: 'file', language: 'cpp' }],
+    middleware: {
+      window: {
+        // A report goes to the panel; any other document as the client would show it.
+        showDocument: async (params, next) => {
+          if (!isReportUri(params.uri)) return next(params, new vscode.CancellationTokenSource().token);
+          try {
+            await panel.showReport(vscode.Uri.parse(params.uri).fsPath);
+            return { success: true };
+          } catch (e: any) {
+            void vscode.window.showErrorMessage(`TorchExam: cannot show the report: ${e?.message ?? e}`);
+            return { success: false };
+          }
+        },
+      },
+    },
   };
   client = new LanguageClient('torchexam', 'TorchExam', serverOptions, clientOptions);
   client.registerFeature(new TimerFeature());
@@ -43,6 +65,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     onTimer: (handler) => { c.onNotification('torchexam/timer', (note: TimerNote) => handler(note)); },
   }, launcher);
   context.subscriptions.push(controller);
+  c.onNotification('torchexam/progress', (note: ProgressNote) => panel.progress(note));
   await client.start();
   controller.startTicking();
   await controller.refreshStatus();

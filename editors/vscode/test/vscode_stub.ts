@@ -33,6 +33,13 @@ export const answers = {
   openDialog: undefined as { fsPath: string }[] | undefined,
 };
 
+// The webview panels the code under test made, newest last.
+export interface FakePanel {
+  viewType: string; title: string; options: any; webview: { html: string }; revealed: number; disposed: boolean;
+  reveal(): void; onDidDispose(f: () => void): void; dispose(): void;
+}
+export const panels: FakePanel[] = [];
+
 export const statusItem = { text: '', visible: false, backgroundColor: undefined as any, command: '', tooltip: '',
   show() { this.visible = true; }, hide() { this.visible = false; }, dispose() {} };
 
@@ -40,6 +47,7 @@ const disposable = { dispose() {} };
 
 export const vscode = {
   StatusBarAlignment: { Left: 1, Right: 2 },
+  ViewColumn: { Active: -1, Beside: -2 },
   ThemeColor: class { constructor(public id: string) {} },
   window: {
     activeTextEditor: undefined as { document: Doc } | undefined,
@@ -50,6 +58,17 @@ export const vscode = {
     showErrorMessage: async (m: string) => { recorded.errors.push(m); return undefined; },
     showQuickPick: async (items: any[]) => answers.quickPick?.(items),
     showOpenDialog: async () => answers.openDialog,
+    createWebviewPanel: (viewType: string, title: string, _show: any, options: any) => {
+      let onDispose = () => {};
+      const p: FakePanel = {
+        viewType, title, options, webview: { html: '' }, revealed: 0, disposed: false,
+        reveal() { p.revealed++; },
+        onDidDispose(f) { onDispose = f; },
+        dispose() { p.disposed = true; onDispose(); },
+      };
+      panels.push(p);
+      return p;
+    },
   },
   commands: {
     registerCommand: (name: string, f: (...args: any[]) => any) => { recorded.commands.set(name, f); return disposable; },
@@ -60,6 +79,7 @@ export const vscode = {
 export function reset(): void {
   recorded.info.length = recorded.warnings.length = recorded.errors.length = 0;
   recorded.commands.clear();
+  panels.length = 0;
   answers.quickPick = undefined;
   answers.warning = undefined;
   answers.openDialog = undefined;

@@ -1,0 +1,100 @@
+#include "daemon/report_source.hpp"
+
+#include "report/diagnostics_policy.hpp"
+#include "report/model.hpp"
+#include "report/render.hpp"
+#include "report/report_file.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace torchexam::daemon {
+
+std::vector<events::Progress> progress_events(const std::vector<std::string>& lines, size_t max_batch) {
+  std::vector<events::Progress> all;
+  size_t batches = 0;
+  for (const auto& line : lines) {
+    std::string error;
+    const auto e = events::parse_line(line, &error);
+    if (!e) continue;  // the store holds only lines the runner's reader accepted; skip anything else
+    if (const auto* p = std::get_if<events::Progress>(&*e)) {
+      all.push_back(*p);
+      batches += p->kind == events::Progress::Kind::batch;
+    }
+  }
+  if (batches <= max_batch || max_batch == 0) return all;
+  // Keep batch note i when it starts a new one of max_batch equal slices; the last one always.
+  std::vector<events::Progress> kept;
+  size_t i = 0;
+  for (size_t k = 0; k < all.size(); ++k) {
+    if (all[k].kind == events::Progress::Kind::epoch) {
+      kept.push_back(all[k]);
+      continue;
+    }
+    const bool first_of_slice = i == 0 || (i * max_batch) / batches != ((i - 1) * max_batch) / batches;
+    if (first_of_slice || i + 1 == batches) kept.push_back(all[k]);
+    ++i;
+  }
+  return kept;
+}
+
+protocol::ReportData report_data(const ExamService& service, const std::string& session, const std::string& task,
+                                 int64_t submission) {
+  protocol::ReportData d;
+  std::vector<store::SubmissionRecord> details;
+  std::string sid = session;
+  if (submission != 0) {
+    store::SubmissionRecord r = service.submission(submission);  // ServiceError(not_found) when there is none
+    sid = r.session_id;
+    d.scope = "submission";
+    d.history.push_back(protocol::submission_info(r, service.queue_position(r.id)));
+    details.push_back(std::move(r));
+  }
+  d.status = protocol::exam_status(service.status(sid));
+  if (submission == 0) {
+    if (!task.empty()) {
+      const bool known = std::any_of(d.status.tasks.begin(), d.status.tasks.end(),
+                                     [&](const TaskSummary& t) { return t.id == task; });
+      if (!known) {
+        std::string names;
+        for (const auto& t : d.status.tasks) names += (names.empty() ? "" : ", ") + t.id;
+        throw ServiceError(ServiceError::Kind::not_found,
+                           fmt::format("no task '{}' in session {} (its tasks: {})", task, sid, names));
+      }
+    }
+    d.scope = task.empty() ? "session" : "task";
+    const auto history = service.history(sid, task);
+    for (const auto& r : history) d.history.push_back(protocol::submission_info(r, service.queue_position(r.id)));
+    if (!task.empty()) {
+      for (const auto& r : history)
+        if (r.state == "finished") details.push_back(r);
+    } else {
+      for (const auto& t : d.status.tasks) {  // its best, else its newest finished
+        const store::SubmissionRecord* pick = nullptr;
+        for (const auto& r : history) {
+          if (r.task != t.id || r.state != "finished") continue;
+          if (t.best_submission ? r.id == *t.best_submission : true) pick = &r;
+        }
+        if (pick) details.push_back(*pick);
+      }
+    }
+  }
+  d.diagnostics_visible = report::diagnostics_visible(d.status.mode, d.status.state);
+  for (const auto& r : details) {
+    protocol::Submission s = protocol::submission(r, service.queue_position(r.id));
+    if (!d.diagnostics_visible && s.result) s.result->grade.task_diagnostics.reset();
+    d.details.push_back(std::move(s));
+    d.progress.push_back({r.id, progress_events(service.submission_events(r.id), protocol::kReportMaxBatchEvents)});
+  }
+  return d;
+}
+
+std::filesystem::path write_session_report(const ExamService& service, const std::string& session) {
+  const protocol::ReportData data = report_data(service, session, "", 0);
+  const std::filesystem::path path = report::default_report_path(data.status.workspace, "", 0);
+  report::write_report(path, report::render_html(report::build_report(data)));
+  return path;
+}
+
+}  // namespace torchexam::daemon
