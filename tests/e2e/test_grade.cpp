@@ -126,7 +126,7 @@ TEST_SUITE("e2e") {
     // harness set (the limit is checked, not how long stopping took).
     const double train_s = g.result.at("timings").as_object().at("train_s").as_double();
     CHECK(train_s >= budget);
-    CHECK(g.result.at("limits").as_object().at("wall_s").as_double() == doctest::Approx(budget + runner_grace(budget)));
+    CHECK(g.result.at("limits").as_object().at("wall_s").as_double() == doctest::Approx(budget + torchexam::runner_grace(budget)));
     // The setsid() child must be gone: the PID namespace died with the runner.
     bool gone = wait_for([] { return processes_named("texam_orphan").empty(); }, std::chrono::seconds(5));
     if (!gone)
