@@ -50,9 +50,10 @@ fi
 
 case "$target" in
 protocol)
-  # Only Boost.JSON is a library to link (fmt, yaml-cpp, OpenSSL, SQLite
-  # are not referenced by the protocol's objects).
-  libs="-lboost_json"
+  # Boost.JSON and fmt (the task diagnostics format their refusals) are the
+  # libraries to link (yaml-cpp, OpenSSL, SQLite are not referenced by the
+  # protocol's objects).
+  libs="-lboost_json -lfmt"
   fuzz_args=""
   ;;
 yaml)
