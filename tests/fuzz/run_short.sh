@@ -50,9 +50,9 @@ fi
 
 case "$target" in
 protocol)
-  # Boost.JSON and fmt (exam/states.cpp formats its errors) are the
-  # libraries to link (yaml-cpp, OpenSSL, SQLite are not referenced by the
-  # protocol's objects).
+  # Boost.JSON and fmt (exam/states.cpp and the task diagnostics format
+  # their errors) are the libraries to link (yaml-cpp, OpenSSL, SQLite are
+  # not referenced by the protocol's objects).
   libs="-lboost_json -lfmt"
   fuzz_args=""
   ;;
