@@ -316,6 +316,7 @@ int main(int argc, char** argv) {
         cli::ProgressPrinter progress;
         runs.push_back(grade(req, progress));
       }
+      if (!diagnostics_visible(env, SessionMode::practice, false)) runs.back().task_diagnostics.reset();
       const auto file = runs.back().job_dir / "evaluate" / "predictions.bin";
       std::error_code ec;
       predictions.push_back(fs::is_regular_file(file, ec) ? sha256_hex(read_file(file)) : "");

@@ -1,6 +1,6 @@
 #include "daemon/report_source.hpp"
 
-#include "report/diagnostics_policy.hpp"
+#include "exam/states.hpp"
 #include "report/model.hpp"
 #include "report/render.hpp"
 #include "report/report_file.hpp"
@@ -68,23 +68,23 @@ protocol::ReportData report_data(const ExamService& service, const std::string& 
     for (const auto& r : history) d.history.push_back(protocol::submission_info(r, service.queue_position(r.id)));
     if (!task.empty()) {
       for (const auto& r : history)
-        if (r.state == "finished") details.push_back(r);
+        if (state_of(r) == SubmissionState::finished) details.push_back(r);
     } else {
       for (const auto& t : d.status.tasks) {  // its best, else its newest finished
         const store::SubmissionRecord* pick = nullptr;
         for (const auto& r : history) {
-          if (r.task != t.id || r.state != "finished") continue;
+          if (r.task != t.id || state_of(r) != SubmissionState::finished) continue;
           if (t.best_submission ? r.id == *t.best_submission : true) pick = &r;
         }
         if (pick) details.push_back(*pick);
       }
     }
   }
-  d.diagnostics_visible = report::diagnostics_visible(d.status.mode, d.status.state);
+  // The service's records leave the task diagnostics out while the session
+  // hides them (exam/report_visibility.hpp); the report says they are hidden.
+  d.diagnostics_visible = service.diagnostics_shown(sid);
   for (const auto& r : details) {
-    protocol::Submission s = protocol::submission(r, service.queue_position(r.id));
-    if (!d.diagnostics_visible && s.result) s.result->grade.task_diagnostics.reset();
-    d.details.push_back(std::move(s));
+    d.details.push_back(protocol::submission(r, service.queue_position(r.id)));
     d.progress.push_back({r.id, progress_events(service.submission_events(r.id), protocol::kReportMaxBatchEvents)});
   }
   return d;

@@ -5,9 +5,9 @@
 // task's, or the session's); the ones to draw in full (the one asked for;
 // every finished one of the task; per task its best, else its newest
 // finished); their progress events read back from the store, batch notes
-// thinned evenly to protocol::kReportMaxBatchEvents. Whether task
-// diagnostics may be shown is decided here (report/diagnostics_policy.hpp);
-// when not, they are taken out of the results before they leave the daemon.
+// thinned evenly to protocol::kReportMaxBatchEvents. The service's records
+// come without task diagnostics while the session hides them
+// (exam/report_visibility.hpp); diagnostics_visible says so to the report.
 // Throws ServiceError(not_found) for an unknown submission or task.
 //
 // write_session_report(): the session's report as HTML at

@@ -115,9 +115,13 @@ struct ExamService::Impl final : ExamListener {
   // A submission as it may leave the core: without its task diagnostics
   // while its session hides them (report_visibility.hpp), or when its
   // session is not one this service holds.
+  bool diagnostics_shown(const std::string& session) const {
+    const Session* s = book.find(session);
+    return s && diagnostics_visible(*s->env, s->rec);
+  }
+
   SubmissionRecord as_shown(SubmissionRecord r) const {
-    const Session* s = book.find(r.session_id);
-    if (s && diagnostics_visible(*s->env, s->rec)) return r;
+    if (diagnostics_shown(r.session_id)) return r;
     return without_task_diagnostics(std::move(r));
   }
 
@@ -307,6 +311,8 @@ SubmissionRecord ExamService::submission(int64_t id) const {
   if (!rec) throw ServiceError(Kind::not_found, "no submission " + std::to_string(id));
   return impl_->as_shown(std::move(*rec));
 }
+
+bool ExamService::diagnostics_shown(const std::string& session) const { return impl_->diagnostics_shown(session); }
 
 std::vector<std::string> ExamService::submission_events(int64_t id) const {
   submission(id);

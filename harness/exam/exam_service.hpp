@@ -147,6 +147,9 @@ class ExamService {
   // of on_finished notes, have none; the store keeps them.
   std::vector<store::SubmissionRecord> history(const std::string& session, const std::string& task) const;
   store::SubmissionRecord submission(int64_t id) const;
+  // Whether the session's task diagnostics are shown now (false for a
+  // session this service does not hold).
+  bool diagnostics_shown(const std::string& session) const;
   std::vector<std::string> submission_events(int64_t id) const;
   std::string source_of(int64_t id) const;
   int queue_position(int64_t id) const;  // 0 running, 1.. waiting, -1 not in the queue

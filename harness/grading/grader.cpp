@@ -126,7 +126,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
   std::optional<FingerprintInputs> fp;
   auto done = [&]() -> GradeResult {
     if (fp) {
-      fp->sandbox_layers = out.sandbox_layers;
+      fp->sandbox_layers = out.sandbox.layers;
       out.fingerprint = capture_fingerprint(*fp, req.probes ? *req.probes : system_fingerprint_probes(), &out.log);
     }
     out.timings.total_s = since(start);

@@ -22,7 +22,7 @@
 //   since the start; time left is to the session's deadline as the daemon
 //   reports it, pauses included).
 // Task diagnostics are kept only when `diagnostics_visible` holds (the
-// daemon's decision, diagnostics_policy.hpp) and the result carries them.
+// session's rule, exam/report_visibility.hpp) and the result carries them.
 //
 // Failure: none; missing pieces (no result, no curve, no events) leave the
 // matching optional empty. Threads: none shared.

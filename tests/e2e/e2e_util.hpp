@@ -55,7 +55,7 @@ inline std::string str(const json::object& o, const char* key) { return std::str
 // grades it once and stores the CLI's --json result in this file; the tests
 // that need a local grading of the reference read it instead of training again.
 // `reduced`: the grading of the reference on reduced data
-// (kReducedReferenceArgs) that e2e.reproducible makes and stores
+// (kReducedReferenceArgs) that e2e.repeat_identical makes and stores
 // (fixture torchexam_reference_<task>_reduced), for fashion_mnist, whose
 // full-data grading takes about 3 minutes.
 inline const std::vector<std::string> kReducedReferenceArgs = {"--limit", "1000"};

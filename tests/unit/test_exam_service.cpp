@@ -319,7 +319,7 @@ TEST_SUITE("exam_service") {
       if (n.at("method") == "exam/closed") closed = &n;
     REQUIRE(closed);
     const fs::path report = f.root / "ws" / "torchexam-report.html";
-    CHECK(closed->at("params").at("report") == report.string());
+    CHECK(closed->at("params").at("report") == boost::json::value(report.string()));
     const std::string html = read_file(report);
     CHECK(html.find("Exam result") != std::string::npos);
     CHECK(html.find("Submission " + std::to_string(id)) != std::string::npos);

@@ -100,7 +100,7 @@ Fingerprint fingerprint() {
 }
 
 protocol::SubmissionInfo submission_info() {
-  return {1,  "3f9c2a71b0e4", "fashion_mnist", "solution.cpp", "a4c123", 1772446050112, "finished", -1, "ok", 0.8558,
+  return {1,  "3f9c2a71b0e4", "fashion_mnist", "solution.cpp", "a4c123", 1772446050112, SubmissionState::finished, -1, "ok", 0.8558,
           3,  "accuracy 0.8558", "",            1772446060530, 1, std::nullopt};
 }
 
@@ -183,7 +183,7 @@ TEST_SUITE("messages") {
     round_trip(protocol::Finished{"s", 3, "fashion_mnist", SubmissionState::cancelled, std::nullopt, std::nullopt, 0, "cancelled"});
     round_trip(protocol::Timer{"s", 1799.65, 30});
     round_trip(protocol::Timer{"s", 17939.588, std::nullopt});
-    round_trip(protocol::Closed{"s", 1772464800250, SessionState::closed});
+    round_trip(protocol::Closed{"s", 1772464800250, SessionState::closed, std::nullopt});
     round_trip(protocol::SyntaxCheck{"s", "fashion_mnist", "/ws/fashion_mnist/solution.cpp", {diagnostic(10)}});
   }
 
@@ -313,7 +313,7 @@ TEST_SUITE("messages") {
 
   TEST_CASE("a reply or notification of the wrong shape names the method and the field") {
     auto message = [](auto read) { return error_of<protocol::ReplyError>(read); };
-    json::value st = json::value_from(protocol::ExamStatus{"s", "/e", "/w", "practice", "running", 0, 0, 1.0, {task()}, {}, 0, 0, false, {}});
+    json::value st = json::value_from(protocol::ExamStatus{"s", "/e", "/w", "practice", SessionState::running, 0, 0, 1.0, {task()}, {}, 0, 0, false, {}});
     st.at("tasks").at(0).as_object()["best_score"] = "3";
     CHECK(message([&] { protocol::read_result(rpc::exam_status, st); }) ==
           "torchexamd's reply to exam/status does not match the protocol: result.tasks[0].best_score: expected an "
