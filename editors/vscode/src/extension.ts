@@ -37,7 +37,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       window: {
         // A report goes to the panel; any other document as the client would show it.
         showDocument: async (params, next) => {
-          if (!isReportUri(params.uri)) return next(params, new vscode.CancellationTokenSource().token);
+          if (!isReportUri(params.uri)) {
+            // The client's own handling; an error it answers with is a document not shown.
+            const shown = await next(params, new vscode.CancellationTokenSource().token);
+            return 'success' in shown ? shown : { success: false };
+          }
           try {
             await panel.showReport(vscode.Uri.parse(params.uri).fsPath);
             return { success: true };
