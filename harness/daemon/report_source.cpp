@@ -24,7 +24,8 @@ std::vector<events::Progress> progress_events(const std::vector<std::string>& li
     }
   }
   if (batches <= max_batch || max_batch == 0) return all;
-  // Keep batch note i when it starts a new one of max_batch equal slices; the last one always.
+  // Keep batch note i when it ends one of max_batch equal slices: exactly
+  // max_batch of them, the last batch note among them.
   std::vector<events::Progress> kept;
   size_t i = 0;
   for (size_t k = 0; k < all.size(); ++k) {
@@ -32,8 +33,8 @@ std::vector<events::Progress> progress_events(const std::vector<std::string>& li
       kept.push_back(all[k]);
       continue;
     }
-    const bool first_of_slice = i == 0 || (i * max_batch) / batches != ((i - 1) * max_batch) / batches;
-    if (first_of_slice || i + 1 == batches) kept.push_back(all[k]);
+    const bool last_of_slice = ((i + 1) * max_batch) / batches != (i * max_batch) / batches;
+    if (last_of_slice) kept.push_back(all[k]);
     ++i;
   }
   return kept;

@@ -116,11 +116,13 @@ constexpr const char* kPathSocket = "/tmp/torchexam-hostile.sock";
 // attack's number (SIGUSR1 sent to this thread with a value). SIGUSR1 stays
 // blocked in this thread only: it is sent to the thread, not the process.
 Attack hold() {
-  prctl(PR_SET_NAME, "texam_held");
+  // Blocked before the name is set: the test sends SIGUSR1 as soon as it
+  // sees the name, and an unblocked SIGUSR1 ends the process.
   sigset_t usr1;
   sigemptyset(&usr1);
   sigaddset(&usr1, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
+  prctl(PR_SET_NAME, "texam_held");
   siginfo_t info{};
   const timespec deadline{60, 0};
   if (sigtimedwait(&usr1, &info, &deadline) != SIGUSR1)

@@ -51,6 +51,11 @@ inline Fingerprint sample_fingerprint(const std::string& source_sha) {
   return f;
 }
 
+// A figure to 6 decimals, as the sample's numbers are: the wire round trip
+// is compared exactly, and Boost.JSON 1.81's parser may read a number of 17
+// significant digits 1 ulp off (its precise mode came with Boost 1.83).
+inline double six_decimals(double x) { return std::round(x * 1e6) / 1e6; }
+
 // Training progress like the runner's: `epochs` epochs of `batches` batch
 // notes with a decaying, noisy loss, then an epoch note each.
 inline std::vector<events::Progress> sample_progress(int epochs, int batches, double start_loss, double rate) {
@@ -60,7 +65,7 @@ inline std::vector<events::Progress> sample_progress(int epochs, int batches, do
     double sum = 0;
     for (int b = 1; b <= batches; ++b) {
       const double t = (e - 1) * batches + b;
-      const double loss = start_loss * std::exp(-t / (2.0 * batches)) + 0.05 * std::sin(t * 1.7) + 0.25;
+      const double loss = six_decimals(start_loss * std::exp(-t / (2.0 * batches)) + 0.05 * std::sin(t * 1.7) + 0.25);
       elapsed += 0.5;
       sum += loss;
       events::Progress p;
@@ -75,8 +80,8 @@ inline std::vector<events::Progress> sample_progress(int epochs, int batches, do
     }
     events::Progress p = out.back();
     p.kind = events::Progress::Kind::epoch;
-    p.loss = sum / batches;
-    p.metrics = {{"train_accuracy", 0.7 + 0.05 * e}, {"val_accuracy", 0.68 + 0.045 * e}};
+    p.loss = six_decimals(sum / batches);
+    p.metrics = {{"train_accuracy", six_decimals(0.7 + 0.05 * e)}, {"val_accuracy", six_decimals(0.68 + 0.045 * e)}};
     out.push_back(p);
   }
   return out;
@@ -160,9 +165,9 @@ inline protocol::ReportData sample_session() {
   for (size_t k = 0; k < c.classes.size(); ++k) {
     int64_t col = 0, row = 0;
     for (size_t j = 0; j < c.classes.size(); ++j) col += c.confusion[j][k], row += c.confusion[k][j];
-    const double p = static_cast<double>(c.confusion[k][k]) / static_cast<double>(col);
-    const double r = static_cast<double>(c.confusion[k][k]) / static_cast<double>(row);
-    c.per_class.push_back({c.classes[k], p, r, 2 * p * r / (p + r), row});
+    const double p = six_decimals(static_cast<double>(c.confusion[k][k]) / static_cast<double>(col));
+    const double r = six_decimals(static_cast<double>(c.confusion[k][k]) / static_cast<double>(row));
+    c.per_class.push_back({c.classes[k], p, r, six_decimals(2 * p * r / (p + r)), row});
   }
   s2.result->grade.task_diagnostics = TaskDiagnostics{"classification", c, std::nullopt, std::nullopt};
 
@@ -192,7 +197,7 @@ inline protocol::ReportData sample_session() {
   s5.result->grade.metric_name = "mae";
   ForecastDiagnostics f;
   f.step_unit = "week";
-  for (int i = 1; i <= 13; ++i) f.mae_per_step.push_back(0.31 + 0.03 * i);
+  for (int i = 1; i <= 13; ++i) f.mae_per_step.push_back(six_decimals(0.31 + 0.03 * i));
   f.residuals = {{-2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2}, {2, 9, 30, 81, 77, 35, 10, 3}};
   s5.result->grade.task_diagnostics = TaskDiagnostics{"forecast", std::nullopt, std::nullopt, f};
 
