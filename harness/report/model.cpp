@@ -49,7 +49,7 @@ SubmissionView submission_view(const protocol::ReportData& data, const protocol:
   v.id = s.submission;
   v.task = s.task;
   v.file = s.file;
-  v.state = s.state;
+  v.state = std::string(to_string(s.state));
   v.verdict = s.verdict.value_or("");
   v.failed = !v.verdict.empty() && v.verdict != "ok";
   v.score = s.score;
@@ -168,7 +168,7 @@ Report build_report(const protocol::ReportData& data) {
   s.environment = std::filesystem::path(st.environment).filename().string();
   s.workspace = st.workspace;
   s.mode = st.mode;
-  s.state = st.state;
+  s.state = std::string(to_string(st.state));
   s.started_at_ms = st.started_at_ms;
   s.deadline_ms = st.deadline_ms;
   s.duration_s = std::max<double>(0, static_cast<double>(st.deadline_ms - st.started_at_ms) / 1000.0);
@@ -179,7 +179,7 @@ Report build_report(const protocol::ReportData& data) {
   s.pass_mark = st.pass_mark;
   s.passed = st.passed;
   for (const auto& h : data.history)
-    r.history.push_back({h.submission, h.task, h.state, h.verdict.value_or(""), h.metric, h.score,
+    r.history.push_back({h.submission, h.task, std::string(to_string(h.state)), h.verdict.value_or(""), h.metric, h.score,
                          exam_time_s(st, h.submitted_at_ms), time_left_s(st, h.submitted_at_ms), h.message});
   for (const auto& d : data.details) r.submissions.push_back(submission_view(data, d));
   if (r.scope == "task") r.task = !data.history.empty() ? data.history.front().task : "";
