@@ -1,7 +1,6 @@
 #include "report/report_file.hpp"
 
-#include "store/durable_file.hpp"
-#include "store/store.hpp"
+#include "base/hash.hpp"
 
 #include <stdexcept>
 
@@ -18,7 +17,7 @@ std::filesystem::path default_report_path(const std::filesystem::path& workspace
 void write_report(const std::filesystem::path& path, std::string_view content) {
   try {
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-    store::write_durably(path, content);
+    write_file_atomically(path, content, Durability::synced);
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot write the report to " + path.string() + ": " + e.what() +
                              " (check that folder exists and is writable)");
