@@ -80,7 +80,7 @@ protocol::ReportData report_data(const ExamService& service, const std::string& 
       }
     }
   }
-  d.diagnostics_visible = report::diagnostics_visible(d.status.mode, d.status.state);
+  d.diagnostics_visible = report::diagnostics_visible(d.status.mode, to_string(d.status.state));
   for (const auto& r : details) {
     protocol::Submission s = protocol::submission(r, service.queue_position(r.id));
     if (!d.diagnostics_visible && s.result) s.result->grade.task_diagnostics.reset();

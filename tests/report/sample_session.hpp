@@ -98,7 +98,7 @@ inline protocol::Submission sample_submission(int64_t id, std::string task, int6
   s.file = "solution.cpp";
   s.source_hash = std::string(64, static_cast<char>('a' + id % 6));
   s.submitted_at_ms = at_ms;
-  s.state = "finished";
+  s.state = SubmissionState::finished;
   s.verdict = verdict;
   s.metric = metric;
   s.score = score;
@@ -124,7 +124,7 @@ inline protocol::ReportData sample_session() {
   st.environment = "/usr/local/share/torchexam/environments/practice";
   st.workspace = "/home/ana/exam";
   st.mode = "practice";
-  st.state = "closed";
+  st.state = SessionState::closed;
   st.started_at_ms = 1772445600000;         // 2026-03-02 10:00:00 UTC
   st.deadline_ms = 1772445600000 + 18000000;  // 5 h
   st.tasks = {

@@ -263,7 +263,7 @@ TEST_SUITE("report") {
     CHECK(nice_ticks(3, 3).size() >= 2);
     const std::string empty = line_chart({"e", "Empty", "nothing"}, {}, Axes{});
     CHECK(empty.find("no data") != std::string::npos);
-    const std::string nan = line_chart({"n", "NaN", "a NaN point"}, {Series{"s", "s0", {{1, std::nan("")}, {2, 3}}}}, Axes{});
+    const std::string nan = line_chart({"n", "NaN", "a NaN point"}, {Series{"s", "s0", {{1, std::nan("")}, {2, 3}}, true, false, {}}}, Axes{});
     CHECK(nan.find("nan") == std::string::npos);
   }
 
@@ -305,11 +305,11 @@ TEST_SUITE("report") {
     const protocol::ReportParams p{"", "/ws", "regression", 0};
     CHECK(json::serialize(json::value_from(p)) == R"({"workspace":"/ws","task":"regression"})");
     CHECK(json::value_to<protocol::ReportParams>(json::value_from(p)) == p);
-    const protocol::Closed c{"s", 5, "closed", std::string("/ws/torchexam-report.html")};
+    const protocol::Closed c{"s", 5, SessionState::closed, std::string("/ws/torchexam-report.html")};
     CHECK(json::serialize(json::value_from(c)) ==
           R"({"session":"s","closed_at_ms":5,"state":"closed","report":"/ws/torchexam-report.html"})");
     CHECK(json::value_to<protocol::Closed>(json::value_from(c)) == c);
-    const protocol::Closed older{"s", 5, "closed", std::nullopt};  // a daemon without reports
+    const protocol::Closed older{"s", 5, SessionState::closed, std::nullopt};  // a daemon without reports
     CHECK(json::serialize(json::value_from(older)) == R"({"session":"s","closed_at_ms":5,"state":"closed"})");
   }
 }
