@@ -1,5 +1,7 @@
 #include "protocol/messages.hpp"
 
+#include "protocol/read_name.hpp"
+
 #include "base/json_shape.hpp"
 #include "doctor/check.hpp"
 #include "doctor/forecast.hpp"
@@ -381,18 +383,7 @@ namespace torchexam {
 namespace json = boost::json;
 using json_shape::Object;
 using json_shape::write;
-
-namespace {
-
-// A name from one of the core's tables (exam/states.hpp).
-template <class E>
-E read_name(const json::value& v, std::optional<E> (*parse)(std::string_view), std::string (*names)()) {
-  const auto name = json_shape::read<std::string>(v);
-  if (auto e = parse(name)) return *e;
-  throw json_shape::ShapeError("", "expected one of " + names() + " (got '" + name + "')");
-}
-
-}  // namespace
+using protocol::read_name;
 
 void tag_invoke(json::value_from_tag, json::value& v, const SessionState& s) { v = to_string(s); }
 SessionState tag_invoke(json::value_to_tag<SessionState>, const json::value& v) {

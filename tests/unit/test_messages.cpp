@@ -100,7 +100,7 @@ Fingerprint fingerprint() {
 }
 
 protocol::SubmissionInfo submission_info() {
-  return {1,  "3f9c2a71b0e4", "fashion_mnist", "solution.cpp", "a4c123", 1772446050112, "finished", -1, "ok", 0.8558,
+  return {1,  "3f9c2a71b0e4", "fashion_mnist", "solution.cpp", "a4c123", 1772446050112, SubmissionState::finished, -1, "ok", 0.8558,
           3,  "accuracy 0.8558", "",            1772446060530, 1, std::nullopt};
 }
 
@@ -183,7 +183,7 @@ TEST_SUITE("messages") {
     round_trip(protocol::Finished{"s", 3, "fashion_mnist", SubmissionState::cancelled, std::nullopt, std::nullopt, 0, "cancelled"});
     round_trip(protocol::Timer{"s", 1799.65, 30});
     round_trip(protocol::Timer{"s", 17939.588, std::nullopt});
-    round_trip(protocol::Closed{"s", 1772464800250, SessionState::closed});
+    round_trip(protocol::Closed{"s", 1772464800250, SessionState::closed, std::nullopt});
     round_trip(protocol::SyntaxCheck{"s", "fashion_mnist", "/ws/fashion_mnist/solution.cpp", {diagnostic(10)}});
   }
 
@@ -279,6 +279,52 @@ TEST_SUITE("messages") {
     CHECK(std::isnan(back.progress->metrics.at("x")));
   }
 
+  TEST_CASE("the rejudge/ messages survive the round trip and keep the documented shape") {
+    round_trip(protocol::RejudgeCreateParams{RejudgeKind::rescore, 0, "s", "", "", "regression", "ladder"});
+    round_trip(protocol::RejudgeCreateParams{RejudgeKind::retrain, 0, "", "", "/envs/practice", "", ""});
+    round_trip(protocol::RejudgeCreateParams{RejudgeKind::retrain, 7, "", "", "", "", ""});
+    round_trip(protocol::RejudgeParams{3});
+    round_trip(RejudgeProgress{3, RejudgeState::review, 2, 2});
+    RejudgeSet set;
+    set.id = 3;
+    set.kind = RejudgeKind::rescore;
+    set.selection = {0, "s", "", "regression"};
+    set.state = RejudgeState::review;
+    set.created_at_ms = 1772450000000;
+    set.reason = "ladder";
+    set.done = 1;
+    set.changed = 1;
+    DeltaRow done;
+    done.submission = 4;
+    done.session = "s";
+    done.task = "regression";
+    done.state = RejudgeItemState::done;
+    done.before = {std::string("ok"), 1.58, 5};
+    done.after = JudgingOutcome{std::string("ok"), 1.58, 4};
+    done.delta_score = -1;
+    done.reasons = {"ladder changed from [4, 3, 2.5, 2.1, 1.85] to [4, 3, 2.5, 2.1, 1.5]"};
+    DeltaRow queued = done;
+    queued.submission = 5;
+    queued.state = RejudgeItemState::queued;
+    queued.before = {std::string("compile_error"), std::nullopt, 0};
+    queued.after.reset();
+    queued.delta_score = 0;
+    queued.reasons.clear();
+    set.rows = {done, queued};
+    round_trip(set);
+    const json::value v = json::value_from(set);
+    CHECK(v.at("total") == 2);
+    CHECK(v.at("rows").at(0).at("old").at("score") == 5);
+    CHECK(v.at("rows").at(0).at("new").at("score") == 4);
+    CHECK(v.at("rows").at(1).at("new").is_null());
+    CHECK(v.at("selection") == json::parse(R"({"session":"s","task":"regression"})"));
+    // Params: unknown fields and unknown kinds are refused, naming them.
+    CHECK_THROWS_WITH_AS(protocol::read_params<protocol::RejudgeCreateParams>(json::parse(R"({"kind":"again"})")),
+                         doctest::Contains("kind: expected one of rescore, retrain (got 'again')"), protocol::RpcError);
+    CHECK_THROWS_WITH_AS(protocol::read_params<protocol::RejudgeParams>(json::parse(R"({"rejudge":1,"set":2})")),
+                         doctest::Contains("unknown field 'set'"), protocol::RpcError);
+  }
+
   TEST_CASE("params of the wrong shape: invalid_params naming the field, unknown fields first") {
     auto message = [](auto read) { return error_of<protocol::RpcError>(read); };
     CHECK(message([] { protocol::read_params<protocol::SessionParams>(json::value{{"sesion", "x"}}); }) ==
@@ -313,7 +359,7 @@ TEST_SUITE("messages") {
 
   TEST_CASE("a reply or notification of the wrong shape names the method and the field") {
     auto message = [](auto read) { return error_of<protocol::ReplyError>(read); };
-    json::value st = json::value_from(protocol::ExamStatus{"s", "/e", "/w", "practice", "running", 0, 0, 1.0, {task()}, {}, 0, 0, false, {}});
+    json::value st = json::value_from(protocol::ExamStatus{"s", "/e", "/w", "practice", SessionState::running, 0, 0, 1.0, {task()}, {}, 0, 0, false, {}});
     st.at("tasks").at(0).as_object()["best_score"] = "3";
     CHECK(message([&] { protocol::read_result(rpc::exam_status, st); }) ==
           "torchexamd's reply to exam/status does not match the protocol: result.tasks[0].best_score: expected an "
