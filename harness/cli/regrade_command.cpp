@@ -1,6 +1,7 @@
 #include "cli/regrade_command.hpp"
 
 #include "base/paths.hpp"
+#include "cli/daemon_connection.hpp"
 #include "client/client.hpp"
 #include "protocol/messages.hpp"
 
@@ -135,14 +136,8 @@ std::optional<int> RegradeCommand::run() {
       return 2;
     }
   }
-  const fs::path socket = socket_.empty() ? paths::socket_path() : fs::path(socket_);
-  std::unique_ptr<Client> client;
-  try {
-    client = connect_or_start(socket, paths::executable_dir() / "torchexamd", paths::state_dir() / "daemon.log", true);
-  } catch (const ConnectError& e) {
-    fmt::print(stderr, "torchexam: {}\n", e.what());
-    return 3;
-  }
+  const std::unique_ptr<Client> client = connect_daemon(socket_);
+  if (!client) return 3;
   try {
     RejudgeSet set;
     if (show_) set = client->call(rpc::rejudge_get, {show_});

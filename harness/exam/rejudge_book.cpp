@@ -24,18 +24,6 @@ bool is_open(RejudgeState s) { return s == RejudgeState::running || s == Rejudge
 
 JudgingOutcome outcome_of(const JudgingRecord& j) { return {j.verdict, j.metric, j.score}; }
 
-// The judging's stored result; nullopt when it does not read.
-std::optional<GradeRecord> grade_record(const std::string& result_json) {
-  json::error_code ec;
-  const json::value v = json::parse(result_json, ec);
-  if (ec) return std::nullopt;
-  try {
-    return json::value_to<GradeRecord>(v);
-  } catch (const json_shape::ShapeError&) {
-    return std::nullopt;
-  }
-}
-
 std::string set_command(std::string_view action, int64_t id) {
   return fmt::format("torchexam regrade --{} {}", action, id);
 }
@@ -234,7 +222,7 @@ RejudgeSet RejudgeBook::apply(int64_t id) {
     if (!item.new_judging) continue;
     const JudgingRecord now = *db_.judging(*item.new_judging);
     if (now.verdict == to_string(Verdict::internal_error)) continue;  // the harness's failure never goes live
-    const auto record = grade_record(now.result_json);
+    const auto record = json_shape::parse_stored<GradeRecord>(now.result_json);
     store::SubmissionRecord s = *db_.submission(item.submission_id);
     const auto rule = target_(s).env->grading.repeat_score;
     s.verdict = now.verdict;

@@ -42,22 +42,10 @@ namespace torchexam {
 namespace json = boost::json;
 using json_shape::Object;
 using json_shape::write;
-using protocol::read_name;
 
-void tag_invoke(json::value_from_tag, json::value& v, const RejudgeKind& k) { v = to_string(k); }
-RejudgeKind tag_invoke(json::value_to_tag<RejudgeKind>, const json::value& v) {
-  return read_name(v, parse_rejudge_kind, rejudge_kind_names);
-}
-
-void tag_invoke(json::value_from_tag, json::value& v, const RejudgeState& s) { v = to_string(s); }
-RejudgeState tag_invoke(json::value_to_tag<RejudgeState>, const json::value& v) {
-  return read_name(v, parse_rejudge_state, rejudge_state_names);
-}
-
-void tag_invoke(json::value_from_tag, json::value& v, const RejudgeItemState& s) { v = to_string(s); }
-RejudgeItemState tag_invoke(json::value_to_tag<RejudgeItemState>, const json::value& v) {
-  return read_name(v, parse_rejudge_item_state, rejudge_item_state_names);
-}
+TORCHEXAM_PROTOCOL_BY_NAME(RejudgeKind, parse_rejudge_kind, rejudge_kind_names)
+TORCHEXAM_PROTOCOL_BY_NAME(RejudgeState, parse_rejudge_state, rejudge_state_names)
+TORCHEXAM_PROTOCOL_BY_NAME(RejudgeItemState, parse_rejudge_item_state, rejudge_item_state_names)
 
 void tag_invoke(json::value_from_tag, json::value& v, const JudgingOutcome& j) {
   v = json::object{{"verdict", write(j.verdict)}, {"metric", write(j.metric)}, {"score", j.score}};
