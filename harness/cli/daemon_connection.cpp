@@ -1,6 +1,7 @@
 #include "cli/daemon_connection.hpp"
 
 #include "base/paths.hpp"
+#include "protocol/jsonrpc.hpp"
 
 #include <fmt/format.h>
 
@@ -15,6 +16,18 @@ std::unique_ptr<Client> connect_daemon(const std::string& socket_option) {
     fmt::print(stderr, "torchexam: {}\n", e.what());
     return nullptr;
   }
+}
+
+int daemon_failure(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const protocol::RpcError& e) {
+    fmt::print(stderr, "torchexam: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "torchexam: {}\n", e.what());
+  }
+  return 3;
 }
 
 }  // namespace torchexam::cli

@@ -156,12 +156,8 @@ std::optional<int> RegradeCommand::run() {
     if (json_) std::cout << boost::json::serialize(boost::json::value_from(set)) << std::endl;
     else print_set(set);
     return 0;
-  } catch (const protocol::RpcError& e) {
-    fmt::print(stderr, "torchexam: {}\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "torchexam: {}\n", e.what());
-    return 3;
+  } catch (...) {
+    return daemon_failure(std::current_exception());
   }
 }
 

@@ -48,12 +48,8 @@ std::optional<int> ReportCommand::run() {
   protocol::ReportData data;
   try {
     data = client->call(protocol::rpc::report_data, params);
-  } catch (const protocol::RpcError& e) {
-    fmt::print(stderr, "torchexam: {}\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "torchexam: {}\n", e.what());
-    return 3;
+  } catch (...) {
+    return daemon_failure(std::current_exception());
   }
   const report::Report r = report::build_report(data);
   try {
