@@ -11,7 +11,10 @@
 namespace torchexam {
 using store::SubmissionRecord;
 
-bool Job::remote() const { return target.env->grading.backend != config::Grading::Backend::local; }
+// A rescore runs no phase: it scores on a local worker whatever the backend.
+bool Job::remote() const {
+  return !(regrade && regrade->rescore) && target.env->grading.backend != config::Grading::Backend::local;
+}
 
 int cluster_slots(const config::Environment& env) { return std::max(1, env.grading.slurm.max_jobs); }
 

@@ -72,7 +72,7 @@ struct Job {
   bool resume = false;  // re-run after a restart: a cluster job it left may still run
   std::optional<RegradeJob> regrade;  // set for a rejudging set's job
 
-  // Graded by a cluster scheduler: it holds no local slot.
+  // Graded by a cluster scheduler: it holds no local slot (a rescore never is).
   bool remote() const;
 };
 

@@ -4,6 +4,7 @@
 #include "exam/service_error.hpp"
 #include "grading/grade_json.hpp"
 #include "grading/repeat.hpp"
+#include "sandbox/text.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -267,7 +268,7 @@ void tag_invoke(json::value_from_tag, json::value& v, const RejudgeSelection& s)
   json::object o;
   if (s.submission) o["submission"] = s.submission;
   if (!s.session.empty()) o["session"] = s.session;
-  if (!s.environment.empty()) o["environment"] = s.environment;
+  if (!s.environment.empty()) o["environment"] = to_valid_utf8(s.environment);  // a folder's name may be any bytes
   if (!s.task.empty()) o["task"] = s.task;
   v = std::move(o);
 }

@@ -1,9 +1,11 @@
 // The rejudge/ messages of messages.hpp (docs/protocol.md, "Rejudging
 // sets"): their params, and the core's rejudging types that only the
-// protocol sends.
+// protocol sends. Text that may come from a command line, a file path or a
+// harness message is written as valid UTF-8 (sandbox/text.hpp).
 #include "base/json_shape.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/read_name.hpp"
+#include "sandbox/text.hpp"
 
 namespace torchexam::protocol {
 using json_shape::Object;
@@ -13,7 +15,7 @@ void tag_invoke(json::value_from_tag, json::value& v, const RejudgeCreateParams&
   if (p.submission) o["submission"] = p.submission;
   for (const auto& [key, value] : {std::pair{"session", &p.session}, {"workspace", &p.workspace},
                                    {"environment", &p.environment}, {"task", &p.task}, {"reason", &p.reason}})
-    if (!value->empty()) o[key] = *value;
+    if (!value->empty()) o[key] = to_valid_utf8(*value);  // a folder or a reason typed on a command line
   v = std::move(o);
 }
 
@@ -65,7 +67,7 @@ void tag_invoke(json::value_from_tag, json::value& v, const DeltaRow& r) {
                    {"old", write(r.before)},
                    {"new", write(r.after)},
                    {"delta_score", r.delta_score},
-                   {"reasons", write(r.reasons)}};
+                   {"reasons", write(to_valid_utf8(r.reasons))}};  // paths and harness messages among them
 }
 
 DeltaRow tag_invoke(json::value_to_tag<DeltaRow>, const json::value& v) {
@@ -86,7 +88,7 @@ void tag_invoke(json::value_from_tag, json::value& v, const RejudgeSet& s) {
                    {"selection", json::value_from(s.selection)},
                    {"state", write(s.state)},
                    {"created_at_ms", s.created_at_ms},
-                   {"reason", s.reason},
+                   {"reason", to_valid_utf8(s.reason)},
                    {"total", s.rows.size()},
                    {"done", s.done},
                    {"changed", s.changed},

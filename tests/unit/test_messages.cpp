@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "protocol/messages.hpp"
+#include "sandbox/text.hpp"
 
 #include <cmath>
 #include <limits>
@@ -318,6 +319,10 @@ TEST_SUITE("messages") {
     CHECK(v.at("rows").at(0).at("new").at("score") == 4);
     CHECK(v.at("rows").at(1).at("new").is_null());
     CHECK(v.at("selection") == json::parse(R"({"session":"s","task":"regression"})"));
+    // Text from a command line or a harness message leaves as valid UTF-8.
+    set.reason = "bad \xff byte";
+    set.rows[0].reasons = {"plugin /opt/\xfe/x.so failed"};
+    CHECK(is_valid_utf8(json::serialize(json::value_from(set))));
     // Params: unknown fields and unknown kinds are refused, naming them.
     CHECK_THROWS_WITH_AS(protocol::read_params<protocol::RejudgeCreateParams>(json::parse(R"({"kind":"again"})")),
                          doctest::Contains("kind: expected one of rescore, retrain (got 'again')"), protocol::RpcError);

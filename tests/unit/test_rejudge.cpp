@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "exam/exam_service.hpp"
+#include "grading/rescore.hpp"
 #include "service_fixture.hpp"
 
 #include <boost/json.hpp>
@@ -251,6 +252,26 @@ TEST_SUITE("rejudge") {
     // A rescore is the same run: the new judging keeps the old curve.
     const auto js = f.db->judgings(a);
     CHECK(js[1].curve_json == js[0].curve_json);
+  }
+
+  TEST_CASE("rescore(): a grading with nothing to score again comes back unchanged, saying why") {
+    const config::Environment env = config::load_environment(kEnv);
+    RescoreRequest req;
+    req.environment = &env;
+    req.task = env.find_task("regression");
+    req.before.verdict = Verdict::compile_error;
+    req.before.message = "solution.cpp:3:1: error";
+    Rescored r = rescore(req);
+    CHECK(r.result == req.before);
+    CHECK(r.note.find("without a score") != std::string::npos);
+    CHECK(r.note.find("compile_error") != std::string::npos);
+    req.before.verdict = Verdict::ok;
+    req.before.metric = 1.6;
+    req.before.score = 5;
+    req.predictions = kEnv / "no-such-predictions.bin";  // a grading stored before predictions were kept
+    r = rescore(req);
+    CHECK(r.result == req.before);
+    CHECK(r.note.find("no stored predictions") != std::string::npos);
   }
 
   TEST_CASE("grading.repeat_score: best and median take the score over every judging, live the new one") {
