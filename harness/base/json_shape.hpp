@@ -227,6 +227,21 @@ T parse(std::string_view text, const std::string& source) {
   }
 }
 
+// A stored JSON text read as T; nullopt when it is not JSON or not of T's
+// shape (a row an older build wrote, a number that was not finite). For
+// listings, which must not fail on one odd row.
+template <class T>
+std::optional<T> parse_stored(std::string_view text) {
+  json::error_code ec;
+  const json::value v = json::parse(text, ec);
+  if (ec) return std::nullopt;
+  try {
+    return read<T>(v);
+  } catch (const ShapeError&) {
+    return std::nullopt;
+  }
+}
+
 // Every field of `o` but those in `skip`, each a number that may be null
 // (read_real): a curve point's metrics, a progress note's.
 std::map<std::string, double> read_reals(const Object& o, std::initializer_list<std::string_view> skip = {});

@@ -11,6 +11,8 @@
 //                   (through the daemon; see exam_commands.hpp)
 //   torchexam report [SUBMISSION] [--task T] [-o FILE] [--open] [--json]
 //                   (through the daemon; see report_command.hpp)
+//   torchexam regrade (--submission N | --task T [--session S] | --environment E) (--rescore | --retrain)
+//                   | --show ID | --apply ID | --cancel ID   (through the daemon; see regrade_command.hpp)
 //   torchexam lsp [--socket PATH]   the language server on stdin/stdout (lsp/run.hpp)
 //
 // Exit status: 0 when a submission was graded (whatever its score or
@@ -22,6 +24,7 @@
 #include "cli/exam_commands.hpp"
 #include "cli/parse_errors.hpp"
 #include "cli/progress.hpp"
+#include "cli/regrade_command.hpp"
 #include "cli/report_command.hpp"
 #include "config/config.hpp"
 #include "config/data_sets.hpp"
@@ -223,6 +226,7 @@ int main(int argc, char** argv) {
 
   cli::ExamCommands exam_commands(app);
   cli::ReportCommand report_command(app);
+  cli::RegradeCommand regrade_command(app);
 
   std::string lsp_socket;
   auto* lsp_cmd = app.add_subcommand("lsp", "the language server for editors, on stdin/stdout (see docs/editors.md)");
@@ -244,6 +248,7 @@ int main(int argc, char** argv) {
   }
   if (auto rc = exam_commands.run()) return *rc;
   if (auto rc = report_command.run()) return *rc;
+  if (auto rc = regrade_command.run()) return *rc;
   if (lsp_cmd->parsed()) {
     lsp::RunOptions o;
     o.socket = lsp_socket.empty() ? paths::socket_path() : std::filesystem::path(lsp_socket);

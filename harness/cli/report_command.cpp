@@ -2,6 +2,7 @@
 
 #include "base/paths.hpp"
 #include "base/process.hpp"
+#include "cli/daemon_connection.hpp"
 #include "client/client.hpp"
 #include "protocol/messages.hpp"
 #include "report/model.hpp"
@@ -37,14 +38,8 @@ ReportCommand::ReportCommand(CLI::App& app) {
 
 std::optional<int> ReportCommand::run() {
   if (!cmd_->parsed()) return std::nullopt;
-  const fs::path socket = socket_.empty() ? paths::socket_path() : fs::path(socket_);
-  std::unique_ptr<Client> client;
-  try {
-    client = connect_or_start(socket, paths::executable_dir() / "torchexamd", paths::state_dir() / "daemon.log", true);
-  } catch (const ConnectError& e) {
-    fmt::print(stderr, "torchexam: {}\n", e.what());
-    return 3;
-  }
+  const std::unique_ptr<Client> client = connect_daemon(socket_);
+  if (!client) return 3;
   protocol::ReportParams params;
   params.task = task_;
   params.submission = submission_;
@@ -53,12 +48,8 @@ std::optional<int> ReportCommand::run() {
   protocol::ReportData data;
   try {
     data = client->call(protocol::rpc::report_data, params);
-  } catch (const protocol::RpcError& e) {
-    fmt::print(stderr, "torchexam: {}\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "torchexam: {}\n", e.what());
-    return 3;
+  } catch (...) {
+    return daemon_failure(std::current_exception());
   }
   const report::Report r = report::build_report(data);
   try {

@@ -43,8 +43,9 @@
 //       max_jobs: 256           #   optional: submissions in the scheduler at once
 //       sbatch_args: [--qos=exam]     # optional: more sbatch options
 //     repeat_score: live        #   optional: the score taken when gradings of one source
-//                               #   disagree (a regrade, `grade --repeat`): live (default,
-//                               #   the first), best, or median
+//                               #   disagree (a regrade, `grade --repeat`): live (default:
+//                               #   the live grading's, for --repeat the first run's), best,
+//                               #   or median
 //   report:                     # optional: what a report and the daemon's replies show
 //     diagnostics: full         #   full or metric_only; unset: full in a practice session,
 //                               #   metric_only in an exam-mode one until it closes

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 namespace torchexam::daemon {
 using namespace protocol;
 
@@ -120,6 +122,17 @@ Adapter::Adapter(ExamService& service, std::function<void(std::string)> notify, 
     const std::string session = p.submission != 0 ? std::string() : sid(p);
     return report_data(s, session, p.task, p.submission);
   });
+  bind(binder_, rpc::rejudge_create, [&s, sid](const RejudgeCreateParams& p) {
+    RejudgeSelection sel;
+    sel.submission = p.submission;
+    sel.task = p.task;
+    if (!p.environment.empty()) sel.environment = p.environment;
+    else if (p.submission == 0) sel.session = sid(p);  // a session, by id, by workspace, or the only open one
+    return s.regrade(p.kind, sel, p.reason);
+  });
+  bind(binder_, rpc::rejudge_get, [&s](const RejudgeParams& p) { return s.rejudge(p.rejudge); });
+  bind(binder_, rpc::rejudge_apply, [&s](const RejudgeParams& p) { return s.apply_rejudge(p.rejudge); });
+  bind(binder_, rpc::rejudge_cancel, [&s](const RejudgeParams& p) { return s.cancel_rejudge(p.rejudge); });
   binder_.bind(rpc::daemon_shutdown, [shutdown](const Empty&, Binder::TypedReply<Empty> reply) {
     reply(Empty{});
     shutdown();
@@ -150,11 +163,14 @@ void Adapter::on_finished(const store::SubmissionRecord& r) {
   notify_(make_notification(method::submission_finished, json::value_from(finished_note(r))));
   // A job submitted before the close finished after it: the session report
   // written at the close is brought up to date.
+  refresh_report(r.session_id);
+}
+
+void Adapter::refresh_report(const std::string& session) {
   try {
-    const auto st = service_.status(r.session_id).session.state;
-    if (st == "closed") write_session_report(service_, r.session_id);
+    if (service_.status(session).session.state == "closed") write_session_report(service_, session);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "torchexamd: the report of session {} was not updated: {}\n", r.session_id, e.what());
+    fmt::print(stderr, "torchexamd: the report of session {} was not updated: {}\n", session, e.what());
   }
 }
 
@@ -170,6 +186,15 @@ void Adapter::on_closed(const store::SessionRecord& s) {
     fmt::print(stderr, "torchexamd: the report of session {} was not written at its close: {}\n", s.id, e.what());
   }
   notify_(make_notification(method::exam_closed, json::value_from(note)));
+}
+
+void Adapter::on_rejudge(const RejudgeProgress& p) {
+  notify_(make_notification(method::rejudge_progress, json::value_from(p)));
+  if (p.state != RejudgeState::applied) return;
+  // Scores changed: the reports written at the close of the sessions touched are brought up to date.
+  std::set<std::string> sessions;
+  for (const auto& row : service_.rejudge(p.rejudge).rows) sessions.insert(row.session);
+  for (const auto& session : sessions) refresh_report(session);
 }
 
 void Adapter::on_diagnostics(const std::string& session, const std::string& task, const std::filesystem::path& file,

@@ -34,10 +34,13 @@ class Adapter final : public ExamListener {
   void on_finished(const store::SubmissionRecord& r) override;
   void on_timer(const store::SessionRecord& s, double remaining_s, std::optional<int> warning) override;
   void on_closed(const store::SessionRecord& s) override;
+  void on_rejudge(const RejudgeProgress& p) override;
   void on_diagnostics(const std::string& session, const std::string& task, const std::filesystem::path& file,
                       const std::vector<Diagnostic>& diagnostics) override;
 
  private:
+  // Rewrites a closed session's report (its scores changed after the close).
+  void refresh_report(const std::string& session);
   // exam/status is what every client polls: its summary is kept per
   // session until ExamService::generation() moves, and only the clock
   // fields are taken per call (the daemon_load benchmark: 200 clients at

@@ -18,7 +18,8 @@ std::map<std::string, std::string> ArtifactKeeper::keep(const fs::path& job_dir)
   const std::lock_guard lock(mu_);
   const std::pair<const char*, const char*> files[] = {{"checkpoint", "train/checkpoint.pt"},
                                                        {"train_log", "train/output.log"},
-                                                       {"evaluate_log", "evaluate/output.log"}};
+                                                       {"evaluate_log", "evaluate/output.log"},
+                                                       {"predictions", "evaluate/predictions.bin"}};
   for (const auto& [name, rel] : files) {
     std::error_code ec;
     // symlink_status: a link the job left in place of its output is not followed.

@@ -29,8 +29,10 @@ class ArtifactKeeper {
  public:
   // Opens a connection of its own to `store`'s database (Store::reopen()).
   explicit ArtifactKeeper(const store::Store& store);
-  // The job's checkpoint and logs that exist as regular files (a symlink is
-  // not followed), stored: {"checkpoint": hash, "train_log": ..., "evaluate_log": ...}.
+  // The job's checkpoint, logs and predictions that exist as regular files
+  // (a symlink is not followed), stored: {"checkpoint": hash, "train_log":
+  // ..., "evaluate_log": ..., "predictions": ...}. The predictions are what
+  // a regrade's rescore scores again (grading/rescore.hpp).
   std::map<std::string, std::string> keep(const std::filesystem::path& job_dir);
 
  private:

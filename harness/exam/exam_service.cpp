@@ -15,6 +15,7 @@
 #include "store/event_log.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace torchexam {
@@ -60,9 +61,14 @@ struct ExamService::Impl final : ExamListener {
         checker(handoff, *this, opts.syntax_timeout_s),
         workers(handoff, store_, event_log, artifacts, housekeeping, *this,
                 {opts.concurrency, opts.jobs_dir, opts.cache_dir, opts.backends, opts.job_nice},
-                std::move(grade_fn)),
+                std::move(grade_fn), opts.rescore ? opts.rescore : RescoreFn(torchexam::rescore)),
         queue(clock_, store_, workers, *this, opts.concurrency),
-        book(clock_, store_, *this, [this](const Session& s) { return watch(s); }) {}
+        book(clock_, store_, *this, [this](const Session& s) { return watch(s); }),
+        rejudges(
+            clock_, store_, queue, *this, [this](const SubmissionRecord& r) { return regrade_target(r); },
+            [this](const std::set<std::pair<std::string, std::string>>& touched) {
+              for (const auto& [session, task] : touched) scores.recount(session, task, db.submissions(session, task));
+            }) {}
 
   const Clock& clock;
   store::Store& db;
@@ -81,6 +87,10 @@ struct ExamService::Impl final : ExamListener {
   JobQueue queue;
   SessionBook book;
   Scoreboard scores;
+  RejudgeBook rejudges;
+  // Environments as they are on disk, loaded once per regrade call (see
+  // regrade_target()); cleared before each.
+  std::map<std::string, std::shared_ptr<const config::Environment>> fresh_envs;
   std::vector<ExamListener*> listeners;
   std::set<std::string> starting;  // workspaces whose exam/start is checking the machine
   bool stopping = false;
@@ -105,9 +115,60 @@ struct ExamService::Impl final : ExamListener {
   void on_closed(const SessionRecord& s) override {
     notify([&](ExamListener& l) { l.on_closed(s); });
   }
+  void on_rejudge(const RejudgeProgress& p) override {
+    notify([&](ExamListener& l) { l.on_rejudge(p); });
+  }
   void on_diagnostics(const std::string& session, const std::string& task, const fs::path& file,
                       const std::vector<Diagnostic>& d) override {
     notify([&](ExamListener& l) { l.on_diagnostics(session, task, file, d); });
+  }
+
+  // Where a regrade of `r` runs: its session, with the environment read
+  // from disk again (a changed ladder is what a rescore is for).
+  JobTarget regrade_target(const SubmissionRecord& r) {
+    const Session* s = book.find(r.session_id);
+    if (!s) throw ServiceError(Kind::not_found, "the exam session " + r.session_id + " is gone");
+    auto& env = fresh_envs[s->rec.environment_dir];
+    if (!env) env = std::make_shared<const config::Environment>(load_exam_environment(s->rec.environment_dir));
+    if (!env->find_task(r.task))
+      throw ServiceError(Kind::not_found, "submission " + std::to_string(r.id) + "'s task '" + r.task +
+                                              "' is no longer in " + s->rec.environment_dir);
+    return {s->rec.id, s->rec.workspace, env};
+  }
+
+  // The submissions a selection names (see ExamService::regrade).
+  std::vector<SubmissionRecord> selected(const RejudgeSelection& sel) const {
+    const int named = (sel.submission != 0) + !sel.session.empty() + !sel.environment.empty();
+    if (named != 1)
+      throw ServiceError(Kind::invalid_argument,
+                         "a regrade selects exactly one of: a submission, a session (with or without a task), or "
+                         "an environment (with or without a task)");
+    if (sel.submission) {
+      auto rec = db.submission(sel.submission);
+      if (!rec) throw ServiceError(Kind::not_found, "no submission " + std::to_string(sel.submission));
+      if (!sel.task.empty() && rec->task != sel.task)
+        throw ServiceError(Kind::invalid_argument, "submission " + std::to_string(sel.submission) + " is of task " +
+                                                       rec->task + ", not " + sel.task);
+      return {*rec};
+    }
+    std::vector<const Session*> sessions;
+    if (!sel.session.empty()) {
+      sessions.push_back(&book.get(sel.session));
+    } else {
+      const fs::path dir = fs::absolute(sel.environment).lexically_normal();
+      for (const auto& rec : book.records())
+        if (fs::path(rec.environment_dir) == dir) sessions.push_back(book.find(rec.id));
+      if (sessions.empty())
+        throw ServiceError(Kind::not_found, "no exam session of the environment " + dir.string() +
+                                                " on this daemon (torchexam status lists the sessions)");
+    }
+    if (!sel.task.empty() &&
+        std::none_of(sessions.begin(), sessions.end(), [&](const Session* s) { return s->env->find_task(sel.task); }))
+      task_of(*sessions.front(), sel.task);  // throws, naming the tasks there are
+    std::vector<SubmissionRecord> out;
+    for (const Session* s : sessions)
+      for (auto& r : db.submissions(s->rec.id, sel.task)) out.push_back(std::move(r));
+    return out;
   }
 
   fs::path cache_dir() const { return opts.cache_dir.empty() ? paths::cache_dir() : opts.cache_dir; }
@@ -209,6 +270,8 @@ void ExamService::recover() {
     if (!s || !s->env->find_task(rec.task)) return std::nullopt;
     return target_of(*s);
   });
+  I.fresh_envs.clear();
+  I.rejudges.recover();
   tick();
 }
 
@@ -341,6 +404,21 @@ RestoreResult ExamService::restore(int64_t id) {
   return restore_source(I.db, fs::path(s.rec.workspace) / rec.task / rec.source_name, source_of(id),
                         utc_stamp(I.clock.now_ms()));
 }
+
+RejudgeSet ExamService::regrade(RejudgeKind kind, const RejudgeSelection& selection, const std::string& reason) {
+  auto& I = *impl_;
+  I.fresh_envs.clear();
+  return I.rejudges.create(kind, selection, reason, I.selected(selection));
+}
+
+RejudgeSet ExamService::rejudge(int64_t id) const { return impl_->rejudges.get(id); }
+
+RejudgeSet ExamService::apply_rejudge(int64_t id) {
+  impl_->fresh_envs.clear();
+  return impl_->rejudges.apply(id);
+}
+
+RejudgeSet ExamService::cancel_rejudge(int64_t id) { return impl_->rejudges.cancel(id); }
 
 void ExamService::tick() { impl_->book.tick(); }
 

@@ -6,7 +6,8 @@
 // ExamService is a facade over the pieces in this folder, each with its own
 // contract: SessionBook (sessions, deadlines, timers), JobQueue (the
 // submissions' order, slots and states) fed by JobWorkers (the grading
-// threads), SyntaxChecker (checks on save), EnvironmentProbe (exam/start's
+// threads), RejudgeBook (regrade sets, run on the same queue behind the
+// candidates' jobs), SyntaxChecker (checks on save), EnvironmentProbe (exam/start's
 // and env/verify's machine checks), ArtifactKeeper and restore_source()
 // (what the store keeps of a job), Scoreboard and summarize() (status).
 //
@@ -20,7 +21,8 @@
 // returns (a submission is stored before its id is returned). recover()
 // rebuilds the in-memory state after a restart: sessions with their timers
 // (deadlines are wall-clock), watchers, and every queued or running
-// submission re-queued (its attempts count says it ran before).
+// submission re-queued (its attempts count says it ran before), and every
+// running regrade set's unfinished items.
 //
 // Errors: ServiceError (service_error.hpp) with a kind the adapter maps to a
 // protocol error and a message for the candidate.
@@ -33,6 +35,7 @@
 #include "exam/io_handoff.hpp"
 #include "exam/job_workers.hpp"
 #include "exam/listener.hpp"
+#include "exam/rejudge_book.hpp"
 #include "exam/service_error.hpp"
 #include "exam/states.hpp"
 #include "exam/status.hpp"
@@ -83,6 +86,7 @@ struct ServiceOptions {
   BackendRegistry* backends = nullptr;
   VerifyFn verify;                  // empty: exam/start checks nothing, env/verify reports no checks
   std::filesystem::path state_dir;  // where the forecast is stored (empty: paths::state_dir())
+  RescoreFn rescore;                // a regrade's rescore; empty: torchexam::rescore (grading/rescore.hpp)
 };
 
 class ExamService {
@@ -155,6 +159,20 @@ class ExamService {
   int queue_position(int64_t id) const;  // 0 running, 1.. waiting, -1 not in the queue
   bool cancel(int64_t id);
   RestoreResult restore(int64_t id);
+
+  // Rejudging sets (rejudge_book.hpp). regrade() selects every finished
+  // submission of exactly one of: selection.submission; selection.session
+  // (an id, resolve() it first), with selection.task or all tasks; or
+  // selection.environment (a folder: every session of it this daemon
+  // holds), with selection.task or all tasks. The set regrades them with
+  // their environment as it is on disk now. Throws ServiceError:
+  // invalid_argument (a selection that names none or several, nothing
+  // graded), not_found, conflict (an open set holds one of them),
+  // environment_error (the environment no longer loads).
+  RejudgeSet regrade(RejudgeKind kind, const RejudgeSelection& selection, const std::string& reason);
+  RejudgeSet rejudge(int64_t id) const;
+  RejudgeSet apply_rejudge(int64_t id);
+  RejudgeSet cancel_rejudge(int64_t id);
 
   // Timers: closes sessions whose deadline passed, sends timer notes and
   // warnings. The daemon calls it every second; tests call it after moving a

@@ -11,7 +11,10 @@
 namespace torchexam {
 using store::SubmissionRecord;
 
-bool Job::remote() const { return target.env->grading.backend != config::Grading::Backend::local; }
+// A rescore runs no phase: it scores on a local worker whatever the backend.
+bool Job::remote() const {
+  return !(regrade && regrade->rescore) && target.env->grading.backend != config::Grading::Backend::local;
+}
 
 int cluster_slots(const config::Environment& env) { return std::max(1, env.grading.slurm.max_jobs); }
 
@@ -52,6 +55,21 @@ void JobQueue::recover(const TargetFn& target_of) {
   }
   ++generation_;
   pump();
+}
+
+void JobQueue::add_regrade(Job job) {
+  ++generation_;
+  regrades_.push_back(std::move(job));
+  pump();
+}
+
+void JobQueue::cancel_regrades(int64_t rejudge) {
+  ++generation_;
+  regrades_.erase(std::remove_if(regrades_.begin(), regrades_.end(),
+                                 [&](const Job& j) { return j.regrade->rejudge == rejudge; }),
+                  regrades_.end());
+  for (auto& [key, job] : regrades_running_)
+    if (key.first == rejudge) job.cancel->store(true);
 }
 
 int JobQueue::position(int64_t id) const {
@@ -96,6 +114,7 @@ std::vector<QueueItem> JobQueue::items(const std::string& session) const {
 void JobQueue::stop() {
   stopping_ = true;
   for (auto& [id, job] : running_) job.cancel->store(true);
+  for (auto& [key, job] : regrades_running_) job.cancel->store(true);
 }
 
 void JobQueue::enqueue(Job job) {
@@ -106,24 +125,62 @@ void JobQueue::enqueue(Job job) {
   pump();
 }
 
-// Starts waiting jobs, in order, while their pool has a free slot. Counts
-// afresh after each start: a job that fails to start ends at once, and its
+// Starts waiting jobs, in order, while their pool has a free slot; then
+// regrade jobs, while no candidate's job waits for their pool. Counts afresh
+// after each start: a job that fails to start ends at once, and its
 // finish() pumps too.
 void JobQueue::pump() {
   while (!stopping_) {
     int local = 0, remote = 0;
     for (const auto& [id, j] : running_) ++(j.remote() ? remote : local);
-    auto it = std::find_if(pending_.begin(), pending_.end(), [&](const Job& j) {
+    for (const auto& [key, j] : regrades_running_) ++(j.remote() ? remote : local);
+    const auto fits = [&](const Job& j) {
       if (!j.remote()) return local < local_slots_;
       if (cluster_slots_ == 0) cluster_slots_ = cluster_slots(*j.target.env);
       return remote < cluster_slots_;
-    });
-    if (it == pending_.end()) return;
+    };
+    if (auto it = std::find_if(pending_.begin(), pending_.end(), fits); it != pending_.end()) {
+      Job job = std::move(*it);
+      pending_.erase(it);
+      ++generation_;
+      run(job);
+      continue;
+    }
+    bool local_waits = false, remote_waits = false;
+    for (const auto& j : pending_) (j.remote() ? remote_waits : local_waits) = true;
+    auto it = std::find_if(regrades_.begin(), regrades_.end(),
+                           [&](const Job& j) { return !(j.remote() ? remote_waits : local_waits) && fits(j); });
+    if (it == regrades_.end()) return;
     Job job = std::move(*it);
-    pending_.erase(it);
+    regrades_.erase(it);
     ++generation_;
-    run(job);
+    run_regrade(std::move(job));
   }
+}
+
+void JobQueue::run_regrade(Job job) {
+  const RegradeKey key{job.regrade->rejudge, job.id};
+  const Job& held = regrades_running_[key] = std::move(job);
+  if (regrades_out_) regrades_out_->regrade_started(held);
+  try {
+    runner_.start(held, *db_.submission(key.second), [this, key](JobOutcome outcome) { finish_regrade(key, outcome); });
+  } catch (const std::exception& e) {
+    JobOutcome failed;
+    failed.result.verdict = Verdict::internal_error;
+    failed.result.message = std::string("could not start the regrade: ") + e.what();
+    finish_regrade(key, failed);
+  }
+}
+
+void JobQueue::finish_regrade(RegradeKey key, const JobOutcome& outcome) {
+  ++generation_;
+  auto it = regrades_running_.find(key);
+  const Job job = std::move(it->second);
+  regrades_running_.erase(it);
+  // A stopping daemon leaves the item as it is in the store: the next one runs it again.
+  if (!(outcome.result.cancelled && stopping_) && regrades_out_) regrades_out_->regrade_finished(job, outcome);
+  prune();
+  pump();
 }
 
 void JobQueue::run(const Job& job) {
@@ -154,7 +211,7 @@ void JobQueue::finish(int64_t id, const JobOutcome& outcome) {
     rec.message = "cancelled";
     rec.finished_at_ms = clock_.now_ms();
   } else {
-    set_state(rec, SubmissionState::finished);
+    set_state(rec, SubmissionState::finished);  // stored with its live judging (finish_submission)
     rec.verdict = std::string(to_string(r.verdict));
     rec.metric = r.metric;
     rec.score = r.score;
@@ -164,13 +221,18 @@ void JobQueue::finish(int64_t id, const JobOutcome& outcome) {
     rec.curve_json = boost::json::serialize(boost::json::value_from(outcome.curve));
     rec.finished_at_ms = clock_.now_ms();
   }
-  db_.update_submission(rec);
+  if (state_of(rec) == SubmissionState::finished) db_.finish_submission(rec);
+  else db_.update_submission(rec);
   if (state_of(rec) != SubmissionState::queued) out_.on_finished(rec);
+  prune();
+  pump();
+}
+
+void JobQueue::prune() {
   std::set<int64_t> busy;
   for (const auto& j : pending_) busy.insert(j.id);
   for (const auto& [job_id, j] : running_) busy.insert(job_id);
   runner_.prune(busy);
-  pump();
 }
 
 }  // namespace torchexam

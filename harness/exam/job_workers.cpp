@@ -1,5 +1,6 @@
 #include "exam/job_workers.hpp"
 
+#include "grading/grade_json.hpp"
 #include "grading/job_dirs.hpp"
 
 #include <boost/asio/post.hpp>
@@ -43,11 +44,15 @@ class JobWorkers::Observer final : public GradeObserver {
   std::vector<CurvePoint> curve;
 
  private:
+  // A regrade's progress is neither the submission's history nor news of it:
+  // only its curve is kept (for the new judging).
   void post(Stage stage, std::optional<events::Progress> p) {
+    if (job_.regrade) return;
     if (p) w_.events_.append(job_.id, events::to_json_line(*p));
     note(stage, 0, std::move(p));
   }
   void note(Stage stage, int position, std::optional<events::Progress> p) {
+    if (job_.regrade) return;
     w_.io_.post([&out = w_.out_, n = ProgressNote{job_.target.session, job_.id, job_.task, stage, position,
                                                   std::move(p)}] { out.on_progress(n); });
   }
@@ -56,7 +61,8 @@ class JobWorkers::Observer final : public GradeObserver {
 };
 
 JobWorkers::JobWorkers(const IoHandoff& io, store::Store& store, EventLog& events, ArtifactKeeper& artifacts,
-                       WorkerThreads& housekeeping, ExamListener& out, JobWorkersOptions options, GradeFn grade)
+                       WorkerThreads& housekeeping, ExamListener& out, JobWorkersOptions options, GradeFn grade,
+                       RescoreFn rescore)
     : io_(io),
       db_(store),
       events_(events),
@@ -65,6 +71,7 @@ JobWorkers::JobWorkers(const IoHandoff& io, store::Store& store, EventLog& event
       out_(out),
       opts_(std::move(options)),
       grade_(std::move(grade)),
+      rescore_(std::move(rescore)),
       local_(static_cast<size_t>(std::max(1, opts_.concurrency))) {}
 
 void JobWorkers::start(const Job& job, const store::SubmissionRecord& rec, Done done) {
@@ -73,8 +80,13 @@ void JobWorkers::start(const Job& job, const store::SubmissionRecord& rec, Done 
   // A resumed cluster grading picks up the folder its jobs left behind:
   // they may still be writing there.
   const fs::path before = opts_.jobs_dir / fmt::format("{}-{}", job.id, rec.attempts - 1);
-  const bool resumed = job.resume && job.remote() && fs::is_directory(before);
-  const fs::path dir = resumed ? before : opts_.jobs_dir / fmt::format("{}-{}", job.id, rec.attempts);
+  const bool resumed = !job.regrade && job.resume && job.remote() && fs::is_directory(before);
+  fs::path dir = resumed ? before : opts_.jobs_dir / fmt::format("{}-{}", job.id, rec.attempts);
+  if (job.regrade) {
+    dir = opts_.jobs_dir / fmt::format("regrade-{}-{}", job.regrade->rejudge, job.id);
+    fs::remove_all(dir);  // an earlier attempt's, before a restart
+    if (job.regrade->rescore) return start_rescore(job, dir, std::move(done));
+  }
   fs::create_directories(dir / "src");
   const fs::path source = dir / "src" / rec.source_name;
   const auto bytes = db_.get_artifact(rec.source_hash);
@@ -108,6 +120,39 @@ void JobWorkers::start(const Job& job, const store::SubmissionRecord& rec, Done 
     if (!outcome.result.cancelled) outcome.artifacts = artifacts_.keep(outcome.result.job_dir);
     in_use.reset();
     outcome.curve = std::move(obs.curve);
+    io_.post([done = std::move(done), outcome = std::move(outcome)]() mutable { done(std::move(outcome)); });
+  });
+}
+
+void JobWorkers::start_rescore(const Job& job, const fs::path& dir, Done done) {
+  GradeRecord before = boost::json::value_to<GradeRecord>(boost::json::parse(job.regrade->before));
+  RescoreRequest req;
+  req.environment = job.target.env.get();  // the job holds it
+  req.task = job.target.env->find_task(job.task);
+  req.cache_dir = opts_.cache_dir;
+  if (auto it = before.artifacts.find("predictions"); it != before.artifacts.end()) {
+    if (const auto bytes = db_.get_artifact(it->second)) {
+      req.predictions = dir / "evaluate" / "predictions.bin";
+      fs::create_directories(req.predictions.parent_path());
+      write_or_refuse(req.predictions, *bytes);
+    }
+  }
+  req.before = std::move(before.grade);
+  boost::asio::post(local_, [this, job, req = std::move(req), artifacts = std::move(before.artifacts), dir,
+                             done = std::move(done)]() mutable {
+    apply_scheduling();
+    JobOutcome outcome;
+    try {
+      Rescored r = rescore_(req);
+      outcome.result = std::move(r.result);
+      outcome.note = std::move(r.note);
+    } catch (const std::exception& e) {
+      outcome.result.verdict = Verdict::internal_error;
+      outcome.result.message = e.what();
+    }
+    outcome.artifacts = std::move(artifacts);  // the same run: its checkpoint and predictions
+    std::error_code ec;
+    fs::remove_all(dir, ec);
     io_.post([done = std::move(done), outcome = std::move(outcome)]() mutable { done(std::move(outcome)); });
   });
 }

@@ -18,6 +18,13 @@
 // Failure: start() throws when it cannot lay out the job (the queue ends
 // the job with internal_error); an exception from `grade` becomes an
 // internal_error verdict with its text.
+//
+// A regrade job (Job::regrade) works in <jobs_dir>/regrade-<set>-<submission>,
+// made afresh: a retrain grades the stored source there as above; a rescore
+// writes the stored predictions there and runs `rescore` on a local worker
+// (no runner), its folder removed once scored. A regrade sends no progress
+// notes and adds nothing to its submission's events: only its outcome
+// (with the training curve) goes back.
 #pragma once
 
 #include "exam/artifacts.hpp"
@@ -25,6 +32,7 @@
 #include "exam/job_queue.hpp"
 #include "exam/listener.hpp"
 #include "grading/grader.hpp"
+#include "grading/rescore.hpp"
 #include "store/event_log.hpp"
 #include "store/store.hpp"
 
@@ -39,6 +47,8 @@
 namespace torchexam {
 
 using GradeFn = std::function<GradeResult(const GradeRequest&, GradeObserver&)>;
+// How a regrade's rescore is made (grading/rescore.hpp; a fake in tests).
+using RescoreFn = std::function<Rescored(const RescoreRequest&)>;
 
 struct JobWorkersOptions {
   int concurrency = 1;
@@ -54,7 +64,8 @@ class JobWorkers final : public JobRunner {
  public:
   // Every reference must outlive the workers; `store` is the io thread's.
   JobWorkers(const IoHandoff& io, store::Store& store, EventLog& events, ArtifactKeeper& artifacts,
-             WorkerThreads& housekeeping, ExamListener& out, JobWorkersOptions options, GradeFn grade);
+             WorkerThreads& housekeeping, ExamListener& out, JobWorkersOptions options, GradeFn grade,
+             RescoreFn rescore = torchexam::rescore);
 
   void start(const Job& job, const store::SubmissionRecord& rec, Done done) override;
   void prune(const std::set<int64_t>& busy) override;
@@ -64,6 +75,7 @@ class JobWorkers final : public JobRunner {
  private:
   class Observer;
   void apply_scheduling() const;
+  void start_rescore(const Job& job, const std::filesystem::path& dir, Done done);
 
   const IoHandoff& io_;
   store::Store& db_;
@@ -73,6 +85,7 @@ class JobWorkers final : public JobRunner {
   ExamListener& out_;
   const JobWorkersOptions opts_;
   const GradeFn grade_;
+  const RescoreFn rescore_;
   boost::asio::thread_pool local_;
   std::unique_ptr<boost::asio::thread_pool> cluster_;
 };

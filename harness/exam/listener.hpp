@@ -32,6 +32,15 @@ struct ProgressNote {
   friend bool operator==(const ProgressNote&, const ProgressNote&) = default;
 };
 
+// A rejudging set moved: an item was regraded, or its state changed.
+struct RejudgeProgress {
+  int64_t rejudge = 0;
+  RejudgeState state = RejudgeState::running;
+  int done = 0;   // items regraded
+  int total = 0;  // items in the set
+  friend bool operator==(const RejudgeProgress&, const RejudgeProgress&) = default;
+};
+
 class ExamListener {
  public:
   virtual ~ExamListener() = default;
@@ -42,6 +51,7 @@ class ExamListener {
   virtual void on_timer(const store::SessionRecord&, double /*remaining_s*/, std::optional<int> /*warning*/) {}
   // The session closed at its deadline, or was stopped (see its state).
   virtual void on_closed(const store::SessionRecord&) {}
+  virtual void on_rejudge(const RejudgeProgress&) {}
   virtual void on_diagnostics(const std::string& /*session*/, const std::string& /*task*/,
                               const std::filesystem::path& /*file*/, const std::vector<Diagnostic>&) {}
 };

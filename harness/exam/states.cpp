@@ -40,6 +40,24 @@ constexpr std::array<std::pair<Stage, std::string_view>, 6> kStages{{
     {Stage::score, "score"},
 }};
 
+constexpr std::array<std::pair<RejudgeKind, std::string_view>, 2> kRejudgeKinds{{
+    {RejudgeKind::rescore, "rescore"},
+    {RejudgeKind::retrain, "retrain"},
+}};
+
+constexpr std::array<std::pair<RejudgeState, std::string_view>, 4> kRejudgeStates{{
+    {RejudgeState::running, "running"},
+    {RejudgeState::review, "review"},
+    {RejudgeState::applied, "applied"},
+    {RejudgeState::cancelled, "cancelled"},
+}};
+
+constexpr std::array<std::pair<RejudgeItemState, std::string_view>, 3> kRejudgeItemStates{{
+    {RejudgeItemState::queued, "queued"},
+    {RejudgeItemState::running, "running"},
+    {RejudgeItemState::done, "done"},
+}};
+
 template <class E, size_t N>
 std::string_view name_of(const std::array<std::pair<E, std::string_view>, N>& table, E value) {
   for (const auto& [e, name] : table)
@@ -96,6 +114,33 @@ SubmissionState state_of(const store::SubmissionRecord& r) {
 
 void set_state(store::SessionRecord& r, SessionState s) { r.state = std::string(to_string(s)); }
 void set_state(store::SubmissionRecord& r, SubmissionState s) { r.state = std::string(to_string(s)); }
+
+std::string_view to_string(RejudgeKind k) { return name_of(kRejudgeKinds, k); }
+std::string_view to_string(RejudgeState s) { return name_of(kRejudgeStates, s); }
+std::string_view to_string(RejudgeItemState s) { return name_of(kRejudgeItemStates, s); }
+std::optional<RejudgeKind> parse_rejudge_kind(std::string_view text) { return value_of(kRejudgeKinds, text); }
+std::optional<RejudgeState> parse_rejudge_state(std::string_view text) { return value_of(kRejudgeStates, text); }
+std::optional<RejudgeItemState> parse_rejudge_item_state(std::string_view text) {
+  return value_of(kRejudgeItemStates, text);
+}
+std::string rejudge_kind_names() { return names_in(kRejudgeKinds); }
+std::string rejudge_state_names() { return names_in(kRejudgeStates); }
+std::string rejudge_item_state_names() { return names_in(kRejudgeItemStates); }
+
+RejudgeKind kind_of(const store::RejudgeRecord& r) {
+  if (auto k = parse_rejudge_kind(r.kind)) return *k;
+  unknown_state("regrade set " + std::to_string(r.id) + " (its kind)", r.kind);
+}
+
+RejudgeState state_of(const store::RejudgeRecord& r) {
+  if (auto s = parse_rejudge_state(r.state)) return *s;
+  unknown_state("regrade set " + std::to_string(r.id), r.state);
+}
+
+RejudgeItemState state_of(const store::RejudgeItemRecord& r) {
+  if (auto s = parse_rejudge_item_state(r.state)) return *s;
+  unknown_state(fmt::format("submission {} of regrade set {}", r.submission_id, r.rejudge_id), r.state);
+}
 
 std::string_view to_string(SessionMode m) { return name_of(kSessionModes, m); }
 std::optional<SessionMode> parse_session_mode(std::string_view text) { return value_of(kSessionModes, text); }

@@ -66,6 +66,34 @@ SubmissionState state_of(const store::SubmissionRecord& r);
 void set_state(store::SessionRecord& r, SessionState s);
 void set_state(store::SubmissionRecord& r, SubmissionState s);
 
+// A rejudging set (rejudge_book.hpp, docs/rejudging.md): how it regrades,
+// where it stands, and where each of its submissions stands.
+enum class RejudgeKind {
+  rescore,  // the stored predictions scored again: no runner
+  retrain,  // built, trained and evaluated again from the stored source
+};
+enum class RejudgeState {
+  running,    // its items are being regraded
+  review,     // every item regraded: the delta table waits for apply or cancel
+  applied,    // its new judgings are live
+  cancelled,  // dropped; its new judgings stay in the history, not live
+};
+enum class RejudgeItemState { queued, running, done };
+
+std::string_view to_string(RejudgeKind k);
+std::string_view to_string(RejudgeState s);
+std::string_view to_string(RejudgeItemState s);
+std::optional<RejudgeKind> parse_rejudge_kind(std::string_view text);
+std::optional<RejudgeState> parse_rejudge_state(std::string_view text);
+std::optional<RejudgeItemState> parse_rejudge_item_state(std::string_view text);
+std::string rejudge_kind_names();
+std::string rejudge_state_names();
+std::string rejudge_item_state_names();
+// Throw ServiceError (invalid_state) for a text they do not know.
+RejudgeKind kind_of(const store::RejudgeRecord& r);
+RejudgeState state_of(const store::RejudgeRecord& r);
+RejudgeItemState state_of(const store::RejudgeItemRecord& r);
+
 // How a session was started (store::SessionRecord::mode).
 enum class SessionMode {
   practice,  // may be paused and given its own duration

@@ -20,6 +20,13 @@ void Scoreboard::count(const store::SubmissionRecord& r, bool is_new) {
   t.last_verdict = r.verdict.value_or("");
 }
 
+void Scoreboard::recount(const std::string& session, const std::string& task,
+                         const std::vector<store::SubmissionRecord>& submissions) {
+  tallies_.erase({session, task});
+  ++generation_;
+  for (const auto& r : submissions) count(r, true);
+}
+
 const Scoreboard::Tally* Scoreboard::find(const std::string& session, const std::string& task) const {
   auto it = tallies_.find({session, task});
   return it == tallies_.end() ? nullptr : &it->second;

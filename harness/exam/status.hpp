@@ -35,7 +35,7 @@ struct TaskSummary {
   std::vector<double> ladder;
   double time_budget_s = 0;
   std::filesystem::path folder;
-  int best_score = 0;  // maximum over graded submissions
+  int best_score = 0;  // maximum over graded submissions (each scored by its live judging)
   std::optional<int64_t> best_submission;
   std::string last_verdict;  // of the newest finished submission, "" when none
   int submissions = 0;
@@ -71,6 +71,10 @@ class Scoreboard {
   // back after a restart), and again (false) each time its state changes;
   // only a finished one changes the scores.
   void count(const store::SubmissionRecord& r, bool is_new);
+  // Counts one (session, task) afresh from every submission it has (after
+  // a regrade changed their scores: each mirrors its live judging).
+  void recount(const std::string& session, const std::string& task,
+               const std::vector<store::SubmissionRecord>& submissions);
   const Tally* find(const std::string& session, const std::string& task) const;
 
   // Moves whenever a tally changes.

@@ -23,8 +23,8 @@
 namespace torchexam {
 
 // What the store keeps of a finished grading: the result and the job's
-// files kept by content hash (checkpoint, train_log, evaluate_log). On the
-// wire: the result's fields, then "artifacts".
+// files kept by content hash (checkpoint, train_log, evaluate_log,
+// predictions). On the wire: the result's fields, then "artifacts".
 struct GradeRecord {
   GradeResult grade;
   std::map<std::string, std::string> artifacts;

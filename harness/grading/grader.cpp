@@ -116,6 +116,23 @@ std::map<std::string, std::string> task_plugin_options(const config::Environment
   return options;
 }
 
+StageRequest task_stage_request(const config::Environment& env, const config::TaskConfig& task,
+                                const fs::path& plugin, const std::map<std::string, std::string>& options,
+                                const fs::path& cache_dir) {
+  StageRequest out{plugin, options, cache_dir, {}};
+  if (!task.data.empty()) {
+    const auto* set = env.find_data(task.data);
+    auto dd = options.find("data_dir");
+    if (dd != options.end() && dd->second == data_sets::set_dir(*set, paths::data_dir()).string())
+      for (const auto& item : set->items) out.data_pins.push_back(item.sha256);
+  }
+  return out;
+}
+
+std::string score_message(const std::string& metric_name, double metric, int score) {
+  return fmt::format("{} {:.4f} on the hidden test data: score {}/5", metric_name, metric, score);
+}
+
 GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
   const auto start = Clock::now();
   GradeResult out;
@@ -179,13 +196,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     // training split and the test inputs (never their labels) in the cache.
     observer.phase("stage");
     auto t0 = Clock::now();
-    StageRequest stage_request{plugin, options, cache, {}};
-    if (!task.data.empty()) {
-      const auto* set = env.find_data(task.data);
-      auto dd = options.find("data_dir");
-      if (dd != options.end() && dd->second == data_sets::set_dir(*set, paths::data_dir()).string())
-        for (const auto& item : set->items) stage_request.data_pins.push_back(item.sha256);
-    }
+    const StageRequest stage_request = task_stage_request(env, task, plugin, options, cache);
     fp->data_pins = stage_request.data_pins;
     const StagedTask staged = stage_task(stage_request, [&](const std::string& line) {
       out.log.push_back(line);
@@ -319,7 +330,7 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
         observer.event(events::Log{s.diagnostics_note});
       }
       out.verdict = Verdict::ok;
-      out.message = fmt::format("{} {:.4f} on the hidden test data: score {}/5", task.metric, s.metric, s.score);
+      out.message = score_message(task.metric, s.metric, s.score);
       if (stopped)
         judged_as_stopped(fmt::format("graded the last checkpoint the solution saved (ctx.checkpoint()): {}",
                                       out.message));

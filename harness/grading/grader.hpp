@@ -27,6 +27,7 @@
 #include "grading/fingerprint.hpp"
 #include "grading/fingerprint_capture.hpp"
 #include "grading/runner_launch.hpp"
+#include "grading/staging.hpp"
 #include "grading/task_diagnostics.hpp"
 #include "sandbox/events.hpp"
 
@@ -142,6 +143,16 @@ bool is_grade_job_dir(const std::string& name);
 // Throws std::runtime_error naming the install command when that folder is
 // missing.
 std::map<std::string, std::string> task_plugin_options(const config::Environment& env, const config::TaskConfig& task);
+
+// How the trusted side stages `task` with `options` (task_plugin_options
+// and any extra ones): the data set's sha256 pins stand for its folder when
+// data_dir is the installed set (staging.hpp).
+StageRequest task_stage_request(const config::Environment& env, const config::TaskConfig& task,
+                                const std::filesystem::path& plugin, const std::map<std::string, std::string>& options,
+                                const std::filesystem::path& cache_dir);
+
+// A scored grading's message: "accuracy 0.8512 on the hidden test data: score 4/5".
+std::string score_message(const std::string& metric_name, double metric, int score);
 
 // True when `source` is a TorchScript archive (a zip with a .pt/.pth name).
 bool is_torchscript(const std::filesystem::path& source);

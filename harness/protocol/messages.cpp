@@ -1,5 +1,7 @@
 #include "protocol/messages.hpp"
 
+#include "protocol/read_name.hpp"
+
 #include "base/json_shape.hpp"
 #include "doctor/check.hpp"
 #include "doctor/forecast.hpp"
@@ -17,19 +19,6 @@ void unless_default(json::object& o, const char* key, const T& value, const T& f
   if (value != fallback) o[key] = write(value);
 }
 
-// A stored JSON text read as T; empty when it does not read (an older row,
-// or a number that was not finite).
-template <class T>
-std::optional<T> stored(const std::string& text) {
-  json::error_code ec;
-  const json::value v = json::parse(text, ec);
-  if (ec) return std::nullopt;
-  try {
-    return json::value_to<T>(v);
-  } catch (const ShapeError&) {
-    return std::nullopt;
-  }
-}
 
 }  // namespace
 
@@ -188,8 +177,8 @@ SubmissionInfo submission_info(const store::SubmissionRecord& r, int queue_posit
 Submission submission(const store::SubmissionRecord& r, int queue_position) {
   Submission s;
   static_cast<SubmissionInfo&>(s) = submission_info(r, queue_position);
-  if (r.result_json != "{}") s.result = stored<GradeRecord>(r.result_json);
-  s.curve = stored<std::vector<CurvePoint>>(r.curve_json);
+  if (r.result_json != "{}") s.result = json_shape::parse_stored<GradeRecord>(r.result_json);
+  s.curve = json_shape::parse_stored<std::vector<CurvePoint>>(r.curve_json);
   return s;
 }
 
@@ -382,30 +371,9 @@ namespace json = boost::json;
 using json_shape::Object;
 using json_shape::write;
 
-namespace {
-
-// A name from one of the core's tables (exam/states.hpp).
-template <class E>
-E read_name(const json::value& v, std::optional<E> (*parse)(std::string_view), std::string (*names)()) {
-  const auto name = json_shape::read<std::string>(v);
-  if (auto e = parse(name)) return *e;
-  throw json_shape::ShapeError("", "expected one of " + names() + " (got '" + name + "')");
-}
-
-}  // namespace
-
-void tag_invoke(json::value_from_tag, json::value& v, const SessionState& s) { v = to_string(s); }
-SessionState tag_invoke(json::value_to_tag<SessionState>, const json::value& v) {
-  return read_name(v, parse_session_state, session_state_names);
-}
-
-void tag_invoke(json::value_from_tag, json::value& v, const SubmissionState& s) { v = to_string(s); }
-SubmissionState tag_invoke(json::value_to_tag<SubmissionState>, const json::value& v) {
-  return read_name(v, parse_submission_state, submission_state_names);
-}
-
-void tag_invoke(json::value_from_tag, json::value& v, const Stage& s) { v = to_string(s); }
-Stage tag_invoke(json::value_to_tag<Stage>, const json::value& v) { return read_name(v, parse_stage, stage_names); }
+TORCHEXAM_PROTOCOL_BY_NAME(SessionState, parse_session_state, session_state_names)
+TORCHEXAM_PROTOCOL_BY_NAME(SubmissionState, parse_submission_state, submission_state_names)
+TORCHEXAM_PROTOCOL_BY_NAME(Stage, parse_stage, stage_names)
 
 void tag_invoke(json::value_from_tag, json::value& v, const TaskSummary& t) {
   v = json::object{{"id", t.id},

@@ -50,12 +50,17 @@ inline constexpr const char* env_verify = "env/verify";
 inline constexpr const char* daemon_info = "daemon/info";
 inline constexpr const char* daemon_shutdown = "daemon/shutdown";
 inline constexpr const char* report_data = "report/data";
+inline constexpr const char* rejudge_create = "rejudge/create";
+inline constexpr const char* rejudge_get = "rejudge/get";
+inline constexpr const char* rejudge_apply = "rejudge/apply";
+inline constexpr const char* rejudge_cancel = "rejudge/cancel";
 // Notifications, daemon to client.
 inline constexpr const char* submission_progress = "submission/progress";
 inline constexpr const char* submission_finished = "submission/finished";
 inline constexpr const char* exam_timer = "exam/timer";
 inline constexpr const char* exam_closed = "exam/closed";
 inline constexpr const char* workspace_diagnostics = "workspace/diagnostics";
+inline constexpr const char* rejudge_progress = "rejudge/progress";
 }  // namespace method
 
 // ---- Params. Written with only the fields a client sets: an empty
@@ -113,6 +118,29 @@ struct ReportParams {
   std::string task;
   int64_t submission = 0;
   friend bool operator==(const ReportParams&, const ReportParams&) = default;
+};
+
+// rejudge/create (docs/rejudging.md): what to regrade, exactly one of a
+// submission; a session (by id, or by a folder inside its workspace, or
+// neither when one session is open), all its tasks or `task`; or an
+// environment folder (every session of it), all tasks or `task`. The
+// result, and that of every rejudge/ method, is the set (RejudgeSet,
+// converted below).
+struct RejudgeCreateParams {
+  RejudgeKind kind = RejudgeKind::rescore;
+  int64_t submission = 0;
+  std::string session;
+  std::string workspace;
+  std::string environment;
+  std::string task;
+  std::string reason;
+  friend bool operator==(const RejudgeCreateParams&, const RejudgeCreateParams&) = default;
+};
+
+// rejudge/get, rejudge/apply, rejudge/cancel.
+struct RejudgeParams {
+  int64_t rejudge = 0;
+  friend bool operator==(const RejudgeParams&, const RejudgeParams&) = default;
 };
 
 // No params ({}), and daemon/shutdown's result.
@@ -290,11 +318,16 @@ inline constexpr Call<VerifyParams, VerifyReport> env_verify{method::env_verify}
 inline constexpr Call<Empty, DaemonStatus> daemon_info{method::daemon_info};
 inline constexpr Call<Empty, Empty> daemon_shutdown{method::daemon_shutdown};
 inline constexpr Call<ReportParams, ReportData> report_data{method::report_data};
+inline constexpr Call<RejudgeCreateParams, RejudgeSet> rejudge_create{method::rejudge_create};
+inline constexpr Call<RejudgeParams, RejudgeSet> rejudge_get{method::rejudge_get};
+inline constexpr Call<RejudgeParams, RejudgeSet> rejudge_apply{method::rejudge_apply};
+inline constexpr Call<RejudgeParams, RejudgeSet> rejudge_cancel{method::rejudge_cancel};
 inline constexpr Note<ProgressNote> submission_progress{method::submission_progress};
 inline constexpr Note<Finished> submission_finished{method::submission_finished};
 inline constexpr Note<Timer> exam_timer{method::exam_timer};
 inline constexpr Note<Closed> exam_closed{method::exam_closed};
 inline constexpr Note<SyntaxCheck> workspace_diagnostics{method::workspace_diagnostics};
+inline constexpr Note<RejudgeProgress> rejudge_progress{method::rejudge_progress};
 }  // namespace rpc
 
 #define TORCHEXAM_PROTOCOL_CONVERTS(T)                                               \
@@ -323,6 +356,8 @@ TORCHEXAM_PROTOCOL_CONVERTS(SyntaxCheck);
 TORCHEXAM_PROTOCOL_CONVERTS(ReportParams);
 TORCHEXAM_PROTOCOL_CONVERTS(SubmissionProgress);
 TORCHEXAM_PROTOCOL_CONVERTS(ReportData);
+TORCHEXAM_PROTOCOL_CONVERTS(RejudgeCreateParams);  // rejudge_messages.cpp
+TORCHEXAM_PROTOCOL_CONVERTS(RejudgeParams);
 
 }  // namespace torchexam::protocol
 
@@ -339,6 +374,15 @@ TORCHEXAM_PROTOCOL_CONVERTS(QueueItem);
 TORCHEXAM_PROTOCOL_CONVERTS(RestoreResult);
 TORCHEXAM_PROTOCOL_CONVERTS(VerifyReport);
 TORCHEXAM_PROTOCOL_CONVERTS(ProgressNote);
+// rejudge_messages.cpp (RejudgeSelection is converted by the core, which
+// also stores it: exam/rejudge_book.hpp).
+TORCHEXAM_PROTOCOL_CONVERTS(RejudgeKind);
+TORCHEXAM_PROTOCOL_CONVERTS(RejudgeState);
+TORCHEXAM_PROTOCOL_CONVERTS(RejudgeItemState);
+TORCHEXAM_PROTOCOL_CONVERTS(JudgingOutcome);
+TORCHEXAM_PROTOCOL_CONVERTS(DeltaRow);
+TORCHEXAM_PROTOCOL_CONVERTS(RejudgeSet);
+TORCHEXAM_PROTOCOL_CONVERTS(RejudgeProgress);
 }  // namespace torchexam
 
 #undef TORCHEXAM_PROTOCOL_CONVERTS

@@ -1,9 +1,8 @@
 // store.cpp — the SQLite implementation of store.hpp.
 //
 // Organisation, top to bottom:
-//   1. SQLite plumbing: Db (owns the connection), Stmt (a prepared statement
-//      with typed bind/column helpers, finalized by RAII) and fail(), the one
-//      place that turns an SQLite error into a StoreError naming the operation.
+//   1. SQLite plumbing: in sqlite.hpp (Db, Stmt, fail(), Transaction, Table),
+//      shared with judgings.cpp (the judgings and rejudging sets).
 //   2. Schema: kMigrations, the ordered list of migration scripts. Migration i
 //      (1-based) brings the file from user_version i-1 to i. Scripts are
 //      append-only: never edit one that has shipped, add a new one instead.
@@ -22,6 +21,8 @@
 // values only ever travel as bound parameters.
 #include "store/store.hpp"
 
+#include "store/sqlite.hpp"
+
 #include <sqlite3.h>
 
 #include <fmt/format.h>
@@ -38,103 +39,7 @@
 namespace torchexam::store {
 namespace fs = std::filesystem;
 namespace {
-
-// ---------------------------------------------------------------------------
-// 1. SQLite plumbing
-
-[[noreturn]] void fail(sqlite3* db, std::string_view operation) {
-  throw StoreError("store: " + std::string(operation) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
-}
-
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using Db = std::unique_ptr<sqlite3, DbCloser>;
-
-// A prepared statement. Parameters are bound by 1-based index, columns read
-// by 0-based index, as in the C API. `operation` names it in errors.
-class Stmt {
- public:
-  Stmt(sqlite3* db, std::string_view sql, std::string_view operation) : db_(db), op_(operation) {
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK) fail(db_, op_);
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& bind(int i, int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
-  Stmt& bind(int i, int v) { return bind(i, static_cast<int64_t>(v)); }
-  Stmt& bind(int i, double v) { return check(sqlite3_bind_double(stmt_, i, v)); }
-  Stmt& bind(int i, std::string_view v) {
-    return check(sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
-  }
-  Stmt& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
-  template <class T>
-  Stmt& bind(int i, const std::optional<T>& v) {
-    return v ? bind(i, *v) : check(sqlite3_bind_null(stmt_, i));
-  }
-
-  // Steps once: true while a row is available, false when done.
-  bool step() {
-    switch (sqlite3_step(stmt_)) {
-      case SQLITE_ROW:
-        return true;
-      case SQLITE_DONE:
-        return false;
-      default:
-        fail(db_, op_);
-    }
-  }
-  // Runs a statement that returns no rows.
-  void run() {
-    while (step()) {
-    }
-  }
-  // Makes the statement ready to run again with new bindings.
-  void reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-
-  int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
-  double real(int col) const { return sqlite3_column_double(stmt_, col); }
-  std::string text(int col) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
-  }
-  bool null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  std::optional<int64_t> opt_int64(int col) const { return null(col) ? std::nullopt : std::optional(int64(col)); }
-  std::optional<double> opt_real(int col) const { return null(col) ? std::nullopt : std::optional(real(col)); }
-  std::optional<std::string> opt_text(int col) const { return null(col) ? std::nullopt : std::optional(text(col)); }
-
-  // Column `col` into `v`, by v's type: what Table::read uses.
-  void get(int col, std::string& v) const { v = text(col); }
-  void get(int col, int64_t& v) const { v = int64(col); }
-  void get(int col, int& v) const { v = static_cast<int>(int64(col)); }
-  void get(int col, std::optional<std::string>& v) const { v = opt_text(col); }
-  void get(int col, std::optional<int64_t>& v) const { v = opt_int64(col); }
-  void get(int col, std::optional<double>& v) const { v = opt_real(col); }
-
- private:
-  Stmt& check(int rc) {
-    if (rc != SQLITE_OK) fail(db_, op_);
-    return *this;
-  }
-
-  sqlite3* db_;
-  std::string op_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-void exec(sqlite3* db, const char* sql, std::string_view operation) {
-  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(db, operation);
-}
-
-int user_version(sqlite3* db) {
-  Stmt q(db, "PRAGMA user_version", "read the schema version");
-  q.step();
-  return static_cast<int>(q.int64(0));
-}
+using namespace sql;
 
 // ---------------------------------------------------------------------------
 // 2. Schema
@@ -183,6 +88,49 @@ CREATE TABLE events (
   json          TEXT NOT NULL
 ) STRICT;
 CREATE INDEX events_by_submission ON events(submission_id, id);
+)sql",
+    // 2: judgings (every grading of a submission, one of them live) and
+    // rejudging sets (docs/rejudging.md); each finished submission's own
+    // grading becomes its live judging.
+    R"sql(
+CREATE TABLE rejudges (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind          TEXT NOT NULL CHECK (kind IN ('rescore', 'retrain')),
+  selection     TEXT NOT NULL,
+  state         TEXT NOT NULL CHECK (state IN ('running', 'review', 'applied', 'cancelled')),
+  created_at_ms INTEGER NOT NULL,
+  reason        TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE judgings (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  submission_id  INTEGER NOT NULL REFERENCES submissions(id),
+  rejudge_id     INTEGER REFERENCES rejudges(id),
+  live           INTEGER NOT NULL CHECK (live IN (0, 1)),
+  verdict        TEXT,
+  metric         REAL,
+  score          INTEGER NOT NULL,
+  result_json    TEXT NOT NULL,
+  curve_json     TEXT NOT NULL,
+  finished_at_ms INTEGER
+) STRICT;
+CREATE UNIQUE INDEX one_live_judging ON judgings(submission_id) WHERE live = 1;
+CREATE INDEX judgings_by_submission ON judgings(submission_id, id);
+
+CREATE TABLE rejudge_items (
+  rejudge_id    INTEGER NOT NULL REFERENCES rejudges(id),
+  submission_id INTEGER NOT NULL REFERENCES submissions(id),
+  old_judging   INTEGER NOT NULL REFERENCES judgings(id),
+  new_judging   INTEGER REFERENCES judgings(id),
+  state         TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done')),
+  note          TEXT NOT NULL,
+  PRIMARY KEY (rejudge_id, submission_id)
+) STRICT;
+CREATE INDEX rejudge_items_by_submission ON rejudge_items(submission_id);
+
+INSERT INTO judgings (submission_id, rejudge_id, live, verdict, metric, score, result_json, curve_json, finished_at_ms)
+  SELECT id, NULL, 1, verdict, metric, score, result_json, curve_json, finished_at_ms
+  FROM submissions WHERE state = 'finished' ORDER BY id;
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
@@ -247,81 +195,6 @@ void make_durable_folder(const fs::path& parent, const fs::path& dir) {
 // ---------------------------------------------------------------------------
 // 4. Records and the Store
 
-// Each record is described once, as its table: the columns in schema
-// order (migration 1), each with the member it holds. Statements' column
-// lists, reading a row and binding a record's values all come from it.
-template <class Record, class T>
-struct Column {
-  std::string_view name;
-  T Record::*member;
-};
-
-template <class Record, class... Ts>
-struct Table {
-  std::string_view name;
-  std::tuple<Column<Record, Ts>...> columns;
-
-  static constexpr size_t kSize = sizeof...(Ts);
-
-  // The column names from the `skip`-th on, each written as `format` says
-  // ({0}: the name, {1}: its parameter number, from 1), joined by ", ".
-  std::string list(std::string_view format, size_t skip = 0) const {
-    std::vector<std::string_view> names;
-    std::apply([&](const auto&... c) { (names.push_back(c.name), ...); }, columns);
-    std::vector<std::string> items;
-    for (size_t i = skip; i < names.size(); ++i)
-      items.push_back(fmt::format(fmt::runtime(format), names[i], i - skip + 1));
-    return fmt::format("{}", fmt::join(items, ", "));
-  }
-
-  // "SELECT <every column> FROM <table> <rest>"
-  std::string select(std::string_view rest) const {
-    return fmt::format("SELECT {} FROM {} {}", list("{0}"), name, rest);
-  }
-  // "INSERT INTO <table> (<columns from skip>) VALUES (?1, ...)"
-  std::string insert(size_t skip = 0) const {
-    return fmt::format("INSERT INTO {} ({}) VALUES ({})", name, list("{0}", skip), list("?{1}", skip));
-  }
-
-  // The current row of `q`, a statement made with select().
-  Record read(const Stmt& q) const {
-    Record r;
-    int col = 0;
-    std::apply([&](const auto&... c) { (q.get(col++, r.*c.member), ...); }, columns);
-    return r;
-  }
-  // Every row `q` gives; the first alone.
-  std::vector<Record> rows(Stmt& q) const {
-    std::vector<Record> out;
-    while (q.step()) out.push_back(read(q));
-    return out;
-  }
-  std::optional<Record> first(Stmt& q) const {
-    if (!q.step()) return std::nullopt;
-    return read(q);
-  }
-
-  // Binds the record's columns from the `skip`-th on to parameters 1, 2, ...
-  void bind(Stmt& q, const Record& r, size_t skip = 0) const {
-    size_t index = 0;
-    int parameter = 0;
-    const auto one = [&](const auto& c) {
-      if (index++ >= skip) q.bind(++parameter, r.*c.member);
-    };
-    std::apply([&](const auto&... c) { (one(c), ...); }, columns);
-  }
-};
-
-template <class Record, class T>
-constexpr Column<Record, T> column(std::string_view name, T Record::*member) {
-  return {name, member};
-}
-
-template <class Record, class... Ts>
-Table<Record, Ts...> table(std::string_view name, Column<Record, Ts>... columns) {
-  return {name, {columns...}};
-}
-
 const auto kSessions =
     table("sessions", column("id", &SessionRecord::id), column("environment_dir", &SessionRecord::environment_dir),
           column("workspace", &SessionRecord::workspace), column("mode", &SessionRecord::mode),
@@ -380,17 +253,29 @@ class SqliteStore final : public Store {
     return id;
   }
 
-  void update_submission(const SubmissionRecord& s) override {
-    // SET every column but the id to ?1 ... ?15; the id is the last parameter.
-    constexpr int kIdParameter = static_cast<int>(decltype(kSubmissions)::kSize - kIdColumns + 1);
-    Stmt q(db(),
-           fmt::format("UPDATE submissions SET {} WHERE id = ?{}", kSubmissions.list("{0} = ?{1}", kIdColumns),
-                       kIdParameter),
-           "update_submission");
-    kSubmissions.bind(q, s, kIdColumns);
-    q.bind(kIdParameter, s.id).run();
-    if (sqlite3_changes(db()) == 0)
-      throw StoreError("store: update_submission: no submission with id " + std::to_string(s.id));
+  void update_submission(const SubmissionRecord& s) override { update_submission_row(db(), s); }
+
+  void finish_submission(const SubmissionRecord& s) override { sql::finish_submission(db(), s); }
+  std::optional<JudgingRecord> judging(int64_t id) const override { return sql::judging(db(), id); }
+  std::vector<JudgingRecord> judgings(int64_t submission_id) const override {
+    return sql::judgings(db(), submission_id);
+  }
+  int64_t add_rejudge(const RejudgeRecord& r, const std::vector<RejudgeItemRecord>& items) override {
+    return sql::add_rejudge(db(), r, items);
+  }
+  std::optional<RejudgeRecord> rejudge(int64_t id) const override { return sql::rejudge(db(), id); }
+  std::vector<RejudgeRecord> rejudges() const override { return sql::rejudges(db()); }
+  std::vector<RejudgeItemRecord> rejudge_items(int64_t id) const override { return sql::rejudge_items(db(), id); }
+  void set_rejudge_state(int64_t id, const std::string& state) override { sql::set_rejudge_state(db(), id, state); }
+  void set_rejudge_item_state(int64_t rejudge_id, int64_t submission_id, const std::string& state) override {
+    sql::set_rejudge_item_state(db(), rejudge_id, submission_id, state);
+  }
+  int64_t finish_rejudge_item(int64_t rejudge_id, JudgingRecord j, const std::string& note) override {
+    return sql::finish_rejudge_item(db(), rejudge_id, std::move(j), note);
+  }
+  void apply_rejudge(int64_t id, const std::vector<int64_t>& made_live,
+                     const std::vector<SubmissionRecord>& mirrored) override {
+    sql::apply_rejudge(db(), id, made_live, mirrored);
   }
 
   std::optional<SubmissionRecord> submission(int64_t id) const override {
@@ -412,18 +297,13 @@ class SqliteStore final : public Store {
 
   void add_events(const std::vector<Event>& events) override {
     if (events.empty()) return;
-    exec(db(), "BEGIN IMMEDIATE", "add_events: begin");
-    try {
-      Stmt q(db(), "INSERT INTO events (submission_id, json) VALUES (?1, ?2)", "add_events");
-      for (const auto& e : events) {
-        q.bind(1, e.submission_id).bind(2, e.json).run();
-        q.reset();
-      }
-      exec(db(), "COMMIT", "add_events: commit");
-    } catch (...) {
-      sqlite3_exec(db(), "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
+    Transaction t(db(), "add_events");
+    Stmt q(db(), "INSERT INTO events (submission_id, json) VALUES (?1, ?2)", "add_events");
+    for (const auto& e : events) {
+      q.bind(1, e.submission_id).bind(2, e.json).run();
+      q.reset();
     }
+    t.commit();
   }
 
   std::vector<std::string> events(int64_t submission_id) const override {
@@ -477,6 +357,19 @@ class SqliteStore final : public Store {
 };
 
 }  // namespace
+
+void sql::update_submission_row(sqlite3* db, const SubmissionRecord& s) {
+  // SET every column but the id to ?1 ... ?15; the id is the last parameter.
+  constexpr int kIdParameter = static_cast<int>(decltype(kSubmissions)::kSize - kIdColumns + 1);
+  Stmt q(db,
+         fmt::format("UPDATE submissions SET {} WHERE id = ?{}", kSubmissions.list("{0} = ?{1}", kIdColumns),
+                     kIdParameter),
+         "update_submission");
+  kSubmissions.bind(q, s, kIdColumns);
+  q.bind(kIdParameter, s.id).run();
+  if (sqlite3_changes(db) == 0)
+    throw StoreError("store: update_submission: no submission with id " + std::to_string(s.id));
+}
 
 // ---------------------------------------------------------------------------
 // 5. Opening

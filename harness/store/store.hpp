@@ -1,7 +1,8 @@
 // store.hpp — the daemon's durable state: SQLite in WAL mode plus a
 // content-addressed artifact folder, both under the state directory.
 //
-//   <state>/torchexam.db          sessions, submissions, events (schema versioned)
+//   <state>/torchexam.db          sessions, submissions, events, judgings and
+//                                 rejudging sets (schema versioned)
 //   <state>/artifacts/ab/cdef...  sources, checkpoints, logs, by SHA-256
 //
 // Durability: every write is its own transaction (or one explicit
@@ -66,6 +67,43 @@ struct SubmissionRecord {
   int attempts = 0;  // how many times grading started (a re-run after a crash counts)
 };
 
+// One grading of a submission (docs/rejudging.md). A submission has one
+// judging per grading: its own (rejudge_id empty) and one per regrade.
+// Exactly one judging of a finished submission is live; the submission's
+// verdict, metric, score, message, detail, result and curve mirror it.
+struct JudgingRecord {
+  int64_t id = 0;  // assigned by the store
+  int64_t submission_id = 0;
+  std::optional<int64_t> rejudge_id;  // the set that made it; empty: the submission's own grading
+  int live = 0;                       // 1 for the live judging, else 0
+  std::optional<std::string> verdict;
+  std::optional<double> metric;
+  int score = 0;
+  std::string result_json = "{}";  // a GradeRecord, with its fingerprint
+  std::string curve_json = "[]";
+  std::optional<int64_t> finished_at_ms;
+};
+
+// A rejudging set: what it regrades, how, and where it stands.
+struct RejudgeRecord {
+  int64_t id = 0;  // assigned by add_rejudge
+  std::string kind;              // "rescore" | "retrain"
+  std::string selection = "{}";  // JSON: what the operator selected
+  std::string state;             // "running" | "review" | "applied" | "cancelled"
+  int64_t created_at_ms = 0;
+  std::string reason;            // what the operator said it is for
+};
+
+// One submission of a set.
+struct RejudgeItemRecord {
+  int64_t rejudge_id = 0;
+  int64_t submission_id = 0;
+  int64_t old_judging = 0;             // the live judging when the set was made
+  std::optional<int64_t> new_judging;  // once regraded
+  std::string state;                   // "queued" | "running" | "done"
+  std::string note;                    // why the new judging repeats the old one ("" when it does not)
+};
+
 class Store {
  public:
   // Opens or creates <state_dir>/torchexam.db (and the artifacts folder),
@@ -93,6 +131,33 @@ class Store {
                                                     const std::string& task = "") const = 0;
   // Every submission in state "queued" or "running", ordered by id.
   virtual std::vector<SubmissionRecord> unfinished_submissions() const = 0;
+
+  // A graded submission: `s` (state "finished") is stored and a live
+  // judging made of it, every other judging of it no longer live, in one
+  // transaction (the way every grading is recorded).
+  virtual void finish_submission(const SubmissionRecord& s) = 0;
+  virtual std::optional<JudgingRecord> judging(int64_t id) const = 0;
+  // Every judging of a submission, oldest first.
+  virtual std::vector<JudgingRecord> judgings(int64_t submission_id) const = 0;
+
+  // Rejudging sets. add_rejudge stores the set and its items (their
+  // rejudge_id is set to the new id) in one transaction and returns the id.
+  virtual int64_t add_rejudge(const RejudgeRecord& r, const std::vector<RejudgeItemRecord>& items) = 0;
+  virtual std::optional<RejudgeRecord> rejudge(int64_t id) const = 0;
+  virtual std::vector<RejudgeRecord> rejudges() const = 0;  // ordered by id
+  virtual std::vector<RejudgeItemRecord> rejudge_items(int64_t rejudge_id) const = 0;  // by submission
+  // Throws when the set or item does not exist.
+  virtual void set_rejudge_state(int64_t id, const std::string& state) = 0;
+  virtual void set_rejudge_item_state(int64_t rejudge_id, int64_t submission_id, const std::string& state) = 0;
+  // A regraded item: `j` stored (not live, made by the set), the item done
+  // with it and `note`, in one transaction; returns the judging's id.
+  virtual int64_t finish_rejudge_item(int64_t rejudge_id, JudgingRecord j, const std::string& note) = 0;
+  // Applies a set in one transaction: each judging of `made_live` becomes
+  // live and the one live before it (of its submission) not, each of
+  // `mirrored` (the submissions, their columns now those of the live
+  // judging) is updated, and the set's state becomes "applied".
+  virtual void apply_rejudge(int64_t id, const std::vector<int64_t>& made_live,
+                             const std::vector<SubmissionRecord>& mirrored) = 0;
 
   // Events of submissions (progress lines, as JSON text), appended in one
   // transaction (all or none); events() gives a submission's in order.

@@ -374,4 +374,40 @@ TEST_SUITE("slurm") {
     }
     CHECK(jobs_dirs == n);
   }
+
+  // Issue 20: a retrain of a submission graded on the cluster, run on the
+  // cluster again (the environment's backend), gives its verdict, score and
+  // metric; applied, the submission's result says where it was graded.
+  TEST_CASE("a regrade --retrain through Slurm reproduces the score graded there") {
+    SlurmEnvironment e("regrade");
+    Daemon d("slurm-regrade");
+    auto c = start_exam(d, e, "regression", kSource / "environments/practice/regression/reference.cpp");
+    const int64_t id = field_int(c->call("task/submit", json::object{{"task", "regression"}}), "submission");
+    json::value graded;
+    REQUIRE(wait_for(
+        [&] {
+          graded = c->call("submission/get", json::object{{"submission", id}});
+          return json::value_to<std::string>(graded.at("state")) == "finished";
+        },
+        std::chrono::seconds(600)));
+    REQUIRE(json::value_to<std::string>(graded.at("verdict")) == "ok");
+    const json::value set = c->call("rejudge/create", json::object{{"kind", "retrain"}, {"submission", id}});
+    const int64_t rejudge = field_int(set, "rejudge");
+    json::value review;
+    REQUIRE(wait_for(
+        [&] {
+          review = c->call("rejudge/get", json::object{{"rejudge", rejudge}});
+          return json::value_to<std::string>(review.at("state")) == "review";
+        },
+        std::chrono::seconds(600)));
+    const json::value& row = review.at("rows").at(0);
+    CAPTURE(json::serialize(row));
+    CHECK(row.at("new").at("verdict") == graded.at("verdict"));
+    CHECK(row.at("new").at("score") == graded.at("score"));
+    CHECK(row.at("new").at("metric").to_number<double>() == graded.at("metric").to_number<double>());
+    c->call("rejudge/apply", json::object{{"rejudge", rejudge}});
+    const json::value applied = c->call("submission/get", json::object{{"submission", id}});
+    CHECK(json::value_to<std::string>(applied.at("result").at("backend")) == "slurm");
+    CHECK(applied.at("score") == graded.at("score"));
+  }
 }

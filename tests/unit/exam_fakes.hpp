@@ -118,6 +118,25 @@ struct StoreWithSessions final : store::Store {
   std::vector<store::SubmissionRecord> unfinished_submissions() const override {
     return inner.unfinished_submissions();
   }
+  void finish_submission(const store::SubmissionRecord& s) override { inner.finish_submission(s); }
+  std::optional<store::JudgingRecord> judging(int64_t id) const override { return inner.judging(id); }
+  std::vector<store::JudgingRecord> judgings(int64_t id) const override { return inner.judgings(id); }
+  int64_t add_rejudge(const store::RejudgeRecord& r, const std::vector<store::RejudgeItemRecord>& items) override {
+    return inner.add_rejudge(r, items);
+  }
+  std::optional<store::RejudgeRecord> rejudge(int64_t id) const override { return inner.rejudge(id); }
+  std::vector<store::RejudgeRecord> rejudges() const override { return inner.rejudges(); }
+  std::vector<store::RejudgeItemRecord> rejudge_items(int64_t id) const override { return inner.rejudge_items(id); }
+  void set_rejudge_state(int64_t id, const std::string& state) override { inner.set_rejudge_state(id, state); }
+  void set_rejudge_item_state(int64_t id, int64_t submission, const std::string& state) override {
+    inner.set_rejudge_item_state(id, submission, state);
+  }
+  int64_t finish_rejudge_item(int64_t id, store::JudgingRecord j, const std::string& note) override {
+    return inner.finish_rejudge_item(id, std::move(j), note);
+  }
+  void apply_rejudge(int64_t id, const std::vector<int64_t>& live, const std::vector<store::SubmissionRecord>& s) override {
+    inner.apply_rejudge(id, live, s);
+  }
   void add_events(const std::vector<Event>& events) override { inner.add_events(events); }
   std::vector<std::string> events(int64_t id) const override { return inner.events(id); }
   std::string put_artifact(std::string_view bytes) override { return inner.put_artifact(bytes); }

@@ -8,6 +8,7 @@
 #include "exam/provision.hpp"
 #include "grading/compiler.hpp"
 #include "idx_writer.hpp"
+#include "service_fixture.hpp"
 #include "protocol/messages.hpp"
 
 #include <boost/json.hpp>
@@ -28,118 +29,9 @@ namespace fs = std::filesystem;
 using namespace torchexam;
 
 namespace {
-
-const fs::path kEnv = fs::path(TORCHEXAM_SOURCE_DIR) / "environments" / "practice";
-
-// Grades by reading "score N" from the source; blocks while `hold` is set,
-// until cancelled.
-struct FakeGrader {
-  std::atomic<bool> hold{false};
-  std::atomic<int> started{0};
-  // The scheduling of the thread the last job ran on (its compiler and
-  // runner inherit it).
-  std::atomic<int> policy{-1}, nice{-100};
-  std::optional<TaskDiagnostics> diagnostics;  // given to every result; set before the first job
-  GradeResult operator()(const GradeRequest& req, GradeObserver& obs) {
-    ++started;
-    policy = ::sched_getscheduler(0);
-    errno = 0;
-    nice = ::getpriority(PRIO_PROCESS, 0);
-    obs.phase("train");
-    events::Progress p;
-    p.kind = events::Progress::Kind::epoch;
-    p.epoch = 1;
-    p.epochs = 1;
-    p.loss = 0.5;
-    obs.event(p);
-    while (hold.load()) {
-      if (req.cancel && req.cancel->load()) {
-        GradeResult r;
-        r.cancelled = true;
-        return r;
-      }
-      std::this_thread::yield();
-    }
-    const std::string src = read_file(req.source);
-    GradeResult r;
-    r.verdict = Verdict::ok;
-    r.metric_name = "accuracy";
-    const auto pos = src.find("score ");
-    r.score = pos == std::string::npos ? 0 : src[pos + 6] - '0';
-    r.metric = r.score / 5.0;
-    r.message = "fake";
-    r.task_diagnostics = diagnostics;
-    if (!req.job_dir.empty()) {  // a checkpoint, as the runner leaves one
-      fs::create_directories(req.job_dir / "train");
-      std::ofstream(req.job_dir / "train" / "checkpoint.pt") << "weights of " << src;
-      r.job_dir = req.job_dir;
-    }
-    return r;
-  }
-};
-
-struct Recorder final : ExamListener {
-  std::vector<std::optional<int>> warnings;
-  int timer_notes = 0;
-  int closed = 0;
-  std::vector<store::SubmissionRecord> finished;
-  std::vector<Stage> stages;
-  void on_timer(const store::SessionRecord&, double, std::optional<int> w) override {
-    ++timer_notes;
-    if (w) warnings.push_back(w);
-  }
-  void on_closed(const store::SessionRecord&) override { ++closed; }
-  void on_finished(const store::SubmissionRecord& r) override { finished.push_back(r); }
-  void on_progress(const ProgressNote& n) override { stages.push_back(n.stage); }
-};
-
-struct Fixture {
-  fs::path root = test::temp_dir("service");
-  boost::asio::io_context io;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard = boost::asio::make_work_guard(io);
-  FakeClock clock;
-  FakeGrader grader;
-  std::unique_ptr<store::Store> db = store::Store::open(root / "state");
-  std::unique_ptr<ExamService> service;
-  Recorder rec;
-  VerifyFn verify;  // set, then make_service(), to check the environment at start
-  int job_nice = 0;  // set, then make_service()
-
-  Fixture() { make_service(); }
-  ~Fixture() {
-    service.reset();
-    fs::remove_all(root);
-  }
-  void make_service() {
-    ServiceOptions o;
-    o.jobs_dir = root / "jobs";
-    o.cache_dir = root / "cache";
-    o.verify = verify;
-    o.state_dir = root / "state";
-    o.job_nice = job_nice;
-    service = std::make_unique<ExamService>(io, clock, *db, o,
-                                            [this](const GradeRequest& r, GradeObserver& ob) { return grader(r, ob); });
-    service->add_listener(&rec);
-  }
-  // Steps the loop until cond() holds; false after 10 s.
-  template <class F>
-  bool run_until(F&& cond) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!cond()) {
-      if (std::chrono::steady_clock::now() > until) return false;
-      io.run_one_for(std::chrono::milliseconds(5));
-    }
-    return true;
-  }
-  ExamSummary start(const std::string& mode = "practice") {
-    StartOptions o;
-    o.environment = kEnv;
-    o.workspace = root / "ws";
-    o.mode = mode;
-    return service->start(o);
-  }
-  void write_solution(const std::string& text) { std::ofstream(root / "ws" / "fashion_mnist" / "solution.cpp") << text; }
-};
+using test::FakeGrader;
+using test::Fixture;
+using test::kEnv;
 
 const TaskSummary& fashion(const ExamSummary& s) {
   for (const auto& t : s.tasks)

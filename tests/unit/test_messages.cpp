@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "protocol/messages.hpp"
+#include "sandbox/text.hpp"
 
 #include <cmath>
 #include <limits>
@@ -277,6 +278,56 @@ TEST_SUITE("messages") {
     const auto back = json::value_to<ProgressNote>(note);
     CHECK(std::isnan(back.progress->loss));
     CHECK(std::isnan(back.progress->metrics.at("x")));
+  }
+
+  TEST_CASE("the rejudge/ messages survive the round trip and keep the documented shape") {
+    round_trip(protocol::RejudgeCreateParams{RejudgeKind::rescore, 0, "s", "", "", "regression", "ladder"});
+    round_trip(protocol::RejudgeCreateParams{RejudgeKind::retrain, 0, "", "", "/envs/practice", "", ""});
+    round_trip(protocol::RejudgeCreateParams{RejudgeKind::retrain, 7, "", "", "", "", ""});
+    round_trip(protocol::RejudgeParams{3});
+    round_trip(RejudgeProgress{3, RejudgeState::review, 2, 2});
+    RejudgeSet set;
+    set.id = 3;
+    set.kind = RejudgeKind::rescore;
+    set.selection = {0, "s", "", "regression"};
+    set.state = RejudgeState::review;
+    set.created_at_ms = 1772450000000;
+    set.reason = "ladder";
+    set.done = 1;
+    set.changed = 1;
+    DeltaRow done;
+    done.submission = 4;
+    done.session = "s";
+    done.task = "regression";
+    done.state = RejudgeItemState::done;
+    done.before = {std::string("ok"), 1.58, 5};
+    done.after = JudgingOutcome{std::string("ok"), 1.58, 4};
+    done.delta_score = -1;
+    done.reasons = {"ladder changed from [4, 3, 2.5, 2.1, 1.85] to [4, 3, 2.5, 2.1, 1.5]"};
+    DeltaRow queued = done;
+    queued.submission = 5;
+    queued.state = RejudgeItemState::queued;
+    queued.before = {std::string("compile_error"), std::nullopt, 0};
+    queued.after.reset();
+    queued.delta_score = 0;
+    queued.reasons.clear();
+    set.rows = {done, queued};
+    round_trip(set);
+    const json::value v = json::value_from(set);
+    CHECK(v.at("total") == 2);
+    CHECK(v.at("rows").at(0).at("old").at("score") == 5);
+    CHECK(v.at("rows").at(0).at("new").at("score") == 4);
+    CHECK(v.at("rows").at(1).at("new").is_null());
+    CHECK(v.at("selection") == json::parse(R"({"session":"s","task":"regression"})"));
+    // Text from a command line or a harness message leaves as valid UTF-8.
+    set.reason = "bad \xff byte";
+    set.rows[0].reasons = {"plugin /opt/\xfe/x.so failed"};
+    CHECK(is_valid_utf8(json::serialize(json::value_from(set))));
+    // Params: unknown fields and unknown kinds are refused, naming them.
+    CHECK_THROWS_WITH_AS(protocol::read_params<protocol::RejudgeCreateParams>(json::parse(R"({"kind":"again"})")),
+                         doctest::Contains("kind: expected one of rescore, retrain (got 'again')"), protocol::RpcError);
+    CHECK_THROWS_WITH_AS(protocol::read_params<protocol::RejudgeParams>(json::parse(R"({"rejudge":1,"set":2})")),
+                         doctest::Contains("unknown field 'set'"), protocol::RpcError);
   }
 
   TEST_CASE("params of the wrong shape: invalid_params naming the field, unknown fields first") {

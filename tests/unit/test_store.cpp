@@ -403,6 +403,88 @@ TEST_SUITE("store") {
     CHECK(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'sessions'") == "0");
   }
 
+  TEST_CASE("migration 2 makes each finished submission's grading its live judging") {
+    TempDir dir;
+    int64_t finished = 0, queued = 0;
+    {
+      // A database as migration 1 left it: a finished and a queued submission.
+      auto st = Store::open(dir.path);
+      st->put_session(make_session("s1"));
+      auto f = make_submission("s1", "fashion_mnist", "finished");
+      f.verdict = "ok";
+      f.metric = 0.85;
+      f.score = 4;
+      f.result_json = R"({"verdict":"ok","score":4})";
+      f.curve_json = R"([{"epoch":1,"loss":0.5,"elapsed_s":1}])";
+      f.finished_at_ms = 3000;
+      finished = st->add_submission(f);
+      queued = st->add_submission(make_submission("s1", "fashion_mnist"));
+    }
+    {
+      RawDb raw(dir.path / "torchexam.db");
+      raw.exec("DROP TABLE rejudge_items; DROP TABLE judgings; DROP TABLE rejudges; PRAGMA user_version = 1");
+    }
+    auto st = Store::open(dir.path);
+    CHECK(st->schema_version() == 2);
+    const auto js = st->judgings(finished);
+    REQUIRE(js.size() == 1);
+    CHECK(js[0].live == 1);
+    CHECK_FALSE(js[0].rejudge_id);
+    CHECK(js[0].verdict == "ok");
+    CHECK(js[0].metric == 0.85);
+    CHECK(js[0].score == 4);
+    CHECK(js[0].result_json == R"({"verdict":"ok","score":4})");
+    CHECK(js[0].curve_json == R"([{"epoch":1,"loss":0.5,"elapsed_s":1}])");
+    CHECK(js[0].finished_at_ms == 3000);
+    CHECK(st->judgings(queued).empty());
+  }
+
+  TEST_CASE("every grading is a judging; a set's judging goes live only when applied, one live at a time") {
+    TempDir dir;
+    auto st = Store::open(dir.path);
+    st->put_session(make_session("s1"));
+    auto sub = make_submission("s1", "regression", "running");
+    sub.id = st->add_submission(sub);
+    sub.state = "finished";
+    sub.verdict = "ok";
+    sub.score = 3;
+    st->finish_submission(sub);
+    auto js = st->judgings(sub.id);
+    REQUIRE(js.size() == 1);
+    CHECK(js[0].live == 1);
+    CHECK(st->submission(sub.id)->state == "finished");
+
+    RejudgeRecord r{0, "rescore", R"({"submission":1})", "running", 5000, "ladder"};
+    const int64_t set = st->add_rejudge(r, {{0, sub.id, js[0].id, std::nullopt, "queued", ""}});
+    auto items = st->rejudge_items(set);
+    REQUIRE(items.size() == 1);
+    CHECK(items[0].rejudge_id == set);
+    CHECK(st->rejudge(set)->reason == "ladder");
+    st->set_rejudge_item_state(set, sub.id, "running");
+    JudgingRecord again;
+    again.submission_id = sub.id;
+    again.verdict = "ok";
+    again.score = 5;
+    const int64_t j2 = st->finish_rejudge_item(set, again, "");
+    items = st->rejudge_items(set);
+    CHECK(items[0].state == "done");
+    CHECK(items[0].new_judging == j2);
+    CHECK(st->judging(j2)->live == 0);
+    CHECK(st->judging(j2)->rejudge_id == set);
+    CHECK_THROWS_AS(st->set_rejudge_state(999, "review"), StoreError);
+
+    sub.score = 5;
+    st->apply_rejudge(set, {j2}, {sub});
+    CHECK(st->rejudge(set)->state == "applied");
+    CHECK(st->judging(js[0].id)->live == 0);
+    CHECK(st->judging(j2)->live == 1);
+    CHECK(st->submission(sub.id)->score == 5);
+    // The schema holds one live judging per submission.
+    RawDb raw(dir.path / "torchexam.db");
+    CHECK(sqlite3_exec(raw.db, ("UPDATE judgings SET live = 1 WHERE id = " + std::to_string(js[0].id)).c_str(),
+                       nullptr, nullptr, nullptr) != SQLITE_OK);
+  }
+
   TEST_CASE("a file that is not a database is refused") {
     TempDir dir;
     { std::ofstream(dir.path / "torchexam.db") << std::string(4096, 'x'); }

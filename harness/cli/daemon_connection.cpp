@@ -1,0 +1,33 @@
+#include "cli/daemon_connection.hpp"
+
+#include "base/paths.hpp"
+#include "protocol/jsonrpc.hpp"
+
+#include <fmt/format.h>
+
+namespace torchexam::cli {
+namespace fs = std::filesystem;
+
+std::unique_ptr<Client> connect_daemon(const std::string& socket_option) {
+  const fs::path socket = socket_option.empty() ? paths::socket_path() : fs::path(socket_option);
+  try {
+    return connect_or_start(socket, paths::executable_dir() / "torchexamd", paths::state_dir() / "daemon.log", true);
+  } catch (const ConnectError& e) {
+    fmt::print(stderr, "torchexam: {}\n", e.what());
+    return nullptr;
+  }
+}
+
+int daemon_failure(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const protocol::RpcError& e) {
+    fmt::print(stderr, "torchexam: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "torchexam: {}\n", e.what());
+  }
+  return 3;
+}
+
+}  // namespace torchexam::cli
