@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -54,6 +56,13 @@ struct Daemon {
   }
   ~Daemon() {
     child.reset();  // kills it (-9) if it still runs
+    // A test that ends by an exception (a connection the daemon closed, say)
+    // shows the end of the daemon's log before the folder goes.
+    if (std::uncaught_exceptions() > 0) {
+      const std::string text = slurp(log);
+      std::fprintf(stderr, "--- the end of %s ---\n%s\n", log.c_str(),
+                   text.substr(text.size() > 8000 ? text.size() - 8000 : 0).c_str());
+    }
     fs::remove_all(root);
   }
 

@@ -132,6 +132,27 @@ TEST_SUITE("cli") {
     CHECK(x.json_of({"history", "fashion_mnist"}).at("submissions").as_array().size() == 1);
     CHECK(x.json_of({"daemon", "status"}).at("pid").to_number<int64_t>() == x.daemon_pid());
 
+    // report: the session as one self-contained HTML file in the workspace
+    // (no script, styles and charts inline), and the same data as JSON.
+    const test::CliRun report = x.run({"report"}, dir);
+    REQUIRE_MESSAGE(report.exit_code == 0, report.err);
+    const fs::path page = x.ws / "torchexam-report.html";
+    REQUIRE(fs::is_regular_file(page));
+    const std::string html = slurp(page);
+    CHECK(html.find("<svg") != std::string::npos);
+    CHECK(html.find("<script") == std::string::npos);
+    CHECK(html.find("Content-Security-Policy") != std::string::npos);
+    const json::object data = x.json_of({"report"}, dir);
+    CHECK(data.at("scope").as_string() == "session");
+    REQUIRE(data.at("submissions").as_array().size() == 1);
+    const json::object& drawn = data.at("submissions").at(0).as_object();
+    CHECK(drawn.at("submission").to_number<int64_t>() == id);
+    CHECK(drawn.at("score").to_number<int>() == score);
+    REQUIRE_FALSE(drawn.at("training").is_null());
+    CHECK(drawn.at("training").at("epochs").as_array().size() == 2);  // small_ok trains two epochs
+    CHECK_FALSE(drawn.at("fingerprint").is_null());
+    CHECK(data.at("session").at("tasks").at(0).at("best_score").to_number<int>() == score);
+
     // stop ends the session; daemon stop ends the daemon.
     CHECK(x.json_of({"stop"}).at("state").as_string() == "stopped");
     const test::CliRun refused = x.run({"submit", "fashion_mnist"});

@@ -285,9 +285,9 @@ TEST_SUITE("slurm") {
     CHECK(wait_for([] { return count_processes("torchexam-runne") == 0; }, std::chrono::seconds(30)));
   }
 
-  // 40 submissions (TORCHEXAM_BURST sets another number): ten times the
+  // 20 submissions (TORCHEXAM_BURST sets another number): five times the
   // cluster's 4 slots, so Slurm queues most of them, and a fifth of them
-  // graded before the kill -9 leaves 32 in flight or queued across it.
+  // graded before the kill -9 leaves 16 in flight or queued across it.
   TEST_CASE("a burst of submissions is graded exactly once, across a kill -9 of the daemon") {
     const int n = [] {
       const char* v = std::getenv("TORCHEXAM_BURST");
