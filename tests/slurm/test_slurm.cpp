@@ -377,7 +377,8 @@ TEST_SUITE("slurm") {
 
   // Issue 20: a retrain of a submission graded on the cluster, run on the
   // cluster again (the environment's backend), gives its verdict, score and
-  // metric; applied, the submission's result says where it was graded.
+  // metric, the same as a local grading; applied, the submission's result
+  // says where it was graded.
   TEST_CASE("a regrade --retrain through Slurm reproduces the score graded there") {
     SlurmEnvironment e("regrade");
     Daemon d("slurm-regrade");
@@ -405,6 +406,13 @@ TEST_SUITE("slurm") {
     CHECK(row.at("new").at("verdict") == graded.at("verdict"));
     CHECK(row.at("new").at("score") == graded.at("score"));
     CHECK(row.at("new").at("metric").to_number<double>() == graded.at("metric").to_number<double>());
+    // ... and what the same source gets graded locally (the shared full-data
+    // grading of the reference, fixture torchexam_reference_regression).
+    const json::object local = torchexam::e2e::shared_reference("regression");
+    CHECK(str(local, "backend") == "local");
+    CHECK(row.at("new").at("score").to_number<int64_t>() == local.at("score").as_int64());
+    CHECK(row.at("new").at("metric").to_number<double>() ==
+          doctest::Approx(local.at("metric").as_double()).epsilon(1e-6));
     c->call("rejudge/apply", json::object{{"rejudge", rejudge}});
     const json::value applied = c->call("submission/get", json::object{{"submission", id}});
     CHECK(json::value_to<std::string>(applied.at("result").at("backend")) == "slurm");
