@@ -8,7 +8,9 @@
 // load falls on both; the figures are medians over the rounds. fashion_mnist
 // trains on its first --fashion-limit images (default 6000, 0: all 60000);
 // the other tasks' data sets are small and used whole.
+#include "base/process.hpp"
 #include "config/config.hpp"
+#include "grading/backend/backend.hpp"
 #include "grading/grader.hpp"
 #include "support/stats.hpp"
 
@@ -67,6 +69,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto env = config::load_environment(env_dir);
+  BackendRegistry backends(system_launcher());  // the environment's `grading:` backend, as the daemon picks it
   const fs::path work = fs::temp_directory_path() / fmt::format("torchexam-determinism-{}", getpid());
   fmt::print("determinism: {} ({} rounds, fashion_mnist on {} images)\n", env_dir.string(), rounds,
              fashion_limit > 0 ? std::to_string(fashion_limit) : std::string("all"));
@@ -80,6 +83,7 @@ int main(int argc, char** argv) {
       for (int k = 0; k < 2; ++k) {
         const bool on = (round % 2 == 0) ? k == 1 : k == 0;
         GradeRequest req;
+        req.backends = &backends;
         req.environment = &env;
         req.task = &task;
         req.source = task.reference;
