@@ -264,20 +264,4 @@ RejudgeSet RejudgeBook::cancel(int64_t id) {
   return get(id);
 }
 
-void tag_invoke(json::value_from_tag, json::value& v, const RejudgeSelection& s) {
-  json::object o;
-  if (s.submission) o["submission"] = s.submission;
-  if (!s.session.empty()) o["session"] = s.session;
-  if (!s.environment.empty()) o["environment"] = to_valid_utf8(s.environment);  // a folder's name may be any bytes
-  if (!s.task.empty()) o["task"] = s.task;
-  v = std::move(o);
-}
-
-RejudgeSelection tag_invoke(json::value_to_tag<RejudgeSelection>, const json::value& v) {
-  const json_shape::Object o(v);
-  o.only({"submission", "session", "environment", "task"});
-  return {o.optional<int64_t>("submission"), o.optional<std::string>("session"),
-          o.optional<std::string>("environment"), o.optional<std::string>("task")};
-}
-
 }  // namespace torchexam
