@@ -260,6 +260,7 @@ struct ClangdChecker::Server {
   std::string initialize_error;  // and refused, with this message
   struct Document {
     int64_t version = 0;
+    bool warm = false;  // clangd has published for it: its preamble is built
     std::optional<PublishDiagnosticsParams> published;  // for `version`
   };
   std::map<std::string, Document> documents;  // by URI
@@ -378,6 +379,7 @@ std::unique_ptr<ClangdChecker::Server> ClangdChecker::start(const SaveCheck& c) 
   self->incoming.bind(kPublishDiagnostics, [self](const PublishDiagnosticsParams& p) {
     auto it = self->documents.find(p.uri);
     if (it == self->documents.end()) return;
+    it->second.warm = true;
     // An answer to an earlier save is not this save's.
     if (!p.version || *p.version == it->second.version) it->second.published = p;
   });
@@ -423,21 +425,22 @@ std::vector<Diagnostic> ClangdChecker::check(const SaveCheck& c) {
   const CompileCommand command = compile_command(c);
   const std::string uri = protocol::file_uri(command.file);
   const std::string text = read_file(command.file);
-  auto [it, cold] = s.documents.try_emplace(uri);
+  auto [it, opened] = s.documents.try_emplace(uri);
   Server::Document& doc = it->second;
   doc.published.reset();
   ++doc.version;
-  if (cold) {
+  if (opened) {
     s.notify("workspace/didChangeConfiguration", ConfigurationParams{command});
     s.notify("textDocument/didOpen", DidOpenParams{uri, doc.version, text});
-    if (o_.answer_cold_with_gcc) {
-      // clangd builds this file's preamble behind g++'s answer.
-      s.poll();
-      ++counts_.gcc;
-      return o_.fallback->check(c);
-    }
   } else {
     s.notify("textDocument/didChange", DidChangeParams{uri, doc.version, text});
+  }
+  if (!doc.warm && o_.answer_cold_with_gcc) {
+    // clangd builds this file's preamble behind g++'s answer (and a save
+    // while it still does is answered the same way).
+    s.poll();
+    ++counts_.gcc;
+    return o_.fallback->check(c);
   }
 
   const auto until =

@@ -25,8 +25,9 @@
 // check starts a new one), or not answering within the check's timeout
 // (the process is kept: it may be building its preamble). A file's first
 // parse builds the preamble (tens of seconds for LibTorch): with
-// answer_cold_with_gcc (the daemon's choice) that save is answered by g++
-// at once while clangd builds it behind.
+// answer_cold_with_gcc (the daemon's choice) that save, and any save
+// before clangd has published for the file once, is answered by g++ at
+// once while clangd builds it behind.
 //
 // Severities: clang's errors are errors, the missing-include error (a fatal
 // one in both compilers) is "fatal error" and, as in g++, the last
