@@ -329,6 +329,7 @@ std::optional<pid_t> ClangdChecker::pid(const std::string& session) const {
 void ClangdChecker::end_session(const std::string& session) {
   servers_.erase(session);
   starts_.erase(session);
+  given_up_.erase(session);
 }
 
 void ClangdChecker::say_once(const std::string& key, const std::string& session, const std::string& what) {
@@ -341,7 +342,7 @@ void ClangdChecker::say_once(const std::string& key, const std::string& session,
 }
 
 std::vector<Diagnostic> ClangdChecker::fall_back(const SaveCheck& c, const std::string& key, const std::string& why) {
-  say_once(key, c.session, why + "; g++ -fsyntax-only answers");
+  say_once(key, c.session, why + " (g++ -fsyntax-only answers)");
   ++counts_.gcc;
   return o_.fallback->check(c);
 }
@@ -408,16 +409,19 @@ std::vector<Diagnostic> ClangdChecker::check(const SaveCheck& c) {
     }
   }
   if (!server) {
-    if (starts_[c.session] >= kMaxStarts)
-      return fall_back(c, c.session + "/starts",
-                       fmt::format("clangd ended {} times in this session, g++ checks its saves from now on", kMaxStarts));
+    const std::string gave_up = c.session + "/gave-up";
+    if (starts_[c.session] >= kMaxStarts && !given_up_.count(c.session))
+      given_up_[c.session] = fmt::format("clangd ended {} times in this session; g++ checks its saves from now on",
+                                         kMaxStarts);
+    if (auto it = given_up_.find(c.session); it != given_up_.end()) return fall_back(c, gave_up, it->second);
     ++starts_[c.session];
     try {
       server = start(c);
     } catch (const std::exception& e) {
       server.reset();
-      starts_[c.session] = kMaxStarts;  // a start that fails once fails again
-      return fall_back(c, c.session + "/start", std::string("clangd did not start: ") + e.what());
+      // A start that fails once fails again.
+      given_up_[c.session] = std::string("clangd did not start (") + e.what() + "); g++ checks its saves";
+      return fall_back(c, gave_up, given_up_[c.session]);
     }
   }
 

@@ -98,6 +98,7 @@ class ClangdChecker final : public SaveChecker {
   std::filesystem::path clangd_;  // resolved; empty when there is none
   std::map<std::string, std::unique_ptr<Server>> servers_;  // by session
   std::map<std::string, int> starts_;                       // clangds started, by session
+  std::map<std::string, std::string> given_up_;             // sessions g++ alone checks, and why
   std::set<std::string> logged_;                            // session + reason, said once
   Counts counts_;
 };
