@@ -114,7 +114,8 @@ struct Related {
 };
 Related tag_invoke(json::value_to_tag<Related>, const json::value& v) {
   const json_shape::Object o(v);
-  const json_shape::Object location(o.required<json::value>("location"));
+  const json::value where = o.required<json::value>("location");  // Object reads it in place
+  const json_shape::Object location(where);
   return {location.required<std::string>("uri"), range_start(location), o.required<std::string>("message")};
 }
 

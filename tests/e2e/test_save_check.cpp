@@ -109,7 +109,7 @@ TEST_SUITE("e2e") {
     const Workspace w = provision("save-check-equal");
     std::vector<std::string> log;
     daemon::ClangdOptions options;
-    options.work_dir = test::temp_dir("save-check-equal") / "clangd";
+    options.work_dir = test::temp_dir("save-check-equal-clangd");
     options.answer_cold_with_gcc = false;  // every answer clangd's own, however long the first parse takes
     options.log = [&](const std::string& line) { log.push_back(line); };
     daemon::ClangdChecker clangd(options);
@@ -174,7 +174,7 @@ TEST_SUITE("e2e") {
     // The daemon's setting: a file's first parse is answered by g++ while
     // clangd builds its preamble behind.
     daemon::ClangdOptions options;
-    options.work_dir = test::temp_dir("save-check-kill") / "clangd";
+    options.work_dir = test::temp_dir("save-check-kill-clangd");
     options.log = [&](const std::string& line) { log.push_back(line); };
     daemon::ClangdChecker clangd(options);
     const std::string broken = starter_with("    frobnicate_layers(3);");
