@@ -58,6 +58,15 @@ Workspace provision(const std::string& name) {
   return w;
 }
 
+// Job folders in a temporary folder of their own, what the checker says into `log`.
+daemon::ClangdOptions checker_options(const std::string& name, std::vector<std::string>& log, bool cold_with_gcc) {
+  daemon::ClangdOptions o;
+  o.work_dir = test::temp_dir(name + "-clangd");
+  o.answer_cold_with_gcc = cold_with_gcc;
+  o.log = [&log](const std::string& line) { log.push_back(line); };
+  return o;
+}
+
 void require_clangd() {
   if (system_launcher().find_executable("clangd").empty()) test::skip_test("clangd is not installed");
 }
@@ -108,11 +117,8 @@ TEST_SUITE("e2e") {
     require_clangd();
     const Workspace w = provision("save-check-equal");
     std::vector<std::string> log;
-    daemon::ClangdOptions options;
-    options.work_dir = test::temp_dir("save-check-equal-clangd");
-    options.answer_cold_with_gcc = false;  // every answer clangd's own, however long the first parse takes
-    options.log = [&](const std::string& line) { log.push_back(line); };
-    daemon::ClangdChecker clangd(options);
+    // Every answer clangd's own, however long the first parse takes.
+    daemon::ClangdChecker clangd(checker_options("save-check-equal", log, false));
     GccSaveChecker gcc;
 
     struct Broken {
@@ -173,10 +179,7 @@ TEST_SUITE("e2e") {
     std::vector<std::string> log;
     // The daemon's setting: a file's first parse is answered by g++ while
     // clangd builds its preamble behind.
-    daemon::ClangdOptions options;
-    options.work_dir = test::temp_dir("save-check-kill-clangd");
-    options.log = [&](const std::string& line) { log.push_back(line); };
-    daemon::ClangdChecker clangd(options);
+    daemon::ClangdChecker clangd(checker_options("save-check-kill", log, true));
     const std::string broken = starter_with("    frobnicate_layers(3);");
     const auto before = clangd.check(save(w, "s1", broken));
     REQUIRE(first_error(before));
