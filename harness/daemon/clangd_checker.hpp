@@ -20,7 +20,7 @@
 // own), else the environment's flags, made fit for clang by clang_command().
 //
 // Fallback to the g++ check (`fallback`, GccSaveChecker by default), with
-// the reason written once per session and reason to `log`: clangd missing,
+// the reason written to `log` once per session and reason: clangd missing,
 // failing to start or to initialize, exiting (a crash, a kill: the next
 // check starts a new one), or not answering within the check's timeout
 // (the process is kept: it may be building its preamble). A file's first
@@ -33,8 +33,9 @@
 // one in both compilers) is "fatal error" and, as in g++, the last
 // diagnostic given, warnings are warnings, notes (clangd's related
 // information) are notes; clangd's remarks and hints are dropped (g++
-// gives none). Save-time diagnostics are advisory; the g++
-// build has the final word (docs/guide.md).
+// gives none). Save-time diagnostics are advisory; the g++ build has the
+// final word (docs/protocol.md, workspace/diagnostics, says what a
+// candidate sees where the compilers disagree).
 //
 // Threads: every call on one thread at a time (SyntaxChecker's). Each
 // session's io_context runs only inside check().
