@@ -17,6 +17,7 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <utility>
 
 extern char** environ;
 
@@ -111,6 +112,24 @@ std::string cannot_start(const fs::path& exe, const std::string& why) {
   return "cannot start " + exe.string() + ": " + why;
 }
 
+// Starts `spec` with ChildSetup (own group, death signal, rlimit, cwd) and
+// its environment; `in` and `out` are what process_stdio takes (nullptr, a
+// pipe), `err` a descriptor. Throws as run() documents.
+template <class In, class Out>
+bp::process launch(asio::io_context& io, const ProcessSpec& spec, In&& in, Out&& out, int err) {
+  const Environment env(spec.env);
+  ChildSetup setup;
+  setup.cpu_limit_s = spec.cpu_limit_s;
+  setup.cwd = &spec.cwd;
+  bp::posix::default_launcher launcher;
+  launcher.env = env.get();
+  bp::error_code ec;
+  bp::process child = launcher(io.get_executor(), ec, native(spec.exe), spec.args,
+                               bp::process_stdio{std::forward<In>(in), std::forward<Out>(out), err}, setup);
+  if (ec) throw std::runtime_error(cannot_start(spec.exe, ec.message()));
+  return child;
+}
+
 // One run(): the child, its stdout pipe, the deadline, all on one io_context
 // driven by the calling thread.
 class Session {
@@ -119,18 +138,9 @@ class Session {
       : spec_(spec), on_line_(on_line), out_(io_), deadline_(io_), cancel_check_(io_) {}
 
   ProcessResult run() {
-    const Environment env(spec_.env);
     const FileDescriptor err(spec_.stderr_file, O_WRONLY | O_CREAT | O_TRUNC);
-    ChildSetup setup;
-    setup.cpu_limit_s = spec_.cpu_limit_s;
-    setup.cwd = &spec_.cwd;
-    bp::posix::default_launcher launcher;
-    launcher.env = env.get();
     const auto start = Clock::now();
-    bp::error_code ec;
-    bp::process child = launcher(io_.get_executor(), ec, native(spec_.exe), spec_.args,
-                                 bp::process_stdio{nullptr, out_, err.get()}, setup);
-    if (ec) throw std::runtime_error(cannot_start(spec_.exe, ec.message()));
+    bp::process child = launch(io_, spec_, nullptr, out_, err.get());
     pid_ = child.id();
 
     read_next();
@@ -280,6 +290,41 @@ struct Detach : ExitQuietlyOnExecError {
 
 int exit_status(int status) { return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status); }
 
+// start_piped()'s child: both pipe ends released to the caller as plain
+// descriptors, the process object kept to reap it.
+class SystemPipedChild final : public PipedChild {
+ public:
+  explicit SystemPipedChild(const ProcessSpec& spec) {
+    const FileDescriptor err(spec.stderr_file, O_WRONLY | O_CREAT | O_TRUNC);
+    asio::writable_pipe in(io_);
+    asio::readable_pipe out(io_);
+    child_.emplace(launch(io_, spec, in, out, err.get()));
+    pid_ = child_->id();
+    in_ = in.release();
+    out_ = out.release();
+  }
+  ~SystemPipedChild() override {
+    for (int fd : {in_, out_})
+      if (fd >= 0) ::close(fd);
+    bp::error_code ec;
+    if (child_->running(ec)) ::kill(-pid_, SIGKILL);
+    child_->wait(ec);
+  }
+  pid_t pid() const override { return pid_; }
+  int take_stdin() override { return std::exchange(in_, -1); }
+  int take_stdout() override { return std::exchange(out_, -1); }
+  bool running() override {
+    bp::error_code ec;
+    return child_->running(ec);
+  }
+
+ private:
+  asio::io_context io_;
+  std::optional<bp::process> child_;
+  pid_t pid_ = -1;
+  int in_ = -1, out_ = -1;
+};
+
 class SystemLauncher final : public ProcessLauncher {
  public:
   ProcessResult run(const ProcessSpec& spec, const std::function<void(std::string_view)>& on_line) override {
@@ -306,6 +351,10 @@ class SystemLauncher final : public ProcessLauncher {
     return daemon;
   }
 
+  std::unique_ptr<PipedChild> start_piped(const ProcessSpec& spec) override {
+    return std::make_unique<SystemPipedChild>(spec);
+  }
+
   fs::path find_executable(const std::string& name) override {
     if (name.find('/') != std::string::npos) {
       std::error_code ec;
@@ -316,6 +365,10 @@ class SystemLauncher final : public ProcessLauncher {
 };
 
 }  // namespace
+
+std::unique_ptr<PipedChild> ProcessLauncher::start_piped(const ProcessSpec& spec) {
+  throw std::runtime_error(cannot_start(spec.exe, "this launcher cannot start a piped child"));
+}
 
 ProcessLauncher& system_launcher() {
   static SystemLauncher* launcher = new SystemLauncher;  // never destroyed: used by threads that outlive main

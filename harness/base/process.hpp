@@ -23,6 +23,12 @@
 // started (no such file, cannot open stderr_file) throws std::runtime_error
 // naming the executable and the reason; everything after the start is in
 // the ProcessResult.
+//
+// start_piped(): a child the caller converses with over its stdin and
+// stdout (a language server), started as run() starts one (own process
+// group, dies with the thread that started it, stderr to `stderr_file`,
+// cwd, env, cpu_limit_s) but running until the PipedChild is dropped. The
+// deadline and cancel of the spec are not used: the caller keeps its own.
 #pragma once
 
 #include <sys/types.h>
@@ -31,6 +37,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +78,21 @@ struct DetachedSpec {
   std::filesystem::path log;
 };
 
+// A child started by start_piped(). The caller takes its two pipe ends
+// (once each; it then owns and closes them). Dropping it kills the child's
+// process group (SIGKILL) and reaps it. One thread at a time.
+class PipedChild {
+ public:
+  virtual ~PipedChild() = default;
+  virtual pid_t pid() const = 0;
+  // The write end of its stdin and the read end of its stdout, -1 when
+  // already taken.
+  virtual int take_stdin() = 0;
+  virtual int take_stdout() = 0;
+  // Without blocking: whether it has not exited yet.
+  virtual bool running() = 0;
+};
+
 class ProcessLauncher {
  public:
   virtual ~ProcessLauncher() = default;
@@ -80,6 +102,10 @@ class ProcessLauncher {
   // program's own pid, not an intermediate's). Throws std::runtime_error
   // when it cannot be started. Thread-safe.
   virtual pid_t start_detached(const DetachedSpec& spec) = 0;
+  // See start_piped() above. Throws std::runtime_error when it cannot be
+  // started; a launcher that cannot converse with a child (a test's fake)
+  // keeps this default, which throws saying so. Thread-safe.
+  virtual std::unique_ptr<PipedChild> start_piped(const ProcessSpec& spec);
   // The executable `name` names: a name with a '/' as it is when it
   // exists, else the first match on the PATH; empty when there is none.
   virtual std::filesystem::path find_executable(const std::string& name) = 0;

@@ -10,6 +10,7 @@
 #include "base/clock.hpp"
 #include "base/paths.hpp"
 #include "daemon/adapter.hpp"
+#include "daemon/clangd_checker.hpp"
 #include "daemon/server.hpp"
 #include "daemon/watcher.hpp"
 #include "doctor/doctor.hpp"
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
   int concurrency = 1;
   int job_nice = 10;
   std::string watcher = "inotify";
+  std::string save_checker = "clangd";
   app.add_option("--socket", socket, "Unix socket to listen on (default: $XDG_RUNTIME_DIR/torchexam/daemon.sock)");
   app.add_option("--state-dir", state,
                  "database, artifacts and job folders (default: $TORCHEXAM_STATE_DIR, $XDG_STATE_HOME/torchexam, "
@@ -74,6 +76,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--watcher", watcher, "workspace watcher backend: inotify, or none")
       ->check(CLI::IsMember({"inotify", "none"}));
+  app.add_option("--save-checker", save_checker,
+                 "who checks a saved solution.cpp: clangd (one kept warm per session; g++ when clangd is missing, "
+                 "fails or is slow), or gcc (g++ -fsyntax-only each time)")
+      ->check(CLI::IsMember({"clangd", "gcc"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (socket.empty()) socket = paths::socket_path();
   if (state.empty()) state = paths::state_dir();
@@ -111,6 +118,7 @@ int main(int argc, char** argv) {
         }
       };
     }
+    if (save_checker == "clangd") so.save_checker = std::make_shared<daemon::ClangdChecker>(daemon::ClangdOptions{});
     ExamService service(io, clock, *db, so);
 
     std::unique_ptr<daemon::Server> server;

@@ -58,7 +58,7 @@ struct ExamService::Impl final : ExamListener {
         artifacts(store_),
         housekeeping(handoff, 1),
         probe(housekeeping, opts.verify, opts.state_dir),
-        checker(handoff, *this, opts.syntax_timeout_s),
+        checker(handoff, *this, opts.syntax_timeout_s, opts.save_checker),
         workers(handoff, store_, event_log, artifacts, housekeeping, *this,
                 {opts.concurrency, opts.jobs_dir, opts.cache_dir, opts.backends, opts.job_nice},
                 std::move(grade_fn), opts.rescore ? opts.rescore : RescoreFn(torchexam::rescore)),
@@ -113,6 +113,7 @@ struct ExamService::Impl final : ExamListener {
     notify([&](ExamListener& l) { l.on_timer(s, left, warning); });
   }
   void on_closed(const SessionRecord& s) override {
+    checker.end_session(s.id);
     notify([&](ExamListener& l) { l.on_closed(s); });
   }
   void on_rejudge(const RejudgeProgress& p) override {

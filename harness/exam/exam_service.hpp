@@ -39,6 +39,7 @@
 #include "exam/service_error.hpp"
 #include "exam/states.hpp"
 #include "exam/status.hpp"
+#include "exam/syntax_checker.hpp"
 #include "grading/grader.hpp"
 #include "store/store.hpp"
 
@@ -75,6 +76,10 @@ struct ServiceOptions {
   std::filesystem::path jobs_dir;   // job folders (required)
   WatchFactory watch;               // empty: no watching, no syntax checks on save
   double syntax_timeout_s = 30;
+  // Who checks a saved solution.cpp (syntax_checker.hpp); null: g++
+  // -fsyntax-only. The daemon gives a warm clangd (--save-checker). Told
+  // when a session ends.
+  std::shared_ptr<SaveChecker> save_checker;
   // Niceness of the grading jobs' compilers and runners (inherited from the
   // worker threads that start them): training yields the CPU to the daemon
   // and the candidate's editor, and loses nothing when the machine is

@@ -3,13 +3,33 @@
 namespace torchexam {
 namespace fs = std::filesystem;
 
-std::vector<Diagnostic> SyntaxChecker::compile_check(const CompilerOptions& options, const fs::path& file,
-                                                     double timeout_s) {
-  return Compiler(options).check_syntax(file, timeout_s);
+namespace {
+
+// A CheckFn as a SaveChecker.
+class FnSaveChecker final : public SaveChecker {
+ public:
+  explicit FnSaveChecker(SyntaxChecker::CheckFn fn) : fn_(std::move(fn)) {}
+  std::vector<Diagnostic> check(const SaveCheck& c) override { return fn_(c.options, c.file, c.timeout_s); }
+
+ private:
+  SyntaxChecker::CheckFn fn_;
+};
+
+}  // namespace
+
+std::vector<Diagnostic> GccSaveChecker::check(const SaveCheck& c) {
+  return Compiler(c.options).check_syntax(c.file, c.timeout_s);
 }
 
+SyntaxChecker::SyntaxChecker(const IoHandoff& io, ExamListener& out, double timeout_s,
+                             std::shared_ptr<SaveChecker> checker)
+    : out_(out),
+      timeout_s_(timeout_s),
+      checker_(checker ? std::move(checker) : std::make_shared<GccSaveChecker>()),
+      thread_(io, 1) {}
+
 SyntaxChecker::SyntaxChecker(const IoHandoff& io, ExamListener& out, double timeout_s, CheckFn check)
-    : out_(out), timeout_s_(timeout_s), check_(std::move(check)), thread_(io, 1) {}
+    : SyntaxChecker(io, out, timeout_s, std::make_shared<FnSaveChecker>(std::move(check))) {}
 
 std::set<std::string> SyntaxChecker::tasks_touched(const fs::path& workspace, const config::Environment& env,
                                                    const std::vector<fs::path>& changed) {
@@ -28,7 +48,7 @@ void SyntaxChecker::check(const std::string& session, const std::string& task, c
                           CompilerOptions options) {
   options.timeout_s = timeout_s_;
   thread_.run<std::vector<Diagnostic>>(
-      [this, options = std::move(options), file] { return check_(options, file, timeout_s_); },
+      [this, c = SaveCheck{session, task, file, std::move(options), timeout_s_}] { return checker_->check(c); },
       [this, session, task, file](std::exception_ptr failed, std::vector<Diagnostic> diags) {
         if (failed) {
           try {
@@ -43,6 +63,16 @@ void SyntaxChecker::check(const std::string& session, const std::string& task, c
         last_[{session, task}] = diags;
         out_.on_diagnostics(session, task, file, diags);
       });
+}
+
+void SyntaxChecker::end_session(const std::string& session) {
+  thread_.post([checker = checker_, session] {
+    try {
+      checker->end_session(session);
+    } catch (...) {
+      // Letting go of a session's process fails only with the process already gone.
+    }
+  });
 }
 
 const std::vector<Diagnostic>& SyntaxChecker::diagnostics(const std::string& session, const std::string& task) const {

@@ -276,7 +276,10 @@ std::vector<Diagnostic> parse_gcc_diagnostics(const std::string& output, const s
   std::istringstream lines(output);
   std::string line;
   while (std::getline(lines, line)) parser.line(line);
-  std::vector<Diagnostic> out = parser.take();
+  return bound_diagnostics(parser.take(), rename_to);
+}
+
+std::vector<Diagnostic> bound_diagnostics(std::vector<Diagnostic> out, const std::string& shown) {
   const size_t more = out.size() > kMaxDiagnostics ? out.size() - kMaxDiagnostics : 0;
   if (more) out.resize(kMaxDiagnostics);
   for (auto& d : out) {
@@ -288,25 +291,29 @@ std::vector<Diagnostic> parse_gcc_diagnostics(const std::string& output, const s
     d.message = to_valid_utf8(d.message);
   }
   if (more)
-    out.push_back({"note", rename_to, 0, 0,
+    out.push_back({"note", shown, 0, 0,
                    fmt::format("{} more diagnostics not shown; the compiler's full output is in the build log", more)});
   return out;
 }
 
-// The compiler on candidate source runs in torchexam-sandbox: it sees the
-// system's headers and libraries, the SDK, the PCH and `readable`, writes
-// only `workdir`; /etc/shadow and the hidden labels do not exist for it.
-ProcessSpec Compiler::sandboxed(const fs::path& workdir, const std::vector<fs::path>& readable,
-                                const std::vector<std::string>& compiler_args, uint64_t memory_bytes) const {
+ProcessSpec sandboxed_command(const fs::path& workdir, const std::vector<fs::path>& readable,
+                              const std::vector<std::string>& command, uint64_t memory_bytes) {
   ProcessSpec spec;
   spec.exe = paths::sandbox();
   spec.args = {"--workdir", workdir.string(), "--expose", paths::sdk_include_dir().string()};
   if (memory_bytes) spec.args.insert(spec.args.end(), {"--memory-bytes", std::to_string(memory_bytes)});
   for (const auto& p : readable) spec.args.insert(spec.args.end(), {"--expose", p.string()});
   spec.args.push_back("--");
-  spec.args.push_back(build_config::kCxx);
-  spec.args.insert(spec.args.end(), compiler_args.begin(), compiler_args.end());
+  spec.args.insert(spec.args.end(), command.begin(), command.end());
   return spec;
+}
+
+// The compiler on candidate source runs in torchexam-sandbox (sandboxed_command).
+ProcessSpec Compiler::sandboxed(const fs::path& workdir, const std::vector<fs::path>& readable,
+                                const std::vector<std::string>& compiler_args, uint64_t memory_bytes) const {
+  std::vector<std::string> command{build_config::kCxx};
+  command.insert(command.end(), compiler_args.begin(), compiler_args.end());
+  return sandboxed_command(workdir, readable, command, memory_bytes);
 }
 
 CompilerOptions compiler_options(const config::Environment& env, fs::path cache_dir) {

@@ -114,6 +114,14 @@ class Compiler {
   std::string sdk_id_;
 };
 
+// `command` (a program and its arguments) in torchexam-sandbox, as the
+// compiler on candidate source runs: it sees the system's headers and
+// libraries, the SDK and `readable`, writes only `workdir`; /etc/shadow and
+// the hidden labels do not exist for it. memory_bytes 0: the sandbox's
+// default (2 GiB). The spec's stderr_file and limits are the caller's.
+ProcessSpec sandboxed_command(const std::filesystem::path& workdir, const std::vector<std::filesystem::path>& readable,
+                              const std::vector<std::string>& command, uint64_t memory_bytes = 0);
+
 // Flags every compile of candidate code gets that concern only the harness
 // (the diagnostics format parse_gcc_diagnostics reads, a bound on the output
 // of a file of garbage, the PCH check); a workspace's compile_commands.json
@@ -139,5 +147,10 @@ inline constexpr size_t kMaxDiagnosticMessage = 2000;
 // U+FFFD).
 std::vector<Diagnostic> parse_gcc_diagnostics(const std::string& output, const std::string& rename_from,
                                               const std::string& rename_to);
+
+// The bounds above, for diagnostics from any compiler: at most
+// kMaxDiagnostics (then a note on `shown` saying how many more), messages
+// cut at kMaxDiagnosticMessage bytes, file names and messages valid UTF-8.
+std::vector<Diagnostic> bound_diagnostics(std::vector<Diagnostic> diagnostics, const std::string& shown);
 
 }  // namespace torchexam

@@ -7,6 +7,7 @@
 // LSP 3.17 shapes. Positions are 0-based here, as on the wire.
 #pragma once
 
+#include "protocol/file_uri.hpp"
 #include "protocol/jsonrpc.hpp"
 
 #include <filesystem>
@@ -17,10 +18,8 @@
 namespace torchexam::lsp {
 namespace json = boost::json;
 
-// file:// URIs, percent-encoded as VS Code does (RFC 3986 unreserved and '/'
-// kept). path_of_uri returns nullopt for any other scheme.
-std::string file_uri(const std::filesystem::path& path);
-std::optional<std::filesystem::path> path_of_uri(std::string_view uri);
+using protocol::file_uri;  // protocol/file_uri.hpp
+using protocol::path_of_uri;
 
 // What the client says it can do; everything defaults to "cannot".
 struct ClientCapabilities {
