@@ -310,6 +310,9 @@ int main(int argc, char** argv) {
   }
   if (limit > 0) req.extra_options["limit"] = std::to_string(limit);
 
+  // A grading outside a session is practice: its task diagnostics are shown
+  // unless the environment keeps them back (report_visibility.hpp).
+  const bool show_diagnostics = diagnostics_visible(env, SessionMode::practice, false);
   if (repeat > 1) {
     // Each run in a job folder of its own; every run's folder is kept (the
     // pruning below keeps the newest kKeepJobDirs, more than --repeat allows).
@@ -321,7 +324,7 @@ int main(int argc, char** argv) {
         cli::ProgressPrinter progress;
         runs.push_back(grade(req, progress));
       }
-      if (!diagnostics_visible(env, SessionMode::practice, false)) runs.back().task_diagnostics.reset();
+      if (!show_diagnostics) runs.back().task_diagnostics.reset();
       const auto file = runs.back().job_dir / "evaluate" / "predictions.bin";
       std::error_code ec;
       predictions.push_back(fs::is_regular_file(file, ec) ? sha256_hex(read_file(file)) : "");
@@ -341,9 +344,7 @@ int main(int argc, char** argv) {
     cli::ProgressPrinter progress;
     r = grade(req, progress);
   }
-  // A grading outside a session is practice: its task diagnostics are shown
-  // unless the environment keeps them back (report_visibility.hpp).
-  if (!diagnostics_visible(env, SessionMode::practice, false)) r.task_diagnostics.reset();
+  if (!show_diagnostics) r.task_diagnostics.reset();
   // Older job folders go (job_dirs.hpp); this one is the newest and stays.
   prune_job_dirs(paths::state_dir() / "jobs", kKeepJobDirs, is_grade_job_dir);
   if (as_json)
