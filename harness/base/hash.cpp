@@ -11,6 +11,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -63,6 +66,31 @@ std::string read_file(const std::filesystem::path& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+std::string file_sha256(const std::filesystem::path& path) {
+  using Stamp = std::tuple<dev_t, ino_t, off_t, int64_t, int64_t>;
+  static std::mutex mutex;
+  static std::map<std::string, std::pair<Stamp, std::string>> known;
+  auto stamp_of = [&]() -> Stamp {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) throw std::runtime_error("cannot read " + path.string() + ": " + std::strerror(errno));
+    auto ns = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; };
+    return {st.st_dev, st.st_ino, st.st_size, ns(st.st_mtim), ns(st.st_ctim)};
+  };
+  const std::string key = std::filesystem::absolute(path).lexically_normal().string();
+  const Stamp before = stamp_of();
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = known.find(key); it != known.end() && it->second.first == before) return it->second.second;
+  }
+  std::string sha = sha256_hex(read_file(path));  // outside the lock: a data file is megabytes
+  // Remembered only when the file did not change while it was read.
+  if (stamp_of() == before) {
+    std::lock_guard lock(mutex);
+    known[key] = {before, sha};
+  }
+  return sha;
 }
 
 FileLock::FileLock(const std::filesystem::path& file, const std::atomic<bool>* cancel)

@@ -28,6 +28,16 @@ std::string sha256_hex(std::string_view data);
 // True when `text` could be sha256_hex's result: 64 lower-case hex digits.
 bool is_sha256_hex(std::string_view text);
 std::string read_file(const std::filesystem::path& path);
+// sha256_hex of a file's bytes, remembered for the life of the process by the
+// file's identity and stamps (device, inode, size, modification and change
+// times): a file unchanged since an earlier call is not read again. An
+// in-place edit that keeps the size within one tick of the file system's
+// clock (a few ms) of the last read is not seen: this is for cache keys and
+// fingerprints of files that are replaced or rewritten, not patched in a
+// burst (plugins, data sets, job copies of sources); verifying a download
+// against its pin reads the bytes (sha256_hex(read_file(...))).
+// Thread-safe; throws like read_file.
+std::string file_sha256(const std::filesystem::path& path);
 // Writes `bytes` to a unique temporary file beside `path` (mkstemp) and
 // renames it into place: readers see the old content or the new, never a
 // part, and concurrent writers of one path leave one content whole. With

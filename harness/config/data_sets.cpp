@@ -27,11 +27,13 @@ fs::path item_path(const config::DataSet& set, const config::DataItem& item, con
   return set_dir(set, root) / fs::path(item.path).filename();
 }
 
-std::string tree_sha256(const fs::path& dir) {
+namespace {
+
+std::string manifest_sha256(const fs::path& dir, std::string (*sha256_of)(const fs::path&)) {
   std::vector<std::pair<std::string, std::string>> files;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
     if (!e.is_regular_file()) continue;
-    files.emplace_back(e.path().lexically_relative(dir).generic_string(), sha256_hex(read_file(e.path())));
+    files.emplace_back(e.path().lexically_relative(dir).generic_string(), sha256_of(e.path()));
   }
   std::sort(files.begin(), files.end());
   Sha256 h;
@@ -39,9 +41,10 @@ std::string tree_sha256(const fs::path& dir) {
   return h.hex();
 }
 
-namespace {
+std::string read_and_hash(const fs::path& file) { return sha256_hex(read_file(file)); }
 
-std::string hash_of(const fs::path& p, bool tree) { return tree ? tree_sha256(p) : sha256_hex(read_file(p)); }
+// Verifying against a pin reads every byte (no remembered hashes).
+std::string hash_of(const fs::path& p, bool tree) { return tree ? manifest_sha256(p, read_and_hash) : read_and_hash(p); }
 
 // Runs a command (found on the PATH) in `cwd`; throws with its output when it fails.
 void run(ProcessLauncher& launcher, const std::vector<std::string>& argv, const fs::path& cwd,
@@ -73,6 +76,8 @@ fs::path only_file_with_extension(const fs::path& dir, const std::string& ext) {
 }
 
 }  // namespace
+
+std::string tree_sha256(const fs::path& dir) { return manifest_sha256(dir, file_sha256); }
 
 std::string source_text(const config::DataSet& set) {
   if (!set.installed.empty()) return "Debian package " + set.installed + " (installed)";

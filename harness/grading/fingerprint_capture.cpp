@@ -8,7 +8,6 @@
 
 #include <fmt/format.h>
 
-#include <mutex>
 #include <sstream>
 #include <tuple>
 
@@ -21,25 +20,9 @@ class SystemProbes final : public FingerprintProbes {
  public:
   std::string harness_version() const override { return build_config::kVersion; }
 
-  std::string file_sha256(const fs::path& file) override {
-    const auto key = fs::absolute(file).lexically_normal().string();
-    const auto stamp = std::make_tuple(fs::file_size(file), fs::last_write_time(file));
-    {
-      std::lock_guard lock(mutex_);
-      if (auto it = files_.find(key); it != files_.end() && it->second.first == stamp) return it->second.second;
-    }
-    std::string sha = sha256_hex(read_file(file));  // outside the lock: a plugin is megabytes
-    std::lock_guard lock(mutex_);
-    files_[key] = {stamp, sha};
-    return sha;
-  }
+  std::string file_sha256(const fs::path& file) override { return torchexam::file_sha256(file); }
 
   std::string tree_sha256(const fs::path& dir) override { return data_sets::tree_sha256(dir); }
-
- private:
-  using Stamp = std::tuple<uintmax_t, fs::file_time_type>;
-  std::mutex mutex_;
-  std::map<std::string, std::pair<Stamp, std::string>> files_;
 };
 
 std::vector<std::string> words(const std::string& text) {

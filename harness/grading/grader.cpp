@@ -192,17 +192,25 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     fp->budget_s = budget;
     fp->deterministic = req.deterministic;
 
+    auto cancelled = [&] {
+      out.cancelled = true;
+      out.message = "cancelled";
+      return done();
+    };
+
     // Stage: the plugin runs here, on the trusted side, and leaves the
     // training split and the test inputs (never their labels) in the cache.
     observer.phase("stage");
     auto t0 = Clock::now();
-    const StageRequest stage_request = task_stage_request(env, task, plugin, options, cache);
+    StageRequest stage_request = task_stage_request(env, task, plugin, options, cache);
+    stage_request.cancel = req.cancel;
     fp->data_pins = stage_request.data_pins;
     const StagedTask staged = stage_task(stage_request, [&](const std::string& line) {
       out.log.push_back(line);
       observer.event(events::Log{line});
     });
     out.timings.stage_s = since(t0);
+    if (staged.cancelled) return cancelled();
     out.stage_cached = staged.cached;
 
     {  // The plugin must be the one the task expects, with the ladder's direction.
@@ -231,12 +239,6 @@ GradeResult grade(const GradeRequest& req, GradeObserver& observer) {
     eval.memory_bytes = task.memory_limit_bytes;
     eval.cancel = req.cancel;
     eval.resume = req.resume;
-    auto cancelled = [&] {
-      out.cancelled = true;
-      out.message = "cancelled";
-      return done();
-    };
-
     if (is_torchscript(req.source)) {
       eval.torchscript = fs::absolute(req.source);
     } else {

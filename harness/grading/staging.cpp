@@ -66,7 +66,7 @@ void check_batch(const Array& a, const char* what, const std::string& plugin) {
 std::string staging_key(const StageRequest& r) {
   Sha256 h;
   h.field(kLayoutVersion).field(std::to_string(sandbox::kArrayFileVersion));
-  h.field("plugin").field(sha256_hex(read_file(r.plugin)));
+  h.field("plugin").field(file_sha256(r.plugin));
   for (const auto& [k, v] : r.options) h.field("option").field(k).field(v);
   const auto data_dir = r.options.find("data_dir");
   if (!r.data_pins.empty()) {
@@ -93,10 +93,19 @@ StagedTask stage_task(const StageRequest& r, const std::function<void(const std:
     return out;
   }
 
+  auto cancelled = [&] { return r.cancel && r.cancel->load(); };
+  if (cancelled()) {
+    out.cancelled = true;
+    return out;
+  }
   fs::create_directories(root);
   // One stager per key at a time: a burst of submissions loads the data set
   // once, not once per worker thread.
-  const FileLock lock(root / (out.key.substr(0, 32) + ".lock"));
+  const FileLock lock(root / (out.key.substr(0, 32) + ".lock"), r.cancel);
+  if (!lock.held() || cancelled()) {
+    out.cancelled = true;
+    return out;
+  }
   if (auto spec = complete_entry(out.dir, out.key)) {
     out.cached = true;
     out.spec = std::move(*spec);

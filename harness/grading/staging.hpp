@@ -28,6 +28,7 @@
 
 #include "sandbox/staged_task.hpp"
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -44,12 +45,17 @@ struct StageRequest {
   // (one per item, in order), when that folder is the installed set. Empty:
   // the folder's content is hashed instead.
   std::vector<std::string> data_pins;
+  // When set and true, a stager that is waiting for another one's lock gives
+  // up, and one that has not begun calling the plugin does not begin:
+  // StagedTask::cancelled says so.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct StagedTask {
   std::filesystem::path dir;
   std::string key;
-  bool cached = false;  // found in the cache: the plugin was not called
+  bool cached = false;     // found in the cache: the plugin was not called
+  bool cancelled = false;  // StageRequest::cancel stopped it: nothing else is set
   sandbox::TaskSpec spec;
 
   std::filesystem::path spec_file() const { return dir / sandbox::staged::kSpec; }

@@ -3,6 +3,7 @@
 // truncated and hostile files, which must give a clear error and never crash.
 #include <doctest/doctest.h>
 
+#include "base/hash.hpp"
 #include "grading/staging.hpp"
 #include "plugin_test_util.hpp"
 #include "sandbox/array_file.hpp"
@@ -10,6 +11,7 @@
 
 #include <torchexam/plugin.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -409,6 +411,40 @@ TEST_SUITE("array_file") {
     int after = 0;
     for (const auto& e : fs::directory_iterator(dir / "cache" / "staged")) after += e.path().filename().string().find(".tmp-") != std::string::npos;
     CHECK(after == 0);
+    fs::remove_all(dir);
+  }
+
+  TEST_CASE("a cancelled staging stages nothing, also while it waits for another stager's lock") {
+    const auto dir = temp_dir("staging-cancel");
+    torchexam::test::write_fashion_like(dir / "data", 20, {0, 1, 2, 3});
+    torchexam::StageRequest req;
+    req.plugin = torchexam::test::open_task_plugin("fashion_mnist")->path();
+    req.options = {{"data_dir", (dir / "data").string()}};
+    req.cache_dir = dir / "cache";
+    std::atomic<bool> cancel{true};
+    req.cancel = &cancel;
+    const auto before = torchexam::stage_task(req);
+    CHECK(before.cancelled);
+    CHECK_FALSE(fs::exists(before.dir));
+
+    // Another stager of the same key holds its lock; the cancel ends the wait.
+    cancel = false;
+    const std::string key = torchexam::staging_key(req);
+    fs::create_directories(dir / "cache" / "staged");
+    torchexam::StagedTask waited;
+    {
+      const torchexam::FileLock other((dir / "cache" / "staged" / (key.substr(0, 32) + ".lock")));
+      std::thread stager([&] { waited = torchexam::stage_task(req); });
+      cancel = true;
+      stager.join();
+    }
+    CHECK(waited.cancelled);
+    CHECK_FALSE(fs::exists(waited.dir));
+
+    cancel = false;
+    const auto staged = torchexam::stage_task(req);
+    CHECK_FALSE(staged.cancelled);
+    CHECK(staged.spec.train_samples == 20);
     fs::remove_all(dir);
   }
 }

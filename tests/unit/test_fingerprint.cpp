@@ -3,6 +3,7 @@
 // (grading/fingerprint_capture.hpp), the reasons two fingerprints differ
 // (grading/fingerprint.hpp), and `grade --repeat`'s summary
 // (grading/repeat.hpp). No LibTorch, compiler or plugin runs.
+#include "base/hash.hpp"
 #include "grading/fingerprint.hpp"
 #include "grading/fingerprint_capture.hpp"
 #include "grading/grade_json.hpp"
@@ -133,6 +134,25 @@ TEST_SUITE("fingerprint") {
     // This process's own map reads without throwing; what it finds depends on the machine.
     const auto here = sandbox::read_blas();
     CHECK((here.path.empty() || here.path.front() == '/'));
+  }
+
+  TEST_CASE("a remembered file hash follows the file: rewritten in place, replaced, or gone") {
+    const fs::path dir = test::temp_dir("file-sha256");
+    const fs::path f = dir / "data.bin";
+    std::ofstream(f, std::ios::binary) << "aaaa";
+    CHECK(file_sha256(f) == sha256_hex("aaaa"));
+    CHECK(file_sha256(f) == sha256_hex("aaaa"));
+    // The same size, in place, a second later (an edit within one clock
+    // tick of the last read is the case a stamp cannot tell: hash.hpp).
+    const auto stamp = fs::last_write_time(f);
+    std::ofstream(f, std::ios::binary | std::ios::in) << "bbbb";
+    fs::last_write_time(f, stamp + std::chrono::seconds(1));
+    CHECK(file_sha256(f) == sha256_hex("bbbb"));
+    write_file_atomically(f, "cccc");  // another inode
+    CHECK(file_sha256(f) == sha256_hex("cccc"));
+    fs::remove(f);
+    CHECK_THROWS_WITH(file_sha256(f), doctest::Contains(("cannot read " + f.string()).c_str()));
+    fs::remove_all(dir);
   }
 
   TEST_CASE("capture: the runner's report and the trusted side's facts, each in its field") {
