@@ -67,6 +67,12 @@ struct SlurmEnvironment {
     shared = own_shared_dir || !cluster ? root / "shared" : fs::path(cluster) / "shared";
     fs::create_directories(root);
     fs::create_directories(shared);
+    // An own shared folder still shares the cluster's build cache (the
+    // precompiled header, the staged data): its own jobs/ is what it is for.
+    if (own_shared_dir && cluster) {
+      fs::create_directories(fs::path(cluster) / "shared" / "cache");
+      fs::create_directory_symlink(fs::path(cluster) / "shared" / "cache", shared / "cache");
+    }
     fs::copy(kSource / "environments/practice", env, fs::copy_options::recursive);
     const char* partition = std::getenv("TORCHEXAM_SLURM_PARTITION");
     std::ofstream(env / "environment.yaml", std::ios::app)
@@ -124,6 +130,25 @@ int unfinished_jobs() {
   for (std::string line; std::getline(in, line);) n += !line.empty();
   return n;
 }
+
+// The test cluster's node, put back in service (State=RESUME) when this
+// goes out of scope, whatever a test did to it, for the cases after it.
+struct TestNode {
+  std::string name;
+  TestNode() {
+    const CliRun nodes = run_cli("/usr/bin/sinfo", {"-h", "-o", "%N"});
+    name = nodes.out.substr(0, nodes.out.find('\n'));
+  }
+  ~TestNode() { set_state("RESUME"); }
+  TestNode(const TestNode&) = delete;
+  TestNode& operator=(const TestNode&) = delete;
+  // scontrol's exit code.
+  int set_state(const std::string& state, const std::string& reason = "") const {
+    std::vector<std::string> args = {"update", "NodeName=" + name, "State=" + state};
+    if (!reason.empty()) args.push_back("Reason=" + reason);
+    return run_cli("/usr/bin/scontrol", args).exit_code;
+  }
+};
 
 // Starts the daemon and a practice exam on `e`, with `solution` as the task's solution.cpp.
 std::unique_ptr<Client> start_exam(Daemon& d, const SlurmEnvironment& e, const std::string& task,
@@ -209,13 +234,8 @@ TEST_SUITE("slurm") {
 
   TEST_CASE("a job whose node fails is run again, and the submission graded once") {
     SlurmEnvironment e("nodefail");
-    const CliRun nodes = run_cli("/usr/bin/sinfo", {"-h", "-o", "%N"});
-    const std::string node = nodes.out.substr(0, nodes.out.find('\n'));
-    REQUIRE_FALSE(node.empty());
-    struct Resume {  // the node comes back whatever happens, for the cases after this one
-      std::string node;
-      ~Resume() { run_cli("/usr/bin/scontrol", {"update", "NodeName=" + node, "State=RESUME"}); }
-    } resume{node};
+    const TestNode node;
+    REQUIRE_FALSE(node.name.empty());
     Graded g;
     std::thread grading([&] {
       g = grade(e, "fashion_mnist", kSource / "tests/solutions/slow_train.cpp", {"--limit", "500", "--budget", "60"});
@@ -223,14 +243,12 @@ TEST_SUITE("slurm") {
     // Once training runs in its batch job, the node fails under it.
     const bool training = wait_for([] { return count_processes("torchexam-runne") > 0; }, std::chrono::seconds(240));
     if (training) {
-      const CliRun down =
-          run_cli("/usr/bin/scontrol", {"update", "NodeName=" + node, "State=DOWN", "Reason=torchexam-test"});
-      CHECK(down.exit_code == 0);
+      CHECK(node.set_state("DOWN", "torchexam-test") == 0);
       CHECK(wait_for([] { return count_processes("torchexam-runne") == 0; }, std::chrono::seconds(60)));
       // The test cluster may return a responding node to service by itself
       // (then RESUME is refused as an invalid transition); either way it
       // must be up again.
-      run_cli("/usr/bin/scontrol", {"update", "NodeName=" + node, "State=RESUME"});
+      node.set_state("RESUME");
       CHECK(wait_for(
           [] {
             const CliRun s = run_cli("/usr/bin/sinfo", {"-h", "-o", "%t"});
@@ -286,8 +304,9 @@ TEST_SUITE("slurm") {
   }
 
   // 20 submissions (TORCHEXAM_BURST sets another number): five times the
-  // cluster's 4 slots, so Slurm queues most of them, and a fifth of them
-  // graded before the kill -9 leaves 16 in flight or queued across it.
+  // cluster's 4 slots, handed to Slurm while its node is drained so that it
+  // queues them, and a fifth of them graded before the kill -9 leaves 16 in
+  // flight or queued across it.
   TEST_CASE("a burst of submissions is graded exactly once, across a kill -9 of the daemon") {
     const int n = [] {
       const char* v = std::getenv("TORCHEXAM_BURST");
@@ -296,21 +315,18 @@ TEST_SUITE("slurm") {
     SlurmEnvironment e("burst", /*own_shared_dir=*/true);  // its jobs/ holds only the burst's
     Daemon d("slurm-burst");
     auto c = start_exam(d, e, "regression", kSource / "environments/practice/regression/reference.cpp");
-    std::vector<int64_t> ids;
-    for (int i = 0; i < n; ++i)
-      ids.push_back(field_int(c->call("task/submit", json::object{{"task", "regression"}}), "submission"));
+    // While the node is drained, Slurm holds every job handed to it as
+    // pending with a queue position, which the daemon reports; once it is
+    // back, the node works through the burst four jobs at a time.
+    const TestNode node;
+    REQUIRE_FALSE(node.name.empty());
+    REQUIRE(node.set_state("DRAIN", "torchexam-burst") == 0);
+    for (int i = 0; i < n; ++i) field_int(c->call("task/submit", json::object{{"task", "regression"}}), "submission");
 
     // Queue positions come from Slurm once a submission's phase is handed to it.
     std::set<int64_t> staged;
     int slurm_queued = 0;
-    auto finished_count = [&] {
-      int done = 0;
-      const json::value list = c->call("submission/list", json::object{{"task", "regression"}});
-      for (const auto& s : list.at("submissions").as_array())
-        done += json::value_to<std::string>(s.at("state")) == "finished";
-      return done;
-    };
-    const bool some = wait_for(
+    const bool queued = wait_for(
         [&] {
           while (auto note = c->next_notification(std::chrono::milliseconds(0))) {
             if (note->method != "submission/progress") continue;
@@ -320,11 +336,20 @@ TEST_SUITE("slurm") {
             if (stage != "queued") staged.insert(sid);
             else if (staged.count(sid) && p.at("queue_position").to_number<int64_t>() > 0) ++slurm_queued;
           }
-          return finished_count() >= n / 5;
+          return slurm_queued > 0;
         },
         std::chrono::seconds(600));
-    REQUIRE(some);
-    CHECK(slurm_queued > 0);
+    REQUIRE(node.set_state("RESUME") == 0);
+    REQUIRE(queued);
+
+    auto finished_count = [&] {
+      int done = 0;
+      const json::value list = c->call("submission/list", json::object{{"task", "regression"}});
+      for (const auto& s : list.at("submissions").as_array())
+        done += json::value_to<std::string>(s.at("state")) == "finished";
+      return done;
+    };
+    REQUIRE(wait_for([&] { return finished_count() >= n / 5; }, std::chrono::seconds(600)));
 
     // Kill the daemon while Slurm still holds jobs it submitted.
     REQUIRE(unfinished_jobs() > 0);
