@@ -32,9 +32,13 @@ void lowest_priority() {
   (void)::syscall(SYS_ioprio_set, kIoprioWhoProcess, static_cast<int>(tid), kIoprioClassIdle << kIoprioClassShift);
 }
 
-bool has_error(const std::vector<Diagnostic>& ds) {
-  return std::any_of(ds.begin(), ds.end(),
-                     [](const Diagnostic& d) { return d.severity == "error" || d.severity == "fatal error"; });
+// Whether a check's diagnostics leave the file unvouched for: an error, or
+// the checker's own line-0 warning (the check stopped at its time limit, or
+// could not run; docs/protocol.md).
+bool not_clean(const std::vector<Diagnostic>& ds) {
+  return std::any_of(ds.begin(), ds.end(), [](const Diagnostic& d) {
+    return d.severity == "error" || d.severity == "fatal error" || (d.severity == "warning" && d.line == 0);
+  });
 }
 
 std::optional<std::string> read_or_none(const fs::path& file) {
@@ -99,7 +103,7 @@ void SpeculativeBuilds::checked(const std::string& session, const std::string& t
   saved_.erase(it);
   // The check read the file some time after the save: it vouches for the
   // snapshot only when the file still holds the same bytes.
-  if (has_error(diagnostics) || read_or_none(snap.file) != snap.bytes) {
+  if (not_clean(diagnostics) || read_or_none(snap.file) != snap.bytes) {
     ++counts_.skipped;
     return;
   }

@@ -4,8 +4,9 @@
 //
 // What starts one: saved() snapshots the file's bytes when the watcher
 // reports the save; checked() hears the save-time check of that same save.
-// When the check found no error and the file still holds the bytes of the
-// save, a build of those bytes is queued. A broken save, a save whose check
+// When the check found no error (and finished: a check stopped at its time
+// limit says so with a warning at line 0) and the file still holds the
+// bytes of the save, a build of those bytes is queued. A broken save, a save whose check
 // a later save overtook, and a file changed since its save start nothing.
 //
 // What stops one: the next save of the same task (its build is cancelled
