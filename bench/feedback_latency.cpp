@@ -17,13 +17,18 @@
 // the clangd side is saved until its answer is clangd's own (clang's
 // wording), so the rounds compare warm paths.
 //
-// Usage: feedback_latency [--rounds N]; figures: docs/benchmarks.md.
+// Submit -> first training batch, and a grading beside a speculative build:
+// feedback_submit.hpp (--submit-rounds, --grading-rounds).
+//
+// Usage: feedback_latency [--rounds N] [--submit-rounds N] [--grading-rounds N];
+// figures: docs/benchmarks.md.
+#include "feedback_submit.hpp"
 #include "protocol/messages.hpp"
 #include "support/bench_daemon.hpp"
 #include "support/stats.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <fstream>
@@ -102,20 +107,48 @@ double load_average() {
   return one;
 }
 
+void measure_saves(const fs::path& root, int rounds);
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"feedback_latency: save -> diagnostics published, g++ -fsyntax-only vs a warm clangd"};
   int rounds = 10;
-  app.add_option("--rounds", rounds, "saves timed per checker, alternating")->check(CLI::Range(1, 1000))
+  int submit_rounds = 5, grading_rounds = 3;
+  app.add_option("--rounds", rounds, "saves timed per checker, alternating (0: none)")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  app.add_option("--submit-rounds", submit_rounds,
+                 "rounds of submit -> first training batch, speculative builds off vs idle, alternating (0: none)")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  app.add_option("--grading-rounds", grading_rounds,
+                 "gradings timed with a speculative build beside them and without, alternating (0: none)")
+      ->check(CLI::Range(0, 1000))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {
+    const fs::path root = fs::temp_directory_path() / fmt::format("feedback-latency-{}", ::getpid());
+    if (rounds > 0) measure_saves(root, rounds);
+    if (submit_rounds > 0) measure_submit(root, submit_rounds);
+    if (grading_rounds > 0) measure_grading_beside(root, grading_rounds);
+    std::error_code ec;
+    fs::remove_all(root, ec);
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "feedback_latency: {}\n", e.what());
+    return 1;
+  }
+}
+
+namespace {
+
+void measure_saves(const fs::path& root, int rounds) {
+  {
     std::vector<Side> sides(2);
     sides[0].checker = "gcc";
     sides[1].checker = "clangd";
-    const fs::path root = fs::temp_directory_path() / fmt::format("feedback-latency-{}", ::getpid());
     for (auto& s : sides) {
       DaemonSpec spec;
       spec.exe = FEEDBACK_LATENCY_TORCHEXAMD;
@@ -167,11 +200,7 @@ int main(int argc, char** argv) {
     fmt::print("\nclangd side: {} of {} timed saves answered by the g++ fallback\n", answered_by_gcc, rounds);
     fmt::print("load average {:.2f} at the end\n", load_average());
     sides.clear();  // stops the daemons
-    std::error_code ec;
-    fs::remove_all(root, ec);
-    return 0;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "feedback_latency: {}\n", e.what());
-    return 1;
   }
 }
+
+}  // namespace

@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   int job_nice = 10;
   std::string watcher = "inotify";
   std::string save_checker = "clangd";
+  std::string speculative = "idle";
   app.add_option("--socket", socket, "Unix socket to listen on (default: $XDG_RUNTIME_DIR/torchexam/daemon.sock)");
   app.add_option("--state-dir", state,
                  "database, artifacts and job folders (default: $TORCHEXAM_STATE_DIR, $XDG_STATE_HOME/torchexam, "
@@ -80,6 +81,13 @@ int main(int argc, char** argv) {
                  "who checks a saved solution.cpp: clangd (one kept warm per session; g++ when clangd is missing, "
                  "fails or is slow), or gcc (g++ -fsyntax-only each time)")
       ->check(CLI::IsMember({"clangd", "gcc"}))
+      ->capture_default_str();
+  app.add_option("--speculative-builds", speculative,
+                 "build a solution whose save checks clean in the background (nice 19, idle I/O) into the build "
+                 "cache, cancelled by the next save, so that a submit of it finds the build ready: idle (only while "
+                 "no local grading runs; a grading that starts cancels one of other content and it starts again "
+                 "after), always (beside gradings too, at the same low priority), or off")
+      ->check(CLI::IsMember({"idle", "always", "off"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (socket.empty()) socket = paths::socket_path();
@@ -103,6 +111,7 @@ int main(int argc, char** argv) {
     so.backends = &backends;
     so.concurrency = concurrency;
     so.job_nice = job_nice;
+    so.speculation = *parse_speculation_mode(speculative);
     so.jobs_dir = state / "jobs";
     so.state_dir = state;
     so.verify = [](const config::Environment& env) { return doctor::verify(env, {/*check_daemon=*/false}); };

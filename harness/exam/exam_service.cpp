@@ -59,10 +59,12 @@ struct ExamService::Impl final : ExamListener {
         housekeeping(handoff, 1),
         probe(housekeeping, opts.verify, opts.state_dir),
         checker(handoff, *this, opts.syntax_timeout_s, opts.save_checker),
+        speculation(handoff, opts.speculation),
         workers(handoff, store_, event_log, artifacts, housekeeping, *this,
                 {opts.concurrency, opts.jobs_dir, opts.cache_dir, opts.backends, opts.job_nice},
                 std::move(grade_fn), opts.rescore ? opts.rescore : RescoreFn(torchexam::rescore)),
-        queue(clock_, store_, workers, *this, opts.concurrency),
+        gate(workers, speculation),
+        queue(clock_, store_, gate, *this, opts.concurrency),
         book(clock_, store_, *this, [this](const Session& s) { return watch(s); }),
         rejudges(
             clock_, store_, queue, *this, [this](const SubmissionRecord& r) { return regrade_target(r); },
@@ -83,7 +85,9 @@ struct ExamService::Impl final : ExamListener {
   WorkerThreads housekeeping;
   EnvironmentProbe probe;
   SyntaxChecker checker;
+  SpeculativeBuilds speculation;
   JobWorkers workers;
+  SpeculationAwareRunner gate;  // the queue's runner: workers, telling `speculation` of local gradings
   JobQueue queue;
   SessionBook book;
   Scoreboard scores;
@@ -114,6 +118,7 @@ struct ExamService::Impl final : ExamListener {
   }
   void on_closed(const SessionRecord& s) override {
     checker.end_session(s.id);
+    speculation.end_session(s.id);
     notify([&](ExamListener& l) { l.on_closed(s); });
   }
   void on_rejudge(const RejudgeProgress& p) override {
@@ -187,15 +192,27 @@ struct ExamService::Impl final : ExamListener {
     return without_task_diagnostics(std::move(r));
   }
 
-  // A save in a task folder: a syntax check of that task's solution.
+  // A save in a task folder: a syntax check of that task's solution and,
+  // when it is clean and the session grades locally, a speculative build.
   std::shared_ptr<void> watch(const Session& s) {
     if (!opts.watch) return nullptr;
     return opts.watch(s.rec.workspace, [this, id = s.rec.id](const std::vector<fs::path>& changed) {
       const Session* session = book.find(id);
       if (!session) return;
       const fs::path root = session->rec.workspace;
-      for (const auto& task : SyntaxChecker::tasks_touched(root, *session->env, changed))
-        checker.check(id, task, root / task / "solution.cpp", compiler_options(*session->env, cache_dir()));
+      const bool local = session->env->grading.backend == config::Grading::Backend::local;
+      for (const auto& task : SyntaxChecker::tasks_touched(root, *session->env, changed)) {
+        const fs::path file = root / task / "solution.cpp";
+        const CompilerOptions options = compiler_options(*session->env, cache_dir());
+        if (!local || speculation.mode() == SpeculationMode::off) {
+          checker.check(id, task, file, options);
+          continue;
+        }
+        const uint64_t save = speculation.saved(id, task, file, options);
+        checker.check(id, task, file, options, [this, id, task, save](const std::vector<Diagnostic>& d) {
+          speculation.checked(id, task, save, d);
+        });
+      }
     });
   }
 
@@ -423,6 +440,8 @@ RejudgeSet ExamService::cancel_rejudge(int64_t id) { return impl_->rejudges.canc
 
 void ExamService::tick() { impl_->book.tick(); }
 
+const SpeculationCounts& ExamService::speculation_counts() const { return impl_->speculation.counts(); }
+
 bool ExamService::idle() const {
   return impl_->queue.idle() && !impl_->checker.busy() && !impl_->probe.busy();
 }
@@ -434,6 +453,7 @@ void ExamService::shutdown() {
   if (I.opts.backends) I.opts.backends->detach_remote_jobs();  // cluster jobs run on; the next daemon picks them up
   I.queue.stop();
   I.book.stop_watching();
+  I.speculation.shutdown();
   I.workers.join();
   I.checker.join();
   I.housekeeping.join();

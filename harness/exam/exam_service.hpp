@@ -8,7 +8,8 @@
 // submissions' order, slots and states) fed by JobWorkers (the grading
 // threads), RejudgeBook (regrade sets, run on the same queue behind the
 // candidates' jobs), SyntaxChecker (checks on save), EnvironmentProbe (exam/start's
-// and env/verify's machine checks), ArtifactKeeper and restore_source()
+// and env/verify's machine checks), SpeculativeBuilds (a clean save built
+// before it is submitted), ArtifactKeeper and restore_source()
 // (what the store keeps of a job), Scoreboard and summarize() (status).
 //
 // Threads: every public member is called on the io_context's thread, and
@@ -37,6 +38,7 @@
 #include "exam/listener.hpp"
 #include "exam/rejudge_book.hpp"
 #include "exam/service_error.hpp"
+#include "exam/speculative_builds.hpp"
 #include "exam/states.hpp"
 #include "exam/status.hpp"
 #include "exam/syntax_checker.hpp"
@@ -80,6 +82,11 @@ struct ServiceOptions {
   // -fsyntax-only. The daemon gives a warm clangd (--save-checker). Told
   // when a session ends.
   std::shared_ptr<SaveChecker> save_checker;
+  // Builds of cleanly saved solutions before they are submitted
+  // (speculative_builds.hpp): `idle` starts one only while no local grading
+  // runs; `off` never. Needs `watch`; a session whose environment grades on
+  // a cluster gets none.
+  SpeculationMode speculation = SpeculationMode::idle;
   // Niceness of the grading jobs' compilers and runners (inherited from the
   // worker threads that start them): training yields the CPU to the daemon
   // and the candidate's editor, and loses nothing when the machine is
@@ -184,7 +191,11 @@ class ExamService {
   // FakeClock.
   void tick();
 
-  // For tests and shutdown: true when no job runs or waits and no check runs.
+  // What the speculative builds did so far.
+  const SpeculationCounts& speculation_counts() const;
+
+  // For tests and shutdown: true when no job runs or waits and no check runs
+  // (a speculative build may still run: it is background work).
   bool idle() const;
   // Cancels running jobs and waits for the worker threads.
   void shutdown();

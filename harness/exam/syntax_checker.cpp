@@ -45,11 +45,11 @@ std::set<std::string> SyntaxChecker::tasks_touched(const fs::path& workspace, co
 }
 
 void SyntaxChecker::check(const std::string& session, const std::string& task, const fs::path& file,
-                          CompilerOptions options) {
+                          CompilerOptions options, Then then) {
   options.timeout_s = timeout_s_;
   thread_.run<std::vector<Diagnostic>>(
       [this, c = SaveCheck{session, task, file, std::move(options), timeout_s_}] { return checker_->check(c); },
-      [this, session, task, file](std::exception_ptr failed, std::vector<Diagnostic> diags) {
+      [this, session, task, file, then = std::move(then)](std::exception_ptr failed, std::vector<Diagnostic> diags) {
         if (failed) {
           try {
             std::rethrow_exception(failed);
@@ -62,6 +62,7 @@ void SyntaxChecker::check(const std::string& session, const std::string& task, c
         ++generation_;
         last_[{session, task}] = diags;
         out_.on_diagnostics(session, task, file, diags);
+        if (then && !failed) then(diags);
       });
 }
 

@@ -78,9 +78,13 @@ class SyntaxChecker {
   static std::set<std::string> tasks_touched(const std::filesystem::path& workspace, const config::Environment& env,
                                              const std::vector<std::filesystem::path>& changed);
 
-  // Queues a check of `task`'s solution file in `session`.
+  // Queues a check of `task`'s solution file in `session`. `then`, when
+  // given, hears the check's diagnostics on the io thread after the
+  // listener did (a speculative build starts from it, speculative_builds.hpp);
+  // not when the check itself failed.
+  using Then = std::function<void(const std::vector<Diagnostic>&)>;
   void check(const std::string& session, const std::string& task, const std::filesystem::path& file,
-             CompilerOptions options);
+             CompilerOptions options, Then then = {});
   // Queues SaveChecker::end_session after the checks already queued.
   void end_session(const std::string& session);
   // From the last check of that task, or empty.
