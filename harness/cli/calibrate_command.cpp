@@ -124,7 +124,7 @@ std::optional<int> CalibrateCommand::run() {
     });
     for (const auto& g : r.runs) {
       runs.metric.push_back(g.metric);  // a timeout scored from its checkpoint has one too
-      runs.verdict.push_back(to_string(g.verdict));
+      runs.verdict.emplace_back(to_string(g.verdict));
       if (g.verdict == Verdict::internal_error) {
         harness_failed = true;
         fmt::print(stderr, "torchexam calibrate: {} {}: the harness failed: {}\n", source.role, runs.label, g.message);

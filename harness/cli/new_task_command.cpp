@@ -46,9 +46,9 @@ std::optional<int> NewTaskCommand::run() {
   const fs::path dir = fs::absolute(fs::path(dir_)).lexically_normal();
   const fs::path folder = dir.filename().empty() ? dir.parent_path() : dir;  // "a/b/" names b
   const std::string name = folder.filename().string();
-  if (!config::is_valid_name(name))
+  if (!config::detail::is_valid_name(name))
     return refuse(fmt::format("'{}' cannot name a task: {} (the folder's name is the task id and plugin name)", name,
-                              config::kNameRule));
+                              config::detail::kNameRule));
   std::error_code ec;
   if (fs::exists(folder, ec) && !(fs::is_directory(folder, ec) && fs::is_empty(folder, ec)))
     return refuse(fmt::format("{} already exists and is not an empty folder; nothing was written. Choose a new "
@@ -83,10 +83,10 @@ std::optional<int> NewTaskCommand::run() {
   const bool new_environment = !fs::exists(env_dir / "environment.yaml", ec);
   if (new_environment) {
     o.environment = env_dir.filename().string();
-    if (!config::is_valid_name(o.environment))
+    if (!config::detail::is_valid_name(o.environment))
       return refuse(fmt::format("the environment folder '{}' has no environment.yaml, and its name cannot name a new "
                                 "environment: {}. Put the task in a folder with a valid name",
-                                env_dir.string(), config::kNameRule));
+                                env_dir.string(), config::detail::kNameRule));
   }
 
   try {
