@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 
@@ -147,6 +148,7 @@ std::optional<int> CalibrateCommand::run() {
   }
   const std::vector<CalibrationRuns> candidates(graded.begin() + 2, graded.end());
   const LadderProposal proposal = propose_ladder(higher, seeds, graded[0], graded[1], candidates);
+  std::fflush(stdout);  // the table before any message on stderr, also when both go to one file
   if (!proposal.ok) {
     fmt::print(stderr, "torchexam calibrate: {}\n", proposal.problem);
     if (write_) fmt::print(stderr, "{} was left unchanged\n", task_yaml.string());

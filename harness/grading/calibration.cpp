@@ -80,7 +80,12 @@ LadderProposal propose_ladder(bool higher_is_better, const std::vector<uint64_t>
   for (int k = 0; k < 5; ++k) {
     const double g = k == 0 ? g1 : k == 4 ? g5 : std::round((g1 + (g5 - g1) * k / 4) / step) * step;
     const double value = metric_of(g) == 0 ? 0.0 : metric_of(g);  // never "-0"
-    p.written.push_back(fmt::format("{:.{}f}", value, digits));
+    std::string text = fmt::format("{:.{}f}", value, digits);
+    if (text.find('.') != std::string::npos) {  // 0.910 -> 0.91, 2.0 -> 2
+      text.erase(text.find_last_not_of('0') + 1);
+      if (text.back() == '.') text.pop_back();
+    }
+    p.written.push_back(text);
     p.thresholds.push_back(std::stod(p.written.back()));
   }
   const config::Ladder ladder{p.thresholds, higher_is_better, {}};

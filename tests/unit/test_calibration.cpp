@@ -57,8 +57,12 @@ TEST_SUITE("calibration") {
     CHECK(p.thresholds[0] <= 7.1);
     CHECK(p.placements[0].scores == std::vector<int>{5, 5, 5});
     CHECK(p.placements[1].scores == std::vector<int>{0, 0, 0});
-    // Written as round decimals that read back to the thresholds.
-    for (size_t k = 0; k < 5; ++k) CHECK(std::stod(p.written[k]) == p.thresholds[k]);
+    // Written as round decimals, without trailing zeros, that read back to the thresholds.
+    for (size_t k = 0; k < 5; ++k) {
+      CHECK(std::stod(p.written[k]) == p.thresholds[k]);
+      CHECK(p.written[k].back() != '0');
+      CHECK(p.written[k].back() != '.');
+    }
   }
 
   TEST_CASE("a reference no better than the starter: no ladder, and the reason") {
