@@ -126,12 +126,17 @@ std::optional<int> CalibrateCommand::run() {
     for (const auto& g : r.runs) {
       runs.metric.push_back(g.metric);  // a timeout scored from its checkpoint has one too
       runs.verdict.emplace_back(to_string(g.verdict));
-      if (g.verdict == Verdict::internal_error) {
+      if (g.verdict == Verdict::internal_error && !harness_failed) {
         harness_failed = true;
-        fmt::print(stderr, "torchexam calibrate: {} {}: the harness failed: {}\n", source.role, runs.label, g.message);
+        fmt::print(stderr, "torchexam calibrate: {} {}: the harness failed: {}{}\n", source.role, runs.label, g.message,
+                   g.message.find("no task plugin named") != std::string::npos
+                       ? "\n(a plugin built outside TorchExam's tree: put its build's plugins/ folder in "
+                         "TORCHEXAM_PLUGIN_PATH)"
+                       : "");
       }
     }
     graded.push_back(std::move(runs));
+    if (harness_failed) break;  // the other sources would fail the same way
   }
   prune_job_dirs(paths::state_dir() / "jobs", std::max(kKeepJobDirs, sources.size() * seeds.size()), is_grade_job_dir);
   if (harness_failed) return 3;

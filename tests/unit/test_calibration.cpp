@@ -3,6 +3,7 @@
 // templates (cli/scaffold.hpp).
 #include <doctest/doctest.h>
 
+#include "base/hash.hpp"
 #include "cli/scaffold.hpp"
 #include "config/config.hpp"
 #include "config/ladder_edit.hpp"
@@ -12,6 +13,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <sstream>
 #include <stdexcept>
 
 using namespace torchexam;
@@ -137,6 +140,29 @@ TEST_SUITE("calibration") {
           "ladder: [0.1, 0.2, 0.3, 0.4, 0.5]\nseed: 3\n");
     const std::string flow = "a: 1\nladder: [1, 2,\n   3, 4, 5]\nseed: 3\n";
     CHECK(config::replace_ladder(flow, {"1", "2", "3", "4", "6"}, {"c"}) == "a: 1\n# c\nladder: [1, 2, 3, 4, 6]\nseed: 3\n");
+  }
+
+  TEST_CASE("replace_ladder on the practice regression task.yaml: only the ladder and its comment change") {
+    const std::string before = read_file(std::filesystem::path(TORCHEXAM_SOURCE_DIR) / "environments/practice/regression/task.yaml");
+    const std::string after = config::replace_ladder(before, {"3.5", "3", "2.5", "2", "1.75"}, {"calibrated"});
+    // Every line but the ladder and the comment block above it is kept, in order.
+    auto outside = [](const std::string& text) {
+      std::vector<std::string> kept, held;
+      std::istringstream in(text);
+      for (std::string line; std::getline(in, line);) {
+        if (line.rfind('#', 0) == 0) {
+          held.push_back(line);
+          continue;
+        }
+        if (line.rfind("ladder:", 0) != 0) kept.insert(kept.end(), held.begin(), held.end()), kept.push_back(line);
+        held.clear();
+      }
+      kept.insert(kept.end(), held.begin(), held.end());
+      return kept;
+    };
+    CHECK(outside(after) == outside(before));
+    CHECK(after.find("# calibrated\nladder: [3.5, 3, 2.5, 2, 1.75]\n# Threads (bench/references") != std::string::npos);
+    CHECK(after.find("Calibration (2 threads, seed 42") == std::string::npos);
   }
 
   TEST_CASE("replace_ladder: no ladder, or two, is refused") {
