@@ -13,6 +13,9 @@
 //                   (through the daemon; see report_command.hpp)
 //   torchexam regrade (--submission N | --task T [--session S] | --environment E) (--rescore | --retrain)
 //                   | --show ID | --apply ID | --cancel ID   (through the daemon; see regrade_command.hpp)
+//   torchexam new-task DIR --kind K [--data DIR] ...   (new_task_command.hpp)
+//   torchexam calibrate ENV_DIR TASK [--seeds N] [--candidate FILE]... [--write] [--local]
+//                   (calibrate_command.hpp)
 //   torchexam lsp [--socket PATH]   the language server on stdin/stdout (lsp/run.hpp)
 //
 // Exit status: 0 when a submission was graded (whatever its score or
@@ -21,7 +24,9 @@
 #include "base/build_config.hpp"
 #include "base/hash.hpp"
 #include "base/paths.hpp"
+#include "cli/calibrate_command.hpp"
 #include "cli/exam_commands.hpp"
+#include "cli/new_task_command.hpp"
 #include "cli/parse_errors.hpp"
 #include "cli/progress.hpp"
 #include "cli/regrade_command.hpp"
@@ -227,6 +232,8 @@ int main(int argc, char** argv) {
   cli::ExamCommands exam_commands(app);
   cli::ReportCommand report_command(app);
   cli::RegradeCommand regrade_command(app);
+  cli::NewTaskCommand new_task_command(app);
+  cli::CalibrateCommand calibrate_command(app);
 
   std::string lsp_socket;
   auto* lsp_cmd = app.add_subcommand("lsp", "the language server for editors, on stdin/stdout (see docs/editors.md)");
@@ -249,6 +256,8 @@ int main(int argc, char** argv) {
   if (auto rc = exam_commands.run()) return *rc;
   if (auto rc = report_command.run()) return *rc;
   if (auto rc = regrade_command.run()) return *rc;
+  if (auto rc = new_task_command.run()) return *rc;
+  if (auto rc = calibrate_command.run()) return *rc;
   if (lsp_cmd->parsed()) {
     lsp::RunOptions o;
     o.socket = lsp_socket.empty() ? paths::socket_path() : std::filesystem::path(lsp_socket);
@@ -316,21 +325,15 @@ int main(int argc, char** argv) {
   if (repeat > 1) {
     // Each run in a job folder of its own; every run's folder is kept (the
     // pruning below keeps the newest kKeepJobDirs, more than --repeat allows).
-    std::vector<GradeResult> runs;
-    std::vector<std::string> predictions;
-    for (int i = 0; i < repeat; ++i) {
-      if (!as_json) fmt::print(stderr, "run {}/{}\n", i + 1, repeat);
-      {
-        cli::ProgressPrinter progress;
-        runs.push_back(grade(req, progress));
-      }
-      if (!show_diagnostics) runs.back().task_diagnostics.reset();
-      const auto file = runs.back().job_dir / "evaluate" / "predictions.bin";
-      std::error_code ec;
-      predictions.push_back(fs::is_regular_file(file, ec) ? sha256_hex(read_file(file)) : "");
-    }
+    RepeatRuns graded = grade_repeatedly(req, std::vector<std::optional<uint64_t>>(static_cast<size_t>(repeat)),
+                                         [&](size_t i) -> std::unique_ptr<GradeObserver> {
+                                           if (!as_json) fmt::print(stderr, "run {}/{}\n", i + 1, repeat);
+                                           return std::make_unique<cli::ProgressPrinter>();
+                                         });
+    if (!show_diagnostics)
+      for (auto& run : graded.runs) run.task_diagnostics.reset();
     prune_job_dirs(paths::state_dir() / "jobs", std::max<size_t>(kKeepJobDirs, repeat), is_grade_job_dir);
-    const RepeatSummary summary = summarize_repeats(std::move(runs), std::move(predictions), env.grading.repeat_score);
+    const RepeatSummary summary = summarize_repeats(std::move(graded.runs), std::move(graded.predictions_sha256), env.grading.repeat_score);
     if (as_json) std::cout << json::serialize(json::value_from(summary)) << std::endl;
     else
       for (const auto& line : repeat_lines(summary)) fmt::print("{}\n", line);

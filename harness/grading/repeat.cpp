@@ -1,5 +1,6 @@
 #include "grading/repeat.hpp"
 
+#include "base/hash.hpp"
 #include "base/json_shape.hpp"
 #include "grading/grade_json.hpp"
 
@@ -19,6 +20,14 @@ namespace {
 bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 }  // namespace
+
+std::optional<MetricSpread> metric_spread(std::vector<double> metrics) {
+  if (metrics.empty()) return std::nullopt;
+  std::sort(metrics.begin(), metrics.end());
+  const size_t n = metrics.size();
+  return MetricSpread{metrics.front(), n % 2 ? metrics[n / 2] : (metrics[n / 2 - 1] + metrics[n / 2]) / 2,
+                      metrics.back()};
+}
 
 int taken_score(const std::vector<int>& scores, config::Grading::RepeatScore rule) {
   if (scores.empty()) return 0;
@@ -46,13 +55,7 @@ RepeatSummary summarize_repeats(std::vector<GradeResult> runs, std::vector<std::
     s.scores.push_back(r.score);
     if (r.metric) metrics.push_back(*r.metric);
   }
-  if (!metrics.empty()) {
-    std::vector<double> sorted = metrics;
-    std::sort(sorted.begin(), sorted.end());
-    const size_t n = sorted.size();
-    s.metric = MetricSpread{sorted.front(), n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
-                            sorted.back()};
-  }
+  s.metric = metric_spread(metrics);
   for (const auto& r : runs)
     if (r.score != runs.front().score || r.verdict != runs.front().verdict) s.score_flips = true;
   s.score_taken = taken_score(s.scores, rule);
@@ -68,6 +71,25 @@ RepeatSummary summarize_repeats(std::vector<GradeResult> runs, std::vector<std::
         s.fingerprint_differences.push_back(fmt::format("run {}: {}", i + 1, reason));
   s.runs = std::move(runs);
   return s;
+}
+
+RepeatRuns grade_repeatedly(const GradeRequest& request, const std::vector<std::optional<uint64_t>>& seeds,
+                            const std::function<std::unique_ptr<GradeObserver>(size_t run)>& observer) {
+  RepeatRuns out;
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    config::TaskConfig task = *request.task;
+    if (seeds[i]) task.seed = *seeds[i];
+    GradeRequest req = request;
+    req.task = &task;
+    {
+      const auto o = observer(i);
+      out.runs.push_back(grade(req, *o));
+    }
+    const auto file = out.runs.back().job_dir / "evaluate" / "predictions.bin";
+    std::error_code ec;
+    out.predictions_sha256.push_back(std::filesystem::is_regular_file(file, ec) ? sha256_hex(read_file(file)) : "");
+  }
+  return out;
 }
 
 std::vector<std::string> repeat_lines(const RepeatSummary& s) {

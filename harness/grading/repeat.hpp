@@ -15,13 +15,17 @@
 //    "fingerprint_differences": ["run 2: thread count 2 -> 1", …],
 //    "runs": [<grade result>, …]}
 //
-// Pure: the caller grades and hashes the prediction files.
+// summarize_repeats is pure; grade_repeatedly grades (grader.hpp), for
+// `grade --repeat` and `torchexam calibrate` alike.
 #pragma once
 
 #include "grading/grader.hpp"
 
 #include <boost/json/fwd.hpp>
 
+#include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +38,9 @@ struct MetricSpread {
   double max = 0;
   friend bool operator==(const MetricSpread&, const MetricSpread&) = default;
 };
+
+// min, median and max of `metrics`; nullopt when empty.
+std::optional<MetricSpread> metric_spread(std::vector<double> metrics);
 
 struct RepeatSummary {
   std::string metric_name;
@@ -59,6 +66,19 @@ int taken_score(const std::vector<int>& scores, config::Grading::RepeatScore rul
 // wrote none; the vector is as long as `runs`.
 RepeatSummary summarize_repeats(std::vector<GradeResult> runs, std::vector<std::string> predictions_sha256,
                                 config::Grading::RepeatScore rule = config::Grading::RepeatScore::live);
+
+// Grades `request` once per entry of `seeds`, run i with the task's seed
+// replaced by seeds[i] (nullopt: task.yaml's own), each in a job folder of
+// its own (request.job_dir must be empty). `observer(i)` makes run i's
+// observer, destroyed when the run ends. Returns the runs and each run's
+// predictions file's sha256 ("" when it wrote none), as summarize_repeats
+// takes them. Never throws for what a solution does (grade()'s policy).
+struct RepeatRuns {
+  std::vector<GradeResult> runs;
+  std::vector<std::string> predictions_sha256;
+};
+RepeatRuns grade_repeatedly(const GradeRequest& request, const std::vector<std::optional<uint64_t>>& seeds,
+                            const std::function<std::unique_ptr<GradeObserver>(size_t run)>& observer);
 
 // The summary as lines for a person (no trailing newlines).
 std::vector<std::string> repeat_lines(const RepeatSummary& s);

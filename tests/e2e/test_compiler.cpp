@@ -43,7 +43,8 @@ std::vector<std::string> candidate_headers() {
     if (!e.is_regular_file()) continue;
     const std::string name = e.path().lexically_relative(root).generic_string();
     // The plugin authors' headers: never part of a candidate's code.
-    if (name != "torchexam/plugin.hpp" && name != "torchexam/plugin_abi.h" && name != "torchexam/scoring.hpp")
+    if (name != "torchexam/plugin.hpp" && name != "torchexam/plugin_abi.h" && name != "torchexam/scoring.hpp" &&
+        name != "torchexam/task_files.hpp")
       out.push_back(name);
   }
   std::sort(out.begin(), out.end());
