@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
                  "cache, cancelled by the next save, so that a submit of it finds the build ready: idle (only while "
                  "no local grading runs; a grading that starts cancels one of other content and it starts again "
                  "after), always (beside gradings too, at the same low priority), or off")
+      ->envname("TORCHEXAM_SPECULATIVE_BUILDS")
       ->check(CLI::IsMember({"idle", "always", "off"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);

@@ -7,8 +7,8 @@
 //   files:    "name=<sha256>[,name=<sha256>...]", names relative to data_dir
 // read_checked_files() reads each file and refuses one whose sha256 differs
 // from the list, so a changed data set is never graded against a ladder
-// calibrated on another. sha256_hex() is a plain SHA-256 (FIPS 180-4), so a
-// plugin links nothing for it.
+// calibrated on another. sha256_of_bytes() is OpenSSL's SHA-256: a plugin
+// on torchexam::sdk links OpenSSL::Crypto.
 //
 // hidden_by_hash(keys, percent): the `percent`% of samples whose FNV-1a hash
 // of their key is smallest are hidden (the test split), as the built-in
@@ -23,8 +23,9 @@
 
 #include <torchexam/plugin.hpp>
 
+#include <openssl/evp.h>
+
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -39,62 +40,19 @@
 
 namespace torchexam {
 
-namespace detail {
-
-inline uint32_t rotr32(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-inline void sha256_block(uint32_t h[8], const unsigned char* p) {
-  static const uint32_t k[64] = {
-      0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-      0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-      0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-      0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-      0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-      0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-      0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-      0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-  uint32_t w[64];
-  for (int i = 0; i < 16; ++i)
-    w[i] = (uint32_t(p[4 * i]) << 24) | (uint32_t(p[4 * i + 1]) << 16) | (uint32_t(p[4 * i + 2]) << 8) |
-           uint32_t(p[4 * i + 3]);
-  for (int i = 16; i < 64; ++i) {
-    const uint32_t s0 = rotr32(w[i - 15], 7) ^ rotr32(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    const uint32_t s1 = rotr32(w[i - 2], 17) ^ rotr32(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-  }
-  uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-  for (int i = 0; i < 64; ++i) {
-    const uint32_t t1 = hh + (rotr32(e, 6) ^ rotr32(e, 11) ^ rotr32(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
-    const uint32_t t2 = (rotr32(a, 2) ^ rotr32(a, 13) ^ rotr32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-    hh = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = c;
-    c = b;
-    b = a;
-    a = t1 + t2;
-  }
-  h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
-}
-
-}  // namespace detail
-
-// SHA-256 of `bytes` as 64 lower-case hex digits (what `sha256sum` prints).
-inline std::string sha256_hex(std::string_view bytes) {
-  uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  std::string tail(bytes.substr(bytes.size() - bytes.size() % 64));
-  const size_t whole = bytes.size() - tail.size();
-  for (size_t i = 0; i < whole; i += 64) detail::sha256_block(h, reinterpret_cast<const unsigned char*>(bytes.data() + i));
-  tail += '\x80';
-  while (tail.size() % 64 != 56) tail += '\0';
-  const uint64_t bits = static_cast<uint64_t>(bytes.size()) * 8;
-  for (int i = 7; i >= 0; --i) tail += static_cast<char>((bits >> (8 * i)) & 0xff);
-  for (size_t i = 0; i < tail.size(); i += 64) detail::sha256_block(h, reinterpret_cast<const unsigned char*>(tail.data() + i));
+// SHA-256 of `bytes` as 64 lower-case hex digits (what `sha256sum` prints),
+// by OpenSSL (torchexam::sdk links OpenSSL::Crypto).
+inline std::string sha256_of_bytes(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("OpenSSL could not compute a SHA-256");
   static const char* kHex = "0123456789abcdef";
   std::string out;
-  for (uint32_t word : h)
-    for (int shift = 28; shift >= 0; shift -= 4) out += kHex[(word >> shift) & 0xf];
+  for (unsigned i = 0; i < size; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
   return out;
 }
 
@@ -136,7 +94,7 @@ inline std::vector<std::pair<DataFile, std::string>> read_checked_files(const st
     if (!in) throw std::runtime_error("cannot open " + path + " (listed in option files; is data_dir right?)");
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (in.bad()) throw std::runtime_error("cannot read " + path);
-    const std::string actual = sha256_hex(bytes);
+    const std::string actual = sha256_of_bytes(bytes);
     if (actual != f.sha256)
       throw std::runtime_error(path + " has sha256 " + actual + ", but option files lists " + f.sha256 +
                                ": the data changed since the task was set up; restore the file, or update the list "
