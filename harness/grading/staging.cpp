@@ -93,16 +93,11 @@ StagedTask stage_task(const StageRequest& r, const std::function<void(const std:
     return out;
   }
 
-  auto cancelled = [&] { return r.cancel && r.cancel->load(); };
-  if (cancelled()) {
-    out.cancelled = true;
-    return out;
-  }
   fs::create_directories(root);
   // One stager per key at a time: a burst of submissions loads the data set
   // once, not once per worker thread.
   const FileLock lock(root / (out.key.substr(0, 32) + ".lock"), r.cancel);
-  if (!lock.held() || cancelled()) {
+  if (!lock.held() || (r.cancel && r.cancel->load())) {
     out.cancelled = true;
     return out;
   }

@@ -55,7 +55,7 @@ struct StagedTask {
   std::filesystem::path dir;
   std::string key;
   bool cached = false;     // found in the cache: the plugin was not called
-  bool cancelled = false;  // StageRequest::cancel stopped it: nothing else is set
+  bool cancelled = false;  // StageRequest::cancel stopped it: only dir and key are set, no entry made
   sandbox::TaskSpec spec;
 
   std::filesystem::path spec_file() const { return dir / sandbox::staged::kSpec; }
