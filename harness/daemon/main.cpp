@@ -27,7 +27,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
@@ -35,19 +37,50 @@ using namespace torchexam;
 
 namespace {
 
+// Whether `pid` is a running torchexamd (a pid taken over by another
+// program after the daemon ended is not).
+bool daemon_running(const std::string& pid) {
+  if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) return false;
+  std::ifstream comm("/proc/" + pid + "/comm");
+  std::string name;
+  return comm >> name && name == "torchexamd";
+}
+
+// How long a start waits for a lock whose daemon is gone (see below).
+constexpr auto kLeftoverWait = std::chrono::seconds(15);
+
 // Holds an exclusive lock on `lock` for the daemon's lifetime; the file
 // holds the pid of the holder. One on the socket and one on the state
 // folder: two daemons may share neither.
+//
+// A daemon killed with kill -9 can leave, for a moment, a process it had
+// just forked to start a program: until that child closes its inherited
+// descriptors (before exec, or at once when it finds its parent gone) it
+// holds the lock and the listening socket, and on a loaded machine that
+// child, at the grading jobs' niceness, may wait a while for a CPU. So when
+// the pid in the file is no running torchexamd, the lock is waited for (up
+// to kLeftoverWait) instead of refused; a running daemon is refused at once.
 int lock_instance(const fs::path& lock, const fs::path& socket) {
   int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) throw std::runtime_error("cannot open " + lock.string());
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  const auto give_up = std::chrono::steady_clock::now() + kLeftoverWait;
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     std::string pid;
     std::ifstream(lock) >> pid;
-    ::close(fd);
-    throw std::runtime_error(fmt::format("torchexamd is already running (pid {}) and holds {}; stop it with "
-                                         "`torchexam daemon stop --socket {}`",
-                                         pid.empty() ? "?" : pid, lock.string(), socket.string()));
+    if (daemon_running(pid)) {
+      ::close(fd);
+      throw std::runtime_error(fmt::format("torchexamd is already running (pid {}) and holds {}; stop it with "
+                                           "`torchexam daemon stop --socket {}`",
+                                           pid, lock.string(), socket.string()));
+    }
+    if (std::chrono::steady_clock::now() > give_up) {
+      ::close(fd);
+      throw std::runtime_error(fmt::format(
+          "{} is still locked {} s after torchexamd{} ended, by a process it left behind; `fuser -v {}` names it, "
+          "and the daemon starts once it is stopped",
+          lock.string(), kLeftoverWait.count(), pid.empty() ? "" : " (pid " + pid + ")", lock.string()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0) {
@@ -80,6 +113,7 @@ int main(int argc, char** argv) {
   app.add_option("--save-checker", save_checker,
                  "who checks a saved solution.cpp: clangd (one kept warm per session; g++ when clangd is missing, "
                  "fails or is slow), or gcc (g++ -fsyntax-only each time)")
+      ->envname("TORCHEXAM_SAVE_CHECKER")
       ->check(CLI::IsMember({"clangd", "gcc"}))
       ->capture_default_str();
   app.add_option("--speculative-builds", speculative,

@@ -75,6 +75,11 @@ struct Daemon {
   }
 
   // Starts torchexamd; returns its exit status if it exits at once instead.
+  // Up means this daemon answers: after a kill -9 the socket file can still
+  // accept a connection for a moment (a child the killed daemon had just
+  // forked holds its listening socket until it exits), so the pid it gives
+  // is compared. The wait covers a restart that waits for such a child
+  // (torchexamd waits up to 15 s for a dead daemon's lock).
   std::optional<int> start() {
     spawn();
     std::optional<int> exited;
@@ -82,13 +87,13 @@ struct Daemon {
         [&] {
           if ((exited = child->exited())) return true;
           try {
-            Client::connect(socket);
-            return true;
-          } catch (const ConnectError&) {
+            const boost::json::value info = Client::connect(socket)->call("daemon/info", boost::json::object{});
+            return info.at("pid").to_number<pid_t>() == pid;
+          } catch (const std::exception&) {  // not listening yet, or the old socket's connection reset
             return false;
           }
         },
-        std::chrono::seconds(15));
+        std::chrono::seconds(30));
     if (exited) pid = -1;
     REQUIRE_MESSAGE((up || exited), "torchexamd did not come up: " << slurp(log));
     return exited;

@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -217,6 +218,44 @@ TEST_SUITE("daemon") {
     ::kill(d.pid, SIGTERM);
     CHECK(d.wait_exit() == 0);
     CHECK_FALSE(fs::exists(d.socket));
+  }
+
+  // After a kill -9, a child the daemon had just forked (not yet at exec)
+  // may hold the socket's lock a moment longer. The holder here is such a
+  // process: the lock file names a pid that no longer runs. The restart
+  // waits for the lock instead of refusing, and starts once it is free.
+  TEST_CASE("a restart waits for the lock a killed daemon's last child still holds, then starts") {
+    Daemon d("leftover-lock");
+    fs::create_directories(d.socket.parent_path());
+    fs::permissions(d.socket.parent_path(), fs::perms::owner_all, fs::perm_options::replace);
+    const std::string lock = d.socket.string() + ".lock";
+    const pid_t dead = ::fork();  // a pid that no longer runs: a child reaped at once
+    if (dead == 0) ::_exit(0);
+    REQUIRE(dead > 0);
+    REQUIRE(::waitpid(dead, nullptr, 0) == dead);
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    const pid_t holder = ::fork();
+    if (holder == 0) {
+      const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT, 0600);
+      if (fd < 0 || ::flock(fd, LOCK_EX) != 0) ::_exit(1);
+      const std::string pid = std::to_string(dead) + "\n";
+      if (::write(fd, pid.data(), pid.size()) < 0 || ::write(ready[1], "x", 1) != 1) ::_exit(1);
+      ::usleep(1500 * 1000);
+      ::_exit(0);
+    }
+    REQUIRE(holder > 0);
+    ::close(ready[1]);
+    char c = 0;
+    REQUIRE(::read(ready[0], &c, 1) == 1);
+    ::close(ready[0]);
+    CHECK_FALSE(d.start());  // it waited, then started: no refusal naming the dead pid
+    int status = 0;
+    CHECK(::waitpid(holder, &status, WNOHANG) == holder);  // the holder was gone before it listened
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(slurp(d.log).find("already running") == std::string::npos);
+    CHECK(d.client()->call("daemon/info", json::object{}).at("pid").to_number<int>() == d.pid);
   }
 
   TEST_CASE("a client that disconnects mid-request harms nothing") {

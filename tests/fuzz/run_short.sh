@@ -1,8 +1,8 @@
 #!/bin/sh
-# run_short.sh — builds a fuzz target (tests/fuzz/fuzz_<TARGET>.cpp) with
-# clang++ and libFuzzer (ASan + UBSan) in its own folder, independent of the
-# compiler the project is configured with, then fuzzes for a short while on a
-# fresh copy of the seed corpus.
+# run_short.sh — fuzzes a fuzz target (tests/fuzz/fuzz_<TARGET>.cpp, libFuzzer
+# with ASan + UBSan) for a short while on a fresh copy of the seed corpus:
+# the build's own fuzzer (FUZZ_BINARY), or one it builds with clang++ in its
+# own folder, independent of the compiler the project is configured with.
 #
 # Usage: run_short.sh SOURCE_DIR BUILD_DIR TARGET SOURCES
 #   SOURCE_DIR  the project's source tree
@@ -17,6 +17,9 @@
 #               it as build/tests/fuzz/TARGET_sources.txt (tests/fuzz/CMakeLists.txt
 #               says why each file is there)
 # Environment:
+#   FUZZ_BINARY          a fuzzer already built for TARGET (the build's own:
+#                        tests/fuzz/CMakeLists.txt sets it for the tests);
+#                        unset or empty: the script builds one in BUILD_DIR
 #   FUZZ_CLANGXX         the clang++ to use (default: clang++)
 #   FUZZ_SECONDS         how long to fuzz (default: 60)
 #   FUZZ_EXTRA_CXXFLAGS  more compile flags
@@ -24,7 +27,8 @@
 # Exit status: the fuzzer's (0: nothing found; 77, libFuzzer's default
 # -error_exitcode: a crash, an escaped exception, a sanitizer report or a
 # broken invariant, with the input saved in BUILD_DIR), 2 for bad usage, 1
-# when the build fails, 125 when there is no clang++ (CTest: skipped).
+# when the build fails or FUZZ_BINARY is missing, 125 when there is neither
+# FUZZ_BINARY nor clang++ (CTest: skipped).
 set -eu
 
 if [ $# -ne 4 ]; then
@@ -43,7 +47,7 @@ sources="$src/tests/fuzz/fuzz_$target.cpp $(cat "$4")"
 cxx=${FUZZ_CLANGXX:-clang++}
 seconds=${FUZZ_SECONDS:-60}
 
-if ! command -v "$cxx" >/dev/null 2>&1; then
+if [ -z "${FUZZ_BINARY:-}" ] && ! command -v "$cxx" >/dev/null 2>&1; then
   echo "run_short.sh: no $cxx; libFuzzer needs Clang, skipping" >&2
   exit 125
 fi
@@ -68,18 +72,26 @@ yaml)
   ;;
 esac
 
-fuzzer="$build/fuzz_$target"
-echo "run_short.sh: building $fuzzer with $cxx" >&2
-# shellcheck disable=SC2086  # word splitting of $sources, $libs and the extra flags is intended
-if ! "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -DBOOST_ASIO_NO_DEPRECATED ${FUZZ_EXTRA_CXXFLAGS:-} \
-    -I"$src/harness" -I"$src" -I"$src/plugins/include" \
-    $sources $libs -o "$fuzzer.new"; then
-  echo "run_short.sh: building the fuzzer failed" >&2
-  exit 1
+if [ -n "${FUZZ_BINARY:-}" ]; then
+  fuzzer=$FUZZ_BINARY
+  if [ ! -x "$fuzzer" ]; then
+    echo "run_short.sh: FUZZ_BINARY=$fuzzer is not an executable (build the project first: cmake --build build)" >&2
+    exit 1
+  fi
+else
+  fuzzer="$build/fuzz_$target"
+  echo "run_short.sh: building $fuzzer with $cxx" >&2
+  # shellcheck disable=SC2086  # word splitting of $sources, $libs and the extra flags is intended
+  if ! "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer \
+      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+      -DBOOST_ASIO_NO_DEPRECATED ${FUZZ_EXTRA_CXXFLAGS:-} \
+      -I"$src/harness" -I"$src" -I"$src/plugins/include" \
+      $sources $libs -o "$fuzzer.new"; then
+    echo "run_short.sh: building the fuzzer failed" >&2
+    exit 1
+  fi
+  mv -f "$fuzzer.new" "$fuzzer"
 fi
-mv -f "$fuzzer.new" "$fuzzer"
 
 # A fresh copy of the seeds each run: the fuzzer adds what it finds to the
 # working corpus, never to the source tree.

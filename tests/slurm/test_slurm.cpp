@@ -377,6 +377,9 @@ TEST_SUITE("slurm") {
     }
     // Exactly once: one train and one evaluate job per submission, each run
     // once (a resubmission would carry a new name, a requeue a second state).
+    // The ledger may count a second sbatch: one that the kill -9 stopped
+    // before Slurm took the job (squeue, asked after the restart, did not
+    // list its name) is submitted again; what must hold is that one job ran.
     const auto log = completion_log();
     int jobs_dirs = 0;
     for (const auto& entry : fs::directory_iterator(e.shared / "jobs")) {
@@ -385,11 +388,12 @@ TEST_SUITE("slurm") {
       ++jobs_dirs;
       for (const char* phase : {"train", "evaluate"}) {
         CAPTURE(entry.path());
-        CAPTURE(phase);
+        CAPTURE(std::string(phase));
         const json::value ledger = ledger_of(entry.path(), phase);
         REQUIRE(ledger.is_object());
         CHECK(ledger.at("state") == "done");
-        CHECK(ledger.at("submissions").to_number<int64_t>() == 1);
+        CHECK(ledger.at("submissions").to_number<int64_t>() >= 1);
+        CHECK(ledger.at("submissions").to_number<int64_t>() <= 2);  // at most the one sbatch the kill cut short
         const std::string name(ledger.at("name").as_string());
         auto it = log.find(name);
         REQUIRE(it != log.end());
