@@ -314,13 +314,20 @@ std::optional<int> ExamCommands::run() {
       if (o_.json) print_json(r);
       else {
         fmt::print("{:>6} {:>11} {:>15} {:>6} {:>9}  {}\n", "id", "state", "verdict", "score", "metric", "message");
-        // Under a grading whose fingerprint differs from the one graded
-        // before it in more than the source, what changed (fingerprint.hpp);
-        // --json has the fingerprints whole.
+        // Under a submission, its gradings that do not count (a regrade
+        // keeps them: docs/rejudging.md); under a grading whose fingerprint
+        // differs from the one graded before it in more than the source,
+        // what changed (fingerprint.hpp). --json has every judging and the
+        // fingerprints whole.
         const Fingerprint* previous = nullptr;
         for (const auto& s : r.submissions) {
           fmt::print("{:>6} {:>11} {:>15} {:>4}/5 {:>9}  {}\n", s.submission, to_string(s.state), s.verdict.value_or("-"),
-                     s.score, s.metric ? fmt::format("{:.4f}", *s.metric) : std::string("-"), s.message);
+                     s.score, format_metric(s.metric), s.message);
+          for (const auto& j : s.judgings)
+            if (!j.live)
+              fmt::print("{:>6} judging {} ({}, not live): {} {} {}/5\n", "", j.judging,
+                         j.rejudge ? fmt::format("regrade set {}", *j.rejudge) : std::string("as submitted"),
+                         j.verdict.value_or("-"), format_metric(j.metric), j.score);
           if (!s.fingerprint) continue;
           if (previous) {
             Fingerprint now = *s.fingerprint;

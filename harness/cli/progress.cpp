@@ -17,6 +17,10 @@ std::string format_duration(double s) {
   return fmt::format("{}s", total);
 }
 
+std::string format_metric(const std::optional<double>& metric) {
+  return metric ? fmt::format("{:.4f}", *metric) : std::string("-");
+}
+
 namespace {
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();

@@ -22,6 +22,9 @@ namespace torchexam::cli {
 // "1h05m", "4m10s", "12s"; "?" for negative values.
 std::string format_duration(double seconds);
 
+// A grading's metric as the tables print it: "0.8558"; "-" when it has none.
+std::string format_metric(const std::optional<double>& metric);
+
 class ProgressLine {
  public:
   static constexpr double kQuietSeconds = 5;

@@ -2,6 +2,7 @@
 
 #include "base/paths.hpp"
 #include "cli/daemon_connection.hpp"
+#include "cli/progress.hpp"
 #include "client/client.hpp"
 #include "protocol/messages.hpp"
 
@@ -23,8 +24,7 @@ constexpr const char* kSelect =
     "say what to regrade: --submission N, --task T [--session S], --session S, or --environment E [--task T]";
 
 std::string outcome_text(const JudgingOutcome& o) {
-  return fmt::format("{:<14} {:>9} {}/5", o.verdict.value_or("-"),
-                     o.metric ? fmt::format("{:.4f}", *o.metric) : std::string("-"), o.score);
+  return fmt::format("{:<14} {:>9} {}/5", o.verdict.value_or("-"), format_metric(o.metric), o.score);
 }
 
 std::string selection_text(const RejudgeSelection& s) {

@@ -95,11 +95,13 @@ Adapter::Adapter(ExamService& service, std::function<void(std::string)> notify, 
   });
   bind(binder_, rpc::submission_list, [&s, sid](const SubmissionListParams& p) {
     SubmissionList out;  // without results and curves: submission/get has them
-    for (const auto& r : s.history(sid(p), p.task)) out.submissions.push_back(submission_info(r, s.queue_position(r.id)));
+    for (const auto& r : s.history(sid(p), p.task))
+      out.submissions.push_back(submission_info(r, s.queue_position(r.id), s.judgings(r)));
     return out;
   });
   bind(binder_, rpc::submission_get, [&s](const SubmissionParams& p) {
-    Submission out = submission(s.submission(p.submission), s.queue_position(p.submission));
+    const store::SubmissionRecord r = s.submission(p.submission);
+    Submission out = submission(r, s.queue_position(r.id), s.judgings(r));
     if (p.include_source) {
       out.with_source = true;
       std::string source = s.source_of(p.submission);

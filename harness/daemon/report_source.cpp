@@ -49,7 +49,7 @@ protocol::ReportData report_data(const ExamService& service, const std::string& 
     store::SubmissionRecord r = service.submission(submission);  // ServiceError(not_found) when there is none
     sid = r.session_id;
     d.scope = "submission";
-    d.history.push_back(protocol::submission_info(r, service.queue_position(r.id)));
+    d.history.push_back(protocol::submission_info(r, service.queue_position(r.id), service.judgings(r)));
     details.push_back(std::move(r));
   }
   d.status = protocol::exam_status(service.status(sid));
@@ -66,7 +66,8 @@ protocol::ReportData report_data(const ExamService& service, const std::string& 
     }
     d.scope = task.empty() ? "session" : "task";
     const auto history = service.history(sid, task);
-    for (const auto& r : history) d.history.push_back(protocol::submission_info(r, service.queue_position(r.id)));
+    for (const auto& r : history)
+      d.history.push_back(protocol::submission_info(r, service.queue_position(r.id), service.judgings(r)));
     if (!task.empty()) {
       for (const auto& r : history)
         if (state_of(r) == SubmissionState::finished) details.push_back(r);
@@ -85,7 +86,7 @@ protocol::ReportData report_data(const ExamService& service, const std::string& 
   // hides them (exam/report_visibility.hpp); the report says they are hidden.
   d.diagnostics_visible = service.diagnostics_shown(sid);
   for (const auto& r : details) {
-    d.details.push_back(protocol::submission(r, service.queue_position(r.id)));
+    d.details.push_back(protocol::submission(r, service.queue_position(r.id), service.judgings(r)));
     d.progress.push_back({r.id, progress_events(service.submission_events(r.id), protocol::kReportMaxBatchEvents)});
   }
   return d;

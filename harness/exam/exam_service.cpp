@@ -393,6 +393,13 @@ SubmissionRecord ExamService::submission(int64_t id) const {
   return impl_->as_shown(std::move(*rec));
 }
 
+std::vector<store::JudgingRecord> ExamService::judgings(const SubmissionRecord& r) const {
+  std::vector<store::JudgingRecord> out = impl_->db.judgings(r.id);
+  if (!impl_->diagnostics_shown(r.session_id))
+    for (auto& j : out) j = without_task_diagnostics(std::move(j));
+  return out;
+}
+
 bool ExamService::diagnostics_shown(const std::string& session) const { return impl_->diagnostics_shown(session); }
 
 std::vector<std::string> ExamService::submission_events(int64_t id) const {

@@ -163,6 +163,10 @@ class ExamService {
   // of on_finished notes, have none; the store keeps them.
   std::vector<store::SubmissionRecord> history(const std::string& session, const std::string& task) const;
   store::SubmissionRecord submission(int64_t id) const;
+  // Every grading of `r` (a record history() or submission() gave), oldest
+  // first: its own and one per regrade, live or not (docs/rejudging.md),
+  // their results shown as history() shows one.
+  std::vector<store::JudgingRecord> judgings(const store::SubmissionRecord& r) const;
   // Whether the session's task diagnostics are shown now (false for a
   // session this service does not hold).
   bool diagnostics_shown(const std::string& session) const;

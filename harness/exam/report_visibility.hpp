@@ -37,5 +37,7 @@ bool diagnostics_visible(const config::Environment& env, const store::SessionRec
 // object is left alone: no reply carries it (protocol::submission() sends
 // null for it).
 store::SubmissionRecord without_task_diagnostics(store::SubmissionRecord r);
+// The same for one judging of it (its result_json).
+store::JudgingRecord without_task_diagnostics(store::JudgingRecord j);
 
 }  // namespace torchexam

@@ -168,15 +168,48 @@ Submitted tag_invoke(json::value_to_tag<Submitted>, const json::value& v) {
   return {o.required<int64_t>("submission"), o.required<int>("queue_position")};
 }
 
-SubmissionInfo submission_info(const store::SubmissionRecord& r, int queue_position) {
-  return {r.id,      r.session_id, r.task,    r.source_name, r.source_hash,    r.submitted_at_ms, state_of(r),
-          queue_position, r.verdict, r.metric, r.score, r.message, r.detail, r.finished_at_ms, r.attempts,
-          stored_fingerprint(r.result_json)};
+JudgingInfo judging_info(const store::JudgingRecord& j) {
+  return {j.id,    j.live != 0,     j.rejudge_id, j.verdict, j.metric,
+          j.score, j.finished_at_ms, stored_fingerprint(j.result_json)};
 }
 
-Submission submission(const store::SubmissionRecord& r, int queue_position) {
+void tag_invoke(json::value_from_tag, json::value& v, const JudgingInfo& j) {
+  v = json::object{{"judging", j.judging},
+                   {"live", j.live},
+                   {"rejudge", write(j.rejudge)},
+                   {"verdict", write(j.verdict)},
+                   {"metric", write(j.metric)},
+                   {"score", j.score},
+                   {"finished_at_ms", write(j.finished_at_ms)},
+                   {"fingerprint", write(j.fingerprint)}};
+}
+
+JudgingInfo tag_invoke(json::value_to_tag<JudgingInfo>, const json::value& v) {
+  const Object o(v);
+  return {o.required<int64_t>("judging"),
+          o.required<bool>("live"),
+          o.optional<std::optional<int64_t>>("rejudge"),
+          o.optional<std::optional<std::string>>("verdict"),
+          o.optional<std::optional<double>>("metric"),
+          o.required<int>("score"),
+          o.optional<std::optional<int64_t>>("finished_at_ms"),
+          o.optional<std::optional<Fingerprint>>("fingerprint")};
+}
+
+SubmissionInfo submission_info(const store::SubmissionRecord& r, int queue_position,
+                               const std::vector<store::JudgingRecord>& judgings) {
+  SubmissionInfo s{r.id,      r.session_id, r.task,    r.source_name, r.source_hash,    r.submitted_at_ms, state_of(r),
+                   queue_position, r.verdict, r.metric, r.score, r.message, r.detail, r.finished_at_ms, r.attempts,
+                   stored_fingerprint(r.result_json), {}};
+  s.judgings.reserve(judgings.size());
+  for (const auto& j : judgings) s.judgings.push_back(judging_info(j));
+  return s;
+}
+
+Submission submission(const store::SubmissionRecord& r, int queue_position,
+                      const std::vector<store::JudgingRecord>& judgings) {
   Submission s;
-  static_cast<SubmissionInfo&>(s) = submission_info(r, queue_position);
+  static_cast<SubmissionInfo&>(s) = submission_info(r, queue_position, judgings);
   if (r.result_json != "{}") s.result = json_shape::parse_stored<GradeRecord>(r.result_json);
   s.curve = json_shape::parse_stored<std::vector<CurvePoint>>(r.curve_json);
   return s;
@@ -198,7 +231,8 @@ void tag_invoke(json::value_from_tag, json::value& v, const SubmissionInfo& s) {
                    {"detail", s.detail},
                    {"finished_at_ms", write(s.finished_at_ms)},
                    {"attempts", s.attempts},
-                   {"fingerprint", write(s.fingerprint)}};
+                   {"fingerprint", write(s.fingerprint)},
+                   {"judgings", write(s.judgings)}};
 }
 
 SubmissionInfo tag_invoke(json::value_to_tag<SubmissionInfo>, const json::value& v) {
@@ -218,7 +252,8 @@ SubmissionInfo tag_invoke(json::value_to_tag<SubmissionInfo>, const json::value&
           o.required<std::string>("detail"),
           o.optional<std::optional<int64_t>>("finished_at_ms"),
           o.required<int>("attempts"),
-          o.optional<std::optional<Fingerprint>>("fingerprint")};
+          o.optional<std::optional<Fingerprint>>("fingerprint"),
+          o.optional<std::vector<JudgingInfo>>("judgings")};  // absent from an older daemon
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const Submission& s) {

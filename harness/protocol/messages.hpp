@@ -181,6 +181,22 @@ struct Submitted {  // task/submit
   friend bool operator==(const Submitted&, const Submitted&) = default;
 };
 
+// One grading of a submission (docs/rejudging.md): its own (rejudge null)
+// or one a regrade set made. Exactly one judging of a graded submission is
+// live, the one its verdict, metric and score mirror.
+struct JudgingInfo {
+  int64_t judging = 0;
+  bool live = false;
+  std::optional<int64_t> rejudge;  // the set that made it; null: the submission's own grading
+  std::optional<std::string> verdict;
+  std::optional<double> metric;
+  int score = 0;
+  std::optional<int64_t> finished_at_ms;  // when it was graded
+  std::optional<Fingerprint> fingerprint;  // null: graded before fingerprints, or its result does not read
+  friend bool operator==(const JudgingInfo&, const JudgingInfo&) = default;
+};
+JudgingInfo judging_info(const store::JudgingRecord& j);
+
 // A submission record as submission/list has it.
 struct SubmissionInfo {
   int64_t submission = 0;
@@ -199,9 +215,14 @@ struct SubmissionInfo {
   std::optional<int64_t> finished_at_ms;
   int attempts = 0;
   std::optional<Fingerprint> fingerprint;  // of its grading (null: not graded, or graded before fingerprints)
+  // Every grading of it, oldest first, the live one among them ([] before
+  // it is graded; read as [] from a daemon that does not send them).
+  std::vector<JudgingInfo> judgings;
   friend bool operator==(const SubmissionInfo&, const SubmissionInfo&) = default;
 };
-SubmissionInfo submission_info(const store::SubmissionRecord& r, int queue_position);
+// `judgings`: the submission's, oldest first (store::Store::judgings).
+SubmissionInfo submission_info(const store::SubmissionRecord& r, int queue_position,
+                               const std::vector<store::JudgingRecord>& judgings);
 
 // submission/get: the record with its result, curve and (when asked) source.
 struct Submission : SubmissionInfo {
@@ -214,7 +235,8 @@ struct Submission : SubmissionInfo {
   std::optional<std::string> source;  // the snapshot; empty when not text (a TorchScript model)
   friend bool operator==(const Submission&, const Submission&) = default;
 };
-Submission submission(const store::SubmissionRecord& r, int queue_position);
+Submission submission(const store::SubmissionRecord& r, int queue_position,
+                      const std::vector<store::JudgingRecord>& judgings);
 
 struct SubmissionList {
   std::vector<SubmissionInfo> submissions;
@@ -344,6 +366,7 @@ TORCHEXAM_PROTOCOL_CONVERTS(Empty);
 TORCHEXAM_PROTOCOL_CONVERTS(ExamStatus);
 TORCHEXAM_PROTOCOL_CONVERTS(TaskList);
 TORCHEXAM_PROTOCOL_CONVERTS(Submitted);
+TORCHEXAM_PROTOCOL_CONVERTS(JudgingInfo);
 TORCHEXAM_PROTOCOL_CONVERTS(SubmissionInfo);
 TORCHEXAM_PROTOCOL_CONVERTS(Submission);
 TORCHEXAM_PROTOCOL_CONVERTS(SubmissionList);

@@ -10,6 +10,7 @@
 
 #include <boost/json.hpp>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -128,7 +129,52 @@ TEST_SUITE("regrade") {
     CHECK(applied.at("state").as_string() == "applied");
     const json::object st = e.x.json_of({"status"});
     CHECK(test::task(st, "regression").at("best_score").to_number<int>() == 4);
-    CHECK(e.x.json_of({"history", "regression"}).at("submissions").at(0).at("score").to_number<int>() == 4);
+    const json::object history = e.x.json_of({"history", "regression"});
+    const json::object& regraded = history.at("submissions").at(0).as_object();
+    CHECK(regraded.at("submission") == reference.at("submission"));
+    CHECK(regraded.at("score").to_number<int>() == 4);
+
+    // Nothing was overwritten: every judging of each submission is in its
+    // history, its own grading (with the fingerprint it was graded with) no
+    // longer live, the set's live.
+    REQUIRE(reference.at("judgings").as_array().size() == 1);  // before the regrade: its own, live
+    CHECK(reference.at("judgings").at(0).at("live") == true);
+    for (const auto& s : history.at("submissions").as_array()) {
+      const json::array& judgings = s.at("judgings").as_array();
+      CAPTURE(json::serialize(judgings));
+      REQUIRE(judgings.size() == 2);
+      CHECK(judgings[0].at("live") == false);
+      CHECK(judgings[0].at("rejudge").is_null());
+      CHECK(judgings[1].at("live") == true);
+      CHECK(judgings[1].at("rejudge") == set.at("rejudge"));
+      CHECK(judgings[1].at("score") == s.at("score"));
+      CHECK(judgings[1].at("fingerprint") == s.at("fingerprint"));
+      CHECK(judgings[0].at("judging").to_number<int64_t>() < judgings[1].at("judging").to_number<int64_t>());
+    }
+    const json::array& judgings = regraded.at("judgings").as_array();
+    REQUIRE(judgings.size() == 2);
+    const json::value& own = judgings[0];
+    CHECK(own.at("judging") == reference.at("judgings").at(0).at("judging"));
+    CHECK(own.at("score").to_number<int>() == 5);
+    CHECK(own.at("metric").to_number<double>() == mae);
+    CHECK(own.at("finished_at_ms") == reference.at("finished_at_ms"));
+    REQUIRE(own.at("fingerprint").is_object());
+    CHECK(own.at("fingerprint") == reference.at("fingerprint"));
+    CHECK(own.at("fingerprint").at("task").at("ladder").at(4).to_number<double>() == 1.85);
+    CHECK(judgings[1].at("fingerprint").at("task").at("ladder").at(4).to_number<double>() == 1.5);
+    CHECK(judgings[1].at("score").to_number<int>() == 4);
+    // The plain history prints the judging that no longer counts under its submission.
+    const test::CliRun plain = e.x.run({"history", "regression"});
+    CHECK(plain.exit_code == 0);
+    char old_line[128];
+    std::snprintf(old_line, sizeof old_line, "judging %lld (as submitted, not live): ok %.4f 5/5",
+                  static_cast<long long>(own.at("judging").to_number<int64_t>()), mae);
+    CHECK_MESSAGE(plain.out.find(old_line) != std::string::npos, plain.out);
+    size_t not_live = 0;  // one per submission, its own grading; the set's are live
+    for (size_t at = plain.out.find("not live)"); at != std::string::npos; at = plain.out.find("not live)", at + 1))
+      ++not_live;
+    CHECK(not_live == 2);
+    CHECK(plain.out.find("(regrade set") == std::string::npos);
     // Applied, it can be neither applied nor cancelled again.
     const test::CliRun again = e.x.run({"regrade", "--cancel", id});
     CHECK(again.exit_code == 1);

@@ -282,7 +282,7 @@ TEST_SUITE("exam_service") {
   TEST_CASE("task diagnostics: an exam's replies leave them out until it is over, practice shows them") {
     const TaskDiagnostics forecast{"forecast", std::nullopt, std::nullopt,
                                    ForecastDiagnostics{"week", {0.3, 0.4}, {{-1, 0, 1}, {2, 2}}}};
-    const auto has = [](const store::SubmissionRecord& r) {
+    const auto has = [](const auto& r) {  // a submission's or a judging's record
       return boost::json::parse(r.result_json).as_object().contains("task_diagnostics");
     };
     {
@@ -297,7 +297,12 @@ TEST_SUITE("exam_service") {
       CHECK_FALSE(has(f.service->history("", "fashion_mnist").at(0)));
       REQUIRE(f.rec.finished.size() == 1);
       CHECK_FALSE(has(f.rec.finished[0]));
-      const protocol::Submission reply = protocol::submission(f.service->submission(id), -1);
+      const store::SubmissionRecord shown = f.service->submission(id);
+      CHECK(has(f.db->judgings(id).at(0)));
+      const auto judgings = f.service->judgings(shown);  // every grading, shown alike
+      REQUIRE(judgings.size() == 1);
+      CHECK_FALSE(has(judgings[0]));
+      const protocol::Submission reply = protocol::submission(shown, -1, judgings);
       REQUIRE(reply.result);
       CHECK(reply.result->grade.score == 3);
       CHECK_FALSE(reply.result->grade.task_diagnostics);
@@ -305,7 +310,9 @@ TEST_SUITE("exam_service") {
       f.clock.advance(5 * 3600'000LL);
       f.service->tick();
       REQUIRE(f.service->status("").session.state == "closed");
-      const protocol::Submission after = protocol::submission(f.service->submission(id), -1);
+      const store::SubmissionRecord now = f.service->submission(id);
+      CHECK(has(f.service->judgings(now).at(0)));
+      const protocol::Submission after = protocol::submission(now, -1, f.service->judgings(now));
       REQUIRE(after.result);
       CHECK(after.result->grade.task_diagnostics == forecast);
       CHECK(has(f.service->history("", "fashion_mnist").at(0)));

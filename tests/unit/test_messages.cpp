@@ -102,7 +102,7 @@ Fingerprint fingerprint() {
 
 protocol::SubmissionInfo submission_info() {
   return {1,  "3f9c2a71b0e4", "fashion_mnist", "solution.cpp", "a4c123", 1772446050112, SubmissionState::finished, -1, "ok", 0.8558,
-          3,  "accuracy 0.8558", "",            1772446060530, 1, std::nullopt};
+          3,  "accuracy 0.8558", "",            1772446060530, 1, std::nullopt, {}};
 }
 
 events::Progress training() {
@@ -200,6 +200,17 @@ TEST_SUITE("messages") {
     auto listed = submission_info();
     listed.fingerprint = fingerprint();
     round_trip(protocol::SubmissionList{{listed}});
+    // ... and every judging of it, each with its own (docs/rejudging.md).
+    Fingerprint before = fingerprint();
+    before.task.ladder = {0.78, 0.82, 0.80};
+    listed.judgings = {{1, false, std::nullopt, "ok", 0.8558, 3, 1772446060530, before},
+                       {4, false, 2, "internal_error", std::nullopt, 0, 1772450000000, std::nullopt},
+                       {6, true, 3, "ok", 0.8558, 4, std::nullopt, fingerprint()}};
+    round_trip(protocol::SubmissionList{{listed}});
+    protocol::Submission got;
+    static_cast<protocol::SubmissionInfo&>(got) = listed;
+    got.result = grade_record();
+    round_trip(got);
     auto summary = task();
     summary.fingerprint = fingerprint();
     round_trip(protocol::TaskList{{summary}});
@@ -254,6 +265,20 @@ TEST_SUITE("messages") {
     const json::value info = json::value_from(submission_info());
     CHECK_FALSE(info.as_object().contains("result"));
     CHECK_FALSE(info.as_object().contains("curve"));
+    // Its judgings: always sent ([] before grading); a reply without them
+    // (an older daemon) reads as none.
+    CHECK(info.at("judgings") == json::array());
+    json::value older = info;
+    older.as_object().erase("judgings");
+    CHECK(protocol::read_result(rpc::submission_get, older).judgings.empty());
+    auto regraded = submission_info();
+    regraded.judgings = {{1, false, std::nullopt, "ok", 0.8558, 3, 1772446060530, std::nullopt},
+                         {2, true, 1, "ok", 0.8558, 4, 1772450000000, std::nullopt}};
+    CHECK(json::serialize(json::value_from(regraded).at("judgings")) ==
+          R"([{"judging":1,"live":false,"rejudge":null,"verdict":"ok","metric":8.558E-1,"score":3,)"
+          R"("finished_at_ms":1772446060530,"fingerprint":null},)"
+          R"({"judging":2,"live":true,"rejudge":1,"verdict":"ok","metric":8.558E-1,"score":4,)"
+          R"("finished_at_ms":1772450000000,"fingerprint":null}])");
     protocol::Submission queued;
     queued.state = SubmissionState::queued;
     const json::value q = json::value_from(queued);
@@ -413,6 +438,13 @@ TEST_SUITE("messages") {
     CHECK(message([&] { protocol::read_result(rpc::exam_status, status); }) ==
           "torchexamd's reply to exam/status does not match the protocol: result.state: expected one of running, "
           "paused, closed, stopped (got 'over')");
+    // A judging of the wrong shape is named inside its submission.
+    json::value listed = json::value_from(protocol::SubmissionList{{submission_info()}});
+    listed.at("submissions").at(0).as_object()["judgings"] =
+        json::array{json::object{{"judging", 1}, {"live", "yes"}, {"score", 3}}};
+    CHECK(message([&] { protocol::read_result(rpc::submission_list, listed); }) ==
+          "torchexamd's reply to submission/list does not match the protocol: result.submissions[0].judgings[0].live: "
+          "expected true or false");
     // Fields a newer daemon adds are not an error in a reply.
     json::value more = json::value_from(protocol::Submitted{1, 0});
     more.as_object()["eta_s"] = 3;
