@@ -84,7 +84,13 @@ Adapter::Adapter(ExamService& service, std::function<void(std::string)> notify, 
         s.start_async(o, std::move(done));
       },
       [](const ExamSummary& summary) { return exam_status(summary); });
-  bind(binder_, rpc::exam_status, [this, sid](const SessionParams& p) { return status_reply(sid(p)); });
+  binder_.bind_serialized(rpc::exam_status, [this, sid](const SessionParams& p, Binder::Reply reply) {
+    try {
+      reply(status_reply(sid(p)));
+    } catch (const ServiceError& e) {
+      reply(RpcError(code_for(e.kind), e.what()));
+    }
+  });
   bind(binder_, rpc::exam_stop, [&s, sid](const SessionParams& p) { return exam_status(s.stop(sid(p))); });
   bind(binder_, rpc::exam_pause, [&s, sid](const SessionParams& p) { return exam_status(s.pause(sid(p))); });
   bind(binder_, rpc::exam_resume, [&s, sid](const SessionParams& p) { return exam_status(s.resume(sid(p))); });
@@ -144,17 +150,22 @@ Adapter::Adapter(ExamService& service, std::function<void(std::string)> notify, 
 
 Adapter::~Adapter() { service_.remove_listener(this); }
 
-ExamStatus Adapter::status_reply(const std::string& session) {
+Binder::SerializedResult Adapter::status_reply(const std::string& session) {
   CachedStatus& c = status_cache_[session];
-  if (!c.status || c.generation != service_.generation()) {
-    c.status = exam_status(service_.status(session));
+  if (!c.members || c.generation != service_.generation()) {
+    json::value v = json::value_from(exam_status(service_.status(session)));
+    json::object& o = v.as_object();
+    o.erase("remaining_s");
+    o.erase("deadline_ms");
+    std::string text = json::serialize(v);  // {"a":1,...} or {}
+    c.members = o.empty() ? std::string("}") : "," + text.substr(1);
     c.generation = service_.generation();
   }
-  ExamStatus out = *c.status;
   const auto clock = service_.clock_fields(session);
-  out.remaining_s = clock.remaining_s;
-  out.deadline_ms = clock.deadline_ms;
-  return out;
+  std::string text = json::serialize(json::object{{"remaining_s", clock.remaining_s}, {"deadline_ms", clock.deadline_ms}});
+  text.pop_back();  // the closing brace: the cached members follow
+  text += *c.members;
+  return {std::move(text)};
 }
 
 void Adapter::on_progress(const ProgressNote& n) {

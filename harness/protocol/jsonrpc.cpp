@@ -63,6 +63,15 @@ std::string make_result(const json::value& id, json::value result) {
   return json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}});
 }
 
+std::string make_result_text(const json::value& id, std::string_view result_json) {
+  std::string out = R"({"jsonrpc":"2.0","id":)";
+  out += json::serialize(id);
+  out += R"(,"result":)";
+  out += result_json;
+  out += '}';
+  return out;
+}
+
 std::string make_error(const json::value& id, int code, std::string_view message) {
   return json::serialize(
       json::object{{"jsonrpc", "2.0"}, {"id", id}, {"error", json::object{{"code", code}, {"message", message}}}});
@@ -100,10 +109,12 @@ void Binder::dispatch(const Message& m, const std::function<void(std::string)>& 
     if (answer) send(make_error(id, error_code::method_not_found, "unknown method '" + m.method + "'"));
     return;
   }
-  Reply reply = [answer, id, send](std::variant<json::value, RpcError> r) {
+  Reply reply = [answer, id, send](std::variant<json::value, Binder::SerializedResult, RpcError> r) {
     if (!answer) return;
     if (auto* v = std::get_if<json::value>(&r))
       send(make_result(id, std::move(*v)));
+    else if (auto* t = std::get_if<Binder::SerializedResult>(&r))
+      send(make_result_text(id, t->json));
     else {
       const auto& e = std::get<RpcError>(r);
       send(make_error(id, e.code, e.what()));

@@ -69,6 +69,8 @@ std::variant<Message, ParseFailure> parse_message(std::string_view body, bool nu
 std::string make_request(const json::value& id, std::string_view method, json::value params);
 std::string make_notification(std::string_view method, json::value params);
 std::string make_result(const json::value& id, json::value result);
+// A result already written as JSON text (Binder::SerializedResult).
+std::string make_result_text(const json::value& id, std::string_view result_json);
 std::string make_error(const json::value& id, int code, std::string_view message);
 
 // A method by its signature: its name, the params it takes and the result
@@ -160,7 +162,14 @@ class Fields {
 // with value_from.
 class Binder {
  public:
-  using Reply = std::function<void(std::variant<json::value, RpcError>)>;
+  // A result already serialized: what json::serialize(json::value_from(R))
+  // gives for the call's result type R, perhaps with its members in another
+  // order. For a reply the daemon keeps as text because clients poll it
+  // (exam/status); bind_serialized() binds one.
+  struct SerializedResult {
+    std::string json;
+  };
+  using Reply = std::function<void(std::variant<json::value, SerializedResult, RpcError>)>;
   using Handler = std::function<void(const json::value& params, Reply reply)>;
   template <class R>
   using TypedReply = std::function<void(std::variant<R, RpcError>)>;
@@ -175,6 +184,14 @@ class Binder {
         reply(json::value_from(std::get<R>(r)));
       });
     });
+  }
+
+  // As bind(), for a handler that answers with R already written as JSON
+  // text (SerializedResult); its params are read as P.
+  template <class P, class R>
+  void bind_serialized(const Call<P, R>& call,
+                       std::type_identity_t<std::function<void(const P&, Reply)>> handler) {
+    method(call.name, [handler](const json::value& params, Reply reply) { handler(read_params<P>(params), reply); });
   }
 
   // A notification by its name: its params read as N, and dropped (never
