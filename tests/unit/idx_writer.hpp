@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -50,10 +51,26 @@ inline void write_fashion_like(const std::filesystem::path& dir, int64_t train, 
   write_gz(dir / "t10k-labels-idx1-ubyte.gz", idx_bytes({n_test}, test_labels));
 }
 
+// A fresh folder /tmp/torchexam-test-NAME-PID, removed when the test
+// program exits normally (a forked child that exits leaves it to the
+// process that made it), so no run leaves its folders in /tmp.
 inline std::filesystem::path temp_dir(const std::string& name) {
+  struct Made {
+    pid_t owner = ::getpid();
+    std::mutex mutex;
+    std::vector<std::filesystem::path> dirs;
+    ~Made() {
+      if (::getpid() != owner) return;
+      std::error_code ec;
+      for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
+    }
+  };
+  static Made made;
   auto d = std::filesystem::temp_directory_path() / ("torchexam-test-" + name + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
+  const std::lock_guard lock(made.mutex);
+  made.dirs.push_back(d);
   return d;
 }
 
