@@ -161,9 +161,18 @@ Binder::SerializedResult Adapter::status_reply(const std::string& session) {
     c.members = o.empty() ? std::string("}") : "," + text.substr(1);
     c.generation = service_.generation();
   }
+  // The clock fields as json::serialize writes them, then the cached
+  // members, in one allocation (a json::object for the two fields cost four).
   const auto clock = service_.clock_fields(session);
-  std::string text = json::serialize(json::object{{"remaining_s", clock.remaining_s}, {"deadline_ms", clock.deadline_ms}});
-  text.pop_back();  // the closing brace: the cached members follow
+  const std::string remaining = json::serialize(json::value(clock.remaining_s));
+  const std::string deadline = json::serialize(json::value(clock.deadline_ms));
+  constexpr std::string_view remaining_key = R"({"remaining_s":)", deadline_key = R"(,"deadline_ms":)";
+  std::string text;
+  text.reserve(remaining_key.size() + remaining.size() + deadline_key.size() + deadline.size() + c.members->size());
+  text += remaining_key;
+  text += remaining;
+  text += deadline_key;
+  text += deadline;
   text += *c.members;
   return {std::move(text)};
 }

@@ -104,8 +104,14 @@ std::optional<std::variant<Frame, FramingError>> FrameReader::next() {
 }
 
 std::string encode_frame(std::string_view body) {
-  std::string out = "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
-  out.append(body);
+  constexpr std::string_view name = "Content-Length: ";
+  const std::string length = std::to_string(body.size());
+  std::string out;
+  out.reserve(name.size() + length.size() + kHeaderEnd.size() + body.size());  // one allocation
+  out += name;
+  out += length;
+  out += kHeaderEnd;
+  out += body;
   return out;
 }
 

@@ -5,8 +5,15 @@
 namespace torchexam::protocol {
 
 std::variant<Message, ParseFailure> parse_message(std::string_view body, bool null_params_absent) {
+  // The parse tree lives only until the fields below are copied out of it
+  // (json::value's assignment copies into the target's own storage), so it
+  // is built in a buffer on the stack: a request of a few hundred bytes
+  // costs no heap allocation for its keys, strings and objects. A larger
+  // body spills over into blocks the resource frees on return.
+  unsigned char scratch_buffer[4096];
+  json::monotonic_resource scratch(scratch_buffer, sizeof scratch_buffer);
   json::error_code ec;
-  json::value v = json::parse(body, ec);
+  const json::value v = json::parse(body, ec, &scratch);
   if (ec) return ParseFailure{error_code::parse_error, "not JSON: " + ec.message(), nullptr};
   if (!v.is_object()) return ParseFailure{error_code::invalid_request, "a JSON-RPC message must be an object", nullptr};
   const auto& o = v.get_object();
@@ -64,9 +71,13 @@ std::string make_result(const json::value& id, json::value result) {
 }
 
 std::string make_result_text(const json::value& id, std::string_view result_json) {
-  std::string out = R"({"jsonrpc":"2.0","id":)";
-  out += json::serialize(id);
-  out += R"(,"result":)";
+  constexpr std::string_view head = R"({"jsonrpc":"2.0","id":)", middle = R"(,"result":)";
+  const std::string id_json = json::serialize(id);
+  std::string out;
+  out.reserve(head.size() + id_json.size() + middle.size() + result_json.size() + 1);  // one allocation
+  out += head;
+  out += id_json;
+  out += middle;
   out += result_json;
   out += '}';
   return out;
@@ -120,12 +131,15 @@ void Binder::dispatch(const Message& m, const std::function<void(std::string)>& 
       send(make_error(id, e.code, e.what()));
     }
   };
+  // The handler gets the reply itself, not a copy (a copy of a Reply is
+  // two heap allocations, per call); an exception is answered here from
+  // `id` and `send`, as the reply would answer it.
   try {
-    it->second(m.params, reply);
+    it->second(m.params, std::move(reply));
   } catch (const RpcError& e) {
-    reply(e);
+    if (answer) send(make_error(id, e.code, e.what()));
   } catch (const std::exception& e) {
-    reply(RpcError(error_code::internal_error, e.what()));
+    if (answer) send(make_error(id, error_code::internal_error, e.what()));
   }
 }
 

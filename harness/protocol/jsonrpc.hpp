@@ -179,7 +179,7 @@ class Binder {
   template <class P, class R>
   void bind(const Call<P, R>& call, std::type_identity_t<std::function<void(const P&, TypedReply<R>)>> handler) {
     method(call.name, [handler](const json::value& params, Reply reply) {
-      handler(read_params<P>(params), [reply](std::variant<R, RpcError> r) {
+      handler(read_params<P>(params), [reply = std::move(reply)](std::variant<R, RpcError> r) {
         if (auto* e = std::get_if<RpcError>(&r)) return reply(std::move(*e));
         reply(json::value_from(std::get<R>(r)));
       });
@@ -191,7 +191,8 @@ class Binder {
   template <class P, class R>
   void bind_serialized(const Call<P, R>& call,
                        std::type_identity_t<std::function<void(const P&, Reply)>> handler) {
-    method(call.name, [handler](const json::value& params, Reply reply) { handler(read_params<P>(params), reply); });
+    method(call.name,
+           [handler](const json::value& params, Reply reply) { handler(read_params<P>(params), std::move(reply)); });
   }
 
   // A notification by its name: its params read as N, and dropped (never
