@@ -14,7 +14,7 @@
 //   pass_mark: 3                # required; total score (sum of task scores) to pass
 //   threads: 2                  # optional, LibTorch threads for training (default 2)
 //   compiler:                   # optional
-//     flags: [-O2]              # extra flags for the candidate's code (default [-O2])
+//     flags: [-O1]              # extra flags for the candidate's code (default [-O1])
 //     timeout: 2m               # compile time limit (default 2m)
 //     std: c++17                # the language standard candidate code is compiled
 //                               #   with, in the grader, the syntax check and the
@@ -228,7 +228,7 @@ struct Environment {
   double duration_s = 0;
   int pass_mark = 0;
   int threads = 2;
-  std::vector<std::string> compiler_flags{"-O2"};
+  std::vector<std::string> compiler_flags{"-O1"};  // as fast to train as -O2, cheaper to compile (bench/compile_flags)
   double compile_timeout_s = 120;
   std::string compiler_std = kDefaultCxxStandard;  // one of kCxxStandards, for -std=
   std::vector<TaskConfig> tasks;

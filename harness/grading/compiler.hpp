@@ -59,7 +59,7 @@ struct BuildOutput {
 struct CompilerOptions {
   std::filesystem::path cache_dir;
   std::string standard = config::kDefaultCxxStandard;  // -std=; the environment's compiler.std
-  std::vector<std::string> flags{"-O2"};  // the environment's flags
+  std::vector<std::string> flags{"-O1"};  // the environment's flags
   double timeout_s = 120;
   const std::atomic<bool>* cancel = nullptr;  // see ProcessSpec::cancel
   // Where build() runs the compiler (nullptr: here). The precompiled header

@@ -34,7 +34,7 @@ struct Fixture {
   Fixture() {
     test::add_working_compiler(launcher);
     env.compiler_std = "c++17";
-    env.compiler_flags = {"-O1", "-DEXAM_FLAG=1"};
+    env.compiler_flags = {"-O2", "-DEXAM_FLAG=1"};
     env.compile_timeout_s = 42;
   }
   CompilerOptions options() {
@@ -73,10 +73,10 @@ TEST_SUITE("compiler") {
     CHECK(*(dashes + 1) == build_config::kCxx);
     const std::vector<std::string> compiler_args(dashes + 2, b.args.end());
     CHECK(compiler_args.front() == "-std=c++17");
-    for (const char* flag : {"-O1", "-DEXAM_FLAG=1", "-fPIC", "-shared", "-Wl,--no-undefined"})
+    for (const char* flag : {"-O2", "-DEXAM_FLAG=1", "-fPIC", "-shared", "-Wl,--no-undefined"})
       CHECK_MESSAGE(contains(compiler_args, flag), flag);
     for (const char* flag : kHarnessOnlyFlags) CHECK_MESSAGE(contains(compiler_args, flag), flag);
-    CHECK_FALSE(contains(compiler_args, "-O2"));  // the environment's flags replace the default
+    CHECK_FALSE(contains(compiler_args, "-O1"));  // the environment's flags replace the default
     // The precompiled header, built once in the sandbox, is forced in and its folder exposed.
     const auto pchs = f.launcher.commands(test::is_pch_build);
     REQUIRE(pchs.size() == 1);

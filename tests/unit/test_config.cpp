@@ -170,7 +170,7 @@ TEST_SUITE("config") {
     Fixture f;
     const Environment env = load_environment(f.dir);
     CHECK(env.threads == 2);
-    CHECK(env.compiler_flags == std::vector<std::string>{"-O2"});
+    CHECK(env.compiler_flags == std::vector<std::string>{"-O1"});
     CHECK(env.compile_timeout_s == 120);
     REQUIRE(env.tasks.size() == 1);
     CHECK(env.tasks[0].seed == 0);
