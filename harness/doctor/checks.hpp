@@ -31,6 +31,20 @@ std::optional<CompilerInfo> probe_compiler(ProcessLauncher& launcher, const std:
 CheckResult check_compiler(const config::Pins& pins, const std::optional<CompilerInfo>& found,
                            const std::filesystem::path& cxx);
 
+// The environment's flags for candidate code (`-std=` from compiler.std,
+// then compiler.flags, as the grader passes them) tried on an empty
+// translation unit: a flag the compiler does not know would otherwise
+// surface as a compile error at the candidate's first submission.
+struct CandidateFlagsProbe {
+  std::vector<std::string> flags;
+  bool accepted = false;
+  std::string complaint;  // the compiler's first error line when it refused them
+};
+CandidateFlagsProbe probe_candidate_flags(ProcessLauncher& launcher, const std::filesystem::path& cxx,
+                                          std::vector<std::string> flags);
+CheckResult check_candidate_flags(const CandidateFlagsProbe& probe, const std::filesystem::path& cxx,
+                                  const std::filesystem::path& environment_yaml);
+
 struct LibTorchInfo {
   std::string version;  // "1.13.1"; "" when unknown
   std::string source;   // where it was read: "Debian package libtorch1.13 1.13.1+dfsg-4", "torch/version.h"

@@ -21,6 +21,10 @@ std::vector<CheckResult> verify(const config::Environment& env, const VerifyOpti
 
   const fs::path cxx = build_config::kCxx;
   out.push_back(check_compiler(pins, probe_compiler(launcher, cxx), cxx));
+  std::vector<std::string> flags = {"-std=" + env.compiler_std};
+  flags.insert(flags.end(), env.compiler_flags.begin(), env.compiler_flags.end());
+  out.push_back(check_candidate_flags(probe_candidate_flags(launcher, cxx, std::move(flags)), cxx,
+                                      env.dir / "environment.yaml"));
   out.push_back(check_libtorch_version(
       pins, probe_libtorch_version(launcher, build_config::kTorchIncludeDirs, build_config::kTorchLibDir)));
   out.push_back(check_cxx11_abi(pins, build_config::kTorchCxxFlags));

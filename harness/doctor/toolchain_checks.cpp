@@ -92,6 +92,47 @@ CheckResult check_compiler(const config::Pins& pins, const std::optional<Compile
   return result("compiler", Status::ok, seen, expected);
 }
 
+CandidateFlagsProbe probe_candidate_flags(ProcessLauncher& launcher, const fs::path& cxx,
+                                          std::vector<std::string> flags) {
+  CandidateFlagsProbe out;
+  out.flags = std::move(flags);
+  const fs::path err = fs::temp_directory_path() / fmt::format("torchexam-doctor-{}-flags.err", getpid());
+  ProcessSpec spec;
+  spec.exe = cxx;
+  spec.args = out.flags;
+  spec.args.insert(spec.args.end(), {"-fsyntax-only", "-x", "c++", "/dev/null"});
+  spec.stderr_file = err;
+  spec.wall_timeout_s = 30;
+  std::string text;
+  try {
+    const ProcessResult r = launcher.run(spec, [](std::string_view) {});
+    out.accepted = !r.timed_out && r.exit_code && *r.exit_code == 0;
+    std::ifstream in(err);
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("error") == std::string::npos) continue;
+      text = line;
+      break;
+    }
+    if (!out.accepted && text.empty()) text = r.timed_out ? "it did not finish in 30 s" : "it failed without a message";
+  } catch (const std::exception& e) {
+    text = e.what();
+  }
+  std::error_code ec;
+  fs::remove(err, ec);
+  out.complaint = text;
+  return out;
+}
+
+CheckResult check_candidate_flags(const CandidateFlagsProbe& probe, const fs::path& cxx,
+                                  const fs::path& environment_yaml) {
+  std::string flags;
+  for (const auto& f : probe.flags) flags += (flags.empty() ? "" : " ") + f;
+  const std::string expected = "the compiler accepts compiler.std and compiler.flags";
+  if (probe.accepted) return result("candidate flags", Status::ok, flags + " (" + cxx.string() + ")", expected);
+  return result("candidate flags", Status::fail, cxx.string() + " refuses " + flags + ": " + probe.complaint, expected,
+                "correct `compiler: std:` or `flags:` in " + environment_yaml.string() + " (docs/yaml.md)");
+}
+
 LibTorchInfo probe_libtorch_version(ProcessLauncher& launcher, const std::string& include_dirs, const fs::path& lib_dir) {
   LibTorchInfo info;
   std::error_code ec;

@@ -80,8 +80,9 @@ TEST_SUITE("e2e") {
     // what the grader forces in (the precompiled <torchexam/solution.h>).
     // The compiler's front end with the grader's flags (check_syntax: the
     // same command as build() with -fsyntax-only) decides whether a header
-    // compiles alone; code generation and the link would add seconds a
-    // header without a use of its templates does not exercise.
+    // compiles alone. Each check costs 5-7 s whatever the header: GCC
+    // instantiates the precompiled header's pending templates at the end of
+    // every translation unit.
     Compiler compiler(compiler_options(env, paths::cache_dir()));
     const std::string flags = fmt::format("{}", fmt::join(compiler.compile_flags(), " "));
     // An error anywhere (the header's own lines included), or a check that
@@ -93,13 +94,12 @@ TEST_SUITE("e2e") {
       });
     };
     std::vector<Diagnostic> diags;
-    // The check itself: a header that is not there, and one line that does
-    // not compile, are caught.
-    std::ofstream(dir / "missing.cpp") << "#include <torchexam/no_such_header.hpp>\n";
-    CHECK_FALSE(clean(dir / "missing.cpp", diags));
+    // The check itself: a line that does not compile is caught.
     std::ofstream(dir / "broken.cpp") << "#include <torchexam/solution.h>\ninline int broken() { return undeclared_name; }\n";
     CHECK_FALSE(clean(dir / "broken.cpp", diags));
     for (size_t i = 0; i < headers.size(); ++i) {
+      // <torchexam/solution.h> is the precompiled header itself, built alone.
+      if (headers[i] == "torchexam/solution.h") continue;
       const fs::path source = dir / (std::to_string(i) + ".cpp");
       std::ofstream(source) << "#include <" << headers[i] << ">\n";
       CHECK_MESSAGE(clean(source, diags),

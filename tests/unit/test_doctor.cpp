@@ -10,7 +10,9 @@
 
 #include <sys/stat.h>
 
+#include "base/build_config.hpp"
 #include "base/hash.hpp"
+#include "base/process.hpp"
 #include "config/config.hpp"
 #include "config/version_spec.hpp"
 #include "doctor/checks.hpp"
@@ -301,6 +303,27 @@ TEST_SUITE("doctor") {
     CHECK(runs.status == Status::fail);
     CHECK(contains(runs.found, "libtorch_cpu.so"));
     CHECK(contains(runs.fix, "apt-get install --reinstall"));
+  }
+
+  TEST_CASE("the candidate flags: the compiler accepts the environment's, and one it does not know fails naming it") {
+    const fs::path cxx = build_config::kCxx;
+    const fs::path yaml = "/exams/practice/environment.yaml";
+    const CandidateFlagsProbe good = probe_candidate_flags(system_launcher(), cxx, {"-std=c++17", "-O1"});
+    CHECK(good.accepted);
+    const CheckResult ok = check_candidate_flags(good, cxx, yaml);
+    CHECK(ok.status == Status::ok);
+    CHECK(contains(ok.found, "-std=c++17 -O1"));
+
+    const CandidateFlagsProbe bad =
+        probe_candidate_flags(system_launcher(), cxx, {"-std=c++17", "-O1", "-fno-such-flag-here"});
+    CHECK_FALSE(bad.accepted);
+    CHECK(contains(bad.complaint, "-fno-such-flag-here"));
+    const CheckResult fail = check_candidate_flags(bad, cxx, yaml);
+    CHECK(fail.status == Status::fail);
+    CHECK(contains(fail.found, "-fno-such-flag-here"));
+    CHECK(contains(fail.fix, yaml.string()));
+
+    CHECK_FALSE(probe_candidate_flags(system_launcher(), cxx, {"-std=c++1000"}).accepted);
   }
 
   TEST_CASE("BLAS, memory, disk and CPU: what is found against what is needed") {
