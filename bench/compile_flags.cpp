@@ -16,10 +16,10 @@
 #include "grading/backend/backend.hpp"
 #include "grading/compiler.hpp"
 #include "grading/grader.hpp"
+#include "support/stats.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -27,6 +27,7 @@
 #include <chrono>
 #include <map>
 #include <numeric>
+#include <sstream>
 
 namespace fs = std::filesystem;
 using namespace torchexam;
@@ -43,13 +44,6 @@ double children_cpu_s() {
   ::getrusage(RUSAGE_CHILDREN, &u);
   auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
   return s(u.ru_utime) + s(u.ru_stime);
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 std::vector<std::string> split_flags(const std::string& text) {
@@ -71,7 +65,7 @@ int main(int argc, char** argv) {
   app.add_option("--env", env_dir, "the environment whose references are compiled")->check(CLI::ExistingDirectory);
   app.add_option("--flags", flag_sets, "a flag set replacing compiler.flags (repeat; default -O2, -O1, -Og, -O0)");
   app.add_option("--task", only, "only these tasks (repeat)");
-  app.add_option("--rounds", rounds, "cold compiles per task and flag set (the median is printed)")
+  app.add_option("--rounds", rounds, "cold compiles per task and flag set (their median is printed)")
       ->check(CLI::PositiveNumber);
   app.add_flag("--no-train", no_train, "compile only: no grading");
   CLI11_PARSE(app, argc, argv);
@@ -122,7 +116,7 @@ int main(int argc, char** argv) {
         }
         compile_s.push_back(b.seconds);
       }
-      const double build = median(compile_s), build_cpu = median(compile_cpu_s);
+      const double build = bench::median(compile_s), build_cpu = bench::median(compile_cpu_s);
       builds[set].push_back(build);
       build_cpus[set].push_back(build_cpu);
       if (no_train) {
