@@ -1,7 +1,10 @@
 // torchexam-runner — runs one phase (train or evaluate) of a graded
 // submission under the sandbox, reporting JSON-line events on stdout.
 //
-// Started by the harness (Boost.Process), never by candidates. Order:
+// Started by the harness (Boost.Process), never by candidates; or forked by
+// the runner's own zygote mode (`torchexam-runner zygote`, zygote.hpp),
+// whose child runs run_phase() below exactly as a fresh runner's main does.
+// Order:
 // parse arguments, keep stdout as the event pipe, contain the process tree,
 // apply the set-up steps (limits, working directory, output redirection),
 // then load LibTorch work. A failed step ends the run with internal_error
@@ -13,6 +16,7 @@
 #include "sandbox/staged_task.hpp"
 #include "sandbox/steps.hpp"
 #include "sandbox/trusted_channel.hpp"
+#include "sandbox/zygote.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -23,8 +27,13 @@
 #include <cerrno>
 #include <cstring>
 #include <chrono>
+#include <string_view>
 
-int main(int argc, char** argv) {
+namespace {
+
+// One phase, from its command line to its exit code: what main runs in a
+// fresh runner and in a zygote's child.
+int run_phase(int argc, char** argv) {
   using namespace torchexam::sandbox;
   const auto started = std::chrono::steady_clock::now();
   CLI::App app{"torchexam-runner: one sandboxed train or evaluate phase (started by the harness)"};
@@ -216,4 +225,12 @@ int main(int argc, char** argv) {
   for (const auto& n : report.notes) line += "; " + n;
   sink.log(line);
   return train->parsed() ? run_train(o, sink, trusted) : run_evaluate(o, sink, trusted);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "zygote")
+    return torchexam::sandbox::zygote_main(argc - 1, argv + 1, run_phase);
+  return run_phase(argc, argv);
 }

@@ -67,6 +67,11 @@ struct ProcessResult {
   // Set by a scheduler backend (grading/backend/backend.hpp); a local run leaves them.
   bool memory_exceeded = false;  // the scheduler stopped it for using more memory than the job reserved
   std::string scheduler_note;    // what the scheduler did that the fields above don't say
+  // Set by a launcher that runs the process through a helper (the warm
+  // runner, grading/warm_runner.hpp) when the helper died before it could
+  // say how the process ended: the process is gone, exit_code and signal are
+  // unset, and the caller may run it again. Says what happened.
+  std::string lost;
 };
 
 // A program to start apart from this one: a new session, not our child (it

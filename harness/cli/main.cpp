@@ -35,6 +35,7 @@
 #include "config/data_sets.hpp"
 #include "doctor/doctor.hpp"
 #include "exam/report_visibility.hpp"
+#include "grading/warm_runner.hpp"
 #include "grading/compiler.hpp"
 #include "grading/grade_json.hpp"
 #include "grading/grader.hpp"
@@ -204,6 +205,13 @@ int main(int argc, char** argv) {
   std::vector<std::string> plugin_options;
   grade_cmd->add_option("--option", plugin_options,
                         "task plugin option KEY=VALUE over the task's own (e.g. data_dir=DIR); repeatable");
+  std::string warm_runner = "on";
+  grade_cmd->add_option("--warm-runner", warm_runner,
+                        "fork torchexam-runner from a warm runner with LibTorch loaded (started once, used by both "
+                        "phases) instead of starting each phase fresh: on, or off")
+      ->envname("TORCHEXAM_WARM_RUNNER")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   int repeat = 1;
   grade_cmd->add_option("--repeat", repeat,
                         "grade the same source N times (the build and the staged data are reused) and report the "
@@ -306,7 +314,10 @@ int main(int argc, char** argv) {
   req.source = source;
   req.threads = threads;
   req.budget_s = budget;
-  BackendRegistry backends(system_launcher());
+  const auto warm = make_runner_launcher(warm_runner == "on", system_launcher(), [](std::string_view line) {
+    fmt::print(stderr, "torchexam: warm runner: {}\n", line);
+  }, /*log_starts=*/false);
+  BackendRegistry backends(warm ? *warm : system_launcher());
   req.backends = &backends;
   if (local) req.backend = &backends.local();
   for (const auto& kv : plugin_options) {

@@ -188,6 +188,18 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   phase_job.on_queued = job.on_queued;
   phase_job.resume = job.resume;
   ProcessResult pr = backend.run(phase_job, on_line);
+  std::error_code status_ec;
+  if (!pr.lost.empty() && !fs::is_regular_file(status_file, status_ec)) {
+    // The launcher's helper died and took the job with it before the job
+    // ended (no status report): nothing of it counts; it runs again, once.
+    out.log.push_back(pr.lost + "; the phase runs again");
+    result.reset();
+    out.platform.reset();
+    out.sandbox = {};
+    pr = backend.run(phase_job, on_line);
+  } else if (!pr.lost.empty()) {
+    out.log.push_back(pr.lost + " after the job had ended; it is judged by the sandbox's status report");
+  }
   out.wall_s = pr.wall_s;
   out.sandbox.limits = {wall, cpu, job.memory_bytes, job.max_pids};
 
@@ -263,6 +275,7 @@ RunnerOutcome launch_runner(const RunnerJob& job, const std::function<void(const
   out.verdict = Verdict::internal_error;
   out.message = fmt::format("the runner ended without a result ({}): {}",
                             !pr.scheduler_note.empty() ? pr.scheduler_note
+                            : !pr.lost.empty()         ? pr.lost
                             : pr.signal                ? "signal " + signal_text(*pr.signal)
                                                        : "exit code " + std::to_string(pr.exit_code.value_or(-1)),
                             tail(err, 2000));

@@ -7,15 +7,17 @@
 // (its PID namespace and cgroups are empty), that nothing outside the job
 // directory changed, and that the harness still grades the next job (the
 // control case, last). A case that never sees its job held fails: no check
-// here passes on a view of nothing.
+// here passes on a view of nothing. The suite runs twice (tests/CMakeLists.txt):
+// hostile.* with runners forked from a warm runner (the default),
+// hostile_fresh.* with fresh runner processes; each case checks which.
 #include <doctest/doctest.h>
 
-#include "../hostile/attack_list.hpp"
 #include "../test_util.hpp"
 #include "../unit/idx_writer.hpp"  // temp_dir
 #include "base/hash.hpp"
 #include "config/config.hpp"
 #include "e2e_util.hpp"
+#include "hostile_util.hpp"
 #include "kernel_view.hpp"
 
 #include <arpa/inet.h>
@@ -121,30 +123,6 @@ struct Expect {
   std::string message;  // a part the message must contain ("" for any)
 };
 
-// The attack's number in attack_list.hpp.
-int attack_number(const std::string& name) {
-  static const std::vector<std::string> kNames = {
-#define TORCHEXAM_HOSTILE_NAME(name) #name,
-      TORCHEXAM_HOSTILE_ATTACKS(TORCHEXAM_HOSTILE_NAME)
-#undef TORCHEXAM_HOSTILE_NAME
-  };
-  const auto it = std::find(kNames.begin(), kNames.end(), name);
-  REQUIRE_MESSAGE(it != kNames.end(), "no attack '" << name << "' in tests/hostile/attack_list.hpp");
-  return static_cast<int>(it - kNames.begin()) + 1;
-}
-
-// The one solution every attack is graded as: the list, then the attacks.
-const fs::path& hostile_solution() {
-  static const fs::path source = [] {
-    const fs::path dir = torchexam::test::temp_dir("hostile-solution");
-    std::ofstream out(dir / "attacks.cpp");
-    out << torchexam::read_file(kSource / "tests/hostile/attack_list.hpp") << "\n"
-        << torchexam::read_file(kSource / "tests/hostile/attacks.cpp");
-    return dir / "attacks.cpp";
-  }();
-  return source;
-}
-
 // The layers a job must have on this machine, from the kernel's view of
 // this host (never from the sandbox's probe): as root, the namespaces,
 // seccomp, rlimits and the unprivileged uid, and the memory and pids
@@ -189,17 +167,6 @@ void check_view(const KernelView& view, const json::object& result) {
   for (const auto& l : seen) CHECK_MESSAGE(reported.count(l) == 1, l << " in force, not reported");
 }
 
-// Sends SIGUSR1 with the attack's number to the held thread.
-bool release(int pid, int tid, int attack) {
-  siginfo_t info{};
-  info.si_signo = SIGUSR1;
-  info.si_code = SI_QUEUE;
-  info.si_pid = getpid();
-  info.si_uid = getuid();
-  info.si_value.sival_int = attack;
-  return syscall(SYS_rt_tgsigqueueinfo, pid, tid, SIGUSR1, &info) == 0;
-}
-
 json::object attack(const std::string& name, const Expect& expect, std::vector<std::string> extra = {}) {
   if (geteuid() != 0) torchexam::test::skip_test("the hostile suite checks the full sandbox, which needs root here");
   for (const char* p : kMustNotExist) fs::remove(p);
@@ -226,6 +193,10 @@ json::object attack(const std::string& name, const Expect& expect, std::vector<s
   int job_ns_fd = -1;  // keeps the job's PID namespace, so its inode is not reused by another job's
   if (!held.empty()) {
     view = torchexam::test::look_at(held.front().first);
+    // The path under test: forked from a warm runner, or a fresh process
+    // (TORCHEXAM_WARM_RUNNER, tests/CMakeLists.txt).
+    CHECK_MESSAGE((zygote_of(held.front().first) != 0) == warm_runner_on(),
+                  "the job was " << (warm_runner_on() ? "not " : "") << "forked from a warm runner");
     job_ns_fd = open(("/proc/" + std::to_string(held.front().first) + "/ns/pid").c_str(), O_RDONLY | O_CLOEXEC);
     CHECK(release(held.front().first, held.front().second, number));
   }

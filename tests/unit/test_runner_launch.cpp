@@ -270,4 +270,46 @@ TEST_SUITE("runner_launch") {
     f.job.resume = false;  // a fresh run removes it first: no report, a claimed ok is not enough
     CHECK(f.launch().verdict == Verdict::internal_error);
   }
+
+  TEST_CASE("a job lost with the launcher's helper runs again, once; one that had ended is judged by its report") {
+    Fixture f;
+    ProcessResult lost;
+    lost.lost = "the warm runner died during the job";
+    // First run: the helper dies mid-job (no status report); the re-run
+    // ends normally. Its events alone count.
+    int runs = 0;
+    f.launcher.on(is_runner, {{events::to_json_line(events::Log{"first try"})}, "", lost,
+                              [&](const ProcessSpec& spec, FakeLauncher::Reply& reply) {
+                                if (++runs == 1) return;
+                                reply.stdout_lines = {events::to_json_line(events::Result{Verdict::ok, "", ""})};
+                                reply.result = FakeLauncher::exited(0);
+                                std::ofstream(test::arg_after(spec.args, "--status-file"))
+                                    << json::serialize(exit_status(0, std::nullopt));
+                              }});
+    RunnerOutcome out = f.launch();
+    CHECK(runs == 2);
+    CHECK(out.verdict == Verdict::ok);
+    CHECK(std::find(out.log.begin(), out.log.end(), "the warm runner died during the job; the phase runs again") !=
+          out.log.end());
+
+    // Lost every time: once again only, then an internal_error that says why.
+    runs = 0;
+    f.launcher.on(is_runner, {{}, "", lost, [&](const ProcessSpec&, FakeLauncher::Reply&) { ++runs; }});
+    out = f.launch();
+    CHECK(runs == 2);
+    CHECK(out.verdict == Verdict::internal_error);
+    CHECK(out.message.find("the warm runner died during the job") != std::string::npos);
+
+    // Lost after the supervisor wrote its report: the job had ended and is judged, not run again.
+    runs = 0;
+    f.launcher.on(is_runner, {{events::to_json_line(events::Result{Verdict::ok, "", ""})}, "", lost,
+                              [&](const ProcessSpec& spec, FakeLauncher::Reply&) {
+                                ++runs;
+                                std::ofstream(test::arg_after(spec.args, "--status-file"))
+                                    << json::serialize(exit_status(0, std::nullopt));
+                              }});
+    out = f.launch();
+    CHECK(runs == 1);
+    CHECK(out.verdict == Verdict::ok);
+  }
 }
