@@ -58,15 +58,20 @@ inline bool release(int pid, int tid, int attack) {
 }
 
 // The warm runner (`torchexam-runner zygote`, sandbox/zygote.hpp) that
-// `pid` was forked from: the nearest ancestor started as one; 0 when none.
+// `pid` was forked from, 0 when none: the outermost ancestor started as one
+// (a forked child keeps its zygote's command line, so the job's supervisor
+// shows it too).
 inline int zygote_of(int pid) {
+  int found = 0;
   for (int p = test::kernel::parent_of(pid), hops = 0; p > 1 && hops < 64; p = test::kernel::parent_of(p), ++hops) {
     const std::string cmdline = test::kernel::read_text("/proc/" + std::to_string(p) + "/cmdline");
     if (cmdline.find("torchexam-runner") != std::string::npos &&
         cmdline.find(std::string("\0zygote\0", 8)) != std::string::npos)
-      return p;
+      found = p;
+    else if (found)
+      break;
   }
-  return 0;
+  return found;
 }
 
 // Whether `torchexam grade` forks its runners from a warm runner, as the

@@ -163,10 +163,20 @@ TEST_SUITE("warm_runner") {
     REQUIRE(first.has_value());
     CHECK(was_logged("started a warm runner (pid " + std::to_string(*first) + ")"));
 
-    // A usage error: the runner's own exit code and its stderr, from the child.
+    // A usage error: the same exit code and output as a fresh runner's.
     auto [bad, bad_out] = run({"evaluate", "--no-such-flag"});
-    CHECK(bad.exit_code.value_or(-1) != 0);
-    CHECK(torchexam::read_file(dir / "stderr.txt").find("no-such-flag") != std::string::npos);
+    torchexam::ProcessSpec fresh_spec;
+    fresh_spec.exe = runner;
+    fresh_spec.args = {"evaluate", "--no-such-flag"};
+    fresh_spec.stderr_file = dir / "fresh-stderr.txt";
+    std::string fresh_out;
+    const auto fresh =
+        torchexam::system_launcher().run(fresh_spec, [&](std::string_view l) { fresh_out += std::string(l) + "\n"; });
+    CHECK(bad.exit_code.value_or(0) != 0);
+    CHECK(bad.exit_code == fresh.exit_code);
+    CHECK(bad_out == fresh_out);
+    CHECK_FALSE((bad_out + torchexam::read_file(dir / "stderr.txt")).empty());  // the runner said what was wrong
+    CHECK(torchexam::read_file(dir / "stderr.txt") == torchexam::read_file(dir / "fresh-stderr.txt"));
     CHECK(launcher.zygote_pid(env) == first);  // the same zygote served both
 
     touch_later(runner);
