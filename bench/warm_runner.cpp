@@ -12,7 +12,10 @@
 //   - evaluation phase: from the start of the `evaluate` phase to the start
 //     of `score`, i.e. the runner started, the checkpoint loaded, 10k
 //     predictions computed and written, the process ended.
-// One untimed grading per path first (build cache, staged data, the zygote).
+// Before those, the runner's bare start: `train --help` started fresh and
+// forked, 10 times each, from the call to its end.
+// One untimed grading per path first (build cache, staged data, the zygote),
+// in the cache of `torchexam` (TORCHEXAM_CACHE_DIR or the user's).
 //
 // Usage: warm_runner [--reps N] [--threads N]
 #include "grading/warm_runner.hpp"
@@ -22,12 +25,14 @@
 #include "config/config.hpp"
 #include "grading/backend/backend.hpp"
 #include "grading/grader.hpp"
+#include "grading/runner_launch.hpp"
 #include "support/stats.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 
 namespace fs = std::filesystem;
@@ -37,7 +42,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-class Timings final : public GradeObserver {
+class PhaseClock final : public GradeObserver {
  public:
   void phase(std::string_view name) override { phases_[std::string(name)] = Clock::now(); }
   void event(const events::Event& e) override {
@@ -92,10 +97,10 @@ int main(int argc, char** argv) {
     req.source = work / "solution.cpp";
     req.threads = threads;
     req.job_dir = work / name;
-    req.cache_dir = work / "cache";
+    req.cache_dir = paths::cache_dir();  // the precompiled header and the staged data set are reused
     req.backends = use_warm ? &warm_backends : &fresh_backends;
     req.backend = &req.backends->local();
-    Timings t;
+    PhaseClock t;
     const GradeResult g = grade(req, t);
     fs::remove_all(req.job_dir);
     if (g.verdict != Verdict::ok) {
@@ -104,6 +109,30 @@ int main(int argc, char** argv) {
     }
     return Figures{t.first_batch_s(), t.evaluation_s()};
   };
+
+  // What the zygote saves and nothing else: a runner that parses its
+  // command line and exits (`train --help`), fresh and forked, alternating.
+  auto start_to_exit = [&](ProcessLauncher& launcher) {
+    ProcessSpec spec;
+    spec.exe = paths::runner();
+    spec.args = {"train", "--help"};
+    spec.env = runner_environment(threads);
+    spec.stderr_file = work / "help.stderr";
+    const auto t0 = Clock::now();
+    launcher.run(spec, [](std::string_view) {});
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  std::vector<double> fresh_start, warm_start;
+  start_to_exit(warm);  // starts the zygote
+  for (int i = 0; i < 10; ++i) {
+    fresh_start.push_back(start_to_exit(system_launcher()));
+    warm_start.push_back(start_to_exit(warm));
+  }
+  fmt::print(
+      "runner start to exit (train --help), 10 each: fresh median {:.3f} s (min {:.3f}), warm median {:.3f} s "
+      "(min {:.3f})\n",
+      median(fresh_start), bench::percentile(fresh_start, 0), median(warm_start), bench::percentile(warm_start, 0));
+  std::fflush(stdout);
 
   fmt::print("warm_runner: fashion_mnist (full data), the reference cut to 20 steps, {} threads, {} repetitions\n",
              threads, reps);
@@ -117,6 +146,7 @@ int main(int argc, char** argv) {
     if (!f || !w) return 1;
     fmt::print("{:>4} {:>18.3f} s {:>18.3f} s {:>16.3f} s {:>16.3f} s\n", r, f->first_batch_s, w->first_batch_s,
                f->evaluation_s, w->evaluation_s);
+    std::fflush(stdout);
     ff.push_back(f->first_batch_s);
     wf.push_back(w->first_batch_s);
     fe.push_back(f->evaluation_s);
