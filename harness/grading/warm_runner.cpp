@@ -88,8 +88,8 @@ int nice_of_this_thread() {
   return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
 }
 
-// The child's whole environment: ours with the spec's on top (as the real
-// launcher gives it).
+// The child's whole environment: ours with the spec's on top, as the real
+// launcher gives it (base/process.cpp builds the same list for execve).
 std::vector<std::string> environment_with(const std::map<std::string, std::string>& overrides) {
   std::vector<std::string> out;
   for (char** e = environ; e && *e; ++e) {
@@ -207,12 +207,7 @@ class ZygoteJob {
       if (::poll(fds, 2, kTick) < 0 && errno != EINTR) break;
       if (fds[0].revents) read_stdout();
       if (fds[1].revents) {
-        const auto packet = wire::recv_packet(conn_.get());
-        const auto reply = packet ? wire::decode_reply(*packet) : std::nullopt;
-        if (reply && reply->kind == wire::Reply::Kind::exit)
-          record(reply->wait_status);
-        else
-          lost_ = true;
+        read_status();
         ended();
       }
     }
@@ -221,16 +216,10 @@ class ZygoteJob {
       // Killed, and the grace passed with the pipe still open: the child's
       // end comes from the zygote (SIGKILL cannot be ignored).
       kill_group();
-      if (readable_by(conn_.get(), Clock::now() + std::chrono::seconds(30))) {
-        const auto packet = wire::recv_packet(conn_.get());
-        const auto reply = packet ? wire::decode_reply(*packet) : std::nullopt;
-        if (reply && reply->kind == wire::Reply::Kind::exit)
-          record(reply->wait_status);
-        else
-          lost_ = true;
-      } else {
+      if (readable_by(conn_.get(), Clock::now() + std::chrono::seconds(30)))
+        read_status();
+      else
         lost_ = true;
-      }
     }
     if (lost_) {
       // The zygote died: its child got SIGKILL with it; be sure it is gone
@@ -258,6 +247,17 @@ class ZygoteJob {
       on_line_(std::string_view(buf_).substr(0, kMaxLine));
       buf_.erase(0, kMaxLine);
     }
+  }
+
+  // The zygote's `exit` report on the connection; anything else (its end
+  // of file) means it died.
+  void read_status() {
+    const auto packet = wire::recv_packet(conn_.get());
+    const auto reply = packet ? wire::decode_reply(*packet) : std::nullopt;
+    if (reply && reply->kind == wire::Reply::Kind::exit)
+      record(reply->wait_status);
+    else
+      lost_ = true;
   }
 
   void record(int status) {
