@@ -128,9 +128,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--warm-runner", warm_runner,
                  "start torchexam-runner by forking it from a warm runner that has LibTorch loaded (one per runner "
-                 "environment, started on first use) instead of a fresh process, which saves about 0.6 s per training "
-                 "and evaluation phase (docs/benchmarks.md); every sandbox layer is applied as in a fresh runner: on, "
-                 "or off (always fresh processes)")
+                 "environment, started on first use) instead of a fresh process, which saves the 0.6-1.3 s a fresh "
+                 "runner spends loading LibTorch, per training and evaluation phase (docs/benchmarks.md); every "
+                 "sandbox layer is applied as in a fresh runner: on, or off (always fresh processes)")
       ->envname("TORCHEXAM_WARM_RUNNER")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
