@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -196,6 +197,27 @@ TEST_SUITE("warm_runner") {
     CHECK(run({"train", "--help"}).first.exit_code == 0);
     CHECK(was_logged("the warm runner (pid " + std::to_string(*second) + ") has ended; starting another"));
     CHECK(launcher.zygote_pid(env) != second);
+
+    // The deadline and the cancel flag end a forked job as they end a fresh
+    // one: its group killed, the result says so, and run() returns.
+    {
+      torchexam::ProcessSpec spec;
+      spec.exe = runner;
+      spec.args = {"train", "--help"};
+      spec.env = {{"OMP_NUM_THREADS", "1"}};
+      spec.stderr_file = dir / "stderr.txt";
+      spec.wall_timeout_s = 0;  // already passed when the job starts
+      const auto timed_out = launcher.run(spec, [](std::string_view) {});
+      CHECK(timed_out.timed_out);
+      CHECK_FALSE(timed_out.cancelled);
+      const std::atomic<bool> cancel{true};
+      spec.wall_timeout_s = 60;
+      spec.cancel = &cancel;
+      const auto cancelled = launcher.run(spec, [](std::string_view) {});
+      CHECK(cancelled.cancelled);
+      CHECK_FALSE(cancelled.timed_out);
+      CHECK(cancelled.lost.empty());
+    }
 
     // Not the runner: the real launcher runs it, no zygote is involved.
     CHECK_FALSE(launcher.zygote_pid({{"OMP_NUM_THREADS", "2"}}).has_value());
