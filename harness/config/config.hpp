@@ -20,7 +20,7 @@
 //                               #   with, in the grader, the syntax check and the
 //                               #   workspace's CMakeLists.txt / compile_commands.json:
 //                               #   c++17 (default), c++20, gnu++17 or gnu++20
-//     id: gcc                   # pin: gcc or clang (the compiler this build uses)
+//     id: clang                 # gcc or clang: picks the compiler of candidate code
 //     version: ">=12"           # pin: a version requirement (version_spec.hpp)
 //   libtorch:                   # optional pins
 //     version: 1.13.1           #   exact, prefix (1.13) or range (">=1.13, <2")

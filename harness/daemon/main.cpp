@@ -111,10 +111,11 @@ int main(int argc, char** argv) {
   app.add_option("--watcher", watcher, "workspace watcher backend: inotify, or none")
       ->check(CLI::IsMember({"inotify", "none"}));
   app.add_option("--save-checker", save_checker,
-                 "who checks a saved solution.cpp: clangd (one kept warm per session; g++ when clangd is missing, "
-                 "fails or is slow), or gcc (g++ -fsyntax-only each time)")
+                 "who checks a saved solution.cpp: clangd (one kept warm per session; the compiler check when "
+                 "clangd is missing, fails or is slow), or compiler (the environment's compiler, g++ or clang++ by "
+                 "its compiler.id, with -fsyntax-only and the precompiled header each time; 'gcc' is the same)")
       ->envname("TORCHEXAM_SAVE_CHECKER")
-      ->check(CLI::IsMember({"clangd", "gcc"}))
+      ->check(CLI::IsMember({"clangd", "compiler", "gcc"}))
       ->capture_default_str();
   app.add_option("--speculative-builds", speculative,
                  "build a solution whose save checks clean in the background (nice 19, idle I/O) into the build "

@@ -77,8 +77,11 @@ CheckResult check_compiler(const config::Pins& pins, const std::optional<Compile
   if (!pins.compiler_version.empty()) expected += " " + pins.compiler_version.text();
   const std::string install = pins.compiler_id == "clang" ? "apt-get install clang" : "apt-get install g++";
   if (!found)
-    return result("compiler", Status::fail, cxx.string() + " does not run", expected,
-                  install + ", then reconfigure: cmake -S . -B build");
+    return result("compiler", Status::fail,
+                  cxx.empty() ? std::string(pins.compiler_id == "clang" ? "no clang++" : "no g++") +
+                                    " was found when TorchExam was configured"
+                              : cxx.string() + " does not run",
+                  expected, install + ", then reconfigure: cmake -S . -B build");
   const std::string seen =
       (found->id.empty() ? "unknown compiler" : found->id) + " " + found->version + " (" + cxx.string() + ")";
   if (!pins.compiler_id.empty() && found->id != pins.compiler_id)
