@@ -71,7 +71,7 @@ CandidateCompiler candidate_compiler(const std::string& pinned_id);
 struct CompilerOptions {
   std::filesystem::path cache_dir;
   std::string standard = config::kDefaultCxxStandard;  // -std=; the environment's compiler.std
-  std::vector<std::string> flags{"-O1"};  // the environment's flags
+  std::vector<std::string> flags{config::kDefaultCompilerFlag};  // the environment's flags
   std::string compiler_id;                // the environment's compiler.id ("": this build's compiler)
   double timeout_s = 120;
   const std::atomic<bool>* cancel = nullptr;  // see ProcessSpec::cancel
