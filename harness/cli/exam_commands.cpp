@@ -1,6 +1,7 @@
 #include "cli/exam_commands.hpp"
 
 #include "base/paths.hpp"
+#include "cli/daemon_connection.hpp"
 #include "cli/progress.hpp"
 #include "client/client.hpp"
 #include "config/config.hpp"
@@ -180,7 +181,8 @@ ExamCommands::ExamCommands(CLI::App& app) {
   };
   start_ = common(app.add_subcommand("start", "start an exam session: lay out the workspace, start the clock"), false);
   start_->add_option("ENV_DIR", o_.environment, "exam environment folder, or the name of an installed one")->required();
-  start_->add_option("--workspace", o_.workspace, "folder to lay the tasks out in")->required();
+  start_->add_option("--workspace", o_.workspace,
+                     "folder to lay the tasks out in (required; with --server the server chooses it)");
   start_->add_option("--mode", o_.mode, "practice (may pause) or exam")
       ->check(CLI::IsMember({"practice", "exam"}))
       ->capture_default_str();
@@ -224,10 +226,20 @@ std::optional<int> ExamCommands::run() {
     if (c->parsed()) cmd = c;
   if (!cmd) return std::nullopt;
 
+  const bool remote = remote_server() != nullptr;
+  if (remote && cmd == daemon_) {
+    fmt::print(stderr, "torchexam: `daemon {}` acts on this machine's daemon; leave --server out\n", o_.daemon_action);
+    return 2;
+  }
+  if (!remote && cmd == start_ && o_.workspace.empty()) {
+    fmt::print(stderr, "torchexam: start needs --workspace DIR (the folder to lay the tasks out in)\n");
+    return 2;
+  }
   const fs::path socket = o_.socket.empty() ? paths::socket_path() : fs::path(o_.socket);
   const bool autostart = !(cmd == daemon_ && o_.daemon_action != "start");
   std::unique_ptr<Client> client;
-  try {
+  if (remote && !(client = connect_daemon(o_.socket))) return 3;
+  if (!remote) try {
     const fs::path daemon_exe = paths::executable_dir() / "torchexamd";
     client = connect_or_start(socket, daemon_exe, paths::state_dir() / "daemon.log", autostart);
   } catch (const ConnectError& e) {
@@ -250,7 +262,17 @@ std::optional<int> ExamCommands::run() {
   else where.workspace = fs::current_path().string();
   namespace rpc = protocol::rpc;
   try {
-    if (cmd == start_) {
+    if (cmd == start_ && remote) {
+      // The server lays the workspace out on its side and picks the mode
+      // and duration; the environment is named, not a folder here.
+      const auto st = client->call(rpc::exam_start, protocol::StartParams{o_.environment, "", o_.mode, std::nullopt, false});
+      if (o_.json) print_json(st);
+      else {
+        fmt::print("started {} session {} on the server: {} left\n", st.mode, st.session, format_duration(st.remaining_s));
+        for (const auto& t : st.tasks) fmt::print("  {:<22} {}\n", t.id, t.title);
+        fmt::print("(the workspace is on the server; laying it out here and uploading solutions is not built yet)\n");
+      }
+    } else if (cmd == start_) {
       fs::path environment;
       try {
         environment = paths::environment_dir(o_.environment);

@@ -132,6 +132,22 @@ INSERT INTO judgings (submission_id, rejudge_id, live, verdict, metric, score, r
   SELECT id, NULL, 1, verdict, metric, score, result_json, curve_json, finished_at_ms
   FROM submissions WHERE state = 'finished' ORDER BY id;
 )sql",
+    // 3: the proctored server's credentials (daemon/credentials.hpp): one
+    // row per issued token, the token itself never stored, only the
+    // SHA-256 of its secret part; revoked and expired rows are kept.
+    R"sql(
+CREATE TABLE credentials (
+  selector      TEXT PRIMARY KEY NOT NULL,
+  name          TEXT NOT NULL,
+  role          TEXT NOT NULL CHECK (role IN ('candidate', 'examiner')),
+  environment   TEXT NOT NULL,
+  secret_sha256 TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  expires_at_ms INTEGER,
+  revoked_at_ms INTEGER
+) STRICT;
+CREATE INDEX credentials_by_name ON credentials(name);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
 
@@ -342,6 +358,15 @@ class SqliteStore final : public Store {
     if (sha256_hex(bytes) != hash)
       throw StoreError("store: the artifact " + path.string() + " is corrupted (its content does not match its hash)");
     return bytes;
+  }
+
+  void add_credential(const CredentialRecord& c) override { sql::add_credential(db(), c); }
+  std::optional<CredentialRecord> credential(const std::string& selector) const override {
+    return sql::credential(db(), selector);
+  }
+  std::vector<CredentialRecord> credentials() const override { return sql::credentials(db()); }
+  int revoke_credentials(const std::string& name_or_selector, int64_t at_ms) override {
+    return sql::revoke_credentials(db(), name_or_selector, at_ms);
   }
 
   fs::path artifact_path(const std::string& hash) const override {

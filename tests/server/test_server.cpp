@@ -1,0 +1,369 @@
+// The proctored server end to end, on loopback only: a real torchexamd with
+// --listen and a throw-away CA (tests/server/make_test_ca.sh, the CTest
+// fixture server.ca), real TLS clients (Client::connect_tls) and raw sockets.
+// Each case is a CTest test of its own (tests/CMakeLists.txt); without the
+// CA (no openssl) a case exits 77: skipped, never passed. Waits are
+// conditions with deadlines.
+#include <doctest/doctest.h>
+
+#include "../e2e/daemon_util.hpp"
+#include "client/client.hpp"
+#include "daemon/access.hpp"
+#include "daemon/credentials.hpp"
+#include "daemon/tls_server.hpp"
+#include "protocol/framing.hpp"
+#include "protocol/jsonrpc.hpp"
+#include "protocol/messages.hpp"
+#include "protocol/server_messages.hpp"
+#include "store/store.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <boost/asio/post.hpp>
+
+#include <regex>
+#include <thread>
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace torchexam;
+using namespace torchexam::test;
+
+namespace {
+
+const fs::path kSource = TORCHEXAM_SOURCE_DIR;
+const fs::path kTinyEnv = kSource / "tests/environments/tiny";
+const fs::path kCa = TORCHEXAM_TEST_CA_DIR;
+
+void need_ca() {
+  if (!fs::exists(kCa / "torchexam-ca/server.crt") || !fs::exists(kCa / "other-ca.crt"))
+    skip_test("no test CA in " + kCa.string() + " (the server.ca fixture makes it with openssl)");
+}
+
+// torchexamd serving TLS on a free loopback port, practice mode (the floor
+// is tested on its own), with a short idle timeout.
+struct Server {
+  Daemon d;
+  uint16_t port = 0;
+  explicit Server(const std::string& name, std::vector<std::string> more = {}) : d("tls-" + name) {
+    need_ca();
+    d.extra_args = {"--listen", "127.0.0.1:0", "--tls-cert", (kCa / "torchexam-ca/server.crt").string(),
+                    "--tls-key", (kCa / "torchexam-ca/server.key").string(), "--idle-timeout", "0.5",
+                    "--server-mode", "practice"};
+    d.extra_args.insert(d.extra_args.end(), more.begin(), more.end());
+    REQUIRE_FALSE(d.start());
+    const std::regex serving(R"(serving TLS on 127\.0\.0\.1:(\d+))");
+    std::smatch m;
+    const std::string log = slurp(d.log);
+    REQUIRE_MESSAGE(std::regex_search(log, m, serving), log);
+    port = static_cast<uint16_t>(std::stoi(m[1]));
+  }
+  // Runs torchexamd's token command on this server's state; its output.
+  std::string admin(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"--state-dir", d.state.string()};
+    all.insert(all.end(), args.begin(), args.end());
+    const fs::path out = d.root / "admin.out";
+    ChildProcess p(kDaemon, all, out);
+    REQUIRE(p.wait() == 0);
+    return slurp(out);
+  }
+  std::string issue(const std::string& flag, const std::string& name, std::vector<std::string> more = {}) {
+    std::vector<std::string> args = {flag, name};
+    args.insert(args.end(), more.begin(), more.end());
+    const std::string out = admin(args);
+    std::smatch m;
+    REQUIRE_MESSAGE(std::regex_search(out, m, std::regex(R"((txm1\.[0-9a-f]{16}\.[0-9a-f]{64}))")), out);
+    return m[1];
+  }
+  RemoteOptions remote(const std::string& token, const fs::path& ca = kCa / "torchexam-ca/ca.crt") const {
+    RemoteOptions o;
+    o.host = "127.0.0.1";
+    o.port = port;
+    o.ca_file = ca.string();
+    o.token = token;
+    return o;
+  }
+  std::unique_ptr<Client> login(const std::string& token) { return Client::connect_tls(remote(token)); }
+};
+
+// The error a call is refused with (FAIL when it is not refused).
+protocol::RpcError refusal(Client& c, const std::string& method, json::object params) {
+  try {
+    c.call(method, std::move(params));
+  } catch (const protocol::RpcError& e) {
+    return e;
+  }
+  FAIL("the server accepted " << method);
+  return protocol::RpcError(0, "");
+}
+
+// A raw TCP connection to 127.0.0.1:port.
+int tcp_connect(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  return fd;
+}
+
+// Everything the peer sends until it closes, or nullopt if it has not closed by `deadline`.
+std::optional<std::string> read_until_closed(int fd, std::chrono::seconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  std::string got;
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return got;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_SUITE("server") {
+  TEST_CASE("server: a candidate logs in, starts their session in their server workspace and sees it") {
+    Server s("start");
+    const std::string token = s.issue("--add-candidate", "ana", {"--environment", kTinyEnv.string()});
+    auto c = s.login(token);
+    const auto me = c->call(protocol::rpc::auth_whoami, protocol::Empty{});
+    CHECK(me.role == "candidate");
+    CHECK(me.name == "ana");
+    CHECK_FALSE(me.session);
+    // The candidate's workspace and mode are the server's, whatever the client sends.
+    const auto st = c->call(protocol::rpc::exam_start,
+                            protocol::StartParams{"tiny", "/tmp/not-here", "exam", std::nullopt, false});
+    CHECK(st.workspace == (s.d.state / "candidates" / "ana").string());
+    CHECK(st.mode == "practice");
+    CHECK(fs::exists(s.d.state / "candidates/ana/fashion_mnist/solution.cpp"));
+    CHECK_FALSE(fs::exists("/tmp/not-here"));
+    const auto again = c->call(protocol::rpc::exam_status, protocol::SessionParams{"", "/home/ana/anywhere"});
+    CHECK(again.session == st.session);
+    CHECK(c->call(protocol::rpc::auth_whoami, protocol::Empty{}).session == st.session);
+    // A second connection with the same token finds the same session.
+    CHECK(s.login(token)->call(protocol::rpc::exam_status, protocol::SessionParams{}).session == st.session);
+  }
+
+  TEST_CASE("server: a wrong, malformed, expired or revoked token is refused with what to do") {
+    Server s("tokens");
+    const std::string token = s.issue("--add-candidate", "ana");
+    auto refused = [&](const std::string& t) -> std::string {
+      try {
+        s.login(t);
+      } catch (const protocol::RpcError& e) {
+        CHECK(e.code == protocol::error_code::unauthorized);
+        return e.what();
+      }
+      FAIL("the token was accepted: " << t);
+      return "";
+    };
+    std::string wrong = token;
+    wrong.back() = wrong.back() == '0' ? '1' : '0';
+    CHECK(refused(wrong).find("the token is not valid (unknown, or mistyped)") == 0);
+    CHECK(refused("let-me-in").find("this is not a TorchExam token") == 0);
+    {
+      // An expired token: issued by a clock long past, for a minute.
+      auto db = store::Store::open(s.d.state);
+      FakeClock past(1'000'000'000'000);
+      const auto old = daemon::issue_token(*db, past, daemon::Role::candidate, "old", "", 60'000);
+      CHECK(refused(old.token).find("the token of old expired at 2001-09-09") == 0);
+    }
+    CHECK(s.login(token)->call(protocol::rpc::auth_whoami, protocol::Empty{}).name == "ana");
+    s.admin({"--revoke", "ana"});
+    CHECK(refused(token).find("the token of ana was revoked at") == 0);
+    const std::string list = s.admin({"--list-tokens"});
+    CHECK(list.find("revoked") != std::string::npos);
+    CHECK(list.find(token.substr(token.rfind('.') + 1)) == std::string::npos);  // never the secret
+    CHECK(slurp(s.d.log).find("login refused: the token of ana was revoked") != std::string::npos);
+  }
+
+  TEST_CASE("server: candidate A cannot read, cancel or restore candidate B's work; every method tried") {
+    Server s("isolation");
+    auto a = s.login(s.issue("--add-candidate", "ana", {"--environment", kTinyEnv.string()}));
+    auto b = s.login(s.issue("--add-candidate", "ben", {"--environment", kTinyEnv.string()}));
+    const auto sa = a->call(protocol::rpc::exam_start, protocol::StartParams{"", "", "practice", std::nullopt, false});
+    const auto sb = b->call(protocol::rpc::exam_start, protocol::StartParams{"", "", "practice", std::nullopt, false});
+    REQUIRE(sa.session != sb.session);
+    // Ben's submission, cancelled by ben at once (nothing is graded).
+    const auto sub = b->call(protocol::rpc::task_submit, protocol::SubmitParams{"", "", "fashion_mnist", "solution.cpp"});
+    CHECK(b->call(protocol::rpc::submission_cancel, protocol::SubmissionParams{sub.submission, false}).cancelled);
+    REQUIRE(wait_for([&] {
+      return b->call(protocol::rpc::submission_get, protocol::SubmissionParams{sub.submission, false}).state ==
+             SubmissionState::cancelled;
+    }, std::chrono::seconds(30)));
+    const auto before = b->call(protocol::rpc::submission_get, protocol::SubmissionParams{sub.submission, true});
+
+    int tried = 0;
+    for (const auto& rule : daemon::access_table()) {
+      const std::string m(rule.method);
+      CAPTURE(m);
+      json::object params;
+      switch (rule.candidate) {
+        case daemon::Scope::own_start: continue;  // nothing of ben's to name: tested above and below
+        case daemon::Scope::own_submission:
+        case daemon::Scope::own_report: params = {{"submission", sub.submission}}; break;
+        default: params = {{"session", sb.session}, {"task", "fashion_mnist"}}; break;
+      }
+      const auto e = refusal(*a, m, params);
+      CHECK(e.code == protocol::error_code::forbidden);
+      ++tried;
+    }
+    CHECK(tried == static_cast<int>(daemon::access_table().size()) - 1);
+    // Ana's start cannot reach into ben's workspace either (she has a session: refused as a conflict or kept hers).
+    CHECK(a->call(protocol::rpc::exam_status, protocol::SessionParams{}).session == sa.session);
+    // Ben's work is as it was, and ana heard nothing of it.
+    const auto after = b->call(protocol::rpc::submission_get, protocol::SubmissionParams{sub.submission, true});
+    CHECK(after == before);
+    while (auto n = a->next_notification(std::chrono::milliseconds(200))) {
+      CAPTURE(json::serialize(n->params));
+      CHECK(json::serialize(n->params).find(sb.session) == std::string::npos);
+    }
+    CHECK(slurp(s.d.log).find("(candidate ana): refused: submission " + std::to_string(sub.submission) +
+                              " is not one of yours") != std::string::npos);
+  }
+
+  TEST_CASE("server: examiner methods are refused to a candidate; the examiner lists and extends") {
+    Server s("examiner");
+    auto a = s.login(s.issue("--add-candidate", "ana", {"--environment", kTinyEnv.string()}));
+    const auto sa = a->call(protocol::rpc::exam_start, protocol::StartParams{"", "", "practice", std::nullopt, false});
+    for (const char* m : {"exam/list", "exam/extend", "rejudge/create", "daemon/info", "env/verify", "daemon/shutdown"}) {
+      CAPTURE(m);
+      const auto e = refusal(*a, m, json::object{{"session", sa.session}, {"seconds", 600}});
+      CHECK(e.code == protocol::error_code::forbidden);
+      CHECK(std::string(e.what()) == std::string(m) + " is not open to a candidate on this server");
+    }
+    auto eve = s.login(s.issue("--add-examiner", "eve"));
+    CHECK(eve->call(protocol::rpc::auth_whoami, protocol::Empty{}).role == "examiner");
+    const auto list = eve->call(protocol::rpc::exam_list, protocol::Empty{});
+    REQUIRE(list.sessions.size() == 1);
+    CHECK(list.sessions[0].session == sa.session);
+    const auto extended = eve->call(protocol::rpc::exam_extend, protocol::ExtendParams{sa.session, 600});
+    CHECK(extended.deadline_ms == list.sessions[0].deadline_ms + 600'000);
+    CHECK(a->call(protocol::rpc::exam_status, protocol::SessionParams{}).deadline_ms == extended.deadline_ms);
+    // The examiner does not sit exams, nor edit a candidate's work.
+    CHECK(refusal(*eve, "exam/start", {{"environment", "tiny"}, {"workspace", ""}}).code == protocol::error_code::forbidden);
+    CHECK(refusal(*eve, "task/submit", {{"session", sa.session}, {"task", "fashion_mnist"}}).code ==
+          protocol::error_code::forbidden);
+    // And closes the exam.
+    CHECK(eve->call(protocol::rpc::exam_stop, protocol::SessionParams{sa.session, ""}).state == SessionState::stopped);
+  }
+
+  TEST_CASE("server: a plaintext client is refused with a clear error and the connection closed") {
+    Server s("plaintext");
+    const int fd = tcp_connect(s.port);
+    const std::string hello = protocol::encode_frame(R"({"jsonrpc":"2.0","id":1,"method":"daemon/info","params":{}})");
+    REQUIRE(::write(fd, hello.data(), hello.size()) == static_cast<ssize_t>(hello.size()));
+    const auto got = read_until_closed(fd, std::chrono::seconds(10));
+    ::close(fd);
+    REQUIRE(got);
+    protocol::FrameReader reader;
+    reader.feed(*got);
+    auto frame = reader.next();
+    REQUIRE(frame);
+    REQUIRE(std::holds_alternative<protocol::Frame>(*frame));
+    const json::value v = json::parse(std::get<protocol::Frame>(*frame).body);
+    CHECK(v.at("error").at("code") == protocol::error_code::invalid_request);
+    CHECK(std::string(v.at("error").at("message").as_string()).find("this port speaks TLS only") == 0);
+    CHECK(wait_for([&] { return slurp(s.d.log).find("refused a plaintext connection from 127.0.0.1") != std::string::npos; },
+                   std::chrono::seconds(5)));
+  }
+
+  TEST_CASE("server: a client that does not trust the CA is refused, and the server says why") {
+    Server s("untrusted");
+    const std::string token = s.issue("--add-candidate", "ana");
+    try {
+      Client::connect_tls(s.remote(token, kCa / "other-ca.crt"));
+      FAIL("a client trusting another CA connected");
+    } catch (const ConnectError& e) {
+      const std::string text = e.what();
+      CAPTURE(text);
+      CHECK(text.find("the TLS handshake with 127.0.0.1:") == 0);
+      CHECK(text.find("certificate verify failed") != std::string::npos);
+    }
+    CHECK(wait_for([&] { return slurp(s.d.log).find("TLS handshake with 127.0.0.1") != std::string::npos; },
+                   std::chrono::seconds(5)));
+    CHECK(s.login(token)->call(protocol::rpc::auth_whoami, protocol::Empty{}).name == "ana");  // the right CA works
+  }
+
+  TEST_CASE("server: a connection that sends nothing is dropped after the idle timeout") {
+    Server s("idle");  // --idle-timeout 0.5
+    const auto opened = std::chrono::steady_clock::now();
+    const int fd = tcp_connect(s.port);
+    const auto got = read_until_closed(fd, std::chrono::seconds(10));
+    const auto held = std::chrono::steady_clock::now() - opened;
+    ::close(fd);
+    REQUIRE(got);
+    CHECK(got->empty());
+    CHECK(held >= std::chrono::milliseconds(400));
+    CHECK(wait_for([&] { return slurp(s.d.log).find("no login within 0.5 s (--idle-timeout)") != std::string::npos; },
+                   std::chrono::seconds(5)));
+    // A TLS client that logs in is not dropped for being quiet afterwards.
+    auto c = s.login(s.issue("--add-candidate", "ana"));
+    CHECK_FALSE(c->next_notification(std::chrono::milliseconds(1000)));
+    CHECK(c->call(protocol::rpc::auth_whoami, protocol::Empty{}).name == "ana");
+  }
+
+  TEST_CASE("server: exam mode refuses to start below the sandbox floor") {
+    need_ca();
+    Daemon d("tls-floor");
+    d.extra_args = {"--listen", "127.0.0.1:0", "--tls-cert", (kCa / "torchexam-ca/server.crt").string(), "--tls-key",
+                    (kCa / "torchexam-ca/server.key").string()};
+    setenv("TORCHEXAM_SANDBOX_DISABLE", "seccomp", 1);
+    const int status = d.run_expecting_exit();
+    unsetenv("TORCHEXAM_SANDBOX_DISABLE");
+    CHECK(status == 1);
+    const std::string log = slurp(d.log);
+    CHECK(log.find("--listen in exam mode refuses to start: this machine lacks the sandbox floor") != std::string::npos);
+    CHECK(log.find("seccomp missing (disabled by TORCHEXAM_SANDBOX_DISABLE)") != std::string::npos);
+  }
+
+  TEST_CASE("server: a certificate that does not name the host is refused (in process)") {
+    need_ca();
+    boost::asio::io_context io;
+    protocol::Binder binder;
+    daemon::TlsServerOptions o;
+    o.cert_file = (kCa / "wrong-name.crt").string();
+    o.key_file = (kCa / "wrong-name.key").string();
+    o.log = [](const std::string&) {};
+    daemon::TlsServer server(io, o, binder);
+    server.start();
+    std::thread serve([&] { io.run_for(std::chrono::seconds(10)); });
+    RemoteOptions r;
+    r.host = "127.0.0.1";
+    r.port = server.port();
+    r.ca_file = (kCa / "torchexam-ca/ca.crt").string();
+    r.token = "unused";
+    std::string text;
+    try {
+      Client::connect_tls(r);
+    } catch (const ConnectError& e) {
+      text = e.what();
+    }
+    boost::asio::post(io, [&] { server.stop(); io.stop(); });
+    serve.join();
+    CAPTURE(text);
+    CHECK(text.find("certificate verify failed") != std::string::npos);
+    CHECK(text.find("hostname mismatch") != std::string::npos);
+  }
+
+  TEST_CASE("server: bad server flags are refused with what to give") {
+    need_ca();
+    Daemon d("tls-flags");
+    d.extra_args = {"--listen", "127.0.0.1", "--tls-cert", (kCa / "torchexam-ca/server.crt").string(), "--tls-key",
+                    (kCa / "torchexam-ca/server.key").string()};
+    CHECK(d.run_expecting_exit() == 2);
+    CHECK(slurp(d.log).find("--listen takes HOST:PORT") != std::string::npos);
+    d.extra_args = {"--listen", "127.0.0.1:0", "--tls-cert", (kCa / "torchexam-ca/server.crt").string(), "--tls-key",
+                    (kCa / "other-ca.key").string(), "--server-mode", "practice"};
+    CHECK(d.run_expecting_exit() == 1);
+    CHECK(slurp(d.log).find("does not match the certificate") != std::string::npos);
+  }
+}
