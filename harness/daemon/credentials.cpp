@@ -35,7 +35,9 @@ bool is_hex(std::string_view s, size_t length) {
   return true;
 }
 
-std::string utc(int64_t ms) {
+}  // namespace
+
+std::string utc_text(int64_t ms) {
   const std::time_t t = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -43,8 +45,6 @@ std::string utc(int64_t ms) {
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
   return buf;
 }
-
-}  // namespace
 
 const char* to_string(Role r) { return r == Role::examiner ? "examiner" : "candidate"; }
 
@@ -94,10 +94,10 @@ Principal authenticate(const store::Store& db, const Clock& clock, std::string_v
     throw AuthError("the token is not valid (unknown, or mistyped); ask the examiner for the token torchexamd issued you");
   if (row->revoked_at_ms)
     throw AuthError(fmt::format("the token of {} was revoked at {}; ask the examiner for a new one", row->name,
-                                utc(*row->revoked_at_ms)));
+                                utc_text(*row->revoked_at_ms)));
   if (row->expires_at_ms && clock.now_ms() >= *row->expires_at_ms)
     throw AuthError(fmt::format("the token of {} expired at {}; ask the examiner for a new one", row->name,
-                                utc(*row->expires_at_ms)));
+                                utc_text(*row->expires_at_ms)));
   return Principal{row->role == "examiner" ? Role::examiner : Role::candidate, row->name, row->environment,
                    row->selector};
 }

@@ -62,6 +62,9 @@ IssuedToken issue_token(store::Store& db, const Clock& clock, Role role, const s
 // wrong secret (one message for both), revoked, expired.
 Principal authenticate(const store::Store& db, const Clock& clock, std::string_view token);
 
+// "2026-12-05 22:41:16 UTC", for the messages and the token list.
+std::string utc_text(int64_t ms);
+
 // Revokes every live token of `name_or_selector`; returns how many.
 int revoke_tokens(store::Store& db, const Clock& clock, const std::string& name_or_selector);
 

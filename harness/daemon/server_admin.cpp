@@ -4,7 +4,6 @@
 #include "config/config.hpp"
 #include "daemon/credentials.hpp"
 #include "doctor/checks.hpp"
-#include "exam/session_book.hpp"
 
 #include <fmt/format.h>
 
@@ -34,7 +33,7 @@ std::string parse_listen(ServerFlags& f) {
   return "";
 }
 
-std::string stamp(const std::optional<int64_t>& ms) { return ms ? utc_stamp(*ms) + " UTC" : "never"; }
+std::string stamp(const std::optional<int64_t>& ms) { return ms ? utc_text(*ms) : "never"; }
 
 int list_tokens(store::Store& db, const Clock& clock) {
   const auto rows = db.credentials();
