@@ -5,7 +5,10 @@
 #include "cli/progress.hpp"
 #include "client/client.hpp"
 #include "config/config.hpp"
+#include "base/hash.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/server_messages.hpp"
+#include "sandbox/text.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -304,6 +307,30 @@ std::optional<int> ExamCommands::run() {
       const auto st = client->call(m, where);
       if (o_.json) print_json(st);
       else print_status(st);
+    } else if (cmd == submit_ && remote) {
+      // The source goes to the server: TASK/FILE from this folder (a
+      // workspace's layout), or FILE itself when it names a path.
+      const fs::path local = o_.file.find('/') != std::string::npos ? fs::path(o_.file) : fs::path(o_.task) / o_.file;
+      std::string source;
+      try {
+        source = read_file(local);
+      } catch (const std::exception&) {
+        fmt::print(stderr, "torchexam: cannot read {} here; run submit from the folder that holds {}/, or give "
+                           "--file PATH\n", local.string(), o_.task);
+        return 2;
+      }
+      if (!is_valid_utf8(source)) {  // a JSON string carries UTF-8 only
+        fmt::print(stderr, "torchexam: {} is not UTF-8 text; save it as UTF-8 and submit again (a TorchScript model "
+                           "cannot be uploaded yet)\n", local.string());
+        return 2;
+      }
+      const auto r = client->call(protocol::rpc::task_upload,
+                                  protocol::UploadParams{where.session, "", o_.task, local.filename().string(), source});
+      if (o_.json && !o_.wait) print_json(r);
+      else if (!o_.json)
+        fmt::print("uploaded {} ({} bytes, sha256 {}): submission {}{}\n", local.string(), r.bytes, r.source_sha256,
+                   r.submission, r.queue_position > 0 ? fmt::format(" queued (position {})", r.queue_position) : "");
+      if (o_.wait) follow_submission(*client, r.submission, o_.json);
     } else if (cmd == submit_) {
       const auto r = client->call(rpc::task_submit, protocol::SubmitParams{where.session, where.workspace, o_.task, o_.file});
       const int64_t id = r.submission;

@@ -18,28 +18,30 @@ namespace {
 // The table. Keep one row per method of protocol/messages.hpp and
 // protocol/server_messages.hpp (auth/login and auth/whoami are answered by
 // the TLS server itself, before this table: every login may make them).
+constexpr bool kAudit = true, kSubmits = true;
 constexpr std::array kRules = {
-    MethodRule{method::exam_start, Scope::own_start, Scope::deny},
+    MethodRule{method::exam_start, Scope::own_start, Scope::deny, kAudit},
     MethodRule{method::exam_status, Scope::own_session, Scope::any},
-    MethodRule{method::exam_stop, Scope::own_session, Scope::any},
-    MethodRule{method::exam_pause, Scope::own_session, Scope::any},
-    MethodRule{method::exam_resume, Scope::own_session, Scope::any},
+    MethodRule{method::exam_stop, Scope::own_session, Scope::any, kAudit},
+    MethodRule{method::exam_pause, Scope::own_session, Scope::any, kAudit},
+    MethodRule{method::exam_resume, Scope::own_session, Scope::any, kAudit},
     MethodRule{method::task_list, Scope::own_session, Scope::any},
-    MethodRule{method::task_submit, Scope::own_session, Scope::deny},
+    MethodRule{method::task_submit, Scope::own_session, Scope::deny, kAudit, kSubmits},
+    MethodRule{method::task_upload, Scope::own_session, Scope::deny, kAudit, kSubmits},
     MethodRule{method::submission_list, Scope::own_session, Scope::any},
     MethodRule{method::submission_get, Scope::own_submission, Scope::any},
-    MethodRule{method::submission_cancel, Scope::own_submission, Scope::deny},
-    MethodRule{method::submission_restore, Scope::own_submission, Scope::deny},
+    MethodRule{method::submission_cancel, Scope::own_submission, Scope::deny, kAudit},
+    MethodRule{method::submission_restore, Scope::own_submission, Scope::deny, kAudit},
     MethodRule{method::env_verify, Scope::deny, Scope::any},
     MethodRule{method::daemon_info, Scope::deny, Scope::any},
-    MethodRule{method::daemon_shutdown, Scope::deny, Scope::deny},  // the Unix socket only
+    MethodRule{method::daemon_shutdown, Scope::deny, Scope::deny, kAudit},  // the Unix socket only
     MethodRule{method::report_data, Scope::own_report, Scope::any},
-    MethodRule{method::rejudge_create, Scope::deny, Scope::any},
+    MethodRule{method::rejudge_create, Scope::deny, Scope::any, kAudit},
     MethodRule{method::rejudge_get, Scope::deny, Scope::any},
-    MethodRule{method::rejudge_apply, Scope::deny, Scope::any},
-    MethodRule{method::rejudge_cancel, Scope::deny, Scope::any},
+    MethodRule{method::rejudge_apply, Scope::deny, Scope::any, kAudit},
+    MethodRule{method::rejudge_cancel, Scope::deny, Scope::any, kAudit},
     MethodRule{method::exam_list, Scope::deny, Scope::any},
-    MethodRule{method::exam_extend, Scope::deny, Scope::any},
+    MethodRule{method::exam_extend, Scope::deny, Scope::any, kAudit},
 };
 
 RpcError forbidden(std::string message) { return RpcError(code::forbidden, std::move(message)); }

@@ -46,6 +46,8 @@ struct MethodRule {
   std::string_view method;
   Scope candidate;
   Scope examiner;
+  bool audited = false;  // a call that changes something: written to the audit log (store/audit_log.hpp)
+  bool submits = false;  // counts against a candidate's submission rate
 };
 
 // Every row, in protocol/messages.hpp's order.

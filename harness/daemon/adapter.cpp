@@ -1,6 +1,7 @@
 #include "daemon/adapter.hpp"
 
 #include "base/build_config.hpp"
+#include "base/hash.hpp"
 #include "daemon/report_source.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/server_messages.hpp"
@@ -151,6 +152,29 @@ Adapter::Adapter(ExamService& service, Notify notify, std::function<void()> shut
   bind(binder_, rpc::exam_extend, [&s](const ExtendParams& p) {
     if (!(p.seconds > 0)) throw ServiceError(ServiceError::Kind::invalid_argument, "seconds must be positive");
     return exam_status(s.extend(p.session, p.seconds));
+  });
+  bind(binder_, rpc::task_upload, [&s, sid](const UploadParams& p) {
+    using Kind = ServiceError::Kind;
+    if (p.source.size() > kMaxUploadBytes)
+      throw ServiceError(Kind::invalid_argument,
+                         fmt::format("the source is {} bytes, over the server's limit of {} bytes; nothing was submitted",
+                                     p.source.size(), kMaxUploadBytes));
+    if (!is_valid_utf8(p.source))
+      throw ServiceError(Kind::invalid_argument, "the source is not valid UTF-8 text; save it as UTF-8 and submit "
+                                                 "again (a TorchScript model cannot be uploaded yet); nothing was submitted");
+    if (p.file.empty() || p.file.find('/') != std::string::npos || p.file == "." || p.file == "..")
+      throw ServiceError(Kind::invalid_argument, "file must be a file name in the task folder, e.g. solution.cpp");
+    const std::string session = sid(p);
+    const ExamSummary summary = s.status(session);
+    const TaskSummary* task = nullptr;
+    for (const auto& t : summary.tasks)
+      if (t.id == p.task) task = &t;
+    if (!task) throw ServiceError(Kind::not_found, "no task '" + p.task + "' in this exam");
+    if (summary.session.state != "running" && summary.session.state != "paused")
+      throw ServiceError(Kind::exam_closed, "this exam session is " + summary.session.state + "; nothing was submitted");
+    write_file_atomically(task->folder / p.file, p.source, Durability::synced);
+    const int64_t id = s.submit(session, p.task, p.file);
+    return Uploaded{id, s.queue_position(id), s.submission(id).source_hash, static_cast<int64_t>(p.source.size())};
   });
   binder_.bind(rpc::daemon_shutdown, [shutdown](const Empty&, Binder::TypedReply<Empty> reply) {
     reply(Empty{});

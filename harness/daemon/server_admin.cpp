@@ -72,6 +72,11 @@ void add_server_flags(CLI::App& app, ServerFlags& f) {
       ->check(CLI::Range(0.05, 3600.0))
       ->capture_default_str()
       ->group(g);
+  app.add_option("--max-submissions-per-minute", f.submissions_per_minute,
+                 "submissions (task/submit, task/upload) a candidate may make in any 60 s over TLS (0: no limit)")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--server-mode", f.mode,
                  "the mode candidates' sessions start in: exam (the default; refuses to start without the sandbox "
                  "floor: pid_namespace, cgroup_memory, seccomp) or practice")
@@ -97,8 +102,11 @@ void add_server_flags(CLI::App& app, ServerFlags& f) {
   auto* revoke = app.add_option("--revoke", f.revoke, "revoke every token of NAME (or the token with that selector)")
                      ->group(t);
   auto* list = app.add_flag("--list-tokens", f.list_tokens, "list issued tokens (selectors, never the tokens)")->group(t);
-  for (auto* a : {add_c, add_e, revoke, list})
-    for (auto* b : {add_c, add_e, revoke, list, listen})
+  auto* audit = app.add_flag("--list-audit", f.list_audit,
+                             "print the proctored server's audit log (logins, refusals, calls that change something)")
+                    ->group(t);
+  for (auto* a : {add_c, add_e, revoke, list, audit})
+    for (auto* b : {add_c, add_e, revoke, list, audit, listen})
       if (a != b) a->excludes(b);
 }
 
@@ -111,7 +119,8 @@ std::optional<int> run_token_admin(ServerFlags& f, const fs::path& state) {
   }
   if (f.workspaces.empty()) f.workspaces = state / "candidates";
   f.workspaces = fs::absolute(f.workspaces);
-  const bool admin = !f.add_candidate.empty() || !f.add_examiner.empty() || !f.revoke.empty() || f.list_tokens;
+  const bool admin =
+      !f.add_candidate.empty() || !f.add_examiner.empty() || !f.revoke.empty() || f.list_tokens || f.list_audit;
   if (!admin) {
     if (!f.expires_in.empty()) {
       fmt::print(stderr, "torchexamd: --expires-in goes with --add-candidate or --add-examiner\n");
@@ -124,6 +133,12 @@ std::optional<int> run_token_admin(ServerFlags& f, const fs::path& state) {
     fs::create_directories(state);
     auto db = store::Store::open(fs::absolute(state));
     if (f.list_tokens) return list_tokens(*db, clock);
+    if (f.list_audit) {
+      for (const auto& r : store::AuditLog(fs::absolute(state)).records())
+        fmt::print("{}  {:<16}  {:<22}  {:<21}  {:<18}  {}\n", utc_text(r.at_ms), r.event, r.who.empty() ? "-" : r.who,
+                   r.peer, r.method.empty() ? "-" : r.method, r.detail);
+      return 0;
+    }
     if (!f.revoke.empty()) {
       const int n = revoke_tokens(*db, clock, f.revoke);
       if (n == 0) {
@@ -176,8 +191,17 @@ void check_server_floor(const ServerFlags& f) {
 
 TlsServerOptions tls_server_options(const ServerFlags& f, const fs::path& state, store::Store& db, const Clock& clock,
                                     ExamService& service) {
-  (void)state;
   TlsServerOptions o;
+  o.submissions_per_minute = f.submissions_per_minute;
+  auto audit_log = std::make_shared<store::AuditLog>(state);
+  o.audit = [audit_log](store::AuditRecord r) {
+    try {
+      audit_log->append(r);
+    } catch (const std::exception& e) {  // the call itself stands; the log says what was lost
+      fmt::print(stderr, "torchexamd: not written to the audit log ({} {} {}): {}\n", r.event, r.who, r.method,
+                 e.what());
+    }
+  };
   o.host = f.host;
   o.port = f.port;
   o.cert_file = f.cert;

@@ -1,8 +1,9 @@
 // server_admin.hpp — torchexamd's proctored-server flags (docs/server.md):
 // serving TLS (--listen, --tls-cert, --tls-key, --idle-timeout,
 // --server-mode, --workspaces) and administering its tokens in the state
-// folder's store (--add-candidate, --add-examiner, --revoke, --list-tokens),
-// which run, print and exit without serving.
+// folder's store (--add-candidate, --add-examiner, --revoke, --list-tokens)
+// and reading its audit log (--list-audit), which run, print and exit
+// without serving.
 //
 // Why the token commands live in torchexamd and not in `torchexam serve`:
 // they write the server's store, and torchexamd is the program that owns
@@ -30,10 +31,12 @@ struct ServerFlags {
   uint16_t port = 0;
   std::string cert, key;
   double idle_timeout_s = 30;
+  int submissions_per_minute = 6;
   std::string mode = "exam";
   std::filesystem::path workspaces;  // default <state>/candidates
   std::string add_candidate, add_examiner, environment, expires_in, revoke;
   bool list_tokens = false;
+  bool list_audit = false;
 };
 
 void add_server_flags(CLI::App& app, ServerFlags& f);

@@ -1,5 +1,6 @@
 #include "daemon/tls_server.hpp"
 
+#include "base/hash.hpp"
 #include "protocol/framing.hpp"
 #include "protocol/server_messages.hpp"
 
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -108,6 +110,7 @@ void TlsServer::accept() {
     c->timer.async_wait([this, weak = std::weak_ptr(c)](const boost::system::error_code& timer_ec) {
       auto conn = weak.lock();
       if (timer_ec || !conn || conn->who) return;
+      audit(*conn, "idle", "", "no login within " + seconds(o_.idle_timeout));
       drop(conn, fmt::format("dropped {}: no login within {} (--idle-timeout)", conn->peer, seconds(o_.idle_timeout)));
     });
     // The first byte says TLS or not: a TLS client's first record is a handshake (0x16).
@@ -127,6 +130,7 @@ void TlsServer::refuse_plaintext(const std::shared_ptr<Connection>& c, unsigned 
   o_.log(fmt::format("refused a plaintext connection from {} on the TLS port (its first byte is 0x{:02x}, not a TLS "
                      "handshake); clients connect with torchexam --server HOST:PORT --ca-file FILE --token-file FILE",
                      c->peer, first));
+  audit(*c, "plaintext", "", fmt::format("first byte 0x{:02x}", first));
   auto reply = std::make_shared<std::string>(protocol::encode_frame(protocol::make_error(
       nullptr, protocol::error_code::invalid_request,
       "this port speaks TLS only (TorchExam's proctored server): connect with torchexam --server HOST:PORT "
@@ -149,7 +153,10 @@ void TlsServer::refuse_plaintext(const std::shared_ptr<Connection>& c, unsigned 
 void TlsServer::handshake(const std::shared_ptr<Connection>& c) {
   c->tls->async_handshake(ssl::stream_base::server, [this, c](const boost::system::error_code& ec) {
     if (c->gone) return;
-    if (ec) return drop(c, fmt::format("TLS handshake with {} failed: {}", c->peer, ec.message()));
+    if (ec) {
+      audit(*c, "handshake_failed", "", ec.message());
+      return drop(c, fmt::format("TLS handshake with {} failed: {}", c->peer, ec.message()));
+    }
     open_channel(c);
   });
 }
@@ -208,11 +215,46 @@ void TlsServer::handle(const std::shared_ptr<Connection>& c, const std::string& 
   auto allowed = authorize(*c->who, std::move(m), o_.access);
   if (auto* refused = std::get_if<protocol::RpcError>(&allowed)) {
     o_.log(fmt::format("{} ({} {}): refused: {}", c->peer, to_string(c->who->role), c->who->name, refused->what()));
+    audit(*c, "refused", std::get<protocol::Message>(parsed).method, refused->what());
     if (request) c->channel->send(protocol::make_error(id, refused->code, refused->what()));
     return;
   }
-  binder_.dispatch(std::get<protocol::Message>(allowed), [weak = std::weak_ptr(c->channel)](std::string reply) {
-    if (auto ch = weak.lock()) ch->send(reply);
+  const protocol::Message& call = std::get<protocol::Message>(allowed);
+  const MethodRule* rule = find_rule(call.method);
+  const bool counted = rule && rule->submits && c->who->role == Role::candidate;
+  const auto counted_at = std::chrono::steady_clock::now();
+  if (counted) {
+    if (const std::string why = over_rate(c->who->name, counted_at); !why.empty()) {
+      o_.log(fmt::format("{} ({} {}): refused: {}", c->peer, to_string(c->who->role), c->who->name, why));
+      audit(*c, "refused", call.method, why);
+      if (request) c->channel->send(protocol::make_error(id, protocol::error_code::rate_limited, why));
+      return;
+    }
+  }
+  std::string detail;  // what the audit log keeps of an audited call
+  if (rule && rule->audited) {
+    if (call.method == protocol::method::task_upload) {
+      const auto p = protocol::read_params<protocol::UploadParams>(call.params);
+      detail = fmt::format("task {}, file {}, {} bytes, source sha256 {}", p.task, p.file, p.source.size(),
+                           sha256_hex(p.source));
+    } else {
+      detail = boost::json::serialize(call.params);
+    }
+  }
+  binder_.dispatch(call, [this, weak = std::weak_ptr(c), audited = rule && rule->audited, method = call.method,
+                          detail, counted, counted_at, name = c->who->name](std::string reply) {
+    auto conn = weak.lock();
+    if ((audited || counted) && conn) {
+      std::string outcome = "; ok";
+      auto answer = protocol::parse_message(reply);
+      if (auto* r = std::get_if<protocol::Message>(&answer); r && r->error) {
+        outcome = "; failed: " + r->error->second;
+        if (counted) uncount(name, counted_at);  // only what was submitted counts against the rate
+      }
+      if (audited) audit(*conn, "call", method, detail + outcome);
+    }
+    if (!conn) return;
+    if (conn->channel) conn->channel->send(reply);
   });
 }
 
@@ -222,18 +264,21 @@ void TlsServer::login(const std::shared_ptr<Connection>& c, const protocol::Mess
     Principal who = o_.authenticate(p.token);
     c->timer.cancel();
     o_.log(fmt::format("{} logged in as {} {} (token {})", c->peer, to_string(who.role), who.name, who.selector));
+    c->who = who;
+    audit(*c, "login", m.method, "token " + who.selector);
     protocol::Identity id{to_string(who.role), who.name, who.environment, std::nullopt};
     if (who.role == Role::candidate) id.session = o_.access.current_session(who.name);
-    c->who = std::move(who);
     c->channel->send(protocol::make_result(m.id, boost::json::value_from(id)));
     return;
   } catch (const protocol::RpcError& e) {
     c->channel->send(protocol::make_error(m.id, protocol::error_code::unauthorized,
                                           std::string("auth/login: ") + e.what()));
     o_.log(fmt::format("{}: login refused: {}", c->peer, e.what()));
+    audit(*c, "login_refused", m.method, e.what());
   } catch (const AuthError& e) {
     c->channel->send(protocol::make_error(m.id, protocol::error_code::unauthorized, e.what()));
     o_.log(fmt::format("{}: login refused: {}", c->peer, e.what()));
+    audit(*c, "login_refused", m.method, e.what());
   }
   c->stream->when_drained([weak = std::weak_ptr(c->channel)] {
     if (auto ch = weak.lock()) ch->close();
@@ -262,6 +307,39 @@ void TlsServer::forget(Connection* gone) {
       connections_.erase(it);
       return;
     }
+}
+
+void TlsServer::audit(const Connection& c, const std::string& event, const std::string& method,
+                      const std::string& detail) {
+  if (!o_.audit) return;
+  store::AuditRecord r;
+  r.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  if (c.who) r.who = std::string(to_string(c.who->role)) + " " + c.who->name;
+  r.peer = c.peer;
+  r.event = event;
+  r.method = method;
+  r.detail = detail;
+  o_.audit(std::move(r));
+}
+
+void TlsServer::uncount(const std::string& who, std::chrono::steady_clock::time_point at) {
+  auto& times = submitted_[who];
+  if (auto it = std::find(times.begin(), times.end(), at); it != times.end()) times.erase(it);
+}
+
+std::string TlsServer::over_rate(const std::string& who, std::chrono::steady_clock::time_point now) {
+  if (o_.submissions_per_minute <= 0) return "";
+  auto& times = submitted_[who];
+  while (!times.empty() && now - times.front() >= std::chrono::seconds(60)) times.pop_front();
+  if (static_cast<int>(times.size()) >= o_.submissions_per_minute) {
+    const auto wait = std::chrono::duration_cast<std::chrono::seconds>(times.front() + std::chrono::seconds(60) - now);
+    return fmt::format("too many submissions: this server takes {} a minute from each candidate; submit again in {} s "
+                       "(nothing was submitted)",
+                       o_.submissions_per_minute, std::max<int64_t>(1, wait.count()));
+  }
+  times.push_back(now);
+  return "";
 }
 
 bool TlsServer::reaches(const Connection& c, const std::string& session) {

@@ -15,7 +15,8 @@
 //     answered with `unauthorized` and the connection closed once the answer
 //     is out.
 //  4. Then every request goes through authorize() (access.hpp) before the
-//     Binder; auth/whoami is answered here.
+//     Binder, and a candidate's submissions through the rate limit;
+//     auth/whoami is answered here.
 // Steps 1-3 must complete within `idle_timeout`, or the connection is
 // dropped (logged): a client that connects and sends nothing, or trickles a
 // handshake, holds nothing for long. Logged-in connections have no timeout
@@ -34,12 +35,14 @@
 #include "protocol/channel.hpp"
 #include "protocol/jsonrpc.hpp"
 #include "protocol/tls_stream.hpp"
+#include "store/audit_log.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -59,6 +62,14 @@ struct TlsServerOptions {
   std::function<Principal(std::string_view token)> authenticate;
   // Where the server logs (one line per call; default: stderr).
   std::function<void(const std::string&)> log;
+  // The audit log (store/audit_log.hpp): logins and their refusals,
+  // refused calls, plaintext clients, failed handshakes, idle drops, and
+  // every call the access table marks audited, with its outcome and, for
+  // an upload, the source's SHA-256. Empty: none.
+  std::function<void(store::AuditRecord)> audit;
+  // At most this many task/submit and task/upload calls per candidate in
+  // any 60 s (rate_limited beyond); 0: no limit.
+  int submissions_per_minute = 0;
 };
 
 class TlsServer {
@@ -82,6 +93,11 @@ class TlsServer {
   void drop(const std::shared_ptr<Connection>& c, const std::string& why);
   void forget(Connection* c);
   bool reaches(const Connection& c, const std::string& session);
+  void audit(const Connection& c, const std::string& event, const std::string& method, const std::string& detail);
+  // "" when `who` may submit at `now` (and counts it), else why not;
+  // uncount() takes back a count whose call failed.
+  std::string over_rate(const std::string& who, std::chrono::steady_clock::time_point now);
+  void uncount(const std::string& who, std::chrono::steady_clock::time_point at);
 
   boost::asio::io_context& io_;
   TlsServerOptions o_;
@@ -90,6 +106,7 @@ class TlsServer {
   boost::asio::ip::tcp::acceptor acceptor_;
   std::set<std::shared_ptr<Connection>> connections_;
   std::map<std::string, std::optional<std::string>> owners_;  // session -> candidate (a workspace never moves)
+  std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> submitted_;  // per candidate, the last 60 s
 };
 
 }  // namespace torchexam::daemon

@@ -2,11 +2,13 @@
 // (docs/server.md, docs/protocol.md §8): logging in with a token, asking who
 // the connection is, and the examiner's list and extension. Typed as
 // messages.hpp's are, converted in server_messages.cpp with the same rules
-// (params refuse unknown fields; results ignore them).
+// (params refuse unknown fields; results ignore them). And the server's
+// task/upload: a source sent over the network, then submitted.
 #pragma once
 
 #include "protocol/messages.hpp"
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,7 +20,16 @@ inline constexpr const char* auth_login = "auth/login";
 inline constexpr const char* auth_whoami = "auth/whoami";
 inline constexpr const char* exam_list = "exam/list";
 inline constexpr const char* exam_extend = "exam/extend";
+inline constexpr const char* task_upload = "task/upload";
 }  // namespace method
+
+namespace error_code {
+// A candidate over the server's submission rate (--max-submissions-per-minute).
+inline constexpr int rate_limited = -32008;
+}  // namespace error_code
+
+// The largest source task/upload takes, in bytes.
+inline constexpr size_t kMaxUploadBytes = size_t{512} << 10;
 
 // auth/login: the first request on a TLS connection.
 struct LoginParams {
@@ -48,7 +59,28 @@ struct SessionList {
   friend bool operator==(const SessionList&, const SessionList&) = default;
 };
 
+// task/upload: the candidate's source, written into their task folder on
+// the server (replacing `file` there) and submitted, as task/submit then
+// does. Text only (UTF-8), at most kMaxUploadBytes.
+struct UploadParams {
+  std::string session;
+  std::string workspace;
+  std::string task;
+  std::string file = "solution.cpp";
+  std::string source;
+  friend bool operator==(const UploadParams&, const UploadParams&) = default;
+};
+
+struct Uploaded {
+  int64_t submission = 0;
+  int queue_position = 0;
+  std::string source_sha256;  // of the bytes the server stored
+  int64_t bytes = 0;
+  friend bool operator==(const Uploaded&, const Uploaded&) = default;
+};
+
 namespace rpc {
+inline constexpr Call<UploadParams, Uploaded> task_upload{method::task_upload};
 inline constexpr Call<LoginParams, Identity> auth_login{method::auth_login};
 inline constexpr Call<Empty, Identity> auth_whoami{method::auth_whoami};
 inline constexpr Call<Empty, SessionList> exam_list{method::exam_list};
@@ -63,5 +95,9 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Extend
 ExtendParams tag_invoke(boost::json::value_to_tag<ExtendParams>, const boost::json::value& v);
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const SessionList& x);
 SessionList tag_invoke(boost::json::value_to_tag<SessionList>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const UploadParams& x);
+UploadParams tag_invoke(boost::json::value_to_tag<UploadParams>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Uploaded& x);
+Uploaded tag_invoke(boost::json::value_to_tag<Uploaded>, const boost::json::value& v);
 
 }  // namespace torchexam::protocol

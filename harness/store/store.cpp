@@ -134,7 +134,8 @@ INSERT INTO judgings (submission_id, rejudge_id, live, verdict, metric, score, r
 )sql",
     // 3: the proctored server's credentials (daemon/credentials.hpp): one
     // row per issued token, the token itself never stored, only the
-    // SHA-256 of its secret part; revoked and expired rows are kept.
+    // SHA-256 of its secret part; revoked and expired rows are kept. And its
+    // append-only audit log.
     R"sql(
 CREATE TABLE credentials (
   selector      TEXT PRIMARY KEY NOT NULL,
@@ -147,6 +148,20 @@ CREATE TABLE credentials (
   revoked_at_ms INTEGER
 ) STRICT;
 CREATE INDEX credentials_by_name ON credentials(name);
+
+-- What happened on the proctored server, who did it and from where
+-- (store/audit_log.hpp). Append-only: the triggers refuse any change.
+CREATE TABLE audit (
+  id     INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms  INTEGER NOT NULL,
+  who    TEXT NOT NULL,
+  peer   TEXT NOT NULL,
+  event  TEXT NOT NULL,
+  method TEXT NOT NULL,
+  detail TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());

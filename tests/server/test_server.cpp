@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include "../e2e/daemon_util.hpp"
+#include "base/hash.hpp"
 #include "client/client.hpp"
 #include "daemon/access.hpp"
 #include "daemon/credentials.hpp"
@@ -15,7 +16,10 @@
 #include "protocol/jsonrpc.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/server_messages.hpp"
+#include "store/audit_log.hpp"
 #include "store/store.hpp"
+
+#include <sqlite3.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -24,6 +28,7 @@
 #include <sys/stat.h>
 
 #include <boost/asio/post.hpp>
+#include <fmt/format.h>
 
 #include <regex>
 #include <thread>
@@ -255,6 +260,114 @@ TEST_SUITE("server") {
           protocol::error_code::forbidden);
     // And closes the exam.
     CHECK(eve->call(protocol::rpc::exam_stop, protocol::SessionParams{sa.session, ""}).state == SessionState::stopped);
+  }
+
+  TEST_CASE("server: an upload is hashed and submitted; an oversized one and a flood are refused and change nothing") {
+    Server s("upload", {"--max-submissions-per-minute", "2"});
+    auto a = s.login(s.issue("--add-candidate", "ana", {"--environment", kTinyEnv.string()}));
+    a->call(protocol::rpc::exam_start, protocol::StartParams{"", "", "practice", std::nullopt, false});
+    auto count = [&] {
+      return a->call(protocol::rpc::submission_list, protocol::SubmissionListParams{}).submissions.size();
+    };
+    const fs::path file = s.d.state / "candidates/ana/fashion_mnist/solution.cpp";
+    const std::string starter = slurp(file);
+    try {
+      a->call(protocol::rpc::task_upload, protocol::UploadParams{"", "", "fashion_mnist", "solution.cpp",
+                                                                 std::string(protocol::kMaxUploadBytes + 1, ' ')});
+      FAIL("an oversized upload was taken");
+    } catch (const protocol::RpcError& e) {
+      CHECK(e.code == protocol::error_code::invalid_params);
+      CHECK(std::string(e.what()) == fmt::format("the source is {} bytes, over the server's limit of {} bytes; nothing "
+                                                 "was submitted", protocol::kMaxUploadBytes + 1, protocol::kMaxUploadBytes));
+    }
+    CHECK(count() == 0);
+    CHECK(slurp(file) == starter);
+
+    const std::string source = starter + "\n// ana's version\n";
+    std::vector<int64_t> ids;
+    for (int i = 0; i < 2; ++i) {
+      const auto up = a->call(protocol::rpc::task_upload,
+                              protocol::UploadParams{"", "", "fashion_mnist", "solution.cpp", source + std::to_string(i)});
+      CHECK(up.source_sha256 == sha256_hex(source + std::to_string(i)));
+      CHECK(up.bytes == static_cast<int64_t>(source.size() + 1));
+      CHECK(slurp(file) == source + std::to_string(i));
+      CHECK(a->call(protocol::rpc::submission_get, protocol::SubmissionParams{up.submission, true}).source ==
+            source + std::to_string(i));
+      a->call(protocol::rpc::submission_cancel, protocol::SubmissionParams{up.submission, false});
+      ids.push_back(up.submission);
+    }
+    const auto flood = refusal(*a, "task/upload", {{"task", "fashion_mnist"}, {"source", "int main() {}"}});
+    CHECK(flood.code == protocol::error_code::rate_limited);
+    CHECK(std::string(flood.what()).find("too many submissions: this server takes 2 a minute from each candidate") == 0);
+    CHECK(refusal(*a, "task/submit", {{"task", "fashion_mnist"}}).code == protocol::error_code::rate_limited);
+    CHECK(count() == 2);
+    CHECK(slurp(file) == source + "1");
+
+    // The audit log has the login, both uploads with their hashes, the refusals; and it cannot be changed.
+    const auto log = store::AuditLog(s.d.state).records();
+    auto has = [&](const std::string& event, const std::string& needle) {
+      for (const auto& r : log)
+        if (r.event == event && (r.detail + " " + r.method + " " + r.who).find(needle) != std::string::npos) return true;
+      return false;
+    };
+    CHECK(has("login", "candidate ana"));
+    CHECK(has("call", "source sha256 " + sha256_hex(source + "0")));
+    CHECK(has("call", "task/upload"));
+    CHECK(has("refused", "too many submissions"));
+    CHECK(has("call", "exam/start"));
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open((s.d.state / "torchexam.db").c_str(), &raw) == SQLITE_OK);
+    char* error = nullptr;
+    CHECK(sqlite3_exec(raw, "DELETE FROM audit", nullptr, nullptr, &error) != SQLITE_OK);
+    CHECK(std::string(error ? error : "") == "the audit log is append-only");
+    sqlite3_free(error);
+    error = nullptr;
+    CHECK(sqlite3_exec(raw, "UPDATE audit SET who = 'nobody'", nullptr, nullptr, &error) != SQLITE_OK);
+    sqlite3_free(error);
+    sqlite3_close(raw);
+    CHECK(store::AuditLog(s.d.state).records().size() >= log.size());
+  }
+
+  TEST_CASE("server: the torchexam client over --server starts, uploads and reads; a bad token file or UTF-8 is refused") {
+    Server s("cli");
+    const fs::path home = s.d.root / "ana";
+    fs::create_directories(home / "fashion_mnist");
+    const fs::path token = home / "ana.token";
+    std::ofstream(token) << s.issue("--add-candidate", "ana", {"--environment", kTinyEnv.string()}) << "\n";
+    fs::permissions(token, fs::perms::owner_read | fs::perms::owner_write);
+    auto cli = [&](std::vector<std::string> args, const std::string& name) {
+      std::vector<std::string> all = {"--server", "127.0.0.1:" + std::to_string(s.port), "--ca-file",
+                                      (kCa / "torchexam-ca/ca.crt").string(), "--token-file", token.string()};
+      all.insert(all.end(), args.begin(), args.end());
+      const fs::path out = home / (name + ".out");
+      const fs::path was = fs::current_path();
+      fs::current_path(home);  // the client reads TASK/FILE from the folder it runs in
+      ChildProcess p(TORCHEXAM_CLI, all, out);
+      fs::current_path(was);
+      const int rc = p.wait();
+      return std::make_pair(rc, slurp(out));
+    };
+    auto [rc, out] = cli({"start", "tiny"}, "start");
+    CHECK(rc == 0);
+    CHECK(out.find("started practice session") != std::string::npos);
+    std::ofstream(home / "fashion_mnist/solution.cpp") << slurp(s.d.state / "candidates/ana/fashion_mnist/solution.cpp")
+                                                       << "// edited here\n";
+    std::tie(rc, out) = cli({"submit", "fashion_mnist"}, "submit");
+    CHECK(rc == 0);
+    CHECK(out.find("uploaded fashion_mnist/solution.cpp") != std::string::npos);
+    CHECK(slurp(s.d.state / "candidates/ana/fashion_mnist/solution.cpp").find("// edited here") != std::string::npos);
+    std::tie(rc, out) = cli({"history", "fashion_mnist"}, "history");
+    CHECK(rc == 0);
+    std::ofstream(home / "latin1.cpp") << "// caf\xe9\n";
+    std::tie(rc, out) = cli({"submit", "fashion_mnist", "--file", "./latin1.cpp"}, "latin1");
+    CHECK(rc == 2);
+    CHECK(out.find("latin1.cpp is not UTF-8 text") != std::string::npos);
+    std::tie(rc, out) = cli({"daemon", "stop"}, "daemon");
+    CHECK(rc == 2);
+    fs::permissions(token, fs::perms::group_read, fs::perm_options::add);
+    std::tie(rc, out) = cli({"status"}, "token-mode");
+    CHECK(rc == 2);
+    CHECK(out.find("may be read by others than you; make it yours alone: chmod 600") != std::string::npos);
   }
 
   TEST_CASE("server: a plaintext client is refused with a clear error and the connection closed") {

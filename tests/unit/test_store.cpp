@@ -423,7 +423,7 @@ TEST_SUITE("store") {
     {
       RawDb raw(dir.path / "torchexam.db");
       raw.exec(
-          "DROP TABLE credentials; DROP TABLE rejudge_items; DROP TABLE judgings; DROP TABLE rejudges; "
+          "DROP TABLE audit; DROP TABLE credentials; DROP TABLE rejudge_items; DROP TABLE judgings; DROP TABLE rejudges; "
           "PRAGMA user_version = 1");
     }
     auto st = Store::open(dir.path);
