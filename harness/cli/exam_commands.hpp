@@ -11,7 +11,10 @@
 //
 // Every command takes --json (the daemon's answer as JSON on stdout) and
 // --socket PATH, and those that act on a session --session ID. The daemon is started when none runs
-// (except by `daemon stop|status`). Exit status: 0 done; 1 the daemon refused
+// (except by `daemon stop|status`). With torchexam's --server (docs/server.md)
+// they talk to the proctored server instead: `start` names the environment
+// and the server lays the workspace out on its side; `submit` uploads
+// TASK/FILE from the folder it runs in (task/upload); `daemon` is refused. Exit status: 0 done; 1 the daemon refused
 // (the message says why); 2 usage or an environment with errors; 3 no
 // daemon could be reached; 130 Ctrl-C
 // while following a grading (`submit --wait`, `follow`), which goes on.

@@ -69,6 +69,7 @@ json::object aimed_at_bob(daemon::Scope scope) {
   switch (scope) {
     case daemon::Scope::own_submission:
     case daemon::Scope::own_report: return {{"submission", 2}};
+    case daemon::Scope::own_start: return {{"environment", "practice"}, {"workspace", "/srv/ws/bob"}};
     default: return {{"session", "sb"}, {"task", "t"}};
   }
 }
@@ -101,8 +102,9 @@ TEST_SUITE("access") {
       auto out = daemon::authorize(candidate("alice"), request(std::string(rule.method), aimed_at_bob(rule.candidate)),
                                    t.ctx);
       if (rule.candidate == daemon::Scope::own_start) {
-        // Nothing of bob's to aim at: alice's start goes to her own workspace.
+        // Bob's workspace asked for: alice's start goes to her own.
         REQUIRE(std::holds_alternative<protocol::Message>(out));
+        CHECK(json::value_to<protocol::StartParams>(std::get<protocol::Message>(out).params).workspace == "/srv/ws/alice");
         continue;
       }
       ++tried;
