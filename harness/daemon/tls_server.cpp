@@ -47,6 +47,12 @@ tcp::endpoint endpoint_of(const std::string& host, uint16_t port) {
   return {address, port};
 }
 
+// The largest frame a TLS client may send: room for task/upload's 512 KiB
+// source however JSON escapes it (a control character becomes six bytes),
+// a quarter of the Unix socket's 16 MiB. A larger body is skipped unread
+// and answered with a framing error (channel.hpp).
+constexpr size_t kMaxTlsBody = size_t{4} << 20;
+
 std::string seconds(std::chrono::milliseconds ms) { return fmt::format("{:g} s", ms.count() / 1000.0); }
 
 }  // namespace
@@ -165,7 +171,7 @@ void TlsServer::open_channel(const std::shared_ptr<Connection>& c) {
   protocol::TlsStream stream(std::move(*c->tls));
   c->tls.reset();
   c->stream = stream;
-  c->channel = std::make_shared<TlsChannel>(std::move(stream));
+  c->channel = std::make_shared<TlsChannel>(std::move(stream), kMaxTlsBody);
   const std::weak_ptr<Connection> weak = c;
   c->channel->start({[this, weak](std::string body) {
                        if (auto conn = weak.lock()) handle(conn, body);

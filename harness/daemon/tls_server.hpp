@@ -17,6 +17,7 @@
 //  4. Then every request goes through authorize() (access.hpp) before the
 //     Binder, and a candidate's submissions through the rate limit;
 //     auth/whoami is answered here.
+// A frame over 4 MiB is skipped and answered with a framing error.
 // Steps 1-3 must complete within `idle_timeout`, or the connection is
 // dropped (logged): a client that connects and sends nothing, or trickles a
 // handshake, holds nothing for long. Logged-in connections have no timeout
