@@ -216,6 +216,19 @@ ExamCommands::ExamCommands(CLI::App& app) {
   stop_ = common(app.add_subcommand("stop", "end the exam session"));
   pause_ = common(app.add_subcommand("pause", "pause a practice session's clock"));
   resume_ = common(app.add_subcommand("resume", "resume a paused practice session"));
+  sessions_ = common(app.add_subcommand("sessions", "list every session with its state and time left (an examiner's "
+                                                     "command over --server)"),
+                     false);
+  extend_ = common(app.add_subcommand("extend", "give a session more time (an examiner's command over --server)"));
+  extend_->add_option("DURATION", o_.duration, "how much more time, as in environment.yaml (10m, 1h)")
+      ->required()
+      ->check([](const std::string& text) -> std::string {
+        try {
+          return config::parse_duration(text) > 0 ? "" : "the duration must be positive";
+        } catch (const std::exception& e) {
+          return e.what();
+        }
+      });
   daemon_ = common(app.add_subcommand("daemon", "start, stop or query torchexamd"), false);
   daemon_->add_option("ACTION", o_.daemon_action, "start, stop or status")
       ->required()
@@ -223,7 +236,8 @@ ExamCommands::ExamCommands(CLI::App& app) {
 }
 
 std::optional<int> ExamCommands::run() {
-  CLI::App* cmds[] = {start_, status_, submit_, follow_, history_, restore_, stop_, pause_, resume_, daemon_};
+  CLI::App* cmds[] = {start_, status_,   submit_,   follow_, history_, restore_,
+                      stop_,  pause_,    resume_,   sessions_, extend_, daemon_};
   CLI::App* cmd = nullptr;
   for (auto* c : cmds)
     if (c->parsed()) cmd = c;
@@ -307,6 +321,23 @@ std::optional<int> ExamCommands::run() {
       const auto st = client->call(m, where);
       if (o_.json) print_json(st);
       else print_status(st);
+    } else if (cmd == sessions_) {
+      const auto list = client->call(protocol::rpc::exam_list, protocol::Empty{});
+      if (o_.json) print_json(list);
+      else if (list.sessions.empty()) fmt::print("no sessions\n");
+      else
+        for (const auto& st : list.sessions)
+          fmt::print("{}  {:<8} {:<8} {:>8} left  score {}/{}  {}\n", st.session, st.mode, to_string(st.state),
+                     format_duration(st.remaining_s), st.total_score, 5 * st.tasks.size(), st.workspace);
+    } else if (cmd == extend_) {
+      if (o_.session.empty()) {
+        fmt::print(stderr, "torchexam: extend needs --session ID (torchexam sessions lists them)\n");
+        return 2;
+      }
+      const auto st = client->call(protocol::rpc::exam_extend,
+                                   protocol::ExtendParams{o_.session, config::parse_duration(o_.duration)});
+      if (o_.json) print_json(st);
+      else fmt::print("session {}: {} left now\n", st.session, format_duration(st.remaining_s));
     } else if (cmd == submit_ && remote) {
       // The source goes to the server: TASK/FILE from this folder (a
       // workspace's layout), or FILE itself when it names a path.

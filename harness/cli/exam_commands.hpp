@@ -7,6 +7,8 @@
 //   torchexam history TASK
 //   torchexam restore TASK SUBMISSION
 //   torchexam stop | pause | resume
+//   torchexam sessions                          every session (exam/list; the examiner's over --server)
+//   torchexam extend --session ID DURATION      more time for a session (exam/extend; the examiner's)
 //   torchexam daemon start|stop|status
 //
 // Every command takes --json (the daemon's answer as JSON on stdout) and
@@ -52,6 +54,8 @@ class ExamCommands {
   CLI::App* stop_;
   CLI::App* pause_;
   CLI::App* resume_;
+  CLI::App* sessions_;
+  CLI::App* extend_;
   CLI::App* daemon_;
 };
 

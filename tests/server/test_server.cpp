@@ -335,9 +335,10 @@ TEST_SUITE("server") {
     const fs::path token = home / "ana.token";
     std::ofstream(token) << s.issue("--add-candidate", "ana", {"--environment", kTinyEnv.string()}) << "\n";
     fs::permissions(token, fs::perms::owner_read | fs::perms::owner_write);
-    auto cli = [&](std::vector<std::string> args, const std::string& name) {
+    auto cli = [&](std::vector<std::string> args, const std::string& name, fs::path with = {}) {
+      if (with.empty()) with = token;
       std::vector<std::string> all = {"--server", "127.0.0.1:" + std::to_string(s.port), "--ca-file",
-                                      (kCa / "torchexam-ca/ca.crt").string(), "--token-file", token.string()};
+                                      (kCa / "torchexam-ca/ca.crt").string(), "--token-file", with.string()};
       all.insert(all.end(), args.begin(), args.end());
       const fs::path out = home / (name + ".out");
       const fs::path was = fs::current_path();
@@ -364,6 +365,24 @@ TEST_SUITE("server") {
     CHECK(out.find("latin1.cpp is not UTF-8 text") != std::string::npos);
     std::tie(rc, out) = cli({"daemon", "stop"}, "daemon");
     CHECK(rc == 2);
+    // The examiner's commands: refused to ana, open to eve.
+    std::tie(rc, out) = cli({"sessions"}, "ana-sessions");
+    CHECK(rc == 1);
+    CHECK(out.find("exam/list is not open to a candidate on this server") != std::string::npos);
+    const fs::path eve = home / "eve.token";
+    std::ofstream(eve) << s.issue("--add-examiner", "eve") << "\n";
+    fs::permissions(eve, fs::perms::owner_read | fs::perms::owner_write);
+    std::tie(rc, out) = cli({"sessions"}, "sessions", eve);
+    CHECK(rc == 0);
+    CHECK(out.find(" practice running ") != std::string::npos);
+    CHECK(out.find((s.d.state / "candidates/ana").string()) != std::string::npos);
+    const std::regex session_id(R"(^([0-9a-f]+)  practice)");
+    std::smatch m;
+    REQUIRE(std::regex_search(out, m, session_id));
+    const std::string id = m[1];
+    std::tie(rc, out) = cli({"extend", "--session", id, "30m"}, "extend", eve);
+    CHECK(rc == 0);
+    CHECK(out.find("session " + id + ": 1h29m left now") != std::string::npos);
     fs::permissions(token, fs::perms::group_read, fs::perm_options::add);
     std::tie(rc, out) = cli({"status"}, "token-mode");
     CHECK(rc == 2);
