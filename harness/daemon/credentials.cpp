@@ -102,6 +102,15 @@ Principal authenticate(const store::Store& db, const Clock& clock, std::string_v
                    row->selector};
 }
 
+std::string lapsed(const store::Store& db, const Clock& clock, const Principal& who) {
+  const auto row = db.credential(who.selector);
+  if (!row) return "its token is gone from the store";
+  if (row->revoked_at_ms) return "its token was revoked at " + utc_text(*row->revoked_at_ms);
+  if (row->expires_at_ms && clock.now_ms() >= *row->expires_at_ms)
+    return "its token expired at " + utc_text(*row->expires_at_ms);
+  return "";
+}
+
 int revoke_tokens(store::Store& db, const Clock& clock, const std::string& name_or_selector) {
   return db.revoke_credentials(name_or_selector, clock.now_ms());
 }

@@ -65,6 +65,10 @@ Principal authenticate(const store::Store& db, const Clock& clock, std::string_v
 // "2026-12-05 22:41:16 UTC", for the messages and the token list.
 std::string utc_text(int64_t ms);
 
+// Why a principal authenticate() gave is no longer let in (its token was
+// revoked or has expired since), or "" while it still is.
+std::string lapsed(const store::Store& db, const Clock& clock, const Principal& who);
+
 // Revokes every live token of `name_or_selector`; returns how many.
 int revoke_tokens(store::Store& db, const Clock& clock, const std::string& name_or_selector);
 

@@ -217,6 +217,7 @@ int main(int argc, char** argv) {
     asio::steady_timer ticker(io);
     std::function<void()> tick = [&] {
       service.tick();
+      if (tls_server) tls_server->recheck();
       ticker.expires_after(std::chrono::seconds(1));
       ticker.async_wait([&](const boost::system::error_code& ec) {
         if (!ec) tick();

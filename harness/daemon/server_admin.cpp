@@ -233,6 +233,7 @@ TlsServerOptions tls_server_options(const ServerFlags& f, const fs::path& state,
   };
   a.environment_dir = [](const std::string& name) { return paths::environment_dir(name); };
   o.authenticate = [&db, &clock](std::string_view token) { return authenticate(db, clock, token); };
+  o.lapsed = [&db, &clock](const Principal& who) { return lapsed(db, clock, who); };
   return o;
 }
 

@@ -357,6 +357,17 @@ bool TlsServer::reaches(const Connection& c, const std::string& session) {
   return it->second == c.who->name;
 }
 
+void TlsServer::recheck() {
+  if (!o_.lapsed) return;
+  for (const auto& c : std::vector<std::shared_ptr<Connection>>(connections_.begin(), connections_.end())) {
+    if (!c->who || c->gone) continue;
+    const std::string why = o_.lapsed(*c->who);
+    if (why.empty()) continue;
+    audit(*c, "closed", "", why);
+    drop(c, fmt::format("closed {} ({} {}): {}", c->peer, to_string(c->who->role), c->who->name, why));
+  }
+}
+
 void TlsServer::broadcast(const std::string& body, const std::string& session) {
   const std::vector<std::shared_ptr<Connection>> all(connections_.begin(), connections_.end());
   for (const auto& c : all)

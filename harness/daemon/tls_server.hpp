@@ -21,7 +21,8 @@
 // Steps 1-3 must complete within `idle_timeout`, or the connection is
 // dropped (logged): a client that connects and sends nothing, or trickles a
 // handshake, holds nothing for long. Logged-in connections have no timeout
-// (not built yet: keep-alives, per-candidate limits).
+// (not built yet: keep-alives). A connection whose token is revoked or
+// expires is closed by the next recheck().
 //
 // Notifications: broadcast(body, session) reaches the examiners and, when
 // `session` is set, the candidate who owns it; nobody else.
@@ -61,6 +62,9 @@ struct TlsServerOptions {
   AccessContext access;
   // The principal of a token, or AuthError (credentials.hpp's authenticate).
   std::function<Principal(std::string_view token)> authenticate;
+  // Why a logged-in principal is no longer let in ("" while it is;
+  // credentials.hpp's lapsed); empty: never rechecked.
+  std::function<std::string(const Principal&)> lapsed;
   // Where the server logs (one line per call; default: stderr).
   std::function<void(const std::string&)> log;
   // The audit log (store/audit_log.hpp): logins and their refusals,
@@ -81,6 +85,9 @@ class TlsServer {
   void stop();
   uint16_t port() const;
   void broadcast(const std::string& body, const std::string& session);
+  // Closes every logged-in connection whose token was revoked or has
+  // expired since its login (the daemon calls it every second).
+  void recheck();
   size_t connections() const { return connections_.size(); }
 
  private:

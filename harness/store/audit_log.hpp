@@ -24,7 +24,7 @@ struct AuditRecord {
   int64_t at_ms = 0;
   std::string who;     // "candidate ana", "examiner eve"; "" before a login
   std::string peer;    // the client's address, host:port
-  std::string event;   // login, login_refused, call, refused, plaintext, handshake_failed, idle
+  std::string event;   // login, login_refused, call, refused, closed, plaintext, handshake_failed, idle
   std::string method;  // the JSON-RPC method, when there is one
   std::string detail;
 };

@@ -182,9 +182,15 @@ TEST_SUITE("server") {
       const auto old = daemon::issue_token(*db, past, daemon::Role::candidate, "old", "", 60'000);
       CHECK(refused(old.token).find("the token of old expired at 2001-09-09") == 0);
     }
-    CHECK(s.login(token)->call(protocol::rpc::auth_whoami, protocol::Empty{}).name == "ana");
+    auto live = s.login(token);
+    CHECK(live->call(protocol::rpc::auth_whoami, protocol::Empty{}).name == "ana");
     s.admin({"--revoke", "ana"});
     CHECK(refused(token).find("the token of ana was revoked at") == 0);
+    // The connection logged in before the revocation is closed by the server.
+    CHECK(wait_for([&] { return slurp(s.d.log).find("(candidate ana): its token was revoked at") != std::string::npos; },
+                   std::chrono::seconds(10)));
+    CHECK_THROWS_WITH_AS(live->call(protocol::rpc::auth_whoami, protocol::Empty{}),
+                         doctest::Contains("torchexamd closed the connection"), std::runtime_error);
     const std::string list = s.admin({"--list-tokens"});
     CHECK(list.find("revoked") != std::string::npos);
     CHECK(list.find(token.substr(token.rfind('.') + 1)) == std::string::npos);  // never the secret
