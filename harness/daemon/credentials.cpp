@@ -1,13 +1,13 @@
 #include "daemon/credentials.hpp"
 
 #include "base/hash.hpp"
+#include "exam/session_book.hpp"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <ctime>
 
 namespace torchexam::daemon {
 namespace {
@@ -37,14 +37,7 @@ bool is_hex(std::string_view s, size_t length) {
 
 }  // namespace
 
-std::string utc_text(int64_t ms) {
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
+std::string utc_text(int64_t ms) { return utc_stamp(ms) + " UTC"; }  // as the exam's own messages write times
 
 const char* to_string(Role r) { return r == Role::examiner ? "examiner" : "candidate"; }
 

@@ -62,7 +62,8 @@ IssuedToken issue_token(store::Store& db, const Clock& clock, Role role, const s
 // wrong secret (one message for both), revoked, expired.
 Principal authenticate(const store::Store& db, const Clock& clock, std::string_view token);
 
-// "2026-12-05 22:41:16 UTC", for the messages and the token list.
+// "20261205-224116 UTC" (exam/session_book.hpp's utc_stamp), for the
+// messages and the token list.
 std::string utc_text(int64_t ms);
 
 // Why a principal authenticate() gave is no longer let in (its token was
