@@ -236,7 +236,8 @@ int main(int argc, char** argv) {
   std::string server, token_file, ca_file;
   auto* server_opt = app.add_option("--server", server,
                                     "talk to a proctored TorchExam server at HOST:PORT over TLS instead of the local "
-                                    "daemon (start, status, submit, follow, history, restore, stop, report, regrade)")
+                                    "daemon (start, status, submit, follow, history, restore, stop, report, "
+                                    "regrade, sessions, extend)")
                          ->group("Proctored server (docs/server.md)");
   app.add_option("--token-file", token_file, "with --server: the file holding your token (chmod 600)")
       ->needs(server_opt)

@@ -45,7 +45,8 @@ std::string read_token_file(const std::filesystem::path& path) {
   const auto first = token.find_first_not_of(" \t\r");
   const auto last = token.find_last_not_of(" \t\r");
   if (first == std::string::npos)
-    throw std::runtime_error("the token file " + path.string() + " is empty; put the token the examiner gave you "
+    throw std::runtime_error("the token file " + path.string() +
+                             " is empty; put the token the examiner gave you "
                              "on its first line");
   return token.substr(first, last - first + 1);
 }
@@ -74,7 +75,8 @@ std::unique_ptr<Client> Client::connect_tls(const RemoteOptions& o) {
     ec = e;
     connected = true;
   });
-  if (!run_until(connected)) throw ConnectError("cannot connect to the server " + where + ": no answer within the timeout");
+  if (!run_until(connected))
+    throw ConnectError("cannot connect to the server " + where + ": no answer within the timeout");
   if (ec) throw ConnectError("cannot connect to the server " + where + ": " + ec.message());
 
   protocol::tls_verify_host(socket, o.host);
@@ -84,12 +86,14 @@ std::unique_ptr<Client> Client::connect_tls(const RemoteOptions& o) {
     shaken = true;
   });
   if (!run_until(shaken))
-    throw ConnectError("the TLS handshake with " + where + " did not finish within the timeout (is it a TorchExam "
+    throw ConnectError("the TLS handshake with " + where +
+                       " did not finish within the timeout (is it a TorchExam "
                        "server's TLS port?)");
   if (ec)
     throw ConnectError("the TLS handshake with " + where + " failed: " + protocol::tls_error_text(ec, socket) +
                        "; check that --ca-file is the CA that signed the server's certificate and that the "
-                       "certificate names " + o.host);
+                       "certificate names " +
+                       o.host);
 
   auto client = std::make_unique<Client>(std::move(io), protocol::TlsStream(std::move(socket)), ctx);
   client->call(protocol::rpc::auth_login, protocol::LoginParams{o.token});

@@ -63,8 +63,9 @@ std::string string_field(const json::object& o, const char* key) {
 std::string own_session(const Principal& who, const std::string& asked, const AccessContext& ctx) {
   if (asked.empty()) {
     if (auto current = ctx.current_session(who.name)) return *current;
-    throw RpcError(code::not_found, "you have no exam session on this server yet; start one with `torchexam --server "
-                                    "HOST:PORT ... start ENVIRONMENT`");
+    throw RpcError(code::not_found,
+                   "you have no exam session on this server yet; start one with `torchexam --server "
+                   "HOST:PORT ... start ENVIRONMENT`");
   }
   if (ctx.owner_of(asked) != who.name)
     throw forbidden(fmt::format("session '{}' is not one of yours; leave --session out to use your own", asked));
@@ -99,8 +100,9 @@ void scope_start(const Principal& who, protocol::Message& m, const AccessContext
     p.environment = who.environment;
   } else {
     if (p.environment.empty() || p.environment.find('/') != std::string::npos || p.environment.front() == '.')
-      throw forbidden("name an installed exam environment (e.g. practice), not a folder: the environment lives on "
-                      "the server");
+      throw forbidden(
+          "name an installed exam environment (e.g. practice), not a folder: the environment lives on "
+          "the server");
     try {
       p.environment = ctx.environment_dir(p.environment).string();
     } catch (const std::runtime_error& e) {
@@ -132,17 +134,26 @@ std::variant<protocol::Message, RpcError> authorize(const Principal& who, protoc
       case Scope::deny:
         return forbidden(fmt::format("{} is not open to a{} {} on this server", m.method,
                                      who.role == Role::examiner ? "n" : "", to_string(who.role)));
-      case Scope::any: break;
-      case Scope::own_session: scope_session(who, m, ctx); break;
-      case Scope::own_submission: check_own_submission(who, params_object(m), ctx); break;
+      case Scope::any:
+        break;
+      case Scope::own_session:
+        scope_session(who, m, ctx);
+        break;
+      case Scope::own_submission:
+        check_own_submission(who, params_object(m), ctx);
+        break;
       case Scope::own_report: {
         const json::object& o = params_object(m);
         const json::value* s = o.if_contains("submission");
-        if (s && !(s->is_number() && s->to_number<double>() == 0)) check_own_submission(who, o, ctx);
-        else scope_session(who, m, ctx);
+        if (s && !(s->is_number() && s->to_number<double>() == 0))
+          check_own_submission(who, o, ctx);
+        else
+          scope_session(who, m, ctx);
         break;
       }
-      case Scope::own_start: scope_start(who, m, ctx); break;
+      case Scope::own_start:
+        scope_start(who, m, ctx);
+        break;
     }
     return m;
   } catch (const RpcError& e) {

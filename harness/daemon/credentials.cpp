@@ -74,17 +74,20 @@ Principal authenticate(const store::Store& db, const Clock& clock, std::string_v
   const std::string_view selector = token.substr(std::min(token.size(), kPrefix.size()), kSelectorBytes * 2);
   const size_t dot = kPrefix.size() + kSelectorBytes * 2;
   const std::string_view secret = token.size() > dot ? token.substr(dot + 1) : std::string_view();
-  if (!token.starts_with(kPrefix) || token.size() <= dot || token[dot] != '.' || !is_hex(selector, kSelectorBytes * 2) ||
-      !is_hex(secret, kSecretBytes * 2))
-    throw AuthError("this is not a TorchExam token (one reads txm1.<16 hex digits>.<64 hex digits>, as torchexamd "
-                    "--add-candidate printed it); check the token file");
+  if (!token.starts_with(kPrefix) || token.size() <= dot || token[dot] != '.' ||
+      !is_hex(selector, kSelectorBytes * 2) || !is_hex(secret, kSecretBytes * 2))
+    throw AuthError(
+        "this is not a TorchExam token (one reads txm1.<16 hex digits>.<64 hex digits>, as torchexamd "
+        "--add-candidate printed it); check the token file");
   const std::optional<store::CredentialRecord> row = db.credential(std::string(selector));
   // A dummy hash for an unknown selector: the same comparison runs either way.
   const std::string expected = row ? row->secret_sha256 : std::string(64, '0');
   const std::string actual = sha256_hex(secret);
-  const bool equal = expected.size() == actual.size() && CRYPTO_memcmp(expected.data(), actual.data(), actual.size()) == 0;
+  const bool equal =
+      expected.size() == actual.size() && CRYPTO_memcmp(expected.data(), actual.data(), actual.size()) == 0;
   if (!row || !equal)
-    throw AuthError("the token is not valid (unknown, or mistyped); ask the examiner for the token torchexamd issued you");
+    throw AuthError(
+        "the token is not valid (unknown, or mistyped); ask the examiner for the token torchexamd issued you");
   if (row->revoked_at_ms)
     throw AuthError(fmt::format("the token of {} was revoked at {}; ask the examiner for a new one", row->name,
                                 utc_text(*row->revoked_at_ms)));

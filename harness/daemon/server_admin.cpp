@@ -44,9 +44,9 @@ int list_tokens(store::Store& db, const Clock& clock) {
   fmt::print("{:<16}  {:<9}  {:<20}  {:<16}  {:<24}  {}\n", "selector", "role", "name", "environment", "expires",
              "state");
   for (const auto& r : rows) {
-    const char* state = r.revoked_at_ms ? "revoked"
+    const char* state = r.revoked_at_ms                                         ? "revoked"
                         : r.expires_at_ms && clock.now_ms() >= *r.expires_at_ms ? "expired"
-                                                                                 : "valid";
+                                                                                : "valid";
     fmt::print("{:<16}  {:<9}  {:<20}  {:<16}  {:<24}  {}\n", r.selector, r.role, r.name,
                r.environment.empty() ? "(any)" : fs::path(r.environment).filename().string(), stamp(r.expires_at_ms),
                state);
@@ -83,8 +83,9 @@ void add_server_flags(CLI::App& app, ServerFlags& f) {
       ->check(CLI::IsMember({"exam", "practice"}))
       ->capture_default_str()
       ->group(g);
-  app.add_option("--workspaces", f.workspaces, "where candidates' workspaces live on the server (default: "
-                                               "<state dir>/candidates; one folder per candidate)")
+  app.add_option("--workspaces", f.workspaces,
+                 "where candidates' workspaces live on the server (default: "
+                 "<state dir>/candidates; one folder per candidate)")
       ->group(g);
   const char* t = "Tokens (print and exit; the daemon need not run)";
   auto* add_c = app.add_option("--add-candidate", f.add_candidate,
@@ -97,11 +98,12 @@ void add_server_flags(CLI::App& app, ServerFlags& f) {
                  "with --add-candidate: the exam environment (name or folder) the candidate may start")
       ->needs(add_c)
       ->group(t);
-  app.add_option("--expires-in", f.expires_in, "with --add-*: the token expires after this long (8h, 90m, 2d)")
+  app.add_option("--expires-in", f.expires_in, "with --add-*: the token expires after this long (8h, 90m, 48h)")
       ->group(t);
-  auto* revoke = app.add_option("--revoke", f.revoke, "revoke every token of NAME (or the token with that selector)")
-                     ->group(t);
-  auto* list = app.add_flag("--list-tokens", f.list_tokens, "list issued tokens (selectors, never the tokens)")->group(t);
+  auto* revoke =
+      app.add_option("--revoke", f.revoke, "revoke every token of NAME (or the token with that selector)")->group(t);
+  auto* list =
+      app.add_flag("--list-tokens", f.list_tokens, "list issued tokens (selectors, never the tokens)")->group(t);
   auto* audit = app.add_flag("--list-audit", f.list_audit,
                              "print the proctored server's audit log (logins, refusals, calls that change something)")
                     ->group(t);
@@ -162,13 +164,13 @@ std::optional<int> run_token_admin(ServerFlags& f, const fs::path& state) {
                                     candidate ? f.add_candidate : f.add_examiner, environment, ttl_ms);
     std::printf("%s\n", issued.token.c_str());
     std::fflush(stdout);
-    fmt::print(stderr,
-               "issued a {} token for {} (selector {}, {}{}). It is shown only this once and stored only as a hash: "
-               "hand it over as a file the holder alone can read (chmod 600), for torchexam --token-file.\n",
-               issued.record.role, issued.record.name, issued.record.selector,
-               environment.empty() ? (candidate ? "any installed environment" : "examiner")
-                                   : "environment " + environment,
-               ttl_ms ? ", expires " + stamp(issued.record.expires_at_ms) : ", does not expire");
+    fmt::print(
+        stderr,
+        "issued a {} token for {} (selector {}, {}{}). It is shown only this once and stored only as a hash: "
+        "hand it over as a file the holder alone can read (chmod 600), for torchexam --token-file.\n",
+        issued.record.role, issued.record.name, issued.record.selector,
+        environment.empty() ? (candidate ? "any installed environment" : "examiner") : "environment " + environment,
+        ttl_ms ? ", expires " + stamp(issued.record.expires_at_ms) : ", does not expire");
     return 0;
   } catch (const std::exception& e) {
     fmt::print(stderr, "torchexamd: {}\n", e.what());
@@ -181,8 +183,8 @@ void check_server_floor(const ServerFlags& f) {
   pins.sandbox_require = kServerFloor;
   const doctor::CheckResult r = doctor::check_sandbox_floor(pins, sandbox::probe_layers());
   if (r.status != doctor::Status::fail) return;
-  const std::string what = fmt::format("this machine lacks the sandbox floor of a proctored exam: {}; fix: {}",
-                                       r.found, r.fix);
+  const std::string what =
+      fmt::format("this machine lacks the sandbox floor of a proctored exam: {}; fix: {}", r.found, r.fix);
   if (f.mode == "exam")
     throw std::runtime_error("--listen in exam mode refuses to start: " + what +
                              " (a practice server runs without it: --server-mode practice)");

@@ -4,13 +4,13 @@
 #include "protocol/framing.hpp"
 #include "protocol/server_messages.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <fmt/format.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -25,7 +25,8 @@ using tcp = asio::ip::tcp;
 using TlsChannel = protocol::Channel<protocol::TlsStream>;
 
 struct TlsServer::Connection {
-  Connection(asio::io_context& io, tcp::socket s, ssl::context& ctx) : tls(std::in_place, std::move(s), ctx), timer(io) {}
+  Connection(asio::io_context& io, tcp::socket s, ssl::context& ctx)
+      : tls(std::in_place, std::move(s), ctx), timer(io) {}
   std::optional<protocol::TlsSocket> tls;     // until the channel takes it
   std::optional<protocol::TlsStream> stream;  // shares the channel's stream (when_drained)
   std::shared_ptr<TlsChannel> channel;
@@ -41,9 +42,10 @@ tcp::endpoint endpoint_of(const std::string& host, uint16_t port) {
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec)
-    throw std::runtime_error(fmt::format("--listen {}:{}: '{}' is not an IP address of this machine (give one, e.g. "
-                                         "127.0.0.1 or 0.0.0.0)",
-                                         host, port, host));
+    throw std::runtime_error(
+        fmt::format("--listen {}:{}: '{}' is not an IP address of this machine (give one, e.g. "
+                    "127.0.0.1 or 0.0.0.0)",
+                    host, port, host));
   return {address, port};
 }
 
@@ -133,27 +135,29 @@ void TlsServer::accept() {
 }
 
 void TlsServer::refuse_plaintext(const std::shared_ptr<Connection>& c, unsigned char first) {
-  o_.log(fmt::format("refused a plaintext connection from {} on the TLS port (its first byte is 0x{:02x}, not a TLS "
-                     "handshake); clients connect with torchexam --server HOST:PORT --ca-file FILE --token-file FILE",
-                     c->peer, first));
+  o_.log(
+      fmt::format("refused a plaintext connection from {} on the TLS port (its first byte is 0x{:02x}, not a TLS "
+                  "handshake); clients connect with torchexam --server HOST:PORT --ca-file FILE --token-file FILE",
+                  c->peer, first));
   audit(*c, "plaintext", "", fmt::format("first byte 0x{:02x}", first));
   auto reply = std::make_shared<std::string>(protocol::encode_frame(protocol::make_error(
       nullptr, protocol::error_code::invalid_request,
       "this port speaks TLS only (TorchExam's proctored server): connect with torchexam --server HOST:PORT "
       "--ca-file CA_FILE --token-file TOKEN_FILE")));
-  asio::async_write(c->tls->next_layer(), asio::buffer(*reply), [this, c, reply](const boost::system::error_code&, size_t) {
-    // What the client sent is read first and a FIN sent: closing with
-    // unread input would reset the connection, and the client could lose
-    // the answer.
-    if (c->tls) {
-      const int fd = c->tls->next_layer().native_handle();
-      char sink[4096];
-      while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
-      }
-      ::shutdown(fd, SHUT_WR);
-    }
-    drop(c, "");
-  });
+  asio::async_write(c->tls->next_layer(), asio::buffer(*reply),
+                    [this, c, reply](const boost::system::error_code&, size_t) {
+                      // What the client sent is read first and a FIN sent: closing with
+                      // unread input would reset the connection, and the client could lose
+                      // the answer.
+                      if (c->tls) {
+                        const int fd = c->tls->next_layer().native_handle();
+                        char sink[4096];
+                        while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+                        }
+                        ::shutdown(fd, SHUT_WR);
+                      }
+                      drop(c, "");
+                    });
 }
 
 void TlsServer::handshake(const std::shared_ptr<Connection>& c) {
@@ -178,8 +182,8 @@ void TlsServer::open_channel(const std::shared_ptr<Connection>& c) {
                      },
                      [weak](const std::string& error) {
                        if (auto conn = weak.lock())
-                         conn->channel->send(protocol::make_error(nullptr, protocol::error_code::parse_error,
-                                                                  "bad framing: " + error));
+                         conn->channel->send(
+                             protocol::make_error(nullptr, protocol::error_code::parse_error, "bad framing: " + error));
                      },
                      [this, weak](const boost::system::error_code&) {
                        if (auto conn = weak.lock()) forget(conn.get());
@@ -247,8 +251,8 @@ void TlsServer::handle(const std::shared_ptr<Connection>& c, const std::string& 
       detail = boost::json::serialize(call.params);
     }
   }
-  binder_.dispatch(call, [this, weak = std::weak_ptr(c), audited = rule && rule->audited, method = call.method,
-                          detail, counted, counted_at, name = c->who->name](std::string reply) {
+  binder_.dispatch(call, [this, weak = std::weak_ptr(c), audited = rule && rule->audited, method = call.method, detail,
+                          counted, counted_at, name = c->who->name](std::string reply) {
     auto conn = weak.lock();
     if ((audited || counted) && conn) {
       std::string outcome = "; ok";
@@ -277,8 +281,8 @@ void TlsServer::login(const std::shared_ptr<Connection>& c, const protocol::Mess
     c->channel->send(protocol::make_result(m.id, boost::json::value_from(id)));
     return;
   } catch (const protocol::RpcError& e) {
-    c->channel->send(protocol::make_error(m.id, protocol::error_code::unauthorized,
-                                          std::string("auth/login: ") + e.what()));
+    c->channel->send(
+        protocol::make_error(m.id, protocol::error_code::unauthorized, std::string("auth/login: ") + e.what()));
     o_.log(fmt::format("{}: login refused: {}", c->peer, e.what()));
     audit(*c, "login_refused", m.method, e.what());
   } catch (const AuthError& e) {
@@ -340,9 +344,10 @@ std::string TlsServer::over_rate(const std::string& who, std::chrono::steady_clo
   while (!times.empty() && now - times.front() >= std::chrono::seconds(60)) times.pop_front();
   if (static_cast<int>(times.size()) >= o_.submissions_per_minute) {
     const auto wait = std::chrono::duration_cast<std::chrono::seconds>(times.front() + std::chrono::seconds(60) - now);
-    return fmt::format("too many submissions: this server takes {} a minute from each candidate; submit again in {} s "
-                       "(nothing was submitted)",
-                       o_.submissions_per_minute, std::max<int64_t>(1, wait.count()));
+    return fmt::format(
+        "too many submissions: this server takes {} a minute from each candidate; submit again in {} s "
+        "(nothing was submitted)",
+        o_.submissions_per_minute, std::max<int64_t>(1, wait.count()));
   }
   times.push_back(now);
   return "";

@@ -55,14 +55,16 @@ UploadParams tag_invoke(json::value_to_tag<UploadParams>, const json::value& v) 
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const Uploaded& u) {
-  v = {{"submission", u.submission}, {"queue_position", u.queue_position}, {"source_sha256", u.source_sha256},
+  v = {{"submission", u.submission},
+       {"queue_position", u.queue_position},
+       {"source_sha256", u.source_sha256},
        {"bytes", u.bytes}};
 }
 
 Uploaded tag_invoke(json::value_to_tag<Uploaded>, const json::value& v) {
   const Object o(v);
-  return {o.required<int64_t>("submission"), o.required<int>("queue_position"), o.required<std::string>("source_sha256"),
-          o.required<int64_t>("bytes")};
+  return {o.required<int64_t>("submission"), o.required<int>("queue_position"),
+          o.required<std::string>("source_sha256"), o.required<int64_t>("bytes")};
 }
 
 }  // namespace torchexam::protocol

@@ -39,9 +39,9 @@ struct LoginParams {
 
 // auth/login's and auth/whoami's result.
 struct Identity {
-  std::string role;         // "candidate" | "examiner"
+  std::string role;  // "candidate" | "examiner"
   std::string name;
-  std::string environment;  // a candidate's environment ("" : any installed one)
+  std::string environment;             // a candidate's environment ("" : any installed one)
   std::optional<std::string> session;  // a candidate's session, once started
   friend bool operator==(const Identity&, const Identity&) = default;
 };

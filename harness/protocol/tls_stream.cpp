@@ -124,14 +124,18 @@ ssl::context make_server_context(const std::string& cert_file, const std::string
   tls13_only(ctx);
   ERR_clear_error();
   if (SSL_CTX_use_certificate_chain_file(ctx.native_handle(), cert_file.c_str()) != 1)
-    throw std::runtime_error("the TLS certificate " + cert_file + " does not load (a PEM certificate chain is "
-                             "expected): " + openssl_errors());
+    throw std::runtime_error("the TLS certificate " + cert_file +
+                             " does not load (a PEM certificate chain is "
+                             "expected): " +
+                             openssl_errors());
   if (SSL_CTX_use_PrivateKey_file(ctx.native_handle(), key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
       throw std::runtime_error("the TLS key " + key_file + " does not match the certificate " + cert_file +
                                " (give the key the certificate was made for): " + openssl_errors());
-    throw std::runtime_error("the TLS key " + key_file + " does not load (an unencrypted PEM private key is "
-                             "expected): " + openssl_errors());
+    throw std::runtime_error("the TLS key " + key_file +
+                             " does not load (an unencrypted PEM private key is "
+                             "expected): " +
+                             openssl_errors());
   }
   if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)
     throw std::runtime_error("the TLS key " + key_file + " does not match the certificate " + cert_file + ": " +
@@ -145,8 +149,8 @@ ssl::context make_client_context(const std::string& ca_file) {
   tls13_only(ctx);
   ERR_clear_error();
   if (SSL_CTX_load_verify_locations(ctx.native_handle(), ca_file.c_str(), nullptr) != 1)
-    throw std::runtime_error("the CA certificate " + ca_file + " does not load (PEM certificates are expected): " +
-                             openssl_errors());
+    throw std::runtime_error("the CA certificate " + ca_file +
+                             " does not load (PEM certificates are expected): " + openssl_errors());
   ctx.set_verify_mode(ssl::verify_peer);
   return ctx;
 }

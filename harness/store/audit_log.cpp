@@ -6,10 +6,10 @@ namespace torchexam::store {
 using namespace sql;
 
 namespace {
-const auto kAudit = table("audit", column("id", &AuditRecord::id), column("at_ms", &AuditRecord::at_ms),
-                          column("who", &AuditRecord::who), column("peer", &AuditRecord::peer),
-                          column("event", &AuditRecord::event), column("method", &AuditRecord::method),
-                          column("detail", &AuditRecord::detail));
+const auto kAudit =
+    table("audit", column("id", &AuditRecord::id), column("at_ms", &AuditRecord::at_ms),
+          column("who", &AuditRecord::who), column("peer", &AuditRecord::peer), column("event", &AuditRecord::event),
+          column("method", &AuditRecord::method), column("detail", &AuditRecord::detail));
 constexpr size_t kIdColumn = 1;
 }  // namespace
 

@@ -34,8 +34,7 @@ std::vector<CredentialRecord> credentials(sqlite3* db) {
 }
 
 int revoke_credentials(sqlite3* db, const std::string& name_or_selector, int64_t at_ms) {
-  Stmt q(db,
-         "UPDATE credentials SET revoked_at_ms = ?1 WHERE revoked_at_ms IS NULL AND (name = ?2 OR selector = ?2)",
+  Stmt q(db, "UPDATE credentials SET revoked_at_ms = ?1 WHERE revoked_at_ms IS NULL AND (name = ?2 OR selector = ?2)",
          "revoke_credentials");
   q.bind(1, at_ms).bind(2, name_or_selector).run();
   return sqlite3_changes(db);

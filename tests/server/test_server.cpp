@@ -6,134 +6,28 @@
 // conditions with deadlines.
 #include <doctest/doctest.h>
 
-#include "../e2e/daemon_util.hpp"
 #include "base/hash.hpp"
-#include "client/client.hpp"
 #include "daemon/access.hpp"
 #include "daemon/credentials.hpp"
 #include "daemon/tls_server.hpp"
 #include "protocol/framing.hpp"
-#include "protocol/jsonrpc.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/server_messages.hpp"
+#include "server_util.hpp"
 #include "store/audit_log.hpp"
 #include "store/store.hpp"
 
 #include <sqlite3.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
-#include <regex>
 #include <thread>
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace torchexam;
 using namespace torchexam::test;
-
-namespace {
-
-const fs::path kSource = TORCHEXAM_SOURCE_DIR;
-const fs::path kTinyEnv = kSource / "tests/environments/tiny";
-const fs::path kCa = TORCHEXAM_TEST_CA_DIR;
-
-void need_ca() {
-  if (!fs::exists(kCa / "torchexam-ca/server.crt") || !fs::exists(kCa / "other-ca.crt"))
-    skip_test("no test CA in " + kCa.string() + " (the server.ca fixture makes it with openssl)");
-}
-
-// torchexamd serving TLS on a free loopback port, practice mode (the floor
-// is tested on its own), with a short idle timeout.
-struct Server {
-  Daemon d;
-  uint16_t port = 0;
-  int runs = 0;
-  explicit Server(const std::string& name, std::vector<std::string> more = {}) : d("tls-" + name) {
-    need_ca();
-    d.extra_args = {"--listen", "127.0.0.1:0", "--tls-cert", (kCa / "torchexam-ca/server.crt").string(),
-                    "--tls-key", (kCa / "torchexam-ca/server.key").string(), "--idle-timeout", "0.5",
-                    "--server-mode", "practice"};
-    d.extra_args.insert(d.extra_args.end(), more.begin(), more.end());
-    REQUIRE_FALSE(d.start());
-    const std::regex serving(R"(serving TLS on 127\.0\.0\.1:(\d+))");
-    std::smatch m;
-    const std::string log = slurp(d.log);
-    REQUIRE_MESSAGE(std::regex_search(log, m, serving), log);
-    port = static_cast<uint16_t>(std::stoi(m[1]));
-  }
-  // Runs torchexamd's token command on this server's state; its output.
-  std::string admin(const std::vector<std::string>& args) {
-    std::vector<std::string> all = {"--state-dir", d.state.string()};
-    all.insert(all.end(), args.begin(), args.end());
-    const fs::path out = d.root / ("admin-" + std::to_string(++runs) + ".out");  // a log is appended to
-    ChildProcess p(kDaemon, all, out);
-    REQUIRE(p.wait() == 0);
-    return slurp(out);
-  }
-  std::string issue(const std::string& flag, const std::string& name, std::vector<std::string> more = {}) {
-    std::vector<std::string> args = {flag, name};
-    args.insert(args.end(), more.begin(), more.end());
-    const std::string out = admin(args);
-    std::smatch m;
-    REQUIRE_MESSAGE(std::regex_search(out, m, std::regex(R"((txm1\.[0-9a-f]{16}\.[0-9a-f]{64}))")), out);
-    return m[1];
-  }
-  RemoteOptions remote(const std::string& token, const fs::path& ca = kCa / "torchexam-ca/ca.crt") const {
-    RemoteOptions o;
-    o.host = "127.0.0.1";
-    o.port = port;
-    o.ca_file = ca.string();
-    o.token = token;
-    return o;
-  }
-  std::unique_ptr<Client> login(const std::string& token) { return Client::connect_tls(remote(token)); }
-};
-
-// The error a call is refused with (FAIL when it is not refused).
-protocol::RpcError refusal(Client& c, const std::string& method, json::object params) {
-  try {
-    c.call(method, std::move(params));
-  } catch (const protocol::RpcError& e) {
-    return e;
-  }
-  FAIL("the server accepted " << method);
-  return protocol::RpcError(0, "");
-}
-
-// A raw TCP connection to 127.0.0.1:port.
-int tcp_connect(uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  return fd;
-}
-
-// Everything the peer sends until it closes, or nullopt if it has not closed by `deadline`.
-std::optional<std::string> read_until_closed(int fd, std::chrono::seconds deadline) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  std::string got;
-  while (std::chrono::steady_clock::now() < until) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 50) <= 0) continue;
-    char buf[4096];
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) return got;
-    got.append(buf, static_cast<size_t>(n));
-  }
-  return std::nullopt;
-}
-
-}  // namespace
 
 TEST_SUITE("server") {
   TEST_CASE("server: a candidate logs in, starts their session in their server workspace and sees it") {
@@ -145,8 +39,8 @@ TEST_SUITE("server") {
     CHECK(me.name == "ana");
     CHECK_FALSE(me.session);
     // The candidate's workspace and mode are the server's, whatever the client sends.
-    const auto st = c->call(protocol::rpc::exam_start,
-                            protocol::StartParams{"tiny", "/tmp/not-here", "exam", std::nullopt, false});
+    const auto st =
+        c->call(protocol::rpc::exam_start, protocol::StartParams{"tiny", "/tmp/not-here", "exam", std::nullopt, false});
     CHECK(st.workspace == (s.d.state / "candidates" / "ana").string());
     CHECK(st.mode == "practice");
     CHECK(fs::exists(s.d.state / "candidates/ana/fashion_mnist/solution.cpp"));
@@ -158,7 +52,9 @@ TEST_SUITE("server") {
     CHECK(s.login(token)->call(protocol::rpc::exam_status, protocol::SessionParams{}).session == st.session);
   }
 
-  TEST_CASE("server: a wrong token is refused, and so are a malformed, an expired and a revoked one, each saying what to do") {
+  TEST_CASE(
+      "server: a wrong token is refused, and so are a malformed, an expired and a revoked one, each saying what to "
+      "do") {
     Server s("tokens");
     const std::string token = s.issue("--add-candidate", "ana");
     auto refused = [&](const std::string& t) -> std::string {
@@ -187,8 +83,9 @@ TEST_SUITE("server") {
     s.admin({"--revoke", "ana"});
     CHECK(refused(token).find("the token of ana was revoked at") == 0);
     // The connection logged in before the revocation is closed by the server.
-    CHECK(wait_for([&] { return slurp(s.d.log).find("(candidate ana): its token was revoked at") != std::string::npos; },
-                   std::chrono::seconds(10)));
+    CHECK(
+        wait_for([&] { return slurp(s.d.log).find("(candidate ana): its token was revoked at") != std::string::npos; },
+                 std::chrono::seconds(10)));
     CHECK_THROWS_WITH_AS(live->call(protocol::rpc::auth_whoami, protocol::Empty{}),
                          doctest::Contains("torchexamd closed the connection"), std::runtime_error);
     const std::string list = s.admin({"--list-tokens"});
@@ -205,12 +102,15 @@ TEST_SUITE("server") {
     const auto sb = b->call(protocol::rpc::exam_start, protocol::StartParams{"", "", "practice", std::nullopt, false});
     REQUIRE(sa.session != sb.session);
     // Ben's submission, cancelled by ben at once (nothing is graded).
-    const auto sub = b->call(protocol::rpc::task_submit, protocol::SubmitParams{"", "", "fashion_mnist", "solution.cpp"});
+    const auto sub =
+        b->call(protocol::rpc::task_submit, protocol::SubmitParams{"", "", "fashion_mnist", "solution.cpp"});
     CHECK(b->call(protocol::rpc::submission_cancel, protocol::SubmissionParams{sub.submission, false}).cancelled);
-    REQUIRE(wait_for([&] {
-      return b->call(protocol::rpc::submission_get, protocol::SubmissionParams{sub.submission, false}).state ==
-             SubmissionState::cancelled;
-    }, std::chrono::seconds(30)));
+    REQUIRE(wait_for(
+        [&] {
+          return b->call(protocol::rpc::submission_get, protocol::SubmissionParams{sub.submission, false}).state ==
+                 SubmissionState::cancelled;
+        },
+        std::chrono::seconds(30)));
     const auto before = b->call(protocol::rpc::submission_get, protocol::SubmissionParams{sub.submission, true});
 
     int tried = 0;
@@ -219,10 +119,15 @@ TEST_SUITE("server") {
       CAPTURE(m);
       json::object params;
       switch (rule.candidate) {
-        case daemon::Scope::own_start: continue;  // nothing of ben's to name: tested above and below
+        case daemon::Scope::own_start:
+          continue;  // nothing of ben's to name: tested above and below
         case daemon::Scope::own_submission:
-        case daemon::Scope::own_report: params = {{"submission", sub.submission}}; break;
-        default: params = {{"session", sb.session}, {"task", "fashion_mnist"}}; break;
+        case daemon::Scope::own_report:
+          params = {{"submission", sub.submission}};
+          break;
+        default:
+          params = {{"session", sb.session}, {"task", "fashion_mnist"}};
+          break;
       }
       const auto e = refusal(*a, m, params);
       CHECK(e.code == protocol::error_code::forbidden);
@@ -246,7 +151,8 @@ TEST_SUITE("server") {
     Server s("examiner");
     auto a = s.login(s.issue("--add-candidate", "ana", {"--environment", kTinyEnv.string()}));
     const auto sa = a->call(protocol::rpc::exam_start, protocol::StartParams{"", "", "practice", std::nullopt, false});
-    for (const char* m : {"exam/list", "exam/extend", "rejudge/create", "daemon/info", "env/verify", "daemon/shutdown"}) {
+    for (const char* m :
+         {"exam/list", "exam/extend", "rejudge/create", "daemon/info", "env/verify", "daemon/shutdown"}) {
       CAPTURE(m);
       const auto e = refusal(*a, m, json::object{{"session", sa.session}, {"seconds", 600}});
       CHECK(e.code == protocol::error_code::forbidden);
@@ -261,7 +167,8 @@ TEST_SUITE("server") {
     CHECK(extended.deadline_ms == list.sessions[0].deadline_ms + 600'000);
     CHECK(a->call(protocol::rpc::exam_status, protocol::SessionParams{}).deadline_ms == extended.deadline_ms);
     // The examiner does not sit exams, nor edit a candidate's work.
-    CHECK(refusal(*eve, "exam/start", {{"environment", "tiny"}, {"workspace", ""}}).code == protocol::error_code::forbidden);
+    CHECK(refusal(*eve, "exam/start", {{"environment", "tiny"}, {"workspace", ""}}).code ==
+          protocol::error_code::forbidden);
     CHECK(refusal(*eve, "task/submit", {{"session", sa.session}, {"task", "fashion_mnist"}}).code ==
           protocol::error_code::forbidden);
     // And closes the exam.
@@ -284,7 +191,8 @@ TEST_SUITE("server") {
     } catch (const protocol::RpcError& e) {
       CHECK(e.code == protocol::error_code::invalid_params);
       CHECK(std::string(e.what()) == fmt::format("the source is {} bytes, over the server's limit of {} bytes; nothing "
-                                                 "was submitted", protocol::kMaxUploadBytes + 1, protocol::kMaxUploadBytes));
+                                                 "was submitted",
+                                                 protocol::kMaxUploadBytes + 1, protocol::kMaxUploadBytes));
     }
     CHECK(count() == 0);
     CHECK(slurp(file) == starter);
@@ -292,8 +200,9 @@ TEST_SUITE("server") {
     const std::string source = starter + "\n// ana's version\n";
     std::vector<int64_t> ids;
     for (int i = 0; i < 2; ++i) {
-      const auto up = a->call(protocol::rpc::task_upload,
-                              protocol::UploadParams{"", "", "fashion_mnist", "solution.cpp", source + std::to_string(i)});
+      const auto up =
+          a->call(protocol::rpc::task_upload,
+                  protocol::UploadParams{"", "", "fashion_mnist", "solution.cpp", source + std::to_string(i)});
       CHECK(up.source_sha256 == sha256_hex(source + std::to_string(i)));
       CHECK(up.bytes == static_cast<int64_t>(source.size() + 1));
       CHECK(slurp(file) == source + std::to_string(i));
@@ -304,7 +213,8 @@ TEST_SUITE("server") {
     }
     const auto flood = refusal(*a, "task/upload", {{"task", "fashion_mnist"}, {"source", "int main() {}"}});
     CHECK(flood.code == protocol::error_code::rate_limited);
-    CHECK(std::string(flood.what()).find("too many submissions: this server takes 2 a minute from each candidate") == 0);
+    CHECK(std::string(flood.what()).find("too many submissions: this server takes 2 a minute from each candidate") ==
+          0);
     CHECK(refusal(*a, "task/submit", {{"task", "fashion_mnist"}}).code == protocol::error_code::rate_limited);
     CHECK(count() == 2);
     CHECK(slurp(file) == source + "1");
@@ -313,7 +223,8 @@ TEST_SUITE("server") {
     const auto log = store::AuditLog(s.d.state).records();
     auto has = [&](const std::string& event, const std::string& needle) {
       for (const auto& r : log)
-        if (r.event == event && (r.detail + " " + r.method + " " + r.who).find(needle) != std::string::npos) return true;
+        if (r.event == event && (r.detail + " " + r.method + " " + r.who).find(needle) != std::string::npos)
+          return true;
       return false;
     };
     CHECK(has("login", "candidate ana"));
@@ -334,7 +245,8 @@ TEST_SUITE("server") {
     CHECK(store::AuditLog(s.d.state).records().size() >= log.size());
   }
 
-  TEST_CASE("server: the torchexam client over --server starts, uploads and reads; a bad token file or UTF-8 is refused") {
+  TEST_CASE(
+      "server: the torchexam client over --server starts, uploads and reads; a bad token file or UTF-8 is refused") {
     Server s("cli");
     const fs::path home = s.d.root / "ana";
     fs::create_directories(home / "fashion_mnist");
@@ -343,8 +255,9 @@ TEST_SUITE("server") {
     fs::permissions(token, fs::perms::owner_read | fs::perms::owner_write);
     auto cli = [&](std::vector<std::string> args, const std::string& name, fs::path with = {}) {
       if (with.empty()) with = token;
-      std::vector<std::string> all = {"--server", "127.0.0.1:" + std::to_string(s.port), "--ca-file",
-                                      (kCa / "torchexam-ca/ca.crt").string(), "--token-file", with.string()};
+      std::vector<std::string> all = {"--server",     "127.0.0.1:" + std::to_string(s.port),
+                                      "--ca-file",    (kCa / "torchexam-ca/ca.crt").string(),
+                                      "--token-file", with.string()};
       all.insert(all.end(), args.begin(), args.end());
       const fs::path out = home / (name + ".out");
       const fs::path was = fs::current_path();
@@ -357,8 +270,8 @@ TEST_SUITE("server") {
     auto [rc, out] = cli({"start", "tiny"}, "start");
     CHECK(rc == 0);
     CHECK(out.find("started practice session") != std::string::npos);
-    std::ofstream(home / "fashion_mnist/solution.cpp") << slurp(s.d.state / "candidates/ana/fashion_mnist/solution.cpp")
-                                                       << "// edited here\n";
+    std::ofstream(home / "fashion_mnist/solution.cpp")
+        << slurp(s.d.state / "candidates/ana/fashion_mnist/solution.cpp") << "// edited here\n";
     std::tie(rc, out) = cli({"submit", "fashion_mnist"}, "submit");
     CHECK(rc == 0);
     CHECK(out.find("uploaded fashion_mnist/solution.cpp") != std::string::npos);
@@ -411,8 +324,9 @@ TEST_SUITE("server") {
     const json::value v = json::parse(std::get<protocol::Frame>(*frame).body);
     CHECK(v.at("error").at("code") == protocol::error_code::invalid_request);
     CHECK(std::string(v.at("error").at("message").as_string()).find("this port speaks TLS only") == 0);
-    CHECK(wait_for([&] { return slurp(s.d.log).find("refused a plaintext connection from 127.0.0.1") != std::string::npos; },
-                   std::chrono::seconds(5)));
+    CHECK(wait_for(
+        [&] { return slurp(s.d.log).find("refused a plaintext connection from 127.0.0.1") != std::string::npos; },
+        std::chrono::seconds(5)));
   }
 
   TEST_CASE("server: a client that does not trust the CA is refused, and the server says why") {
@@ -453,14 +367,16 @@ TEST_SUITE("server") {
   TEST_CASE("server: exam mode refuses to start below the sandbox floor") {
     need_ca();
     Daemon d("tls-floor");
-    d.extra_args = {"--listen", "127.0.0.1:0", "--tls-cert", (kCa / "torchexam-ca/server.crt").string(), "--tls-key",
-                    (kCa / "torchexam-ca/server.key").string()};
+    d.extra_args = {"--listen",   "127.0.0.1:0",
+                    "--tls-cert", (kCa / "torchexam-ca/server.crt").string(),
+                    "--tls-key",  (kCa / "torchexam-ca/server.key").string()};
     setenv("TORCHEXAM_SANDBOX_DISABLE", "seccomp", 1);
     const int status = d.run_expecting_exit();
     unsetenv("TORCHEXAM_SANDBOX_DISABLE");
     CHECK(status == 1);
     const std::string log = slurp(d.log);
-    CHECK(log.find("--listen in exam mode refuses to start: this machine lacks the sandbox floor") != std::string::npos);
+    CHECK(log.find("--listen in exam mode refuses to start: this machine lacks the sandbox floor") !=
+          std::string::npos);
     CHECK(log.find("seccomp missing (disabled by TORCHEXAM_SANDBOX_DISABLE)") != std::string::npos);
   }
 
@@ -486,7 +402,10 @@ TEST_SUITE("server") {
     } catch (const ConnectError& e) {
       text = e.what();
     }
-    boost::asio::post(io, [&] { server.stop(); io.stop(); });
+    boost::asio::post(io, [&] {
+      server.stop();
+      io.stop();
+    });
     serve.join();
     CAPTURE(text);
     CHECK(text.find("certificate verify failed") != std::string::npos);
@@ -496,12 +415,15 @@ TEST_SUITE("server") {
   TEST_CASE("server: bad server flags are refused with what to give") {
     need_ca();
     Daemon d("tls-flags");
-    d.extra_args = {"--listen", "127.0.0.1", "--tls-cert", (kCa / "torchexam-ca/server.crt").string(), "--tls-key",
-                    (kCa / "torchexam-ca/server.key").string()};
+    d.extra_args = {"--listen",   "127.0.0.1",
+                    "--tls-cert", (kCa / "torchexam-ca/server.crt").string(),
+                    "--tls-key",  (kCa / "torchexam-ca/server.key").string()};
     CHECK(d.run_expecting_exit() == 2);
     CHECK(slurp(d.log).find("--listen takes HOST:PORT") != std::string::npos);
-    d.extra_args = {"--listen", "127.0.0.1:0", "--tls-cert", (kCa / "torchexam-ca/server.crt").string(), "--tls-key",
-                    (kCa / "other-ca.key").string(), "--server-mode", "practice"};
+    d.extra_args = {"--listen",      "127.0.0.1:0",
+                    "--tls-cert",    (kCa / "torchexam-ca/server.crt").string(),
+                    "--tls-key",     (kCa / "other-ca.key").string(),
+                    "--server-mode", "practice"};
     CHECK(d.run_expecting_exit() == 1);
     CAPTURE(slurp(d.log));
     CHECK(slurp(d.log).find("does not match the certificate") != std::string::npos);

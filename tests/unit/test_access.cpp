@@ -68,9 +68,12 @@ protocol::Message request(const std::string& method, json::object params) {
 json::object aimed_at_bob(daemon::Scope scope) {
   switch (scope) {
     case daemon::Scope::own_submission:
-    case daemon::Scope::own_report: return {{"submission", 2}};
-    case daemon::Scope::own_start: return {{"environment", "practice"}, {"workspace", "/srv/ws/bob"}};
-    default: return {{"session", "sb"}, {"task", "t"}};
+    case daemon::Scope::own_report:
+      return {{"submission", 2}};
+    case daemon::Scope::own_start:
+      return {{"environment", "practice"}, {"workspace", "/srv/ws/bob"}};
+    default:
+      return {{"session", "sb"}, {"task", "t"}};
   }
 }
 
@@ -79,7 +82,8 @@ json::object aimed_at_bob(daemon::Scope scope) {
 TEST_SUITE("access") {
   TEST_CASE("every method the daemon binds has a row in the access table, and every row a method") {
     test::Fixture f;
-    daemon::Adapter adapter(*f.service, [](std::string, const std::string&) {}, [] {}, {});
+    daemon::Adapter adapter(
+        *f.service, [](std::string, const std::string&) {}, [] {}, {});
     std::set<std::string> rows;
     for (const auto& r : daemon::access_table()) rows.insert(std::string(r.method));
     const auto bound = adapter.binder().method_names();
@@ -99,12 +103,13 @@ TEST_SUITE("access") {
     int tried = 0;
     for (const auto& rule : daemon::access_table()) {
       CAPTURE(rule.method);
-      auto out = daemon::authorize(candidate("alice"), request(std::string(rule.method), aimed_at_bob(rule.candidate)),
-                                   t.ctx);
+      auto out =
+          daemon::authorize(candidate("alice"), request(std::string(rule.method), aimed_at_bob(rule.candidate)), t.ctx);
       if (rule.candidate == daemon::Scope::own_start) {
         // Bob's workspace asked for: alice's start goes to her own.
         REQUIRE(std::holds_alternative<protocol::Message>(out));
-        CHECK(json::value_to<protocol::StartParams>(std::get<protocol::Message>(out).params).workspace == "/srv/ws/alice");
+        CHECK(json::value_to<protocol::StartParams>(std::get<protocol::Message>(out).params).workspace ==
+              "/srv/ws/alice");
         continue;
       }
       ++tried;
@@ -118,13 +123,14 @@ TEST_SUITE("access") {
     // A submission that does not exist is refused in the same words as bob's.
     auto missing = daemon::authorize(candidate("alice"), request("submission/get", {{"submission", 99}}), t.ctx);
     REQUIRE(std::holds_alternative<protocol::RpcError>(missing));
-    CHECK(std::string(std::get<protocol::RpcError>(missing).what()) == "submission 99 is not one of yours; `torchexam history TASK` lists yours");
+    CHECK(std::string(std::get<protocol::RpcError>(missing).what()) ==
+          "submission 99 is not one of yours; `torchexam history TASK` lists yours");
   }
 
   TEST_CASE("a candidate's own calls pass, their session filled in and their workspace dropped") {
     TwoCandidates t;
-    auto out = daemon::authorize(candidate("alice"),
-                                 request("exam/status", {{"workspace", "/home/alice/exam"}}), t.ctx);
+    auto out =
+        daemon::authorize(candidate("alice"), request("exam/status", {{"workspace", "/home/alice/exam"}}), t.ctx);
     REQUIRE(std::holds_alternative<protocol::Message>(out));
     const auto& params = std::get<protocol::Message>(out).params.as_object();
     CHECK(params.at("session") == "sa");
@@ -141,10 +147,9 @@ TEST_SUITE("access") {
 
   TEST_CASE("a candidate's exam/start: the token's environment, the server's workspace and mode") {
     TwoCandidates t;
-    auto out = daemon::authorize(candidate("alice", "/srv/envs/final"),
-                                 request("exam/start", {{"environment", "final"}, {"workspace", "/tmp/x"},
-                                                        {"mode", "practice"}}),
-                                 t.ctx);
+    auto out = daemon::authorize(
+        candidate("alice", "/srv/envs/final"),
+        request("exam/start", {{"environment", "final"}, {"workspace", "/tmp/x"}, {"mode", "practice"}}), t.ctx);
     REQUIRE(std::holds_alternative<protocol::Message>(out));
     const auto p = json::value_to<protocol::StartParams>(std::get<protocol::Message>(out).params);
     CHECK(p.environment == "/srv/envs/final");
@@ -153,14 +158,15 @@ TEST_SUITE("access") {
     auto other = daemon::authorize(candidate("alice", "/srv/envs/final"),
                                    request("exam/start", {{"environment", "practice"}, {"workspace", ""}}), t.ctx);
     REQUIRE(std::holds_alternative<protocol::RpcError>(other));
-    CHECK(std::string(std::get<protocol::RpcError>(other).what()).find("your token is for the exam environment 'final'") == 0);
-    auto folder = daemon::authorize(candidate("alice"), request("exam/start", {{"environment", "/etc"}, {"workspace", ""}}),
-                                    t.ctx);
+    CHECK(std::string(std::get<protocol::RpcError>(other).what())
+              .find("your token is for the exam environment 'final'") == 0);
+    auto folder = daemon::authorize(candidate("alice"),
+                                    request("exam/start", {{"environment", "/etc"}, {"workspace", ""}}), t.ctx);
     REQUIRE(std::holds_alternative<protocol::RpcError>(folder));
     CHECK(std::get<protocol::RpcError>(folder).code == protocol::error_code::forbidden);
-    auto longer = daemon::authorize(candidate("alice"), request("exam/start", {{"environment", "practice"},
-                                                                               {"workspace", ""}, {"duration_s", 1e6}}),
-                                    t.ctx);
+    auto longer = daemon::authorize(
+        candidate("alice"),
+        request("exam/start", {{"environment", "practice"}, {"workspace", ""}, {"duration_s", 1e6}}), t.ctx);
     REQUIRE(std::holds_alternative<protocol::RpcError>(longer));
     CHECK(std::string(std::get<protocol::RpcError>(longer).what()).find("duration") != std::string::npos);
   }
@@ -219,8 +225,10 @@ TEST_SUITE("credentials") {
                          doctest::Contains("this is not a TorchExam token"), daemon::AuthError);
     std::string wrong = good.token;
     wrong.back() = wrong.back() == '0' ? '1' : '0';
-    CHECK_THROWS_WITH_AS(daemon::authenticate(*s.db, clock, wrong), "the token is not valid (unknown, or mistyped); "
-                         "ask the examiner for the token torchexamd issued you", daemon::AuthError);
+    CHECK_THROWS_WITH_AS(daemon::authenticate(*s.db, clock, wrong),
+                         "the token is not valid (unknown, or mistyped); "
+                         "ask the examiner for the token torchexamd issued you",
+                         daemon::AuthError);
     std::string unknown = good.token;
     unknown[6] = unknown[6] == 'a' ? 'b' : 'a';  // another selector
     CHECK_THROWS_WITH_AS(daemon::authenticate(*s.db, clock, unknown), doctest::Contains("the token is not valid"),
