@@ -1,6 +1,9 @@
 // torchexamd — the exam daemon: owns exam sessions, their timers, the
 // submission queue and the workspace watch, and serves clients over a Unix
-// socket (JSON-RPC 2.0 with LSP framing, docs/protocol.md).
+// socket (JSON-RPC 2.0 with LSP framing, docs/protocol.md) and, with
+// --listen, over TLS to candidates and examiners who log in with a token
+// (the proctored server, docs/server.md; tokens are issued by
+// --add-candidate / --add-examiner, server_admin.hpp).
 //
 // One daemon per socket (and so per user by default): a second one exits
 // with a message naming the first one's pid. The socket's folder is made
@@ -12,6 +15,8 @@
 #include "daemon/adapter.hpp"
 #include "daemon/clangd_checker.hpp"
 #include "daemon/server.hpp"
+#include "daemon/server_admin.hpp"
+#include "daemon/tls_server.hpp"
 #include "daemon/watcher.hpp"
 #include "doctor/doctor.hpp"
 #include "exam/exam_service.hpp"
@@ -125,12 +130,17 @@ int main(int argc, char** argv) {
       ->envname("TORCHEXAM_SPECULATIVE_BUILDS")
       ->check(CLI::IsMember({"idle", "always", "off"}))
       ->capture_default_str();
+  daemon::ServerFlags net;
+  daemon::add_server_flags(app, net);
   CLI11_PARSE(app, argc, argv);
   if (socket.empty()) socket = paths::socket_path();
   if (state.empty()) state = paths::state_dir();
   socket = fs::absolute(socket);
+  if (auto rc = daemon::run_token_admin(net, state)) return *rc;
 
   try {
+    // Before any thread: the sandbox probe forks.
+    if (!net.listen.empty()) daemon::check_server_floor(net);
     paths::ensure_private_dir(socket.parent_path());
     state = fs::absolute(state);
     fs::create_directories(state);
@@ -167,6 +177,7 @@ int main(int argc, char** argv) {
     ExamService service(io, clock, *db, so);
 
     std::unique_ptr<daemon::Server> server;
+    std::unique_ptr<daemon::TlsServer> tls_server;
     asio::steady_timer stopper(io);
     bool stopping = false;
     auto shutdown = [&] {
@@ -177,14 +188,27 @@ int main(int argc, char** argv) {
       stopper.async_wait([&](const boost::system::error_code&) {
         service.shutdown();
         if (server) server->stop();
+        if (tls_server) tls_server->stop();
         io.stop();
       });
     };
     daemon::Adapter adapter(
-        service, [&](std::string body) { if (server) server->broadcast(body); }, shutdown,
+        service,
+        [&](std::string body, const std::string& session) {
+          if (tls_server) tls_server->broadcast(body, session);
+          if (server) server->broadcast(body);
+        },
+        shutdown,
         {static_cast<int>(::getpid()), socket.string(), state.string()});
     server = std::make_unique<daemon::Server>(io, socket, adapter.binder());
     server->start();
+    if (!net.listen.empty()) {
+      tls_server = std::make_unique<daemon::TlsServer>(
+          io, daemon::tls_server_options(net, state, *db, clock, service), adapter.binder());
+      tls_server->start();
+      fmt::print(stderr, "torchexamd {}: serving TLS on {}:{} ({} mode; candidates' workspaces in {})\n", ::getpid(),
+                 net.host, tls_server->port(), net.mode, net.workspaces.string());
+    }
     service.recover();
 
     asio::signal_set signals(io, SIGTERM, SIGINT);
@@ -194,6 +218,7 @@ int main(int argc, char** argv) {
     asio::steady_timer ticker(io);
     std::function<void()> tick = [&] {
       service.tick();
+      if (tls_server) tls_server->recheck();
       ticker.expires_after(std::chrono::seconds(1));
       ticker.async_wait([&](const boost::system::error_code& ec) {
         if (!ec) tick();
