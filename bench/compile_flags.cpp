@@ -1,15 +1,17 @@
-// bench/compile_flags — what the optimisation level of the candidate's
-// translation unit costs and buys, side by side in one run: for each flag
-// set, the precompiled header's build, then per task a cold compile of the
+// bench/compile_flags — what the compiler and the optimisation level of the
+// candidate's translation unit cost and buy, side by side in one run: for
+// each compiler and flag set, the precompiled header's build, then per task a cold compile of the
 // reference (a copy made unique by a comment, so no cache entry answers for
 // it; the precompiled header is warm) and, unless --no-train, a grading of
 // that build (training time and the metric, which must not change).
 //
-// Usage: compile_flags [--env DIR] [--flags "-O2"]... [--task ID]... [--rounds N] [--no-train]
-// The flag sets replace the environment's `compiler: flags:`; the default
-// compares -O2, -O1, -Og and -O0. Tasks are taken in turn and the flag sets
-// in turn within each task, so a slow stretch of a busy machine falls on
-// all of them alike.
+// Usage: compile_flags [--env DIR] [--compiler gcc|clang]... [--flags "-O2"]... [--task ID]...
+//                      [--rounds N] [--no-train]
+// The compilers replace the environment's `compiler: id:` (default: the
+// environment's), the flag sets its `compiler: flags:` (default: -O2, -O1,
+// -Og and -O0). Tasks are taken in turn and the variants (each compiler with
+// each flag set) in turn within each task, so a slow stretch of a busy
+// machine falls on all of them alike.
 #include "base/hash.hpp"
 #include "base/process.hpp"
 #include "config/config.hpp"
@@ -56,13 +58,16 @@ std::vector<std::string> split_flags(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Compile time and training speed of the references per optimisation level of the candidate's code"};
+  CLI::App app{"Compile time and training speed of the references per compiler and optimisation level of the candidate's code"};
   fs::path env_dir = fs::path(BENCH_SOURCE_DIR) / "environments/practice";
   std::vector<std::string> flag_sets;
+  std::vector<std::string> compilers;
   std::vector<std::string> only;
   int rounds = 1;
   bool no_train = false;
   app.add_option("--env", env_dir, "the environment whose references are compiled")->check(CLI::ExistingDirectory);
+  app.add_option("--compiler", compilers, "a compiler replacing compiler.id (repeat; default the environment's)")
+      ->check(CLI::IsMember({"gcc", "clang"}));
   app.add_option("--flags", flag_sets, "a flag set replacing compiler.flags (repeat; default -O2, -O1, -Og, -O0)");
   app.add_option("--task", only, "only these tasks (repeat)");
   app.add_option("--rounds", rounds, "cold compiles per task and flag set (their median is printed)")
@@ -77,26 +82,34 @@ int main(int argc, char** argv) {
   fs::create_directories(cache);
   BackendRegistry backends(system_launcher());
 
+  if (compilers.empty()) compilers = {base.pins.compiler_id};
+  // A variant: "<compiler> <flags>", or the flags alone for the environment's compiler.
+  std::vector<std::string> variants;
   std::map<std::string, config::Environment> envs;
   fmt::print("compile_flags: {} (cache {})\n", env_dir.string(), cache.string());
-  for (const auto& set : flag_sets) {
-    config::Environment env = base;
-    env.compiler_flags = split_flags(set);
-    const auto t0 = std::chrono::steady_clock::now();
-    Compiler(compiler_options(env, cache)).ensure_pch();
-    fmt::print("precompiled header with [{}]: {:.1f} s\n", set, seconds_since(t0));
-    std::fflush(stdout);
-    envs.emplace(set, std::move(env));
-  }
+  for (const auto& id : compilers)
+    for (const auto& set : flag_sets) {
+      config::Environment env = base;
+      env.pins.compiler_id = id;
+      env.compiler_flags = split_flags(set);
+      const std::string name = compilers.size() > 1 ? id + " " + set : set;
+      const auto t0 = std::chrono::steady_clock::now();
+      Compiler compiler(compiler_options(env, cache));
+      compiler.ensure_pch();
+      fmt::print("precompiled header for {} with [{}]: {:.1f} s\n", compiler.identity(), set, seconds_since(t0));
+      std::fflush(stdout);
+      variants.push_back(name);
+      envs.emplace(name, std::move(env));
+    }
 
-  fmt::print("\n{:<22} {:<12} {:>9} {:>9} {:>9} {:>8} {:>12} {:>6}  {}\n", "task", "flags", "build s", "build cpu",
+  fmt::print("\n{:<22} {:<12} {:>9} {:>9} {:>9} {:>8} {:>12} {:>6}  {}\n", "task", "variant", "build s", "build cpu",
              "train s", "eval s", "metric", "score", "verdict");
   std::map<std::string, std::vector<double>> builds, build_cpus, trains;
   for (const auto& task_base : base.tasks) {
     if (!only.empty() && std::find(only.begin(), only.end(), task_base.id) == only.end()) continue;
     if (task_base.reference.empty()) continue;
     const std::string reference = read_file(task_base.reference);
-    for (const auto& set : flag_sets) {
+    for (const auto& set : variants) {
       const config::Environment& env = envs.at(set);
       const config::TaskConfig& task =
           *std::find_if(env.tasks.begin(), env.tasks.end(), [&](const auto& t) { return t.id == task_base.id; });
@@ -141,9 +154,9 @@ int main(int argc, char** argv) {
     }
   }
 
-  fmt::print("\n{:<12} {:>14} {:>16} {:>14}\n", "flags", "build s (sum)", "build cpu (sum)", "train s (sum)");
+  fmt::print("\n{:<12} {:>14} {:>16} {:>14}\n", "variant", "build s (sum)", "build cpu (sum)", "train s (sum)");
   auto sum = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); };
-  for (const auto& set : flag_sets)
+  for (const auto& set : variants)
     fmt::print("{:<12} {:>14.1f} {:>16.1f} {:>14}\n", set, sum(builds[set]), sum(build_cpus[set]),
                no_train ? std::string("-") : fmt::format("{:.1f}", sum(trains[set])));
   fs::remove_all(work);

@@ -5,10 +5,30 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 namespace torchexam::cli {
 namespace fs = std::filesystem;
 
+namespace {
+std::optional<RemoteOptions> the_server;
+}  // namespace
+
+void use_server(RemoteOptions o) { the_server = std::move(o); }
+const RemoteOptions* remote_server() { return the_server ? &*the_server : nullptr; }
+
 std::unique_ptr<Client> connect_daemon(const std::string& socket_option) {
+  if (the_server) {
+    try {
+      return Client::connect_tls(*the_server);
+    } catch (const protocol::RpcError& e) {  // the login was refused
+      fmt::print(stderr, "torchexam: the server {}:{} refused the login: {}\n", the_server->host, the_server->port,
+                 e.what());
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "torchexam: {}\n", e.what());
+    }
+    return nullptr;
+  }
   const fs::path socket = socket_option.empty() ? paths::socket_path() : fs::path(socket_option);
   try {
     return connect_or_start(socket, paths::executable_dir() / "torchexamd", paths::state_dir() / "daemon.log", true);

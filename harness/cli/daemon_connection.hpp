@@ -1,6 +1,7 @@
 // daemon_connection.hpp — how a CLI command that needs torchexamd reaches
-// it (report_command.cpp, regrade_command.cpp): the socket of --socket, else
-// paths::socket_path(); the daemon started when none listens there. And how
+// it (exam_commands.cpp, report_command.cpp, regrade_command.cpp): the
+// proctored server of --server, else the socket of --socket, else
+// paths::socket_path(); the local daemon started when none listens there. And how
 // such a command ends when a call fails.
 #pragma once
 
@@ -12,8 +13,15 @@
 
 namespace torchexam::cli {
 
-// The connected client; nullptr after printing why no daemon could be
-// reached (the command then exits 3).
+// The proctored server (`torchexam --server HOST:PORT --ca-file F
+// --token-file F`, docs/server.md) the daemon commands talk to instead of
+// the local daemon; set once by main before any command runs.
+void use_server(RemoteOptions o);
+const RemoteOptions* remote_server();
+
+// The connected client: the server when one is set (logged in), else the
+// local daemon, started when none listens. nullptr after printing why none
+// could be reached or the login was refused (the command then exits 3).
 std::unique_ptr<Client> connect_daemon(const std::string& socket_option);
 
 // The exit status of a call to the daemon that threw `error`, said on

@@ -1,10 +1,14 @@
 #include "cli/exam_commands.hpp"
 
 #include "base/paths.hpp"
+#include "cli/daemon_connection.hpp"
 #include "cli/progress.hpp"
 #include "client/client.hpp"
 #include "config/config.hpp"
+#include "base/hash.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/server_messages.hpp"
+#include "sandbox/text.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -180,7 +184,8 @@ ExamCommands::ExamCommands(CLI::App& app) {
   };
   start_ = common(app.add_subcommand("start", "start an exam session: lay out the workspace, start the clock"), false);
   start_->add_option("ENV_DIR", o_.environment, "exam environment folder, or the name of an installed one")->required();
-  start_->add_option("--workspace", o_.workspace, "folder to lay the tasks out in")->required();
+  start_->add_option("--workspace", o_.workspace,
+                     "folder to lay the tasks out in (required; with --server the server chooses it)");
   start_->add_option("--mode", o_.mode, "practice (may pause) or exam")
       ->check(CLI::IsMember({"practice", "exam"}))
       ->capture_default_str();
@@ -211,6 +216,19 @@ ExamCommands::ExamCommands(CLI::App& app) {
   stop_ = common(app.add_subcommand("stop", "end the exam session"));
   pause_ = common(app.add_subcommand("pause", "pause a practice session's clock"));
   resume_ = common(app.add_subcommand("resume", "resume a paused practice session"));
+  sessions_ = common(app.add_subcommand("sessions", "list every session with its state and time left (an examiner's "
+                                                     "command over --server)"),
+                     false);
+  extend_ = common(app.add_subcommand("extend", "give a session more time (an examiner's command over --server)"));
+  extend_->add_option("DURATION", o_.duration, "how much more time, as in environment.yaml (10m, 1h)")
+      ->required()
+      ->check([](const std::string& text) -> std::string {
+        try {
+          return config::parse_duration(text) > 0 ? "" : "the duration must be positive";
+        } catch (const std::exception& e) {
+          return e.what();
+        }
+      });
   daemon_ = common(app.add_subcommand("daemon", "start, stop or query torchexamd"), false);
   daemon_->add_option("ACTION", o_.daemon_action, "start, stop or status")
       ->required()
@@ -218,16 +236,27 @@ ExamCommands::ExamCommands(CLI::App& app) {
 }
 
 std::optional<int> ExamCommands::run() {
-  CLI::App* cmds[] = {start_, status_, submit_, follow_, history_, restore_, stop_, pause_, resume_, daemon_};
+  CLI::App* cmds[] = {start_, status_,   submit_,   follow_, history_, restore_,
+                      stop_,  pause_,    resume_,   sessions_, extend_, daemon_};
   CLI::App* cmd = nullptr;
   for (auto* c : cmds)
     if (c->parsed()) cmd = c;
   if (!cmd) return std::nullopt;
 
+  const bool remote = remote_server() != nullptr;
+  if (remote && cmd == daemon_) {
+    fmt::print(stderr, "torchexam: `daemon {}` acts on this machine's daemon; leave --server out\n", o_.daemon_action);
+    return 2;
+  }
+  if (!remote && cmd == start_ && o_.workspace.empty()) {
+    fmt::print(stderr, "torchexam: start needs --workspace DIR (the folder to lay the tasks out in)\n");
+    return 2;
+  }
   const fs::path socket = o_.socket.empty() ? paths::socket_path() : fs::path(o_.socket);
   const bool autostart = !(cmd == daemon_ && o_.daemon_action != "start");
   std::unique_ptr<Client> client;
-  try {
+  if (remote && !(client = connect_daemon(o_.socket))) return 3;
+  if (!remote) try {
     const fs::path daemon_exe = paths::executable_dir() / "torchexamd";
     client = connect_or_start(socket, daemon_exe, paths::state_dir() / "daemon.log", autostart);
   } catch (const ConnectError& e) {
@@ -250,7 +279,17 @@ std::optional<int> ExamCommands::run() {
   else where.workspace = fs::current_path().string();
   namespace rpc = protocol::rpc;
   try {
-    if (cmd == start_) {
+    if (cmd == start_ && remote) {
+      // The server lays the workspace out on its side and picks the mode
+      // and duration; the environment is named, not a folder here.
+      const auto st = client->call(rpc::exam_start, protocol::StartParams{o_.environment, "", o_.mode, std::nullopt, false});
+      if (o_.json) print_json(st);
+      else {
+        fmt::print("started {} session {} on the server: {} left\n", st.mode, st.session, format_duration(st.remaining_s));
+        for (const auto& t : st.tasks) fmt::print("  {:<22} {}\n", t.id, t.title);
+        fmt::print("(the workspace is on the server; laying it out here and uploading solutions is not built yet)\n");
+      }
+    } else if (cmd == start_) {
       fs::path environment;
       try {
         environment = paths::environment_dir(o_.environment);
@@ -282,6 +321,47 @@ std::optional<int> ExamCommands::run() {
       const auto st = client->call(m, where);
       if (o_.json) print_json(st);
       else print_status(st);
+    } else if (cmd == sessions_) {
+      const auto list = client->call(protocol::rpc::exam_list, protocol::Empty{});
+      if (o_.json) print_json(list);
+      else if (list.sessions.empty()) fmt::print("no sessions\n");
+      else
+        for (const auto& st : list.sessions)
+          fmt::print("{}  {:<8} {:<8} {:>8} left  score {}/{}  {}\n", st.session, st.mode, to_string(st.state),
+                     format_duration(st.remaining_s), st.total_score, 5 * st.tasks.size(), st.workspace);
+    } else if (cmd == extend_) {
+      if (o_.session.empty()) {
+        fmt::print(stderr, "torchexam: extend needs --session ID (torchexam sessions lists them)\n");
+        return 2;
+      }
+      const auto st = client->call(protocol::rpc::exam_extend,
+                                   protocol::ExtendParams{o_.session, config::parse_duration(o_.duration)});
+      if (o_.json) print_json(st);
+      else fmt::print("session {}: {} left now\n", st.session, format_duration(st.remaining_s));
+    } else if (cmd == submit_ && remote) {
+      // The source goes to the server: TASK/FILE from this folder (a
+      // workspace's layout), or FILE itself when it names a path.
+      const fs::path local = o_.file.find('/') != std::string::npos ? fs::path(o_.file) : fs::path(o_.task) / o_.file;
+      std::string source;
+      try {
+        source = read_file(local);
+      } catch (const std::exception&) {
+        fmt::print(stderr, "torchexam: cannot read {} here; run submit from the folder that holds {}/, or give "
+                           "--file PATH\n", local.string(), o_.task);
+        return 2;
+      }
+      if (!is_valid_utf8(source)) {  // a JSON string carries UTF-8 only
+        fmt::print(stderr, "torchexam: {} is not UTF-8 text; save it as UTF-8 and submit again (a TorchScript model "
+                           "cannot be uploaded yet)\n", local.string());
+        return 2;
+      }
+      const auto r = client->call(protocol::rpc::task_upload,
+                                  protocol::UploadParams{where.session, "", o_.task, local.filename().string(), source});
+      if (o_.json && !o_.wait) print_json(r);
+      else if (!o_.json)
+        fmt::print("uploaded {} ({} bytes, sha256 {}): submission {}{}\n", local.string(), r.bytes, r.source_sha256,
+                   r.submission, r.queue_position > 0 ? fmt::format(" queued (position {})", r.queue_position) : "");
+      if (o_.wait) follow_submission(*client, r.submission, o_.json);
     } else if (cmd == submit_) {
       const auto r = client->call(rpc::task_submit, protocol::SubmitParams{where.session, where.workspace, o_.task, o_.file});
       const int64_t id = r.submission;

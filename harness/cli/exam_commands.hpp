@@ -7,11 +7,16 @@
 //   torchexam history TASK
 //   torchexam restore TASK SUBMISSION
 //   torchexam stop | pause | resume
+//   torchexam sessions                          every session (exam/list; the examiner's over --server)
+//   torchexam extend --session ID DURATION      more time for a session (exam/extend; the examiner's)
 //   torchexam daemon start|stop|status
 //
 // Every command takes --json (the daemon's answer as JSON on stdout) and
 // --socket PATH, and those that act on a session --session ID. The daemon is started when none runs
-// (except by `daemon stop|status`). Exit status: 0 done; 1 the daemon refused
+// (except by `daemon stop|status`). With torchexam's --server (docs/server.md)
+// they talk to the proctored server instead: `start` names the environment
+// and the server lays the workspace out on its side; `submit` uploads
+// TASK/FILE from the folder it runs in (task/upload); `daemon` is refused. Exit status: 0 done; 1 the daemon refused
 // (the message says why); 2 usage or an environment with errors; 3 no
 // daemon could be reached; 130 Ctrl-C
 // while following a grading (`submit --wait`, `follow`), which goes on.
@@ -49,6 +54,8 @@ class ExamCommands {
   CLI::App* stop_;
   CLI::App* pause_;
   CLI::App* resume_;
+  CLI::App* sessions_;
+  CLI::App* extend_;
   CLI::App* daemon_;
 };
 

@@ -17,6 +17,8 @@
 //   torchexam calibrate ENV_DIR TASK [--seeds N] [--candidate FILE]... [--write] [--local]
 //                   (calibrate_command.hpp)
 //   torchexam lsp [--socket PATH]   the language server on stdin/stdout (lsp/run.hpp)
+//   torchexam --server HOST:PORT --ca-file CA --token-file TOKEN <daemon command>
+//                   (the proctored server over TLS instead of the local daemon; docs/server.md)
 //
 // Exit status: 0 when a submission was graded (whatever its score or
 // verdict, compile errors included); 2 for a usage or configuration error;
@@ -25,6 +27,7 @@
 #include "base/hash.hpp"
 #include "base/paths.hpp"
 #include "cli/calibrate_command.hpp"
+#include "cli/daemon_connection.hpp"
 #include "cli/exam_commands.hpp"
 #include "cli/new_task_command.hpp"
 #include "cli/parse_errors.hpp"
@@ -237,6 +240,20 @@ int main(int argc, char** argv) {
   doctor_cmd->add_option("--forecast-seconds", forecast_s, "seconds of reference training measured per task")
       ->check(CLI::Range(1.0, 60.0));
 
+  // The proctored server (docs/server.md): the daemon commands talk to it.
+  std::string server, token_file, ca_file;
+  auto* server_opt = app.add_option("--server", server,
+                                    "talk to a proctored TorchExam server at HOST:PORT over TLS instead of the local "
+                                    "daemon (start, status, submit, follow, history, restore, stop, report, "
+                                    "regrade, sessions, extend)")
+                         ->group("Proctored server (docs/server.md)");
+  app.add_option("--token-file", token_file, "with --server: the file holding your token (chmod 600)")
+      ->needs(server_opt)
+      ->group("Proctored server (docs/server.md)");
+  app.add_option("--ca-file", ca_file, "with --server: the CA certificate (PEM) the server's certificate must chain to")
+      ->needs(server_opt)
+      ->group("Proctored server (docs/server.md)");
+
   cli::ExamCommands exam_commands(app);
   cli::ReportCommand report_command(app);
   cli::RegradeCommand regrade_command(app);
@@ -260,6 +277,31 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     fmt::print(stderr, "torchexam: {}\n", cli::explain_parse_error(app, argc, argv, e));
     return 2;
+  }
+  if (!server.empty()) {
+    RemoteOptions remote;
+    std::string problem = parse_server_address(server, remote);
+    if (problem.empty() && token_file.empty()) problem = "--server needs --token-file FILE (the token the examiner gave you)";
+    if (problem.empty() && ca_file.empty())
+      problem = "--server needs --ca-file FILE (the CA certificate the examiner gave you)";
+    for (const auto* sub : app.get_subcommands())
+      for (const char* local_only : {"grade", "prepare", "data", "doctor", "new-task", "calibrate", "lsp"})
+        if (problem.empty() && sub->get_name() == local_only)
+          problem = "`" + sub->get_name() + "` runs on this machine; leave --server out" +
+                    (sub->get_name() == "lsp" ? " (the language server through the server is not built yet)" : "");
+    if (problem.empty()) {
+      try {
+        remote.token = read_token_file(token_file);
+      } catch (const std::exception& e) {
+        problem = e.what();
+      }
+    }
+    if (!problem.empty()) {
+      fmt::print(stderr, "torchexam: {}\n", problem);
+      return 2;
+    }
+    remote.ca_file = ca_file;
+    cli::use_server(std::move(remote));
   }
   if (auto rc = exam_commands.run()) return *rc;
   if (auto rc = report_command.run()) return *rc;

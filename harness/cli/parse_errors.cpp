@@ -28,13 +28,22 @@ std::vector<std::string> option_names(const CLI::App* app) {
 }  // namespace
 
 std::string explain_parse_error(const CLI::App& app, int argc, char** argv, const CLI::ParseError& error) {
-  // The first word that is not an option names the command.
+  // The first word that is neither an option nor the value of one of
+  // torchexam's own options (--server HOST:PORT) names the command.
   std::string_view word;
-  for (int i = 1; i < argc; ++i)
-    if (argv[i][0] != '-') {
-      word = argv[i];
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg[0] != '-') {
+      word = arg;
       break;
     }
+    if (arg.find('=') != std::string_view::npos) continue;
+    for (const CLI::Option* o : app.get_options())
+      if (o->check_name(std::string(arg)) && o->get_type_size() != 0) {
+        ++i;  // its value
+        break;
+      }
+  }
   const auto commands = subcommand_names(app);
   const bool known = std::find(commands.begin(), commands.end(), word) != commands.end();
   if (!word.empty() && !known) {

@@ -25,17 +25,30 @@ local::socket connect_socket(asio::io_context& io, const std::filesystem::path& 
 
 }  // namespace
 
-Client::Client(std::unique_ptr<asio::io_context> io, local::socket socket)
-    : io_(std::move(io)), channel_(std::make_shared<protocol::SocketChannel>(std::move(socket))) {
-  channel_->start({[this](std::string body) { receive(body); },
-                   [this](const std::string& error) { bad_frame_ = "torchexamd sent a malformed frame: " + error; },
-                   [this](const boost::system::error_code& why) {
-                     closed_ = "torchexamd closed the connection (" + why.message() + ")";
-                   }});
+Client::Client(std::unique_ptr<asio::io_context> io, local::socket socket) : io_(std::move(io)) {
+  attach(std::move(socket));
+}
+
+Client::Client(std::unique_ptr<asio::io_context> io, protocol::TlsStream stream, std::shared_ptr<void> keep)
+    : io_(std::move(io)), keep_(std::move(keep)) {
+  attach(std::move(stream));
+}
+
+template <class Stream>
+void Client::attach(Stream stream) {
+  auto channel = std::make_shared<protocol::Channel<Stream>>(std::move(stream));
+  channel->start({[this](std::string body) { receive(body); },
+                  [this](const std::string& error) { bad_frame_ = "torchexamd sent a malformed frame: " + error; },
+                  [this](const boost::system::error_code& why) {
+                    closed_ = "torchexamd closed the connection (" + why.message() + ")";
+                  }});
+  send_ = [c = channel.get()](std::string_view body) { c->send(body); };
+  close_ = [c = channel.get()] { c->close(); };
+  channel_ = std::move(channel);
 }
 
 // The channel's handlers point here: it closes (running them a last time) first.
-Client::~Client() { channel_->close(); }
+Client::~Client() { close_(); }
 
 std::unique_ptr<Client> Client::connect(const std::filesystem::path& socket) {
   auto io = std::make_unique<asio::io_context>();
@@ -70,7 +83,7 @@ bool Client::wait(const std::function<bool()>& done, std::chrono::steady_clock::
 json::value Client::call(std::string_view method, json::value params) {
   awaited_ = next_id_++;
   answer_.reset();
-  channel_->send(protocol::make_request(awaited_, method, std::move(params)));
+  send_(protocol::make_request(awaited_, method, std::move(params)));
   wait([this] { return answer_.has_value(); }, std::chrono::steady_clock::time_point::max());
   awaited_ = 0;
   if (auto* error = std::get_if<protocol::RpcError>(&*answer_)) throw *error;

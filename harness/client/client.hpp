@@ -13,11 +13,19 @@
 // daemon goes away ("torchexamd closed the connection (...)", from then on)
 // or sends a malformed frame ("torchexamd sent a malformed frame: ...", once).
 // Threads: one at a time.
+//
+// Over TLS (connect_tls, the proctored server of docs/server.md): the same
+// channel over protocol::TlsStream; the server's certificate is verified
+// against the CA file and must name the host asked for; the connection logs
+// in with the token before it is handed back. A refused login is
+// protocol::RpcError (unauthorized) with the server's words; a server that
+// cannot be reached, or whose certificate does not verify, ConnectError.
 #pragma once
 
 #include "base/process.hpp"
 #include "protocol/channel.hpp"
 #include "protocol/jsonrpc.hpp"
+#include "protocol/tls_stream.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -38,6 +46,23 @@ class ConnectError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Where the proctored server is and how to log in to it.
+struct RemoteOptions {
+  std::string host;
+  uint16_t port = 0;
+  std::string ca_file;
+  std::string token;
+  std::chrono::milliseconds timeout{10'000};  // to connect and finish the handshake
+};
+
+// HOST:PORT into `o` (an IPv6 address in brackets); "" when it reads, else
+// what is wrong.
+std::string parse_server_address(const std::string& text, RemoteOptions& o);
+// The token on the first line of `path`, blanks trimmed. Throws
+// std::runtime_error naming the file when it cannot be read, is empty, or
+// others than its owner may read it (with the chmod that fixes it).
+std::string read_token_file(const std::filesystem::path& path);
+
 struct Notification {
   std::string method;
   boost::json::value params;
@@ -46,8 +71,13 @@ struct Notification {
 class Client {
  public:
   static std::unique_ptr<Client> connect(const std::filesystem::path& socket);
+  // The proctored server, logged in (see above).
+  static std::unique_ptr<Client> connect_tls(const RemoteOptions& o);
   // Over a socket connected on `io`.
   Client(std::unique_ptr<boost::asio::io_context> io, boost::asio::local::stream_protocol::socket socket);
+  // Over a TLS stream whose handshake is done; `keep` lives as long as the
+  // client (the SSL context).
+  Client(std::unique_ptr<boost::asio::io_context> io, protocol::TlsStream stream, std::shared_ptr<void> keep);
   ~Client();
 
   // A method by its signature (protocol/messages.hpp's rpc::): the params
@@ -68,8 +98,14 @@ class Client {
   // already arrived is read even when the deadline has passed.
   bool wait(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline);
 
+  template <class Stream>
+  void attach(Stream stream);
+
   std::unique_ptr<boost::asio::io_context> io_;
-  std::shared_ptr<protocol::SocketChannel> channel_;
+  // The channel (a SocketChannel or a TLS one) behind two calls.
+  std::shared_ptr<void> keep_, channel_;  // keep_ (the SSL context) outlives the channel
+  std::function<void(std::string_view)> send_;
+  std::function<void()> close_;
   std::deque<Notification> notes_;
   int64_t next_id_ = 1;
   int64_t awaited_ = 0;  // the id of the call waiting for its answer

@@ -1,8 +1,10 @@
 #include "daemon/adapter.hpp"
 
 #include "base/build_config.hpp"
+#include "base/hash.hpp"
 #include "daemon/report_source.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/server_messages.hpp"
 #include "sandbox/text.hpp"
 
 #include <fmt/format.h>
@@ -65,8 +67,7 @@ void bind_async(Binder& b, const Call<P, R>& call, F f, Convert convert) {
 
 }  // namespace
 
-Adapter::Adapter(ExamService& service, std::function<void(std::string)> notify, std::function<void()> shutdown,
-                 DaemonInfo info)
+Adapter::Adapter(ExamService& service, Notify notify, std::function<void()> shutdown, DaemonInfo info)
     : service_(service), notify_(std::move(notify)) {
   auto& s = service_;
   auto sid = [&s](const auto& p) { return s.resolve(p.session, p.workspace); };
@@ -141,6 +142,40 @@ Adapter::Adapter(ExamService& service, std::function<void(std::string)> notify, 
   bind(binder_, rpc::rejudge_get, [&s](const RejudgeParams& p) { return s.rejudge(p.rejudge); });
   bind(binder_, rpc::rejudge_apply, [&s](const RejudgeParams& p) { return s.apply_rejudge(p.rejudge); });
   bind(binder_, rpc::rejudge_cancel, [&s](const RejudgeParams& p) { return s.cancel_rejudge(p.rejudge); });
+  // The proctored server's examiner methods (server_messages.hpp; the
+  // access table keeps them from candidates).
+  bind(binder_, rpc::exam_list, [&s](const Empty&) {
+    SessionList out;
+    for (const auto& r : s.sessions()) out.sessions.push_back(exam_status(s.status(r.id)));
+    return out;
+  });
+  bind(binder_, rpc::exam_extend, [&s](const ExtendParams& p) {
+    if (!(p.seconds > 0)) throw ServiceError(ServiceError::Kind::invalid_argument, "seconds must be positive");
+    return exam_status(s.extend(p.session, p.seconds));
+  });
+  bind(binder_, rpc::task_upload, [&s, sid](const UploadParams& p) {
+    using Kind = ServiceError::Kind;
+    if (p.source.size() > kMaxUploadBytes)
+      throw ServiceError(Kind::invalid_argument,
+                         fmt::format("the source is {} bytes, over the server's limit of {} bytes; nothing was submitted",
+                                     p.source.size(), kMaxUploadBytes));
+    if (!is_valid_utf8(p.source))
+      throw ServiceError(Kind::invalid_argument, "the source is not valid UTF-8 text; save it as UTF-8 and submit "
+                                                 "again (a TorchScript model cannot be uploaded yet); nothing was submitted");
+    if (p.file.empty() || p.file.find('/') != std::string::npos || p.file == "." || p.file == "..")
+      throw ServiceError(Kind::invalid_argument, "file must be a file name in the task folder, e.g. solution.cpp");
+    const std::string session = sid(p);
+    const ExamSummary summary = s.status(session);
+    const TaskSummary* task = nullptr;
+    for (const auto& t : summary.tasks)
+      if (t.id == p.task) task = &t;
+    if (!task) throw ServiceError(Kind::not_found, "no task '" + p.task + "' in this exam");
+    if (summary.session.state != "running" && summary.session.state != "paused")
+      throw ServiceError(Kind::exam_closed, "this exam session is " + summary.session.state + "; nothing was submitted");
+    write_file_atomically(task->folder / p.file, p.source, Durability::synced);
+    const int64_t id = s.submit(session, p.task, p.file);
+    return Uploaded{id, s.queue_position(id), s.submission(id).source_hash, static_cast<int64_t>(p.source.size())};
+  });
   binder_.bind(rpc::daemon_shutdown, [shutdown](const Empty&, Binder::TypedReply<Empty> reply) {
     reply(Empty{});
     shutdown();
@@ -178,11 +213,11 @@ Binder::SerializedResult Adapter::status_reply(const std::string& session) {
 }
 
 void Adapter::on_progress(const ProgressNote& n) {
-  notify_(make_notification(method::submission_progress, json::value_from(n)));
+  notify_(make_notification(method::submission_progress, json::value_from(n)), n.session);
 }
 
 void Adapter::on_finished(const store::SubmissionRecord& r) {
-  notify_(make_notification(method::submission_finished, json::value_from(finished_note(r))));
+  notify_(make_notification(method::submission_finished, json::value_from(finished_note(r))), r.session_id);
   // A job submitted before the close finished after it: the session report
   // written at the close is brought up to date.
   refresh_report(r.session_id);
@@ -197,7 +232,7 @@ void Adapter::refresh_report(const std::string& session) {
 }
 
 void Adapter::on_timer(const store::SessionRecord& s, double remaining_s, std::optional<int> warning) {
-  notify_(make_notification(method::exam_timer, json::value_from(Timer{s.id, remaining_s, warning})));
+  notify_(make_notification(method::exam_timer, json::value_from(Timer{s.id, remaining_s, warning})), s.id);
 }
 
 void Adapter::on_closed(const store::SessionRecord& s) {
@@ -207,11 +242,11 @@ void Adapter::on_closed(const store::SessionRecord& s) {
   } catch (const std::exception& e) {  // the close itself stands; the report can be written with `torchexam report`
     fmt::print(stderr, "torchexamd: the report of session {} was not written at its close: {}\n", s.id, e.what());
   }
-  notify_(make_notification(method::exam_closed, json::value_from(note)));
+  notify_(make_notification(method::exam_closed, json::value_from(note)), s.id);
 }
 
 void Adapter::on_rejudge(const RejudgeProgress& p) {
-  notify_(make_notification(method::rejudge_progress, json::value_from(p)));
+  notify_(make_notification(method::rejudge_progress, json::value_from(p)), "");
   if (p.state != RejudgeState::applied) return;
   // Scores changed: the reports written at the close of the sessions touched are brought up to date.
   std::set<std::string> sessions;
@@ -222,7 +257,8 @@ void Adapter::on_rejudge(const RejudgeProgress& p) {
 void Adapter::on_diagnostics(const std::string& session, const std::string& task, const std::filesystem::path& file,
                              const std::vector<Diagnostic>& diagnostics) {
   notify_(make_notification(method::workspace_diagnostics,
-                            json::value_from(SyntaxCheck{session, task, file, diagnostics})));
+                            json::value_from(SyntaxCheck{session, task, file, diagnostics})),
+          session);
 }
 
 }  // namespace torchexam::daemon

@@ -23,10 +23,13 @@ struct DaemonInfo {
 
 class Adapter final : public ExamListener {
  public:
-  // `notify` sends a notification body to every client; `shutdown` stops the
-  // daemon after the reply has gone out.
-  Adapter(ExamService& service, std::function<void(std::string)> notify, std::function<void()> shutdown,
-          DaemonInfo info);
+  // `notify` sends a notification body to the clients that may see it: it
+  // is given the session the note is about ("" : none, a regrade set's);
+  // the Unix socket's clients see every note, the TLS server's only those
+  // of their own session (tls_server.hpp). `shutdown` stops the daemon
+  // after the reply has gone out.
+  using Notify = std::function<void(std::string body, const std::string& session)>;
+  Adapter(ExamService& service, Notify notify, std::function<void()> shutdown, DaemonInfo info);
   ~Adapter() override;
   const protocol::Binder& binder() const { return binder_; }
 
@@ -54,7 +57,7 @@ class Adapter final : public ExamListener {
   std::map<std::string, CachedStatus> status_cache_;
 
   ExamService& service_;
-  std::function<void(std::string)> notify_;
+  Notify notify_;
   protocol::Binder binder_;
 };
 

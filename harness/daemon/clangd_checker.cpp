@@ -200,11 +200,12 @@ CompileCommand compile_command(const SaveCheck& c) {
   } catch (const std::exception&) {
     // Missing, unreadable or not an array of entries with "arguments": the environment's flags.
   }
-  std::vector<std::string> gcc{build_config::kCxx};
-  const auto flags = Compiler(c.options).compile_flags();
-  gcc.insert(gcc.end(), flags.begin(), flags.end());
-  gcc.push_back(file.string());
-  return {file, file.parent_path(), clang_command(gcc)};
+  const Compiler compiler(c.options);
+  std::vector<std::string> command{compiler.executable()};
+  const auto flags = compiler.compile_flags();
+  command.insert(command.end(), flags.begin(), flags.end());
+  command.push_back(file.string());
+  return {file, file.parent_path(), clang_command(command)};
 }
 
 bool gcc_only(std::string_view flag) {

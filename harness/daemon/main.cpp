@@ -1,6 +1,9 @@
 // torchexamd — the exam daemon: owns exam sessions, their timers, the
 // submission queue and the workspace watch, and serves clients over a Unix
-// socket (JSON-RPC 2.0 with LSP framing, docs/protocol.md).
+// socket (JSON-RPC 2.0 with LSP framing, docs/protocol.md) and, with
+// --listen, over TLS to candidates and examiners who log in with a token
+// (the proctored server, docs/server.md; tokens are issued by
+// --add-candidate / --add-examiner, server_admin.hpp).
 //
 // One daemon per socket (and so per user by default): a second one exits
 // with a message naming the first one's pid. The socket's folder is made
@@ -12,6 +15,8 @@
 #include "daemon/adapter.hpp"
 #include "daemon/clangd_checker.hpp"
 #include "daemon/server.hpp"
+#include "daemon/server_admin.hpp"
+#include "daemon/tls_server.hpp"
 #include "daemon/watcher.hpp"
 #include "doctor/doctor.hpp"
 #include "exam/exam_service.hpp"
@@ -113,10 +118,11 @@ int main(int argc, char** argv) {
   app.add_option("--watcher", watcher, "workspace watcher backend: inotify, or none")
       ->check(CLI::IsMember({"inotify", "none"}));
   app.add_option("--save-checker", save_checker,
-                 "who checks a saved solution.cpp: clangd (one kept warm per session; g++ when clangd is missing, "
-                 "fails or is slow), or gcc (g++ -fsyntax-only each time)")
+                 "who checks a saved solution.cpp: clangd (one kept warm per session; the compiler check when "
+                 "clangd is missing, fails or is slow), or compiler (the environment's compiler, g++ or clang++ by "
+                 "its compiler.id, with -fsyntax-only and the precompiled header each time; 'gcc' is the same)")
       ->envname("TORCHEXAM_SAVE_CHECKER")
-      ->check(CLI::IsMember({"clangd", "gcc"}))
+      ->check(CLI::IsMember({"clangd", "compiler", "gcc"}))
       ->capture_default_str();
   app.add_option("--speculative-builds", speculative,
                  "build a solution whose save checks clean in the background (nice 19, idle I/O) into the build "
@@ -134,12 +140,17 @@ int main(int argc, char** argv) {
       ->envname("TORCHEXAM_WARM_RUNNER")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
+  daemon::ServerFlags net;
+  daemon::add_server_flags(app, net);
   CLI11_PARSE(app, argc, argv);
   if (socket.empty()) socket = paths::socket_path();
   if (state.empty()) state = paths::state_dir();
   socket = fs::absolute(socket);
+  if (auto rc = daemon::run_token_admin(net, state)) return *rc;
 
   try {
+    // Before any thread: the sandbox probe forks.
+    if (!net.listen.empty()) daemon::check_server_floor(net);
     paths::ensure_private_dir(socket.parent_path());
     state = fs::absolute(state);
     fs::create_directories(state);
@@ -179,6 +190,7 @@ int main(int argc, char** argv) {
     ExamService service(io, clock, *db, so);
 
     std::unique_ptr<daemon::Server> server;
+    std::unique_ptr<daemon::TlsServer> tls_server;
     asio::steady_timer stopper(io);
     bool stopping = false;
     auto shutdown = [&] {
@@ -189,14 +201,27 @@ int main(int argc, char** argv) {
       stopper.async_wait([&](const boost::system::error_code&) {
         service.shutdown();
         if (server) server->stop();
+        if (tls_server) tls_server->stop();
         io.stop();
       });
     };
     daemon::Adapter adapter(
-        service, [&](std::string body) { if (server) server->broadcast(body); }, shutdown,
+        service,
+        [&](std::string body, const std::string& session) {
+          if (tls_server) tls_server->broadcast(body, session);
+          if (server) server->broadcast(body);
+        },
+        shutdown,
         {static_cast<int>(::getpid()), socket.string(), state.string()});
     server = std::make_unique<daemon::Server>(io, socket, adapter.binder());
     server->start();
+    if (!net.listen.empty()) {
+      tls_server = std::make_unique<daemon::TlsServer>(
+          io, daemon::tls_server_options(net, state, *db, clock, service), adapter.binder());
+      tls_server->start();
+      fmt::print(stderr, "torchexamd {}: serving TLS on {}:{} ({} mode; candidates' workspaces in {})\n", ::getpid(),
+                 net.host, tls_server->port(), net.mode, net.workspaces.string());
+    }
     service.recover();
 
     asio::signal_set signals(io, SIGTERM, SIGINT);
@@ -206,6 +231,7 @@ int main(int argc, char** argv) {
     asio::steady_timer ticker(io);
     std::function<void()> tick = [&] {
       service.tick();
+      if (tls_server) tls_server->recheck();
       ticker.expires_after(std::chrono::seconds(1));
       ticker.async_wait([&](const boost::system::error_code& ec) {
         if (!ec) tick();

@@ -3,6 +3,7 @@
 #include "base/build_config.hpp"
 #include "base/paths.hpp"
 #include "doctor/checks.hpp"
+#include "grading/compiler.hpp"
 
 #include <set>
 
@@ -19,8 +20,10 @@ std::vector<CheckResult> verify(const config::Environment& env, const VerifyOpti
   std::vector<CheckResult> out;
   ProcessLauncher& launcher = o.launcher ? *o.launcher : system_launcher();
 
-  const fs::path cxx = build_config::kCxx;
-  out.push_back(check_compiler(pins, probe_compiler(launcher, cxx), cxx));
+  // The compiler the environment picks for candidate code (compiler.id).
+  const CandidateCompiler candidate = candidate_compiler(pins.compiler_id);
+  const fs::path cxx = candidate.exe;
+  out.push_back(check_compiler(pins, cxx.empty() ? std::nullopt : probe_compiler(launcher, cxx), cxx));
   std::vector<std::string> flags = {"-std=" + env.compiler_std};
   flags.insert(flags.end(), env.compiler_flags.begin(), env.compiler_flags.end());
   out.push_back(check_candidate_flags(probe_candidate_flags(launcher, cxx, std::move(flags)), cxx,

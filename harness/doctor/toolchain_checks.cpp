@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <boost/json.hpp>
 
+#include <atomic>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -15,13 +16,23 @@
 namespace torchexam::doctor {
 namespace fs = std::filesystem;
 
+namespace {
+
+// A stderr file of its own for each probe: the daemon runs verify() for
+// several sessions at once, and a name by pid alone would be shared.
+fs::path probe_stderr_file(const std::string& what) {
+  static std::atomic<unsigned> next{0};
+  return fs::temp_directory_path() / fmt::format("torchexam-doctor-{}-{}-{}.err", getpid(), next++, what);
+}
+
+}  // namespace
+
 std::optional<std::string> command_output(ProcessLauncher& launcher, const std::string& exe,
                                           const std::vector<std::string>& args, double timeout_s) {
   const fs::path path = launcher.find_executable(exe);
   if (path.empty()) return std::nullopt;
   std::error_code ec;
-  const fs::path err =
-      fs::temp_directory_path() / fmt::format("torchexam-doctor-{}-{}.err", getpid(), path.filename().string());
+  const fs::path err = probe_stderr_file(path.filename().string());
   ProcessSpec spec;
   spec.exe = path;
   spec.args = args;
@@ -77,8 +88,11 @@ CheckResult check_compiler(const config::Pins& pins, const std::optional<Compile
   if (!pins.compiler_version.empty()) expected += " " + pins.compiler_version.text();
   const std::string install = pins.compiler_id == "clang" ? "apt-get install clang" : "apt-get install g++";
   if (!found)
-    return result("compiler", Status::fail, cxx.string() + " does not run", expected,
-                  install + ", then reconfigure: cmake -S . -B build");
+    return result("compiler", Status::fail,
+                  cxx.empty() ? std::string(pins.compiler_id == "clang" ? "no clang++" : "no g++") +
+                                    " was found when TorchExam was configured"
+                              : cxx.string() + " does not run",
+                  expected, install + ", then reconfigure: cmake -S . -B build");
   const std::string seen =
       (found->id.empty() ? "unknown compiler" : found->id) + " " + found->version + " (" + cxx.string() + ")";
   if (!pins.compiler_id.empty() && found->id != pins.compiler_id)
@@ -96,7 +110,7 @@ CandidateFlagsProbe probe_candidate_flags(ProcessLauncher& launcher, const fs::p
                                           std::vector<std::string> flags) {
   CandidateFlagsProbe out;
   out.flags = std::move(flags);
-  const fs::path err = fs::temp_directory_path() / fmt::format("torchexam-doctor-{}-flags.err", getpid());
+  const fs::path err = probe_stderr_file("flags");
   ProcessSpec spec;
   spec.exe = cxx;
   spec.args = out.flags;
@@ -224,7 +238,7 @@ TorchProbe run_torch_probe(ProcessLauncher& launcher, const fs::path& probe_exe)
     p.error = probe_exe.string() + " does not exist";
     return p;
   }
-  const fs::path err = fs::temp_directory_path() / fmt::format("torchexam-torch-probe-{}.err", getpid());
+  const fs::path err = probe_stderr_file("torch-probe");
   ProcessSpec spec;
   spec.exe = probe_exe;
   spec.stderr_file = err;

@@ -355,6 +355,10 @@ ExamSummary ExamService::resume(const std::string& session) {
   return impl_->summary(impl_->book.resume(resolve(session)));
 }
 
+ExamSummary ExamService::extend(const std::string& session, double seconds) {
+  return impl_->summary(impl_->book.extend(resolve(session), static_cast<int64_t>(seconds * 1000)));
+}
+
 int64_t ExamService::submit(const std::string& session, const std::string& task, const std::string& file) {
   auto& I = *impl_;
   const Session& s = I.book.accepting(resolve(session));

@@ -155,6 +155,8 @@ class ExamService {
   ExamSummary stop(const std::string& session);
   ExamSummary pause(const std::string& session);
   ExamSummary resume(const std::string& session);
+  // The session's time grows by `seconds` (SessionBook::extend).
+  ExamSummary extend(const std::string& session, double seconds);
 
   // Snapshots <workspace>/<task>/<file> and queues it; returns the id at once.
   int64_t submit(const std::string& session, const std::string& task, const std::string& file = "solution.cpp");

@@ -50,11 +50,10 @@ target_link_libraries(solution PRIVATE ${{TORCH_LIBRARIES}})
                      task, paths::sdk_include_dir().string(), standard, version, gnu ? "ON" : "OFF");
 }
 
-std::string compile_commands(const fs::path& dir, const std::vector<std::string>& flags) {
-  boost::json::array args{boost::json::value(build_config::kCxx)};
+std::string compile_commands(const fs::path& dir, const std::string& compiler, const std::vector<std::string>& flags) {
+  boost::json::array args{boost::json::value(compiler)};
   for (const auto& f : flags)
-    if (std::find(std::begin(kHarnessOnlyFlags), std::end(kHarnessOnlyFlags), f) == std::end(kHarnessOnlyFlags))
-      args.push_back(boost::json::value(f));
+    if (!is_harness_only_flag(f)) args.push_back(boost::json::value(f));
   for (const char* a : {"-c", "solution.cpp", "-o", "solution.o"}) args.push_back(boost::json::value(a));
   boost::json::array db{boost::json::object{
       {"directory", dir.string()}, {"file", (dir / "solution.cpp").string()}, {"arguments", std::move(args)}}};
@@ -94,7 +93,7 @@ ProvisionResult provision_workspace(const config::Environment& env, const fs::pa
     copy(task.statement, dir / "README.md", out);
     copy(task.starter, dir / "solution.cpp", out);
     write(dir / "CMakeLists.txt", cmake_lists(task.id, env.compiler_std), out);
-    write(dir / "compile_commands.json", compile_commands(dir, compile_flags), out);
+    write(dir / "compile_commands.json", compile_commands(dir, candidate_compiler(env.pins.compiler_id).exe, compile_flags), out);
   }
   return out;
 }

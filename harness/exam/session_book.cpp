@@ -176,6 +176,19 @@ const Session& SessionBook::resume(const std::string& id) {
   return s;
 }
 
+const Session& SessionBook::extend(const std::string& id, int64_t ms) {
+  if (ms <= 0) throw ServiceError(Kind::invalid_argument, "the extension must be a positive number of seconds");
+  Session& s = mutable_get(id);
+  const int64_t now = clock_.now_ms();
+  if (is_open(s.state()) && remaining_seconds(s.rec, now) <= 0) end(s, SessionState::closed, deadline_ms(s.rec, now));
+  if (!is_open(s.state()))
+    throw ServiceError(Kind::invalid_state, "the session is " + s.rec.state + "; only an open session can be extended");
+  s.rec.duration_ms += ms;
+  s.warned = INT_MAX;
+  save(s);
+  return s;
+}
+
 const Session& SessionBook::accepting(const std::string& id) {
   Session& s = mutable_get(id);
   const int64_t now = clock_.now_ms();

@@ -94,6 +94,11 @@ class SessionBook {
   const Session& stop(const std::string& id);    // an ended session stays as it is
   const Session& pause(const std::string& id);   // practice mode, running only
   const Session& resume(const std::string& id);  // paused only
+  // More time for an open session (the examiner's exam/extend): its
+  // duration grows by `ms` (> 0), and the warnings already sent may come
+  // again. Throws invalid_state for an ended session, invalid_argument for
+  // ms <= 0.
+  const Session& extend(const std::string& id, int64_t ms);
   // The session, if it takes a submission now: one past its deadline is
   // closed first; a closed or stopped one throws exam_closed.
   const Session& accepting(const std::string& id);

@@ -53,17 +53,24 @@ std::string read_or_empty(const fs::path& path) {
 }
 
 // "g++ (Debian 12.2.0-14) 12.2.0" — part of every cache key.
-std::string compiler_identity(ProcessLauncher& launcher) {
+std::string compiler_identity(ProcessLauncher& launcher, const CandidateCompiler& cc) {
+  if (cc.exe.empty())
+    throw std::runtime_error(fmt::format(
+        "the environment's compiler.id is {0}, but no {1} was found when TorchExam was configured: install it "
+        "(apt-get install {2}) and configure again (scripts/setup, or cmake -S . -B build), or pin the other "
+        "compiler in environment.yaml",
+        cc.id, cc.id == "clang" ? "clang++" : "g++", cc.id == "clang" ? "clang" : "g++"));
+  const std::string& exe = cc.exe;
   std::string first_line;
   ProcessSpec spec;
-  spec.exe = build_config::kCxx;
+  spec.exe = exe;
   spec.args = {"--version"};
   spec.stderr_file = "/dev/null";  // the version is on stdout
   spec.wall_timeout_s = 30;
   launcher.run(spec, [&](std::string_view line) {
     if (first_line.empty()) first_line = line;
   });
-  if (first_line.empty()) throw std::runtime_error(std::string("the compiler ") + build_config::kCxx + " did not run");
+  if (first_line.empty()) throw std::runtime_error("the compiler " + exe + " did not run");
   return first_line;
 }
 
@@ -101,14 +108,27 @@ fs::path temp_beside(const fs::path& final_path) {
 //                                                fatal error, sorry, unimplemented)
 //   cc1plus: error: message / collect2: ...      no location
 //   /usr/bin/ld: ...: undefined reference to ... the linker
+//
+// Clang's text (-fno-caret-diagnostics) has the same diagnostic and include
+// lines, but gives the instantiation after the error, as notes:
+//
+//   F:L:C: error: message                        inside LibTorch
+//   F:L:C: note: in instantiation of ... requested here    innermost first
+//
+// so in clang mode an error or warning outside the candidate's file waits
+// for its notes before it is placed (flush_pending()).
 class TextDiagnostics {
  public:
-  TextDiagnostics(std::string candidate, std::string shown) : from_(std::move(candidate)), to_(std::move(shown)) {}
+  TextDiagnostics(std::string candidate, std::string shown, bool clang = false)
+      : from_(std::move(candidate)), to_(std::move(shown)), clang_(clang) {}
 
   void line(std::string_view l) {
     if (l.empty()) return;
-    if (starts_with(l, "In file included from ")) {
-      includes_.clear();
+    const bool after_include = last_was_include_;
+    last_was_include_ = starts_with(l, "In file included from ");
+    if (last_was_include_) {
+      // g++ continues a chain with "from" lines, clang with more of these.
+      if (!clang_ || !after_include) includes_.clear();
       add_include(l.substr(22));
     } else if (l[0] == ' ' && starts_with(trim_left(l), "from ")) {
       add_include(trim_left(l).substr(5));
@@ -126,7 +146,10 @@ class TextDiagnostics {
     }
   }
 
-  std::vector<Diagnostic> take() { return std::move(out_); }
+  std::vector<Diagnostic> take() {
+    flush_pending();
+    return std::move(out_);
+  }
 
  private:
   struct Location {
@@ -229,6 +252,17 @@ class TextDiagnostics {
   // their file, else the #include of their file that reached it. The
   // original place and the instantiation go into the message.
   void add(Diagnostic d) {
+    if (clang_) {
+      if (d.severity == "note" && pending_) {
+        pending_notes_.push_back(std::move(d));
+        return;
+      }
+      flush_pending();
+      if (!(d.file.empty() || d.file == from_ || d.severity == "note" || from_.empty())) {
+        pending_ = std::move(d);
+        return;
+      }
+    }
     if (d.file.empty() || d.file == from_ || d.severity == "note" || from_.empty()) {
       if (d.file == from_ && !from_.empty()) d.file = to_;
       d.message = rename(std::move(d.message));
@@ -262,10 +296,71 @@ class TextDiagnostics {
     out_.push_back({"note", d.file, d.line, d.column, rename(d.severity + ": " + d.message)});
   }
 
+  // Clang: the error or warning outside the candidate's file that waits for
+  // its notes, placed at the first "requested here" note in their file, else
+  // at any note there, else at their #include.
+  void flush_pending() {
+    if (!pending_) return;
+    Diagnostic d = std::move(*pending_);
+    pending_.reset();
+    std::vector<Diagnostic> notes = std::move(pending_notes_);
+    pending_notes_.clear();
+    auto in_theirs = [&](bool instantiation) -> const Diagnostic* {
+      for (const auto& n : notes) {
+        const bool requested = n.message.size() >= 14 && n.message.compare(n.message.size() - 14, 14, "requested here") == 0;
+        if (n.file == from_ && (requested || !instantiation)) return &n;
+      }
+      return nullptr;
+    };
+    const Diagnostic* at = in_theirs(true);
+    if (!at) at = in_theirs(false);
+    bool instantiated = false;
+    for (const auto& n : notes) instantiated |= n.message.rfind("in instantiation of ", 0) == 0;
+    Location theirs;
+    std::string how;  // the instantiation, for the message
+    if (at) {
+      theirs = {at->file, at->line, at->column};
+      if (at->message.rfind("in instantiation of ", 0) == 0)
+        how = at->message.substr(0, at->message.size() - std::string_view(" requested here").size());
+    } else if (!instantiated && last_site_.line != 0) {
+      // Clang does not repeat the instantiation of the error before when it
+      // is the same: this error comes from the same line of theirs.
+      theirs = last_site_;
+      how = last_how_;
+    } else {
+      for (const auto& inc : includes_)
+        if (inc.file == from_) theirs = inc;
+    }
+    if (at) {
+      last_site_ = theirs;
+      last_how_ = how;
+    }
+    if (theirs.line == 0) {
+      d.message = rename(std::move(d.message));
+      out_.push_back(std::move(d));
+    } else {
+      std::string where = fmt::format("{}:{}:{}", d.file, d.line, d.column);
+      if (!how.empty()) where += ", " + how;
+      out_.push_back({d.severity, to_, theirs.line, theirs.column, rename(d.message) + " (at " + rename(where) + ")"});
+      out_.push_back({"note", d.file, d.line, d.column, rename(d.severity + ": " + d.message)});
+    }
+    for (auto& n : notes) {
+      if (n.file == from_) n.file = to_;
+      n.message = rename(std::move(n.message));
+      out_.push_back(std::move(n));
+    }
+  }
+
   std::string from_, to_;
+  bool clang_ = false;
   std::vector<Location> includes_;
   Context context_;
   std::vector<Diagnostic> out_;
+  std::optional<Diagnostic> pending_;
+  std::vector<Diagnostic> pending_notes_;
+  bool last_was_include_ = false;
+  Location last_site_;    // clang: where the last instantiation in their file was
+  std::string last_how_;  // and which
 };
 
 }  // namespace
@@ -277,6 +372,29 @@ std::vector<Diagnostic> parse_gcc_diagnostics(const std::string& output, const s
   std::string line;
   while (std::getline(lines, line)) parser.line(line);
   return bound_diagnostics(parser.take(), rename_to);
+}
+
+std::vector<Diagnostic> parse_clang_diagnostics(const std::string& output, const std::string& rename_from,
+                                                const std::string& rename_to) {
+  TextDiagnostics parser(rename_from, rename_to, true);
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) parser.line(line);
+  return bound_diagnostics(parser.take(), rename_to);
+}
+
+bool is_harness_only_flag(std::string_view flag) {
+  for (const char* f : kHarnessOnlyFlags)
+    if (flag == f) return true;
+  for (const char* f : kClangHarnessOnlyFlags)
+    if (flag == f) return true;
+  return false;
+}
+
+CandidateCompiler candidate_compiler(const std::string& pinned_id) {
+  const std::string id = pinned_id.empty() ? build_config::kCxxId : pinned_id;
+  if (id == build_config::kCxxId) return {id, build_config::kCxx};
+  return {id, id == "clang" ? build_config::kClangCxx : build_config::kGccCxx};
 }
 
 std::vector<Diagnostic> bound_diagnostics(std::vector<Diagnostic> out, const std::string& shown) {
@@ -311,7 +429,7 @@ ProcessSpec sandboxed_command(const fs::path& workdir, const std::vector<fs::pat
 // The compiler on candidate source runs in torchexam-sandbox (sandboxed_command).
 ProcessSpec Compiler::sandboxed(const fs::path& workdir, const std::vector<fs::path>& readable,
                                 const std::vector<std::string>& compiler_args, uint64_t memory_bytes) const {
-  std::vector<std::string> command{build_config::kCxx};
+  std::vector<std::string> command{cc_.exe};
   command.insert(command.end(), compiler_args.begin(), compiler_args.end());
   return sandboxed_command(workdir, readable, command, memory_bytes);
 }
@@ -321,6 +439,7 @@ CompilerOptions compiler_options(const config::Environment& env, fs::path cache_
   o.cache_dir = std::move(cache_dir);
   o.standard = env.compiler_std;
   o.flags = env.compiler_flags;
+  o.compiler_id = env.pins.compiler_id;
   o.timeout_s = env.compile_timeout_s;
   return o;
 }
@@ -329,14 +448,24 @@ Compiler::Compiler(CompilerOptions options)
     : o_(std::move(options)),
       launcher_(o_.launcher ? *o_.launcher : system_launcher()),
       local_(launcher_),
-      compiler_id_(compiler_identity(launcher_)),
+      cc_(candidate_compiler(o_.compiler_id)),
+      compiler_id_(compiler_identity(launcher_, cc_)),
       sdk_id_(sdk_identity()) {}
+
+std::vector<Diagnostic> Compiler::parse_diagnostics(const std::string& output, const std::string& rename_from,
+                                                   const std::string& rename_to) const {
+  return cc_.id == "clang" ? parse_clang_diagnostics(output, rename_from, rename_to)
+                           : parse_gcc_diagnostics(output, rename_from, rename_to);
+}
 
 std::vector<std::string> Compiler::compile_flags() const {
   std::vector<std::string> f = {"-std=" + o_.standard};
   f.insert(f.end(), o_.flags.begin(), o_.flags.end());
   f.insert(f.end(), {"-fPIC", "-Wall"});
-  f.insert(f.end(), std::begin(kHarnessOnlyFlags), std::end(kHarnessOnlyFlags));
+  if (cc_.id == "clang")
+    f.insert(f.end(), std::begin(kClangHarnessOnlyFlags), std::end(kClangHarnessOnlyFlags));
+  else
+    f.insert(f.end(), std::begin(kHarnessOnlyFlags), std::end(kHarnessOnlyFlags));
   for (const auto& flag : split_list(build_config::kTorchCxxFlags, ' ')) f.push_back(flag);
   f.push_back("-I" + paths::sdk_include_dir().string());
   for (const auto& dir : split_list(build_config::kTorchIncludeDirs, ';')) {
@@ -361,7 +490,8 @@ std::optional<fs::path> Compiler::pch_unless_cancelled() {
   for (const auto& f : flags) h.field(f);
   const fs::path dir = o_.cache_dir / "pch" / h.hex().substr(0, 32);
   const fs::path header = dir / "torchexam_pch.h";
-  const fs::path gch = dir / "torchexam_pch.h.gch";
+  // g++ finds "<header>.gch" for -include <header>, clang "<header>.pch".
+  const fs::path gch = dir / (cc_.id == "clang" ? "torchexam_pch.h.pch" : "torchexam_pch.h.gch");
   if (fs::exists(gch) && fs::exists(header)) return header;
 
   fs::create_directories(dir);
@@ -375,6 +505,11 @@ std::optional<fs::path> Compiler::pch_unless_cancelled() {
   // then dies with the daemon (exec_main.cpp), and a PCH build takes more
   // memory than a candidate's.
   std::vector<std::string> args = flags;
+  // Clang instantiates the templates the headers use once, here, instead of
+  // in every compile that includes the header (about 5 of a compile's 7
+  // seconds of CPU with g++'s header, whose instantiation each compile
+  // repeats: docs/benchmarks.md, bench/compile_flags).
+  if (cc_.id == "clang") args.push_back("-fpch-instantiate-templates");
   args.insert(args.end(), {"-x", "c++-header", header.string(), "-o", tmp.string()});
   ProcessSpec spec = sandboxed(dir, {}, args, kPchMemoryBytes);
   spec.stderr_file = log;
@@ -410,7 +545,7 @@ std::vector<Diagnostic> Compiler::check_syntax(const fs::path& source, double ti
   spec.cpu_limit_s = timeout_s;
   auto r = launcher_.run(spec, [](std::string_view) {});
   const std::string file = fs::absolute(source).string();
-  std::vector<Diagnostic> out = parse_gcc_diagnostics(read_or_empty(log), file, file);
+  std::vector<Diagnostic> out = parse_diagnostics(read_or_empty(log), file, file);
   fs::remove(log);
   std::error_code ec;
   fs::remove_all(work, ec);
@@ -445,7 +580,7 @@ BuildOutput Compiler::build(const fs::path& source, const std::string& display_n
   auto finish = [&](bool cached) {
     out.cached = cached;
     out.log = read_or_empty(log);
-    out.diagnostics = parse_gcc_diagnostics(out.log, snapshot.string(), shown);
+    out.diagnostics = parse_diagnostics(out.log, snapshot.string(), shown);
     out.ok = fs::exists(lib);
     if (out.ok) out.library = lib;
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -490,7 +625,7 @@ BuildOutput Compiler::build(const fs::path& source, const std::string& display_n
     out.timed_out = true;  // not a cache entry: a later try may be luckier
     out.log = read_or_empty(tmp_log);
     fs::remove(tmp_log);
-    out.diagnostics = parse_gcc_diagnostics(out.log, snapshot.string(), shown);
+    out.diagnostics = parse_diagnostics(out.log, snapshot.string(), shown);
     out.diagnostics.push_back({"error", shown, 0, 0,
                                fmt::format("compilation did not finish within {:.0f} s", o_.timeout_s)});
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace torchexam {
@@ -53,13 +54,25 @@ struct BuildOutput {
   std::string key;
 };
 
+// The compiler for candidate code. The environment's `compiler: id:` picks
+// the family: "gcc" (g++) or "clang" (clang++, whose precompiled header also
+// carries LibTorch's template instantiations, so that each compile does not
+// repeat them: -fpch-instantiate-templates); "" is this build's own compiler.
+// exe is empty when that family's compiler was not found at configure time.
+struct CandidateCompiler {
+  std::string id;  // "gcc" | "clang"
+  std::string exe;
+};
+CandidateCompiler candidate_compiler(const std::string& pinned_id);
+
 // Build one with compiler_options(env, ...), so every compile of candidate
 // code (grading, the syntax check, the workspace's compile_commands.json)
 // takes the environment's standard and flags.
 struct CompilerOptions {
   std::filesystem::path cache_dir;
   std::string standard = config::kDefaultCxxStandard;  // -std=; the environment's compiler.std
-  std::vector<std::string> flags{"-O1"};  // the environment's flags
+  std::vector<std::string> flags{config::kDefaultCompilerFlag};  // the environment's flags
+  std::string compiler_id;                // the environment's compiler.id ("": this build's compiler)
   double timeout_s = 120;
   const std::atomic<bool>* cancel = nullptr;  // see ProcessSpec::cancel
   // Where build() runs the compiler (nullptr: here). The precompiled header
@@ -97,6 +110,14 @@ class Compiler {
   // The compiler's first line of --version ("g++ (Debian 12.2.0-14) 12.2.0"),
   // part of every cache key and of a grading's fingerprint.
   const std::string& identity() const { return compiler_id_; }
+  // The compiler's program and family ("gcc" or "clang").
+  const std::string& executable() const { return cc_.exe; }
+  const std::string& family() const { return cc_.id; }
+
+  // The compiler's output as diagnostics, in its family's format (see
+  // parse_gcc_diagnostics and parse_clang_diagnostics).
+  std::vector<Diagnostic> parse_diagnostics(const std::string& output, const std::string& rename_from,
+                                            const std::string& rename_to) const;
 
  private:
   // ensure_pch(), or nullopt once the options' cancel flag is set (while
@@ -110,6 +131,7 @@ class Compiler {
   CompilerOptions o_;
   ProcessLauncher& launcher_;
   LocalBackend local_;  // build()'s backend when the options name none
+  CandidateCompiler cc_;
   std::string compiler_id_;
   std::string sdk_id_;
 };
@@ -123,11 +145,15 @@ ProcessSpec sandboxed_command(const std::filesystem::path& workdir, const std::v
                               const std::vector<std::string>& command, uint64_t memory_bytes = 0);
 
 // Flags every compile of candidate code gets that concern only the harness
-// (the diagnostics format parse_gcc_diagnostics reads, a bound on the output
-// of a file of garbage, the PCH check); a workspace's compile_commands.json
-// leaves them out.
+// (the diagnostics format the parsers below read, a bound on the output of a
+// file of garbage, the PCH check), per compiler family; a workspace's
+// compile_commands.json leaves them out.
 inline constexpr const char* kHarnessOnlyFlags[] = {"-fdiagnostics-plain-output", "-fmax-errors=50",
                                                     "-Winvalid-pch"};
+inline constexpr const char* kClangHarnessOnlyFlags[] = {"-fno-color-diagnostics", "-fno-caret-diagnostics",
+                                                         "-ferror-limit=50", "-Winvalid-pch"};
+// A flag of either list above.
+bool is_harness_only_flag(std::string_view flag);
 
 // At most this many diagnostics, then a note saying how many more; messages
 // are cut at this many bytes (the full output stays in BuildOutput::log).
@@ -147,6 +173,15 @@ inline constexpr size_t kMaxDiagnosticMessage = 2000;
 // U+FFFD).
 std::vector<Diagnostic> parse_gcc_diagnostics(const std::string& output, const std::string& rename_from,
                                               const std::string& rename_to);
+
+// The same for clang's text diagnostics (-fno-caret-diagnostics). Clang
+// names the candidate's line after an error inside another file, in the
+// notes that follow it ("in instantiation of ... requested here"): the
+// error is placed at the first such note in the candidate's file (the
+// innermost frame there), else at their #include, with the original place
+// in its message; notes then give the original and the frames.
+std::vector<Diagnostic> parse_clang_diagnostics(const std::string& output, const std::string& rename_from,
+                                                const std::string& rename_to);
 
 // The bounds above, for diagnostics from any compiler: at most
 // kMaxDiagnostics (then a note on `shown` saying how many more), messages

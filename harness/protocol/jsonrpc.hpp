@@ -22,6 +22,7 @@
 #include <string_view>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
 namespace torchexam::protocol {
 namespace json = boost::json;
@@ -38,6 +39,11 @@ inline constexpr int exam_closed = -32002;     // the deadline has passed
 inline constexpr int conflict = -32003;        // e.g. a non-empty workspace, a second session
 inline constexpr int invalid_state = -32004;   // e.g. pausing an exam-mode session
 inline constexpr int environment_error = -32005;  // the exam environment has errors
+// The proctored server (docs/server.md): no valid login on this connection
+// (a missing, wrong, expired or revoked token), and a call this login may
+// not make (another candidate's work, an examiner's method).
+inline constexpr int unauthorized = -32006;
+inline constexpr int forbidden = -32007;
 }  // namespace error_code
 
 class RpcError : public std::runtime_error {
@@ -206,6 +212,14 @@ class Binder {
   // answered). Unknown methods get method_not_found; exceptions other than
   // RpcError become internal_error with their message.
   void dispatch(const Message& m, const std::function<void(std::string)>& send) const;
+
+  // Every bound method's name, sorted (the proctored server's access table
+  // is checked against it).
+  std::vector<std::string> method_names() const {
+    std::vector<std::string> out;
+    for (const auto& [name, h] : methods_) out.push_back(name);
+    return out;
+  }
 
  private:
   std::map<std::string, Handler, std::less<>> methods_;

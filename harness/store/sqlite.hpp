@@ -231,6 +231,11 @@ void set_rejudge_item_state(sqlite3* db, int64_t rejudge_id, int64_t submission_
 int64_t finish_rejudge_item(sqlite3* db, int64_t rejudge_id, JudgingRecord j, const std::string& note);
 void apply_rejudge(sqlite3* db, int64_t id, const std::vector<int64_t>& made_live,
                    const std::vector<SubmissionRecord>& mirrored);
+// The proctored server's credentials (credentials.cpp).
+void add_credential(sqlite3* db, const CredentialRecord& c);
+std::optional<CredentialRecord> credential(sqlite3* db, const std::string& selector);
+std::vector<CredentialRecord> credentials(sqlite3* db);
+int revoke_credentials(sqlite3* db, const std::string& name_or_selector, int64_t at_ms);
 // Updates a submission by id, without a transaction of its own (store.cpp).
 void update_submission_row(sqlite3* db, const SubmissionRecord& s);
 

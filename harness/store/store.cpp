@@ -132,6 +132,37 @@ INSERT INTO judgings (submission_id, rejudge_id, live, verdict, metric, score, r
   SELECT id, NULL, 1, verdict, metric, score, result_json, curve_json, finished_at_ms
   FROM submissions WHERE state = 'finished' ORDER BY id;
 )sql",
+    // 3: the proctored server's credentials (daemon/credentials.hpp): one
+    // row per issued token, the token itself never stored, only the
+    // SHA-256 of its secret part; revoked and expired rows are kept. And its
+    // append-only audit log.
+    R"sql(
+CREATE TABLE credentials (
+  selector      TEXT PRIMARY KEY NOT NULL,
+  name          TEXT NOT NULL,
+  role          TEXT NOT NULL CHECK (role IN ('candidate', 'examiner')),
+  environment   TEXT NOT NULL,
+  secret_sha256 TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  expires_at_ms INTEGER,
+  revoked_at_ms INTEGER
+) STRICT;
+CREATE INDEX credentials_by_name ON credentials(name);
+
+-- What happened on the proctored server, who did it and from where
+-- (store/audit_log.hpp). Append-only: the triggers refuse any change.
+CREATE TABLE audit (
+  id     INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms  INTEGER NOT NULL,
+  who    TEXT NOT NULL,
+  peer   TEXT NOT NULL,
+  event  TEXT NOT NULL,
+  method TEXT NOT NULL,
+  detail TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
 
@@ -342,6 +373,15 @@ class SqliteStore final : public Store {
     if (sha256_hex(bytes) != hash)
       throw StoreError("store: the artifact " + path.string() + " is corrupted (its content does not match its hash)");
     return bytes;
+  }
+
+  void add_credential(const CredentialRecord& c) override { sql::add_credential(db(), c); }
+  std::optional<CredentialRecord> credential(const std::string& selector) const override {
+    return sql::credential(db(), selector);
+  }
+  std::vector<CredentialRecord> credentials() const override { return sql::credentials(db()); }
+  int revoke_credentials(const std::string& name_or_selector, int64_t at_ms) override {
+    return sql::revoke_credentials(db(), name_or_selector, at_ms);
   }
 
   fs::path artifact_path(const std::string& hash) const override {

@@ -104,6 +104,19 @@ struct RejudgeItemRecord {
   std::string note;                    // why the new judging repeats the old one ("" when it does not)
 };
 
+// A token the proctored server issued (daemon/credentials.hpp): who it is
+// for and what it may do; the token's secret is stored only as its hash.
+struct CredentialRecord {
+  std::string selector;       // the token's public part, unique: how a login finds its row
+  std::string name;           // the candidate's or examiner's name
+  std::string role;           // "candidate" | "examiner"
+  std::string environment;    // a candidate's exam environment ("" : any installed one)
+  std::string secret_sha256;  // SHA-256 hex of the token's secret part
+  int64_t created_at_ms = 0;
+  std::optional<int64_t> expires_at_ms;  // none: does not expire
+  std::optional<int64_t> revoked_at_ms;  // set once revoked
+};
+
 class Store {
  public:
   // Opens or creates <state_dir>/torchexam.db (and the artifacts folder),
@@ -167,6 +180,15 @@ class Store {
   };
   virtual void add_events(const std::vector<Event>& events) = 0;
   virtual std::vector<std::string> events(int64_t submission_id) const = 0;
+
+  // Credentials of the proctored server. add_credential throws when the
+  // selector exists; revoke_credentials marks every unrevoked credential
+  // whose name or selector is `name_or_selector` revoked at `at_ms` and
+  // returns how many it marked.
+  virtual void add_credential(const CredentialRecord& c) = 0;
+  virtual std::optional<CredentialRecord> credential(const std::string& selector) const = 0;
+  virtual std::vector<CredentialRecord> credentials() const = 0;  // by name, then creation
+  virtual int revoke_credentials(const std::string& name_or_selector, int64_t at_ms) = 0;
 
   // Artifacts by content: returns the SHA-256 hex of `bytes`; storing the same
   // content twice is a no-op.

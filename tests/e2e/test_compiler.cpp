@@ -7,6 +7,7 @@
 #include "../test_util.hpp"
 #include "../unit/idx_writer.hpp"
 #include "base/build_config.hpp"
+#include "base/hash.hpp"
 #include "base/paths.hpp"
 #include "base/process.hpp"
 #include "config/config.hpp"
@@ -22,6 +23,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <string>
@@ -80,9 +83,7 @@ TEST_SUITE("e2e") {
     // what the grader forces in (the precompiled <torchexam/solution.h>).
     // The compiler's front end with the grader's flags (check_syntax: the
     // same command as build() with -fsyntax-only) decides whether a header
-    // compiles alone. Each check costs 5-7 s whatever the header: GCC
-    // instantiates the precompiled header's pending templates at the end of
-    // every translation unit.
+    // compiles alone.
     Compiler compiler(compiler_options(env, paths::cache_dir()));
     const std::string flags = fmt::format("{}", fmt::join(compiler.compile_flags(), " "));
     // An error anywhere (the header's own lines included), or a check that
@@ -125,12 +126,44 @@ TEST_SUITE("e2e") {
     CHECK(str(g.result, "message").rfind(fmt::format("{}:{}:", source.string(), line), 0) == 0);
   }
 
+  TEST_CASE("an environment pinned to g++ builds with g++: a reference builds, a template error is on the candidate's line") {
+    config::Environment env = config::load_environment(kSource / "environments/practice");
+    env.pins.compiler_id = "gcc";
+    if (std::string(build_config::kGccCxx).empty()) {
+      MESSAGE("no g++ was found when TorchExam was configured");
+      std::exit(77);  // skipped, never passed
+    }
+    Compiler compiler(compiler_options(env, paths::cache_dir()));
+    CHECK(compiler.family() == "gcc");
+    CHECK(compiler.executable() == build_config::kGccCxx);
+    CHECK(compiler.identity().find("clang") == std::string::npos);
+    const fs::path dir = test::temp_dir("gcc-environment");
+    // Unique content: a build, not a cache entry of an earlier run.
+    const std::string stamp = fmt::format("// {} {}\n", getpid(), std::chrono::system_clock::now().time_since_epoch().count());
+    std::ofstream(dir / "reference.cpp") << stamp << read_file(kSource / "environments/practice/regression/reference.cpp");
+    const BuildOutput ok = compiler.build(dir / "reference.cpp", "solution.cpp");
+    CHECK_MESSAGE(ok.ok, ok.log);
+    CHECK_FALSE(ok.cached);
+
+    const fs::path source = kSource / "tests/solutions/sequential_push_back.cpp";
+    std::ofstream(dir / "broken.cpp") << read_file(source) << stamp;
+    const BuildOutput bad = compiler.build(dir / "broken.cpp", "solution.cpp");
+    CHECK_FALSE(bad.ok);
+    INFO(describe(bad.diagnostics));
+    REQUIRE_FALSE(bad.diagnostics.empty());
+    CHECK(bad.log.find("required from here") != std::string::npos);  // g++'s own wording, not clang's
+    CHECK(bad.diagnostics[0].severity == "error");
+    CHECK(bad.diagnostics[0].file == "solution.cpp");
+    CHECK(bad.diagnostics[0].line == line_of(source, "layers->push_back(Flatten())"));
+    fs::remove_all(dir);
+  }
+
   TEST_CASE("a file of random bytes: a short message, the candidate's file name, valid UTF-8") {
     const fs::path dir = test::temp_dir("random-bytes");
     const fs::path source = dir / "solution.cpp";
     {
       std::mt19937 random(17);
-      std::string bytes = "int x\xF6\xB5\xA0\xAEy;\n";  // not UTF-8, in an identifier g++ quotes back
+      std::string bytes = "int x\xF6\xB5\xA0\xAEy;\n";  // not UTF-8, in an identifier
       for (int i = 0; i < 200000; ++i) bytes += static_cast<char>(random() & 0xFF);
       std::ofstream(source, std::ios::binary) << bytes;
     }
@@ -151,7 +184,16 @@ TEST_SUITE("e2e") {
       CHECK((file == source.string() || file.empty()));
       CHECK(str(d.as_object(), "message").find(cache) == std::string::npos);
     }
-    CHECK(json::serialize(diags).find("\xEF\xBF\xBD") != std::string::npos);  // the ill-formed bytes, replaced
+    // Bytes that are not UTF-8 where the compiler quotes them back as they
+    // are (both compilers do in a missing header's name; clang escapes them
+    // elsewhere): replaced by U+FFFD.
+    std::ofstream(source, std::ios::binary) << "#include \"a\xF6\xB5\xA0\xAE.h\"\n";
+    const test::CliRun named = test::run_cli(kCli, {"grade", (kSource / "environments/practice").string(),
+                                                    "fashion_mnist", source.string(), "--json", "--limit", "200"});
+    CHECK(is_valid_utf8(named.out));
+    const json::object named_result = json::parse(named.out).as_object();
+    CHECK(str(named_result, "verdict") == "compile_error");
+    CHECK(json::serialize(named_result.at("diagnostics")).find("a\xEF\xBF\xBD") != std::string::npos);
     fs::remove_all(dir);
   }
 }

@@ -55,9 +55,10 @@ fi
 case "$target" in
 protocol)
   # Boost.JSON and fmt (exam/states.cpp and the task diagnostics format
-  # their errors) are the libraries to link (yaml-cpp, OpenSSL, SQLite are
-  # not referenced by the protocol's objects).
-  libs="-lboost_json -lfmt"
+  # their errors), and OpenSSL for the protocol's TLS stream (compiled in,
+  # never fuzzed), are the libraries to link (yaml-cpp and SQLite are not
+  # referenced by the protocol's objects).
+  libs="-lboost_json -lfmt -lssl -lcrypto"
   fuzz_args=""
   ;;
 yaml)

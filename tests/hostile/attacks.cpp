@@ -180,10 +180,14 @@ void train(Net& model, torchexam::Context& ctx) {
     for (;;) threads.emplace_back([] { pause(); });  // throws std::system_error at the limit
   }
   if (attack == Attack::touch_50g) {
+    // Published through a volatile pointer: memory nothing reads is
+    // otherwise not allocated at all (clang removes the malloc and memset).
+    static char* volatile last = nullptr;
     for (int gb = 0; gb < 50; ++gb) {
       char* p = static_cast<char*>(std::malloc(size_t{1} << 30));
       if (!p) throw std::runtime_error("malloc failed");
       std::memset(p, gb + 1, size_t{1} << 30);
+      last = p;
     }
     escaped("touched 50 GB");
   }

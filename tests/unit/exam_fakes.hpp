@@ -142,6 +142,12 @@ struct StoreWithSessions final : store::Store {
   std::string put_artifact(std::string_view bytes) override { return inner.put_artifact(bytes); }
   std::optional<std::string> get_artifact(const std::string& hash) const override { return inner.get_artifact(hash); }
   std::filesystem::path artifact_path(const std::string& hash) const override { return inner.artifact_path(hash); }
+  void add_credential(const store::CredentialRecord& c) override { inner.add_credential(c); }
+  std::optional<store::CredentialRecord> credential(const std::string& selector) const override {
+    return inner.credential(selector);
+  }
+  std::vector<store::CredentialRecord> credentials() const override { return inner.credentials(); }
+  int revoke_credentials(const std::string& who, int64_t at_ms) override { return inner.revoke_credentials(who, at_ms); }
 };
 
 // A store in a temporary folder, with session `s1` in it (submissions need one).

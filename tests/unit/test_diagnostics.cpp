@@ -1,12 +1,14 @@
 // The compiler's text diagnostics as the candidate sees them: their file and
 // line first (even for an error inside LibTorch's templates), never the build
 // cache's path, bounded, valid UTF-8. Inputs are g++ 12 output as the harness
-// captures it (-fdiagnostics-plain-output).
+// captures it (-fdiagnostics-plain-output), and clang 14's
+// (-fno-caret-diagnostics).
 #include <doctest/doctest.h>
 
 #include "grading/compiler.hpp"
 #include "sandbox/text.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,31 @@ const std::string kTemplateError =
     "forward\xE2\x80\x99 is not a member of \xE2\x80\x98std::remove_reference<FlattenImpl>::type\xE2\x80\x99\n" +
     kAny + ":228:47: error: static assertion failed: Can only store module with a forward() method\n" + kAny +
     ":228:47: note: \xE2\x80\x98torch::detail::has_forward<FlattenImpl>::value\xE2\x80\x99 evaluates to false\n";
+
+// The same solution built by clang++ 14 (-fno-caret-diagnostics): the
+// instantiation follows the error as notes, and the second error of the same
+// instantiation has none.
+const std::string kClangTemplateError =
+    "In file included from " + kSnapshot + ":1:\n" +
+    "In file included from /cache/pch/36d1d031/torchexam_pch.h:1:\n" +
+    "In file included from /sdk/include/torchexam/solution.h:39:\n" +
+    "In file included from /usr/include/torch/csrc/api/include/torch/torch.h:3:\n" +
+    "In file included from /usr/include/torch/csrc/api/include/torch/all.h:15:\n" +
+    "In file included from /usr/include/torch/csrc/api/include/torch/nn.h:7:\n" +
+    "In file included from /usr/include/torch/csrc/api/include/torch/nn/modules.h:7:\n" +
+    "/usr/include/torch/csrc/api/include/torch/nn/modules/container/any.h:219:53: error: no member named 'forward' in 'FlattenImpl'\n" +
+    "/usr/include/torch/csrc/api/include/torch/nn/modules/container/sequential.h:207:32: note: in instantiation of function template specialization 'torch::nn::AnyModule::AnyModule<FlattenImpl>' requested here\n" +
+    "/usr/include/torch/csrc/api/include/torch/nn/modules/container/sequential.h:240:5: note: in instantiation of function template specialization 'torch::nn::SequentialImpl::push_back<FlattenImpl>' requested here\n" +
+    "/usr/include/torch/csrc/api/include/torch/nn/modules/container/sequential.h:233:5: note: in instantiation of function template specialization 'torch::nn::SequentialImpl::push_back<FlattenImpl>' requested here\n" +
+    kSnapshot + ":13:13: note: in instantiation of function template specialization 'torch::nn::SequentialImpl::push_back<FlattenImpl>' requested here\n" +
+    "In file included from " + kSnapshot + ":1:\n" +
+    "In file included from /cache/pch/36d1d031/torchexam_pch.h:1:\n" +
+    "In file included from /sdk/include/torchexam/solution.h:39:\n" +
+    "In file included from /usr/include/torch/csrc/api/include/torch/torch.h:3:\n" +
+    "In file included from /usr/include/torch/csrc/api/include/torch/all.h:15:\n" +
+    "In file included from /usr/include/torch/csrc/api/include/torch/nn.h:7:\n" +
+    "In file included from /usr/include/torch/csrc/api/include/torch/nn/modules.h:7:\n" +
+    "/usr/include/torch/csrc/api/include/torch/nn/modules/container/any.h:227:3: error: static_assert failed due to requirement 'torch::detail::has_forward<FlattenImpl>::value' \"Can only store module with a forward() method ...\"\n";
 
 std::string all_text(const std::vector<Diagnostic>& ds) {
   std::string out;
@@ -75,6 +102,73 @@ TEST_SUITE("diagnostics") {
     bool frame = false;
     for (const auto& d : ds) frame |= d.severity == "note" && d.file == kSequential && d.line == 207;
     CHECK(frame);
+  }
+
+  TEST_CASE("clang: an error inside a LibTorch template is shown on the candidate's line, and so is the next one of the same instantiation") {
+    const auto ds = parse_clang_diagnostics(kClangTemplateError, kSnapshot, "solution.cpp");
+    INFO(all_text(ds));
+    REQUIRE(ds.size() >= 2);
+    CHECK(ds[0].severity == "error");
+    CHECK(ds[0].file == "solution.cpp");
+    CHECK(ds[0].line == 13);
+    CHECK(ds[0].column == 13);
+    CHECK(ds[0].message.find("no member named 'forward' in 'FlattenImpl' (at " + kAny +
+                             ":219:53, in instantiation of function template specialization "
+                             "'torch::nn::SequentialImpl::push_back<FlattenImpl>')") != std::string::npos);
+    int errors = 0;
+    for (const auto& d : ds) {
+      if (d.severity == "error") {  // the static assertion too: clang gives no instantiation for it
+        ++errors;
+        CHECK(d.file == "solution.cpp");
+        CHECK(d.line == 13);
+      }
+      CHECK(d.file.find("/cache/") == std::string::npos);
+      CHECK(d.message.find("/cache/") == std::string::npos);
+    }
+    CHECK(errors == 2);
+    // The library's place and the frames follow as notes.
+    bool original = false, frame = false;
+    for (const auto& d : ds) {
+      original |= d.severity == "note" && d.file == kAny && d.line == 219;
+      frame |= d.severity == "note" && d.file == kSequential && d.line == 207;
+    }
+    CHECK(original);
+    CHECK(frame);
+  }
+
+  TEST_CASE("clang: an error in a header the candidate includes is shown on their #include; their own errors, the linker and the driver") {
+    const std::string log = "In file included from " + kSnapshot +
+                            ":2:\n"
+                            "/sdk/include/torchexam/data/image.hpp:130:76: error: no member named 'numbers' in "
+                            "namespace 'std'\n" +
+                            kSnapshot + ":10:58: error: expected ';' at end of declaration\n" + kSnapshot +
+                            ":10:50: warning: unused variable 'unused' [-Wunused-variable]\n" +
+                            "/usr/bin/ld: /tmp/x.o: in function `f()': " + kSnapshot +
+                            ":5: undefined reference to `g()'\n"
+                            "clang: error: linker command failed with exit code 1 (use -v to see invocation)\n";
+    const auto ds = parse_clang_diagnostics(log, kSnapshot, "solution.cpp");
+    INFO(all_text(ds));
+    REQUIRE(ds.size() >= 5);
+    CHECK(ds[0].file == "solution.cpp");
+    CHECK(ds[0].line == 2);
+    CHECK(ds[0].message.find("no member named 'numbers' in namespace 'std' (at /sdk/include/torchexam/data/image.hpp:130:76)") !=
+          std::string::npos);
+    const auto own = std::find_if(ds.begin(), ds.end(), [](const Diagnostic& d) { return d.line == 10 && d.severity == "error"; });
+    REQUIRE(own != ds.end());
+    CHECK(own->file == "solution.cpp");
+    CHECK(own->column == 58);
+    CHECK(own->message == "expected ';' at end of declaration");
+    const auto warn = std::find_if(ds.begin(), ds.end(), [](const Diagnostic& d) { return d.severity == "warning"; });
+    REQUIRE(warn != ds.end());
+    CHECK(warn->line == 10);
+    bool linker = false, driver = false;
+    for (const auto& d : ds) {
+      linker |= d.severity == "error" && d.message.find("undefined reference to `g()'") != std::string::npos &&
+                d.message.find("/cache/") == std::string::npos;
+      driver |= d.severity == "error" && d.message.find("linker command failed") != std::string::npos;
+    }
+    CHECK(linker);
+    CHECK(driver);
   }
 
   TEST_CASE("an error in a header the candidate includes is shown on their #include") {

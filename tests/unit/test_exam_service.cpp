@@ -44,7 +44,7 @@ const TaskSummary& fashion(const ExamSummary& s) {
 TEST_SUITE("exam_service") {
   TEST_CASE("the adapter's cached exam/status reply always equals status()") {
     Fixture f;
-    daemon::Adapter adapter(*f.service, [](std::string) {}, [] {}, {});
+    daemon::Adapter adapter(*f.service, [](std::string, const std::string&) {}, [] {}, {});
     auto served = [&] {
       auto m = std::get<protocol::Message>(protocol::parse_message(
           protocol::make_request(7, "exam/status", boost::json::object{})));
@@ -177,7 +177,8 @@ TEST_SUITE("exam_service") {
   TEST_CASE("report/data hides task diagnostics during an exam; at the close the report is written and named") {
     Fixture f;
     std::vector<boost::json::value> notes;
-    daemon::Adapter adapter(*f.service, [&](std::string body) { notes.push_back(boost::json::parse(body)); }, [] {}, {});
+    daemon::Adapter adapter(
+        *f.service, [&](std::string body, const std::string&) { notes.push_back(boost::json::parse(body)); }, [] {}, {});
     auto call = [&](boost::json::object params) {
       auto m = std::get<protocol::Message>(protocol::parse_message(protocol::make_request(9, "report/data", params)));
       std::string body;

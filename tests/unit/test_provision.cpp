@@ -74,11 +74,10 @@ TEST_SUITE("provision") {
     CHECK(entry.at("file").as_string() == (task / "solution.cpp").string());
     std::vector<std::string> args;
     for (const auto& a : entry.at("arguments").as_array()) args.emplace_back(a.as_string());
-    CHECK(args.front() == build_config::kCxx);
+    CHECK(args.front() == candidate_compiler(f.env.pins.compiler_id).exe);
     CHECK(args[1] == "-std=" + f.env.compiler_std);
     for (const auto& flag : f.flags) {
-      const bool harness_only =
-          std::find(std::begin(kHarnessOnlyFlags), std::end(kHarnessOnlyFlags), flag) != std::end(kHarnessOnlyFlags);
+      const bool harness_only = is_harness_only_flag(flag);
       CHECK_MESSAGE((std::find(args.begin(), args.end(), flag) != args.end()) != harness_only, flag);
     }
   }

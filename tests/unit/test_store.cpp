@@ -422,10 +422,12 @@ TEST_SUITE("store") {
     }
     {
       RawDb raw(dir.path / "torchexam.db");
-      raw.exec("DROP TABLE rejudge_items; DROP TABLE judgings; DROP TABLE rejudges; PRAGMA user_version = 1");
+      raw.exec(
+          "DROP TABLE audit; DROP TABLE credentials; DROP TABLE rejudge_items; DROP TABLE judgings; DROP TABLE rejudges; "
+          "PRAGMA user_version = 1");
     }
     auto st = Store::open(dir.path);
-    CHECK(st->schema_version() == 2);
+    CHECK(st->schema_version() == 3);
     const auto js = st->judgings(finished);
     REQUIRE(js.size() == 1);
     CHECK(js[0].live == 1);

@@ -1,0 +1,382 @@
+#include "daemon/tls_server.hpp"
+
+#include "base/hash.hpp"
+#include "protocol/framing.hpp"
+#include "protocol/server_messages.hpp"
+
+#include <fmt/format.h>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace torchexam::daemon {
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using TlsChannel = protocol::Channel<protocol::TlsStream>;
+
+struct TlsServer::Connection {
+  Connection(asio::io_context& io, tcp::socket s, ssl::context& ctx)
+      : tls(std::in_place, std::move(s), ctx), timer(io) {}
+  std::optional<protocol::TlsSocket> tls;     // until the channel takes it
+  std::optional<protocol::TlsStream> stream;  // shares the channel's stream (when_drained)
+  std::shared_ptr<TlsChannel> channel;
+  asio::steady_timer timer;  // the idle timeout, until the login
+  std::string peer;
+  std::optional<Principal> who;
+  bool gone = false;
+};
+
+namespace {
+
+tcp::endpoint endpoint_of(const std::string& host, uint16_t port) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec)
+    throw std::runtime_error(
+        fmt::format("--listen {}:{}: '{}' is not an IP address of this machine (give one, e.g. "
+                    "127.0.0.1 or 0.0.0.0)",
+                    host, port, host));
+  return {address, port};
+}
+
+// The largest frame a TLS client may send: room for task/upload's 512 KiB
+// source however JSON escapes it (a control character becomes six bytes),
+// a quarter of the Unix socket's 16 MiB. A larger body is skipped unread
+// and answered with a framing error (channel.hpp).
+constexpr size_t kMaxTlsBody = size_t{4} << 20;
+
+std::string seconds(std::chrono::milliseconds ms) { return fmt::format("{:g} s", ms.count() / 1000.0); }
+
+}  // namespace
+
+TlsServer::TlsServer(asio::io_context& io, TlsServerOptions options, const protocol::Binder& binder)
+    : io_(io),
+      o_(std::move(options)),
+      binder_(binder),
+      ctx_(protocol::make_server_context(o_.cert_file, o_.key_file)),
+      acceptor_(io) {
+  if (!o_.log) o_.log = [](const std::string& line) { fmt::print(stderr, "torchexamd: {}\n", line); };
+  const tcp::endpoint ep = endpoint_of(o_.host, o_.port);
+  boost::system::error_code ec;
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);  // no grading child holds the port
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) acceptor_.non_blocking(true, ec);
+  if (ec) throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}", o_.host, o_.port, ec.message()));
+}
+
+TlsServer::~TlsServer() { stop(); }
+
+uint16_t TlsServer::port() const {
+  boost::system::error_code ec;
+  return acceptor_.local_endpoint(ec).port();
+}
+
+void TlsServer::start() { accept(); }
+
+void TlsServer::stop() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  for (const auto& c : std::set<std::shared_ptr<Connection>>(connections_)) drop(c, "");
+}
+
+void TlsServer::accept() {
+  acceptor_.async_wait(tcp::acceptor::wait_read, [this](const boost::system::error_code& ec) {
+    if (ec) return;  // stopped
+    // Close-on-exec from the first moment, as the Unix socket's (server.cpp).
+    const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+        o_.log(fmt::format("accepting a TLS client failed: {}", std::strerror(errno)));
+      return accept();
+    }
+    tcp::socket socket(io_);
+    boost::system::error_code assign_ec;
+    socket.assign(acceptor_.local_endpoint().protocol(), fd, assign_ec);
+    if (assign_ec) {
+      ::close(fd);
+      return accept();
+    }
+    auto c = std::make_shared<Connection>(io_, std::move(socket), ctx_);
+    boost::system::error_code peer_ec;
+    const auto remote = c->tls->lowest_layer().remote_endpoint(peer_ec);
+    c->peer = peer_ec ? "?" : fmt::format("{}:{}", remote.address().to_string(), remote.port());
+    connections_.insert(c);
+    c->timer.expires_after(o_.idle_timeout);
+    c->timer.async_wait([this, weak = std::weak_ptr(c)](const boost::system::error_code& timer_ec) {
+      auto conn = weak.lock();
+      if (timer_ec || !conn || conn->who) return;
+      audit(*conn, "idle", "", "no login within " + seconds(o_.idle_timeout));
+      drop(conn, fmt::format("dropped {}: no login within {} (--idle-timeout)", conn->peer, seconds(o_.idle_timeout)));
+    });
+    // The first byte says TLS or not: a TLS client's first record is a handshake (0x16).
+    c->tls->next_layer().async_wait(tcp::socket::wait_read, [this, c](const boost::system::error_code& wait_ec) {
+      if (wait_ec || c->gone) return drop(c, "");
+      unsigned char first = 0;
+      const ssize_t n = ::recv(c->tls->next_layer().native_handle(), &first, 1, MSG_PEEK);
+      if (n <= 0) return drop(c, "");  // gone before saying anything
+      if (first != 0x16) return refuse_plaintext(c, first);
+      handshake(c);
+    });
+    accept();
+  });
+}
+
+void TlsServer::refuse_plaintext(const std::shared_ptr<Connection>& c, unsigned char first) {
+  o_.log(
+      fmt::format("refused a plaintext connection from {} on the TLS port (its first byte is 0x{:02x}, not a TLS "
+                  "handshake); clients connect with torchexam --server HOST:PORT --ca-file FILE --token-file FILE",
+                  c->peer, first));
+  audit(*c, "plaintext", "", fmt::format("first byte 0x{:02x}", first));
+  auto reply = std::make_shared<std::string>(protocol::encode_frame(protocol::make_error(
+      nullptr, protocol::error_code::invalid_request,
+      "this port speaks TLS only (TorchExam's proctored server): connect with torchexam --server HOST:PORT "
+      "--ca-file CA_FILE --token-file TOKEN_FILE")));
+  asio::async_write(c->tls->next_layer(), asio::buffer(*reply),
+                    [this, c, reply](const boost::system::error_code&, size_t) {
+                      // What the client sent is read first and a FIN sent: closing with
+                      // unread input would reset the connection, and the client could lose
+                      // the answer.
+                      if (c->tls) {
+                        const int fd = c->tls->next_layer().native_handle();
+                        char sink[4096];
+                        while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+                        }
+                        ::shutdown(fd, SHUT_WR);
+                      }
+                      drop(c, "");
+                    });
+}
+
+void TlsServer::handshake(const std::shared_ptr<Connection>& c) {
+  c->tls->async_handshake(ssl::stream_base::server, [this, c](const boost::system::error_code& ec) {
+    if (c->gone) return;
+    if (ec) {
+      audit(*c, "handshake_failed", "", ec.message());
+      return drop(c, fmt::format("TLS handshake with {} failed: {}", c->peer, ec.message()));
+    }
+    open_channel(c);
+  });
+}
+
+void TlsServer::open_channel(const std::shared_ptr<Connection>& c) {
+  protocol::TlsStream stream(std::move(*c->tls));
+  c->tls.reset();
+  c->stream = stream;
+  c->channel = std::make_shared<TlsChannel>(std::move(stream), kMaxTlsBody);
+  const std::weak_ptr<Connection> weak = c;
+  c->channel->start({[this, weak](std::string body) {
+                       if (auto conn = weak.lock()) handle(conn, body);
+                     },
+                     [weak](const std::string& error) {
+                       if (auto conn = weak.lock())
+                         conn->channel->send(
+                             protocol::make_error(nullptr, protocol::error_code::parse_error, "bad framing: " + error));
+                     },
+                     [this, weak](const boost::system::error_code&) {
+                       if (auto conn = weak.lock()) forget(conn.get());
+                     }});
+}
+
+void TlsServer::handle(const std::shared_ptr<Connection>& c, const std::string& body) {
+  auto parsed = protocol::parse_message(body);
+  if (auto* failure = std::get_if<protocol::ParseFailure>(&parsed))
+    return c->channel->send(protocol::make_error(failure->id, failure->code, failure->message));
+  auto& m = std::get<protocol::Message>(parsed);
+  if (m.kind == protocol::Message::Kind::response) return;
+  const bool request = m.kind == protocol::Message::Kind::request;
+  if (!c->who) {
+    if (m.method == protocol::method::auth_login && request) return login(c, m);
+    o_.log(fmt::format("{}: {} before a login; closing", c->peer, m.method));
+    if (request)
+      c->channel->send(protocol::make_error(
+          m.id, protocol::error_code::unauthorized,
+          "log in first: the first request on this connection must be auth/login with your token"));
+    c->stream->when_drained([weak = std::weak_ptr(c->channel)] {
+      if (auto ch = weak.lock()) ch->close();
+    });
+    return;
+  }
+  if (m.method == protocol::method::auth_login) {
+    if (request)
+      c->channel->send(protocol::make_error(m.id, protocol::error_code::invalid_request,
+                                            "this connection is logged in already, as " + c->who->name));
+    return;
+  }
+  if (m.method == protocol::method::auth_whoami) {
+    protocol::Identity id{to_string(c->who->role), c->who->name, c->who->environment, std::nullopt};
+    if (c->who->role == Role::candidate) id.session = o_.access.current_session(c->who->name);
+    if (request) c->channel->send(protocol::make_result(m.id, boost::json::value_from(id)));
+    return;
+  }
+  const boost::json::value id = m.id;
+  auto allowed = authorize(*c->who, std::move(m), o_.access);
+  if (auto* refused = std::get_if<protocol::RpcError>(&allowed)) {
+    o_.log(fmt::format("{} ({} {}): refused: {}", c->peer, to_string(c->who->role), c->who->name, refused->what()));
+    audit(*c, "refused", std::get<protocol::Message>(parsed).method, refused->what());
+    if (request) c->channel->send(protocol::make_error(id, refused->code, refused->what()));
+    return;
+  }
+  const protocol::Message& call = std::get<protocol::Message>(allowed);
+  const MethodRule* rule = find_rule(call.method);
+  const bool counted = rule && rule->submits && c->who->role == Role::candidate;
+  const auto counted_at = std::chrono::steady_clock::now();
+  if (counted) {
+    if (const std::string why = over_rate(c->who->name, counted_at); !why.empty()) {
+      o_.log(fmt::format("{} ({} {}): refused: {}", c->peer, to_string(c->who->role), c->who->name, why));
+      audit(*c, "refused", call.method, why);
+      if (request) c->channel->send(protocol::make_error(id, protocol::error_code::rate_limited, why));
+      return;
+    }
+  }
+  std::string detail;  // what the audit log keeps of an audited call
+  if (rule && rule->audited) {
+    if (call.method == protocol::method::task_upload) {
+      const auto p = protocol::read_params<protocol::UploadParams>(call.params);
+      detail = fmt::format("task {}, file {}, {} bytes, source sha256 {}", p.task, p.file, p.source.size(),
+                           sha256_hex(p.source));
+    } else {
+      detail = boost::json::serialize(call.params);
+    }
+  }
+  binder_.dispatch(call, [this, weak = std::weak_ptr(c), audited = rule && rule->audited, method = call.method, detail,
+                          counted, counted_at, name = c->who->name](std::string reply) {
+    auto conn = weak.lock();
+    if ((audited || counted) && conn) {
+      std::string outcome = "; ok";
+      auto answer = protocol::parse_message(reply);
+      if (auto* r = std::get_if<protocol::Message>(&answer); r && r->error) {
+        outcome = "; failed: " + r->error->second;
+        if (counted) uncount(name, counted_at);  // only what was submitted counts against the rate
+      }
+      if (audited) audit(*conn, "call", method, detail + outcome);
+    }
+    if (!conn) return;
+    if (conn->channel) conn->channel->send(reply);
+  });
+}
+
+void TlsServer::login(const std::shared_ptr<Connection>& c, const protocol::Message& m) {
+  try {
+    const auto p = protocol::read_params<protocol::LoginParams>(m.params);
+    Principal who = o_.authenticate(p.token);
+    c->timer.cancel();
+    o_.log(fmt::format("{} logged in as {} {} (token {})", c->peer, to_string(who.role), who.name, who.selector));
+    c->who = who;
+    audit(*c, "login", m.method, "token " + who.selector);
+    protocol::Identity id{to_string(who.role), who.name, who.environment, std::nullopt};
+    if (who.role == Role::candidate) id.session = o_.access.current_session(who.name);
+    c->channel->send(protocol::make_result(m.id, boost::json::value_from(id)));
+    return;
+  } catch (const protocol::RpcError& e) {
+    c->channel->send(
+        protocol::make_error(m.id, protocol::error_code::unauthorized, std::string("auth/login: ") + e.what()));
+    o_.log(fmt::format("{}: login refused: {}", c->peer, e.what()));
+    audit(*c, "login_refused", m.method, e.what());
+  } catch (const AuthError& e) {
+    c->channel->send(protocol::make_error(m.id, protocol::error_code::unauthorized, e.what()));
+    o_.log(fmt::format("{}: login refused: {}", c->peer, e.what()));
+    audit(*c, "login_refused", m.method, e.what());
+  }
+  c->stream->when_drained([weak = std::weak_ptr(c->channel)] {
+    if (auto ch = weak.lock()) ch->close();
+  });
+}
+
+void TlsServer::drop(const std::shared_ptr<Connection>& c, const std::string& why) {
+  if (c->gone) return;
+  if (!why.empty()) o_.log(why);
+  c->timer.cancel();
+  if (c->channel) return c->channel->close();  // its on_close forgets it
+  boost::system::error_code ignored;
+  if (c->tls) {
+    c->tls->lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
+    c->tls->lowest_layer().close(ignored);
+  }
+  forget(c.get());
+}
+
+void TlsServer::forget(Connection* gone) {
+  for (auto it = connections_.begin(); it != connections_.end(); ++it)
+    if (it->get() == gone) {
+      (*it)->gone = true;
+      (*it)->timer.cancel();
+      asio::post(io_, [keep = *it] {});  // released after the current handler, which may hold it
+      connections_.erase(it);
+      return;
+    }
+}
+
+void TlsServer::audit(const Connection& c, const std::string& event, const std::string& method,
+                      const std::string& detail) {
+  if (!o_.audit) return;
+  store::AuditRecord r;
+  r.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  if (c.who) r.who = std::string(to_string(c.who->role)) + " " + c.who->name;
+  r.peer = c.peer;
+  r.event = event;
+  r.method = method;
+  r.detail = detail;
+  o_.audit(std::move(r));
+}
+
+void TlsServer::uncount(const std::string& who, std::chrono::steady_clock::time_point at) {
+  auto& times = submitted_[who];
+  if (auto it = std::find(times.begin(), times.end(), at); it != times.end()) times.erase(it);
+}
+
+std::string TlsServer::over_rate(const std::string& who, std::chrono::steady_clock::time_point now) {
+  if (o_.submissions_per_minute <= 0) return "";
+  auto& times = submitted_[who];
+  while (!times.empty() && now - times.front() >= std::chrono::seconds(60)) times.pop_front();
+  if (static_cast<int>(times.size()) >= o_.submissions_per_minute) {
+    const auto wait = std::chrono::duration_cast<std::chrono::seconds>(times.front() + std::chrono::seconds(60) - now);
+    return fmt::format(
+        "too many submissions: this server takes {} a minute from each candidate; submit again in {} s "
+        "(nothing was submitted)",
+        o_.submissions_per_minute, std::max<int64_t>(1, wait.count()));
+  }
+  times.push_back(now);
+  return "";
+}
+
+bool TlsServer::reaches(const Connection& c, const std::string& session) {
+  if (!c.who) return false;
+  if (c.who->role == Role::examiner) return true;
+  if (session.empty()) return false;
+  auto it = owners_.find(session);
+  if (it == owners_.end()) it = owners_.emplace(session, o_.access.owner_of(session)).first;
+  return it->second == c.who->name;
+}
+
+void TlsServer::recheck() {
+  if (!o_.lapsed) return;
+  for (const auto& c : std::vector<std::shared_ptr<Connection>>(connections_.begin(), connections_.end())) {
+    if (!c->who || c->gone) continue;
+    const std::string why = o_.lapsed(*c->who);
+    if (why.empty()) continue;
+    audit(*c, "closed", "", why);
+    drop(c, fmt::format("closed {} ({} {}): {}", c->peer, to_string(c->who->role), c->who->name, why));
+  }
+}
+
+void TlsServer::broadcast(const std::string& body, const std::string& session) {
+  const std::vector<std::shared_ptr<Connection>> all(connections_.begin(), connections_.end());
+  for (const auto& c : all)
+    if (c->channel && reaches(*c, session)) c->channel->send(body);
+}
+
+}  // namespace torchexam::daemon

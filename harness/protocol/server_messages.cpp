@@ -1,0 +1,70 @@
+#include "protocol/server_messages.hpp"
+
+#include "base/json_shape.hpp"
+
+namespace torchexam::protocol {
+using json_shape::Object;
+using json_shape::write;
+
+void tag_invoke(json::value_from_tag, json::value& v, const LoginParams& p) { v = {{"token", p.token}}; }
+
+LoginParams tag_invoke(json::value_to_tag<LoginParams>, const json::value& v) {
+  const Object o(v);
+  o.only({"token"});
+  return {o.required<std::string>("token")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const Identity& i) {
+  v = {{"role", i.role}, {"name", i.name}, {"environment", i.environment}, {"session", write(i.session)}};
+}
+
+Identity tag_invoke(json::value_to_tag<Identity>, const json::value& v) {
+  const Object o(v);
+  return {o.required<std::string>("role"), o.required<std::string>("name"), o.required<std::string>("environment"),
+          o.optional<std::optional<std::string>>("session")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const ExtendParams& p) {
+  v = {{"session", p.session}, {"seconds", p.seconds}};
+}
+
+ExtendParams tag_invoke(json::value_to_tag<ExtendParams>, const json::value& v) {
+  const Object o(v);
+  o.only({"session", "seconds"});
+  return {o.required<std::string>("session"), o.required<double>("seconds")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const SessionList& l) { v = {{"sessions", write(l.sessions)}}; }
+
+SessionList tag_invoke(json::value_to_tag<SessionList>, const json::value& v) {
+  return {Object(v).required<std::vector<ExamStatus>>("sessions")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const UploadParams& p) {
+  json::object o{{"task", p.task}, {"file", p.file}, {"source", p.source}};
+  if (!p.session.empty()) o["session"] = p.session;
+  if (!p.workspace.empty()) o["workspace"] = p.workspace;
+  v = std::move(o);
+}
+
+UploadParams tag_invoke(json::value_to_tag<UploadParams>, const json::value& v) {
+  const Object o(v);
+  o.only({"session", "workspace", "task", "file", "source"});
+  return {o.optional<std::string>("session"), o.optional<std::string>("workspace"), o.required<std::string>("task"),
+          o.optional<std::string>("file", "solution.cpp"), o.required<std::string>("source")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const Uploaded& u) {
+  v = {{"submission", u.submission},
+       {"queue_position", u.queue_position},
+       {"source_sha256", u.source_sha256},
+       {"bytes", u.bytes}};
+}
+
+Uploaded tag_invoke(json::value_to_tag<Uploaded>, const json::value& v) {
+  const Object o(v);
+  return {o.required<int64_t>("submission"), o.required<int>("queue_position"),
+          o.required<std::string>("source_sha256"), o.required<int64_t>("bytes")};
+}
+
+}  // namespace torchexam::protocol

@@ -1,0 +1,125 @@
+// Helpers of the proctored server's tests (test_server.cpp): a torchexamd
+// serving TLS with the test CA (the fixture server.ca), its token commands,
+// TLS clients logged in, and raw TCP connections. Waits are conditions with
+// deadlines.
+#pragma once
+
+#include "../e2e/daemon_util.hpp"
+#include "client/client.hpp"
+#include "protocol/jsonrpc.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace torchexam::test {
+
+inline const fs::path kSource = TORCHEXAM_SOURCE_DIR;
+inline const fs::path kTinyEnv = kSource / "tests/environments/tiny";
+inline const fs::path kCa = TORCHEXAM_TEST_CA_DIR;
+
+inline void need_ca() {
+  if (!fs::exists(kCa / "torchexam-ca/server.crt") || !fs::exists(kCa / "other-ca.crt"))
+    skip_test("no test CA in " + kCa.string() + " (the server.ca fixture makes it with openssl)");
+}
+
+// torchexamd serving TLS on a free loopback port, practice mode (the floor
+// is tested on its own), with a short idle timeout.
+struct Server {
+  Daemon d;
+  uint16_t port = 0;
+  int runs = 0;
+  explicit Server(const std::string& name, std::vector<std::string> more = {}) : d("tls-" + name) {
+    need_ca();
+    d.extra_args = {"--listen",       "127.0.0.1:0",
+                    "--tls-cert",     (kCa / "torchexam-ca/server.crt").string(),
+                    "--tls-key",      (kCa / "torchexam-ca/server.key").string(),
+                    "--idle-timeout", "0.5",
+                    "--server-mode",  "practice"};
+    d.extra_args.insert(d.extra_args.end(), more.begin(), more.end());
+    REQUIRE_FALSE(d.start());
+    const std::regex serving(R"(serving TLS on 127\.0\.0\.1:(\d+))");
+    std::smatch m;
+    const std::string log = slurp(d.log);
+    REQUIRE_MESSAGE(std::regex_search(log, m, serving), log);
+    port = static_cast<uint16_t>(std::stoi(m[1]));
+  }
+  // Runs torchexamd's token command on this server's state; its output.
+  std::string admin(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"--state-dir", d.state.string()};
+    all.insert(all.end(), args.begin(), args.end());
+    const fs::path out = d.root / ("admin-" + std::to_string(++runs) + ".out");  // a log is appended to
+    ChildProcess p(kDaemon, all, out);
+    REQUIRE(p.wait() == 0);
+    return slurp(out);
+  }
+  std::string issue(const std::string& flag, const std::string& name, std::vector<std::string> more = {}) {
+    std::vector<std::string> args = {flag, name};
+    args.insert(args.end(), more.begin(), more.end());
+    const std::string out = admin(args);
+    std::smatch m;
+    REQUIRE_MESSAGE(std::regex_search(out, m, std::regex(R"((txm1\.[0-9a-f]{16}\.[0-9a-f]{64}))")), out);
+    return m[1];
+  }
+  RemoteOptions remote(const std::string& token, const fs::path& ca = kCa / "torchexam-ca/ca.crt") const {
+    RemoteOptions o;
+    o.host = "127.0.0.1";
+    o.port = port;
+    o.ca_file = ca.string();
+    o.token = token;
+    return o;
+  }
+  std::unique_ptr<Client> login(const std::string& token) { return Client::connect_tls(remote(token)); }
+};
+
+// The error a call is refused with (FAIL when it is not refused).
+inline protocol::RpcError refusal(Client& c, const std::string& method, json::object params) {
+  try {
+    c.call(method, std::move(params));
+  } catch (const protocol::RpcError& e) {
+    return e;
+  }
+  FAIL("the server accepted " << method);
+  return protocol::RpcError(0, "");
+}
+
+// A raw TCP connection to 127.0.0.1:port.
+inline int tcp_connect(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  return fd;
+}
+
+// Everything the peer sends until it closes, or nullopt if it has not closed by `deadline`.
+inline std::optional<std::string> read_until_closed(int fd, std::chrono::seconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  std::string got;
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return got;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return std::nullopt;
+}
+
+
+}  // namespace torchexam::test
