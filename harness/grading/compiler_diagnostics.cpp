@@ -243,7 +243,7 @@ class TextDiagnostics {
       theirs = {at->file, at->line, at->column};
       if (at->message.rfind("in instantiation of ", 0) == 0)
         how = at->message.substr(0, at->message.size() - std::string_view(" requested here").size());
-    } else if (!instantiated && last_site_.line != 0) {
+    } else if (!instantiated && last_site_.line != 0 && d.file == last_file_) {
       // Clang does not repeat the instantiation of the error before when it
       // is the same: this error comes from the same line of theirs.
       theirs = last_site_;
@@ -255,6 +255,7 @@ class TextDiagnostics {
     if (at) {
       last_site_ = theirs;
       last_how_ = how;
+      last_file_ = d.file;
     }
     if (theirs.line == 0) {
       d.message = rename(std::move(d.message));
@@ -282,6 +283,7 @@ class TextDiagnostics {
   bool last_was_include_ = false;
   Location last_site_;    // clang: where the last instantiation in their file was
   std::string last_how_;  // and which
+  std::string last_file_;  // the file of the error placed there
 };
 
 
