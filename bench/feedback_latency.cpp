@@ -184,24 +184,24 @@ void measure_saves(const fs::path& root, int rounds) {
     }
 
     fmt::print("\n| round | first | compiler -fsyntax-only (s) | clangd, warm (s) |\n| ---: | --- | ---: | ---: |\n");
-    int answered_by_gcc = 0;
+    int answered_by_compiler = 0;
     for (int r = 0; r < rounds; ++r) {
-      const bool gcc_first = r % 2 == 0;
+      const bool compiler_first = r % 2 == 0;
       double figure[2] = {0, 0};
       for (int k = 0; k < 2; ++k) {
-        Side& s = sides[gcc_first ? k : 1 - k];
+        Side& s = sides[compiler_first ? k : 1 - k];
         const auto [secs, message] = save_and_wait(s, next_name());
         s.seconds.push_back(secs);
         figure[&s == &sides[0] ? 0 : 1] = secs;
-        if (&s == &sides[1] && !clangs_wording(message)) ++answered_by_gcc;
+        if (&s == &sides[1] && !clangs_wording(message)) ++answered_by_compiler;
       }
-      fmt::print("| {} | {} | {:.2f} | {:.2f} |\n", r + 1, gcc_first ? "compiler" : "clangd", figure[0], figure[1]);
+      fmt::print("| {} | {} | {:.2f} | {:.2f} |\n", r + 1, compiler_first ? "compiler" : "clangd", figure[0], figure[1]);
     }
     fmt::print("\n| checker | median (s) | min | max | p90 |\n| --- | ---: | ---: | ---: | ---: |\n");
     for (const auto& s : sides)
       fmt::print("| {} | **{:.2f}** | {:.2f} | {:.2f} | {:.2f} |\n", s.checker, median(s.seconds),
                  percentile(s.seconds, 0), percentile(s.seconds, 1), percentile(s.seconds, 0.9));
-    fmt::print("\nclangd side: {} of {} timed saves answered by the compiler fallback\n", answered_by_gcc, rounds);
+    fmt::print("\nclangd side: {} of {} timed saves answered by the compiler fallback\n", answered_by_compiler, rounds);
     fmt::print("load average {:.2f} at the end\n", load_average());
     sides.clear();  // stops the daemons
   }

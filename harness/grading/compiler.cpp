@@ -5,7 +5,6 @@
 #include "base/build_config.hpp"
 #include "base/hash.hpp"
 #include "base/process.hpp"
-#include "sandbox/text.hpp"
 
 #include <fmt/format.h>
 #include <fcntl.h>
@@ -14,12 +13,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <optional>
 #include <chrono>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 namespace torchexam {
 namespace fs = std::filesystem;

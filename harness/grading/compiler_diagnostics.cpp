@@ -289,22 +289,27 @@ class TextDiagnostics {
 
 }  // namespace
 
-std::vector<Diagnostic> parse_gcc_diagnostics(const std::string& output, const std::string& rename_from,
-                                              const std::string& rename_to) {
-  TextDiagnostics parser(rename_from, rename_to);
+namespace {
+
+std::vector<Diagnostic> parse_text(const std::string& output, const std::string& rename_from,
+                                   const std::string& rename_to, bool clang) {
+  TextDiagnostics parser(rename_from, rename_to, clang);
   std::istringstream lines(output);
   std::string line;
   while (std::getline(lines, line)) parser.line(line);
   return bound_diagnostics(parser.take(), rename_to);
 }
 
+}  // namespace
+
+std::vector<Diagnostic> parse_gcc_diagnostics(const std::string& output, const std::string& rename_from,
+                                              const std::string& rename_to) {
+  return parse_text(output, rename_from, rename_to, false);
+}
+
 std::vector<Diagnostic> parse_clang_diagnostics(const std::string& output, const std::string& rename_from,
                                                 const std::string& rename_to) {
-  TextDiagnostics parser(rename_from, rename_to, true);
-  std::istringstream lines(output);
-  std::string line;
-  while (std::getline(lines, line)) parser.line(line);
-  return bound_diagnostics(parser.take(), rename_to);
+  return parse_text(output, rename_from, rename_to, true);
 }
 
 std::vector<Diagnostic> bound_diagnostics(std::vector<Diagnostic> out, const std::string& shown) {
