@@ -1,8 +1,9 @@
 // bench/feedback_latency — how long a candidate waits for feedback (issue 21).
 //
 // Save -> diagnostics published: two private torchexamd daemons, one per
-// save-time checker (--save-checker gcc: g++ -fsyntax-only with the
-// precompiled LibTorch header on every save; --save-checker clangd: a warm
+// save-time checker (--save-checker compiler: the environment's compiler,
+// clang++ for the practice exam, -fsyntax-only with the precompiled LibTorch
+// header on every save; --save-checker clangd: a warm
 // clangd per session), each with a practice session in a workspace of its
 // own. Each round writes the regression task's solution.cpp with a new
 // unknown name in each workspace, in turn (the order alternates between
@@ -11,11 +12,11 @@
 // error naming it. So each figure includes the watcher's settling time
 // (300 ms) and a status poll (every 10 ms), as a candidate sees it.
 //
-// Before the rounds each daemon is warmed: its first save (the g++ side
-// loads its precompiled header; the clangd side answers with g++ while
-// clangd builds its preamble) is timed and reported as "first save", then
-// the clangd side is saved until its answer is clangd's own (clang's
-// wording), so the rounds compare warm paths.
+// Before the rounds each daemon is warmed: its first save (the compiler side
+// loads its precompiled header; the clangd side answers with the compiler
+// check while clangd builds its preamble) is timed and reported as "first
+// save", then the clangd side is saved until its answer is clangd's own
+// (clangd's capitalised wording), so the rounds compare warm paths.
 //
 // Submit -> first training batch, and a grading beside a speculative build:
 // feedback_submit.hpp (--submit-rounds, --grading-rounds).
@@ -52,7 +53,7 @@ constexpr auto kPollEvery = std::chrono::milliseconds(10);
 constexpr auto kGiveUpAfter = std::chrono::seconds(300);
 
 struct Side {
-  std::string checker;  // "gcc" or "clangd"
+  std::string checker;  // "compiler" or "clangd"
   std::unique_ptr<BenchDaemon> daemon;
   std::unique_ptr<Client> client;
   std::string session;
@@ -98,8 +99,11 @@ std::pair<double, std::string> save_and_wait(Side& s, const std::string& name) {
                                        kGiveUpAfter.count(), s.daemon->log_tail()));
 }
 
-// g++ says "'x' was not declared in this scope", clang "Use of undeclared identifier 'x'".
-bool clangs_wording(const std::string& message) { return message.find("undeclared identifier") != std::string::npos; }
+// g++ says "'x' was not declared in this scope", clang++ "use of undeclared
+// identifier 'x'", clangd (which capitalises its messages) "Use of ...".
+bool clangs_wording(const std::string& message) {
+  return message.find("Use of undeclared identifier") != std::string::npos;
+}
 
 double load_average() {
   double one = 0;
@@ -112,7 +116,7 @@ void measure_saves(const fs::path& root, int rounds);
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"feedback_latency: save -> diagnostics published, g++ -fsyntax-only vs a warm clangd"};
+  CLI::App app{"feedback_latency: save -> diagnostics published, the compiler's -fsyntax-only vs a warm clangd"};
   int rounds = 10;
   int submit_rounds = 5, grading_rounds = 3;
   app.add_option("--rounds", rounds, "saves timed per checker, alternating (0: none)")
@@ -147,7 +151,7 @@ namespace {
 void measure_saves(const fs::path& root, int rounds) {
   {
     std::vector<Side> sides(2);
-    sides[0].checker = "gcc";
+    sides[0].checker = "compiler";
     sides[1].checker = "clangd";
     for (auto& s : sides) {
       DaemonSpec spec;
@@ -166,7 +170,7 @@ void measure_saves(const fs::path& root, int rounds) {
     auto next_name = [&serial] { return fmt::format("undefined_layer_{}", ++serial); };
     for (auto& s : sides) {
       const auto [first, message] = save_and_wait(s, next_name());
-      fmt::print("{:>6}: first save {:.2f} s ({})\n", s.checker, first, clangs_wording(message) ? "clang" : "g++");
+      fmt::print("{:>6}: first save {:.2f} s ({})\n", s.checker, first, clangs_wording(message) ? "clangd" : "the compiler");
     }
     // Warm: saves until the clangd side's answer is clangd's own.
     Side& warm = sides[1];
@@ -179,25 +183,25 @@ void measure_saves(const fs::path& root, int rounds) {
       if (i == 30) throw std::runtime_error("clangd never answered a save itself:\n" + warm.daemon->log_tail());
     }
 
-    fmt::print("\n| round | first | g++ -fsyntax-only (s) | clangd, warm (s) |\n| ---: | --- | ---: | ---: |\n");
-    int answered_by_gcc = 0;
+    fmt::print("\n| round | first | compiler -fsyntax-only (s) | clangd, warm (s) |\n| ---: | --- | ---: | ---: |\n");
+    int answered_by_compiler = 0;
     for (int r = 0; r < rounds; ++r) {
-      const bool gcc_first = r % 2 == 0;
+      const bool compiler_first = r % 2 == 0;
       double figure[2] = {0, 0};
       for (int k = 0; k < 2; ++k) {
-        Side& s = sides[gcc_first ? k : 1 - k];
+        Side& s = sides[compiler_first ? k : 1 - k];
         const auto [secs, message] = save_and_wait(s, next_name());
         s.seconds.push_back(secs);
         figure[&s == &sides[0] ? 0 : 1] = secs;
-        if (&s == &sides[1] && !clangs_wording(message)) ++answered_by_gcc;
+        if (&s == &sides[1] && !clangs_wording(message)) ++answered_by_compiler;
       }
-      fmt::print("| {} | {} | {:.2f} | {:.2f} |\n", r + 1, gcc_first ? "g++" : "clangd", figure[0], figure[1]);
+      fmt::print("| {} | {} | {:.2f} | {:.2f} |\n", r + 1, compiler_first ? "compiler" : "clangd", figure[0], figure[1]);
     }
     fmt::print("\n| checker | median (s) | min | max | p90 |\n| --- | ---: | ---: | ---: | ---: |\n");
     for (const auto& s : sides)
       fmt::print("| {} | **{:.2f}** | {:.2f} | {:.2f} | {:.2f} |\n", s.checker, median(s.seconds),
                  percentile(s.seconds, 0), percentile(s.seconds, 1), percentile(s.seconds, 0.9));
-    fmt::print("\nclangd side: {} of {} timed saves answered by the g++ fallback\n", answered_by_gcc, rounds);
+    fmt::print("\nclangd side: {} of {} timed saves answered by the compiler fallback\n", answered_by_compiler, rounds);
     fmt::print("load average {:.2f} at the end\n", load_average());
     sides.clear();  // stops the daemons
   }

@@ -113,13 +113,13 @@ std::string wait_error_naming(Side& s, const std::string& name) {
   return message;
 }
 
-// Broken saves until clangd answers one itself (clang's wording, not
-// g++'s), so that the rounds see warm checks.
+// Broken saves until clangd answers one itself (clangd's capitalised
+// wording, not the compiler check's), so that the rounds see warm checks.
 void warm_clangd(Side& s, int& serial) {
   for (int i = 0; i < 30; ++i) {
     const std::string name = fmt::format("undefined_name_{}", ++serial);
     write(s.file, reference(name, 150, name));
-    if (wait_error_naming(s, name).find("undeclared identifier") != std::string::npos) return;
+    if (wait_error_naming(s, name).find("Use of undeclared identifier") != std::string::npos) return;
   }
   throw std::runtime_error(s.name + ": clangd never answered a save itself\n" + s.daemon->log_tail());
 }

@@ -113,7 +113,7 @@ int line_of(const std::string& text, const std::string& needle) {
 }  // namespace
 
 TEST_SUITE("e2e") {
-  TEST_CASE("save_check: clangd's diagnostics equal g++'s on broken files, none on a clean one, one clangd a session") {
+  TEST_CASE("save_check: clangd's diagnostics equal the compiler check's on broken files, none on a clean one, one clangd a session") {
     require_clangd();
     const Workspace w = provision("save-check-equal");
     std::vector<std::string> log;
@@ -140,7 +140,7 @@ TEST_SUITE("e2e") {
       const SaveCheck c = save(w, "s1", b.text);
       const auto theirs = gcc.check(c);
       const auto ours = clangd.check(c);
-      INFO("g++:" << describe(theirs));
+      INFO("the compiler check:" << describe(theirs));
       INFO("clangd:" << describe(ours));
       INFO("log: " << fmt::format("{}", fmt::join(log, " | ")));
       const Diagnostic* g = first_error(theirs);
