@@ -20,7 +20,15 @@ namespace fs = std::filesystem;
 std::map<std::string, std::string> runner_environment(int threads) {
   std::map<std::string, std::string> env{
       {"OMP_NUM_THREADS", std::to_string(threads)},
-      {"GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=2147483647"},
+      // malloc keeps what LibTorch frees and gives it out again, instead
+      // of returning it to the kernel and having every page of the next
+      // tensor faulted in and zeroed: no heap trim below 2 GiB, and no
+      // mmap for any size. The threshold alone (at most 32 MiB) leaves a
+      // 1000-image batch's activations (100 MB for 32 channels of 28x28)
+      // to mmap and munmap: fashion_mnist's evaluation spent 10 s of its
+      // 25 CPU s in page faults (docs/benchmarks.md, "Evaluation memory").
+      {"GLIBC_TUNABLES",
+       "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=2147483647:glibc.malloc.mmap_max=0"},
   };
   // A wait policy the harness was started with is the user's choice: it
   // reaches the runner unchanged (both names are on the sandbox's list).
