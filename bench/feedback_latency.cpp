@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();
   app.add_option("--submit-rounds", submit_rounds,
-                 "rounds of submit -> first training batch, speculative builds off vs idle, alternating (0: none)")
+                 "rounds of submit -> first training batch, the old path (no speculative build, fresh runner) vs the new (speculative builds when idle, warm runner), alternating (0: none)")
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();
   app.add_option("--grading-rounds", grading_rounds,

@@ -41,20 +41,28 @@ struct Side {
   std::vector<std::vector<double>> figures;
 };
 
-// Two daemons with the same save checker (clangd, the default), one per
-// --speculative-builds value, sharing the build tree's cache.
-std::vector<Side> start_sides(const fs::path& root, const std::string& old_mode, const std::string& new_mode,
+// One side: what the table calls it, and its torchexamd flags beside
+// --save-checker clangd (the default).
+struct SideSpec {
+  std::string name;
+  std::vector<std::string> flags;
+};
+
+// Two daemons with the same save checker (clangd), one per SideSpec,
+// sharing the build tree's cache.
+std::vector<Side> start_sides(const fs::path& root, const SideSpec& old_side, const SideSpec& new_side,
                               size_t columns) {
   std::vector<Side> sides(2);
-  const std::string modes[2] = {old_mode, new_mode};
+  const SideSpec* specs[2] = {&old_side, &new_side};
   for (int i = 0; i < 2; ++i) {
     Side& s = sides[static_cast<size_t>(i)];
-    s.name = "speculative builds " + modes[i];
+    s.name = specs[i]->name;
     DaemonSpec spec;
     spec.exe = FEEDBACK_LATENCY_TORCHEXAMD;
-    spec.args = {"--save-checker", "clangd", "--speculative-builds", modes[i]};
+    spec.args = {"--save-checker", "clangd"};
+    spec.args.insert(spec.args.end(), specs[i]->flags.begin(), specs[i]->flags.end());
     spec.cache = FEEDBACK_LATENCY_CACHE_DIR;
-    s.daemon = std::make_unique<BenchDaemon>(spec, root / modes[i]);
+    s.daemon = std::make_unique<BenchDaemon>(spec, root / (i == 0 ? "old" : "new"));
     s.client = s.daemon->connect();
     const fs::path workspace = s.daemon->root() / "ws";
     s.session = open_practice_session(*s.client, kSource, workspace);
@@ -196,7 +204,11 @@ void print_summary(const std::vector<Side>& sides, const std::vector<std::string
 }  // namespace
 
 void measure_submit(const fs::path& root, int rounds) {
-  std::vector<Side> sides = start_sides(root / "submit", "off", "idle", 3);
+  // Today's path before issue 21 against the new one: speculative builds
+  // and the warm runner.
+  std::vector<Side> sides =
+      start_sides(root / "submit", {"off: no speculative build, fresh runner", {"--speculative-builds", "off", "--warm-runner", "off"}},
+                  {"on: speculative build when idle, warm runner", {"--speculative-builds", "idle", "--warm-runner", "on"}}, 3);
   fmt::print("\nsubmit -> first training batch, load average {:.2f} at the start\n", load_average());
   int serial = 0;
   // Warm each side: its clangd, the runner, the staged data.
@@ -242,7 +254,8 @@ void measure_submit(const fs::path& root, int rounds) {
 }
 
 void measure_grading_beside(const fs::path& root, int rounds) {
-  std::vector<Side> sides = start_sides(root / "grading", "off", "always", 1);
+  std::vector<Side> sides = start_sides(root / "grading", {"speculative builds off", {"--speculative-builds", "off"}},
+                                        {"speculative builds always", {"--speculative-builds", "always"}}, 1);
   constexpr int kEpochs = 2000;
   fmt::print("\ngrading beside a speculative build: the regression reference, {} epochs; load average {:.2f}\n",
              kEpochs, load_average());

@@ -25,6 +25,18 @@ namespace torchexam {
 namespace bp = boost::process::v2;
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
+
+std::vector<std::string> environment_with(const std::map<std::string, std::string>& overrides) {
+  std::vector<std::string> out;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string_view entry(*e);
+    const auto eq = entry.find('=');
+    if (eq != std::string_view::npos && overrides.count(std::string(entry.substr(0, eq)))) continue;
+    out.emplace_back(entry);
+  }
+  for (const auto& [k, v] : overrides) out.push_back(k + "=" + v);
+  return out;
+}
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -73,17 +85,10 @@ struct ChildSetup : ExitQuietlyOnExecError {
   }
 };
 
-// This process's environment with `overrides` set on top, as execve takes it.
+// environment_with(overrides), as execve takes it.
 class Environment {
  public:
-  explicit Environment(const std::map<std::string, std::string>& overrides) {
-    for (char** e = environ; e && *e; ++e) {
-      const std::string_view entry(*e);
-      const auto eq = entry.find('=');
-      if (eq != std::string_view::npos && overrides.count(std::string(entry.substr(0, eq)))) continue;
-      strings_.emplace_back(entry);
-    }
-    for (const auto& [k, v] : overrides) strings_.push_back(k + "=" + v);
+  explicit Environment(const std::map<std::string, std::string>& overrides) : strings_(environment_with(overrides)) {
     for (const auto& s : strings_) pointers_.push_back(s.c_str());
     pointers_.push_back(nullptr);
   }

@@ -116,6 +116,10 @@ class ProcessLauncher {
   virtual std::filesystem::path find_executable(const std::string& name) = 0;
 };
 
+// This process's environment with `overrides` set on top, as "NAME=value"
+// strings: what a child started with ProcessSpec::env gets.
+std::vector<std::string> environment_with(const std::map<std::string, std::string>& overrides);
+
 // The real launcher (Boost.Process v2: the child's exit is watched through
 // a pidfd, no polling). One for the process, never destroyed.
 ProcessLauncher& system_launcher();

@@ -24,8 +24,6 @@
 #include <utility>
 #include <vector>
 
-extern char** environ;
-
 namespace torchexam {
 namespace fs = std::filesystem;
 namespace wire = sandbox::zygote;
@@ -88,20 +86,6 @@ int nice_of_this_thread() {
   return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
 }
 
-// The child's whole environment: ours with the spec's on top, as the real
-// launcher gives it (base/process.cpp builds the same list for execve).
-std::vector<std::string> environment_with(const std::map<std::string, std::string>& overrides) {
-  std::vector<std::string> out;
-  for (char** e = environ; e && *e; ++e) {
-    const std::string_view entry(*e);
-    const auto eq = entry.find('=');
-    if (eq != std::string_view::npos && overrides.count(std::string(entry.substr(0, eq)))) continue;
-    out.emplace_back(entry);
-  }
-  for (const auto& [k, v] : overrides) out.push_back(k + "=" + v);
-  return out;
-}
-
 // Which zygote serves `spec`: the executable, and what its children inherit
 // from it instead of from the caller: the whole environment (libgomp and
 // glibc read theirs when the zygote starts) and the niceness.
@@ -109,6 +93,29 @@ std::string key_of(const ProcessSpec& spec) {
   std::string k = spec.exe.string() + '\n' + std::to_string(nice_of_this_thread()) + '\n';
   for (const auto& e : environment_with(spec.env)) k += e + '\n';
   return k;
+}
+
+// The private folder of a launcher: kFolderPrefix, the owning process's
+// pid, '-', a random suffix (mkdtemp).
+constexpr std::string_view kFolderPrefix = "torchexam-zygote-";
+
+// Removes the folders of launchers whose process has ended without its
+// destructor (kill -9): only this user's, and only when their pid no longer
+// runs (a pid taken again later keeps its folder until that process ends).
+void remove_orphaned_folders(const fs::path& parent) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(parent, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kFolderPrefix, 0) != 0) continue;
+    const std::string rest = name.substr(kFolderPrefix.size());
+    const size_t dash = rest.find('-');
+    if (dash == 0 || dash > 9 || dash == std::string::npos || rest.find_first_not_of("0123456789") != dash) continue;
+    struct stat st {};
+    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid()) continue;
+    const pid_t owner = static_cast<pid_t>(std::stol(rest.substr(0, dash)));
+    if (::kill(owner, 0) == 0 || errno != ESRCH) continue;
+    fs::remove_all(entry.path(), ec);
+  }
 }
 
 }  // namespace
@@ -287,7 +294,9 @@ class ZygoteJob {
 WarmRunnerLauncher::WarmRunnerLauncher(ProcessLauncher& real, WarmRunnerOptions options)
     : real_(real), o_(std::move(options)) {
   const char* tmp = std::getenv("TMPDIR");
-  std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/torchexam-zygote-XXXXXX";
+  const fs::path parent = tmp && *tmp ? tmp : "/tmp";
+  remove_orphaned_folders(parent);
+  std::string templ = (parent / fmt::format("{}{}-XXXXXX", kFolderPrefix, ::getpid())).string();
   if (!::mkdtemp(templ.data()))
     throw std::runtime_error(
         fmt::format("cannot make a folder for the warm runner's socket ({}): {}; set TMPDIR "

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,6 +22,7 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -252,5 +254,35 @@ TEST_SUITE("warm_runner") {
     CHECK(logged[0].find("did not become ready") != std::string::npos);
     CHECK(logged[0].find("no zygote here") != std::string::npos);
     CHECK(logged[0].find("the job runs fresh") != std::string::npos);
+  }
+
+  TEST_CASE("warm_runner.orphans: the folder of a launcher killed with -9 is removed by the next one, no other") {
+    const fs::path tmp = torchexam::test::temp_dir("warm-runner-orphans");
+    const ScopedEnv env("TMPDIR", tmp.string());
+    // A pid that has ended: a child, reaped.
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    REQUIRE(child > 0);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    const fs::path orphan = tmp / ("torchexam-zygote-" + std::to_string(child) + "-abc123");
+    const fs::path live = tmp / ("torchexam-zygote-" + std::to_string(::getpid()) + "-def456");
+    const fs::path other = tmp / "torchexam-zygote-notapid";
+    for (const auto& d : {orphan, live, other}) {
+      fs::create_directories(d);
+      std::ofstream(d / "zygote-1.log") << "log\n";
+    }
+    std::optional<fs::path> own;
+    {
+      torchexam::WarmRunnerLauncher launcher(torchexam::system_launcher(), {"/bin/false", [](std::string_view) {}});
+      for (const auto& e : fs::directory_iterator(tmp))
+        if (e.path() != live && e.path() != other && e.path() != orphan) own = e.path();
+      CHECK_FALSE(fs::exists(orphan));
+      CHECK(fs::exists(live / "zygote-1.log"));
+      CHECK(fs::exists(other / "zygote-1.log"));
+      REQUIRE(own.has_value());
+      CHECK(own->filename().string().rfind("torchexam-zygote-" + std::to_string(::getpid()) + "-", 0) == 0);
+    }
+    CHECK_FALSE(fs::exists(*own));  // its own, removed by its destructor
   }
 }
