@@ -7,11 +7,13 @@
 // 77 (skipped).
 #include <doctest/doctest.h>
 
+#include "base/hash.hpp"
 #include "base/paths.hpp"
 #include "client/workspace_config.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/server_messages.hpp"
 #include "server_util.hpp"
+#include "store/audit_log.hpp"
 
 #include <fstream>
 #include <set>
@@ -243,5 +245,42 @@ TEST_SUITE("server") {
     CHECK(rc == 2);
     CHECK(out.find("join is for candidates") != std::string::npos);
     CHECK_FALSE(fs::exists(ws));
+  }
+  TEST_CASE("server: task/save writes the candidate's file on the server without submitting, audited by its hash") {
+    Server s("save", {"--max-submissions-per-minute", "1"});
+    auto a = s.login(s.issue("--add-candidate", "ana", {"--environment", kTinyEnv.string()}));
+    auto b = s.login(s.issue("--add-candidate", "ben", {"--environment", kTinyEnv.string()}));
+    const std::string ana_session =
+        a->call(protocol::rpc::exam_start, protocol::StartParams{"", "", "practice", std::nullopt, false}).session;
+    b->call(protocol::rpc::exam_start, protocol::StartParams{"", "", "practice", std::nullopt, false});
+    const fs::path file = s.d.state / "candidates/ana/fashion_mnist/solution.cpp";
+    const std::string text = slurp(file) + "// saved, not submitted\n";
+    // More saves than the submission rate allows: saving is not submitting.
+    for (int i = 0; i < 3; ++i) {
+      const auto saved = a->call(protocol::rpc::task_save,
+                                 protocol::UploadParams{"", "", "fashion_mnist", "solution.cpp", text + std::to_string(i)});
+      CHECK(saved.source_sha256 == sha256_hex(text + std::to_string(i)));
+      CHECK(slurp(file) == text + std::to_string(i));
+    }
+    CHECK(a->call(protocol::rpc::submission_list, protocol::SubmissionListParams{}).submissions.empty());
+    const auto big = refusal(*a, "task/save", {{"task", "fashion_mnist"},
+                                               {"source", std::string(protocol::kMaxUploadBytes + 1, ' ')}});
+    CHECK(big.code == protocol::error_code::invalid_params);
+    CHECK(std::string(big.what()).find("nothing was saved") != std::string::npos);
+    CHECK(refusal(*a, "task/save", {{"task", "fashion_mnist"}, {"file", "../escape.cpp"}, {"source", "x"}}).code ==
+          protocol::error_code::invalid_params);
+    CHECK(slurp(file) == text + "2");
+    // Ben cannot write into Ana's session, and an examiner has no files to save.
+    CHECK(refusal(*b, "task/save", {{"session", ana_session}, {"task", "fashion_mnist"}, {"source", "x"}}).code ==
+          protocol::error_code::forbidden);
+    CHECK(slurp(file) == text + "2");
+    // The audit log keeps each save's hash, never its text.
+    bool hashed = false;
+    for (const auto& r : store::AuditLog(s.d.state).records()) {
+      CHECK(r.detail.find("saved, not submitted") == std::string::npos);
+      hashed = hashed || (r.method == "task/save" && r.detail.find("source sha256 " + sha256_hex(text + "1")) !=
+                                                        std::string::npos);
+    }
+    CHECK(hashed);
   }
 }
