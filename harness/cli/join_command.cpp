@@ -10,8 +10,8 @@
 #include "protocol/server_messages.hpp"
 #include "sandbox/text.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <iostream>
 
@@ -35,9 +35,10 @@ std::pair<std::string, std::vector<std::string>> local_compile(const protocol::W
   o.flags = l.compiler_flags;
   o.compiler_id = l.compiler_id;
   if (!l.compiler_id.empty() && candidate_compiler(l.compiler_id).exe.empty()) {
-    notes.push_back(fmt::format("the exam compiles with {}, which this machine lacks; compile_commands.json names "
-                                "{} instead (completion works the same)",
-                                l.compiler_id, candidate_compiler("").exe));
+    notes.push_back(
+        fmt::format("the exam compiles with {}, which this machine lacks; compile_commands.json names "
+                    "{} instead (completion works the same)",
+                    l.compiler_id, candidate_compiler("").exe));
     o.compiler_id.clear();
   }
   const Compiler c(o);
@@ -59,7 +60,8 @@ Laid lay_out(const fs::path& root, const protocol::WorkspaceLayout& l, std::vect
   };
   for (const auto& task : l.tasks) {
     if (task.id.empty() || task.id.find('/') != std::string::npos || task.id == "." || task.id == "..")
-      throw std::runtime_error("the server named a task '" + task.id + "', which is not a folder name; nothing of it was written");
+      throw std::runtime_error("the server named a task '" + task.id +
+                               "', which is not a folder name; nothing of it was written");
     const fs::path dir = root / task.id;
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -113,12 +115,15 @@ std::optional<int> JoinCommand::run() {
       return 2;
     }
   if (!fs::is_regular_file(ca, ec)) {
-    fmt::print(stderr, "torchexam join: the CA file {} (--ca-file) does not exist; give the CA certificate the "
-                       "examiner gave you (ca.crt)\n", ca.string());
+    fmt::print(stderr,
+               "torchexam join: the CA file {} (--ca-file) does not exist; give the CA certificate the "
+               "examiner gave you (ca.crt)\n",
+               ca.string());
     return 2;
   }
   if (fs::exists(root, ec) && !fs::is_directory(root, ec)) {
-    fmt::print(stderr, "torchexam join: {} is not a folder; give a folder to lay the workspace out in\n", root.string());
+    fmt::print(stderr, "torchexam join: {} is not a folder; give a folder to lay the workspace out in\n",
+               root.string());
     return 2;
   }
   try {
@@ -146,14 +151,17 @@ std::optional<int> JoinCommand::run() {
   try {
     const auto me = client->call(rpc::auth_whoami, protocol::Empty{});
     if (me.role != "candidate") {
-      fmt::print(stderr, "torchexam join: {} is an examiner's token; join is for candidates (an examiner runs "
-                         "torchexam --server {} --ca-file CA --token-file TOKEN sessions)\n", token.string(), where);
+      fmt::print(stderr,
+                 "torchexam join: {} is an examiner's token; join is for candidates (an examiner runs "
+                 "torchexam --server {} --ca-file CA --token-file TOKEN sessions)\n",
+                 token.string(), where);
       return 2;
     }
     if (!me.session) {
       if (me.environment.empty() && environment_.empty()) {
-        fmt::print(stderr, "torchexam join: your token names no exam environment; give the one to start with "
-                           "--environment NAME (the examiner tells you which)\n");
+        fmt::print(stderr,
+                   "torchexam join: your token names no exam environment; give the one to start with "
+                   "--environment NAME (the examiner tells you which)\n");
         return 2;
       }
       client->call(rpc::exam_start, protocol::StartParams{environment_, "", "exam", std::nullopt, false});
@@ -195,9 +203,10 @@ std::optional<int> JoinCommand::run() {
   for (const auto& t : layout.tasks) fmt::print("  {:<22} {}\n", t.id, t.title);
   for (const auto& p : laid.kept) fmt::print("kept your {} (not overwritten)\n", p.lexically_relative(root).string());
   for (const auto& n : notes) fmt::print("note: {}\n", n);
-  fmt::print("every torchexam command in this folder now talks to {} (its config: {}); e.g.\n  torchexam submit TASK "
-             "--wait\n",
-             where, workspace_config_file(root).lexically_relative(root).string());
+  fmt::print(
+      "every torchexam command in this folder now talks to {} (its config: {}); e.g.\n  torchexam submit TASK "
+      "--wait\n",
+      where, workspace_config_file(root).lexically_relative(root).string());
   return 0;
 }
 

@@ -16,8 +16,9 @@ fs::path workspace_config_file(const fs::path& root) { return root / ".torchexam
 namespace {
 
 WorkspaceConfig read_config(const fs::path& file) {
-  const std::string again = "; join the server again (torchexam join HOST:PORT --ca-file CA --token-file TOKEN) to "
-                            "write it anew";
+  const std::string again =
+      "; join the server again (torchexam join HOST:PORT --ca-file CA --token-file TOKEN) to "
+      "write it anew";
   std::string text;
   try {
     text = read_file(file);

@@ -20,10 +20,10 @@
 namespace torchexam {
 
 struct WorkspaceConfig {
-  std::string server;                  // HOST:PORT
-  std::filesystem::path ca_file;       // absolute
-  std::filesystem::path token_file;    // absolute
-  std::filesystem::path root;          // the workspace (not stored: where the file was found)
+  std::string server;                // HOST:PORT
+  std::filesystem::path ca_file;     // absolute
+  std::filesystem::path token_file;  // absolute
+  std::filesystem::path root;        // the workspace (not stored: where the file was found)
 };
 
 // <root>/.torchexam/server.json

@@ -62,8 +62,9 @@ struct Candidate {
     return run_cli(cwd, args, home / ("cli-" + std::to_string(++runs) + ".out"));
   }
   std::pair<int, std::string> join(const fs::path& dir, std::vector<std::string> more = {}) {
-    std::vector<std::string> args = {"join", address(), "--ca-file", (kCa / "torchexam-ca/ca.crt").string(),
-                                     "--token-file", token.string(), dir.string()};
+    std::vector<std::string> args = {
+        "join",         address(),      "--ca-file", (kCa / "torchexam-ca/ca.crt").string(),
+        "--token-file", token.string(), dir.string()};
     args.insert(args.end(), more.begin(), more.end());
     return cli(home, args);
   }
@@ -80,8 +81,9 @@ std::set<std::string> files_under(const fs::path& dir) {
 }  // namespace
 
 TEST_SUITE("server") {
-  TEST_CASE("server: join lays the workspace out from the server: statements, starters, build files with this "
-            "machine's paths; no reference, data or token") {
+  TEST_CASE(
+      "server: join lays the workspace out from the server: statements, starters, build files with this "
+      "machine's paths; no reference, data or token") {
     Server s("join-layout");
     const fs::path env = tiny_with_reference(s.d.root / "envs");
     Candidate ana(s, "ana", env);
@@ -257,14 +259,15 @@ TEST_SUITE("server") {
     const std::string text = slurp(file) + "// saved, not submitted\n";
     // More saves than the submission rate allows: saving is not submitting.
     for (int i = 0; i < 3; ++i) {
-      const auto saved = a->call(protocol::rpc::task_save,
-                                 protocol::UploadParams{"", "", "fashion_mnist", "solution.cpp", text + std::to_string(i)});
+      const auto saved =
+          a->call(protocol::rpc::task_save,
+                  protocol::UploadParams{"", "", "fashion_mnist", "solution.cpp", text + std::to_string(i)});
       CHECK(saved.source_sha256 == sha256_hex(text + std::to_string(i)));
       CHECK(slurp(file) == text + std::to_string(i));
     }
     CHECK(a->call(protocol::rpc::submission_list, protocol::SubmissionListParams{}).submissions.empty());
-    const auto big = refusal(*a, "task/save", {{"task", "fashion_mnist"},
-                                               {"source", std::string(protocol::kMaxUploadBytes + 1, ' ')}});
+    const auto big = refusal(*a, "task/save",
+                             {{"task", "fashion_mnist"}, {"source", std::string(protocol::kMaxUploadBytes + 1, ' ')}});
     CHECK(big.code == protocol::error_code::invalid_params);
     CHECK(std::string(big.what()).find("nothing was saved") != std::string::npos);
     CHECK(refusal(*a, "task/save", {{"task", "fashion_mnist"}, {"file", "../escape.cpp"}, {"source", "x"}}).code ==
@@ -278,8 +281,8 @@ TEST_SUITE("server") {
     bool hashed = false;
     for (const auto& r : store::AuditLog(s.d.state).records()) {
       CHECK(r.detail.find("saved, not submitted") == std::string::npos);
-      hashed = hashed || (r.method == "task/save" && r.detail.find("source sha256 " + sha256_hex(text + "1")) !=
-                                                        std::string::npos);
+      hashed = hashed || (r.method == "task/save" &&
+                          r.detail.find("source sha256 " + sha256_hex(text + "1")) != std::string::npos);
     }
     CHECK(hashed);
   }
