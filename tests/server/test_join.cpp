@@ -188,6 +188,11 @@ TEST_SUITE("server") {
     std::tie(rc, out) = ana.cli(ws, {"history", "fashion_mnist", "--json"});
     CHECK_MESSAGE(rc == 0, out);
     CHECK(json::parse(out).at("submissions").as_array().size() == 1);
+    // The report is written into the joined workspace here, not at the server's path.
+    std::tie(rc, out) = ana.cli(ws / "fashion_mnist", {"report"});
+    CHECK_MESSAGE(rc == 0, out);
+    CHECK(fs::exists(ws / "torchexam-report.html"));
+    CHECK_FALSE(fs::exists(s.d.state / "candidates/ana/torchexam-report.html"));
     // A local-only command is not sent to the server.
     std::tie(rc, out) = ana.cli(ws, {"daemon", "status", "--socket", (ana.home / "no.sock").string()});
     CHECK(rc == 1);
