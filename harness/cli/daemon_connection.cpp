@@ -12,9 +12,14 @@ namespace fs = std::filesystem;
 
 namespace {
 std::optional<RemoteOptions> the_server;
+fs::path the_workspace;
 }  // namespace
 
-void use_server(RemoteOptions o) { the_server = std::move(o); }
+void use_server(RemoteOptions o, fs::path workspace) {
+  the_server = std::move(o);
+  the_workspace = std::move(workspace);
+}
+const fs::path& remote_workspace() { return the_workspace; }
 const RemoteOptions* remote_server() { return the_server ? &*the_server : nullptr; }
 
 std::unique_ptr<Client> connect_daemon(const std::string& socket_option) {

@@ -15,9 +15,13 @@ namespace torchexam::cli {
 
 // The proctored server (`torchexam --server HOST:PORT --ca-file F
 // --token-file F`, docs/server.md) the daemon commands talk to instead of
-// the local daemon; set once by main before any command runs.
-void use_server(RemoteOptions o);
+// the local daemon; set once by main before any command runs. `workspace`:
+// the joined workspace whose config named the server (client/
+// workspace_config.hpp), or empty when the flags did.
+void use_server(RemoteOptions o, std::filesystem::path workspace = {});
 const RemoteOptions* remote_server();
+// use_server's workspace ("" : none).
+const std::filesystem::path& remote_workspace();
 
 // The connected client: the server when one is set (logged in), else the
 // local daemon, started when none listens. nullptr after printing why none

@@ -287,7 +287,9 @@ std::optional<int> ExamCommands::run() {
       else {
         fmt::print("started {} session {} on the server: {} left\n", st.mode, st.session, format_duration(st.remaining_s));
         for (const auto& t : st.tasks) fmt::print("  {:<22} {}\n", t.id, t.title);
-        fmt::print("(the workspace is on the server; laying it out here and uploading solutions is not built yet)\n");
+        if (remote_workspace().empty())
+          fmt::print("lay the workspace out here with: torchexam join {}:{} --ca-file CA --token-file TOKEN [DIR]\n",
+                     remote_server()->host, remote_server()->port);
       }
     } else if (cmd == start_) {
       fs::path environment;
@@ -341,7 +343,11 @@ std::optional<int> ExamCommands::run() {
     } else if (cmd == submit_ && remote) {
       // The source goes to the server: TASK/FILE from this folder (a
       // workspace's layout), or FILE itself when it names a path.
-      const fs::path local = o_.file.find('/') != std::string::npos ? fs::path(o_.file) : fs::path(o_.task) / o_.file;
+      // In a joined workspace TASK/FILE is the workspace's, wherever in it this runs.
+      const fs::path local = o_.file.find('/') != std::string::npos ? fs::path(o_.file)
+                             : remote_workspace().empty()
+                                 ? fs::path(o_.task) / o_.file
+                                 : (remote_workspace() / o_.task / o_.file).lexically_relative(fs::current_path());
       std::string source;
       try {
         source = read_file(local);

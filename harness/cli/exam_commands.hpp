@@ -14,9 +14,12 @@
 // Every command takes --json (the daemon's answer as JSON on stdout) and
 // --socket PATH, and those that act on a session --session ID. The daemon is started when none runs
 // (except by `daemon stop|status`). With torchexam's --server (docs/server.md)
-// they talk to the proctored server instead: `start` names the environment
-// and the server lays the workspace out on its side; `submit` uploads
-// TASK/FILE from the folder it runs in (task/upload); `daemon` is refused. Exit status: 0 done; 1 the daemon refused
+// (or in a workspace joined with `torchexam join`, join_command.hpp) they
+// talk to the proctored server instead: `start` names the environment and
+// the server lays the workspace out on its side; `submit` uploads TASK/FILE
+// (task/upload) of the joined workspace, else from the folder it runs in;
+// `daemon` is refused with --server and acts on the local daemon in a
+// joined workspace. Exit status: 0 done; 1 the daemon refused
 // (the message says why); 2 usage or an environment with errors; 3 no
 // daemon could be reached; 130 Ctrl-C
 // while following a grading (`submit --wait`, `follow`), which goes on.

@@ -17,8 +17,12 @@
 //   torchexam calibrate ENV_DIR TASK [--seeds N] [--candidate FILE]... [--write] [--local]
 //                   (calibrate_command.hpp)
 //   torchexam lsp [--socket PATH]   the language server on stdin/stdout (lsp/run.hpp)
-//   torchexam --server HOST:PORT --ca-file CA --token-file TOKEN <daemon command>
+//   torchexam --server HOST:PORT --ca-file CA --token-file TOKEN <daemon command> | lsp
 //                   (the proctored server over TLS instead of the local daemon; docs/server.md)
+//   torchexam join HOST:PORT --ca-file CA --token-file TOKEN [DIR]   (join_command.hpp)
+//                   In a joined workspace (a folder with .torchexam/server.json, or one
+//                   inside it) the daemon commands and `lsp` talk to that server
+//                   without the three flags.
 //
 // Exit status: 0 when a submission was graded (whatever its score or
 // verdict, compile errors included); 2 for a usage or configuration error;
@@ -29,11 +33,13 @@
 #include "cli/calibrate_command.hpp"
 #include "cli/daemon_connection.hpp"
 #include "cli/exam_commands.hpp"
+#include "cli/join_command.hpp"
 #include "cli/new_task_command.hpp"
 #include "cli/parse_errors.hpp"
 #include "cli/progress.hpp"
 #include "cli/regrade_command.hpp"
 #include "cli/report_command.hpp"
+#include "client/workspace_config.hpp"
 #include "config/config.hpp"
 #include "config/data_sets.hpp"
 #include "doctor/doctor.hpp"
@@ -259,6 +265,7 @@ int main(int argc, char** argv) {
   cli::RegradeCommand regrade_command(app);
   cli::NewTaskCommand new_task_command(app);
   cli::CalibrateCommand calibrate_command(app);
+  cli::JoinCommand join_command(app);
 
   std::string lsp_socket;
   auto* lsp_cmd = app.add_subcommand("lsp", "the language server for editors, on stdin/stdout (see docs/editors.md)");
@@ -278,17 +285,36 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "torchexam: {}\n", cli::explain_parse_error(app, argc, argv, e));
     return 2;
   }
+  // Commands that run here, whatever server a workspace names.
+  auto runs_here = [&](const std::string& name) {
+    for (const char* local_only : {"grade", "prepare", "data", "doctor", "new-task", "calibrate", "join"})
+      if (name == local_only) return true;
+    return false;
+  };
+  std::string subcommand;
+  for (const auto* sub : app.get_subcommands()) subcommand = sub->get_name();
+  fs::path remote_workspace;  // the joined workspace whose config named the server
+  if (server.empty() && !runs_here(subcommand) && subcommand != "daemon") {
+    try {
+      if (auto joined = find_workspace_config(fs::current_path())) {
+        server = joined->server;
+        ca_file = joined->ca_file.string();
+        token_file = joined->token_file.string();
+        remote_workspace = joined->root;
+      }
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "torchexam: {}\n", e.what());
+      return 2;
+    }
+  }
   if (!server.empty()) {
     RemoteOptions remote;
     std::string problem = parse_server_address(server, remote);
     if (problem.empty() && token_file.empty()) problem = "--server needs --token-file FILE (the token the examiner gave you)";
     if (problem.empty() && ca_file.empty())
       problem = "--server needs --ca-file FILE (the CA certificate the examiner gave you)";
-    for (const auto* sub : app.get_subcommands())
-      for (const char* local_only : {"grade", "prepare", "data", "doctor", "new-task", "calibrate", "lsp"})
-        if (problem.empty() && sub->get_name() == local_only)
-          problem = "`" + sub->get_name() + "` runs on this machine; leave --server out" +
-                    (sub->get_name() == "lsp" ? " (the language server through the server is not built yet)" : "");
+    if (problem.empty() && runs_here(subcommand))
+      problem = "`" + subcommand + "` runs on this machine; leave --server out";
     if (problem.empty()) {
       try {
         remote.token = read_token_file(token_file);
@@ -297,23 +323,30 @@ int main(int argc, char** argv) {
       }
     }
     if (!problem.empty()) {
+      if (!remote_workspace.empty())
+        problem += fmt::format(" (from {}, written by torchexam join)", workspace_config_file(remote_workspace).string());
       fmt::print(stderr, "torchexam: {}\n", problem);
       return 2;
     }
     remote.ca_file = ca_file;
-    cli::use_server(std::move(remote));
+    cli::use_server(std::move(remote), remote_workspace);
   }
   if (auto rc = exam_commands.run()) return *rc;
   if (auto rc = report_command.run()) return *rc;
   if (auto rc = regrade_command.run()) return *rc;
   if (auto rc = new_task_command.run()) return *rc;
   if (auto rc = calibrate_command.run()) return *rc;
+  if (auto rc = join_command.run()) return *rc;
   if (lsp_cmd->parsed()) {
     lsp::RunOptions o;
     o.socket = lsp_socket.empty() ? paths::socket_path() : std::filesystem::path(lsp_socket);
     o.daemon_exe = paths::executable_dir() / "torchexamd";
     o.daemon_log = paths::state_dir() / "daemon.log";
     o.version = std::string(build_config::kVersion);
+    if (const RemoteOptions* remote = cli::remote_server()) {
+      o.remote = *remote;
+      o.remote_workspace = cli::remote_workspace();
+    }
     return lsp::run(o);
   }
 

@@ -27,7 +27,8 @@ ReportCommand::ReportCommand(CLI::App& app) {
   auto* task = cmd_->add_option("--task", task_, "every submission of this task");
   task->excludes("SUBMISSION");
   cmd_->add_option("-o,--output", output_,
-                   "the file to write (default: torchexam-report[-TASK|-SUBMISSION].html in the session's workspace)");
+                   "the file to write (default: torchexam-report[-TASK|-SUBMISSION].html in the session's workspace; over "
+                   "--server in the joined workspace, else this folder)");
   auto* json = cmd_->add_flag("--json", json_, "the report's data as JSON instead of HTML (on stdout, or to -o FILE)");
   cmd_->add_flag("--open", open_, "open the HTML file with xdg-open (the desktop's browser)")->excludes(json);
   cmd_->add_option("--session", session_, "exam session id (default: the one open here, or the only one)");
@@ -60,9 +61,13 @@ std::optional<int> ReportCommand::run() {
       if (!output_.empty()) fmt::print("wrote {}\n", output_);
       return 0;
     }
-    const fs::path path = output_.empty()
-                              ? report::default_report_path(data.status.workspace, task_, submission_)
-                              : fs::absolute(output_);
+    // The session's workspace, or over the server (whose workspace is on the
+    // server) the joined workspace here, else this folder.
+    const fs::path folder = !remote_server()              ? fs::path(data.status.workspace)
+                            : !remote_workspace().empty() ? remote_workspace()
+                                                          : fs::current_path();
+    const fs::path path =
+        output_.empty() ? report::default_report_path(folder, task_, submission_) : fs::absolute(output_);
     const std::string html = report::render_html(r);
     report::write_report(path, html);
     fmt::print("wrote {} ({} KiB): {}\n", path.string(), (html.size() + 1023) / 1024, r.title);

@@ -63,6 +63,14 @@ std::string parse_server_address(const std::string& text, RemoteOptions& o);
 // others than its owner may read it (with the chmod that fixes it).
 std::string read_token_file(const std::filesystem::path& path);
 
+// Connects to the server on `io` and finishes the TLS handshake (running
+// `io` until then, at most o.timeout), the certificate verified against
+// `ctx` (protocol::make_client_context) and o.host; not logged in. For a
+// caller that runs its own loop (the language server); ConnectError as
+// connect_tls.
+protocol::TlsStream connect_tls_stream(boost::asio::io_context& io, boost::asio::ssl::context& ctx,
+                                       const RemoteOptions& o);
+
 struct Notification {
   std::string method;
   boost::json::value params;

@@ -51,25 +51,23 @@ std::string read_token_file(const std::filesystem::path& path) {
   return token.substr(first, last - first + 1);
 }
 
-std::unique_ptr<Client> Client::connect_tls(const RemoteOptions& o) {
+protocol::TlsStream connect_tls_stream(asio::io_context& io, ssl::context& ctx, const RemoteOptions& o) {
   const std::string where = o.host + ":" + std::to_string(o.port);
-  auto ctx = std::make_shared<ssl::context>(protocol::make_client_context(o.ca_file));
-  auto io = std::make_unique<asio::io_context>();
   const auto deadline = std::chrono::steady_clock::now() + o.timeout;
   // Runs `io` until `done` or the deadline; false at the deadline.
   auto run_until = [&](const bool& done) {
     while (!done && std::chrono::steady_clock::now() < deadline) {
-      if (io->stopped()) io->restart();
-      io->run_one_until(deadline);
+      if (io.stopped()) io.restart();
+      io.run_one_until(deadline);
     }
     return done;
   };
 
-  tcp::resolver resolver(*io);
+  tcp::resolver resolver(io);
   boost::system::error_code ec;
   const auto endpoints = resolver.resolve(o.host, std::to_string(o.port), ec);
   if (ec) throw ConnectError("cannot find the server " + where + ": " + ec.message());
-  protocol::TlsSocket socket(*io, *ctx);
+  protocol::TlsSocket socket(io, ctx);
   bool connected = false;
   asio::async_connect(socket.lowest_layer(), endpoints, [&](const boost::system::error_code& e, const tcp::endpoint&) {
     ec = e;
@@ -94,8 +92,15 @@ std::unique_ptr<Client> Client::connect_tls(const RemoteOptions& o) {
                        "; check that --ca-file is the CA that signed the server's certificate and that the "
                        "certificate names " +
                        o.host);
+  if (io.stopped()) io.restart();
+  return protocol::TlsStream(std::move(socket));
+}
 
-  auto client = std::make_unique<Client>(std::move(io), protocol::TlsStream(std::move(socket)), ctx);
+std::unique_ptr<Client> Client::connect_tls(const RemoteOptions& o) {
+  auto ctx = std::make_shared<ssl::context>(protocol::make_client_context(o.ca_file));
+  auto io = std::make_unique<asio::io_context>();
+  protocol::TlsStream stream = connect_tls_stream(*io, *ctx, o);
+  auto client = std::make_unique<Client>(std::move(io), std::move(stream), ctx);
   client->call(protocol::rpc::auth_login, protocol::LoginParams{o.token});
   return client;
 }

@@ -28,6 +28,8 @@ constexpr std::array kRules = {
     MethodRule{method::task_list, Scope::own_session, Scope::any},
     MethodRule{method::task_submit, Scope::own_session, Scope::deny, kAudit, kSubmits},
     MethodRule{method::task_upload, Scope::own_session, Scope::deny, kAudit, kSubmits},
+    MethodRule{method::task_save, Scope::own_session, Scope::deny, kAudit},
+    MethodRule{method::workspace_layout, Scope::own_session, Scope::any},
     MethodRule{method::submission_list, Scope::own_session, Scope::any},
     MethodRule{method::submission_get, Scope::own_submission, Scope::any},
     MethodRule{method::submission_cancel, Scope::own_submission, Scope::deny, kAudit},

@@ -2,6 +2,7 @@
 
 #include "base/build_config.hpp"
 #include "base/hash.hpp"
+#include "config/config.hpp"
 #include "daemon/report_source.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/server_messages.hpp"
@@ -63,6 +64,63 @@ void bind_async(Binder& b, const Call<P, R>& call, F f, Convert convert) {
       reply(RpcError(code_for(e.kind), e.what()));
     }
   });
+}
+
+// task/upload's and task/save's checks, then `p.source` written over
+// <task folder>/<p.file> of `session`. `what` ends the refusals ("nothing
+// was submitted").
+void write_sent_file(ExamService& s, const std::string& session, const UploadParams& p, const char* what) {
+  using Kind = ServiceError::Kind;
+  if (p.source.size() > kMaxUploadBytes)
+    throw ServiceError(Kind::invalid_argument,
+                       fmt::format("the source is {} bytes, over the server's limit of {} bytes; nothing was {}",
+                                   p.source.size(), kMaxUploadBytes, what));
+  if (!is_valid_utf8(p.source))
+    throw ServiceError(Kind::invalid_argument,
+                       fmt::format("the source is not valid UTF-8 text; save it as UTF-8 and send it again (a "
+                                   "TorchScript model cannot be uploaded yet); nothing was {}",
+                                   what));
+  if (p.file.empty() || p.file.find('/') != std::string::npos || p.file == "." || p.file == "..")
+    throw ServiceError(Kind::invalid_argument, "file must be a file name in the task folder, e.g. solution.cpp");
+  const ExamSummary summary = s.status(session);
+  const TaskSummary* task = nullptr;
+  for (const auto& t : summary.tasks)
+    if (t.id == p.task) task = &t;
+  if (!task) throw ServiceError(Kind::not_found, "no task '" + p.task + "' in this exam");
+  if (summary.session.state != "running" && summary.session.state != "paused")
+    throw ServiceError(Kind::exam_closed,
+                       fmt::format("this exam session is {}; nothing was {}", summary.session.state, what));
+  write_file_atomically(task->folder / p.file, p.source, Durability::synced);
+}
+
+// workspace/layout (server_messages.hpp): per task the statement and the
+// server's solution.cpp, read from the session's own task folders (where
+// provisioning put copies; a reference is never among them).
+WorkspaceLayout workspace_layout(const ExamService& s, const std::string& session) {
+  const ExamSummary summary = s.status(session);
+  config::Environment env;
+  try {
+    env = config::load_environment(summary.session.environment_dir);
+  } catch (const std::exception& e) {
+    throw ServiceError(ServiceError::Kind::environment_error,
+                       "the session's exam environment does not load on the server: " + std::string(e.what()));
+  }
+  WorkspaceLayout out{session, env.name, env.compiler_std, env.compiler_flags, env.pins.compiler_id, {}};
+  for (const auto& t : summary.tasks) {
+    LayoutTask task{t.id, t.title, {}};
+    for (const char* name : {"README.md", "solution.cpp"}) {
+      std::string text;
+      try {
+        text = read_file(t.folder / name);
+      } catch (const std::exception&) {
+        continue;  // removed on the server: the candidate's copy, if any, stays
+      }
+      if (text.size() > kMaxUploadBytes || !is_valid_utf8(text)) continue;  // not something a JSON string carries
+      task.files.push_back({name, std::move(text)});
+    }
+    out.tasks.push_back(std::move(task));
+  }
+  return out;
 }
 
 }  // namespace
@@ -154,28 +212,16 @@ Adapter::Adapter(ExamService& service, Notify notify, std::function<void()> shut
     return exam_status(s.extend(p.session, p.seconds));
   });
   bind(binder_, rpc::task_upload, [&s, sid](const UploadParams& p) {
-    using Kind = ServiceError::Kind;
-    if (p.source.size() > kMaxUploadBytes)
-      throw ServiceError(Kind::invalid_argument,
-                         fmt::format("the source is {} bytes, over the server's limit of {} bytes; nothing was submitted",
-                                     p.source.size(), kMaxUploadBytes));
-    if (!is_valid_utf8(p.source))
-      throw ServiceError(Kind::invalid_argument, "the source is not valid UTF-8 text; save it as UTF-8 and submit "
-                                                 "again (a TorchScript model cannot be uploaded yet); nothing was submitted");
-    if (p.file.empty() || p.file.find('/') != std::string::npos || p.file == "." || p.file == "..")
-      throw ServiceError(Kind::invalid_argument, "file must be a file name in the task folder, e.g. solution.cpp");
     const std::string session = sid(p);
-    const ExamSummary summary = s.status(session);
-    const TaskSummary* task = nullptr;
-    for (const auto& t : summary.tasks)
-      if (t.id == p.task) task = &t;
-    if (!task) throw ServiceError(Kind::not_found, "no task '" + p.task + "' in this exam");
-    if (summary.session.state != "running" && summary.session.state != "paused")
-      throw ServiceError(Kind::exam_closed, "this exam session is " + summary.session.state + "; nothing was submitted");
-    write_file_atomically(task->folder / p.file, p.source, Durability::synced);
+    write_sent_file(s, session, p, "submitted");
     const int64_t id = s.submit(session, p.task, p.file);
     return Uploaded{id, s.queue_position(id), s.submission(id).source_hash, static_cast<int64_t>(p.source.size())};
   });
+  bind(binder_, rpc::task_save, [&s, sid](const UploadParams& p) {
+    write_sent_file(s, sid(p), p, "saved");
+    return Saved{sha256_hex(p.source), static_cast<int64_t>(p.source.size())};
+  });
+  bind(binder_, rpc::workspace_layout, [&s, sid](const SessionParams& p) { return workspace_layout(s, sid(p)); });
   binder_.bind(rpc::daemon_shutdown, [shutdown](const Empty&, Binder::TypedReply<Empty> reply) {
     reply(Empty{});
     shutdown();

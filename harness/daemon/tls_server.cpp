@@ -243,7 +243,7 @@ void TlsServer::handle(const std::shared_ptr<Connection>& c, const std::string& 
   }
   std::string detail;  // what the audit log keeps of an audited call
   if (rule && rule->audited) {
-    if (call.method == protocol::method::task_upload) {
+    if (call.method == protocol::method::task_upload || call.method == protocol::method::task_save) {
       const auto p = protocol::read_params<protocol::UploadParams>(call.params);
       detail = fmt::format("task {}, file {}, {} bytes, source sha256 {}", p.task, p.file, p.source.size(),
                            sha256_hex(p.source));

@@ -29,9 +29,11 @@ void copy(const fs::path& from, const fs::path& to, ProvisionResult& out) {
   out.written.push_back(to);
 }
 
+}  // namespace
+
 // "c++17" -> CMAKE_CXX_STANDARD 17 with CMAKE_CXX_EXTENSIONS OFF (CMake's
 // default ON would compile with -std=gnu++17); "gnu++20" -> 20, ON.
-std::string cmake_lists(const std::string& task, const std::string& standard) {
+std::string workspace_cmake_lists(const std::string& task, const std::string& standard) {
   const bool gnu = standard.rfind("gnu++", 0) == 0;
   const std::string version = standard.substr(standard.find("++") + 2);
   return fmt::format(R"(# Builds your solution locally, to check that it compiles as the harness will
@@ -50,7 +52,8 @@ target_link_libraries(solution PRIVATE ${{TORCH_LIBRARIES}})
                      task, paths::sdk_include_dir().string(), standard, version, gnu ? "ON" : "OFF");
 }
 
-std::string compile_commands(const fs::path& dir, const std::string& compiler, const std::vector<std::string>& flags) {
+std::string workspace_compile_commands(const fs::path& dir, const std::string& compiler,
+                                       const std::vector<std::string>& flags) {
   boost::json::array args{boost::json::value(compiler)};
   for (const auto& f : flags)
     if (!is_harness_only_flag(f)) args.push_back(boost::json::value(f));
@@ -59,8 +62,6 @@ std::string compile_commands(const fs::path& dir, const std::string& compiler, c
       {"directory", dir.string()}, {"file", (dir / "solution.cpp").string()}, {"arguments", std::move(args)}}};
   return boost::json::serialize(db) + "\n";
 }
-
-}  // namespace
 
 ProvisionResult provision_workspace(const config::Environment& env, const fs::path& workspace_in, bool overwrite,
                                     const std::vector<std::string>& compile_flags, const std::string& stamp) {
@@ -92,8 +93,8 @@ ProvisionResult provision_workspace(const config::Environment& env, const fs::pa
     if (ec) throw ProvisionError("cannot create " + dir.string() + ": " + ec.message());
     copy(task.statement, dir / "README.md", out);
     copy(task.starter, dir / "solution.cpp", out);
-    write(dir / "CMakeLists.txt", cmake_lists(task.id, env.compiler_std), out);
-    write(dir / "compile_commands.json", compile_commands(dir, candidate_compiler(env.pins.compiler_id).exe, compile_flags), out);
+    write(dir / "CMakeLists.txt", workspace_cmake_lists(task.id, env.compiler_std), out);
+    write(dir / "compile_commands.json", workspace_compile_commands(dir, candidate_compiler(env.pins.compiler_id).exe, compile_flags), out);
   }
   return out;
 }

@@ -38,4 +38,13 @@ ProvisionResult provision_workspace(const config::Environment& env, const std::f
                                     bool overwrite, const std::vector<std::string>& compile_flags,
                                     const std::string& stamp);
 
+// A task folder's CMakeLists.txt: builds solution.cpp against this
+// machine's LibTorch and SDK with -std=`standard`. Also what `torchexam
+// join` writes on a candidate's machine.
+std::string workspace_cmake_lists(const std::string& task, const std::string& standard);
+// A task folder's compile_commands.json: `compiler` and `flags` (the
+// harness-only ones left out) on `dir`/solution.cpp.
+std::string workspace_compile_commands(const std::filesystem::path& dir, const std::string& compiler,
+                                       const std::vector<std::string>& flags);
+
 }  // namespace torchexam

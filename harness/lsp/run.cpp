@@ -4,10 +4,14 @@
 #include "lsp/rpc_peer.hpp"
 #include "lsp/server.hpp"
 #include "protocol/channel.hpp"
+#include "protocol/server_messages.hpp"
+#include "protocol/tls_stream.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <fmt/format.h>
 
 #include <unistd.h>
 #include <csignal>
@@ -15,17 +19,28 @@
 
 namespace torchexam::lsp {
 namespace asio = boost::asio;
+using TlsChannel = protocol::Channel<protocol::TlsStream>;
 
 int run(const RunOptions& o) {
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io;
   auto editor_channel = std::make_shared<protocol::StdioChannel>(protocol::StdioStream{
       asio::posix::stream_descriptor(io, ::dup(STDIN_FILENO)), asio::posix::stream_descriptor(io, ::dup(STDOUT_FILENO))});
+  // The daemon over its Unix socket, or the proctored server over TLS.
   std::shared_ptr<protocol::SocketChannel> daemon_channel;
+  std::shared_ptr<asio::ssl::context> tls_context;  // outlives the TLS channel
+  std::shared_ptr<TlsChannel> server_channel;
   std::optional<std::string> daemon_error;
+  const std::string peer_name =
+      o.remote ? fmt::format("the server {}:{}", o.remote->host, o.remote->port) : std::string("torchexamd");
   try {
-    daemon_channel = std::make_shared<protocol::SocketChannel>(
-        connect_or_start(io, o.socket, o.daemon_exe, o.daemon_log, true));  // starts it when nobody listens
+    if (o.remote) {
+      tls_context = std::make_shared<asio::ssl::context>(protocol::make_client_context(o.remote->ca_file));
+      server_channel = std::make_shared<TlsChannel>(connect_tls_stream(io, *tls_context, *o.remote));
+    } else {
+      daemon_channel = std::make_shared<protocol::SocketChannel>(
+          connect_or_start(io, o.socket, o.daemon_exe, o.daemon_log, true));  // starts it when nobody listens
+    }
   } catch (const std::exception& e) {
     daemon_error = e.what();
   }
@@ -34,31 +49,47 @@ int run(const RunOptions& o) {
   protocol::Binder editor_methods, daemon_notes;
   RpcPeer editor([editor_channel](std::string body) { editor_channel->send(body); }, editor_methods, true);
   RpcPeer daemon(
-      [daemon_channel](std::string body) {
+      [daemon_channel, server_channel](std::string body) {
         if (daemon_channel) daemon_channel->send(body);
+        if (server_channel) server_channel->send(body);
       },
       daemon_notes, false);
   LspServer server(editor, daemon, o.version, [&](int code) {
     exit_code = code;
     io.stop();
   });
+  if (o.remote) server.set_remote(o.remote_workspace);
   server.bind_editor(editor_methods);
   server.bind_daemon(daemon_notes);
 
   editor_channel->start({[&](std::string body) { editor.receive(body); },
                          [&](const std::string& error) { editor.malformed(error); },
                          [&](const boost::system::error_code&) { io.stop(); }});  // the editor went away
+  const protocol::ChannelHandlers to_daemon{
+      [&](std::string body) { daemon.receive(body); }, nullptr, [&](const boost::system::error_code&) {
+        daemon.close(peer_name + " closed the connection");
+        server.daemon_unavailable(fmt::format("lost the connection to {}; restart the language server once it runs again",
+                                              peer_name));
+      }};
   if (daemon_error) {
     daemon.close(*daemon_error);
     server.daemon_unavailable(*daemon_error);
+  } else if (server_channel) {
+    server_channel->start(to_daemon);
+    // The login goes first; what the editor asks meanwhile follows it on
+    // the connection, and the server answers in order.
+    request(daemon, protocol::rpc::auth_login, protocol::LoginParams{o.remote->token},
+            [&, peer_name](Typed<protocol::Identity> r) {
+              const auto* e = std::get_if<protocol::RpcError>(&r);
+              if (!e) return;
+              const std::string why = fmt::format("{} refused the login: {}", peer_name, e->what());
+              daemon.close(why);
+              server.daemon_unavailable(why);
+            });
   } else {
-    daemon_channel->start({[&](std::string body) { daemon.receive(body); }, nullptr,
-                           [&](const boost::system::error_code&) {
-                             daemon.close("torchexamd closed the connection");
-                             server.daemon_unavailable(
-                                 "lost the connection to torchexamd; restart the language server once it runs again");
-                           }});
+    daemon_channel->start(to_daemon);
   }
+  if (io.stopped()) io.restart();
   io.run();
   return exit_code;
 }

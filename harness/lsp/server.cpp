@@ -1,7 +1,9 @@
 #include "lsp/server.hpp"
 
+#include "base/hash.hpp"
 #include "lsp/translate.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/server_messages.hpp"
 #include "report/model.hpp"
 #include "report/render.hpp"
 #include "report/report_file.hpp"
@@ -51,6 +53,7 @@ void LspServer::bind_editor(protocol::Binder& b) {
     if (auto path = path_of_uri(text_document_params(p).uri)) diagnostics_.republish(*path);
   });
   b.method("textDocument/didClose", [](const json::value&, Reply) {});
+  b.method("textDocument/didSave", [this](const json::value& p, Reply) { saved(p); });
   b.method("textDocument/codeLens", [this](const json::value& p, Reply reply) { code_lens(p, std::move(reply)); });
   b.method("textDocument/codeAction", [this](const json::value& p, Reply reply) { code_action(p, std::move(reply)); });
   b.method("workspace/executeCommand",
@@ -70,8 +73,12 @@ json::value LspServer::initialize(const json::value& params) {
   caps_ = p.capabilities;
   finder_.set_root(p.root);
   progress_ = std::make_unique<ProgressReporter>(editor_, caps_.work_done_progress);
+  // Against a server the editor sends the saved text (a local daemon
+  // watches the files instead).
+  json::object sync{{"openClose", true}, {"change", 0}};
+  if (finder_.remote()) sync["save"] = {{"includeText", true}};
   json::object capabilities{
-      {"textDocumentSync", {{"openClose", true}, {"change", 0}}},
+      {"textDocumentSync", std::move(sync)},
       {"codeLensProvider", {{"resolveProvider", false}}},
       {"codeActionProvider",
        caps_.code_action_literals ? json::value{{"codeActionKinds", json::array{"source"}}} : json::value(true)},
@@ -198,6 +205,25 @@ void LspServer::with_task(const json::array& args, Reply reply, TaskCallback the
 
 void LspServer::submit(const json::array& args, Reply reply) {
   with_task(args, reply, [this, reply](const protocol::ExamStatus& st, const std::string& task) {
+    if (finder_.remote()) {  // the file goes to the server
+      const auto* t = find_task(st, task);
+      const fs::path file = t ? t->folder / kSolution : fs::path(task) / kSolution;
+      std::string source;
+      try {
+        source = read_file(file);
+      } catch (const std::exception& e) {
+        return reply(RpcError(protocol::error_code::invalid_params, "cannot read " + file.string() + ": " + e.what()));
+      }
+      return request(daemon_, rpc::task_upload, protocol::UploadParams{st.session, "", task, kSolution, source},
+                     [task, session = st.session, reply](Typed<protocol::Uploaded> r) {
+                       if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
+                       const auto& u = std::get<protocol::Uploaded>(r);
+                       reply(json::value{{"session", session},
+                                         {"task", task},
+                                         {"submission", u.submission},
+                                         {"queue_position", u.queue_position}});
+                     });
+    }
     request(daemon_, rpc::task_submit, protocol::SubmitParams{st.session, "", task, kSolution},
             [task, session = st.session, reply](Typed<protocol::Submitted> r) {
               if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
@@ -227,7 +253,7 @@ void LspServer::open_report(const json::array& args, Reply reply) {
     request(daemon_, rpc::report_data, params, [this, task, reply](Typed<protocol::ReportData> r) {
       if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
       const auto& data = std::get<protocol::ReportData>(r);
-      const fs::path file = report::default_report_path(data.status.workspace, task, 0);
+      const fs::path file = report::default_report_path(finder_.to_local(data.status.workspace), task, 0);
       try {
         report::write_report(file, report::render_html(report::build_report(data)));
       } catch (const std::exception& e) {
@@ -323,7 +349,38 @@ void LspServer::on_closed(const protocol::Closed& c) {
 
 void LspServer::on_syntax_check(const protocol::SyntaxCheck& c) {
   if (!finder_.ours(c.session) && !finder_.may_be_ours(c.file)) return;
-  diagnostics_.set_syntax(c.file, to_lsp(c.diagnostics, "syntax"));
+  diagnostics_.set_syntax(finder_.to_local(c.file), to_lsp(c.diagnostics, "syntax"));
+}
+
+void LspServer::set_remote(fs::path local) { finder_.set_remote(std::move(local)); }
+
+void LspServer::saved(const json::value& params) {
+  if (!finder_.remote()) return;  // the daemon's watcher sees local saves
+  const auto path = path_of_uri(text_document_params(params).uri);
+  if (!path) return;
+  std::optional<std::string> text = protocol::Fields(params).opt_string("text");
+  finder_.find(
+      [this, path = *path, text](const protocol::ExamStatus& st) {
+        const auto* task = task_of(st, path);
+        if (!task || path.parent_path() != task->folder) return;  // only a file directly in a task folder
+        std::string source;
+        if (text) source = *text;
+        else
+          try {
+            source = read_file(path);
+          } catch (const std::exception&) {
+            return;
+          }
+        request(daemon_, rpc::task_save,
+                protocol::UploadParams{st.session, "", task->id, path.filename().string(), std::move(source)},
+                [this, path](Typed<protocol::Saved> r) {
+                  if (auto* e = std::get_if<RpcError>(&r))
+                    show(MessageType::warning,
+                         fmt::format("TorchExam: the server did not take {} for its check: {}", path.filename().string(),
+                                     e->what()));
+                });
+      },
+      [](const RpcError&) {});
 }
 
 void LspServer::daemon_unavailable(const std::string& why) { finder_.unavailable(why, initialized_); }

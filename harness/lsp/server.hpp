@@ -7,6 +7,14 @@
 // ProgressReporter (progress per submission), SessionFinder (which session,
 // the last exam status). This class keeps only the client's capabilities.
 //
+// Against the proctored server (set_remote, a workspace joined with
+// `torchexam join`): the session's paths are mapped to the local workspace
+// (SessionFinder), "Submit & grade" uploads the editor's file
+// (task/upload), and a save sends the saved text for the server's syntax
+// check without submitting (task/save; the editor is asked for the text
+// with the save notification), whose diagnostics come back as
+// workspace/diagnostics, as a local daemon's do.
+//
 // Error policy: a daemon error is passed to the editor as the same JSON-RPC
 // error; "no session for this workspace" (with the command that starts one)
 // and "no daemon" are also shown once with window/showMessage. Threads: one (the
@@ -45,6 +53,9 @@ class LspServer {
   // Fills the binders the transports dispatch to.
   void bind_editor(protocol::Binder& b);
   void bind_daemon(protocol::Binder& b);
+  // The session lives on a proctored server, laid out here in `local` (empty:
+  // the editor's root folder). Call before initialize.
+  void set_remote(std::filesystem::path local);
   // The daemon connection could not be made or was lost.
   void daemon_unavailable(const std::string& why);
 
@@ -73,6 +84,8 @@ class LspServer {
   void on_timer(const protocol::Timer& t);
   void on_closed(const protocol::Closed& c);
   void on_syntax_check(const protocol::SyntaxCheck& c);
+  // A save in a remote workspace: the text to the server's syntax check.
+  void saved(const json::value& params);
 
   void show(MessageType type, const std::string& message);
   void refresh_lenses();

@@ -33,7 +33,19 @@ void SessionFinder::unavailable(const std::string& why, bool tell_now) {
 
 bool SessionFinder::may_be_ours(const fs::path& file) const { return !last_ && root_ && inside(file, *root_); }
 
+fs::path SessionFinder::to_local(const fs::path& server_path) const {
+  if (!remote_ || server_root_.empty() || !inside(server_path, server_root_)) return server_path;
+  const fs::path local = !local_.empty() ? local_ : root_ ? *root_ : fs::path();
+  if (local.empty()) return server_path;
+  const fs::path rel = server_path.lexically_normal().lexically_relative(server_root_.lexically_normal());
+  return rel == "." ? local : local / rel;
+}
+
 RpcError SessionFinder::none_here() const {
+  if (remote_)
+    return RpcError(protocol::error_code::not_found,
+                    "you have no exam session on the server yet; start one with: torchexam join HOST:PORT --ca-file "
+                    "CA --token-file TOKEN");
   return RpcError(protocol::error_code::not_found,
                   fmt::format("no exam session for {}; start one with: torchexam start ENV_DIR --workspace {}",
                               root_->string(), root_->string()));
@@ -45,11 +57,11 @@ void SessionFinder::find(Found then, Failed fail) {
     return fail(RpcError(protocol::error_code::internal_error, *unavailable_));
   }
   protocol::SessionParams where;
-  if (root_) where.workspace = root_->string();
+  if (root_ && !remote_) where.workspace = root_->string();  // the server knows the session by the login
   request(daemon_, protocol::rpc::exam_status, where, [this, then, fail](Typed<protocol::ExamStatus> r) {
     // This workspace's session has closed while another is open elsewhere:
     // keep following the one we knew.
-    if (const auto* st = std::get_if<protocol::ExamStatus>(&r); st && last_ && root_) {
+    if (const auto* st = std::get_if<protocol::ExamStatus>(&r); st && last_ && root_ && !remote_) {
       if (st->session != last_->session && !inside(*root_, st->workspace) && !inside(st->workspace, *root_)) {
         request(daemon_, protocol::rpc::exam_status, protocol::SessionParams{last_->session, ""},
                 [this, then, fail](Typed<protocol::ExamStatus> again) { accept(std::move(again), true, then, fail); });
@@ -64,12 +76,19 @@ void SessionFinder::accept(Typed<protocol::ExamStatus> r, bool by_session, const
   if (auto* e = std::get_if<RpcError>(&r)) {
     // No session at all, or several open and none of them here.
     const bool none = e->code == protocol::error_code::not_found || e->code == protocol::error_code::conflict;
-    const RpcError error = none && root_ ? none_here() : *e;
+    const RpcError error = none && (root_ || remote_) ? none_here() : *e;
     tell_once(error.what());
     return fail(error);
   }
   protocol::ExamStatus st = std::move(std::get<protocol::ExamStatus>(r));
-  if (root_ && !by_session && !inside(*root_, st.workspace) && !inside(st.workspace, *root_)) {
+  if (remote_) {
+    server_root_ = st.workspace;
+    const fs::path local = !local_.empty() ? local_ : root_ ? *root_ : fs::path();
+    if (!local.empty()) {
+      st.workspace = local;
+      for (auto& t : st.tasks) t.folder = local / t.id;
+    }
+  } else if (root_ && !by_session && !inside(*root_, st.workspace) && !inside(st.workspace, *root_)) {
     const RpcError error = none_here();  // the daemon's fallback: an open session elsewhere
     tell_once(error.what());
     return fail(error);

@@ -7,6 +7,12 @@
 // inside the root, and says how to start one instead. A session that closed
 // while another opened elsewhere keeps being followed by id.
 //
+// Against the proctored server (set_remote: a workspace joined with
+// `torchexam join`) the session is the candidate's own, and its paths are
+// the server's: every status found is rewritten to the local workspace
+// (its workspace becomes the local one, each task folder <local>/<task>),
+// and to_local() rewrites any other server path (a syntax check's file).
+//
 // Errors reach the user through `tell` once, until a find succeeds again.
 // Threads: one (the io_context's).
 #pragma once
@@ -30,6 +36,14 @@ class SessionFinder {
       : daemon_(daemon), tell_(std::move(tell)) {}
 
   void set_root(std::optional<std::filesystem::path> root) { root_ = std::move(root); }
+  // The server's session is laid out in `local` (empty: the editor's root).
+  void set_remote(std::filesystem::path local) {
+    remote_ = true;
+    local_ = std::move(local);
+  }
+  bool remote() const { return remote_; }
+  // A path of the server's workspace as the same file here; others as they are.
+  std::filesystem::path to_local(const std::filesystem::path& server_path) const;
   // The daemon cannot be reached: every find fails with `why`, told at the
   // first find, or now when `tell_now`.
   void unavailable(const std::string& why, bool tell_now);
@@ -52,6 +66,9 @@ class SessionFinder {
   std::optional<std::filesystem::path> root_;
   std::optional<protocol::ExamStatus> last_;
   std::optional<std::string> unavailable_;
+  bool remote_ = false;
+  std::filesystem::path local_;         // set_remote's folder ("" : root_)
+  std::filesystem::path server_root_;  // the session's workspace on the server, once found
   bool told_ = false;
 };
 

@@ -67,4 +67,49 @@ Uploaded tag_invoke(json::value_to_tag<Uploaded>, const json::value& v) {
           o.required<std::string>("source_sha256"), o.required<int64_t>("bytes")};
 }
 
+void tag_invoke(json::value_from_tag, json::value& v, const Saved& s) {
+  v = {{"source_sha256", s.source_sha256}, {"bytes", s.bytes}};
+}
+
+Saved tag_invoke(json::value_to_tag<Saved>, const json::value& v) {
+  const Object o(v);
+  return {o.required<std::string>("source_sha256"), o.required<int64_t>("bytes")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const LayoutFile& f) { v = {{"name", f.name}, {"text", f.text}}; }
+
+LayoutFile tag_invoke(json::value_to_tag<LayoutFile>, const json::value& v) {
+  const Object o(v);
+  return {o.required<std::string>("name"), o.required<std::string>("text")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const LayoutTask& t) {
+  v = {{"id", t.id}, {"title", t.title}, {"files", write(t.files)}};
+}
+
+LayoutTask tag_invoke(json::value_to_tag<LayoutTask>, const json::value& v) {
+  const Object o(v);
+  return {o.required<std::string>("id"), o.optional<std::string>("title"),
+          o.required<std::vector<LayoutFile>>("files")};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const WorkspaceLayout& l) {
+  v = {{"session", l.session},
+       {"environment", l.environment},
+       {"compiler_std", l.compiler_std},
+       {"compiler_flags", write(l.compiler_flags)},
+       {"compiler_id", l.compiler_id},
+       {"tasks", write(l.tasks)}};
+}
+
+WorkspaceLayout tag_invoke(json::value_to_tag<WorkspaceLayout>, const json::value& v) {
+  const Object o(v);
+  return {o.required<std::string>("session"),
+          o.optional<std::string>("environment"),
+          o.required<std::string>("compiler_std"),
+          o.optional<std::vector<std::string>>("compiler_flags"),
+          o.optional<std::string>("compiler_id"),
+          o.required<std::vector<LayoutTask>>("tasks")};
+}
+
 }  // namespace torchexam::protocol

@@ -3,7 +3,9 @@
 // the connection is, and the examiner's list and extension. Typed as
 // messages.hpp's are, converted in server_messages.cpp with the same rules
 // (params refuse unknown fields; results ignore them). And the server's
-// task/upload: a source sent over the network, then submitted.
+// task/upload: a source sent over the network, then submitted; task/save:
+// one sent to be checked on save, not submitted; workspace/layout: what a
+// candidate's machine needs to lay their workspace out (`torchexam join`).
 #pragma once
 
 #include "protocol/messages.hpp"
@@ -21,6 +23,8 @@ inline constexpr const char* auth_whoami = "auth/whoami";
 inline constexpr const char* exam_list = "exam/list";
 inline constexpr const char* exam_extend = "exam/extend";
 inline constexpr const char* task_upload = "task/upload";
+inline constexpr const char* task_save = "task/save";
+inline constexpr const char* workspace_layout = "workspace/layout";
 }  // namespace method
 
 namespace error_code {
@@ -79,8 +83,50 @@ struct Uploaded {
   friend bool operator==(const Uploaded&, const Uploaded&) = default;
 };
 
+// task/save: the candidate's saved text (UploadParams, the same checks),
+// written into their task folder on the server and not submitted; the
+// server's watcher then checks it as on a local save, and the diagnostics
+// come back as workspace/diagnostics. How `torchexam lsp` in a joined
+// workspace gets diagnostics on save (docs/server.md).
+struct Saved {
+  std::string source_sha256;
+  int64_t bytes = 0;
+  friend bool operator==(const Saved&, const Saved&) = default;
+};
+
+// workspace/layout: the files of a session's workspace a candidate's
+// machine may hold. Per task: README.md (the statement) and solution.cpp
+// (the server's copy: the starter, or what was last uploaded or saved);
+// never a reference, data or anything else of the server's. The machine
+// writes CMakeLists.txt and compile_commands.json itself, from the
+// compiler settings here and its own LibTorch and SDK folders.
+struct LayoutFile {
+  std::string name;  // a file name in the task folder
+  std::string text;  // UTF-8
+  friend bool operator==(const LayoutFile&, const LayoutFile&) = default;
+};
+
+struct LayoutTask {
+  std::string id;
+  std::string title;
+  std::vector<LayoutFile> files;
+  friend bool operator==(const LayoutTask&, const LayoutTask&) = default;
+};
+
+struct WorkspaceLayout {
+  std::string session;
+  std::string environment;  // its name
+  std::string compiler_std;
+  std::vector<std::string> compiler_flags;  // the environment's own `compiler: flags:`
+  std::string compiler_id;                  // "gcc" | "clang" | "" (the build's own)
+  std::vector<LayoutTask> tasks;
+  friend bool operator==(const WorkspaceLayout&, const WorkspaceLayout&) = default;
+};
+
 namespace rpc {
 inline constexpr Call<UploadParams, Uploaded> task_upload{method::task_upload};
+inline constexpr Call<UploadParams, Saved> task_save{method::task_save};
+inline constexpr Call<SessionParams, WorkspaceLayout> workspace_layout{method::workspace_layout};
 inline constexpr Call<LoginParams, Identity> auth_login{method::auth_login};
 inline constexpr Call<Empty, Identity> auth_whoami{method::auth_whoami};
 inline constexpr Call<Empty, SessionList> exam_list{method::exam_list};
@@ -99,5 +145,13 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Upload
 UploadParams tag_invoke(boost::json::value_to_tag<UploadParams>, const boost::json::value& v);
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Uploaded& x);
 Uploaded tag_invoke(boost::json::value_to_tag<Uploaded>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Saved& x);
+Saved tag_invoke(boost::json::value_to_tag<Saved>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const LayoutFile& x);
+LayoutFile tag_invoke(boost::json::value_to_tag<LayoutFile>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const LayoutTask& x);
+LayoutTask tag_invoke(boost::json::value_to_tag<LayoutTask>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const WorkspaceLayout& x);
+WorkspaceLayout tag_invoke(boost::json::value_to_tag<WorkspaceLayout>, const boost::json::value& v);
 
 }  // namespace torchexam::protocol

@@ -1,6 +1,9 @@
 -- Neovim as the language client (0.7.2 from Debian: vim.lsp.start_client;
 -- vim.lsp.start on 0.8+), headless, against a private daemon grading the
--- tiny exam. Run by tests/lsp/run_nvim.sh under with_daemon.sh:
+-- tiny exam (under with_daemon.sh), or against a proctored server on
+-- loopback (under with_server.sh, which sets TORCHEXAM_SERVER: the
+-- workspace is laid out with `torchexam join`, and the language server,
+-- started in it, finds the server in its config). Either way:
 --   open a task's solution, save a syntax error, see the diagnostic at its
 --   line, fix it, run the "Submit & grade" lens, see progress and the score,
 --   then run the "Open report" lens: the report file is written and the
@@ -26,8 +29,15 @@ local function find(method, pred)
 end
 
 local function main()
-  local out = vim.fn.system({ torchexam, 'start', tiny, '--workspace', root .. '/nvim', '--json' })
-  check(vim.v.shell_error == 0, 'torchexam start failed: %s', out)
+  local server = os.getenv('TORCHEXAM_SERVER')
+  local out
+  if server then
+    out = vim.fn.system({ torchexam, 'join', server, '--ca-file', assert(os.getenv('TORCHEXAM_CA_FILE')),
+                          '--token-file', assert(os.getenv('TORCHEXAM_TOKEN_FILE')), root .. '/nvim', '--json' })
+  else
+    out = vim.fn.system({ torchexam, 'start', tiny, '--workspace', root .. '/nvim', '--json' })
+  end
+  check(vim.v.shell_error == 0, 'torchexam %s failed: %s', server and 'join' or 'start', out)
   local exam = vim.fn.json_decode(out)
   local solution = exam.workspace .. '/fashion_mnist/solution.cpp'
   local starter = vim.fn.readfile(solution)
@@ -53,7 +63,8 @@ local function main()
   capabilities.window.showDocument = { support = true }
   local exit_code
   local config = {
-    name = 'torchexam', cmd = { torchexam, 'lsp' }, root_dir = exam.workspace, handlers = handlers,
+    name = 'torchexam', cmd = { torchexam, 'lsp' }, cmd_cwd = exam.workspace, root_dir = exam.workspace,
+    handlers = handlers,
     capabilities = capabilities, on_exit = function(code) exit_code = code end,
   }
   vim.cmd('edit ' .. vim.fn.fnameescape(solution))
@@ -70,7 +81,7 @@ local function main()
     local c = vim.lsp.get_client_by_id(client_id)
     return c ~= nil and c.initialized
   end)
-  say('server %s attached, root %s', torchexam, exam.workspace)
+  say('server %s attached, root %s%s', torchexam, exam.workspace, server and (', proctored server ' .. server) or '')
 
   -- 1. Save a syntax error on line 12.
   local broken = vim.deepcopy(starter)

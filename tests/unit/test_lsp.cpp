@@ -337,6 +337,110 @@ TEST_SUITE("lsp") {
     CHECK(exit_code == 0);
   }
 
+  TEST_CASE("server: against a proctored server, paths are the local workspace's, a save goes to task/save and "
+            "submit uploads") {
+    const fs::path server_ws = "/srv/torchexam/state/candidates/ana";
+    const fs::path local = fs::temp_directory_path() / "torchexam-lsp-unit-remote";
+    fs::remove_all(local);
+    fs::create_directories(local / "fashion_mnist");
+    std::ofstream(local / "fashion_mnist/solution.cpp") << "// on disk\n";
+    FakeEndpoint editor, daemon;
+    daemon.answer = [&](const std::string& m, const json::value& p) -> std::optional<Result> {
+      if (m == "exam/status") {
+        CHECK_FALSE(p.as_object().contains("workspace"));  // the server knows the session by the login
+        return Result(status_json(server_ws));
+      }
+      if (m == "task/save") return Result(json::value{{"source_sha256", std::string(64, 'a')}, {"bytes", 9}});
+      if (m == "task/upload")
+        return Result(json::value{
+            {"submission", 12}, {"queue_position", 0}, {"source_sha256", std::string(64, 'b')}, {"bytes", 11}});
+      return std::nullopt;
+    };
+    LspServer server(editor, daemon, "0.1.0", [](int) {});
+    server.set_remote("");  // the editor's root is the joined workspace
+    torchexam::protocol::Binder editor_methods, daemon_notes;
+    server.bind_editor(editor_methods);
+    server.bind_daemon(daemon_notes);
+    auto send = [&](torchexam::protocol::Binder& b, const char* method, json::value params, bool request) {
+      torchexam::protocol::Message m;
+      m.kind = request ? torchexam::protocol::Message::Kind::request : torchexam::protocol::Message::Kind::notification;
+      m.id = 1;
+      m.method = method;
+      m.params = std::move(params);
+      std::string reply;
+      b.dispatch(m, [&](std::string r) { reply = std::move(r); });
+      return reply.empty() ? json::value() : json::parse(reply);
+    };
+    const json::value init = send(editor_methods, "initialize", init_params(local, false, false), true);
+    CHECK(init.at("result").at("capabilities").at("textDocumentSync").at("save").at("includeText") == true);
+    send(editor_methods, "initialized", json::object{}, false);
+    const std::string uri = file_uri(local / "fashion_mnist/solution.cpp");
+    auto published = editor.of("textDocument/publishDiagnostics");
+    REQUIRE(published.size() == 1);
+    CHECK(published[0].params.at("uri") == json::value(uri));  // the server's diagnostics, on the local file
+
+    // A save: the saved text goes to the server's check, not submitted.
+    send(editor_methods, "textDocument/didSave", json::value{{"textDocument", {{"uri", uri}}}, {"text", "int x = ;"}},
+         false);
+    auto saves = daemon.of("task/save");
+    REQUIRE(saves.size() == 1);
+    CHECK(saves[0].params.at("task") == "fashion_mnist");
+    CHECK(saves[0].params.at("file") == "solution.cpp");
+    CHECK(saves[0].params.at("source") == "int x = ;");
+    CHECK(daemon.of("task/submit").empty());
+    CHECK(daemon.of("task/upload").empty());
+    // Its diagnostics come back with the server's path, and land on the local file.
+    send(daemon_notes, "workspace/diagnostics",
+         json::value{{"session", "s1"},
+                     {"task", "fashion_mnist"},
+                     {"file", (server_ws / "fashion_mnist/solution.cpp").string()},
+                     {"diagnostics", json::array{{{"severity", "error"},
+                                                  {"file", (server_ws / "fashion_mnist/solution.cpp").string()},
+                                                  {"line", 1},
+                                                  {"column", 9},
+                                                  {"message", "expected expression"}}}}},
+         false);
+    published = editor.of("textDocument/publishDiagnostics");
+    REQUIRE(published.size() == 2);
+    CHECK(published[1].params.at("uri") == json::value(uri));
+    CHECK(published[1].params.at("diagnostics").at(0).at("message") == "expected expression");
+    // A file outside the task folders is not sent.
+    send(editor_methods, "textDocument/didSave",
+         json::value{{"textDocument", {{"uri", file_uri(local / "notes.cpp")}}}, {"text", "x"}}, false);
+    CHECK(daemon.of("task/save").size() == 1);
+
+    // Submit uploads the file as it is on disk.
+    const json::value submitted = send(editor_methods, "workspace/executeCommand",
+                                       json::value{{"command", "torchexam.submit"}, {"arguments", {uri}}}, true);
+    CHECK(submitted.at("result").at("submission") == 12);
+    auto uploads = daemon.of("task/upload");
+    REQUIRE(uploads.size() == 1);
+    CHECK(uploads[0].params.at("source") == "// on disk\n");
+    CHECK(uploads[0].params.at("task") == "fashion_mnist");
+    CHECK(daemon.of("task/submit").empty());
+    fs::remove_all(local);
+  }
+
+  TEST_CASE("server: against a local daemon a save sends nothing (the daemon watches the files)") {
+    const fs::path ws = fs::temp_directory_path() / "torchexam-lsp-unit-local-save";
+    FakeEndpoint editor, daemon;
+    daemon.answer = [&](const std::string& m, const json::value&) -> std::optional<Result> {
+      if (m == "exam/status") return Result(status_json(ws));
+      return std::nullopt;
+    };
+    LspServer server(editor, daemon, "0.1.0", [](int) {});
+    start_editor(server, ws);
+    torchexam::protocol::Binder editor_methods;
+    server.bind_editor(editor_methods);
+    torchexam::protocol::Message m;
+    m.kind = torchexam::protocol::Message::Kind::notification;
+    m.method = "textDocument/didSave";
+    m.params = json::value{{"textDocument", {{"uri", file_uri(ws / "fashion_mnist/solution.cpp")}}}, {"text", "x"}};
+    editor_methods.dispatch(m, [](std::string) {});
+    CHECK(daemon.of("task/save").empty());
+    CHECK(daemon.sent.size() == 1);  // the initial exam/status only
+  }
+
   TEST_CASE("server: a workspace with no session of its own gets a message naming the start command") {
     FakeEndpoint editor, daemon;
     daemon.answer = [&](const std::string&, const json::value&) -> std::optional<Result> {

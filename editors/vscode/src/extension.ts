@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, StaticFeature } from 'vscode-languageclient/node';
 import { Controller, Launcher } from './controller';
 import { isReportUri, ProgressNote, ReportPanel } from './report_panel';
+import { lspArgs } from './server_settings';
 import { TimerNote } from './status';
 
 let client: LanguageClient | undefined;
@@ -27,8 +28,18 @@ class TimerFeature implements StaticFeature {
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  const torchexam = vscode.workspace.getConfiguration('torchexam').get<string>('path', 'torchexam');
-  const serverOptions: ServerOptions = { command: torchexam, args: ['lsp'] };
+  const settings = vscode.workspace.getConfiguration('torchexam');
+  const torchexam = settings.get<string>('path', 'torchexam');
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  let args: string[];
+  try {
+    args = lspArgs({ server: settings.get<string>('server'), caFile: settings.get<string>('caFile'),
+                     tokenFile: settings.get<string>('tokenFile') }, folder);
+  } catch (e: any) {
+    void vscode.window.showErrorMessage(`TorchExam: ${e.message}`);
+    return;
+  }
+  const serverOptions: ServerOptions = { command: torchexam, args, options: folder ? { cwd: folder } : undefined };
   const panel = new ReportPanel((path) => readFile(path, 'utf8'));
   context.subscriptions.push(panel);
   const clientOptions: LanguageClientOptions = {

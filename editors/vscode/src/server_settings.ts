@@ -1,0 +1,30 @@
+// How the extension starts `torchexam lsp`: against the local daemon, or,
+// when the `torchexam.server` setting names a proctored server
+// (docs/server.md), against it over TLS with the CA file and the token file
+// from the settings. The token itself is never a setting: it stays in its
+// file (chmod 600), which torchexam reads.
+import * as path from 'node:path';
+
+export interface ServerSettings {
+  server?: string;     // HOST:PORT; empty: the local daemon (or a joined workspace's own config)
+  caFile?: string;     // the CA certificate the examiner gave
+  tokenFile?: string;  // the file holding the candidate's token
+}
+
+// `torchexam`'s arguments for the language server. A relative file is
+// taken from `workspaceFolder`. Throws an Error that says which setting is
+// missing or wrong.
+export function lspArgs(s: ServerSettings, workspaceFolder?: string): string[] {
+  const server = (s.server ?? '').trim();
+  if (!server) return ['lsp'];
+  if (!/^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):[0-9]{1,5}$/.test(server))
+    throw new Error(`torchexam.server must be HOST:PORT (e.g. exam.example.org:7443), not '${server}'`);
+  const file = (value: string | undefined, setting: string, what: string): string => {
+    const v = (value ?? '').trim();
+    if (!v) throw new Error(`torchexam.server is set: set ${setting} too (${what})`);
+    return path.isAbsolute(v) || !workspaceFolder ? v : path.join(workspaceFolder, v);
+  };
+  const ca = file(s.caFile, 'torchexam.caFile', 'the CA certificate the examiner gave you');
+  const token = file(s.tokenFile, 'torchexam.tokenFile', 'the file holding your token');
+  return ['--server', server, '--ca-file', ca, '--token-file', token, 'lsp'];
+}
