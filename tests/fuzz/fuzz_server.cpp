@@ -23,11 +23,12 @@
 //  - an audit record that is not ana's;
 //  - sanitizer findings (ASan, UBSan) in any of it.
 //
-// Found and fixed: a task/upload whose params do not read (e.g. "task": 5)
-// threw out of the server's request handler while it wrote the audit line
-// (read_params in the audit detail), which would have ended torchexamd; the
+// Fixed when the gate was taken out of TlsServer, and in the seeds since
+// (corpus_server/upload): a task/upload whose params do not read (e.g.
+// "task": 5) threw out of the server's request handler while it wrote the
+// audit line (read_params in the audit detail), which ended torchexamd; the
 // gate now audits such a call with the error and lets the Binder answer
-// invalid_params.
+// invalid_params. Short runs since have found nothing.
 //
 // Build: tests/fuzz/CMakeLists.txt (fuzz_server, Clang) or run_short.sh
 // server. Seeds: tests/fuzz/corpus_server/.

@@ -190,6 +190,20 @@ TEST_SUITE("server") {
     CHECK(answers[1].at("error").at("data").at("retry_after_ms").to_number<int64_t>() > 0);
   }
 
+  TEST_CASE("server: an audited call whose params do not read is answered invalid_params, and the server stays up") {
+    // task/upload is audited with its source's hash: params that do not
+    // read once threw out of the request handler and ended torchexamd
+    // (tests/fuzz/fuzz_server.cpp's seeds hold the case too).
+    Server s("badparams");
+    auto ana = s.login(s.issue("--add-candidate", "ana", {"--environment", kTinyEnv.string()}));
+    ana->call(protocol::rpc::exam_start, protocol::StartParams{"", "", "practice", std::nullopt, false});
+    const auto e = refusal(*ana, "task/upload", {{"task", 5}, {"source", "int main() {}"}});
+    CHECK(e.code == protocol::error_code::invalid_params);
+    CHECK(std::string(e.what()) == "params.task: expected a string");
+    CHECK(ana->call(protocol::rpc::auth_whoami, protocol::Empty{}).name == "ana");
+    CHECK(audited(s.d.state, "call", "params do not read: params.task: expected a string"));
+  }
+
   TEST_CASE("server: kill -9 of the server mid-training loses nothing, and submit --wait reconnects to the score") {
     Server s("kill9", {"--keepalive-timeout", "5"});
     const fs::path home = s.d.root / "ana";
@@ -256,5 +270,41 @@ TEST_SUITE("server") {
     CHECK(ana->call(protocol::rpc::submission_list, protocol::SubmissionListParams{}).submissions.size() == 1);
     CHECK(store::AuditLog(s.d.state).records().size() >= audit_before);
     CHECK(audited(s.d.state, "call", "source sha256"));
+  }
+}
+
+TEST_SUITE("server") {
+  TEST_CASE("server: follow gives up reconnecting after --reconnect-for, saying how to follow again") {
+    Server s("giveup");
+    const fs::path home = s.d.root / "ana";
+    fs::create_directories(home);
+    const fs::path token = home / "ana.token";
+    const std::string secret = s.issue("--add-candidate", "ana", {"--environment", kTinyEnv.string()});
+    std::ofstream(token) << secret << "\n";
+    fs::permissions(token, fs::perms::owner_read | fs::perms::owner_write);
+    auto ana = s.login(secret);
+    ana->call(protocol::rpc::exam_start, protocol::StartParams{"", "", "practice", std::nullopt, false});
+    const auto up = ana->call(protocol::rpc::task_upload,
+                              protocol::UploadParams{"", "", "fashion_mnist", "solution.cpp",
+                                                     slurp(kSource / "tests/solutions/slow_train.cpp")});
+    const fs::path out = home / "follow.out";
+    ChildProcess follow(TORCHEXAM_CLI,
+                        {"--server", "127.0.0.1:" + std::to_string(s.port), "--ca-file",
+                         (kCa / "torchexam-ca/ca.crt").string(), "--token-file", token.string(), "--reconnect-for",
+                         "2", "follow", std::to_string(up.submission)},
+                        out);
+    // Following (it has said which stage the grading is in), and still graded.
+    REQUIRE_MESSAGE(wait_for([&] { return slurp(out).find('[') != std::string::npos; }, std::chrono::seconds(120)),
+                    slurp(out));
+    REQUIRE_FALSE(follow.exited());
+    s.d.kill9();  // and not restarted
+    REQUIRE(wait_for([&] { return follow.exited().has_value(); }, std::chrono::seconds(60)));
+    const std::string said = slurp(out);
+    CAPTURE(said);
+    CHECK(follow.wait() == 3);
+    CHECK(said.find("reconnecting...") != std::string::npos);
+    CHECK(said.find(fmt::format("gave up reconnecting to the server 127.0.0.1:{} after 2 s", s.port)) !=
+          std::string::npos);
+    CHECK(said.find(fmt::format("follow {}", up.submission)) != std::string::npos);
   }
 }
