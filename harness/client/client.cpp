@@ -1,5 +1,7 @@
 #include "client/client.hpp"
 
+#include "protocol/server_messages.hpp"
+
 #include <signal.h>
 
 #include <cerrno>
@@ -79,7 +81,7 @@ std::chrono::steady_clock::time_point Client::keep_alive() {
   }
   if (now < last_sent_ + keepalive_) return last_sent_ + keepalive_;
   ping_.emplace(next_id_++, now);
-  send(protocol::make_request(ping_->first, "$/ping", json::object()));
+  send(protocol::make_request(ping_->first, protocol::method::ping, json::object()));
   return now + dead_after;
 }
 
