@@ -71,7 +71,8 @@ void RequestGate::audit(const Caller& c, const std::string& event, const std::st
   o_.audit(std::move(r));
 }
 
-bool RequestGate::within_rate(const Caller& c, const Message& m, const Reply& reply, SteadyTime now) {
+bool RequestGate::within_rate(const Caller& c, const std::string& method, const json::value* id, const Reply& reply,
+                              SteadyTime now) {
   if (c.who->role != Role::candidate) return true;
   const std::string& name = c.who->name;
   const auto wait = requests_.take(name, now);
@@ -92,21 +93,24 @@ bool RequestGate::within_rate(const Caller& c, const Message& m, const Reply& re
       requests_.per_second(), requests_.burst(), seconds_text(wait));
   if (++refused_run_[name] == 1) {  // the first of a run; its end says how many
     o_.log(fmt::format("{}: refused: {}", describe(c), why));
-    audit(c, "rate_limited", m.method, why);
+    audit(c, "rate_limited", method, why);
   }
-  if (m.kind == Message::Kind::request)
-    reply(protocol::make_error(m.id, protocol::error_code::rate_limited, why,
+  if (id)
+    reply(protocol::make_error(*id, protocol::error_code::rate_limited, why,
                                json::object{{"retry_after_ms", wait.count()}}));
   return false;
 }
 
 void RequestGate::handle(const Caller& c, std::string_view body, const Reply& reply, SteadyTime now) {
   auto parsed = protocol::parse_message(body);
-  if (auto* failure = std::get_if<protocol::ParseFailure>(&parsed))
-    return reply(protocol::make_error(failure->id, failure->code, failure->message));
+  if (auto* failure = std::get_if<protocol::ParseFailure>(&parsed)) {  // it counts against the rate too
+    if (within_rate(c, "", &failure->id, reply, now))
+      reply(protocol::make_error(failure->id, failure->code, failure->message));
+    return;
+  }
   Message& m = std::get<Message>(parsed);
   if (m.kind == Message::Kind::response) return;  // clients do not answer us
-  if (!within_rate(c, m, reply, now)) return;
+  if (!within_rate(c, m.method, m.kind == Message::Kind::request ? &m.id : nullptr, reply, now)) return;
   const bool request = m.kind == Message::Kind::request;
   const Principal& who = *c.who;
 

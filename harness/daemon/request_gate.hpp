@@ -2,12 +2,13 @@
 // from a connection that has logged in (tls_server.hpp owns the transport,
 // the handshake and the login; this unit owns no socket, so a fuzzer drives
 // it with bytes: tests/fuzz/fuzz_server.cpp). In order:
-//  1. JSON-RPC parse: a body that is not a message is answered with the
-//     parse error; a response from the client is ignored.
+//  1. JSON-RPC parse; a response from the client is ignored.
 //  2. The candidate's request rate (rate_limits.hpp RequestBucket; every
-//     request and notification counts): beyond it, error rate_limited with
-//     "try again in S s" and data {"retry_after_ms"}; the first refusal of
-//     a run is logged and audited, and the run's count when it ends.
+//     body counts: a request, a notification, or one that does not parse,
+//     which is then answered with its parse error): beyond it, error
+//     rate_limited with "try again in S s" and data {"retry_after_ms"};
+//     the first refusal of a run is logged and audited, and the run's count
+//     when it ends.
 //  3. Answered here: auth/login again (invalid_request), auth/whoami (the
 //     Identity), $/ping ({}).
 //  4. The access table (access.hpp): a refusal is answered and audited.
@@ -74,8 +75,10 @@ class RequestGate {
   const GateOptions& options() const { return o_; }
 
  private:
-  // False (after answering) when the caller is over their request rate.
-  bool within_rate(const Caller& c, const protocol::Message& m, const Reply& reply, SteadyTime now);
+  // False (after answering a request, whose id is `id`; nullptr for a
+  // notification) when the caller is over their request rate.
+  bool within_rate(const Caller& c, const std::string& method, const boost::json::value* id, const Reply& reply,
+                   SteadyTime now);
 
   GateOptions o_;
   const protocol::Binder& binder_;
