@@ -115,13 +115,12 @@ std::unique_ptr<Client> reconnect_tls(const RemoteOptions& o, const std::functio
     try {
       return Client::connect_tls(attempt);
     } catch (const protocol::RpcError&) {
-      throw;  // the server is there and refuses this token: trying again changes nothing
+      throw;                             // the server is there and refuses this token: trying again changes nothing
     } catch (const std::exception& e) {  // not up yet, reset, a handshake cut short
       error = e.what();
     }
     if (failed) failed(error);
-    if (std::chrono::steady_clock::now() + pause >= give_up)
-      throw ConnectError(error);
+    if (std::chrono::steady_clock::now() + pause >= give_up) throw ConnectError(error);
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(5000));
   }

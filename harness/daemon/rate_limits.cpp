@@ -22,8 +22,7 @@ void SubmissionWindow::give_back(const std::string& who, SteadyTime at) {
   if (auto it = std::find(times.begin(), times.end(), at); it != times.end()) times.erase(it);
 }
 
-RequestBucket::RequestBucket(double per_second, double burst)
-    : per_second_(per_second), burst_(std::max(1.0, burst)) {}
+RequestBucket::RequestBucket(double per_second, double burst) : per_second_(per_second), burst_(std::max(1.0, burst)) {}
 
 milliseconds RequestBucket::take(const std::string& who, SteadyTime now) {
   if (per_second_ <= 0) return milliseconds(0);

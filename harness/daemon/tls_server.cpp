@@ -57,17 +57,19 @@ constexpr size_t kMaxTlsBody = size_t{4} << 20;
 
 std::string seconds(std::chrono::milliseconds ms) { return fmt::format("{:g} s", ms.count() / 1000.0); }
 
+// What the request gate takes of the server's options.
+GateOptions gate_options(const TlsServerOptions& o) {
+  GateOptions g{o.access, o.log, o.audit, o.submissions_per_minute, o.requests_per_second, o.request_burst, {}};
+  if (o.keepalive_timeout.count() > 0) g.keepalive_s = std::chrono::duration<double>(o.keepalive_timeout).count();
+  return g;
+}
+
 }  // namespace
 
 TlsServer::TlsServer(asio::io_context& io, TlsServerOptions options, const protocol::Binder& binder)
     : io_(io),
       o_(std::move(options)),
-      gate_(GateOptions{o_.access, o_.log, o_.audit, o_.submissions_per_minute, o_.requests_per_second,
-                        o_.request_burst,
-                        o_.keepalive_timeout.count() > 0
-                            ? std::optional<double>(std::chrono::duration<double>(o_.keepalive_timeout).count())
-                            : std::nullopt},
-            binder),
+      gate_(gate_options(o_), binder),
       ctx_(protocol::make_server_context(o_.cert_file, o_.key_file)),
       acceptor_(io) {
   if (!o_.log) o_.log = [](const std::string& line) { fmt::print(stderr, "torchexamd: {}\n", line); };
@@ -124,8 +126,8 @@ void TlsServer::accept() {
       auto conn = weak.lock();
       if (timer_ec || !conn || conn->caller.who) return;
       gate_.audit(conn->caller, "idle", "", "no login within " + seconds(o_.idle_timeout));
-      drop(conn, fmt::format("dropped {}: no login within {} (--idle-timeout)", conn->caller.peer,
-                             seconds(o_.idle_timeout)));
+      drop(conn,
+           fmt::format("dropped {}: no login within {} (--idle-timeout)", conn->caller.peer, seconds(o_.idle_timeout)));
     });
     // The first byte says TLS or not: a TLS client's first record is a handshake (0x16).
     c->tls->next_layer().async_wait(tcp::socket::wait_read, [this, c](const boost::system::error_code& wait_ec) {
@@ -206,11 +208,12 @@ void TlsServer::open_channel(const std::shared_ptr<Connection>& c) {
 void TlsServer::handle(const std::shared_ptr<Connection>& c, const std::string& body) {
   if (c->caller.who) {
     c->last_request = std::chrono::steady_clock::now();
-    return gate_.handle(c->caller, body,
-                        [weak = std::weak_ptr(c)](std::string reply) {
-                          if (auto conn = weak.lock(); conn && conn->channel) conn->channel->send(reply);
-                        },
-                        c->last_request);
+    return gate_.handle(
+        c->caller, body,
+        [weak = std::weak_ptr(c)](std::string reply) {
+          if (auto conn = weak.lock(); conn && conn->channel) conn->channel->send(reply);
+        },
+        c->last_request);
   }
   auto parsed = protocol::parse_message(body);
   if (auto* failure = std::get_if<protocol::ParseFailure>(&parsed))
@@ -221,9 +224,9 @@ void TlsServer::handle(const std::shared_ptr<Connection>& c, const std::string& 
   if (m.method == protocol::method::auth_login && request) return login(c, m);
   o_.log(fmt::format("{}: {} before a login; closing", c->caller.peer, m.method));
   if (request)
-    c->channel->send(protocol::make_error(
-        m.id, protocol::error_code::unauthorized,
-        "log in first: the first request on this connection must be auth/login with your token"));
+    c->channel->send(
+        protocol::make_error(m.id, protocol::error_code::unauthorized,
+                             "log in first: the first request on this connection must be auth/login with your token"));
   c->stream->when_drained([weak = std::weak_ptr(c->channel)] {
     if (auto ch = weak.lock()) ch->close();
   });
@@ -234,8 +237,8 @@ void TlsServer::login(const std::shared_ptr<Connection>& c, const protocol::Mess
     const auto p = protocol::read_params<protocol::LoginParams>(m.params);
     Principal who = o_.authenticate(p.token);
     c->timer.cancel();
-    o_.log(fmt::format("{} logged in as {} {} (token {})", c->caller.peer, to_string(who.role), who.name,
-                       who.selector));
+    o_.log(
+        fmt::format("{} logged in as {} {} (token {})", c->caller.peer, to_string(who.role), who.name, who.selector));
     c->caller.who = who;
     gate_.audit(c->caller, "login", m.method, "token " + who.selector);
     c->channel->send(protocol::make_result(m.id, boost::json::value_from(gate_.identity(who))));

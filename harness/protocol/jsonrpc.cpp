@@ -89,10 +89,10 @@ std::string make_error(const json::value& id, int code, std::string_view message
 }
 
 std::string make_error(const json::value& id, int code, std::string_view message, json::value data) {
-  return json::serialize(json::object{
-      {"jsonrpc", "2.0"},
-      {"id", id},
-      {"error", json::object{{"code", code}, {"message", message}, {"data", std::move(data)}}}});
+  return json::serialize(
+      json::object{{"jsonrpc", "2.0"},
+                   {"id", id},
+                   {"error", json::object{{"code", code}, {"message", message}, {"data", std::move(data)}}}});
 }
 
 ReplyError::ReplyError(const std::string& subject, const json_shape::ShapeError& e)

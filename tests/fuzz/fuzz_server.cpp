@@ -76,7 +76,8 @@ void check_scoped(const char* method, const json::value& params) {
   const json::object* o = params.if_object();
   auto session_is_anas = [&] {
     const json::value* s = o ? o->if_contains("session") : nullptr;
-    if (!s || !s->is_string() || s->get_string() != "s-ana") bug("a call reached the Binder with a session not ana's", method);
+    if (!s || !s->is_string() || s->get_string() != "s-ana")
+      bug("a call reached the Binder with a session not ana's", method);
     if (o->contains("workspace")) bug("a candidate's workspace param reached the Binder", method);
   };
   switch (rule->candidate) {
@@ -180,10 +181,13 @@ daemon::GateOptions options() {
 void one_body(daemon::RequestGate& gate, const daemon::Caller& ana, const std::string& body, daemon::SteadyTime now) {
   int replies = 0;
   std::string last;
-  gate.handle(ana, body, [&](std::string reply) {
-    ++replies;
-    last = std::move(reply);
-  }, now);
+  gate.handle(
+      ana, body,
+      [&](std::string reply) {
+        ++replies;
+        last = std::move(reply);
+      },
+      now);
   const auto parsed = parse_message(body);
   int expected = 1;
   json::value id;
@@ -193,7 +197,8 @@ void one_body(daemon::RequestGate& gate, const daemon::Caller& ana, const std::s
   } else {
     id = std::get<ParseFailure>(parsed).id;
   }
-  if (replies != expected) bug(replies > expected ? "a body answered more than expected" : "a request not answered", body);
+  if (replies != expected)
+    bug(replies > expected ? "a body answered more than expected" : "a request not answered", body);
   if (replies == 0) return;
   const auto answer = parse_message(last);
   const auto* r = std::get_if<Message>(&answer);

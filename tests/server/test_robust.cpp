@@ -14,9 +14,9 @@
 #include "server_util.hpp"
 #include "store/audit_log.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
-#include <fmt/format.h>
 
 #include <regex>
 
@@ -221,11 +221,11 @@ TEST_SUITE("server") {
     const fs::path out = home / "submit.out";
     const fs::path was = fs::current_path();
     fs::current_path(home);  // the client reads TASK/solution.cpp from the folder it runs in
-    ChildProcess submit(TORCHEXAM_CLI,
-                        {"--server", "127.0.0.1:" + std::to_string(s.port), "--ca-file",
-                         (kCa / "torchexam-ca/ca.crt").string(), "--token-file", token.string(), "--reconnect-for",
-                         "240", "submit", "fashion_mnist", "--wait"},
-                        out);
+    ChildProcess submit(
+        TORCHEXAM_CLI,
+        {"--server", "127.0.0.1:" + std::to_string(s.port), "--ca-file", (kCa / "torchexam-ca/ca.crt").string(),
+         "--token-file", token.string(), "--reconnect-for", "240", "submit", "fashion_mnist", "--wait"},
+        out);
     fs::current_path(was);
 
     int64_t id = 0;
@@ -288,11 +288,11 @@ TEST_SUITE("server") {
                               protocol::UploadParams{"", "", "fashion_mnist", "solution.cpp",
                                                      slurp(kSource / "tests/solutions/slow_train.cpp")});
     const fs::path out = home / "follow.out";
-    ChildProcess follow(TORCHEXAM_CLI,
-                        {"--server", "127.0.0.1:" + std::to_string(s.port), "--ca-file",
-                         (kCa / "torchexam-ca/ca.crt").string(), "--token-file", token.string(), "--reconnect-for",
-                         "2", "follow", std::to_string(up.submission)},
-                        out);
+    ChildProcess follow(
+        TORCHEXAM_CLI,
+        {"--server", "127.0.0.1:" + std::to_string(s.port), "--ca-file", (kCa / "torchexam-ca/ca.crt").string(),
+         "--token-file", token.string(), "--reconnect-for", "2", "follow", std::to_string(up.submission)},
+        out);
     // Following (it has said which stage the grading is in), and still graded.
     REQUIRE_MESSAGE(wait_for([&] { return slurp(out).find('[') != std::string::npos; }, std::chrono::seconds(120)),
                     slurp(out));

@@ -15,7 +15,7 @@ TEST_SUITE("rate_limits") {
     const SteadyTime t0 = SteadyTime{} + std::chrono::hours(1);
     for (int i = 0; i < 5; ++i) CHECK(bucket.take("ana", t0) == milliseconds(0));
     const auto wait = bucket.take("ana", t0);
-    CHECK(wait == milliseconds(500));  // one token comes back in half a second
+    CHECK(wait == milliseconds(500));                  // one token comes back in half a second
     CHECK(bucket.take("ben", t0) == milliseconds(0));  // ben's bucket is his own
     CHECK(bucket.take("ana", t0 + milliseconds(499)) > milliseconds(0));
     CHECK(bucket.take("ana", t0 + milliseconds(600)) == milliseconds(0));
