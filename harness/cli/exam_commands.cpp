@@ -112,7 +112,7 @@ void print_submission(const protocol::Submission& s) {
 // What Ctrl-C prints while a grading is followed: the grading goes on in the
 // daemon, and this is how to follow it again. Written by a signal handler,
 // so prepared beforehand.
-char g_interrupt_text[256];
+char g_interrupt_text[1024];
 size_t g_interrupt_len = 0;
 
 void on_interrupt(int) {
@@ -184,10 +184,16 @@ std::unique_ptr<Client> reconnect(const RemoteOptions& server, int64_t id, const
 // proctored server a lost connection is made again (reconnect above),
 // logged in again, and the same submission followed from where it is.
 void follow_submission(std::unique_ptr<Client>& client, int64_t id, bool as_json) {
+  const RemoteOptions* remote = remote_server();
+  const std::string again =
+      remote ? fmt::format("torchexam --server {}:{} --ca-file CA --token-file TOKEN follow {}", remote->host,
+                           remote->port, id)
+             : fmt::format("torchexam follow {}", id);
   std::snprintf(g_interrupt_text, sizeof g_interrupt_text,
-                "%storchexam: stopped following; submission %lld is still being graded by torchexamd.\n"
-                "follow it again with: torchexam follow %lld\n",
-                ::isatty(STDERR_FILENO) ? "\r\033[K" : "\n", static_cast<long long>(id), static_cast<long long>(id));
+                "%storchexam: stopped following; submission %lld is still being graded by %s.\n"
+                "follow it again with: %s\n",
+                ::isatty(STDERR_FILENO) ? "\r\033[K" : "\n", static_cast<long long>(id),
+                remote ? "the server" : "torchexamd", again.c_str());
   g_interrupt_len = std::strlen(g_interrupt_text);
   struct sigaction sa {}, before {};
   sa.sa_handler = on_interrupt;
