@@ -185,10 +185,9 @@ std::unique_ptr<Client> reconnect(const RemoteOptions& server, int64_t id, const
 // logged in again, and the same submission followed from where it is.
 void follow_submission(std::unique_ptr<Client>& client, int64_t id, bool as_json) {
   const RemoteOptions* remote = remote_server();
-  const std::string again =
-      remote ? fmt::format("torchexam --server {}:{} --ca-file CA --token-file TOKEN follow {}", remote->host,
-                           remote->port, id)
-             : fmt::format("torchexam follow {}", id);
+  const std::string again = remote ? fmt::format("torchexam --server {}:{} --ca-file CA --token-file TOKEN follow {}",
+                                                 remote->host, remote->port, id)
+                                   : fmt::format("torchexam follow {}", id);
   std::snprintf(g_interrupt_text, sizeof g_interrupt_text,
                 "%storchexam: stopped following; submission %lld is still being graded by %s.\n"
                 "follow it again with: %s\n",
