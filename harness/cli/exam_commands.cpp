@@ -112,7 +112,7 @@ void print_submission(const protocol::Submission& s) {
 // What Ctrl-C prints while a grading is followed: the grading goes on in the
 // daemon, and this is how to follow it again. Written by a signal handler,
 // so prepared beforehand.
-char g_interrupt_text[256];
+char g_interrupt_text[1024];
 size_t g_interrupt_len = 0;
 
 void on_interrupt(int) {
@@ -121,52 +121,103 @@ void on_interrupt(int) {
   ::_exit(130);
 }
 
+// Shows the progress of submission `id` on `line` until it has finished.
+// `last_stage`: the stage shown last (as an int; -1: none yet).
+void watch_submission(Client& client, int64_t id, ProgressLine& line, int& last_stage) {
+  const protocol::SubmissionParams which{id};
+  auto unfinished = [&] {
+    const SubmissionState state = client.call(protocol::rpc::submission_get, which).state;
+    return state == SubmissionState::queued || state == SubmissionState::running;
+  };
+  for (bool waiting = unfinished(); waiting;) {
+    auto n = client.next_notification(std::chrono::seconds(5));
+    if (!n) {
+      waiting = unfinished();  // nothing for a while: make sure it has not finished unseen
+      continue;
+    }
+    if (n->method == method::submission_finished) {
+      if (protocol::read_note(protocol::rpc::submission_finished, n->params).submission == id) break;
+      continue;
+    }
+    if (n->method != method::submission_progress) continue;
+    const auto note = protocol::read_note(protocol::rpc::submission_progress, n->params);
+    if (note.submission != id) continue;
+    if (static_cast<int>(note.stage) != last_stage) {
+      line.stage(note.stage == Stage::queued ? fmt::format("queued, position {}", note.queue_position)
+                                             : std::string(to_string(note.stage)));
+      last_stage = static_cast<int>(note.stage);
+    }
+    if (note.progress) line.progress(*note.progress);
+  }
+}
+
+// A new connection to the proctored server after `lost`, said on `line`:
+// reconnect_tls's back-off, a line every half minute while it fails, and a
+// ConnectError saying how to follow again when it gives up.
+std::unique_ptr<Client> reconnect(const RemoteOptions& server, int64_t id, const std::string& lost,
+                                  ProgressLine& line) {
+  const std::string where = fmt::format("{}:{}", server.host, server.port);
+  line.log(fmt::format("torchexam: lost the connection to the server {} ({}); reconnecting...", where, lost));
+  const auto began = std::chrono::steady_clock::now();
+  auto said = began;
+  try {
+    auto client = reconnect_tls(server, [&](const std::string& error) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - said < std::chrono::seconds(30)) return;
+      said = now;
+      line.log(fmt::format("torchexam: still reconnecting to {} ({} s so far): {}", where,
+                           std::chrono::duration_cast<std::chrono::seconds>(now - began).count(), error));
+    });
+    line.log(fmt::format("torchexam: reconnected to {}; following submission {} again", where, id));
+    return client;
+  } catch (const ConnectError& e) {
+    throw ConnectError(fmt::format(
+        "gave up reconnecting to the server {} after {} s ({}). The server keeps grading submission {}: follow it "
+        "again with: torchexam --server {} --ca-file CA --token-file TOKEN follow {}",
+        where, std::chrono::duration_cast<std::chrono::seconds>(server.reconnect_for).count(), e.what(), id, where,
+        id));
+  }
+}
+
 // Streams the progress of submission `id` until it finishes, then prints the
-// result. Ctrl-C stops following (exit 130), never the grading.
-void follow_submission(Client& client, int64_t id, bool as_json) {
+// result. Ctrl-C stops following (exit 130), never the grading. Against the
+// proctored server a lost connection is made again (reconnect above),
+// logged in again, and the same submission followed from where it is.
+void follow_submission(std::unique_ptr<Client>& client, int64_t id, bool as_json) {
+  const RemoteOptions* remote = remote_server();
+  const std::string again = remote ? fmt::format("torchexam --server {}:{} --ca-file CA --token-file TOKEN follow {}",
+                                                 remote->host, remote->port, id)
+                                   : fmt::format("torchexam follow {}", id);
   std::snprintf(g_interrupt_text, sizeof g_interrupt_text,
-                "%storchexam: stopped following; submission %lld is still being graded by torchexamd.\n"
-                "follow it again with: torchexam follow %lld\n",
-                ::isatty(STDERR_FILENO) ? "\r\033[K" : "\n", static_cast<long long>(id), static_cast<long long>(id));
+                "%storchexam: stopped following; submission %lld is still being graded by %s.\n"
+                "follow it again with: %s\n",
+                ::isatty(STDERR_FILENO) ? "\r\033[K" : "\n", static_cast<long long>(id),
+                remote ? "the server" : "torchexamd", again.c_str());
   g_interrupt_len = std::strlen(g_interrupt_text);
   struct sigaction sa {}, before {};
   sa.sa_handler = on_interrupt;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &before);
 
-  const protocol::SubmissionParams which{id};
-  auto unfinished = [&] {
-    const SubmissionState state = client.call(protocol::rpc::submission_get, which).state;
-    return state == SubmissionState::queued || state == SubmissionState::running;
-  };
+  std::optional<protocol::Submission> done;
   {
     ProgressLine line;
-    std::optional<Stage> last_stage;
-    for (bool waiting = unfinished(); waiting;) {
-      auto n = client.next_notification(std::chrono::seconds(5));
-      if (!n) {
-        waiting = unfinished();  // nothing for a while: make sure it has not finished unseen
-        continue;
+    int last_stage = -1;
+    while (!done) {
+      try {
+        watch_submission(*client, id, line, last_stage);
+        done = client->call(protocol::rpc::submission_get, protocol::SubmissionParams{id});
+      } catch (const ConnectionLost& e) {
+        const RemoteOptions* server = remote_server();
+        if (!server) throw;
+        client = reconnect(*server, id, e.what(), line);
+        last_stage = -1;
       }
-      if (n->method == method::submission_finished) {
-        if (protocol::read_note(protocol::rpc::submission_finished, n->params).submission == id) break;
-        continue;
-      }
-      if (n->method != method::submission_progress) continue;
-      const auto note = protocol::read_note(protocol::rpc::submission_progress, n->params);
-      if (note.submission != id) continue;
-      if (note.stage != last_stage) {
-        line.stage(note.stage == Stage::queued ? fmt::format("queued, position {}", note.queue_position)
-                                               : std::string(to_string(note.stage)));
-        last_stage = note.stage;
-      }
-      if (note.progress) line.progress(*note.progress);
     }
   }
   sigaction(SIGINT, &before, nullptr);
-  const auto s = client.call(protocol::rpc::submission_get, which);
-  if (as_json) print_json(s);
-  else print_submission(s);
+  if (as_json) print_json(*done);
+  else print_submission(*done);
 }
 
 }  // namespace
@@ -367,7 +418,7 @@ std::optional<int> ExamCommands::run() {
       else if (!o_.json)
         fmt::print("uploaded {} ({} bytes, sha256 {}): submission {}{}\n", local.string(), r.bytes, r.source_sha256,
                    r.submission, r.queue_position > 0 ? fmt::format(" queued (position {})", r.queue_position) : "");
-      if (o_.wait) follow_submission(*client, r.submission, o_.json);
+      if (o_.wait) follow_submission(client, r.submission, o_.json);
     } else if (cmd == submit_) {
       const auto r = client->call(rpc::task_submit, protocol::SubmitParams{where.session, where.workspace, o_.task, o_.file});
       const int64_t id = r.submission;
@@ -380,7 +431,7 @@ std::optional<int> ExamCommands::run() {
                      r.queue_position, id);
         return 0;
       }
-      follow_submission(*client, id, o_.json);
+      follow_submission(client, id, o_.json);
     } else if (cmd == follow_) {
       int64_t id = o_.submission;
       if (id == 0) {  // the running submission of this session, else the next queued one
@@ -393,7 +444,7 @@ std::optional<int> ExamCommands::run() {
           return 1;
         }
       }
-      follow_submission(*client, id, o_.json);
+      follow_submission(client, id, o_.json);
     } else if (cmd == history_) {
       const auto r =
           client->call(rpc::submission_list, protocol::SubmissionListParams{where.session, where.workspace, o_.task});

@@ -259,6 +259,13 @@ int main(int argc, char** argv) {
   app.add_option("--ca-file", ca_file, "with --server: the CA certificate (PEM) the server's certificate must chain to")
       ->needs(server_opt)
       ->group("Proctored server (docs/server.md)");
+  double reconnect_for_s = 300;
+  app.add_option("--reconnect-for", reconnect_for_s,
+                 "with --server: seconds `submit --wait` and `follow` keep reconnecting after the connection drops")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str()
+      ->needs(server_opt)
+      ->group("Proctored server (docs/server.md)");
 
   cli::ExamCommands exam_commands(app);
   cli::ReportCommand report_command(app);
@@ -329,6 +336,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     remote.ca_file = ca_file;
+    remote.reconnect_for = std::chrono::milliseconds(static_cast<int64_t>(reconnect_for_s * 1000));
     cli::use_server(std::move(remote), remote_workspace);
   }
   if (auto rc = exam_commands.run()) return *rc;

@@ -1,5 +1,7 @@
 #include "client/client.hpp"
 
+#include "protocol/server_messages.hpp"
+
 #include <signal.h>
 
 #include <cerrno>
@@ -47,8 +49,41 @@ void Client::attach(Stream stream) {
   channel_ = std::move(channel);
 }
 
-// The channel's handlers point here: it closes (running them a last time) first.
-Client::~Client() { close_(); }
+// The channel's handlers point here: it closes (running them a last time)
+// first. Over TLS the close sends a close_notify; the io_context runs a
+// moment longer so that it goes out, and the server's answers it.
+Client::~Client() {
+  close_();
+  if (keep_) {
+    if (io_->stopped()) io_->restart();
+    io_->run_for(std::chrono::milliseconds(500));
+  }
+}
+
+void Client::send(std::string_view body) {
+  last_sent_ = std::chrono::steady_clock::now();
+  send_(body);
+}
+
+void Client::keepalive(std::chrono::milliseconds every) { keepalive_ = every; }
+
+std::chrono::steady_clock::time_point Client::keep_alive() {
+  using namespace std::chrono;
+  if (keepalive_.count() <= 0 || closed_) return steady_clock::time_point::max();
+  const auto now = steady_clock::now();
+  const auto dead_after = std::max<milliseconds>(3 * keepalive_, seconds(10));
+  if (ping_) {
+    if (now < ping_->second + dead_after) return ping_->second + dead_after;
+    close_();
+    closed_ = "the server did not answer a keep-alive ping within " +
+              std::to_string(duration_cast<seconds>(dead_after).count()) + " s";
+    return steady_clock::time_point::max();
+  }
+  if (now < last_sent_ + keepalive_) return last_sent_ + keepalive_;
+  ping_.emplace(next_id_++, now);
+  send(protocol::make_request(ping_->first, protocol::method::ping, json::object()));
+  return now + dead_after;
+}
 
 std::unique_ptr<Client> Client::connect(const std::filesystem::path& socket) {
   auto io = std::make_unique<asio::io_context>();
@@ -63,6 +98,7 @@ void Client::receive(const std::string& body) {
     return;
   }
   auto& m = std::get<protocol::Message>(parsed);
+  if (ping_ && m.kind == protocol::Message::Kind::response && m.id == ping_->first) ping_.reset();
   if (m.kind == protocol::Message::Kind::notification) notes_.push_back({m.method, std::move(m.params)});
   if (m.kind != protocol::Message::Kind::response || awaited_ == 0 || m.id != awaited_) return;
   if (m.error) answer_ = protocol::RpcError(m.error->first, m.error->second);
@@ -73,9 +109,10 @@ bool Client::wait(const std::function<bool()>& done, std::chrono::steady_clock::
   for (;;) {
     if (bad_frame_) throw std::runtime_error(*std::exchange(bad_frame_, std::nullopt));
     if (done()) return true;
-    if (closed_) throw std::runtime_error(*closed_);
+    const auto wake = keep_alive();
+    if (closed_) throw ConnectionLost(*closed_);
     if (io_->stopped()) io_->restart();
-    if (std::chrono::steady_clock::now() < deadline) io_->run_one_until(deadline);
+    if (std::chrono::steady_clock::now() < deadline) io_->run_one_until(std::min(deadline, wake));
     else if (io_->poll() == 0) return false;
   }
 }
@@ -83,7 +120,7 @@ bool Client::wait(const std::function<bool()>& done, std::chrono::steady_clock::
 json::value Client::call(std::string_view method, json::value params) {
   awaited_ = next_id_++;
   answer_.reset();
-  send_(protocol::make_request(awaited_, method, std::move(params)));
+  send(protocol::make_request(awaited_, method, std::move(params)));
   wait([this] { return answer_.has_value(); }, std::chrono::steady_clock::time_point::max());
   awaited_ = 0;
   if (auto* error = std::get_if<protocol::RpcError>(&*answer_)) throw *error;

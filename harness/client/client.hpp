@@ -9,9 +9,11 @@
 // Errors: ConnectError when nobody listens on the socket; protocol::RpcError
 // (with the daemon's code and message) for an error response;
 // protocol::ReplyError (naming the method and the field) for a result or
-// notification whose shape is not its method's; std::runtime_error when the
-// daemon goes away ("torchexamd closed the connection (...)", from then on)
-// or sends a malformed frame ("torchexamd sent a malformed frame: ...", once).
+// notification whose shape is not its method's; ConnectionLost (a
+// std::runtime_error) when the daemon goes away ("torchexamd closed the
+// connection (...)", from then on) or stops answering keep-alive pings;
+// std::runtime_error when it sends a malformed frame ("torchexamd sent a
+// malformed frame: ...", once).
 // Threads: one at a time.
 //
 // Over TLS (connect_tls, the proctored server of docs/server.md): the same
@@ -20,6 +22,15 @@
 // in with the token before it is handed back. A refused login is
 // protocol::RpcError (unauthorized) with the server's words; a server that
 // cannot be reached, or whose certificate does not verify, ConnectError.
+// When the login's answer names the server's keep-alive timeout, the client
+// pings ($/ping) at a third of it whenever it has sent nothing for that long
+// while it waits (a call, next_notification), so a long wait for a grading
+// is not taken for a quiet connection; a ping left unanswered for three
+// such periods (at least 10 s) ends the connection (ConnectionLost).
+// reconnect_tls() connects again after a lost connection, with back-off.
+//
+// Closing: the destructor closes the stream; over TLS that sends a
+// close_notify and waits up to half a second for the server's.
 #pragma once
 
 #include "base/process.hpp"
@@ -46,6 +57,13 @@ class ConnectError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The connection went away after it was made (the daemon closed it, or the
+// server stopped answering keep-alive pings).
+class ConnectionLost : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Where the proctored server is and how to log in to it.
 struct RemoteOptions {
   std::string host;
@@ -53,6 +71,8 @@ struct RemoteOptions {
   std::string ca_file;
   std::string token;
   std::chrono::milliseconds timeout{10'000};  // to connect and finish the handshake
+  // How long reconnect_tls() keeps trying after a lost connection.
+  std::chrono::milliseconds reconnect_for{300'000};
 };
 
 // HOST:PORT into `o` (an IPv6 address in brackets); "" when it reads, else
@@ -99,9 +119,15 @@ class Client {
   // The next notification, waiting up to `timeout` (0: only what has
   // arrived); nullopt on timeout.
   std::optional<Notification> next_notification(std::chrono::milliseconds timeout);
+  // Sends $/ping whenever nothing has been sent for `every` while waiting
+  // (zero: never); see above.
+  void keepalive(std::chrono::milliseconds every);
 
  private:
   void receive(const std::string& body);
+  void send(std::string_view body);
+  // Pings when due; the time to wake up for the next keep-alive step.
+  std::chrono::steady_clock::time_point keep_alive();
   // Runs the channel until `done()` or `deadline` (then false); what has
   // already arrived is read even when the deadline has passed.
   bool wait(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline);
@@ -119,7 +145,17 @@ class Client {
   int64_t awaited_ = 0;  // the id of the call waiting for its answer
   std::optional<std::variant<boost::json::value, protocol::RpcError>> answer_;
   std::optional<std::string> bad_frame_, closed_;  // why the daemon could not be read
+  std::chrono::milliseconds keepalive_{0};
+  std::chrono::steady_clock::time_point last_sent_ = std::chrono::steady_clock::now();
+  std::optional<std::pair<int64_t, std::chrono::steady_clock::time_point>> ping_;  // unanswered: id, sent at
 };
+
+// connect_tls(o) again after a lost connection: tried at once, then after a
+// quarter of a second, doubling up to 5 s, until it works or
+// o.reconnect_for has passed since the call. `failed` hears each failure's
+// message. Throws ConnectError with the last failure when it gives up, and
+// protocol::RpcError at once when the login is refused (a revoked token).
+std::unique_ptr<Client> reconnect_tls(const RemoteOptions& o, const std::function<void(const std::string&)>& failed);
 
 // Connects, starting `daemon_exe --socket SOCKET` through `launcher`
 // (detached, logging to `log`) when nobody listens yet and `autostart` is

@@ -9,7 +9,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
+#include <thread>
 
 namespace torchexam {
 namespace asio = boost::asio;
@@ -101,8 +103,32 @@ std::unique_ptr<Client> Client::connect_tls(const RemoteOptions& o) {
   auto io = std::make_unique<asio::io_context>();
   protocol::TlsStream stream = connect_tls_stream(*io, *ctx, o);
   auto client = std::make_unique<Client>(std::move(io), std::move(stream), ctx);
-  client->call(protocol::rpc::auth_login, protocol::LoginParams{o.token});
+  const auto me = client->call(protocol::rpc::auth_login, protocol::LoginParams{o.token});
+  if (me.keepalive_s && *me.keepalive_s > 0)
+    client->keepalive(std::chrono::milliseconds(static_cast<int64_t>(*me.keepalive_s * 1000 / 3)));
   return client;
+}
+
+std::unique_ptr<Client> reconnect_tls(const RemoteOptions& o, const std::function<void(const std::string&)>& failed) {
+  const auto give_up = std::chrono::steady_clock::now() + o.reconnect_for;
+  auto pause = std::chrono::milliseconds(250);
+  for (;;) {
+    RemoteOptions attempt = o;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
+    attempt.timeout = std::clamp(left, std::chrono::milliseconds(100), o.timeout);
+    std::string error;
+    try {
+      return Client::connect_tls(attempt);
+    } catch (const protocol::RpcError&) {
+      throw;                             // the server is there and refuses this token: trying again changes nothing
+    } catch (const std::exception& e) {  // not up yet, reset, a handshake cut short
+      error = e.what();
+    }
+    if (failed) failed(error);
+    if (std::chrono::steady_clock::now() + pause >= give_up) throw ConnectError(error);
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+  }
 }
 
 }  // namespace torchexam

@@ -39,8 +39,6 @@ bool is_hex(std::string_view s, size_t length) {
 
 std::string utc_text(int64_t ms) { return utc_stamp(ms) + " UTC"; }  // as the exam's own messages write times
 
-const char* to_string(Role r) { return r == Role::examiner ? "examiner" : "candidate"; }
-
 std::string name_problem(std::string_view name) {
   if (name.empty() || name.size() > 64) return "a name has 1 to 64 characters";
   if (name.front() == '.' || name.front() == '-') return "a name may not start with '.' or '-'";

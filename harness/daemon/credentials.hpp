@@ -28,7 +28,7 @@
 namespace torchexam::daemon {
 
 enum class Role { candidate, examiner };
-const char* to_string(Role r);
+inline const char* to_string(Role r) { return r == Role::examiner ? "examiner" : "candidate"; }
 
 // Who a connection is, once its token checked out.
 struct Principal {

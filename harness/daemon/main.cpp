@@ -202,7 +202,9 @@ int main(int argc, char** argv) {
         service.shutdown();
         if (server) server->stop();
         if (tls_server) tls_server->stop();
-        io.stop();
+        // The TLS clients' close_notify goes out (tls_stream.hpp) before the loop ends.
+        stopper.expires_after(tls_server ? protocol::TlsStream::kCloseNotifyWait : std::chrono::milliseconds(0));
+        stopper.async_wait([&](const boost::system::error_code&) { io.stop(); });
       });
     };
     daemon::Adapter adapter(

@@ -72,6 +72,23 @@ void add_server_flags(CLI::App& app, ServerFlags& f) {
       ->check(CLI::Range(0.05, 3600.0))
       ->capture_default_str()
       ->group(g);
+  app.add_option("--keepalive-timeout", f.keepalive_timeout_s,
+                 "seconds a logged-in TLS connection may go without sending a whole request before it is dropped "
+                 "(a quiet or trickling client; torchexam pings well within it while it waits; 0: never)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--max-requests-per-second", f.requests_per_second,
+                 "requests of any kind a candidate may send over TLS, on average (0: no limit); beyond it the "
+                 "request is refused with error -32008 and when to try again")
+      ->check(CLI::Range(0.0, 100000.0))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--request-burst", f.request_burst,
+                 "requests a candidate may send at once above --max-requests-per-second (an editor's burst)")
+      ->check(CLI::Range(1.0, 100000.0))
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--max-submissions-per-minute", f.submissions_per_minute,
                  "submissions (task/submit, task/upload) a candidate may make in any 60 s over TLS (0: no limit)")
       ->check(CLI::Range(0, 10000))
@@ -195,6 +212,9 @@ TlsServerOptions tls_server_options(const ServerFlags& f, const fs::path& state,
                                     ExamService& service) {
   TlsServerOptions o;
   o.submissions_per_minute = f.submissions_per_minute;
+  o.requests_per_second = f.requests_per_second;
+  o.request_burst = f.request_burst;
+  o.keepalive_timeout = std::chrono::milliseconds(static_cast<int64_t>(std::llround(f.keepalive_timeout_s * 1000)));
   auto audit_log = std::make_shared<store::AuditLog>(state);
   o.audit = [audit_log](store::AuditRecord r) {
     try {

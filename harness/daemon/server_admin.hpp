@@ -1,6 +1,7 @@
 // server_admin.hpp — torchexamd's proctored-server flags (docs/server.md):
 // serving TLS (--listen, --tls-cert, --tls-key, --idle-timeout,
-// --server-mode, --workspaces) and administering its tokens in the state
+// --keepalive-timeout, --max-submissions-per-minute,
+// --max-requests-per-second, --request-burst, --server-mode, --workspaces) and administering its tokens in the state
 // folder's store (--add-candidate, --add-examiner, --revoke, --list-tokens)
 // and reading its audit log (--list-audit), which run, print and exit
 // without serving.
@@ -31,7 +32,10 @@ struct ServerFlags {
   uint16_t port = 0;
   std::string cert, key;
   double idle_timeout_s = 30;
+  double keepalive_timeout_s = 60;  // 0: none
   int submissions_per_minute = 6;
+  double requests_per_second = 20;  // 0: no limit
+  double request_burst = 200;
   std::string mode = "exam";
   std::filesystem::path workspaces;  // default <state>/candidates
   std::string add_candidate, add_examiner, environment, expires_in, revoke;

@@ -30,9 +30,9 @@ struct TlsServer::Connection {
   std::optional<protocol::TlsSocket> tls;     // until the channel takes it
   std::optional<protocol::TlsStream> stream;  // shares the channel's stream (when_drained)
   std::shared_ptr<TlsChannel> channel;
-  asio::steady_timer timer;  // the idle timeout, until the login
-  std::string peer;
-  std::optional<Principal> who;
+  asio::steady_timer timer;  // the idle timeout until the login, then the keep-alive timeout
+  Caller caller;             // the peer, and who once logged in
+  SteadyTime last_request;   // when the last whole request came
   bool gone = false;
 };
 
@@ -57,12 +57,19 @@ constexpr size_t kMaxTlsBody = size_t{4} << 20;
 
 std::string seconds(std::chrono::milliseconds ms) { return fmt::format("{:g} s", ms.count() / 1000.0); }
 
+// What the request gate takes of the server's options.
+GateOptions gate_options(const TlsServerOptions& o) {
+  GateOptions g{o.access, o.log, o.audit, o.submissions_per_minute, o.requests_per_second, o.request_burst, {}};
+  if (o.keepalive_timeout.count() > 0) g.keepalive_s = std::chrono::duration<double>(o.keepalive_timeout).count();
+  return g;
+}
+
 }  // namespace
 
 TlsServer::TlsServer(asio::io_context& io, TlsServerOptions options, const protocol::Binder& binder)
     : io_(io),
       o_(std::move(options)),
-      binder_(binder),
+      gate_(gate_options(o_), binder),
       ctx_(protocol::make_server_context(o_.cert_file, o_.key_file)),
       acceptor_(io) {
   if (!o_.log) o_.log = [](const std::string& line) { fmt::print(stderr, "torchexamd: {}\n", line); };
@@ -112,14 +119,15 @@ void TlsServer::accept() {
     auto c = std::make_shared<Connection>(io_, std::move(socket), ctx_);
     boost::system::error_code peer_ec;
     const auto remote = c->tls->lowest_layer().remote_endpoint(peer_ec);
-    c->peer = peer_ec ? "?" : fmt::format("{}:{}", remote.address().to_string(), remote.port());
+    c->caller.peer = peer_ec ? "?" : fmt::format("{}:{}", remote.address().to_string(), remote.port());
     connections_.insert(c);
     c->timer.expires_after(o_.idle_timeout);
     c->timer.async_wait([this, weak = std::weak_ptr(c)](const boost::system::error_code& timer_ec) {
       auto conn = weak.lock();
-      if (timer_ec || !conn || conn->who) return;
-      audit(*conn, "idle", "", "no login within " + seconds(o_.idle_timeout));
-      drop(conn, fmt::format("dropped {}: no login within {} (--idle-timeout)", conn->peer, seconds(o_.idle_timeout)));
+      if (timer_ec || !conn || conn->caller.who) return;
+      gate_.audit(conn->caller, "idle", "", "no login within " + seconds(o_.idle_timeout));
+      drop(conn,
+           fmt::format("dropped {}: no login within {} (--idle-timeout)", conn->caller.peer, seconds(o_.idle_timeout)));
     });
     // The first byte says TLS or not: a TLS client's first record is a handshake (0x16).
     c->tls->next_layer().async_wait(tcp::socket::wait_read, [this, c](const boost::system::error_code& wait_ec) {
@@ -138,8 +146,8 @@ void TlsServer::refuse_plaintext(const std::shared_ptr<Connection>& c, unsigned 
   o_.log(
       fmt::format("refused a plaintext connection from {} on the TLS port (its first byte is 0x{:02x}, not a TLS "
                   "handshake); clients connect with torchexam --server HOST:PORT --ca-file FILE --token-file FILE",
-                  c->peer, first));
-  audit(*c, "plaintext", "", fmt::format("first byte 0x{:02x}", first));
+                  c->caller.peer, first));
+  gate_.audit(c->caller, "plaintext", "", fmt::format("first byte 0x{:02x}", first));
   auto reply = std::make_shared<std::string>(protocol::encode_frame(protocol::make_error(
       nullptr, protocol::error_code::invalid_request,
       "this port speaks TLS only (TorchExam's proctored server): connect with torchexam --server HOST:PORT "
@@ -164,8 +172,8 @@ void TlsServer::handshake(const std::shared_ptr<Connection>& c) {
   c->tls->async_handshake(ssl::stream_base::server, [this, c](const boost::system::error_code& ec) {
     if (c->gone) return;
     if (ec) {
-      audit(*c, "handshake_failed", "", ec.message());
-      return drop(c, fmt::format("TLS handshake with {} failed: {}", c->peer, ec.message()));
+      gate_.audit(c->caller, "handshake_failed", "", ec.message());
+      return drop(c, fmt::format("TLS handshake with {} failed: {}", c->caller.peer, ec.message()));
     }
     open_channel(c);
   });
@@ -185,86 +193,42 @@ void TlsServer::open_channel(const std::shared_ptr<Connection>& c) {
                          conn->channel->send(
                              protocol::make_error(nullptr, protocol::error_code::parse_error, "bad framing: " + error));
                      },
-                     [this, weak](const boost::system::error_code&) {
-                       if (auto conn = weak.lock()) forget(conn.get());
+                     [this, weak](const boost::system::error_code& why) {
+                       auto conn = weak.lock();
+                       if (!conn) return;
+                       // The client's own close (not the server's drop, which is gone by now).
+                       if (conn->caller.who && !conn->gone && why != asio::error::operation_aborted)
+                         o_.log(why == asio::error::eof
+                                    ? fmt::format("{} closed the connection", describe(conn->caller))
+                                    : fmt::format("{} went away ({})", describe(conn->caller), why.message()));
+                       forget(conn.get());
                      }});
 }
 
 void TlsServer::handle(const std::shared_ptr<Connection>& c, const std::string& body) {
+  if (c->caller.who) {
+    c->last_request = std::chrono::steady_clock::now();
+    return gate_.handle(
+        c->caller, body,
+        [weak = std::weak_ptr(c)](std::string reply) {
+          if (auto conn = weak.lock(); conn && conn->channel) conn->channel->send(reply);
+        },
+        c->last_request);
+  }
   auto parsed = protocol::parse_message(body);
   if (auto* failure = std::get_if<protocol::ParseFailure>(&parsed))
     return c->channel->send(protocol::make_error(failure->id, failure->code, failure->message));
   auto& m = std::get<protocol::Message>(parsed);
   if (m.kind == protocol::Message::Kind::response) return;
   const bool request = m.kind == protocol::Message::Kind::request;
-  if (!c->who) {
-    if (m.method == protocol::method::auth_login && request) return login(c, m);
-    o_.log(fmt::format("{}: {} before a login; closing", c->peer, m.method));
-    if (request)
-      c->channel->send(protocol::make_error(
-          m.id, protocol::error_code::unauthorized,
-          "log in first: the first request on this connection must be auth/login with your token"));
-    c->stream->when_drained([weak = std::weak_ptr(c->channel)] {
-      if (auto ch = weak.lock()) ch->close();
-    });
-    return;
-  }
-  if (m.method == protocol::method::auth_login) {
-    if (request)
-      c->channel->send(protocol::make_error(m.id, protocol::error_code::invalid_request,
-                                            "this connection is logged in already, as " + c->who->name));
-    return;
-  }
-  if (m.method == protocol::method::auth_whoami) {
-    protocol::Identity id{to_string(c->who->role), c->who->name, c->who->environment, std::nullopt};
-    if (c->who->role == Role::candidate) id.session = o_.access.current_session(c->who->name);
-    if (request) c->channel->send(protocol::make_result(m.id, boost::json::value_from(id)));
-    return;
-  }
-  const boost::json::value id = m.id;
-  auto allowed = authorize(*c->who, std::move(m), o_.access);
-  if (auto* refused = std::get_if<protocol::RpcError>(&allowed)) {
-    o_.log(fmt::format("{} ({} {}): refused: {}", c->peer, to_string(c->who->role), c->who->name, refused->what()));
-    audit(*c, "refused", std::get<protocol::Message>(parsed).method, refused->what());
-    if (request) c->channel->send(protocol::make_error(id, refused->code, refused->what()));
-    return;
-  }
-  const protocol::Message& call = std::get<protocol::Message>(allowed);
-  const MethodRule* rule = find_rule(call.method);
-  const bool counted = rule && rule->submits && c->who->role == Role::candidate;
-  const auto counted_at = std::chrono::steady_clock::now();
-  if (counted) {
-    if (const std::string why = over_rate(c->who->name, counted_at); !why.empty()) {
-      o_.log(fmt::format("{} ({} {}): refused: {}", c->peer, to_string(c->who->role), c->who->name, why));
-      audit(*c, "refused", call.method, why);
-      if (request) c->channel->send(protocol::make_error(id, protocol::error_code::rate_limited, why));
-      return;
-    }
-  }
-  std::string detail;  // what the audit log keeps of an audited call
-  if (rule && rule->audited) {
-    if (call.method == protocol::method::task_upload || call.method == protocol::method::task_save) {
-      const auto p = protocol::read_params<protocol::UploadParams>(call.params);
-      detail = fmt::format("task {}, file {}, {} bytes, source sha256 {}", p.task, p.file, p.source.size(),
-                           sha256_hex(p.source));
-    } else {
-      detail = boost::json::serialize(call.params);
-    }
-  }
-  binder_.dispatch(call, [this, weak = std::weak_ptr(c), audited = rule && rule->audited, method = call.method, detail,
-                          counted, counted_at, name = c->who->name](std::string reply) {
-    auto conn = weak.lock();
-    if ((audited || counted) && conn) {
-      std::string outcome = "; ok";
-      auto answer = protocol::parse_message(reply);
-      if (auto* r = std::get_if<protocol::Message>(&answer); r && r->error) {
-        outcome = "; failed: " + r->error->second;
-        if (counted) uncount(name, counted_at);  // only what was submitted counts against the rate
-      }
-      if (audited) audit(*conn, "call", method, detail + outcome);
-    }
-    if (!conn) return;
-    if (conn->channel) conn->channel->send(reply);
+  if (m.method == protocol::method::auth_login && request) return login(c, m);
+  o_.log(fmt::format("{}: {} before a login; closing", c->caller.peer, m.method));
+  if (request)
+    c->channel->send(
+        protocol::make_error(m.id, protocol::error_code::unauthorized,
+                             "log in first: the first request on this connection must be auth/login with your token"));
+  c->stream->when_drained([weak = std::weak_ptr(c->channel)] {
+    if (auto ch = weak.lock()) ch->close();
   });
 }
 
@@ -273,25 +237,41 @@ void TlsServer::login(const std::shared_ptr<Connection>& c, const protocol::Mess
     const auto p = protocol::read_params<protocol::LoginParams>(m.params);
     Principal who = o_.authenticate(p.token);
     c->timer.cancel();
-    o_.log(fmt::format("{} logged in as {} {} (token {})", c->peer, to_string(who.role), who.name, who.selector));
-    c->who = who;
-    audit(*c, "login", m.method, "token " + who.selector);
-    protocol::Identity id{to_string(who.role), who.name, who.environment, std::nullopt};
-    if (who.role == Role::candidate) id.session = o_.access.current_session(who.name);
-    c->channel->send(protocol::make_result(m.id, boost::json::value_from(id)));
+    o_.log(
+        fmt::format("{} logged in as {} {} (token {})", c->caller.peer, to_string(who.role), who.name, who.selector));
+    c->caller.who = who;
+    gate_.audit(c->caller, "login", m.method, "token " + who.selector);
+    c->channel->send(protocol::make_result(m.id, boost::json::value_from(gate_.identity(who))));
+    c->last_request = std::chrono::steady_clock::now();
+    watch_quiet(c);
     return;
   } catch (const protocol::RpcError& e) {
     c->channel->send(
         protocol::make_error(m.id, protocol::error_code::unauthorized, std::string("auth/login: ") + e.what()));
-    o_.log(fmt::format("{}: login refused: {}", c->peer, e.what()));
-    audit(*c, "login_refused", m.method, e.what());
+    o_.log(fmt::format("{}: login refused: {}", c->caller.peer, e.what()));
+    gate_.audit(c->caller, "login_refused", m.method, e.what());
   } catch (const AuthError& e) {
     c->channel->send(protocol::make_error(m.id, protocol::error_code::unauthorized, e.what()));
-    o_.log(fmt::format("{}: login refused: {}", c->peer, e.what()));
-    audit(*c, "login_refused", m.method, e.what());
+    o_.log(fmt::format("{}: login refused: {}", c->caller.peer, e.what()));
+    gate_.audit(c->caller, "login_refused", m.method, e.what());
   }
   c->stream->when_drained([weak = std::weak_ptr(c->channel)] {
     if (auto ch = weak.lock()) ch->close();
+  });
+}
+
+void TlsServer::watch_quiet(const std::shared_ptr<Connection>& c) {
+  if (o_.keepalive_timeout.count() <= 0 || c->gone) return;
+  // One wait at a time, to the last request's time plus the timeout; a
+  // request meanwhile moves the mark and the wait is renewed from it.
+  c->timer.expires_at(c->last_request + o_.keepalive_timeout);
+  c->timer.async_wait([this, weak = std::weak_ptr(c)](const boost::system::error_code& ec) {
+    auto conn = weak.lock();
+    if (ec || !conn || conn->gone) return;
+    if (std::chrono::steady_clock::now() < conn->last_request + o_.keepalive_timeout) return watch_quiet(conn);
+    const std::string why = "no whole request within " + seconds(o_.keepalive_timeout) + " (--keepalive-timeout)";
+    gate_.audit(conn->caller, "quiet", "", why);
+    drop(conn, fmt::format("dropped {}: {}", describe(conn->caller), why));
   });
 }
 
@@ -319,57 +299,24 @@ void TlsServer::forget(Connection* gone) {
     }
 }
 
-void TlsServer::audit(const Connection& c, const std::string& event, const std::string& method,
-                      const std::string& detail) {
-  if (!o_.audit) return;
-  store::AuditRecord r;
-  r.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-                .count();
-  if (c.who) r.who = std::string(to_string(c.who->role)) + " " + c.who->name;
-  r.peer = c.peer;
-  r.event = event;
-  r.method = method;
-  r.detail = detail;
-  o_.audit(std::move(r));
-}
-
-void TlsServer::uncount(const std::string& who, std::chrono::steady_clock::time_point at) {
-  auto& times = submitted_[who];
-  if (auto it = std::find(times.begin(), times.end(), at); it != times.end()) times.erase(it);
-}
-
-std::string TlsServer::over_rate(const std::string& who, std::chrono::steady_clock::time_point now) {
-  if (o_.submissions_per_minute <= 0) return "";
-  auto& times = submitted_[who];
-  while (!times.empty() && now - times.front() >= std::chrono::seconds(60)) times.pop_front();
-  if (static_cast<int>(times.size()) >= o_.submissions_per_minute) {
-    const auto wait = std::chrono::duration_cast<std::chrono::seconds>(times.front() + std::chrono::seconds(60) - now);
-    return fmt::format(
-        "too many submissions: this server takes {} a minute from each candidate; submit again in {} s "
-        "(nothing was submitted)",
-        o_.submissions_per_minute, std::max<int64_t>(1, wait.count()));
-  }
-  times.push_back(now);
-  return "";
-}
-
 bool TlsServer::reaches(const Connection& c, const std::string& session) {
-  if (!c.who) return false;
-  if (c.who->role == Role::examiner) return true;
+  const auto& who = c.caller.who;
+  if (!who) return false;
+  if (who->role == Role::examiner) return true;
   if (session.empty()) return false;
   auto it = owners_.find(session);
   if (it == owners_.end()) it = owners_.emplace(session, o_.access.owner_of(session)).first;
-  return it->second == c.who->name;
+  return it->second == who->name;
 }
 
 void TlsServer::recheck() {
   if (!o_.lapsed) return;
   for (const auto& c : std::vector<std::shared_ptr<Connection>>(connections_.begin(), connections_.end())) {
-    if (!c->who || c->gone) continue;
-    const std::string why = o_.lapsed(*c->who);
+    if (!c->caller.who || c->gone) continue;
+    const std::string why = o_.lapsed(*c->caller.who);
     if (why.empty()) continue;
-    audit(*c, "closed", "", why);
-    drop(c, fmt::format("closed {} ({} {}): {}", c->peer, to_string(c->who->role), c->who->name, why));
+    gate_.audit(c->caller, "closed", "", why);
+    drop(c, fmt::format("closed {}: {}", describe(c->caller), why));
   }
 }
 

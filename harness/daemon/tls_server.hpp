@@ -14,15 +14,22 @@
 //     wrong, expired or revoked token, or any other method first, is
 //     answered with `unauthorized` and the connection closed once the answer
 //     is out.
-//  4. Then every request goes through authorize() (access.hpp) before the
-//     Binder, and a candidate's submissions through the rate limit;
-//     auth/whoami is answered here.
+//  4. Then every body goes to the RequestGate (request_gate.hpp): the
+//     request rate, auth/whoami and $/ping, the access table, the
+//     submission rate, the Binder, the audit log.
 // A frame over 4 MiB is skipped and answered with a framing error.
 // Steps 1-3 must complete within `idle_timeout`, or the connection is
 // dropped (logged): a client that connects and sends nothing, or trickles a
-// handshake, holds nothing for long. Logged-in connections have no timeout
-// (not built yet: keep-alives). A connection whose token is revoked or
-// expires is closed by the next recheck().
+// handshake, holds nothing for long. After the login, a connection from
+// which no whole request (a frame that reads) has come for
+// `keepalive_timeout` is dropped (logged and audited as "quiet"): one that
+// went silent, or trickles a frame byte by byte (slowloris), or sends only
+// garbage. A client that waits for a long grading sends $/ping within it
+// (client.hpp; the login's Identity says how long it is). A connection
+// whose token is revoked or expires is closed by the next recheck().
+//
+// Closing: an orderly close sends a TLS close_notify (tls_stream.hpp); the
+// log says whether a logged-in client closed with one or just went away.
 //
 // Notifications: broadcast(body, session) reaches the examiners and, when
 // `session` is set, the candidate who owns it; nobody else.
@@ -34,6 +41,7 @@
 
 #include "daemon/access.hpp"
 #include "daemon/credentials.hpp"
+#include "daemon/request_gate.hpp"
 #include "protocol/channel.hpp"
 #include "protocol/jsonrpc.hpp"
 #include "protocol/tls_stream.hpp"
@@ -44,7 +52,6 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -59,6 +66,9 @@ struct TlsServerOptions {
   uint16_t port = 0;  // 0: any free port (port() says which)
   std::string cert_file, key_file;
   std::chrono::milliseconds idle_timeout{30'000};
+  // A logged-in connection without a whole request for this long is
+  // dropped; zero: never.
+  std::chrono::milliseconds keepalive_timeout{0};
   AccessContext access;
   // The principal of a token, or AuthError (credentials.hpp's authenticate).
   std::function<Principal(std::string_view token)> authenticate;
@@ -75,6 +85,10 @@ struct TlsServerOptions {
   // At most this many task/submit and task/upload calls per candidate in
   // any 60 s (rate_limited beyond); 0: no limit.
   int submissions_per_minute = 0;
+  // Requests of any kind per candidate: a bucket of `request_burst` that
+  // refills at `requests_per_second` (rate_limited beyond); 0: no limit.
+  double requests_per_second = 0;
+  double request_burst = 1;
 };
 
 class TlsServer {
@@ -98,23 +112,19 @@ class TlsServer {
   void open_channel(const std::shared_ptr<Connection>& c);
   void handle(const std::shared_ptr<Connection>& c, const std::string& body);
   void login(const std::shared_ptr<Connection>& c, const protocol::Message& m);
+  // Drops `c` once no whole request has come for keepalive_timeout.
+  void watch_quiet(const std::shared_ptr<Connection>& c);
   void drop(const std::shared_ptr<Connection>& c, const std::string& why);
   void forget(Connection* c);
   bool reaches(const Connection& c, const std::string& session);
-  void audit(const Connection& c, const std::string& event, const std::string& method, const std::string& detail);
-  // "" when `who` may submit at `now` (and counts it), else why not;
-  // uncount() takes back a count whose call failed.
-  std::string over_rate(const std::string& who, std::chrono::steady_clock::time_point now);
-  void uncount(const std::string& who, std::chrono::steady_clock::time_point at);
 
   boost::asio::io_context& io_;
   TlsServerOptions o_;
-  const protocol::Binder& binder_;
+  RequestGate gate_;
   boost::asio::ssl::context ctx_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::set<std::shared_ptr<Connection>> connections_;
   std::map<std::string, std::optional<std::string>> owners_;  // session -> candidate (a workspace never moves)
-  std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> submitted_;  // per candidate, the last 60 s
 };
 
 }  // namespace torchexam::daemon

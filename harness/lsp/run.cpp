@@ -10,11 +10,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <fmt/format.h>
 
 #include <unistd.h>
+#include <chrono>
 #include <csignal>
+#include <functional>
 #include <optional>
 
 namespace torchexam::lsp {
@@ -65,8 +68,12 @@ int run(const RunOptions& o) {
   editor_channel->start({[&](std::string body) { editor.receive(body); },
                          [&](const std::string& error) { editor.malformed(error); },
                          [&](const boost::system::error_code&) { io.stop(); }});  // the editor went away
+  asio::steady_timer keepalive_timer(io);  // $/ping to the server, every keepalive_s / 3
+  std::chrono::milliseconds ping_every{0};
+  std::function<void()> ping;
   const protocol::ChannelHandlers to_daemon{
       [&](std::string body) { daemon.receive(body); }, nullptr, [&](const boost::system::error_code&) {
+        keepalive_timer.cancel();
         daemon.close(peer_name + " closed the connection");
         server.daemon_unavailable(fmt::format("lost the connection to {}; restart the language server once it runs again",
                                               peer_name));
@@ -76,13 +83,28 @@ int run(const RunOptions& o) {
     server.daemon_unavailable(*daemon_error);
   } else if (server_channel) {
     server_channel->start(to_daemon);
+    ping = [&] {
+      keepalive_timer.expires_after(ping_every);
+      keepalive_timer.async_wait([&](const boost::system::error_code& ec) {
+        if (ec) return;
+        request(daemon, protocol::rpc::ping, protocol::Empty{}, [](Typed<protocol::Empty>) {});
+        ping();
+      });
+    };
     // The login goes first; what the editor asks meanwhile follows it on
     // the connection, and the server answers in order.
     request(daemon, protocol::rpc::auth_login, protocol::LoginParams{o.remote->token},
             [&, peer_name](Typed<protocol::Identity> r) {
-              const auto* e = std::get_if<protocol::RpcError>(&r);
-              if (!e) return;
-              const std::string why = fmt::format("{} refused the login: {}", peer_name, e->what());
+              if (const auto* me = std::get_if<protocol::Identity>(&r)) {
+                // The server drops a connection with no request for its
+                // keep-alive timeout; an editor may sit idle far longer.
+                if (me->keepalive_s && *me->keepalive_s > 0)
+                  ping_every = std::chrono::milliseconds(static_cast<int64_t>(*me->keepalive_s * 1000 / 3));
+                if (ping_every.count() > 0) ping();
+                return;
+              }
+              const auto& e = std::get<protocol::RpcError>(r);
+              const std::string why = fmt::format("{} refused the login: {}", peer_name, e.what());
               daemon.close(why);
               server.daemon_unavailable(why);
             });

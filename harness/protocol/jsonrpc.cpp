@@ -88,6 +88,13 @@ std::string make_error(const json::value& id, int code, std::string_view message
       json::object{{"jsonrpc", "2.0"}, {"id", id}, {"error", json::object{{"code", code}, {"message", message}}}});
 }
 
+std::string make_error(const json::value& id, int code, std::string_view message, json::value data) {
+  return json::serialize(
+      json::object{{"jsonrpc", "2.0"},
+                   {"id", id},
+                   {"error", json::object{{"code", code}, {"message", message}, {"data", std::move(data)}}}});
+}
+
 ReplyError::ReplyError(const std::string& subject, const json_shape::ShapeError& e)
     : std::runtime_error("torchexamd's " + subject + " does not match the protocol: " + e.what()) {}
 

@@ -78,6 +78,8 @@ std::string make_result(const json::value& id, json::value result);
 // A result already written as JSON text (Binder::SerializedResult).
 std::string make_result_text(const json::value& id, std::string_view result_json);
 std::string make_error(const json::value& id, int code, std::string_view message);
+// With the error's `data` member (e.g. rate_limited's {"retry_after_ms": N}).
+std::string make_error(const json::value& id, int code, std::string_view message, json::value data);
 
 // A method by its signature: its name, the params it takes and the result
 // it answers with (protocol/messages.hpp lists them all), and a notification

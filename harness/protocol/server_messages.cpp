@@ -15,13 +15,15 @@ LoginParams tag_invoke(json::value_to_tag<LoginParams>, const json::value& v) {
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const Identity& i) {
-  v = {{"role", i.role}, {"name", i.name}, {"environment", i.environment}, {"session", write(i.session)}};
+  json::object o{{"role", i.role}, {"name", i.name}, {"environment", i.environment}, {"session", write(i.session)}};
+  if (i.keepalive_s) o["keepalive_s"] = *i.keepalive_s;
+  v = std::move(o);
 }
 
 Identity tag_invoke(json::value_to_tag<Identity>, const json::value& v) {
   const Object o(v);
   return {o.required<std::string>("role"), o.required<std::string>("name"), o.required<std::string>("environment"),
-          o.optional<std::optional<std::string>>("session")};
+          o.optional<std::optional<std::string>>("session"), o.optional<std::optional<double>>("keepalive_s")};
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const ExtendParams& p) {

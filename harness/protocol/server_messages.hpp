@@ -25,10 +25,15 @@ inline constexpr const char* exam_extend = "exam/extend";
 inline constexpr const char* task_upload = "task/upload";
 inline constexpr const char* task_save = "task/save";
 inline constexpr const char* workspace_layout = "workspace/layout";
+// A logged-in client's keep-alive: answered {} at once, so a connection that
+// waits for a long grading is not taken for a quiet one (--keepalive-timeout).
+inline constexpr const char* ping = "$/ping";
 }  // namespace method
 
 namespace error_code {
-// A candidate over the server's submission rate (--max-submissions-per-minute).
+// A candidate over the server's submission rate (--max-submissions-per-minute)
+// or request rate (--max-requests-per-second); the error's data is
+// {"retry_after_ms": N}.
 inline constexpr int rate_limited = -32008;
 }  // namespace error_code
 
@@ -47,6 +52,10 @@ struct Identity {
   std::string name;
   std::string environment;             // a candidate's environment ("" : any installed one)
   std::optional<std::string> session;  // a candidate's session, once started
+  // The server drops a logged-in connection from which no whole request
+  // has come for this long (--keepalive-timeout): the client sends $/ping
+  // well within it while it waits. Absent: no such timeout.
+  std::optional<double> keepalive_s;
   friend bool operator==(const Identity&, const Identity&) = default;
 };
 
@@ -129,6 +138,7 @@ inline constexpr Call<UploadParams, Saved> task_save{method::task_save};
 inline constexpr Call<SessionParams, WorkspaceLayout> workspace_layout{method::workspace_layout};
 inline constexpr Call<LoginParams, Identity> auth_login{method::auth_login};
 inline constexpr Call<Empty, Identity> auth_whoami{method::auth_whoami};
+inline constexpr Call<Empty, Empty> ping{method::ping};
 inline constexpr Call<Empty, SessionList> exam_list{method::exam_list};
 inline constexpr Call<ExtendParams, ExamStatus> exam_extend{method::exam_extend};
 }  // namespace rpc

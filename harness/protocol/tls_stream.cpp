@@ -1,6 +1,7 @@
 #include "protocol/tls_stream.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
 #include <openssl/err.h>
@@ -75,14 +76,32 @@ void TlsStream::wait(std::function<void(boost::system::error_code)> h) {
 }
 
 void TlsStream::close(boost::system::error_code& ec) {
+  ec = {};
   if (s_->closed) return;
   s_->closed = true;
-  auto& tcp = s_->ssl.lowest_layer();
-  boost::system::error_code ignored;
-  tcp.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  tcp.close(ec);
   wake(s_, asio::error::operation_aborted);
   check_drained(s_);
+  if (s_->error) return close_socket(s_);  // the stream is broken: nothing more goes out
+  // An orderly close: a close_notify, then the TCP socket closes once the
+  // peer has answered with its own, or after kCloseNotifyWait.
+  auto timer = std::make_shared<asio::steady_timer>(s_->ssl.get_executor(), kCloseNotifyWait);
+  s_->ssl.async_shutdown([s = s_, timer](const boost::system::error_code&) {
+    timer->cancel();
+    close_socket(s);
+  });
+  timer->async_wait([s = s_](const boost::system::error_code& wait_ec) {
+    if (!wait_ec) close_socket(s);  // the peer did not answer: the shutdown is aborted by the close
+  });
+}
+
+void TlsStream::close_socket(const std::shared_ptr<State>& s) {
+  auto& tcp = s->ssl.lowest_layer();
+  if (!tcp.is_open()) return;
+  boost::system::error_code ignored;
+  // Shut down as well as closed: a copy of the descriptor a child process
+  // inherited would otherwise keep the connection open.
+  tcp.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  tcp.close(ignored);
 }
 
 std::string TlsStream::peer() const {

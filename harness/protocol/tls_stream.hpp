@@ -17,14 +17,21 @@
 // at once (Asio's SSL stream is full duplex).
 //
 // Contract: as channel.hpp's Stream (one thread, the io_context's). A write
-// error is kept and given to the next write_some and any waiter. close()
-// shuts the TCP socket down and closes it without a TLS close_notify (the
-// peer sees the stream end: "stream truncated").
+// error is kept and given to the next write_some and any waiter.
+//
+// close() is orderly: it sends a TLS close_notify (what was queued but not
+// yet written is dropped, as the Channel drops its own queue) and closes
+// the TCP socket once the peer has answered with its close_notify, or after
+// kCloseNotifyWait; the peer's read ends with asio::error::eof, not
+// "stream truncated". After a write error the socket closes at once. The
+// close completes on the io_context: a user that stops running it right
+// after close() may lose the close_notify (the Client runs it on).
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -38,6 +45,7 @@ class TlsStream {
  public:
   using wait_type = boost::asio::socket_base::wait_type;
   static constexpr wait_type wait_write = boost::asio::socket_base::wait_write;
+  static constexpr std::chrono::milliseconds kCloseNotifyWait{500};
 
   explicit TlsStream(TlsSocket socket, size_t max_queued = size_t{1} << 20);
 
@@ -90,6 +98,7 @@ class TlsStream {
   static void drain(const std::shared_ptr<State>& s);
   static void wake(const std::shared_ptr<State>& s, boost::system::error_code ec);
   static void check_drained(const std::shared_ptr<State>& s);
+  static void close_socket(const std::shared_ptr<State>& s);
   std::shared_ptr<State> s_;
 };
 

@@ -9,6 +9,8 @@
 #   BUILD_DIR   a folder of this script's own (made if missing): the fuzzer,
 #               the working corpus and any crash-*/timeout-* artifacts go there
 #   TARGET      protocol: the wire protocol, seeds tests/fuzz/corpus;
+#               server: the proctored server's request path after the login,
+#               seeds tests/fuzz/corpus_server;
 #               yaml: the environment loader, seeds laid out from every
 #               environment in environments/ and tests/environments/ plus
 #               tests/fuzz/corpus_yaml
@@ -32,7 +34,7 @@
 set -eu
 
 if [ $# -ne 4 ]; then
-  echo "usage: $0 SOURCE_DIR BUILD_DIR protocol|yaml SOURCES_FILE" >&2
+  echo "usage: $0 SOURCE_DIR BUILD_DIR protocol|server|yaml SOURCES_FILE" >&2
   exit 2
 fi
 src=$(cd "$1" && pwd)
@@ -53,7 +55,7 @@ if [ -z "${FUZZ_BINARY:-}" ] && ! command -v "$cxx" >/dev/null 2>&1; then
 fi
 
 case "$target" in
-protocol)
+protocol | server)
   # Boost.JSON and fmt (exam/states.cpp and the task diagnostics format
   # their errors), and OpenSSL for the protocol's TLS stream (compiled in,
   # never fuzzed), are the libraries to link (yaml-cpp and SQLite are not
@@ -68,7 +70,7 @@ yaml)
   fuzz_args="-dict=$src/tests/fuzz/yaml.dict"
   ;;
 *)
-  echo "run_short.sh: unknown target '$target' (protocol or yaml)" >&2
+  echo "run_short.sh: unknown target '$target' (protocol, server or yaml)" >&2
   exit 2
   ;;
 esac
@@ -99,6 +101,8 @@ fi
 rm -rf "$build/corpus"
 if [ "$target" = protocol ]; then
   cp -R "$src/tests/fuzz/corpus" "$build/corpus"
+elif [ "$target" = server ]; then
+  cp -R "$src/tests/fuzz/corpus_server" "$build/corpus"
 else
   # One seed per task of every environment: environment.yaml, a NUL byte,
   # the task's task.yaml (fuzz_yaml.cpp's input format).

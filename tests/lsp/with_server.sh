@@ -34,9 +34,12 @@ trap stop EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$root/server-run"
 chmod 700 "$root/server-run"
+# A keep-alive timeout of 3 s: the language server sits through gradings and
+# pauses longer than that without a request of the editor's, so it stays
+# connected only by its own pings ($/ping every second).
 "$daemon" --socket "$root/server-run/daemon.sock" --state-dir "$state" --listen 127.0.0.1:0 \
   --tls-cert "$ca/torchexam-ca/server.crt" --tls-key "$ca/torchexam-ca/server.key" --server-mode practice \
-  > "$root/server.log" 2>&1 &
+  --keepalive-timeout 3 > "$root/server.log" 2>&1 &
 pid=$!
 # The server logs its port once it listens: wait for that line (30 s at most).
 port=
