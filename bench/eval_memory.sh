@@ -24,6 +24,7 @@ build=$(cd "$1" && pwd) rounds=${2:-3}
 src=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TORCHEXAM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/torchexam}
 command -v jq >/dev/null || { echo "eval_memory.sh needs jq: apt-get install jq" >&2; exit 1; }
+. "$src/bench/graded_job.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -36,17 +37,7 @@ grep -q 'steps >= 20' "$tmp/solution.cpp" || { echo "cannot find the training lo
   >"$tmp/grade.json" || true
 jq -r '"grade: verdict \(.verdict), accuracy \(.metric), evaluate_s \(.timings.evaluate_s) (as the harness runs it)"' \
   "$tmp/grade.json"
-job=$(jq -r .job_dir "$tmp/grade.json")
-staged=$(jq -r '.log[] | select(test("^staged (data reused from|fashion_mnist)")) | capture(" (from|in) (?<d>/[^ ]+)").d' \
-  "$tmp/grade.json" | head -n 1)
-lib=
-for d in "$cache"/builds/*/; do
-  if cmp -s "$d/solution.cpp" "$tmp/solution.cpp"; then lib=$d/libsolution.so; fi
-done
-[ -n "$lib" ] && [ -f "$job/train/checkpoint.pt" ] && [ -f "$staged/task.json" ] || {
-  echo "cannot find the graded solution's library, checkpoint or staged task" >&2
-  exit 1
-}
+graded_job "$tmp/grade.json" fashion_mnist "$tmp/solution.cpp" "$cache"
 base=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=2147483647
 timer=
 [ -x /usr/bin/time ] && timer="/usr/bin/time -f %R -o $tmp/faults"

@@ -21,6 +21,7 @@ set -eu
 build=$(cd "$1" && pwd) rounds=${2:-5}
 src=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TORCHEXAM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/torchexam}
+. "$src/bench/graded_job.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 reference=$src/environments/practice/time_series/reference.cpp
@@ -28,17 +29,7 @@ reference=$src/environments/practice/time_series/reference.cpp
 "$build/bin/torchexam" grade "$src/environments/practice" time_series "$reference" --json 2>/dev/null >"$tmp/grade.json"
 jq -r '"grade: verdict \(.verdict) score \(.score) mae \(.metric) evaluate_s \(.timings.evaluate_s) train_s \(.timings.train_s)"' \
   "$tmp/grade.json"
-job=$(jq -r .job_dir "$tmp/grade.json")
-staged=$(jq -r '.log[] | select(test("^staged (data reused from|time_series)")) | capture(" (from|in) (?<d>/[^ ]+)").d' \
-  "$tmp/grade.json" | head -n 1)
-lib=
-for d in "$cache"/builds/*/; do
-  if cmp -s "$d/solution.cpp" "$reference"; then lib=$d/libsolution.so; fi
-done
-[ -n "$lib" ] && [ -f "$job/train/checkpoint.pt" ] && [ -f "$staged/task.json" ] || {
-  echo "cannot find the reference's library, checkpoint or staged task" >&2
-  exit 1
-}
+graded_job "$tmp/grade.json" time_series "$reference" "$cache"
 cp "$staged/task.json" "$tmp/after.json"
 jq -c '.evaluation = {"max_batch": 0, "in_order": false}' "$staged/task.json" >"$tmp/before.json"
 threads=1  # time_series' task.yaml

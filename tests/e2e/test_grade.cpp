@@ -212,7 +212,11 @@ TEST_SUITE("e2e") {
     fs::remove_all(dir);
     torchexam::test::write_fashion_like(dir / "data", 60, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
     const std::string data = "data_dir=" + (dir / "data").string();
-    auto g = grade(solution("staging_probe.cpp"), {"--option", data, "--budget", "30"});
+    // A fresh runner: the probe reads the runner's command line from
+    // /proc/self/cmdline, and a warm runner's child shows the zygote's
+    // (its arguments came over the zygote's socket). The second grade below
+    // goes through the warm runner.
+    auto g = grade(solution("staging_probe.cpp"), {"--option", data, "--budget", "30", "--warm-runner", "off"});
     INFO(json::serialize(g.result));
     REQUIRE(str(g.result, "verdict") == "ok");
     CHECK_FALSE(g.result.at("stage_cached").as_bool());
@@ -261,10 +265,24 @@ TEST_SUITE("e2e") {
     for (const auto& e : fs::directory_iterator(staged / "evaluate")) evaluate_files.push_back(e.path().filename());
     CHECK(evaluate_files == std::vector<std::string>{"inputs.arr"});
 
-    // The second grade reuses the staged data.
-    auto again = grade(solution("staging_probe.cpp"), {"--option", data, "--budget", "30"});
+    // The second grade reuses the staged data, through the warm runner,
+    // whose child maps neither the plugin nor the data set either.
+    auto again = grade(solution("staging_probe.cpp"), {"--option", data, "--budget", "30", "--warm-runner", "on"});
     CHECK(str(again.result, "verdict") == "ok");
     CHECK(again.result.at("stage_cached").as_bool());
+    bool through_zygote = false;
+    size_t mapped_again = 0;
+    for (const auto& l : again.result.at("log").as_array()) {
+      const std::string line(l.as_string());
+      through_zygote = through_zygote || (line.rfind("cmdline: ", 0) == 0 && line.find(" zygote ") != std::string::npos);
+      if (line.rfind("mapped: ", 0) != 0) continue;
+      ++mapped_again;
+      CAPTURE(line);
+      CHECK(line.find("libtorchexam-task") == std::string::npos);
+      CHECK(line.find((dir / "data").string()) == std::string::npos);
+    }
+    CHECK(through_zygote);
+    CHECK(mapped_again > 0);
     CHECK(again.result.at("metric").as_double() == g.result.at("metric").as_double());
     bool reused = false;
     for (const auto& l : again.result.at("log").as_array())
