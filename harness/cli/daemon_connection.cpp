@@ -2,10 +2,14 @@
 
 #include "base/paths.hpp"
 #include "protocol/jsonrpc.hpp"
+#include "protocol/server_messages.hpp"
 
 #include <fmt/format.h>
 
+#include <fmt/ranges.h>
+
 #include <optional>
+#include <set>
 
 namespace torchexam::cli {
 namespace fs = std::filesystem;
@@ -41,6 +45,30 @@ std::unique_ptr<Client> connect_daemon(const std::string& socket_option) {
     fmt::print(stderr, "torchexam: {}\n", e.what());
     return nullptr;
   }
+}
+
+std::string session_of_candidate(Client& client, const std::string& name) {
+  const auto list = client.call(protocol::rpc::exam_list, protocol::Empty{});
+  const protocol::ExamStatus* best = nullptr;
+  std::set<std::string> names;
+  for (const auto& st : list.sessions) {
+    const std::string owner = fs::path(st.workspace).filename().string();
+    names.insert(owner);
+    if (owner != name) continue;
+    const auto open = [](const protocol::ExamStatus& s) {
+      return s.state == SessionState::running || s.state == SessionState::paused;
+    };
+    const bool running = open(st);
+    const bool best_running = best && open(*best);
+    if (!best || (running && !best_running) || (running == best_running && st.started_at_ms > best->started_at_ms))
+      best = &st;
+  }
+  if (!best)
+    throw protocol::RpcError(
+        -32602, names.empty() ? fmt::format("candidate '{}' has no session: no candidate has started one yet", name)
+                              : fmt::format("candidate '{}' has no session; candidates with sessions: {}", name,
+                                            fmt::join(names, ", ")));
+  return best->session;
 }
 
 int daemon_failure(std::exception_ptr error) {

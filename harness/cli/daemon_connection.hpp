@@ -28,6 +28,14 @@ const std::filesystem::path& remote_workspace();
 // could be reached or the login was refused (the command then exits 3).
 std::unique_ptr<Client> connect_daemon(const std::string& socket_option);
 
+// The session of candidate `name` (`--candidate NAME`, an examiner's way of
+// naming a session over --server): from exam/list, the session whose
+// workspace is the server's folder of that name (docs/server.md: a
+// candidate's workspace ends in their name), the running one, else the last
+// started. Throws protocol::RpcError naming the candidates who have sessions
+// when `name` has none.
+std::string session_of_candidate(Client& client, const std::string& name);
+
 // The exit status of a call to the daemon that threw `error`, said on
 // stderr: 1 when the daemon refused (protocol::RpcError, its message says
 // why), 3 for anything else (the daemon went away, a reply of a wrong shape).

@@ -226,8 +226,12 @@ ExamCommands::ExamCommands(CLI::App& app) {
   // --session only where a command acts on a session.
   auto common = [this](CLI::App* c, bool session = true) {
     c->add_flag("--json", o_.json, "print the daemon's answer as JSON");
-    if (session)
-      c->add_option("--session", o_.session, "exam session id (default: the one open here, or the only one)");
+    if (session) {
+      auto* id = c->add_option("--session", o_.session, "exam session id (default: the one open here, or the only one)");
+      c->add_option("--candidate", o_.candidate,
+                    "the session of this candidate (an examiner's alternative to --session over --server)")
+          ->excludes(id);
+    }
     c->add_option("--socket", o_.socket,
                   "torchexamd's socket (default: $TORCHEXAM_SOCKET, else $XDG_RUNTIME_DIR/torchexam/daemon.sock, "
                   "else <state dir>/run/daemon.sock)");
@@ -324,7 +328,12 @@ std::optional<int> ExamCommands::run() {
     return 3;
   }
 
-  // The session: --session, else the one whose workspace holds this folder.
+  // The session: --session (or --candidate's), else the one whose workspace holds this folder.
+  if (!o_.candidate.empty()) try {
+      o_.session = session_of_candidate(*client, o_.candidate);
+    } catch (...) {
+      return daemon_failure(std::current_exception());
+    }
   protocol::SessionParams where;
   if (!o_.session.empty()) where.session = o_.session;
   else where.workspace = fs::current_path().string();
@@ -371,9 +380,13 @@ std::optional<int> ExamCommands::run() {
                       : cmd == stop_ ? rpc::exam_stop
                       : cmd == pause_ ? rpc::exam_pause
                                       : rpc::exam_resume;
-      const auto st = client->call(m, where);
+      auto st = client->call(m, where);
       if (o_.json) print_json(st);
-      else print_status(st);
+      else {
+        // The candidate's own session from a joined workspace: their folder is this one, not the server's.
+        if (remote && !remote_workspace().empty() && o_.session.empty()) st.workspace = remote_workspace().string();
+        print_status(st);
+      }
     } else if (cmd == sessions_) {
       const auto list = client->call(protocol::rpc::exam_list, protocol::Empty{});
       if (o_.json) print_json(list);
@@ -384,7 +397,7 @@ std::optional<int> ExamCommands::run() {
                      format_duration(st.remaining_s), st.total_score, 5 * st.tasks.size(), st.workspace);
     } else if (cmd == extend_) {
       if (o_.session.empty()) {
-        fmt::print(stderr, "torchexam: extend needs --session ID (torchexam sessions lists them)\n");
+        fmt::print(stderr, "torchexam: extend needs --session ID or --candidate NAME (torchexam sessions lists them)\n");
         return 2;
       }
       const auto st = client->call(protocol::rpc::exam_extend,

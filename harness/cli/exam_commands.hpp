@@ -42,6 +42,7 @@ class ExamCommands {
   struct Options {
     bool json = false;
     std::string session;
+    std::string candidate;  // --candidate: the session of this candidate
     std::string socket;
     std::string environment, workspace, mode = "practice", task, file = "solution.cpp", daemon_action;
     std::string duration;  // as in environment.yaml: 90m, 5h

@@ -27,11 +27,14 @@ ReportCommand::ReportCommand(CLI::App& app) {
   auto* task = cmd_->add_option("--task", task_, "every submission of this task");
   task->excludes("SUBMISSION");
   cmd_->add_option("-o,--output", output_,
-                   "the file to write (default: torchexam-report[-TASK|-SUBMISSION].html in the session's workspace; over "
-                   "--server in the joined workspace, else this folder)");
+                   "the file to write (default: torchexam-report[-CANDIDATE][-TASK|-SUBMISSION].html in the "
+                   "session's workspace; over --server in the joined workspace, else this folder)");
   auto* json = cmd_->add_flag("--json", json_, "the report's data as JSON instead of HTML (on stdout, or to -o FILE)");
   cmd_->add_flag("--open", open_, "open the HTML file with xdg-open (the desktop's browser)")->excludes(json);
-  cmd_->add_option("--session", session_, "exam session id (default: the one open here, or the only one)");
+  auto* id = cmd_->add_option("--session", session_, "exam session id (default: the one open here, or the only one)");
+  cmd_->add_option("--candidate", candidate_,
+                   "the session of this candidate (an examiner's alternative to --session over --server)")
+      ->excludes(id);
   cmd_->add_option("--socket", socket_,
                    "torchexamd's socket (default: $TORCHEXAM_SOCKET, else $XDG_RUNTIME_DIR/torchexam/daemon.sock, "
                    "else <state dir>/run/daemon.sock)");
@@ -41,6 +44,11 @@ std::optional<int> ReportCommand::run() {
   if (!cmd_->parsed()) return std::nullopt;
   const std::unique_ptr<Client> client = connect_daemon(socket_);
   if (!client) return 3;
+  if (!candidate_.empty()) try {
+      session_ = session_of_candidate(*client, candidate_);
+    } catch (...) {
+      return daemon_failure(std::current_exception());
+    }
   protocol::ReportParams params;
   params.task = task_;
   params.submission = submission_;
@@ -66,8 +74,10 @@ std::optional<int> ReportCommand::run() {
     const fs::path folder = !remote_server()              ? fs::path(data.status.workspace)
                             : !remote_workspace().empty() ? remote_workspace()
                                                           : fs::current_path();
-    const fs::path path =
-        output_.empty() ? report::default_report_path(folder, task_, submission_) : fs::absolute(output_);
+    // An examiner's report of a candidate is named after them, so that one per candidate can sit side by side.
+    fs::path path = output_.empty() ? report::default_report_path(folder, task_, submission_) : fs::absolute(output_);
+    if (output_.empty() && !candidate_.empty())
+      path.replace_filename("torchexam-report-" + candidate_ + path.filename().string().substr(16));
     const std::string html = report::render_html(r);
     report::write_report(path, html);
     fmt::print("wrote {} ({} KiB): {}\n", path.string(), (html.size() + 1023) / 1024, r.title);

@@ -29,7 +29,7 @@ class ReportCommand {
 
  private:
   CLI::App* cmd_;
-  std::string session_, socket_, task_, output_;
+  std::string session_, candidate_, socket_, task_, output_;
   long long submission_ = 0;
   bool open_ = false, json_ = false;
 };

@@ -153,6 +153,7 @@ int main(int argc, char** argv) {
     if (!net.listen.empty()) daemon::check_server_floor(net);
     paths::ensure_private_dir(socket.parent_path());
     state = fs::absolute(state);
+    if (!net.listen.empty()) daemon::secure_server_folders(net, state, paths::data_dir());
     fs::create_directories(state);
     const int socket_lock = lock_instance(socket.string() + ".lock", socket);
     const int state_lock = lock_instance(state / "daemon.lock", socket);

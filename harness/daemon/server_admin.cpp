@@ -7,8 +7,12 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 namespace torchexam::daemon {
 namespace fs = std::filesystem;
@@ -31,6 +35,14 @@ std::string parse_listen(ServerFlags& f) {
   f.host = host;
   f.port = static_cast<uint16_t>(std::stoi(port));
   return "";
+}
+
+// Creates `dir` (and its parents) with mode 0700 when it is missing.
+void create_private_dir(const fs::path& dir) {
+  if (fs::exists(dir)) return;
+  fs::create_directories(dir.parent_path());
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    throw std::runtime_error(fmt::format("cannot create {}: {}", dir.string(), std::strerror(errno)));
 }
 
 std::string stamp(const std::optional<int64_t>& ms) { return ms ? utc_text(*ms) : "never"; }
@@ -149,7 +161,7 @@ std::optional<int> run_token_admin(ServerFlags& f, const fs::path& state) {
   }
   try {
     SystemClock clock;
-    fs::create_directories(state);
+    create_private_dir(fs::absolute(state));  // the tokens' hashes, and later the server's state
     auto db = store::Store::open(fs::absolute(state));
     if (f.list_tokens) return list_tokens(*db, clock);
     if (f.list_audit) {
@@ -183,9 +195,9 @@ std::optional<int> run_token_admin(ServerFlags& f, const fs::path& state) {
     std::fflush(stdout);
     fmt::print(
         stderr,
-        "issued a {} token for {} (selector {}, {}{}). It is shown only this once and stored only as a hash: "
+        "issued {} token for {} (selector {}, {}{}). It is shown only this once and stored only as a hash: "
         "hand it over as a file the holder alone can read (chmod 600), for torchexam --token-file.\n",
-        issued.record.role, issued.record.name, issued.record.selector,
+        candidate ? "a candidate" : "an examiner", issued.record.name, issued.record.selector,
         environment.empty() ? (candidate ? "any installed environment" : "examiner") : "environment " + environment,
         ttl_ms ? ", expires " + stamp(issued.record.expires_at_ms) : ", does not expire");
     return 0;
@@ -206,6 +218,44 @@ void check_server_floor(const ServerFlags& f) {
     throw std::runtime_error("--listen in exam mode refuses to start: " + what +
                              " (a practice server runs without it: --server-mode practice)");
   fmt::print(stderr, "torchexamd: warning: {} (practice mode: serving anyway)\n", what);
+}
+
+void secure_server_folders(const ServerFlags& f, const fs::path& state, const fs::path& data_dir) {
+  for (const fs::path& dir : {state, f.workspaces}) {
+    create_private_dir(dir);
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0)
+      throw std::runtime_error(fmt::format("cannot stat {}: {}", dir.string(), std::strerror(errno)));
+    if (st.st_uid != ::geteuid())
+      throw std::runtime_error(fmt::format("{} belongs to another user (uid {}); a server keeps its state in folders "
+                                           "of its own: chown it, or choose another --state-dir/--workspaces",
+                                           dir.string(), st.st_uid));
+    if ((st.st_mode & 077) == 0) continue;
+    if (::chmod(dir.c_str(), 0700) != 0)
+      throw std::runtime_error(fmt::format("cannot make {} private (chmod 700): {}", dir.string(), std::strerror(errno)));
+    fmt::print(stderr,
+               "torchexamd: made {} private (mode {:o} -> 700): other users of this machine could have read "
+               "candidates' work and the server's database in it\n",
+               dir.string(), st.st_mode & 0777);
+  }
+  // The hidden data: others reach it when every folder from / down to it
+  // lets them in (o+x) and it lets them list it (o+r).
+  std::error_code ec;
+  const fs::path data = fs::weakly_canonical(data_dir, ec);
+  if (ec || !fs::is_directory(data, ec)) return;
+  fs::path walked;
+  for (const auto& part : data) {
+    walked /= part;
+    struct stat st {};
+    if (::stat(walked.c_str(), &st) != 0 || (st.st_mode & S_IXOTH) == 0) return;
+  }
+  struct stat st {};
+  if (::stat(data.c_str(), &st) != 0 || (st.st_mode & S_IROTH) == 0) return;
+  fmt::print(stderr,
+             "torchexamd: warning: other users of this machine can read the data sets in {} (every folder down to "
+             "it lets them in), the hidden test data included; on a grading host where candidates have accounts, "
+             "close it: chmod 700 {}\n",
+             data.string(), data.string());
 }
 
 TlsServerOptions tls_server_options(const ServerFlags& f, const fs::path& state, store::Store& db, const Clock& clock,

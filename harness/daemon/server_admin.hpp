@@ -56,6 +56,15 @@ std::optional<int> run_token_admin(ServerFlags& f, const std::filesystem::path& 
 // probe): call before starting threads.
 void check_server_floor(const ServerFlags& f);
 
+// Makes the server's state folder and the candidates' workspaces private to
+// the user it runs as (created 0700; one that others may enter is closed to
+// 0700, and the log says so): candidates with an account on the grading host
+// must not read each other's work, the database or the job folders. Throws
+// when one belongs to another user. Warns when other users can reach
+// `data_dir` (the hidden data sets). Before serving.
+void secure_server_folders(const ServerFlags& f, const std::filesystem::path& state,
+                           const std::filesystem::path& data_dir);
+
 // The TLS server's options: the access context over `service` and `db`.
 TlsServerOptions tls_server_options(const ServerFlags& f, const std::filesystem::path& state, store::Store& db,
                                     const Clock& clock, ExamService& service);

@@ -170,6 +170,35 @@ TEST_SUITE("server") {
     CHECK(slurp(other / "fashion_mnist/solution.cpp") == mine);
   }
 
+  TEST_CASE("server: an examiner names a session by the candidate; an unknown name is refused with the names") {
+    Server s("join-candidate");
+    Candidate ana(s, "ana", kTinyEnv);
+    REQUIRE(ana.join(ana.home / "exam").first == 0);
+    const fs::path eve_token = s.d.root / "eve.token";
+    std::ofstream(eve_token) << s.issue("--add-examiner", "eve") << "\n";
+    fs::permissions(eve_token, fs::perms::owner_read | fs::perms::owner_write);
+    auto examiner = [&](std::vector<std::string> args) {
+      std::vector<std::string> all = {"--server",  ana.address(), "--ca-file", (kCa / "torchexam-ca/ca.crt").string(),
+                                      "--token-file", eve_token.string()};
+      all.insert(all.end(), args.begin(), args.end());
+      return run_cli(s.d.root, all, s.d.root / ("eve-" + std::to_string(++ana.runs) + ".out"));
+    };
+    auto [rc, out] = examiner({"extend", "--candidate", "ana", "30m"});
+    CHECK_MESSAGE(rc == 0, out);
+    // The tiny exam lasts an hour.
+    const bool longer = out.find(": 1h29m left now") != std::string::npos || out.find(": 1h30m left now") != std::string::npos;
+    CHECK_MESSAGE(longer, out);
+    std::tie(rc, out) = examiner({"status", "--candidate", "bob"});
+    CHECK(rc == 1);
+    CHECK_MESSAGE(out.find("candidate 'bob' has no session; candidates with sessions: ana") != std::string::npos, out);
+    std::tie(rc, out) = examiner({"report", "--candidate", "ana"});
+    CHECK_MESSAGE(rc == 0, out);
+    CHECK(fs::file_size(s.d.root / "torchexam-report-ana.html") > 1000);
+    std::tie(rc, out) = examiner({"stop", "--candidate", "ana", "--session", "123"});
+    CHECK(rc != 0);
+    CHECK_MESSAGE(out.find("excludes") != std::string::npos, out);
+  }
+
   TEST_CASE("server: commands in a joined folder talk to the server without flags") {
     Server s("join-cli");
     Candidate ana(s, "ana", kTinyEnv);
@@ -177,7 +206,9 @@ TEST_SUITE("server") {
     REQUIRE(ana.join(ws).first == 0);
     auto [rc, out] = ana.cli(ws, {"status"});
     CHECK_MESSAGE(rc == 0, out);
-    CHECK(out.find("in " + (s.d.state / "candidates/ana").string()) != std::string::npos);
+    // The session's folder is the joined one here, not the server's.
+    CHECK_MESSAGE(out.find(") in " + ws.string() + "\n") != std::string::npos, out);
+    CHECK(out.find((s.d.state / "candidates/ana").string()) == std::string::npos);
     // Submit from inside a task folder: the workspace's TASK/solution.cpp goes up.
     std::ofstream(ws / "fashion_mnist/solution.cpp", std::ios::app) << "// edited in the joined folder\n";
     std::tie(rc, out) = ana.cli(ws / "fashion_mnist", {"submit", "fashion_mnist"});

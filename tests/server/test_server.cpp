@@ -367,6 +367,39 @@ TEST_SUITE("server") {
     CHECK(c->call(protocol::rpc::auth_whoami, protocol::Empty{}).name == "ana");
   }
 
+  TEST_CASE("server: its state folder and the candidates' workspaces are private; readable data sets are warned of") {
+    // Data sets other users can reach: every folder down to them lets others in.
+    const fs::path data = fs::temp_directory_path() / ("torchexam-open-data-" + std::to_string(getpid()));
+    fs::create_directories(data);
+    fs::permissions(data, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+    const char* was = std::getenv("TORCHEXAM_DATA_DIR");
+    const std::string saved = was ? was : "";
+    ::setenv("TORCHEXAM_DATA_DIR", data.c_str(), 1);
+    auto mode = [](const fs::path& p) { return static_cast<unsigned>(fs::status(p).permissions()) & 0777u; };
+    const std::string warning = "other users of this machine can read the data sets in " + data.string();
+    {
+      Server s("private");
+      CHECK(mode(s.d.state) == 0700u);
+      CHECK(mode(s.d.state / "candidates") == 0700u);
+      CHECK_MESSAGE(slurp(s.d.log).find(warning) != std::string::npos, slurp(s.d.log));
+      // Opened by someone between two runs: closed again at the start, and said.
+      s.d.kill9();
+      fs::permissions(s.d.state, fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                                     fs::perms::others_exec, fs::perm_options::add);
+      fs::permissions(data, fs::perms::others_all, fs::perm_options::remove);
+      fs::remove(s.d.log);
+      REQUIRE_FALSE(s.d.start());
+      CHECK(mode(s.d.state) == 0700u);
+      const std::string log = slurp(s.d.log);
+      CHECK_MESSAGE(log.find("made " + s.d.state.string() + " private (mode 755 -> 700)") != std::string::npos, log);
+      CHECK(log.find(warning) == std::string::npos);
+    }
+    if (was) ::setenv("TORCHEXAM_DATA_DIR", saved.c_str(), 1);
+    else ::unsetenv("TORCHEXAM_DATA_DIR");
+    fs::remove_all(data);
+  }
+
   TEST_CASE("server: exam mode refuses to start below the sandbox floor") {
     need_ca();
     Daemon d("tls-floor");
