@@ -95,6 +95,8 @@ JoinCommand::JoinCommand(CLI::App& app) {
   cmd_->add_option("--environment", environment_,
                    "the installed exam environment to start, when your token does not name one");
   cmd_->add_flag("--json", json_, "print {session, workspace, server, written, kept} as JSON");
+  cmd_->add_flag("--rejoin", rejoin_,
+                 "join a folder that is joined to another server or with another token (its files are kept)");
 }
 
 std::optional<int> JoinCommand::run() {
@@ -134,6 +136,22 @@ std::optional<int> JoinCommand::run() {
   }
   remote.ca_file = ca.string();
   const std::string where = fmt::format("{}:{}", remote.host, remote.port);
+  // A folder of another exam: its solutions would go to this server, its config be lost.
+  try {
+    if (const auto before = find_workspace_config(root); before && !rejoin_ &&
+        (before->server != where || before->token_file != token)) {
+      const std::string folder = before->root == root
+                                     ? root.string()
+                                     : fmt::format("{} (inside {})", root.string(), before->root.string());
+      fmt::print(stderr,
+                 "torchexam join: {} is joined to {} with the token file {}; join into another folder, or give "
+                 "--rejoin to join it to {} with {} (its files are kept)\n",
+                 folder, before->server, before->token_file.string(), where, token.string());
+      return 2;
+    }
+  } catch (const std::exception& e) {  // an unreadable config: join writes a good one
+    fmt::print(stderr, "torchexam join: note: {}; writing it again\n", e.what());
+  }
 
   std::unique_ptr<Client> client;
   try {

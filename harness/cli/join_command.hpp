@@ -39,6 +39,7 @@ class JoinCommand {
  private:
   CLI::App* cmd_;
   std::string server_, ca_file_, token_file_, dir_, environment_;
+  bool rejoin_ = false;  // --rejoin: a folder joined to another server or with another token
   bool json_ = false;
 };
 

@@ -168,6 +168,23 @@ TEST_SUITE("server") {
     std::tie(rc, out) = ana.join(other);
     CHECK_MESSAGE(rc == 0, out);
     CHECK(slurp(other / "fashion_mnist/solution.cpp") == mine);
+    // Another token into a joined folder, or a folder inside it: refused, nothing changed; --rejoin does it.
+    Candidate ben(s, "ben", kTinyEnv);
+    const std::string config = slurp(ws / ".torchexam/server.json");
+    std::tie(rc, out) = ben.join(ws);
+    CHECK(rc == 2);
+    CHECK_MESSAGE(out.find(ws.string() + " is joined to " + ana.address() + " with the token file " +
+                           ana.token.string() + "; join into another folder, or give --rejoin") != std::string::npos,
+                  out);
+    std::tie(rc, out) = ben.join(ws / "fashion_mnist");
+    CHECK(rc == 2);
+    CHECK_MESSAGE(out.find("(inside " + ws.string() + ") is joined to") != std::string::npos, out);
+    CHECK(slurp(ws / ".torchexam/server.json") == config);
+    CHECK(slurp(solution) == mine);
+    std::tie(rc, out) = ben.join(ws, {"--rejoin"});
+    CHECK_MESSAGE(rc == 0, out);
+    CHECK(slurp(ws / ".torchexam/server.json").find(ben.token.string()) != std::string::npos);
+    CHECK(slurp(solution) == mine);  // kept
   }
 
   TEST_CASE("server: an examiner names a session by the candidate; an unknown name is refused with the names") {
