@@ -2,7 +2,8 @@
 // can be tested with a stubbed `vscode` module and a fake server:
 //   ExamServer — what the extension asks of `torchexam lsp` (executeCommand)
 //                and hears from it (torchexam/timer);
-//   Launcher   — runs `torchexam start` for the "Start exam" command.
+//   Launcher   — runs `torchexam start` for the "Start exam" command, or
+//                `torchexam join` when a proctored server is set.
 // The language client itself (diagnostics, lenses, progress, messages) is
 // vscode-languageclient's; see extension.ts.
 import * as vscode from 'vscode';
@@ -16,6 +17,10 @@ export interface ExamServer {
 export interface Launcher {
   // Resolves with the exam summary (`torchexam start --json`), rejects with the CLI's message.
   start(environment: string, workspace: string): Promise<{ session: string; remaining_s: number; tasks: TaskState[] }>;
+  // Present when the `torchexam.server` setting names a proctored server:
+  // `torchexam join` into `workspace` (the server picks the environment).
+  // Resolves with its JSON, rejects with the CLI's message.
+  join?(workspace: string): Promise<{ session: string; started: boolean; server: string; kept: string[] }>;
 }
 
 export class Controller implements vscode.Disposable {
@@ -144,6 +149,19 @@ export class Controller implements vscode.Disposable {
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     if (!folder) {
       void vscode.window.showErrorMessage('TorchExam: open the (empty) folder to hold the exam first.');
+      return;
+    }
+    if (this.launcher.join) {
+      // The server holds the environment and the clock: join lays the workspace out here.
+      try {
+        const joined = await this.launcher.join(folder);
+        await this.refreshStatus();
+        const kept = joined.kept.length ? ` Your files were kept: ${joined.kept.join(', ')}.` : '';
+        void vscode.window.showInformationMessage(
+          `TorchExam: session ${joined.session} ${joined.started ? 'started' : 'joined'} on ${joined.server}.${kept} Good luck!`);
+      } catch (e: any) {
+        void vscode.window.showErrorMessage(`TorchExam: ${e?.message ?? e}`);
+      }
       return;
     }
     const picked = await vscode.window.showOpenDialog({

@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, StaticFeature } from 'vscode-languageclient/node';
 import { Controller, Launcher } from './controller';
 import { isReportUri, ProgressNote, ReportPanel } from './report_panel';
-import { lspArgs } from './server_settings';
+import { joinArgs, lspArgs, ServerSettings } from './server_settings';
 import { TimerNote } from './status';
 
 let client: LanguageClient | undefined;
@@ -31,10 +31,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const settings = vscode.workspace.getConfiguration('torchexam');
   const torchexam = settings.get<string>('path', 'torchexam');
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  const server: ServerSettings = { server: settings.get<string>('server'), caFile: settings.get<string>('caFile'),
+                                   tokenFile: settings.get<string>('tokenFile') };
   let args: string[];
   try {
-    args = lspArgs({ server: settings.get<string>('server'), caFile: settings.get<string>('caFile'),
-                     tokenFile: settings.get<string>('tokenFile') }, folder);
+    args = lspArgs(server, folder);
   } catch (e: any) {
     void vscode.window.showErrorMessage(`TorchExam: ${e.message}`);
     return;
@@ -67,14 +68,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   client = new LanguageClient('torchexam', 'TorchExam', serverOptions, clientOptions);
   client.registerFeature(new TimerFeature());
   const c = client;
+  const run = (cliArgs: string[]) => new Promise<any>((resolve, reject) => {
+    execFile(torchexam, cliArgs, (error, stdout, stderr) => {
+      if (error) return reject(new Error(stderr.trim().replace(/^torchexam( join)?: /, '') || error.message));
+      resolve(JSON.parse(stdout));
+    });
+  });
   const launcher: Launcher = {
-    start: (environment, workspace) => new Promise((resolve, reject) => {
-      execFile(torchexam, ['start', environment, '--workspace', workspace, '--json'], (error, stdout, stderr) => {
-        if (error) return reject(new Error(stderr.trim().replace(/^torchexam: /, '') || error.message));
-        resolve(JSON.parse(stdout));
-      });
-    }),
+    start: (environment, workspace) => run(['start', environment, '--workspace', workspace, '--json']),
   };
+  if (args.length > 1)  // a proctored server: Start exam joins it
+    launcher.join = (workspace) => run(joinArgs(server, workspace)!);
   controller = new Controller({
     executeCommand: (command, args) => c.sendRequest('workspace/executeCommand', { command, arguments: args }),
     onTimer: (handler) => { c.onNotification('torchexam/timer', (note: TimerNote) => handler(note)); },

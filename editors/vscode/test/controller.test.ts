@@ -116,3 +116,31 @@ test('start exam runs the launcher on the open folder and shows the clock', asyn
   assert.match(recorded.info[0], /session abc started/);
   c.dispose();
 });
+
+test('start exam against a proctored server joins it in the open folder, asks for no environment', async () => {
+  const joined: string[] = [];
+  const { c, server } = setup({
+    start: async () => { throw new Error('not expected'); },
+    join: async (ws) => { joined.push(ws); return { session: 'f00d', started: true, server: 'exam.example.org:7443', kept: [] }; },
+  });
+  server.replies['torchexam.status'] = { session: 'f00d', remaining_s: 18000, state: 'running', tasks: [] };
+  vscode.workspace.workspaceFolders = [{ uri: { fsPath: '/home/ana/exam' } }];
+  answers.openDialog = [{ fsPath: '/should/not/be/asked' }];
+  await c.startExam();
+  assert.deepEqual(joined, ['/home/ana/exam']);
+  assert.equal(server.calls.some((x) => x.command === 'torchexam.status'), true, 'the clock comes from the server');
+  assert.equal(statusItem.text, '$(watch) 5:00:00');
+  assert.match(recorded.info[0], /session f00d started on exam.example.org:7443/);
+  c.dispose();
+});
+
+test('a refused join shows the CLI\'s message', async () => {
+  const { c } = setup({
+    start: async () => { throw new Error('not expected'); },
+    join: async () => { throw new Error('the server exam.example.org:7443 refused the login: unauthorized'); },
+  });
+  vscode.workspace.workspaceFolders = [{ uri: { fsPath: '/home/ana/exam' } }];
+  await c.startExam();
+  assert.deepEqual(recorded.errors, ['TorchExam: the server exam.example.org:7443 refused the login: unauthorized']);
+  c.dispose();
+});
