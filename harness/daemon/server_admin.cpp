@@ -90,6 +90,12 @@ void add_server_flags(CLI::App& app, ServerFlags& f) {
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str()
       ->group(g);
+  app.add_option("--max-queued-mib", f.max_queued_mib,
+                 "MiB of answers and notes that may wait to be sent to one TLS connection; a client that does not "
+                 "read beyond it is dropped (0: no cap)")
+      ->check(CLI::Range(0.0, 65536.0))
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--max-requests-per-second", f.requests_per_second,
                  "requests of any kind a candidate may send over TLS, on average (0: no limit); beyond it the "
                  "request is refused with error -32008 and when to try again")
@@ -265,6 +271,7 @@ TlsServerOptions tls_server_options(const ServerFlags& f, const fs::path& state,
   o.requests_per_second = f.requests_per_second;
   o.request_burst = f.request_burst;
   o.keepalive_timeout = std::chrono::milliseconds(static_cast<int64_t>(std::llround(f.keepalive_timeout_s * 1000)));
+  o.max_queued_bytes = static_cast<size_t>(std::llround(f.max_queued_mib * 1024 * 1024));
   auto audit_log = std::make_shared<store::AuditLog>(state);
   o.audit = [audit_log](store::AuditRecord r) {
     try {

@@ -33,6 +33,7 @@ struct ServerFlags {
   std::string cert, key;
   double idle_timeout_s = 30;
   double keepalive_timeout_s = 60;  // 0: none
+  double max_queued_mib = 64;       // what may wait to be sent to one connection; 0: no cap
   int submissions_per_minute = 6;
   double requests_per_second = 20;  // 0: no limit
   double request_burst = 200;

@@ -184,6 +184,7 @@ void TlsServer::open_channel(const std::shared_ptr<Connection>& c) {
   c->tls.reset();
   c->stream = stream;
   c->channel = std::make_shared<TlsChannel>(std::move(stream), kMaxTlsBody);
+  c->channel->set_max_queued(o_.max_queued_bytes);
   const std::weak_ptr<Connection> weak = c;
   c->channel->start({[this, weak](std::string body) {
                        if (auto conn = weak.lock()) handle(conn, body);
@@ -196,6 +197,14 @@ void TlsServer::open_channel(const std::shared_ptr<Connection>& c) {
                      [this, weak](const boost::system::error_code& why) {
                        auto conn = weak.lock();
                        if (!conn) return;
+                       if (why == asio::error::no_buffer_space && !conn->gone) {
+                         const std::string what = fmt::format(
+                             "it does not read what the server sends: more than {:g} MiB waited (--max-queued-mib)",
+                             static_cast<double>(o_.max_queued_bytes) / (1024 * 1024));
+                         gate_.audit(conn->caller, "slow_reader", "", what);  // before the log line tests wait for
+                         o_.log(fmt::format("dropped {}: {}", describe(conn->caller), what));
+                         return forget(conn.get());
+                       }
                        // The client's own close (not the server's drop, which is gone by now).
                        if (conn->caller.who && !conn->gone && why != asio::error::operation_aborted)
                          o_.log(why == asio::error::eof

@@ -69,6 +69,10 @@ struct TlsServerOptions {
   // A logged-in connection without a whole request for this long is
   // dropped; zero: never.
   std::chrono::milliseconds keepalive_timeout{0};
+  // The bytes that may wait to be sent to one connection (answers and
+  // notes it has not read); beyond, it is dropped (logged and audited as
+  // "slow_reader"); zero: no cap.
+  size_t max_queued_bytes = 0;
   AccessContext access;
   // The principal of a token, or AuthError (credentials.hpp's authenticate).
   std::function<Principal(std::string_view token)> authenticate;

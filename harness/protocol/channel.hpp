@@ -41,7 +41,9 @@
 //    stream takes, in one gather write of up to 64 frames; it never blocks.
 //    The rest waits until the stream is writable. Frames go out in the
 //    order they were sent; none is dropped while the channel is open. The
-//    queue has no cap.
+//    queue has no cap unless set_max_queued() gives one: a send() that takes
+//    the bytes queued beyond it closes the channel (on_close gets
+//    asio::error::no_buffer_space), for a peer that does not read.
 //  - Timeouts: none. A channel waits for its peer for ever; deadlines are
 //    the blocking user's.
 #pragma once
@@ -84,8 +86,18 @@ class Channel : public std::enable_shared_from_this<Channel<Stream>> {
   void send(std::string_view body) {
     if (!open_) return;
     out_.push_back(encode_frame(body));
+    queued_ += out_.back().size();
+    if (max_queued_ && queued_ - out_offset_ > max_queued_) {
+      const auto self = this->shared_from_this();  // on_close may drop its owner's pointer
+      return closed(boost::asio::error::no_buffer_space);
+    }
     if (!batching_) flush();
   }
+
+  // The most bytes that may wait to be written (0: no cap); see the contract.
+  void set_max_queued(size_t bytes) { max_queued_ = bytes; }
+  // Bytes sent but not yet written to the stream.
+  size_t queued() const { return queued_ - out_offset_; }
 
   // Closes the stream now (on_close runs, with operation_aborted).
   void close() { closed(boost::asio::error::operation_aborted); }
@@ -135,6 +147,7 @@ class Channel : public std::enable_shared_from_this<Channel<Stream>> {
       if (ec) return closed(ec);
       for (; n > 0 && n >= out_.front().size() - out_offset_; out_offset_ = 0) {  // frames written whole
         n -= out_.front().size() - out_offset_;
+        queued_ -= out_.front().size();
         out_.pop_front();
       }
       out_offset_ += n;  // and part of the next one
@@ -145,6 +158,7 @@ class Channel : public std::enable_shared_from_this<Channel<Stream>> {
     if (!open_) return;
     open_ = false;
     out_.clear();
+    queued_ = out_offset_ = 0;
     boost::system::error_code ignored;
     // A socket is shut down as well as closed: a copy of its descriptor that
     // a child process inherited would otherwise keep the connection open.
@@ -160,6 +174,8 @@ class Channel : public std::enable_shared_from_this<Channel<Stream>> {
   std::array<char, 65536> buf_{};
   std::deque<std::string> out_;  // framed messages not yet (fully) written
   size_t out_offset_ = 0;        // bytes of out_.front() already written
+  size_t queued_ = 0;            // bytes of the frames in out_
+  size_t max_queued_ = 0;        // 0: no cap
   bool batching_ = false;        // handling the bodies of one read: write after the last
   bool waiting_writable_ = false;
   bool open_ = true;

@@ -131,6 +131,36 @@ TEST_SUITE("server") {
                    std::chrono::seconds(5)));
   }
 
+  TEST_CASE("server: a client that sends requests and does not read their answers is dropped at the queue cap") {
+    Server s("slow-reader", {"--max-queued-mib", "1"});
+    const std::string ana = s.issue("--add-candidate", "ana", {"--environment", kTinyEnv.string()});
+    auto a = s.login(ana);
+    a->call(protocol::rpc::exam_start, protocol::StartParams{"", "", "practice", std::nullopt, false});
+    // A big source, so that each answer that carries it is big.
+    std::string source;
+    while (source.size() < 400 * 1024) source += "// padding to make the stored source large enough\n";
+    const auto up = a->call(protocol::rpc::task_upload, protocol::UploadParams{"", "", "fashion_mnist", "solution.cpp", source});
+    // 100 asks for it, about 40 MB of answers, never read: more than the
+    // kernel's socket buffers hold, so the server's queue passes 1 MiB.
+    RawTls greedy(s.port, ana);
+    std::string asks;
+    for (int i = 0; i < 100; ++i)
+      asks += protocol::encode_frame(protocol::make_request(
+          10 + i, "submission/get", json::object{{"submission", up.submission}, {"include_source", true}}));
+    greedy.write(asks);
+    CHECK(wait_for(
+        [&] {
+          return slurp(s.d.log).find("dropped 127.0.0.1") != std::string::npos &&
+                 slurp(s.d.log).find("(candidate ana): it does not read what the server sends: more than 1 MiB "
+                                     "waited (--max-queued-mib)") != std::string::npos;
+        },
+        std::chrono::seconds(20)));
+    CHECK(audited(s.d.state, "slow_reader", "candidate ana"));
+    CHECK(greedy.ended_within(std::chrono::seconds(10)));
+    // Her other connection, which reads, is served.
+    CHECK(a->call(protocol::rpc::auth_whoami, protocol::Empty{}).name == "ana");
+  }
+
   TEST_CASE("server: a flood of requests is refused with when to retry, audited, and others are still served") {
     Server s("flood", {"--max-requests-per-second", "0.2", "--request-burst", "5"});
     auto ana = s.login(s.issue("--add-candidate", "ana"));
