@@ -111,6 +111,18 @@ TEST_SUITE("slurm") {
       REQUIRE(it != log.end());
       CHECK(it->second == std::vector<std::string>{"COMPLETED"});
     }
+    // What the nodes were given of the hidden test data: its inputs only,
+    // never its targets (the server scores).
+    int staged = 0;
+    for (const auto& dir : fs::directory_iterator(e.shared / "cache/staged")) {
+      if (!fs::is_directory(dir.path() / "evaluate")) continue;
+      ++staged;
+      for (const auto& f : fs::directory_iterator(dir.path() / "evaluate")) {
+        CAPTURE(f.path());
+        CHECK(f.path().filename() == "inputs.arr");
+      }
+    }
+    CHECK(staged > 0);
     // The server kept the candidate's source in their folder there.
     CHECK(slurp(s.d.state / "candidates/ana/regression/solution.cpp") ==
           slurp(kSource / "environments/practice/regression/reference.cpp"));
