@@ -47,6 +47,39 @@ void create_private_dir(const fs::path& dir) {
 
 std::string stamp(const std::optional<int64_t>& ms) { return ms ? utc_text(*ms) : "never"; }
 
+// The folder of the environment a candidate's token pins, loaded as the
+// candidate's exam/start will load it: a folder that is not there or an
+// environment.yaml with errors (a `grading:` block for Slurm, say) is the
+// examiner's to hear of now, not the candidate's at their join. Throws
+// std::runtime_error saying so; no token is issued then. For Slurm, says
+// where the gradings run, and warns when the shared folder is missing here
+// (the daemon would create it, and nodes that do not mount it fail later).
+std::string checked_environment(const std::string& given) {
+  const fs::path dir = fs::absolute(paths::environment_dir(given));
+  const config::Environment env = [&] {
+    try {
+      return config::load_environment(dir);
+    } catch (const config::ConfigError& e) {
+      throw std::runtime_error(fmt::format(
+          "no token issued: the environment {} does not load, so the candidate could not start it:\n{}\nfix it "
+          "(`torchexam doctor {}` checks it) and issue the token again",
+          dir.string(), e.what(), dir.string()));
+    }
+  }();
+  if (env.grading.backend == config::Grading::Backend::slurm) {
+    const fs::path shared = env.grading.slurm.shared_dir;
+    fmt::print(stderr, "torchexamd: environment {} grades on Slurm: job folders and build cache in {}\n", dir.string(),
+               shared.string());
+    std::error_code ec;
+    if (!fs::is_directory(shared, ec))
+      fmt::print(stderr,
+                 "torchexamd: warning: {} (grading.slurm.shared_dir) is not a folder on this machine: mount the "
+                 "cluster's shared filesystem there, at the path every node mounts it at, before candidates submit\n",
+                 shared.string());
+  }
+  return dir.string();
+}
+
 int list_tokens(store::Store& db, const Clock& clock) {
   const auto rows = db.credentials();
   if (rows.empty()) {
@@ -194,7 +227,7 @@ std::optional<int> run_token_admin(ServerFlags& f, const fs::path& state) {
     }
     const bool candidate = !f.add_candidate.empty();
     std::string environment;
-    if (!f.environment.empty()) environment = fs::absolute(paths::environment_dir(f.environment)).string();
+    if (!f.environment.empty()) environment = checked_environment(f.environment);
     const auto issued = issue_token(*db, clock, candidate ? Role::candidate : Role::examiner,
                                     candidate ? f.add_candidate : f.add_examiner, environment, ttl_ms);
     std::printf("%s\n", issued.token.c_str());

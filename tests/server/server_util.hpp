@@ -16,6 +16,7 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -36,18 +37,21 @@ inline void need_ca() {
 }
 
 // torchexamd serving TLS on a free loopback port, practice mode (the floor
-// is tested on its own), with a short idle timeout.
+// is tested on its own), with a short idle timeout; `more` adds options, and
+// replaces those defaults when it names --idle-timeout or --server-mode.
 struct Server {
   Daemon d;
   uint16_t port = 0;
   int runs = 0;
   explicit Server(const std::string& name, std::vector<std::string> more = {}) : d("tls-" + name) {
     need_ca();
-    d.extra_args = {"--listen",       "127.0.0.1:0",
-                    "--tls-cert",     (kCa / "torchexam-ca/server.crt").string(),
-                    "--tls-key",      (kCa / "torchexam-ca/server.key").string(),
-                    "--idle-timeout", "0.5",
-                    "--server-mode",  "practice"};
+    d.extra_args = {"--listen",   "127.0.0.1:0",
+                    "--tls-cert", (kCa / "torchexam-ca/server.crt").string(),
+                    "--tls-key",  (kCa / "torchexam-ca/server.key").string()};
+    for (const auto& [flag, value] : {std::pair<std::string, std::string>{"--idle-timeout", "0.5"},
+                                      std::pair<std::string, std::string>{"--server-mode", "practice"}})
+      if (std::find(more.begin(), more.end(), flag) == more.end())
+        d.extra_args.insert(d.extra_args.end(), {flag, value});
     d.extra_args.insert(d.extra_args.end(), more.begin(), more.end());
     REQUIRE_FALSE(d.start());
     const std::regex serving(R"(serving TLS on 127\.0\.0\.1:(\d+))");

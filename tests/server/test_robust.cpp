@@ -241,12 +241,16 @@ TEST_SUITE("server") {
     const fs::path token = home / "ana.token";
     std::ofstream(token) << s.issue("--add-candidate", "ana", {"--environment", kTinyEnv.string()}) << "\n";
     fs::permissions(token, fs::perms::owner_read | fs::perms::owner_write);
-    auto eve = s.login(s.issue("--add-examiner", "eve"));  // hears every note
+    const std::string eve_token = s.issue("--add-examiner", "eve");
     {
       auto ana = s.login(slurp(token).substr(0, slurp(token).find('\n')));
       ana->call(protocol::rpc::exam_start, protocol::StartParams{"", "", "practice", std::nullopt, false});
     }
     fs::copy_file(kSource / "tests/solutions/slow_train.cpp", home / "fashion_mnist/solution.cpp");
+    // Eve hears every note. She logs in only now: her client pings only while
+    // this thread waits on her connection, and an exam/start slower than the
+    // 5 s keep-alive timeout (under ctest -j2) would get her dropped.
+    auto eve = s.login(eve_token);
 
     const fs::path out = home / "submit.out";
     const fs::path was = fs::current_path();

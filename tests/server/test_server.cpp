@@ -448,6 +448,55 @@ TEST_SUITE("server") {
     CHECK(text.find("IP address mismatch") != std::string::npos);  // OpenSSL's words for an IP the certificate lacks
   }
 
+  // Slurm behind the server (docs/server.md): the examiner points a token at
+  // an environment folder; one that does not load is refused then, with the
+  // loader's message, not at the candidate's join on exam day.
+  TEST_CASE("server: a token for an environment that does not load is not issued, and says why") {
+    Daemon d("tls-token-env");
+    int runs = 0;
+    auto admin = [&](const std::vector<std::string>& args) {
+      std::vector<std::string> all = {"--state-dir", d.state.string()};
+      all.insert(all.end(), args.begin(), args.end());
+      const fs::path out = d.root / ("admin-" + std::to_string(++runs) + ".out");
+      ChildProcess p(kDaemon, all, out);
+      const int rc = p.wait();
+      return std::make_pair(rc, slurp(out));
+    };
+    // A folder that is not there.
+    auto [rc, out] = admin({"--add-candidate", "ana", "--environment", (d.root / "no-such-env").string()});
+    CAPTURE(out);
+    CHECK(rc == 2);
+    CHECK(out.find("no token issued: the environment " + (d.root / "no-such-env").string() + " does not load") !=
+          std::string::npos);
+    CHECK(out.find("txm1.") == std::string::npos);
+    // A `grading:` block for Slurm with a relative shared folder.
+    const fs::path env = d.root / "slurm-env";
+    fs::copy(kTinyEnv, env, fs::copy_options::recursive);
+    std::ofstream(env / "environment.yaml", std::ios::app)
+        << "grading:\n  backend: slurm\n  slurm:\n    shared_dir: shared/torchexam\n";
+    std::tie(rc, out) = admin({"--add-candidate", "ben", "--environment", env.string()});
+    CHECK(rc == 2);
+    CHECK(out.find("environment.yaml:") != std::string::npos);
+    CHECK(out.find("key 'shared_dir' must be an absolute path") != std::string::npos);
+    CHECK(out.find("issue the token again") != std::string::npos);
+    std::tie(rc, out) = admin({"--list-tokens"});
+    CHECK(out.find("ana") == std::string::npos);
+    CHECK(out.find("ben") == std::string::npos);
+    // An absolute shared folder that is not there yet: issued, with where it
+    // grades and a warning to mount the shared filesystem.
+    const fs::path shared = d.root / "not-mounted";
+    std::ofstream(env / "environment.yaml")
+        << slurp(kTinyEnv / "environment.yaml")
+        << "grading:\n  backend: slurm\n  slurm:\n    shared_dir: " << shared.string() << "\n";
+    std::tie(rc, out) = admin({"--add-candidate", "cy", "--environment", env.string()});
+    CHECK(rc == 0);
+    CHECK(out.find("txm1.") != std::string::npos);
+    CHECK(out.find("grades on Slurm: job folders and build cache in " + shared.string()) != std::string::npos);
+    CHECK(out.find("warning: " + shared.string() + " (grading.slurm.shared_dir) is not a folder on this machine") !=
+          std::string::npos);
+    CHECK_FALSE(fs::exists(shared));
+  }
+
   TEST_CASE("server: bad server flags are refused with what to give") {
     need_ca();
     Daemon d("tls-flags");
