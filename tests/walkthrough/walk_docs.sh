@@ -47,6 +47,8 @@
 # walk runs under a deadline below CTest's TIMEOUT so that this clean-up
 # happens. Temporary files go unless KEEP_TEST_ROOT is set.
 set -euo pipefail
+# shellcheck source=fresh_user.sh
+. "$(dirname "$0")/fresh_user.sh"
 
 cmake=$1 build=$(cd "$2" && pwd) source=$(cd "$3" && pwd)
 deadline_s=${WALK_DEADLINE_S:-420}
@@ -77,17 +79,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- what scripts/setup leaves behind ------------------------------------
-"$cmake" --install "$build" --prefix "$root/prefix" >"$root/install.log" 2>&1 ||
-  { cat "$root/install.log" >&2; fail "cmake --install $build --prefix $root/prefix"; }
-
-mkdir -p "$root/home" "$root/config" "$root/cache" "$root/data" "$root/state" "$root/run"
-chmod 700 "$root/run"
-for v in $(env | sed -n 's/^\(TORCHEXAM_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
-export HOME="$root/home" XDG_CONFIG_HOME="$root/config" XDG_CACHE_HOME="$root/cache" XDG_DATA_HOME="$root/data" \
-  XDG_STATE_HOME="$root/state" XDG_RUNTIME_DIR="$root/run" TORCHEXAM_DATA_DIR="$data_dir"
-export PATH="$root/prefix/bin:$PATH"
+walk_install "$cmake" "$build" "$root/prefix"
 private_env=1
-[ "$(command -v torchexam)" = "$root/prefix/bin/torchexam" ] || fail "torchexam on PATH is $(command -v torchexam)"
+walk_fresh_user "$root" "$root/prefix" "$data_dir"
 
 cat >"$root/editor" <<EDITOR
 #!/bin/sh

@@ -22,6 +22,8 @@
 #   - new-task refuses an unknown kind and a non-empty folder, writing nothing.
 # Temporary files go unless KEEP_TEST_ROOT is set.
 set -euo pipefail
+# shellcheck source=fresh_user.sh
+. "$(dirname "$0")/fresh_user.sh"
 
 cmake=$1 build=$(cd "$2" && pwd) source=$(cd "$3" && pwd)
 doc=docs/plugins.md
@@ -32,17 +34,10 @@ fail() { say "FAILED: $*"; exit 1; }
 cleanup() { if [ -n "${KEEP_TEST_ROOT:-}" ]; then say "kept $root"; else rm -rf "$root"; fi; }
 trap cleanup EXIT
 
-"$cmake" --install "$build" --prefix "$root/prefix" >"$root/install.log" 2>&1 ||
-  { cat "$root/install.log" >&2; fail "cmake --install $build --prefix $root/prefix"; }
+walk_install "$cmake" "$build" "$root/prefix"
 [ -f "$root/prefix/lib/cmake/TorchExam/TorchExamConfig.cmake" ] || fail "the install has no CMake package"
 
-mkdir -p "$root/home" "$root/config" "$root/cache" "$root/data" "$root/state" "$root/run"
-chmod 700 "$root/run"
-for v in $(env | sed -n 's/^\(TORCHEXAM_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
-export HOME="$root/home" XDG_CONFIG_HOME="$root/config" XDG_CACHE_HOME="$root/cache" XDG_DATA_HOME="$root/data" \
-  XDG_STATE_HOME="$root/state" XDG_RUNTIME_DIR="$root/run"
-export PATH="$root/prefix/bin:$PATH"
-[ "$(command -v torchexam)" = "$root/prefix/bin/torchexam" ] || fail "torchexam on PATH is $(command -v torchexam)"
+walk_fresh_user "$root" "$root/prefix"
 
 # --- the section's blocks -------------------------------------------------
 script="$root/walk.sh"

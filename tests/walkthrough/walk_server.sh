@@ -39,6 +39,8 @@
 # read. The server is stopped by its pid at the end, also on failure, and the
 # accounts are removed. Temporary files go unless KEEP_TEST_ROOT is set.
 set -euo pipefail
+# shellcheck source=fresh_user.sh
+. "$(dirname "$0")/fresh_user.sh"
 
 cmake=$1 build=$(cd "$2" && pwd) source=$(cd "$3" && pwd)
 deadline_s=${WALK_DEADLINE_S:-480}
@@ -87,18 +89,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- what scripts/setup leaves behind ------------------------------------
-"$cmake" --install "$build" --prefix "$root/prefix" >"$root/install.log" 2>&1 ||
-  { cat "$root/install.log" >&2; fail "cmake --install $build --prefix $root/prefix"; }
+walk_install "$cmake" "$build" "$root/prefix"
 chmod -R a+rX "$root/prefix"
 examiner=$root/examiner
-mkdir -p "$examiner/home" "$examiner/config" "$examiner/cache" "$examiner/data" "$examiner/state" "$examiner/run"
-chmod 700 "$examiner" "$examiner/run"
-for v in $(env | sed -n 's/^\(TORCHEXAM_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
-export HOME="$examiner/home" XDG_CONFIG_HOME="$examiner/config" XDG_CACHE_HOME="$examiner/cache" \
-  XDG_DATA_HOME="$examiner/data" XDG_STATE_HOME="$examiner/state" XDG_RUNTIME_DIR="$examiner/run" \
-  TORCHEXAM_DATA_DIR="$data_dir"
-export PATH="$root/prefix/bin:$PATH"
-[ "$(command -v torchexam)" = "$root/prefix/bin/torchexam" ] || fail "torchexam on PATH is $(command -v torchexam)"
+mkdir -p "$examiner" && chmod 700 "$examiner"
+walk_fresh_user "$examiner" "$root/prefix" "$data_dir"
 
 mkdir -p "$root/solutions" "$root/blocks" "$root/cwd"
 for dir in "$source"/environments/practice/*/; do
