@@ -4,7 +4,8 @@
 -- in the joined workspace, says it lost the connection, answers a request
 -- meanwhile with an error naming the reconnect, reconnects and says so;
 -- a save afterwards gets the server's diagnostics again and a submit is
--- graded. Waits are vim.wait on a condition with a deadline; exits 0 on
+-- graded. Killed again and its token revoked meanwhile, the language server
+-- stops reconnecting at the refused login and says why. Waits are vim.wait on a condition with a deadline; exits 0 on
 -- success.
 local torchexam = assert(os.getenv('TORCHEXAM_BIN'))
 local root = assert(os.getenv('TORCHEXAM_TEST_ROOT'))
@@ -93,6 +94,27 @@ local function main()
   end)
   check(done.params.message:match('^fashion_mnist: %d/5 %(ok%) — accuracy '), 'message: %s', done.params.message)
   say('submission %s graded: %s', tostring(submitted.result.submission), done.params.message)
+
+  -- 6. A token revoked while the server is away ends the reconnecting at once, with the server's words.
+  vim.fn.system({ control, 'kill9' })
+  check(vim.v.shell_error == 0, 'server_control.sh kill9 failed')
+  wait('the second lost-connection message', 30, function()
+    local n = 0
+    for _, e in ipairs(t.events) do
+      if e.method == 'window/showMessage' and e.params.message:find('lost the connection', 1, true) then n = n + 1 end
+    end
+    return n == 2
+  end)
+  out = vim.fn.system({ assert(os.getenv('TORCHEXAM_SERVER_DAEMON')), '--state-dir', root .. '/server-state',
+                        '--revoke', 'ana' })
+  check(vim.v.shell_error == 0, 'torchexamd --revoke ana failed: %s', out)
+  vim.fn.system({ control, 'start' })
+  check(vim.v.shell_error == 0, 'server_control.sh start failed')
+  wait('the refused login', 60, function() return shown('refused the login') end)
+  say('told: %s', shown('refused the login').params.message)
+  answer = client.request_sync('workspace/executeCommand', { command = 'torchexam.status' }, 10000, bufnr)
+  check(answer and answer.err and answer.err.message:find('refused the login', 1, true),
+        'a request after the refused login: %s', vim.inspect(answer))
 
   vim.lsp.stop_client(client_id)
   wait('the server to exit', 20, function() return exit_code ~= nil end)
