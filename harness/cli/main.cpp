@@ -22,7 +22,8 @@
 //   torchexam join HOST:PORT --ca-file CA --token-file TOKEN [DIR]   (join_command.hpp)
 //                   In a joined workspace (a folder with .torchexam/server.json, or one
 //                   inside it) the daemon commands and `lsp` talk to that server
-//                   without the three flags.
+//                   without the three flags; `lsp` started elsewhere looks for one
+//                   in the folder the editor opens (lsp/run.hpp).
 //
 // Exit status: 0 when a submission was graded (whatever its score or
 // verdict, compile errors included); 2 for a usage or configuration error;
@@ -261,7 +262,7 @@ int main(int argc, char** argv) {
       ->group("Proctored server (docs/server.md)");
   double reconnect_for_s = 300;
   app.add_option("--reconnect-for", reconnect_for_s,
-                 "with --server: seconds `submit --wait` and `follow` keep reconnecting after the connection drops")
+                 "with --server: seconds `submit --wait`, `follow` and `lsp` keep reconnecting after the connection drops")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str()
       ->needs(server_opt)
@@ -316,26 +317,14 @@ int main(int argc, char** argv) {
   }
   if (!server.empty()) {
     RemoteOptions remote;
-    std::string problem = parse_server_address(server, remote);
-    if (problem.empty() && token_file.empty()) problem = "--server needs --token-file FILE (the token the examiner gave you)";
-    if (problem.empty() && ca_file.empty())
-      problem = "--server needs --ca-file FILE (the CA certificate the examiner gave you)";
-    if (problem.empty() && runs_here(subcommand))
-      problem = "`" + subcommand + "` runs on this machine; leave --server out";
-    if (problem.empty()) {
-      try {
-        remote.token = read_token_file(token_file);
-      } catch (const std::exception& e) {
-        problem = e.what();
-      }
-    }
+    std::string problem = runs_here(subcommand) ? "`" + subcommand + "` runs on this machine; leave --server out"
+                                                : remote_options(server, ca_file, token_file, remote);
     if (!problem.empty()) {
       if (!remote_workspace.empty())
         problem += fmt::format(" (from {}, written by torchexam join)", workspace_config_file(remote_workspace).string());
       fmt::print(stderr, "torchexam: {}\n", problem);
       return 2;
     }
-    remote.ca_file = ca_file;
     remote.reconnect_for = std::chrono::milliseconds(static_cast<int64_t>(reconnect_for_s * 1000));
     cli::use_server(std::move(remote), remote_workspace);
   }
@@ -351,6 +340,7 @@ int main(int argc, char** argv) {
     o.daemon_exe = paths::executable_dir() / "torchexamd";
     o.daemon_log = paths::state_dir() / "daemon.log";
     o.version = std::string(build_config::kVersion);
+    o.reconnect_for = std::chrono::milliseconds(static_cast<int64_t>(reconnect_for_s * 1000));
     if (const RemoteOptions* remote = cli::remote_server()) {
       o.remote = *remote;
       o.remote_workspace = cli::remote_workspace();

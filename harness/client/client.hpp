@@ -83,13 +83,25 @@ std::string parse_server_address(const std::string& text, RemoteOptions& o);
 // others than its owner may read it (with the chmod that fixes it).
 std::string read_token_file(const std::filesystem::path& path);
 
+// The options for the server `server` (HOST:PORT), logging in with the
+// token in `token_file`, verified against `ca_file` (the three flags, or a
+// joined workspace's config): "" when they do, else what is wrong (the
+// address, a missing flag, read_token_file's message).
+std::string remote_options(const std::string& server, const std::string& ca_file, const std::string& token_file,
+                           RemoteOptions& o);
+
 // Connects to the server on `io` and finishes the TLS handshake (running
 // `io` until then, at most o.timeout), the certificate verified against
-// `ctx` (protocol::make_client_context) and o.host; not logged in. For a
-// caller that runs its own loop (the language server); ConnectError as
-// connect_tls.
+// `ctx` (protocol::make_client_context) and o.host; not logged in.
+// ConnectError as connect_tls.
 protocol::TlsStream connect_tls_stream(boost::asio::io_context& io, boost::asio::ssl::context& ctx,
                                        const RemoteOptions& o);
+// The same without blocking, for a caller that runs its own loop (the
+// language server): `done` runs once on `io`, with the stream, or with
+// nullopt and what connect_tls_stream would have thrown. `ctx` must outlive
+// the attempt and the stream.
+void async_connect_tls_stream(boost::asio::io_context& io, boost::asio::ssl::context& ctx, const RemoteOptions& o,
+                              std::function<void(std::optional<protocol::TlsStream>, std::string error)> done);
 
 struct Notification {
   std::string method;

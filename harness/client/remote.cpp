@@ -1,15 +1,17 @@
 // remote.cpp — the client's side of the proctored server (client.hpp):
-// the address, the token file, and connect_tls.
+// the address, the token file, and connecting over TLS (blocking for the
+// CLI, asynchronous for the language server).
 #include "client/client.hpp"
 
+#include "client/backoff.hpp"
 #include "protocol/server_messages.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -53,49 +55,107 @@ std::string read_token_file(const std::filesystem::path& path) {
   return token.substr(first, last - first + 1);
 }
 
-protocol::TlsStream connect_tls_stream(asio::io_context& io, ssl::context& ctx, const RemoteOptions& o) {
-  const std::string where = o.host + ":" + std::to_string(o.port);
-  const auto deadline = std::chrono::steady_clock::now() + o.timeout;
-  // Runs `io` until `done` or the deadline; false at the deadline.
-  auto run_until = [&](const bool& done) {
-    while (!done && std::chrono::steady_clock::now() < deadline) {
-      if (io.stopped()) io.restart();
-      io.run_one_until(deadline);
+std::string remote_options(const std::string& server, const std::string& ca_file, const std::string& token_file,
+                           RemoteOptions& o) {
+  std::string problem = parse_server_address(server, o);
+  if (!problem.empty()) return problem;
+  if (token_file.empty()) return "--server needs --token-file FILE (the token the examiner gave you)";
+  if (ca_file.empty()) return "--server needs --ca-file FILE (the CA certificate the examiner gave you)";
+  try {
+    o.token = read_token_file(token_file);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  o.ca_file = ca_file;
+  return "";
+}
+
+void async_connect_tls_stream(asio::io_context& io, ssl::context& ctx, const RemoteOptions& o,
+                              std::function<void(std::optional<protocol::TlsStream>, std::string)> done) {
+  // One attempt's state, kept alive by its pending operations; the timer
+  // ends whichever step is still running at o.timeout.
+  struct Attempt {
+    Attempt(asio::io_context& io, ssl::context& ctx) : resolver(io), socket(io, ctx), timer(io) {}
+    tcp::resolver resolver;
+    protocol::TlsSocket socket;
+    asio::steady_timer timer;
+    std::string where, host;
+    enum class Step { resolve, connect, handshake } step = Step::resolve;
+    bool finished = false;
+    std::function<void(std::optional<protocol::TlsStream>, std::string)> done;
+    void fail(const std::string& error) {
+      if (finished) return;
+      finished = true;
+      timer.cancel();
+      boost::system::error_code ignored;
+      resolver.cancel();
+      socket.lowest_layer().close(ignored);
+      auto d = std::move(done);
+      d(std::nullopt, error);
     }
-    return done;
   };
-
-  tcp::resolver resolver(io);
-  boost::system::error_code ec;
-  const auto endpoints = resolver.resolve(o.host, std::to_string(o.port), ec);
-  if (ec) throw ConnectError("cannot find the server " + where + ": " + ec.message());
-  protocol::TlsSocket socket(io, ctx);
-  bool connected = false;
-  asio::async_connect(socket.lowest_layer(), endpoints, [&](const boost::system::error_code& e, const tcp::endpoint&) {
-    ec = e;
-    connected = true;
+  auto a = std::make_shared<Attempt>(io, ctx);
+  a->where = o.host + ":" + std::to_string(o.port);
+  a->host = o.host;
+  a->done = std::move(done);
+  a->timer.expires_after(o.timeout);
+  a->timer.async_wait([a](const boost::system::error_code& ec) {
+    if (ec || a->finished) return;
+    switch (a->step) {
+      case Attempt::Step::resolve:
+        return a->fail("cannot find the server " + a->where + ": no answer within the timeout");
+      case Attempt::Step::connect:
+        return a->fail("cannot connect to the server " + a->where + ": no answer within the timeout");
+      case Attempt::Step::handshake:
+        return a->fail("the TLS handshake with " + a->where +
+                       " did not finish within the timeout (is it a TorchExam server's TLS port?)");
+    }
   });
-  if (!run_until(connected))
-    throw ConnectError("cannot connect to the server " + where + ": no answer within the timeout");
-  if (ec) throw ConnectError("cannot connect to the server " + where + ": " + ec.message());
+  a->resolver.async_resolve(
+      o.host, std::to_string(o.port),
+      [a](const boost::system::error_code& resolved, tcp::resolver::results_type endpoints) {
+        if (a->finished) return;
+        if (resolved) return a->fail("cannot find the server " + a->where + ": " + resolved.message());
+        a->step = Attempt::Step::connect;
+        asio::async_connect(
+            a->socket.lowest_layer(), endpoints, [a](const boost::system::error_code& reached, const tcp::endpoint&) {
+              if (a->finished) return;
+              if (reached) return a->fail("cannot connect to the server " + a->where + ": " + reached.message());
+              a->step = Attempt::Step::handshake;
+              protocol::tls_verify_host(a->socket, a->host);
+              a->socket.async_handshake(ssl::stream_base::client, [a](const boost::system::error_code& ec) {
+                if (a->finished) return;
+                if (ec)
+                  return a->fail("the TLS handshake with " + a->where +
+                                 " failed: " + protocol::tls_error_text(ec, a->socket) +
+                                 "; check that --ca-file is the CA that signed the server's certificate and that "
+                                 "the certificate names " +
+                                 a->host);
+                a->finished = true;
+                a->timer.cancel();
+                auto d = std::move(a->done);
+                d(protocol::TlsStream(std::move(a->socket)), "");
+              });
+            });
+      });
+}
 
-  protocol::tls_verify_host(socket, o.host);
-  bool shaken = false;
-  socket.async_handshake(ssl::stream_base::client, [&](const boost::system::error_code& e) {
-    ec = e;
-    shaken = true;
+protocol::TlsStream connect_tls_stream(asio::io_context& io, ssl::context& ctx, const RemoteOptions& o) {
+  std::optional<protocol::TlsStream> stream;
+  std::string error;
+  bool done = false;
+  async_connect_tls_stream(io, ctx, o, [&](std::optional<protocol::TlsStream> s, std::string e) {
+    stream = std::move(s);
+    error = std::move(e);
+    done = true;
   });
-  if (!run_until(shaken))
-    throw ConnectError("the TLS handshake with " + where +
-                       " did not finish within the timeout (is it a TorchExam "
-                       "server's TLS port?)");
-  if (ec)
-    throw ConnectError("the TLS handshake with " + where + " failed: " + protocol::tls_error_text(ec, socket) +
-                       "; check that --ca-file is the CA that signed the server's certificate and that the "
-                       "certificate names " +
-                       o.host);
+  while (!done) {  // the attempt's timer ends it
+    if (io.stopped()) io.restart();
+    io.run_one();
+  }
   if (io.stopped()) io.restart();
-  return protocol::TlsStream(std::move(socket));
+  if (!stream) throw ConnectError(error);
+  return std::move(*stream);
 }
 
 std::unique_ptr<Client> Client::connect_tls(const RemoteOptions& o) {
@@ -110,12 +170,10 @@ std::unique_ptr<Client> Client::connect_tls(const RemoteOptions& o) {
 }
 
 std::unique_ptr<Client> reconnect_tls(const RemoteOptions& o, const std::function<void(const std::string&)>& failed) {
-  const auto give_up = std::chrono::steady_clock::now() + o.reconnect_for;
-  auto pause = std::chrono::milliseconds(250);
+  Backoff backoff(Backoff::Clock::now(), o.reconnect_for);
   for (;;) {
     RemoteOptions attempt = o;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
-    attempt.timeout = std::clamp(left, std::chrono::milliseconds(100), o.timeout);
+    attempt.timeout = backoff.attempt_timeout(Backoff::Clock::now(), o.timeout);
     std::string error;
     try {
       return Client::connect_tls(attempt);
@@ -125,9 +183,9 @@ std::unique_ptr<Client> reconnect_tls(const RemoteOptions& o, const std::functio
       error = e.what();
     }
     if (failed) failed(error);
-    if (std::chrono::steady_clock::now() + pause >= give_up) throw ConnectError(error);
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+    const auto pause = backoff.after_failure(Backoff::Clock::now());
+    if (!pause) throw ConnectError(error);
+    std::this_thread::sleep_for(*pause);
   }
 }
 

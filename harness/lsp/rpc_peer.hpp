@@ -72,6 +72,11 @@ class RpcPeer : public Endpoint {
   // The peer went away (or never came): fails every request waiting for an
   // answer, and every later one at once, with `why`; notifications are dropped.
   void close(const std::string& why);
+  // A new connection to the same peer (the server after a reconnect):
+  // requests are sent again. Ids keep counting, so a late answer on the
+  // old connection can never be taken for one on the new.
+  void reopen() { closed_.reset(); }
+  bool closed() const { return closed_.has_value(); }
 
  private:
   std::function<void(std::string)> send_;

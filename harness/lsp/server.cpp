@@ -70,6 +70,7 @@ void LspServer::bind_daemon(protocol::Binder& b) {
 
 json::value LspServer::initialize(const json::value& params) {
   const InitializeParams p = initialize_params(params);
+  if (on_initialize_) on_initialize_(p);
   caps_ = p.capabilities;
   finder_.set_root(p.root);
   progress_ = std::make_unique<ProgressReporter>(editor_, caps_.work_done_progress);
@@ -91,20 +92,51 @@ json::value LspServer::initialize(const json::value& params) {
 
 void LspServer::initialized() {
   initialized_ = true;
+  finder_.find([this](const protocol::ExamStatus& st) { session_found(st); },
+               [](const RpcError&) {});  // the finder has told the user
+}
+
+void LspServer::session_found(const protocol::ExamStatus& st) {
+  for (const auto& t : st.tasks) diagnostics_.set_syntax(t.folder / kSolution, to_lsp(t.diagnostics, "syntax"));
+  if (caps_.timer_notification)
+    editor_.notify("torchexam/timer", json::object{{"session", st.session},
+                                                   {"remaining_s", st.remaining_s},
+                                                   {"warning_minutes", nullptr},
+                                                   {"state", to_string(st.state)}});
+  editor_.notify("window/logMessage",
+                 show_message(MessageType::info, fmt::format("torchexam: session {} ({}, {}), {} left", st.session,
+                                                             st.mode, to_string(st.state), remaining_text(st.remaining_s))));
+}
+
+void LspServer::connection_lost(const std::string& message) {
+  reconnecting_ = true;
+  show(MessageType::warning, "TorchExam: " + message);
+  finder_.unavailable(message, false, true);  // said above
+}
+
+void LspServer::reconnected(const std::string& message) {
+  reconnecting_ = false;
+  finder_.available();
+  show(MessageType::info, "TorchExam: " + message);
+  if (!initialized_) return;
   finder_.find(
       [this](const protocol::ExamStatus& st) {
-        for (const auto& t : st.tasks) diagnostics_.set_syntax(t.folder / kSolution, to_lsp(t.diagnostics, "syntax"));
-        if (caps_.timer_notification)
-          editor_.notify("torchexam/timer", json::object{{"session", st.session},
-                                                         {"remaining_s", st.remaining_s},
-                                                         {"warning_minutes", nullptr},
-                                                         {"state", to_string(st.state)}});
-        editor_.notify(
-            "window/logMessage",
-            show_message(MessageType::info, fmt::format("torchexam: session {} ({}, {}), {} left", st.session, st.mode,
-                                                        to_string(st.state), remaining_text(st.remaining_s))));
+        session_found(st);
+        refresh_lenses();
+        // A grading may have ended while we were away: its note went to nobody.
+        for (int64_t id : std::set<int64_t>(gradings_))
+          request(daemon_, rpc::submission_get, protocol::SubmissionParams{id}, [this](Typed<protocol::Submission> r) {
+            const auto* s = std::get_if<protocol::Submission>(&r);
+            if (!s || !gradings_.contains(s->submission)) return;
+            if (s->state != SubmissionState::finished && s->state != SubmissionState::cancelled) return;
+            on_finished({s->session, s->submission, s->task, s->state, s->verdict, s->metric, s->score, s->message});
+            recovered_.insert(s->submission);  // its own note, had it been on its way, is not shown twice
+          });
+        auto saves = std::move(unsent_saves_);
+        unsent_saves_.clear();
+        for (auto& [path, text] : saves) save(path, std::move(text));
       },
-      [](const RpcError&) {});  // the finder has told the user
+      [](const RpcError&) {});
 }
 
 void LspServer::code_lens(const json::value& params, Reply reply) {
@@ -215,9 +247,10 @@ void LspServer::submit(const json::array& args, Reply reply) {
         return reply(RpcError(protocol::error_code::invalid_params, "cannot read " + file.string() + ": " + e.what()));
       }
       return request(daemon_, rpc::task_upload, protocol::UploadParams{st.session, "", task, kSolution, source},
-                     [task, session = st.session, reply](Typed<protocol::Uploaded> r) {
+                     [this, task, session = st.session, reply](Typed<protocol::Uploaded> r) {
                        if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
                        const auto& u = std::get<protocol::Uploaded>(r);
+                       grading(u.submission);
                        reply(json::value{{"session", session},
                                          {"task", task},
                                          {"submission", u.submission},
@@ -225,9 +258,10 @@ void LspServer::submit(const json::array& args, Reply reply) {
                      });
     }
     request(daemon_, rpc::task_submit, protocol::SubmitParams{st.session, "", task, kSolution},
-            [task, session = st.session, reply](Typed<protocol::Submitted> r) {
+            [this, task, session = st.session, reply](Typed<protocol::Submitted> r) {
               if (auto* e = std::get_if<RpcError>(&r)) return reply(*e);
               const auto& s = std::get<protocol::Submitted>(r);
+              grading(s.submission);
               reply(json::value{{"session", session},
                                 {"task", task},
                                 {"submission", s.submission},
@@ -294,6 +328,7 @@ void LspServer::show_report(const fs::path& workspace, const std::string& task, 
 
 void LspServer::on_progress(const ProgressNote& p) {
   if (!finder_.ours(p.session)) return look_for(p.session);
+  grading(p.submission);
   if (progress_) progress_->update(p);
   // A client that shows reports itself also draws the live loss curve: it
   // gets the daemon's note as it is.
@@ -308,6 +343,8 @@ void LspServer::look_for(const std::string& session) {
 
 void LspServer::on_finished(const protocol::Finished& f) {
   if (!finder_.ours(f.session)) return;
+  if (recovered_.erase(f.submission)) return;  // shown already, found finished after a reconnect
+  gradings_.erase(f.submission);
   if (progress_) progress_->finish(f);
   show(finished_type(f), finished_message(f));
   if (f.state == SubmissionState::finished) {
@@ -358,9 +395,12 @@ void LspServer::saved(const json::value& params) {
   if (!finder_.remote()) return;  // the daemon's watcher sees local saves
   const auto path = path_of_uri(text_document_params(params).uri);
   if (!path) return;
-  std::optional<std::string> text = protocol::Fields(params).opt_string("text");
+  save(*path, protocol::Fields(params).opt_string("text"));
+}
+
+void LspServer::save(const fs::path& path, std::optional<std::string> text) {
   finder_.find(
-      [this, path = *path, text](const protocol::ExamStatus& st) {
+      [this, path, text](const protocol::ExamStatus& st) {
         const auto* task = task_of(st, path);
         if (!task || path.parent_path() != task->folder) return;  // only a file directly in a task folder
         std::string source;
@@ -373,17 +413,27 @@ void LspServer::saved(const json::value& params) {
           }
         request(daemon_, rpc::task_save,
                 protocol::UploadParams{st.session, "", task->id, path.filename().string(), std::move(source)},
-                [this, path](Typed<protocol::Saved> r) {
-                  if (auto* e = std::get_if<RpcError>(&r))
-                    show(MessageType::warning,
-                         fmt::format("TorchExam: the server did not take {} for its check: {}", path.filename().string(),
-                                     e->what()));
+                [this, path, text](Typed<protocol::Saved> r) {
+                  const auto* e = std::get_if<RpcError>(&r);
+                  if (!e) return;
+                  if (reconnecting_) {  // the connection dropped under it: send it again once back
+                    unsent_saves_.try_emplace(path, text);
+                    return;
+                  }
+                  show(MessageType::warning, fmt::format("TorchExam: the server did not take {} for its check: {}",
+                                                         path.filename().string(), e->what()));
                 });
       },
-      [](const RpcError&) {});
+      [this, path, text](const RpcError&) {
+        if (reconnecting_) unsent_saves_[path] = text;  // the latest save of the file
+      });
 }
 
-void LspServer::daemon_unavailable(const std::string& why) { finder_.unavailable(why, initialized_); }
+void LspServer::daemon_unavailable(const std::string& why) {
+  reconnecting_ = false;
+  unsent_saves_.clear();
+  finder_.unavailable(why, initialized_);
+}
 
 void LspServer::show(MessageType type, const std::string& message) {
   editor_.notify("window/showMessage", show_message(type, message));

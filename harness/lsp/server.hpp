@@ -15,6 +15,10 @@
 // with the save notification), whose diagnostics come back as
 // workspace/diagnostics, as a local daemon's do.
 //
+// Against the server a dropped connection is not the end (run.cpp
+// reconnects): connection_lost() and reconnected() bracket the time
+// without one.
+//
 // Error policy: a daemon error is passed to the editor as the same JSON-RPC
 // error; "no session for this workspace" (with the command that starts one)
 // and "no daemon" are also shown once with window/showMessage. Threads: one (the
@@ -29,6 +33,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -56,12 +61,32 @@ class LspServer {
   // The session lives on a proctored server, laid out here in `local` (empty:
   // the editor's root folder). Call before initialize.
   void set_remote(std::filesystem::path local);
-  // The daemon connection could not be made or was lost.
+  // The daemon connection could not be made or was lost for good.
   void daemon_unavailable(const std::string& why);
+  // Called with the editor's initialize params before they are acted on,
+  // so the transport can choose the daemon or a server from the root folder
+  // (run.cpp: it may call set_remote then).
+  void on_initialize(std::function<void(const InitializeParams&)> f) { on_initialize_ = std::move(f); }
+
+  // Against the proctored server, the connection dropped and the transport
+  // is reconnecting (run.cpp): `message` is shown now, every request until
+  // reconnected() fails with it (a clear error at once rather than an
+  // editor left waiting), and a save made meanwhile is kept to be sent then.
+  void connection_lost(const std::string& message);
+  // Connected and logged in again: shows `message`, finds the session again
+  // (status, countdown, the server's diagnostics, lenses), asks after the
+  // gradings it was showing (one may have finished meanwhile: its score is
+  // shown as if the note had come) and sends the kept saves.
+  void reconnected(const std::string& message);
 
  private:
   json::value initialize(const json::value& params);
   void initialized();
+  // What a status found at the start or after a reconnect shows: the
+  // server's diagnostics, the countdown, a log line.
+  void session_found(const protocol::ExamStatus& st);
+  // A submission whose grading we follow (submitted here or seen in progress).
+  void grading(int64_t submission) { gradings_.insert(submission); }
 
   void code_lens(const json::value& params, protocol::Binder::Reply reply);
   void code_action(const json::value& params, protocol::Binder::Reply reply);
@@ -86,6 +111,8 @@ class LspServer {
   void on_syntax_check(const protocol::SyntaxCheck& c);
   // A save in a remote workspace: the text to the server's syntax check.
   void saved(const json::value& params);
+  // `text` (nullopt: read the file) to the server's check.
+  void save(const std::filesystem::path& path, std::optional<std::string> text);
 
   void show(MessageType type, const std::string& message);
   void refresh_lenses();
@@ -98,6 +125,11 @@ class LspServer {
   bool shutdown_ = false;
   bool initialized_ = false;
   std::set<std::string> looked_for_;  // sessions already looked for (look_for)
+  std::function<void(const InitializeParams&)> on_initialize_;
+  bool reconnecting_ = false;    // between connection_lost and reconnected
+  std::set<int64_t> gradings_;   // submissions not yet seen finished
+  std::set<int64_t> recovered_;  // found finished after a reconnect: their own late note is skipped
+  std::map<std::filesystem::path, std::optional<std::string>> unsent_saves_;  // saved while reconnecting
   DiagnosticsBook diagnostics_;
   SessionFinder finder_;
   std::unique_ptr<ProgressReporter> progress_;

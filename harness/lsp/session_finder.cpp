@@ -24,10 +24,9 @@ void SessionFinder::tell_once(const std::string& message) {
   tell_(message);
 }
 
-void SessionFinder::unavailable(const std::string& why, bool tell_now) {
-  if (unavailable_) return;
+void SessionFinder::unavailable(const std::string& why, bool tell_now, bool quiet) {
   unavailable_ = why;
-  told_ = false;
+  told_ = quiet;
   if (tell_now) tell_once(why);
 }
 

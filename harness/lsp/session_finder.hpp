@@ -44,9 +44,16 @@ class SessionFinder {
   bool remote() const { return remote_; }
   // A path of the server's workspace as the same file here; others as they are.
   std::filesystem::path to_local(const std::filesystem::path& server_path) const;
-  // The daemon cannot be reached: every find fails with `why`, told at the
-  // first find, or now when `tell_now`.
-  void unavailable(const std::string& why, bool tell_now);
+  // The daemon cannot be reached: every find fails with `why` (the last
+  // one given), told at the first find, or now when `tell_now`; not at all
+  // when `quiet` (the caller has said it in its own words).
+  void unavailable(const std::string& why, bool tell_now, bool quiet = false);
+  // Reachable again (the server after a reconnect): finds ask it again.
+  void available() {
+    unavailable_.reset();
+    told_ = false;
+  }
+  bool reachable() const { return !unavailable_; }
 
   void find(Found then, Failed fail);
 

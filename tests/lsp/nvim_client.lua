@@ -3,7 +3,8 @@
 -- tiny exam (under with_daemon.sh), or against a proctored server on
 -- loopback (under with_server.sh, which sets TORCHEXAM_SERVER: the
 -- workspace is laid out with `torchexam join`, and the language server,
--- started in it, finds the server in its config). Either way:
+-- started outside it with the workspace as its root folder, finds the
+-- server in the root's config after initialize). Either way:
 --   open a task's solution, save a syntax error, see the diagnostic at its
 --   line, fix it, run the "Submit & grade" lens, see progress and the score,
 --   then run the "Open report" lens: the report file is written and the
@@ -12,21 +13,8 @@
 local torchexam = assert(os.getenv('TORCHEXAM_BIN'))
 local root = assert(os.getenv('TORCHEXAM_TEST_ROOT'))
 local tiny = assert(os.getenv('TORCHEXAM_SOURCE_DIR')) .. '/tests/environments/tiny'
-local events = {}  -- {method = ..., params = ...}, in arrival order
-local log = {}
-
-local function say(...) table.insert(log, string.format(...)) end
-local function check(cond, ...)
-  if not cond then error(string.format(...), 2) end
-end
-local function wait(what, seconds, cond)
-  check(vim.wait(seconds * 1000, cond, 50), 'timed out after %ds waiting for %s', seconds, what)
-end
-local function find(method, pred)
-  for _, e in ipairs(events) do
-    if e.method == method and (pred == nil or pred(e.params)) then return e end
-  end
-end
+local t = dofile(debug.getinfo(1, 'S').source:sub(2):match('(.*/)') .. 'nvim_util.lua')
+local say, check, wait, find, events = t.say, t.check, t.wait, t.find, t.events
 
 local function main()
   local server = os.getenv('TORCHEXAM_SERVER')
@@ -42,17 +30,7 @@ local function main()
   local solution = exam.workspace .. '/fashion_mnist/solution.cpp'
   local starter = vim.fn.readfile(solution)
 
-  -- Record what the server sends, then let Neovim's own handlers act on it.
-  local handlers = {}
-  for _, method in ipairs({ 'window/showMessage', '$/progress', 'window/workDoneProgress/create',
-                            'textDocument/publishDiagnostics', 'window/logMessage' }) do
-    local default = vim.lsp.handlers[method]
-    handlers[method] = function(err, result, ctx, config)
-      table.insert(events, { method = method, params = result })
-      if method == 'window/showMessage' then return vim.NIL end  -- no prompt in headless mode
-      return default(err, result, ctx, config)
-    end
-  end
+  local handlers = t.recording_handlers()
   -- "Open report" asks the editor to show a file: record the request and say it was shown.
   handlers['window/showDocument'] = function(_, result)
     table.insert(events, { method = 'window/showDocument', params = result })
@@ -62,26 +40,19 @@ local function main()
   capabilities.window = capabilities.window or {}
   capabilities.window.showDocument = { support = true }
   local exit_code
+  -- Against the server the language server runs in a folder outside the
+  -- workspace: only the root folder the editor sends names the server.
   local config = {
-    name = 'torchexam', cmd = { torchexam, 'lsp' }, cmd_cwd = exam.workspace, root_dir = exam.workspace,
+    name = 'torchexam', cmd = { torchexam, 'lsp' }, cmd_cwd = server and root or exam.workspace,
+    root_dir = exam.workspace,
     handlers = handlers,
     capabilities = capabilities, on_exit = function(code) exit_code = code end,
   }
   vim.cmd('edit ' .. vim.fn.fnameescape(solution))
   local bufnr = vim.api.nvim_get_current_buf()
-  local client_id
-  if vim.fn.has('nvim-0.8') == 1 then
-    client_id = vim.lsp.start(config)
-  else
-    client_id = vim.lsp.start_client(config)
-    vim.lsp.buf_attach_client(bufnr, client_id)
-  end
-  check(client_id, 'the client did not start')
-  wait('initialize', 20, function()
-    local c = vim.lsp.get_client_by_id(client_id)
-    return c ~= nil and c.initialized
-  end)
-  say('server %s attached, root %s%s', torchexam, exam.workspace, server and (', proctored server ' .. server) or '')
+  local client_id = t.start(config, bufnr)
+  say('server %s attached, root %s%s', torchexam, exam.workspace,
+      server and (', proctored server ' .. server .. ' found from the root, started in ' .. root) or '')
 
   -- 1. Save a syntax error on line 12.
   local broken = vim.deepcopy(starter)
@@ -179,12 +150,4 @@ local function main()
   check(exit_code == 0, 'the server exited with %s', tostring(exit_code))
 end
 
-local ok, err = xpcall(main, debug.traceback)
-for _, line in ipairs(log) do io.stdout:write(line .. '\n') end
-if not ok then
-  io.stderr:write('FAILED: ' .. tostring(err) .. '\n--- what the server sent ---\n')
-  for _, e in ipairs(events) do io.stderr:write(e.method .. ' ' .. vim.fn.json_encode(e.params) .. '\n') end
-  vim.cmd('cquit 1')
-end
-io.stdout:write('nvim client: all checks passed\n')
-vim.cmd('qall!')
+t.run('nvim client', main)

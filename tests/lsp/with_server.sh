@@ -8,8 +8,10 @@
 # then runs CMD with TORCHEXAM_BIN, TORCHEXAM_TEST_ROOT, TORCHEXAM_SERVER
 # (127.0.0.1:PORT), TORCHEXAM_CA_FILE and TORCHEXAM_TOKEN_FILE set, and the
 # client's own state and socket in a folder of their own (no local daemon
-# takes part). Stops the server by its pid and removes the folder. The exit
-# status is CMD's.
+# takes part). CMD may kill the server and start it again on the same port
+# and state folder with $TORCHEXAM_SERVER_CONTROL kill9|start
+# (server_control.sh). Stops the server by its pid and removes the folder.
+# The exit status is CMD's.
 set -eu
 TORCHEXAM_BIN=$1
 daemon=$2
@@ -22,9 +24,12 @@ fi
 root=$(mktemp -d "${TMPDIR:-/tmp}/torchexam-lsp-server-test.XXXXXX")
 export TORCHEXAM_BIN TORCHEXAM_TEST_ROOT="$root"
 export TORCHEXAM_STATE_DIR="$root/client-state" TORCHEXAM_SOCKET="$root/client-run/daemon.sock"
+export TORCHEXAM_SERVER_ROOT="$root" TORCHEXAM_SERVER_DAEMON="$daemon" TORCHEXAM_SERVER_CA_DIR="$ca"
+export TORCHEXAM_SERVER_CONTROL="$(cd "$(dirname "$0")" && pwd)/server_control.sh"
 state="$root/server-state"
-pid=
 stop() {
+  # The server running now: the first one, or one CMD restarted.
+  pid=$(cat "$root/server.pid" 2>/dev/null || true)
   if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
     timeout 20 tail --pid="$pid" -f /dev/null || kill -9 "$pid" 2>/dev/null || true
   fi
@@ -34,26 +39,8 @@ trap stop EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$root/server-run"
 chmod 700 "$root/server-run"
-# A keep-alive timeout of 3 s: the language server sits through gradings and
-# pauses longer than that without a request of the editor's, so it stays
-# connected only by its own pings ($/ping every second).
-"$daemon" --socket "$root/server-run/daemon.sock" --state-dir "$state" --listen 127.0.0.1:0 \
-  --tls-cert "$ca/torchexam-ca/server.crt" --tls-key "$ca/torchexam-ca/server.key" --server-mode practice \
-  --keepalive-timeout 3 > "$root/server.log" 2>&1 &
-pid=$!
-# The server logs its port once it listens: wait for that line (30 s at most).
-port=
-deadline=$(( $(date +%s) + 30 ))
-while [ -z "$port" ]; do
-  port=$(sed -n 's/.*serving TLS on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$root/server.log" | head -n 1)
-  [ -n "$port" ] && break
-  if ! kill -0 "$pid" 2>/dev/null || [ "$(date +%s)" -gt "$deadline" ]; then
-    echo "with_server.sh: the server did not come up:" >&2
-    cat "$root/server.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
+"$TORCHEXAM_SERVER_CONTROL" start
+port=$(cat "$root/server.port")
 "$daemon" --state-dir "$state" --add-candidate ana --environment "$TORCHEXAM_SOURCE_DIR/tests/environments/tiny" \
   > "$root/admin.out" 2>&1
 grep -o 'txm1\.[0-9a-f]*\.[0-9a-f]*' "$root/admin.out" | head -n 1 > "$root/ana.token"

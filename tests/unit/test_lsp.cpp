@@ -3,6 +3,7 @@
 // editor and daemon endpoints (every message it sends is recorded).
 #include <doctest/doctest.h>
 
+#include "client/backoff.hpp"
 #include "lsp/diagnostics_book.hpp"
 #include "lsp/lsp_types.hpp"
 #include "lsp/progress_reporter.hpp"
@@ -100,6 +101,19 @@ void start_editor(LspServer& server, const fs::path& root) {
   m.kind = torchexam::protocol::Message::Kind::notification;
   m.method = "initialized";
   editor_methods.dispatch(m, [](std::string) {});
+}
+
+// One message to `b` as a peer sends it: a request (id 1) or a
+// notification; the reply parsed, or null when there is none.
+json::value dispatch(torchexam::protocol::Binder& b, const char* method, json::value params, bool request) {
+  torchexam::protocol::Message m;
+  m.kind = request ? torchexam::protocol::Message::Kind::request : torchexam::protocol::Message::Kind::notification;
+  m.id = 1;
+  m.method = method;
+  m.params = std::move(params);
+  std::string reply;
+  b.dispatch(m, [&](std::string r) { reply = std::move(r); });
+  return reply.empty() ? json::value() : json::parse(reply);
 }
 
 }  // namespace
@@ -361,27 +375,17 @@ TEST_SUITE("lsp") {
     torchexam::protocol::Binder editor_methods, daemon_notes;
     server.bind_editor(editor_methods);
     server.bind_daemon(daemon_notes);
-    auto send = [&](torchexam::protocol::Binder& b, const char* method, json::value params, bool request) {
-      torchexam::protocol::Message m;
-      m.kind = request ? torchexam::protocol::Message::Kind::request : torchexam::protocol::Message::Kind::notification;
-      m.id = 1;
-      m.method = method;
-      m.params = std::move(params);
-      std::string reply;
-      b.dispatch(m, [&](std::string r) { reply = std::move(r); });
-      return reply.empty() ? json::value() : json::parse(reply);
-    };
-    const json::value init = send(editor_methods, "initialize", init_params(local, false, false), true);
+    const json::value init = dispatch(editor_methods, "initialize", init_params(local, false, false), true);
     CHECK(init.at("result").at("capabilities").at("textDocumentSync").at("save").at("includeText") == true);
-    send(editor_methods, "initialized", json::object{}, false);
+    dispatch(editor_methods, "initialized", json::object{}, false);
     const std::string uri = file_uri(local / "fashion_mnist/solution.cpp");
     auto published = editor.of("textDocument/publishDiagnostics");
     REQUIRE(published.size() == 1);
     CHECK(published[0].params.at("uri") == json::value(uri));  // the server's diagnostics, on the local file
 
     // A save: the saved text goes to the server's check, not submitted.
-    send(editor_methods, "textDocument/didSave", json::value{{"textDocument", {{"uri", uri}}}, {"text", "int x = ;"}},
-         false);
+    dispatch(editor_methods, "textDocument/didSave",
+             json::value{{"textDocument", {{"uri", uri}}}, {"text", "int x = ;"}}, false);
     auto saves = daemon.of("task/save");
     REQUIRE(saves.size() == 1);
     CHECK(saves[0].params.at("task") == "fashion_mnist");
@@ -390,28 +394,28 @@ TEST_SUITE("lsp") {
     CHECK(daemon.of("task/submit").empty());
     CHECK(daemon.of("task/upload").empty());
     // Its diagnostics come back with the server's path, and land on the local file.
-    send(daemon_notes, "workspace/diagnostics",
-         json::value{{"session", "s1"},
-                     {"task", "fashion_mnist"},
-                     {"file", (server_ws / "fashion_mnist/solution.cpp").string()},
-                     {"diagnostics", json::array{{{"severity", "error"},
-                                                  {"file", (server_ws / "fashion_mnist/solution.cpp").string()},
-                                                  {"line", 1},
-                                                  {"column", 9},
-                                                  {"message", "expected expression"}}}}},
-         false);
+    dispatch(daemon_notes, "workspace/diagnostics",
+             json::value{{"session", "s1"},
+                         {"task", "fashion_mnist"},
+                         {"file", (server_ws / "fashion_mnist/solution.cpp").string()},
+                         {"diagnostics", json::array{{{"severity", "error"},
+                                                      {"file", (server_ws / "fashion_mnist/solution.cpp").string()},
+                                                      {"line", 1},
+                                                      {"column", 9},
+                                                      {"message", "expected expression"}}}}},
+             false);
     published = editor.of("textDocument/publishDiagnostics");
     REQUIRE(published.size() == 2);
     CHECK(published[1].params.at("uri") == json::value(uri));
     CHECK(published[1].params.at("diagnostics").at(0).at("message") == "expected expression");
     // A file outside the task folders is not sent.
-    send(editor_methods, "textDocument/didSave",
-         json::value{{"textDocument", {{"uri", file_uri(local / "notes.cpp")}}}, {"text", "x"}}, false);
+    dispatch(editor_methods, "textDocument/didSave",
+             json::value{{"textDocument", {{"uri", file_uri(local / "notes.cpp")}}}, {"text", "x"}}, false);
     CHECK(daemon.of("task/save").size() == 1);
 
     // Submit uploads the file as it is on disk.
-    const json::value submitted = send(editor_methods, "workspace/executeCommand",
-                                       json::value{{"command", "torchexam.submit"}, {"arguments", {uri}}}, true);
+    const json::value submitted = dispatch(editor_methods, "workspace/executeCommand",
+                                           json::value{{"command", "torchexam.submit"}, {"arguments", {uri}}}, true);
     CHECK(submitted.at("result").at("submission") == 12);
     auto uploads = daemon.of("task/upload");
     REQUIRE(uploads.size() == 1);
@@ -549,14 +553,6 @@ TEST_SUITE("lsp") {
     torchexam::protocol::Binder editor_methods, daemon_notes;
     server.bind_editor(editor_methods);
     server.bind_daemon(daemon_notes);
-    auto dispatch = [](torchexam::protocol::Binder& b, const char* method, json::value params, bool request) {
-      torchexam::protocol::Message m;
-      m.kind = request ? torchexam::protocol::Message::Kind::request : torchexam::protocol::Message::Kind::notification;
-      m.id = 1;
-      m.method = method;
-      m.params = std::move(params);
-      b.dispatch(m, [](std::string) {});
-    };
     dispatch(editor_methods, "initialize", init_params(ws, false, false), true);
     dispatch(editor_methods, "initialized", json::object{}, false);
     const auto asked = daemon.of("exam/status").size();
@@ -586,5 +582,150 @@ TEST_SUITE("lsp") {
     CHECK(shown[0].params.at("message") ==
           "TorchExam: torchexamd's reply to exam/status does not match the protocol: result.tasks[0].id: expected a "
           "string");
+  }
+}
+
+TEST_SUITE("lsp") {
+  TEST_CASE("reconnecting: at once, then a quarter second doubling to 5 s, until the window has passed") {
+    using torchexam::Backoff;
+    using ms = std::chrono::milliseconds;
+    const auto lost = Backoff::Clock::time_point{} + std::chrono::hours(1);
+    Backoff b(lost, std::chrono::seconds(20));
+    auto now = lost;  // the first attempt is made at once, when the loss is seen
+    std::vector<int64_t> pauses;
+    for (;;) {
+      CHECK(b.attempt_timeout(now, ms(10'000)) <= ms(10'000));
+      CHECK(b.attempt_timeout(now, ms(10'000)) >= ms(100));
+      now += ms(30);  // the attempt fails after 30 ms
+      const auto pause = b.after_failure(now);
+      if (!pause) break;
+      pauses.push_back(pause->count());
+      now += *pause;
+    }
+    CHECK(pauses == std::vector<int64_t>{250, 500, 1000, 2000, 4000, 5000, 5000});
+    CHECK(now < lost + std::chrono::seconds(20));  // no attempt begins after the window
+    CHECK(now + ms(5000) >= lost + std::chrono::seconds(20));
+    // Near the end an attempt gets what is left, never less than 100 ms.
+    CHECK(b.attempt_timeout(lost + ms(19'000), ms(10'000)) == ms(1000));
+    CHECK(b.attempt_timeout(lost + ms(25'000), ms(10'000)) == ms(100));
+    // A window of 0: the first failure ends it.
+    Backoff none(lost, ms(0));
+    CHECK_FALSE(none.after_failure(lost));
+  }
+
+  TEST_CASE("server: a lost connection to the proctored server fails requests clearly, keeps saves, and after the "
+            "reconnect finds the session again and shows a grading that finished meanwhile") {
+    const fs::path server_ws = "/srv/torchexam/state/candidates/ana";
+    const fs::path local = fs::temp_directory_path() / "torchexam-lsp-unit-reconnect";
+    fs::remove_all(local);
+    fs::create_directories(local / "fashion_mnist");
+    std::ofstream(local / "fashion_mnist/solution.cpp") << "// on disk\n";
+    FakeEndpoint editor, daemon;
+    std::string state = "running";
+    daemon.answer = [&](const std::string& m, const json::value&) -> std::optional<Result> {
+      if (m == "exam/status") return Result(status_json(server_ws));
+      if (m == "task/save") return Result(json::value{{"source_sha256", std::string(64, 'a')}, {"bytes", 9}});
+      if (m == "task/upload")
+        return Result(json::value{
+            {"submission", 12}, {"queue_position", 0}, {"source_sha256", std::string(64, 'b')}, {"bytes", 11}});
+      if (m == "submission/get") {
+        protocol::Submission s;
+        s.submission = 12;
+        s.session = "s1";
+        s.task = "fashion_mnist";
+        s.file = "solution.cpp";
+        s.state = state == "finished" ? torchexam::SubmissionState::finished : torchexam::SubmissionState::running;
+        if (state == "finished") {
+          s.verdict = "ok";
+          s.metric = 0.9;
+          s.score = 5;
+          s.message = "accuracy 0.900";
+        }
+        return Result(json::value_from(s));
+      }
+      return std::nullopt;
+    };
+    LspServer server(editor, daemon, "0.1.0", [](int) {});
+    server.set_remote(local);
+    torchexam::protocol::Binder editor_methods;
+    server.bind_editor(editor_methods);
+    auto send = [&](const char* method, json::value params, bool request) {
+      return dispatch(editor_methods, method, std::move(params), request);
+    };
+    send("initialize", init_params(local, true, true), true);
+    send("initialized", json::object{}, false);
+    const std::string uri = file_uri(local / "fashion_mnist/solution.cpp");
+    const json::value submitted =
+        send("workspace/executeCommand", json::value{{"command", "torchexam.submit"}, {"arguments", {uri}}}, true);
+    REQUIRE(submitted.at("result").at("submission") == 12);
+    const size_t statuses = daemon.of("exam/status").size();
+
+    // The connection drops: said once, and what the editor asks fails at once with the reason.
+    const std::string lost = "lost the connection to the server 127.0.0.1:7443 (stream truncated); reconnecting...";
+    server.connection_lost(lost);
+    auto shown = editor.of("window/showMessage");
+    REQUIRE(shown.size() == 1);
+    CHECK(shown[0].params.at("message") == json::value("TorchExam: " + lost));
+    CHECK(shown[0].params.at("type") == 2);
+    const size_t asked = daemon.sent.size();
+    const json::value status = send("workspace/executeCommand", json::value{{"command", "torchexam.status"}}, true);
+    CHECK(status.at("error").at("message") == json::value(lost));
+    const json::value lenses = send("textDocument/codeLens", json::value{{"textDocument", {{"uri", uri}}}}, true);
+    CHECK(lenses.at("result").as_array().empty());
+    // A save meanwhile is kept, the later of two for the same file.
+    send("textDocument/didSave", json::value{{"textDocument", {{"uri", uri}}}, {"text", "int x = ;"}}, false);
+    send("textDocument/didSave", json::value{{"textDocument", {{"uri", uri}}}, {"text", "int x = 1;"}}, false);
+    CHECK(daemon.sent.size() == asked);                  // nothing reached the (absent) server
+    CHECK(editor.of("window/showMessage").size() == 1);  // and nothing more was shown
+
+    // Back: said, the session found again, the kept save sent, the grading
+    // that finished meanwhile shown with its score.
+    state = "finished";
+    server.reconnected("reconnected to the server 127.0.0.1:7443");
+    shown = editor.of("window/showMessage");
+    REQUIRE(shown.size() >= 2);
+    CHECK(shown[1].params.at("message") == "TorchExam: reconnected to the server 127.0.0.1:7443");
+    CHECK(daemon.of("exam/status").size() > statuses);  // found again (and for the grading's lens, the save)
+    CHECK_FALSE(editor.of("workspace/codeLens/refresh").empty());
+    auto saves = daemon.of("task/save");
+    REQUIRE(saves.size() == 1);
+    CHECK(saves[0].params.at("source") == "int x = 1;");
+    REQUIRE(shown.size() == 3);
+    CHECK(std::string(shown[2].params.at("message").as_string()).rfind("fashion_mnist: 5/5 (ok)", 0) == 0);
+    // Its own note, had it still been on its way, is not shown again.
+    torchexam::protocol::Binder daemon_notes;
+    server.bind_daemon(daemon_notes);
+    dispatch(daemon_notes, "submission/finished",
+             json::value{{"session", "s1"},
+                         {"submission", 12},
+                         {"task", "fashion_mnist"},
+                         {"state", "finished"},
+                         {"verdict", "ok"},
+                         {"metric", 0.9},
+                         {"score", 5},
+                         {"message", "accuracy 0.900"}},
+             false);
+    CHECK(editor.of("window/showMessage").size() == 3);
+    // Requests work again.
+    const json::value again = send("workspace/executeCommand", json::value{{"command", "torchexam.status"}}, true);
+    CHECK_FALSE(again.as_object().contains("error"));
+    fs::remove_all(local);
+  }
+
+  TEST_CASE("server: a reconnect that is given up says why, and every request fails with it") {
+    FakeEndpoint editor, daemon;
+    daemon.answer = [&](const std::string& m, const json::value&) -> std::optional<Result> {
+      if (m == "exam/status") return Result(status_json("/srv/ana"));
+      return std::nullopt;
+    };
+    LspServer server(editor, daemon, "0.1.0", [](int) {});
+    server.set_remote("/home/ana/exam");
+    start_editor(server, "/home/ana/exam");
+    server.connection_lost("lost the connection to the server h:1 (eof); reconnecting...");
+    server.daemon_unavailable("the server h:1 refused the login: the token was revoked");
+    auto shown = editor.of("window/showMessage");
+    REQUIRE(shown.size() == 2);
+    CHECK(shown[1].params.at("message") == "TorchExam: the server h:1 refused the login: the token was revoked");
+    CHECK(shown[1].params.at("type") == 1);
   }
 }
