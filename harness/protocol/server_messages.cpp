@@ -2,8 +2,8 @@
 
 #include "base/base64.hpp"
 #include "base/json_shape.hpp"
-#include "grading/grader.hpp"
 
+#include <filesystem>
 #include <stdexcept>
 
 namespace torchexam::protocol {
@@ -11,7 +11,13 @@ using json_shape::Object;
 using json_shape::ShapeError;
 using json_shape::write;
 
-bool is_model_file(std::string_view file) { return is_torchscript(std::filesystem::path(file)); }
+// The names grading/grader.hpp's is_torchscript takes (unit.messages checks
+// that they agree); not called from here, so that the fuzz targets compile
+// the protocol without the grader.
+bool is_model_file(std::string_view file) {
+  const auto ext = std::filesystem::path(file).extension();
+  return ext == ".pt" || ext == ".pth";
+}
 
 void tag_invoke(json::value_from_tag, json::value& v, const LoginParams& p) { v = {{"token", p.token}}; }
 

@@ -47,7 +47,8 @@ inline constexpr size_t kMaxUploadBytes = size_t{512} << 10;
 inline constexpr size_t kMaxModelBytes = size_t{6} << 20;
 
 // True when task/upload carries `file` as bytes (source_base64): a
-// TorchScript model, named as the grader takes one (.pt, .pth). Any other
+// TorchScript model, named as the grader takes one (.pt, .pth: its
+// is_torchscript). Any other
 // file is a source and travels as UTF-8 text (source).
 bool is_model_file(std::string_view file);
 

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "base/base64.hpp"
+#include "grading/grader.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/server_messages.hpp"
 #include "sandbox/text.hpp"
@@ -420,6 +421,8 @@ TEST_SUITE("messages") {
     CHECK(protocol::is_model_file("weights.pth"));
     CHECK_FALSE(protocol::is_model_file("solution.cpp"));
     CHECK_FALSE(protocol::is_model_file("model.pt.cpp"));
+    for (const char* name : {"model.pt", "m.pth", "solution.cpp", "model.pt.cpp", "pt", ".pt", "model.PT", "a.ptx"})
+      CHECK_MESSAGE(protocol::is_model_file(name) == is_torchscript(name), name);  // as the grader takes them
     const char raw[] = "PK\x03\x04\x00\xff\xfe binary";  // not UTF-8, and a NUL
     const std::string model(raw, sizeof raw - 1);
     const protocol::UploadParams up{"", "", "fashion_mnist", "model.pt", model};
