@@ -420,9 +420,18 @@ std::optional<int> ExamCommands::run() {
                            "--file PATH\n", local.string(), o_.task);
         return 2;
       }
-      if (!is_valid_utf8(source)) {  // a JSON string carries UTF-8 only
-        fmt::print(stderr, "torchexam: {} is not UTF-8 text; save it as UTF-8 and submit again (a TorchScript model "
-                           "cannot be uploaded yet)\n", local.string());
+      // A TorchScript model travels as its bytes (base64, UploadParams); a
+      // source as UTF-8 text, which is all a JSON string carries.
+      if (protocol::is_model_file(local.filename().string())) {
+        if (source.size() > protocol::kMaxModelBytes) {
+          fmt::print(stderr, "torchexam: {} is {} bytes, over the server's limit of {} bytes ({} MiB) for a "
+                             "TorchScript model; nothing was uploaded\n",
+                     local.string(), source.size(), protocol::kMaxModelBytes, protocol::kMaxModelBytes >> 20);
+          return 2;
+        }
+      } else if (!is_valid_utf8(source)) {
+        fmt::print(stderr, "torchexam: {} is not UTF-8 text; save it as UTF-8 and submit again (a TorchScript "
+                           "model is uploaded as a file whose name ends in .pt or .pth)\n", local.string());
         return 2;
       }
       const auto r = client->call(protocol::rpc::task_upload,

@@ -17,7 +17,8 @@
 // (or in a workspace joined with `torchexam join`, join_command.hpp) they
 // talk to the proctored server instead: `start` names the environment and
 // the server lays the workspace out on its side; `submit` uploads TASK/FILE
-// (task/upload) of the joined workspace, else from the folder it runs in;
+// (task/upload; a .pt/.pth model as its bytes) of the joined workspace,
+// else from the folder it runs in;
 // `daemon` is refused with --server and acts on the local daemon in a
 // joined workspace. Exit status: 0 done; 1 the daemon refused
 // (the message says why); 2 usage or an environment with errors; 3 no

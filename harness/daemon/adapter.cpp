@@ -67,19 +67,29 @@ void bind_async(Binder& b, const Call<P, R>& call, F f, Convert convert) {
 }
 
 // task/upload's and task/save's checks, then `p.source` written over
-// <task folder>/<p.file> of `session`. `what` ends the refusals ("nothing
-// was submitted").
+// <task folder>/<p.file> of `session`: a source (UTF-8, kMaxUploadBytes)
+// or a TorchScript model (its bytes, kMaxModelBytes). `what` ends the
+// refusals ("nothing was submitted").
 void write_sent_file(ExamService& s, const std::string& session, const UploadParams& p, const char* what) {
   using Kind = ServiceError::Kind;
-  if (p.source.size() > kMaxUploadBytes)
-    throw ServiceError(Kind::invalid_argument,
-                       fmt::format("the source is {} bytes, over the server's limit of {} bytes; nothing was {}",
-                                   p.source.size(), kMaxUploadBytes, what));
-  if (!is_valid_utf8(p.source))
-    throw ServiceError(Kind::invalid_argument,
-                       fmt::format("the source is not valid UTF-8 text; save it as UTF-8 and send it again (a "
-                                   "TorchScript model cannot be uploaded yet); nothing was {}",
-                                   what));
+  if (is_model_file(p.file)) {
+    if (p.source.size() > kMaxModelBytes)
+      throw ServiceError(Kind::invalid_argument,
+                         fmt::format("the model is {} bytes, over the server's limit of {} bytes ({} MiB) for a "
+                                     "TorchScript model; nothing was {}",
+                                     p.source.size(), kMaxModelBytes, kMaxModelBytes >> 20, what));
+  } else {
+    if (p.source.size() > kMaxUploadBytes)
+      throw ServiceError(Kind::invalid_argument,
+                         fmt::format("the source is {} bytes, over the server's limit of {} bytes; nothing was {}",
+                                     p.source.size(), kMaxUploadBytes, what));
+    if (!is_valid_utf8(p.source))
+      throw ServiceError(Kind::invalid_argument,
+                         fmt::format("the source is not valid UTF-8 text; save it as UTF-8 and send it again (a "
+                                     "TorchScript model goes under a name ending in .pt or .pth, as "
+                                     "source_base64); nothing was {}",
+                                     what));
+  }
   if (p.file.empty() || p.file.find('/') != std::string::npos || p.file == "." || p.file == "..")
     throw ServiceError(Kind::invalid_argument, "file must be a file name in the task folder, e.g. solution.cpp");
   const ExamSummary summary = s.status(session);

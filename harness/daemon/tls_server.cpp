@@ -1,5 +1,6 @@
 #include "daemon/tls_server.hpp"
 
+#include "base/base64.hpp"
 #include "base/hash.hpp"
 #include "protocol/framing.hpp"
 #include "protocol/server_messages.hpp"
@@ -49,11 +50,13 @@ tcp::endpoint endpoint_of(const std::string& host, uint16_t port) {
   return {address, port};
 }
 
-// The largest frame a TLS client may send: room for task/upload's 512 KiB
-// source however JSON escapes it (a control character becomes six bytes),
-// a quarter of the Unix socket's 16 MiB. A larger body is skipped unread
-// and answered with a framing error (channel.hpp).
-constexpr size_t kMaxTlsBody = size_t{4} << 20;
+// The largest frame a TLS client may send: room for task/upload's largest
+// model in base64 (8 MiB for 6 MiB) and the JSON around it, 64 KiB, and so
+// for its 512 KiB source however JSON escapes it (a control character
+// becomes six bytes, 3 MiB); about half the Unix socket's 16 MiB. A larger
+// body is skipped unread and answered with a framing error (channel.hpp).
+constexpr size_t kMaxTlsBody = base64_size(protocol::kMaxModelBytes) + (size_t{64} << 10);
+static_assert(kMaxTlsBody > 6 * protocol::kMaxUploadBytes + (size_t{64} << 10));
 
 std::string seconds(std::chrono::milliseconds ms) { return fmt::format("{:g} s", ms.count() / 1000.0); }
 

@@ -17,7 +17,8 @@
 //  4. Then every body goes to the RequestGate (request_gate.hpp): the
 //     request rate, auth/whoami and $/ping, the access table, the
 //     submission rate, the Binder, the audit log.
-// A frame over 4 MiB is skipped and answered with a framing error.
+// A frame over 8 MiB and 64 KiB (room for task/upload's largest model in
+// base64) is skipped and answered with a framing error.
 // Steps 1-3 must complete within `idle_timeout`, or the connection is
 // dropped (logged): a client that connects and sends nothing, or trickles a
 // handshake, holds nothing for long. After the login, a connection from

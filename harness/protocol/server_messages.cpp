@@ -1,10 +1,23 @@
 #include "protocol/server_messages.hpp"
 
+#include "base/base64.hpp"
 #include "base/json_shape.hpp"
+
+#include <filesystem>
+#include <stdexcept>
 
 namespace torchexam::protocol {
 using json_shape::Object;
+using json_shape::ShapeError;
 using json_shape::write;
+
+// The names grading/grader.hpp's is_torchscript takes (unit.messages checks
+// that they agree); not called from here, so that the fuzz targets compile
+// the protocol without the grader.
+bool is_model_file(std::string_view file) {
+  const auto ext = std::filesystem::path(file).extension();
+  return ext == ".pt" || ext == ".pth";
+}
 
 void tag_invoke(json::value_from_tag, json::value& v, const LoginParams& p) { v = {{"token", p.token}}; }
 
@@ -43,7 +56,9 @@ SessionList tag_invoke(json::value_to_tag<SessionList>, const json::value& v) {
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const UploadParams& p) {
-  json::object o{{"task", p.task}, {"file", p.file}, {"source", p.source}};
+  json::object o{{"task", p.task}, {"file", p.file}};
+  if (is_model_file(p.file)) o["source_base64"] = base64_encode(p.source);
+  else o["source"] = p.source;
   if (!p.session.empty()) o["session"] = p.session;
   if (!p.workspace.empty()) o["workspace"] = p.workspace;
   v = std::move(o);
@@ -51,9 +66,28 @@ void tag_invoke(json::value_from_tag, json::value& v, const UploadParams& p) {
 
 UploadParams tag_invoke(json::value_to_tag<UploadParams>, const json::value& v) {
   const Object o(v);
-  o.only({"session", "workspace", "task", "file", "source"});
-  return {o.optional<std::string>("session"), o.optional<std::string>("workspace"), o.required<std::string>("task"),
-          o.optional<std::string>("file", "solution.cpp"), o.required<std::string>("source")};
+  o.only({"session", "workspace", "task", "file", "source", "source_base64"});
+  UploadParams p{o.optional<std::string>("session"), o.optional<std::string>("workspace"),
+                 o.required<std::string>("task"), o.optional<std::string>("file", "solution.cpp"), {}};
+  const bool text = o.has("source"), bytes = o.has("source_base64");
+  if (text == bytes)
+    throw ShapeError("", "give exactly one of source (a source file's text) and source_base64 (a TorchScript "
+                         "model's bytes, for a file name ending in .pt or .pth)");
+  if (is_model_file(p.file)) {
+    if (text) throw ShapeError(".source", p.file + " is a TorchScript model: send its bytes as source_base64");
+    const auto encoded = o.required<std::string>("source_base64");
+    try {
+      p.source = base64_decode(encoded);
+    } catch (const std::invalid_argument& e) {
+      throw ShapeError(".source_base64", std::string("not base64 (") + e.what() + "); nothing was changed");
+    }
+  } else {
+    if (bytes)
+      throw ShapeError(".source_base64", "only a TorchScript model (a file name ending in .pt or .pth) travels as "
+                                         "base64; send " + p.file + "'s text as source");
+    p.source = o.required<std::string>("source");
+  }
+  return p;
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const Uploaded& u) {

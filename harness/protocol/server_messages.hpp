@@ -3,9 +3,10 @@
 // the connection is, and the examiner's list and extension. Typed as
 // messages.hpp's are, converted in server_messages.cpp with the same rules
 // (params refuse unknown fields; results ignore them). And the server's
-// task/upload: a source sent over the network, then submitted; task/save:
-// one sent to be checked on save, not submitted; workspace/layout: what a
-// candidate's machine needs to lay their workspace out (`torchexam join`).
+// task/upload: a source or a TorchScript model sent over the network, then
+// submitted; task/save: one sent to be checked on save, not submitted;
+// workspace/layout: what a candidate's machine needs to lay their
+// workspace out (`torchexam join`).
 #pragma once
 
 #include "protocol/messages.hpp"
@@ -13,6 +14,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace torchexam::protocol {
@@ -39,6 +41,16 @@ inline constexpr int rate_limited = -32008;
 
 // The largest source task/upload takes, in bytes.
 inline constexpr size_t kMaxUploadBytes = size_t{512} << 10;
+// The largest TorchScript model task/upload takes, in bytes: 6 MiB, half as
+// much again as the largest practice reference's (text_classification's,
+// 4.0 MiB of weights); its base64 is 8 MiB (docs/server.md).
+inline constexpr size_t kMaxModelBytes = size_t{6} << 20;
+
+// True when task/upload carries `file` as bytes (source_base64): a
+// TorchScript model, named as the grader takes one (.pt, .pth: its
+// is_torchscript). Any other
+// file is a source and travels as UTF-8 text (source).
+bool is_model_file(std::string_view file);
 
 // auth/login: the first request on a TLS connection.
 struct LoginParams {
@@ -72,15 +84,20 @@ struct SessionList {
   friend bool operator==(const SessionList&, const SessionList&) = default;
 };
 
-// task/upload: the candidate's source, written into their task folder on
-// the server (replacing `file` there) and submitted, as task/submit then
-// does. Text only (UTF-8), at most kMaxUploadBytes.
+// task/upload: the candidate's source or model, written into their task
+// folder on the server (replacing `file` there) and submitted, as
+// task/submit then does. `source` holds the file's bytes; how they travel
+// follows from the name (is_model_file): a model's as "source_base64" (at
+// most kMaxModelBytes once decoded), any other file's as "source", UTF-8
+// text of at most kMaxUploadBytes. Reading params refuses both fields or
+// neither, the other field for the name, and base64 that does not decode
+// (saying what is wrong), as any params that do not read: invalid_params.
 struct UploadParams {
   std::string session;
   std::string workspace;
   std::string task;
   std::string file = "solution.cpp";
-  std::string source;
+  std::string source;  // the bytes
   friend bool operator==(const UploadParams&, const UploadParams&) = default;
 };
 

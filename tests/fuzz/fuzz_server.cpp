@@ -226,7 +226,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   auto now = daemon::SteadyTime{} + std::chrono::hours(1);
   try {
-    FrameReader reader(64 << 10);  // the server's 4 MiB, scaled to what a fuzzer input holds
+    FrameReader reader(64 << 10);  // the server's 8 MiB, scaled to what a fuzzer input holds
     for (size_t i = 0; i + 1 < cuts.size(); ++i) {
       reader.feed(input.substr(cuts[i], cuts[i + 1] - cuts[i]));
       while (auto next = reader.next()) {

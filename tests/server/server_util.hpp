@@ -1,7 +1,7 @@
-// Helpers of the proctored server's tests (test_server.cpp): a torchexamd
+// Helpers of the proctored server's tests (tests/server): a torchexamd
 // serving TLS with the test CA (the fixture server.ca), its token commands,
-// TLS clients logged in, and raw TCP connections. Waits are conditions with
-// deadlines.
+// TLS clients logged in, raw TCP connections, and candidates who run the
+// torchexam CLI. Waits are conditions with deadlines.
 #pragma once
 
 #include "../e2e/daemon_util.hpp"
@@ -18,11 +18,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <regex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace torchexam::test {
@@ -125,5 +127,48 @@ inline std::optional<std::string> read_until_closed(int fd, std::chrono::seconds
   return std::nullopt;
 }
 
+// The torchexam CLI run in `cwd`: its exit status and its stdout and stderr.
+inline std::pair<int, std::string> run_cli(const fs::path& cwd, const std::vector<std::string>& args, const fs::path& out) {
+  const fs::path was = fs::current_path();
+  fs::current_path(cwd);
+  ChildProcess p(TORCHEXAM_CLI, args, out);
+  fs::current_path(was);
+  const int rc = p.wait();
+  return {rc, slurp(out)};
+}
+
+// A candidate of `server` with a token file in a home folder of their own
+// under the server's test root, who runs the torchexam CLI (`join`, or
+// any command with the flags in `flags()`).
+struct Candidate {
+  Server& s;
+  fs::path home, token;
+  int runs = 0;
+  Candidate(Server& server, const std::string& name, const fs::path& env) : s(server) {
+    home = s.d.root / name;
+    fs::create_directories(home);
+    token = home / (name + ".token");
+    std::ofstream(token) << s.issue("--add-candidate", name, {"--environment", env.string()}) << "\n";
+    fs::permissions(token, fs::perms::owner_read | fs::perms::owner_write);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(s.port); }
+  // --server, --ca-file and --token-file for this server, then `args`.
+  std::vector<std::string> flags(std::vector<std::string> args) const {
+    std::vector<std::string> all = {"--server", address(), "--ca-file", (kCa / "torchexam-ca/ca.crt").string(),
+                                    "--token-file", token.string()};
+    all.insert(all.end(), args.begin(), args.end());
+    return all;
+  }
+  std::pair<int, std::string> cli(const fs::path& cwd, std::vector<std::string> args) {
+    return run_cli(cwd, args, home / ("cli-" + std::to_string(++runs) + ".out"));
+  }
+  std::pair<int, std::string> join(const fs::path& dir, std::vector<std::string> more = {}) {
+    std::vector<std::string> args = {
+        "join",         address(),      "--ca-file", (kCa / "torchexam-ca/ca.crt").string(),
+        "--token-file", token.string(), dir.string()};
+    args.insert(args.end(), more.begin(), more.end());
+    return cli(home, args);
+  }
+};
 
 }  // namespace torchexam::test

@@ -36,40 +36,6 @@ fs::path tiny_with_reference(const fs::path& where) {
   return env;
 }
 
-// The torchexam CLI run in `cwd`: its exit status and its stdout and stderr.
-std::pair<int, std::string> run_cli(const fs::path& cwd, const std::vector<std::string>& args, const fs::path& out) {
-  const fs::path was = fs::current_path();
-  fs::current_path(cwd);
-  ChildProcess p(TORCHEXAM_CLI, args, out);
-  fs::current_path(was);
-  const int rc = p.wait();
-  return {rc, slurp(out)};
-}
-
-struct Candidate {
-  Server& s;
-  fs::path home, token;
-  int runs = 0;
-  Candidate(Server& server, const std::string& name, const fs::path& env) : s(server) {
-    home = s.d.root / name;
-    fs::create_directories(home);
-    token = home / (name + ".token");
-    std::ofstream(token) << s.issue("--add-candidate", name, {"--environment", env.string()}) << "\n";
-    fs::permissions(token, fs::perms::owner_read | fs::perms::owner_write);
-  }
-  std::string address() const { return "127.0.0.1:" + std::to_string(s.port); }
-  std::pair<int, std::string> cli(const fs::path& cwd, std::vector<std::string> args) {
-    return run_cli(cwd, args, home / ("cli-" + std::to_string(++runs) + ".out"));
-  }
-  std::pair<int, std::string> join(const fs::path& dir, std::vector<std::string> more = {}) {
-    std::vector<std::string> args = {
-        "join",         address(),      "--ca-file", (kCa / "torchexam-ca/ca.crt").string(),
-        "--token-file", token.string(), dir.string()};
-    args.insert(args.end(), more.begin(), more.end());
-    return cli(home, args);
-  }
-};
-
 // Every file under `dir`, relative, sorted.
 std::set<std::string> files_under(const fs::path& dir) {
   std::set<std::string> out;

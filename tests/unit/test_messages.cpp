@@ -4,11 +4,17 @@
 // shape gets an error that names the method and the field.
 #include <doctest/doctest.h>
 
+#include "base/base64.hpp"
+#include "grading/grader.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/server_messages.hpp"
 #include "sandbox/text.hpp"
 
 #include <cmath>
 #include <limits>
+#include <stdexcept>
+#include <utility>
+#include <vector>
 
 namespace json = boost::json;
 namespace protocol = torchexam::protocol;
@@ -385,6 +391,71 @@ TEST_SUITE("messages") {
     } catch (const protocol::RpcError& e) {
       CHECK(e.code == protocol::error_code::invalid_params);
     }
+  }
+
+  TEST_CASE("task/upload: a model's bytes travel as source_base64, a source's text as source; base64 read strictly") {
+    // OpenSSL's base64, both ways, with RFC 4648's vectors.
+    for (const auto& [bytes, text] : std::vector<std::pair<std::string, std::string>>{
+             {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}}) {
+      CHECK(base64_encode(bytes) == text);
+      CHECK(base64_decode(text) == bytes);
+    }
+    std::string all;
+    for (int c = 0; c < 256; ++c) all += static_cast<char>(c);
+    CHECK(base64_decode(base64_encode(all + all + "x")) == all + all + "x");
+    CHECK(base64_size(3) == 4);
+    CHECK(base64_size(protocol::kMaxModelBytes) == size_t{8} << 20);
+    auto bad = [](const std::string& text) { return error_of<std::invalid_argument>([&] { base64_decode(text); }); };
+    CHECK(bad("Zm9") == "its length, 3, is not a multiple of 4");
+    CHECK(bad("Zm!v") == "'!' at offset 2 is not a base64 character");
+    CHECK(bad("Zm9v\nZg==") == "its length, 9, is not a multiple of 4");
+    CHECK(bad("Zm 9v") == "its length, 5, is not a multiple of 4");
+    CHECK(bad("Zm9vZ v=") == "' ' at offset 5 is not a base64 character");
+    CHECK(bad("Z=9v") == "'=' at offset 1 is padding before the end");
+    CHECK(bad("Zm=v") == "'=' at offset 2 is padding before the end");
+    CHECK(bad("Z===") == "'=' at offset 1 is padding before the end");
+    CHECK(bad(std::string("Zm\xff""v")) == "byte 0xff at offset 2 is not a base64 character");
+
+    // The params: the name says how the bytes travel.
+    CHECK(protocol::is_model_file("model.pt"));
+    CHECK(protocol::is_model_file("weights.pth"));
+    CHECK_FALSE(protocol::is_model_file("solution.cpp"));
+    CHECK_FALSE(protocol::is_model_file("model.pt.cpp"));
+    for (const char* name : {"model.pt", "m.pth", "solution.cpp", "model.pt.cpp", "pt", ".pt", "model.PT", "a.ptx"})
+      CHECK_MESSAGE(protocol::is_model_file(name) == is_torchscript(name), name);  // as the grader takes them
+    const char raw[] = "PK\x03\x04\x00\xff\xfe binary";  // not UTF-8, and a NUL
+    const std::string model(raw, sizeof raw - 1);
+    const protocol::UploadParams up{"", "", "fashion_mnist", "model.pt", model};
+    const json::value v = json::value_from(up);
+    CHECK(v.as_object().at("source_base64") == json::value(base64_encode(model)));
+    CHECK_FALSE(v.as_object().contains("source"));
+    round_trip(up);
+    round_trip(protocol::UploadParams{"s", "/w", "fashion_mnist", "solution.cpp", "int main() {}\n"});
+    CHECK(json::value_from(protocol::UploadParams{"", "", "t", "solution.cpp", "x"}).as_object().contains("source"));
+
+    auto message = [](json::value params) {
+      return error_of<protocol::RpcError>([&] { protocol::read_params<protocol::UploadParams>(params); });
+    };
+    const std::string both_or_neither =
+        "params: give exactly one of source (a source file's text) and source_base64 (a TorchScript model's bytes, "
+        "for a file name ending in .pt or .pth)";
+    CHECK(message({{"task", "t"}, {"file", "model.pt"}}) == both_or_neither);
+    CHECK(message({{"task", "t"}, {"file", "model.pt"}, {"source", "x"}, {"source_base64", "eA=="}}) ==
+          both_or_neither);
+    CHECK(message({{"task", "t"}, {"file", "model.pt"}, {"source", "x"}}) ==
+          "params.source: model.pt is a TorchScript model: send its bytes as source_base64");
+    CHECK(message({{"task", "t"}, {"source_base64", "eA=="}}) ==
+          "params.source_base64: only a TorchScript model (a file name ending in .pt or .pth) travels as base64; "
+          "send solution.cpp's text as source");
+    CHECK(message({{"task", "t"}, {"file", "model.pt"}, {"source_base64", "eA="}}) ==
+          "params.source_base64: not base64 (its length, 3, is not a multiple of 4); nothing was changed");
+    CHECK(message({{"task", "t"}, {"file", "model.pth"}, {"source_base64", "e*=="}}) ==
+          "params.source_base64: not base64 ('*' at offset 1 is not a base64 character); nothing was changed");
+    CHECK(message({{"task", "t"}, {"file", "model.pt"}, {"source_base64", 5}}) ==
+          "params.source_base64: expected a string");
+    CHECK(protocol::read_params<protocol::UploadParams>(
+              json::value{{"task", "t"}, {"file", "model.pt"}, {"source_base64", "eA=="}})
+              .source == "x");
   }
 
   TEST_CASE("a reply or notification of the wrong shape names the method and the field") {
