@@ -32,6 +32,7 @@
 #     own, in the page), and the walk goes on once it logs `serving TLS on`;
 #   - `useradd ... NAME` first records NAME in /var/tmp, so that the account
 #     is removed at the end, and by the next run should this one be killed.
+#     Walks on one machine run one at a time (a lock beside that record).
 #
 # Then it checks what the walk must have shown (see the page's last
 # paragraph of the section): both gradings ok 5/5, the extension, the stop,
@@ -55,6 +56,11 @@ skip() { say "skipped: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "the examiner's part makes Unix accounts for the candidates: run as root"
 command -v useradd >/dev/null && command -v runuser >/dev/null || skip "useradd and runuser are not installed (apt-get install passwd util-linux)"
 command -v openssl >/dev/null || skip "openssl is not installed (apt-get install openssl)"
+
+# One walk at a time on this machine (two checkouts' test runs, say): the
+# accounts and their record in /var/tmp are the machine's.
+exec 9>"$accounts_file.lock"
+flock -w 600 9 || skip "another walk_server.sh has run on this machine for 10 minutes (lock $accounts_file.lock)"
 
 # Accounts a killed run left behind.
 remove_accounts() {
@@ -213,7 +219,7 @@ while read -r num kind who where; do
   [ "$left" -gt 0 ] || fail "the walk did not finish within ${deadline_s} s"
   set +e
   if [ "$kind" = examiner ]; then
-    timeout --kill-after=10 "$left" bash "$script" "$root/cwd/examiner" 2>&1 | tee -a "$root/walk.log"
+    timeout --kill-after=10 "$left" bash "$script" "$root/cwd/examiner" 2>&1 9>&- | tee -a "$root/walk.log"
     status=${PIPESTATUS[0]}
   else
     getent passwd "$who" >/dev/null || fail "$where: the block runs as $who, but no block before made that account"
@@ -221,7 +227,7 @@ while read -r num kind who where; do
     [ -e "$root/cwd/$who" ] || install -o "$who" -m 600 /dev/null "$root/cwd/$who"
     timeout --kill-after=10 "$left" runuser -u "$who" -- env -i HOME="$home" USER="$who" LOGNAME="$who" \
       SHELL=/bin/bash PATH="$candidate_path" LANG=C.UTF-8 EDITOR="$root/editor" VISUAL="$root/editor" \
-      bash "$script" "$root/cwd/$who" 2>&1 | tee -a "$root/walk.log"
+      bash "$script" "$root/cwd/$who" 2>&1 9>&- | tee -a "$root/walk.log"
     status=${PIPESTATUS[0]}
   fi
   set -e
