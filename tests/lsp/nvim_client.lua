@@ -96,12 +96,7 @@ local function main()
   vim.lsp.codelens.run()
 
   -- 4. Progress while grading, then the score.
-  local done
-  wait('the score message', 300, function()
-    done = find('window/showMessage', function(p) return p.message:match('^fashion_mnist: ') end)
-    return done ~= nil
-  end)
-  check(done.params.message:match('^fashion_mnist: %d/5 %(ok%) — accuracy '), 'message: %s', done.params.message)
+  local done = t.wait_score('fashion_mnist')
   say('score message: %s', done.params.message)
   local created = find('window/workDoneProgress/create')
   check(created, 'no work-done progress token was created')

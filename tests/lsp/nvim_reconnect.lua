@@ -87,12 +87,7 @@ local function main()
                  function(e, result) submitted = { err = e, result = result } end, bufnr)
   wait('the submit answer', 60, function() return submitted ~= nil end)
   check(submitted.err == nil, 'submit failed: %s', vim.inspect(submitted.err))
-  local done
-  wait('the score message', 300, function()
-    done = find('window/showMessage', function(p) return p.message:match('^fashion_mnist: ') end)
-    return done ~= nil
-  end)
-  check(done.params.message:match('^fashion_mnist: %d/5 %(ok%) — accuracy '), 'message: %s', done.params.message)
+  local done = t.wait_score('fashion_mnist')
   say('submission %s graded: %s', tostring(submitted.result.submission), done.params.message)
 
   -- 6. A token revoked while the server is away ends the reconnecting at once, with the server's words.

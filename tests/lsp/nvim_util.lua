@@ -22,6 +22,18 @@ end
 
 -- Handlers that record messages, then let Neovim's own handlers act on them
 -- (window/showMessage is only recorded: no prompt in headless mode).
+-- Waits (up to 300 s) for the score message of `task`, checks that it is an
+-- ok grading's, and returns the notification.
+function M.wait_score(task)
+  local done
+  M.wait('the score message', 300, function()
+    done = M.find('window/showMessage', function(p) return p.message:match('^' .. task .. ': ') end)
+    return done ~= nil
+  end)
+  M.check(done.params.message:match('^' .. task .. ': %d/5 %(ok%) — accuracy '), 'message: %s', done.params.message)
+  return done
+end
+
 function M.recording_handlers()
   local handlers = {}
   for _, method in ipairs({ 'window/showMessage', '$/progress', 'window/workDoneProgress/create',
